@@ -1,0 +1,50 @@
+// kprobe-bpf: one CLI, subcommands loaded lazily so `parse` does not pay for
+// koffi or the wasm loader at start-up.
+import type { Command } from './command.js';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  parse: { summary: 'parse probe definitions and print them as the kernel reads them back', load: async () => (await import('./commands/parse.js')).default },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return [
+    'usage: kprobe-bpf <command> [options]',
+    '',
+    'Compiles kprobe_events / uprobe_events lines to eBPF and traces with them.',
+    '',
+    'commands:',
+    ...rows,
+    '',
+    "Run 'kprobe-bpf <command> --help' for a command's options.",
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write('kprobe-bpf 0.1.0\n');
+    return 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    process.stderr.write(`kprobe-bpf: unknown command '${name}'\n\n${usage()}\n`);
+    return 2;
+  }
+  const command = await entry.load();
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    process.stderr.write(`kprobe-bpf: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (process.env.KPROBE_BPF_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,99 @@
+// The typed AST of the dynamic-event grammar: what one line written to
+// kprobe_events / uprobe_events means once parsed and checked. Every later
+// stage (compiler, runtime) reads only these types, never the text.
+
+/** Which kernel tracer the line belongs to (kprobe_events or uprobe_events). */
+export type Tracer = 'kprobe' | 'uprobe';
+
+/** x86-64 register names as the kernel's regs_query_register_offset knows them. */
+export type RegName =
+  | 'ax' | 'bx' | 'cx' | 'dx' | 'si' | 'di' | 'bp' | 'sp'
+  | 'r8' | 'r9' | 'r10' | 'r11' | 'r12' | 'r13' | 'r14' | 'r15'
+  | 'ip' | 'flags' | 'cs' | 'ss' | 'orig_ax';
+
+/** Base types of a fetch argument (kernel: probe_fetch_types[]). */
+export type BasicType =
+  | 'u8' | 'u16' | 'u32' | 'u64'
+  | 's8' | 's16' | 's32' | 's64'
+  | 'x8' | 'x16' | 'x32' | 'x64'
+  | 'char';
+export type StringType = 'string' | 'ustring' | 'symstr';
+export type BaseType = BasicType | StringType | 'symbol';
+
+export interface Bitfield {
+  /** b<width>@<offset>/<container> — width and offset in bits, container in bits (8/16/32/64). */
+  readonly width: number;
+  readonly offset: number;
+  readonly container: number;
+}
+
+export interface ArgType {
+  /** The type as the kernel resolves it (default x64 for values, string for $comm and \"imm"). */
+  readonly base: BaseType;
+  /** Present for b<w>@<o>/<c>; base is then u<container>. */
+  readonly bitfield?: Bitfield;
+  /** Present for TYPE[N]. */
+  readonly arrayLength?: number;
+  /** True when the user wrote no :TYPE and the kernel's default applies. */
+  readonly implicit: boolean;
+}
+
+/**
+ * One fetch program's source (kernel: FETCH_OP_* stage 1 and 2 ops).
+ * Dereferences nest: `+8(+0(%di))` is deref{8, deref{0, reg di}}.
+ */
+export type FetchArg =
+  | { readonly kind: 'reg'; readonly reg: RegName }
+  | { readonly kind: 'stack'; readonly index: number }          // $stackN
+  | { readonly kind: 'stackp' }                                 // $stack
+  | { readonly kind: 'retval' }                                 // $retval
+  | { readonly kind: 'comm' }                                   // $comm
+  | { readonly kind: 'arg'; readonly index: number }            // $argN, 1-based
+  | { readonly kind: 'imm'; readonly value: bigint }            // \IMM
+  | { readonly kind: 'immstr'; readonly value: string }         // \"str"
+  | { readonly kind: 'memaddr'; readonly address: bigint }      // @ADDR
+  | { readonly kind: 'symbol'; readonly symbol: string; readonly offset: bigint } // @SYM[+|-offs]
+  | { readonly kind: 'fileoffs'; readonly offset: bigint }      // @+FILE_OFFS (uprobe)
+  | { readonly kind: 'deref'; readonly offset: bigint; readonly user: boolean; readonly inner: FetchArg };
+
+export interface ProbeArg {
+  /** Field name (user's, or the kernel's generated `argN`). */
+  readonly name: string;
+  /** What the kernel keeps and prints back after `name=`: the body with its `:type`. */
+  readonly comm: string;
+  readonly fetch: FetchArg;
+  readonly type: ArgType;
+}
+
+/** Where the probe sits. */
+export type ProbePoint =
+  | { readonly kind: 'symbol'; readonly module?: string; readonly symbol: string; readonly offset: bigint } // kprobe [MOD:]SYM[+offs]
+  | { readonly kind: 'address'; readonly address: bigint }                                                // kprobe MEMADDR
+  | { readonly kind: 'file'; readonly path: string; readonly offset: bigint; readonly refCtrOffset?: bigint } // uprobe PATH:OFFSET
+  | { readonly kind: 'file-symbol'; readonly path: string; readonly symbol: string; readonly offset: bigint; readonly refCtrOffset?: bigint }; // our PATH:SYMBOL[+offs]
+
+export interface ProbeDefinition {
+  readonly op: 'define';
+  readonly tracer: Tracer;
+  /** `r`, or `p ... %return`. */
+  readonly isReturn: boolean;
+  /** r<N> only; undefined means the kernel's default. */
+  readonly maxactive?: number;
+  readonly group: string;
+  readonly event: string;
+  readonly point: ProbePoint;
+  readonly args: readonly ProbeArg[];
+  /** The line as written (comment stripped), for error messages and metadata. */
+  readonly source: string;
+}
+
+export interface ProbeRemoval {
+  readonly op: 'remove';
+  readonly tracer: Tracer;
+  /** Undefined when the line names no group (`-:EVENT` matches any group). */
+  readonly group?: string;
+  readonly event: string;
+  readonly source: string;
+}
+
+export type ProbeCommand = ProbeDefinition | ProbeRemoval;
