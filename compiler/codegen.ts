@@ -1,0 +1,277 @@
+// IR -> BPF. One program per probe event. The record is assembled in a per-CPU
+// scratch map value and sent with bpf_perf_event_output.
+//
+// Register roles (the BPF calling convention fixes most of the allocation:
+// helpers clobber r1-r5, r6-r9 survive calls, r10 is the frame pointer):
+//   r6  ctx (struct pt_regs *), needed by reads and by perf_event_output
+//   r7  record base (map value): prefix at +0, trace entry at +RECORD_PREFIX_SIZE
+//   r8  dynamic data offset from the entry start (only when the event has strings)
+//   r9  a fetched value that must survive calls (only for arrays of strings)
+//   r1-r5 temporaries between calls; a fetched value lives in r3, the helpers' source argument
+// Stack: fp-4 the map key, fp-16 the word a dereference reads into.
+import {
+  R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9, sizeOf, type Reg,
+} from '../bpf/insn.js';
+import {
+  type AsmItem, Helper, alu64Imm, alu64Reg, annotate, call, exit, jmpImm, label, ldImm64, ldKsym, ldMapFd, ldx,
+  mov32Imm, mov64Imm, mov64Reg, st, stx,
+} from '../bpf/asm.js';
+import { PT_REGS_OFFSET } from './arch/x86_64.js';
+import { PREFIX_COMM, PREFIX_CPU, PREFIX_TGID, PREFIX_TS, RECORD_PREFIX_SIZE } from './format.js';
+import type { FetchProgram, FetchSource, MemSpace, ProbeProgram, StoreOp } from './ir.js';
+
+export const EVENTS_MAP = 'events';
+export const SCRATCH_MAP = 'scratch';
+
+const KEY_SLOT = -4;
+const DEREF_SLOT = -16;
+const WORD = 8;
+/** perf_event_output's flags: the ring of the CPU we run on (BPF_F_CURRENT_CPU). */
+const BPF_F_CURRENT_CPU = 0xffffffff;
+
+const READ_HELPER: Readonly<Record<MemSpace, number>> = {
+  // bpf_probe_read picks user or kernel memory by address on x86, as the
+  // kernel's kprobe fetch does (probe_mem_read with non-overlapping address spaces)
+  auto: Helper.probe_read,
+  kernel: Helper.probe_read_kernel,
+  user: Helper.probe_read_user,
+};
+const READ_STR_HELPER: Readonly<Record<MemSpace, number>> = {
+  auto: Helper.probe_read_str,
+  kernel: Helper.probe_read_kernel_str,
+  user: Helper.probe_read_user_str,
+};
+
+const fitsImm32 = (v: bigint) => v >= -(1n << 31n) && v < (1n << 31n);
+const entry = (off: number) => RECORD_PREFIX_SIZE + off;
+
+/** Per-program code generation state: labels must be unique within a program. */
+class Emitter {
+  private labels = 0;
+  readonly items: AsmItem[] = [];
+  constructor(readonly program: ProbeProgram) {}
+  fresh(prefix: string): string { return `${prefix}_${this.labels++}`; }
+  push(...items: AsmItem[]): void { this.items.push(...items); }
+}
+
+/** dst = a 64-bit constant, as one instruction when it fits. */
+function loadConst(dst: Reg, v: bigint): AsmItem[] {
+  return fitsImm32(v) ? [mov64Imm(dst, Number(v))] : [ldImm64(dst, BigInt.asUintN(64, v))];
+}
+
+function addConst(dst: Reg, v: bigint): AsmItem[] {
+  if (v === 0n) return [];
+  if (fitsImm32(v)) return [alu64Imm('add', dst, Number(v))];
+  return [ldImm64(R1, BigInt.asUintN(64, v)), alu64Reg('add', dst, R1)];
+}
+
+/** Stage 1: the first value, into r3. */
+function emitSource(src: FetchSource): AsmItem[] {
+  switch (src.op) {
+    case 'reg': return [ldx(sizeOf(8), R3, R6, src.ptRegsOffset)];
+    case 'imm': return loadConst(R3, src.value);
+    case 'ksym': return [ldKsym(R3, src.symbol), ...addConst(R3, src.offset)];
+    // kernel: translate_user_vaddr — the probed address minus the probe's file
+    // offset is where the file is mapped; __probe_ip/__probe_func already holds it.
+    case 'foffs': return [ldx(sizeOf(8), R3, R7, entry(8)), ...addConst(R3, src.fileOffset - src.probeFileOffset)];
+    case 'comm':
+    case 'immstr':
+      return [];
+  }
+}
+
+/** Stage 2: r3 = *(unsigned long *)(r3 + offset), zero when the read faults. */
+function emitDeref(offset: bigint, space: MemSpace): AsmItem[] {
+  return [
+    ...addConst(R3, offset),
+    mov64Reg(R1, R10), alu64Imm('add', R1, DEREF_SLOT),
+    mov64Imm(R2, WORD),
+    call(READ_HELPER[space]),
+    ldx(sizeOf(8), R3, R10, DEREF_SLOT),
+  ];
+}
+
+/** Stage 4 on a value in `reg`, in the container's width (kernel: fetch_apply_bitfield). */
+function emitBitfield(reg: Reg, f: FetchProgram): AsmItem[] {
+  const bf = f.bitfield;
+  if (!bf) return [];
+  const spare = 64 - bf.containerSize * 8;
+  return [alu64Imm('lsh', reg, bf.lshift + spare), alu64Imm('rsh', reg, bf.rshift + spare)];
+}
+
+/**
+ * Stores a dynamic datum whose length is in r0 (0 = fault) at the current
+ * dynamic offset, writing its __data_loc (len << 16 | offset) into the field.
+ */
+function emitDataLoc(fieldOffset: number): AsmItem[] {
+  return [
+    mov64Reg(R1, R0), alu64Imm('lsh', R1, 16), alu64Reg('or', R1, R8),
+    stx(sizeOf(4), R7, entry(fieldOffset), R1),
+    alu64Reg('add', R8, R0),
+  ];
+}
+
+/** A dynamic datum of known length (0 = the kernel's fault) at the current dynamic offset. */
+function emitDataLocConst(fieldOffset: number, len: number): AsmItem[] {
+  if (len === 0) return [stx(sizeOf(4), R7, entry(fieldOffset), R8)];
+  return [
+    mov64Reg(R1, R8), alu64Imm('or', R1, len << 16),
+    stx(sizeOf(4), R7, entry(fieldOffset), R1),
+    alu64Imm('add', R8, len),
+  ];
+}
+
+/** r1 = where the next dynamic datum goes (record base + prefix + r8). */
+function dynamicDest(): AsmItem[] {
+  return [mov64Reg(R1, R7), alu64Reg('add', R1, R8), alu64Imm('add', R1, RECORD_PREFIX_SIZE)];
+}
+
+/** Reads the string at r3 into dynamic data; a fault records length 0, as the kernel does. */
+function emitString(e: Emitter, space: MemSpace, fieldOffset: number): AsmItem[] {
+  return [
+    ...dynamicDest(),
+    mov64Imm(R2, e.program.maxStringSize),
+    call(READ_STR_HELPER[space]),
+    ...clampLength(e, e.program.maxStringSize),
+    ...emitDataLoc(fieldOffset),
+  ];
+}
+
+/**
+ * A string helper's result as a length: a negative error is a huge unsigned
+ * value, so one compare both maps faults to 0 and gives the verifier r0's
+ * upper bound, which keeps the growing dynamic offset provably in bounds.
+ */
+function clampLength(e: Emitter, max: number): AsmItem[] {
+  const ok = e.fresh('len_ok');
+  return [jmpImm('jle', R0, max, ok), mov64Imm(R0, 0), label(ok)];
+}
+
+function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
+  const field = entry(f.fieldOffset);
+  switch (store.op) {
+    case 'raw':
+      if (f.source.op === 'imm' && !f.bitfield && f.derefs.length === 0 && store.size <= 4) {
+        return [st(sizeOf(store.size as 1 | 2 | 4), R7, field, Number(BigInt.asIntN(32, f.source.value)))];
+      }
+      return [...emitBitfield(R3, f), stx(sizeOf(store.size as 1 | 2 | 4 | 8), R7, field, R3)];
+    case 'mem': {
+      const bytes = store.size * (f.count ?? 1);
+      const out: AsmItem[] = [
+        ...addConst(R3, store.offset),
+        mov64Reg(R1, R7), alu64Imm('add', R1, field),
+        mov64Imm(R2, bytes),
+        call(READ_HELPER[store.space]),
+      ];
+      if (f.bitfield) {
+        const sz = sizeOf(store.size as 1 | 2 | 4 | 8);
+        out.push(ldx(sz, R1, R7, field), ...emitBitfield(R1, f), stx(sz, R7, field, R1));
+      }
+      return out;
+    }
+    case 'string': {
+      if (f.count === undefined) return [...addConst(R3, store.offset), ...emitString(e, store.space, f.fieldOffset)];
+      // an array of char *: element i's pointer is read from val + offset + 8i
+      const out: AsmItem[] = [mov64Reg(R9, R3)];
+      for (let i = 0; i < f.count; i++) {
+        out.push(mov64Reg(R3, R9), ...emitDeref(store.offset + BigInt(i * WORD), store.space),
+          ...emitString(e, store.space, f.fieldOffset + i * 4));
+      }
+      return out;
+    }
+    case 'comm':
+      return [
+        ...dynamicDest(),
+        mov64Imm(R2, 16),
+        mov64Reg(R3, R7), alu64Imm('add', R3, PREFIX_COMM),
+        call(Helper.probe_read_kernel_str),
+        ...clampLength(e, 16),
+        ...emitDataLoc(f.fieldOffset),
+      ];
+    case 'immstr': {
+      if (!store.readable) return emitDataLocConst(f.fieldOffset, 0);
+      const bytes = Buffer.concat([Buffer.from(store.value), Buffer.alloc(1)]);
+      const out: AsmItem[] = dynamicDest();
+      let at = 0;
+      for (; at + 4 <= bytes.length; at += 4) out.push(st(sizeOf(4), R1, at, bytes.readInt32LE(at)));
+      for (; at < bytes.length; at++) out.push(st(sizeOf(1), R1, at, bytes[at]!));
+      return [...out, ...emitDataLocConst(f.fieldOffset, bytes.length)];
+    }
+    case 'symstr':
+      // the address goes into dynamic data; the runtime renders it as the kernel's "sym+off/size"
+      return [...dynamicDest(), stx(sizeOf(8), R1, 0, R3), ...emitDataLocConst(f.fieldOffset, WORD)];
+  }
+}
+
+function emitFetch(e: Emitter, f: FetchProgram): AsmItem[] {
+  const body: AsmItem[] = [...emitSource(f.source)];
+  for (const d of f.derefs) body.push(...emitDeref(d.offset, d.space));
+  body.push(...emitStore(e, f, f.store));
+  return annotate(`${f.argName}=${f.comm}`, body);
+}
+
+/** __probe_ip, or __probe_func and __probe_ret_ip. */
+function emitProbeIp(p: ProbeProgram): AsmItem[] {
+  const ip = p.probeIp;
+  const first: AsmItem[] = (() => {
+    switch (ip.op) {
+      case 'ksym': return [ldKsym(R1, ip.symbol), ...addConst(R1, ip.offset), stx(sizeOf(8), R7, entry(8), R1)];
+      case 'imm': return [...loadConst(R1, ip.value), stx(sizeOf(8), R7, entry(8), R1)];
+      case 'reg-ip': return [ldx(sizeOf(8), R1, R6, PT_REGS_OFFSET.ip), stx(sizeOf(8), R7, entry(8), R1)];
+      // kernel 5.15+ (uprobes 6.6+): bpf_get_func_ip gives the probed function's address
+      case 'func-ip': return [mov64Reg(R1, R6), call(Helper.get_func_ip), stx(sizeOf(8), R7, entry(8), R0)];
+    }
+  })();
+  // ksym + large offset would clobber r1 in addConst; offsets are small, but keep r1 for the value
+  if (ip.op === 'ksym' && !fitsImm32(ip.offset)) throw new Error(`probe offset ${ip.offset} too large`);
+  if (!p.format.isReturn) return annotate(`__probe_ip`, first);
+  return [
+    ...annotate('__probe_func', first),
+    ...annotate('__probe_ret_ip', [ldx(sizeOf(8), R1, R6, PT_REGS_OFFSET.ip), stx(sizeOf(8), R7, entry(16), R1)]),
+  ];
+}
+
+/** The whole program for one probe event; `eventId` becomes common_type. */
+export function generateProgram(p: ProbeProgram, eventId: number): AsmItem[] {
+  const e = new Emitter(p);
+  const dynamic = p.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
+  e.push(...annotate('record = scratch[0]', [
+    mov64Reg(R6, R1),
+    st(sizeOf(4), R10, KEY_SLOT, 0),
+    mov64Reg(R2, R10), alu64Imm('add', R2, KEY_SLOT),
+    ldMapFd(R1, SCRATCH_MAP),
+    call(Helper.map_lookup_elem),
+    jmpImm('jeq', R0, 0, 'out'),
+    mov64Reg(R7, R0),
+  ]));
+  e.push(...annotate('prefix: time, tgid, cpu, comm; common_type, common_pid', [
+    call(Helper.ktime_get_ns),
+    stx(sizeOf(8), R7, PREFIX_TS, R0),
+    call(Helper.get_current_pid_tgid),
+    stx(sizeOf(4), R7, entry(4), R0),
+    alu64Imm('rsh', R0, 32),
+    stx(sizeOf(4), R7, PREFIX_TGID, R0),
+    call(Helper.get_smp_processor_id),
+    stx(sizeOf(4), R7, PREFIX_CPU, R0),
+    mov64Reg(R1, R7), alu64Imm('add', R1, PREFIX_COMM),
+    mov64Imm(R2, 16),
+    call(Helper.get_current_comm),
+    // common_type, with common_flags and common_preempt_count zero
+    st(sizeOf(4), R7, entry(0), eventId),
+  ]));
+  e.push(...emitProbeIp(p));
+  if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
+  for (const f of p.fetches) e.push(...emitFetch(e, f));
+  e.push(...annotate('perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, record, size)', [
+    mov64Reg(R1, R6),
+    ldMapFd(R2, EVENTS_MAP),
+    mov32Imm(R3, BPF_F_CURRENT_CPU | 0),
+    mov64Reg(R4, R7),
+    ...(dynamic
+      ? [mov64Reg(R5, R8), alu64Imm('add', R5, RECORD_PREFIX_SIZE)]
+      : [mov64Imm(R5, RECORD_PREFIX_SIZE + p.format.entrySize)]),
+    call(Helper.perf_event_output),
+  ]));
+  e.push(label('out'), mov64Imm(R0, 0), exit());
+  return e.items;
+}

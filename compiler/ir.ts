@@ -1,0 +1,95 @@
+// The IR: one fetch program per argument, in the kernel's own stages
+// (kernel/trace/trace_probe.h: enum fetch_op): load a value, dereference it
+// zero or more times, store it into the record, adjust a bitfield, repeat for
+// arrays. Codegen turns each into BPF; nothing here knows about BPF.
+import type { RegName } from '../grammar/ast.js';
+import type { EventFormat } from './format.js';
+
+/** Which helper family a memory access goes through. */
+export type MemSpace =
+  /** kprobe default: the kernel picks user or kernel by address (probe_mem_read on x86). */
+  | 'auto'
+  | 'kernel'
+  | 'user';
+
+/** Stage 1: where the first value comes from. */
+export type FetchSource =
+  | { readonly op: 'reg'; readonly reg: RegName; readonly ptRegsOffset: number }
+  | { readonly op: 'imm'; readonly value: bigint }
+  /** Address of a kernel symbol, resolved at load time through a __ksym extern. */
+  | { readonly op: 'ksym'; readonly symbol: string; readonly offset: bigint }
+  /** @+FILE_OFFS: the address in the probed process that the file offset maps to. */
+  | { readonly op: 'foffs'; readonly fileOffset: bigint; readonly probeFileOffset: bigint }
+  | { readonly op: 'comm' }
+  | { readonly op: 'immstr'; readonly value: string };
+
+/** Stage 2: val = *(unsigned long *)(val + offset). */
+export interface Deref {
+  readonly offset: bigint;
+  readonly space: MemSpace;
+}
+
+/** Stage 3: how the value lands in the record. */
+export type StoreOp =
+  /** The value itself, truncated to size. */
+  | { readonly op: 'raw'; readonly size: number }
+  /** size bytes read from val + offset (the last dereference of a non-string). */
+  | { readonly op: 'mem'; readonly offset: bigint; readonly size: number; readonly space: MemSpace }
+  /**
+   * NUL-terminated string at val + offset, into dynamic data behind a __data_loc.
+   * With a count (TYPE[N]) val + offset is an array of char * instead, one string each.
+   */
+  | { readonly op: 'string'; readonly offset: bigint; readonly space: MemSpace }
+  /** $comm: the current task's comm, as a string. */
+  | { readonly op: 'comm' }
+  /**
+   * \"imm": a constant string. uprobes fetch it as a user-space string from a
+   * kernel address, so the kernel always records (fault) there: `readable` false.
+   */
+  | { readonly op: 'immstr'; readonly value: string; readonly readable: boolean }
+  /** symstr: the address, stored in dynamic data; the runtime symbolizes it (kallsyms is not reachable from BPF). */
+  | { readonly op: 'symstr' };
+
+/** Stage 4 (kernel: FETCH_OP_MOD_BF): v = (v << lshift) >> rshift in the container's width. */
+export interface BitfieldOp {
+  readonly containerSize: number;
+  readonly lshift: number;
+  readonly rshift: number;
+}
+
+export interface FetchProgram {
+  readonly argName: string;
+  /** The user's text for this argument, for annotations and error mapping. */
+  readonly comm: string;
+  readonly source: FetchSource;
+  readonly derefs: readonly Deref[];
+  readonly store: StoreOp;
+  readonly bitfield?: BitfieldOp;
+  /** Stage 5: element count for TYPE[N]. */
+  readonly count?: number;
+  /** Offset of the field within the trace entry. */
+  readonly fieldOffset: number;
+  /** Size of one stored element (4 for a __data_loc). */
+  readonly elemSize: number;
+}
+
+export type ProbeIpSource =
+  /** kprobes: the probed address, known at load time (symbol + offset). */
+  | { readonly op: 'ksym'; readonly symbol: string; readonly offset: bigint }
+  | { readonly op: 'imm'; readonly value: bigint }
+  /** uprobes: the instruction pointer at the hit is the probed address. */
+  | { readonly op: 'reg-ip' }
+  /** return probes: the probed function's address as the kernel reports it (bpf_get_func_ip). */
+  | { readonly op: 'func-ip' };
+
+export interface ProbeProgram {
+  readonly name: string;
+  /** libbpf section name: kprobe/SYM, kretprobe/SYM, uprobe/..., uretprobe/... */
+  readonly section: string;
+  readonly format: EventFormat;
+  /** __probe_ip (or __probe_func) and, for return probes, __probe_ret_ip (always the ip register). */
+  readonly probeIp: ProbeIpSource;
+  readonly fetches: readonly FetchProgram[];
+  /** Bytes reserved for each string in the dynamic area. */
+  readonly maxStringSize: number;
+}

@@ -1,0 +1,68 @@
+// Lays out the trace entry of one probe event exactly as the kernel does
+// (kernel/trace/trace_probe.c: traceprobe_update_arg offsets, __set_print_fmt,
+// traceprobe_define_arg_fields): fields packed with no padding, in argument order.
+import type { ProbeDefinition } from '../grammar/ast.js';
+import { fetchTypeOf } from './fetch-types.js';
+import type { ArgField, EventFormat, FieldFormat } from './format.js';
+
+// kernel: struct trace_entry
+const COMMON_FIELDS: readonly FieldFormat[] = [
+  { ctype: 'unsigned short', name: 'common_type', offset: 0, size: 2, signed: false },
+  { ctype: 'unsigned char', name: 'common_flags', offset: 2, size: 1, signed: false },
+  { ctype: 'unsigned char', name: 'common_preempt_count', offset: 3, size: 1, signed: false },
+  { ctype: 'int', name: 'common_pid', offset: 4, size: 4, signed: true },
+];
+const COMMON_SIZE = 8;
+
+const ulong = (name: string, offset: number): FieldFormat =>
+  ({ ctype: 'unsigned long', name, offset, size: 8, signed: false });
+
+// kernel: FIELD_STRING_IP / FIELD_STRING_FUNC / FIELD_STRING_RETIP
+function probeFields(isReturn: boolean): FieldFormat[] {
+  return isReturn
+    ? [ulong('__probe_func', COMMON_SIZE), ulong('__probe_ret_ip', COMMON_SIZE + 8)]
+    : [ulong('__probe_ip', COMMON_SIZE)];
+}
+
+/** One argument's value reference(s) in the print fmt argument list. */
+function printRefs(name: string, dynamic: boolean, count: number | undefined): string[] {
+  const one = (sub: string) => (dynamic ? `__get_str(${sub})` : `REC->${sub}`);
+  if (count === undefined) return [one(name)];
+  return Array.from({ length: count }, (_, i) => one(`${name}[${i}]`));
+}
+
+/** The event's fields and print fmt, identical to the kernel's `format` file. */
+export function layoutEvent(def: ProbeDefinition): EventFormat {
+  const probe = probeFields(def.isReturn);
+  let offset = COMMON_SIZE + probe.length * 8;
+  const argFields: ArgField[] = [];
+  const fmtParts: string[] = [];
+  const refs: string[] = [];
+  for (const arg of def.args) {
+    const ft = fetchTypeOf(arg.type);
+    const count = arg.type.arrayLength;
+    const size = ft.size * (count ?? 1);
+    const ctype = count === undefined ? ft.fmttype : `${ft.fmttype}[${count}]`;
+    const fragment = count === undefined
+      ? `${arg.name}=${ft.fmt}`
+      : `${arg.name}={${Array.from({ length: count }, () => ft.fmt).join(',')}}`;
+    argFields.push({ ctype, name: arg.name, offset, size, signed: ft.signed, type: arg.type, fetch: arg.fetch, printFragment: fragment });
+    fmtParts.push(fragment);
+    refs.push(...printRefs(arg.name, ft.dynamic, count));
+    offset += size;
+  }
+  const head = def.isReturn ? '(%lx <- %lx)' : '(%lx)';
+  const headRefs = def.isReturn ? ['REC->__probe_func', 'REC->__probe_ret_ip'] : ['REC->__probe_ip'];
+  const printFmt = `"${[head, ...fmtParts].join(' ')}", ${[...headRefs, ...refs].join(', ')}`;
+  return {
+    group: def.group,
+    event: def.event,
+    isReturn: def.isReturn,
+    commonFields: COMMON_FIELDS,
+    probeFields: probe,
+    argFields,
+    entrySize: offset,
+    printFmt,
+    definition: def,
+  };
+}

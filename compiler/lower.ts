@@ -1,0 +1,170 @@
+// AST -> IR: each argument's fetch expression becomes a fetch program in the
+// kernel's stages, with the kernel's rewrites applied (the last dereference of
+// a memory value becomes the store's own read; strings read at the final
+// address; $stackN and stack-passed $argN are reads above the stack pointer).
+import type { FetchArg, ProbeArg, ProbeDefinition, Tracer } from '../grammar/ast.js';
+import { ARG_REGS, PT_REGS_OFFSET, RETVAL_REG, STACK_REG, WORD_SIZE } from './arch/x86_64.js';
+import { fetchTypeOf } from './fetch-types.js';
+import { RECORD_PREFIX_SIZE, type ArgField } from './format.js';
+import type { Deref, FetchProgram, FetchSource, MemSpace, ProbeIpSource, ProbeProgram, StoreOp } from './ir.js';
+import { layoutEvent } from './layout.js';
+
+export interface LowerOptions {
+  /** Bytes reserved per string in the dynamic area (kernel: up to MAX_STRING_SIZE). */
+  readonly maxStringSize?: number;
+}
+
+/** kernel: MAX_STRING_SIZE (PATH_MAX), a string's bytes including its NUL. */
+export const MAX_STRING_SIZE = 4096;
+/** The largest per-CPU map value the kernel allows (PCPU_MIN_UNIT_SIZE); the record is built there. */
+export const SCRATCH_VALUE_MAX = 32768;
+
+/** Memory an implicit dereference reads: uprobes only see user memory. */
+const defaultSpace = (tracer: Tracer): MemSpace => (tracer === 'uprobe' ? 'user' : 'auto');
+
+const reg = (name: keyof typeof PT_REGS_OFFSET): FetchSource =>
+  ({ op: 'reg', reg: name, ptRegsOffset: PT_REGS_OFFSET[name] });
+
+interface Chain { source: FetchSource; derefs: Deref[] }
+
+/** Flattens nested dereferences into a source and a list of reads, innermost first. */
+function chainOf(fetch: FetchArg, tracer: Tracer, probeFileOffset: bigint): Chain {
+  const space = defaultSpace(tracer);
+  switch (fetch.kind) {
+    case 'reg': return { source: reg(fetch.reg), derefs: [] };
+    case 'stackp': return { source: reg(STACK_REG), derefs: [] };
+    case 'retval': return { source: reg(RETVAL_REG), derefs: [] };
+    // kernel: regs_get_kernel_stack_nth / get_user_stack_nth
+    case 'stack': return { source: reg(STACK_REG), derefs: [{ offset: BigInt(fetch.index * WORD_SIZE), space }] };
+    case 'arg': {
+      const r = ARG_REGS[fetch.index - 1];
+      if (r !== undefined) return { source: reg(r), derefs: [] };
+      // kernel: beyond the register arguments, stack slot (n - 6 + 1) above the return address
+      return { source: reg(STACK_REG), derefs: [{ offset: BigInt((fetch.index - ARG_REGS.length) * WORD_SIZE), space }] };
+    }
+    case 'imm': return { source: { op: 'imm', value: fetch.value }, derefs: [] };
+    case 'immstr': return { source: { op: 'immstr', value: fetch.value }, derefs: [] };
+    case 'comm': return { source: { op: 'comm' }, derefs: [] };
+    // @ADDR, @SYM and @+FOFFS name memory: the value is read at that address
+    case 'memaddr': return { source: { op: 'imm', value: fetch.address }, derefs: [{ offset: 0n, space }] };
+    case 'symbol': return { source: { op: 'ksym', symbol: fetch.symbol, offset: fetch.offset }, derefs: [{ offset: 0n, space }] };
+    case 'fileoffs': return { source: { op: 'foffs', fileOffset: fetch.offset, probeFileOffset }, derefs: [{ offset: 0n, space: 'user' }] };
+    case 'deref': {
+      const inner = chainOf(fetch.inner, tracer, probeFileOffset);
+      return { source: inner.source, derefs: [...inner.derefs, { offset: fetch.offset, space: fetch.user ? 'user' : space }] };
+    }
+  }
+}
+
+function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition): FetchProgram {
+  const probeFileOffset = def.point.kind === 'file' || def.point.kind === 'file-symbol' ? def.point.offset : 0n;
+  const { source, derefs } = chainOf(arg.fetch, def.tracer, probeFileOffset);
+  const ft = fetchTypeOf(arg.type);
+  const count = arg.type.arrayLength;
+  let store: StoreOp;
+  let kept = derefs;
+  const base = arg.type.base;
+  if (source.op === 'comm') store = { op: 'comm' };
+  else if (source.op === 'immstr') store = { op: 'immstr', value: source.value, readable: def.tracer === 'kprobe' };
+  else if (base === 'symstr') store = { op: 'symstr' };
+  else if (ft.dynamic) {
+    // kernel: a string reads at the last dereference's address; for an array
+    // of strings that address holds the char * of each element in turn.
+    const last = derefs[derefs.length - 1];
+    const space: MemSpace = base === 'ustring' ? 'user' : last?.space ?? defaultSpace(def.tracer);
+    kept = last ? derefs.slice(0, -1) : derefs;
+    store = { op: 'string', offset: last?.offset ?? 0n, space };
+  } else {
+    const last = derefs[derefs.length - 1];
+    if (last) {
+      kept = derefs.slice(0, -1);
+      store = { op: 'mem', offset: last.offset, size: ft.size, space: last.space };
+    } else {
+      store = { op: 'raw', size: ft.size };
+    }
+  }
+  const bf = arg.type.bitfield;
+  const bitfield = bf && {
+    containerSize: bf.container / 8,
+    lshift: bf.container - bf.width - bf.offset,
+    rshift: bf.container - bf.width,
+  };
+  return {
+    argName: arg.name,
+    comm: arg.comm,
+    source,
+    derefs: kept,
+    store,
+    ...(bitfield ? { bitfield } : {}),
+    ...(count !== undefined ? { count } : {}),
+    fieldOffset: field.offset,
+    elemSize: ft.size,
+  };
+}
+
+function probeIpOf(def: ProbeDefinition): ProbeIpSource {
+  const p = def.point;
+  if (def.tracer === 'uprobe') return def.isReturn ? { op: 'func-ip' } : { op: 'reg-ip' };
+  if (p.kind === 'symbol') return { op: 'ksym', symbol: p.module ? p.symbol : p.symbol, offset: p.offset };
+  if (p.kind === 'address') return { op: 'imm', value: p.address };
+  return { op: 'reg-ip' };
+}
+
+/** Section name libbpf recognises for the probe's program type. */
+export function sectionOf(def: ProbeDefinition): string {
+  const p = def.point;
+  const kind = `${def.tracer}${def.isReturn ? 'ret' : ''}`.replace('kprobe' + 'ret', 'kretprobe').replace('uprobe' + 'ret', 'uretprobe');
+  switch (p.kind) {
+    case 'symbol': return `${kind}/${p.module ? `${p.module}:` : ''}${p.symbol}${p.offset ? `+${p.offset}` : ''}`;
+    case 'address': return `${kind}/0x${p.address.toString(16)}`;
+    case 'file': return `${kind}/${p.path}:0x${p.offset.toString(16)}`;
+    case 'file-symbol': return `${kind}/${p.path}:${p.symbol}${p.offset ? `+${p.offset}` : ''}`;
+  }
+}
+
+/** Program (and ELF symbol) name: the group and event, which the kernel keeps unique. */
+export function programNameOf(def: ProbeDefinition): string {
+  return `${def.group}__${def.event}`.replace(/[^A-Za-z0-9_]/g, '_');
+}
+
+/** Dynamic bytes a store needs besides its strings. */
+function fixedDynamicSize(store: StoreOp): number {
+  switch (store.op) {
+    case 'comm': return 16; // kernel: TASK_COMM_LEN
+    case 'immstr': return store.readable ? Buffer.byteLength(store.value) + 1 : 0;
+    case 'symstr': return 8;
+    default: return 0;
+  }
+}
+
+/**
+ * Room per string: as much as the kernel allows, shrunk so the whole record
+ * still fits one per-CPU scratch value.
+ */
+function stringRoom(fetches: readonly FetchProgram[], entrySize: number, requested?: number): number {
+  const strings = fetches.reduce((n, f) => n + (f.store.op === 'string' ? f.count ?? 1 : 0), 0);
+  if (strings === 0) return 0;
+  const fixed = fetches.reduce((n, f) => n + fixedDynamicSize(f.store), 0);
+  const fit = Math.floor((SCRATCH_VALUE_MAX - RECORD_PREFIX_SIZE - entrySize - fixed) / strings);
+  return Math.max(1, Math.min(requested ?? MAX_STRING_SIZE, MAX_STRING_SIZE, fit));
+}
+
+/** Bytes of scratch the program's record can occupy at most, prefix included. */
+export function recordCapacity(p: ProbeProgram): number {
+  const strings = p.fetches.reduce((n, f) => n + (f.store.op === 'string' ? f.count ?? 1 : 0), 0);
+  const fixed = p.fetches.reduce((n, f) => n + fixedDynamicSize(f.store), 0);
+  return RECORD_PREFIX_SIZE + p.format.entrySize + fixed + strings * p.maxStringSize;
+}
+
+export function lowerProbe(def: ProbeDefinition, opts: LowerOptions = {}): ProbeProgram {
+  const format = layoutEvent(def);
+  const fetches = def.args.map((a, i) => lowerArg(a, format.argFields[i]!, def));
+  return {
+    name: programNameOf(def),
+    section: sectionOf(def),
+    format,
+    probeIp: probeIpOf(def),
+    fetches,
+    maxStringSize: stringRoom(fetches, format.entrySize, opts.maxStringSize),
+  };
+}
