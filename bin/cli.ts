@@ -3,6 +3,7 @@
 import type { Command } from './command.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  compile: { summary: 'compile probe definitions to a BPF object (.o), or print its annotated assembly', load: async () => (await import('./commands/compile.js')).default },
   parse: { summary: 'parse probe definitions and print them as the kernel reads them back', load: async () => (await import('./commands/parse.js')).default },
 };
 

@@ -1,0 +1,117 @@
+// Writes the C a careful person would write by hand for the same probe
+// program (same record, same helpers), so clang -O2's instruction count can be
+// set beside ours. Generated from our IR so both sides do exactly the same work.
+import { PREFIX_COMM, PREFIX_CPU, PREFIX_TGID, PREFIX_TS, RECORD_PREFIX_SIZE } from '../compiler/format.js';
+import type { FetchProgram, FetchSource, MemSpace, ProbeProgram } from '../compiler/ir.js';
+import { recordCapacity } from '../compiler/lower.js';
+
+const READ: Record<MemSpace, string> = { auto: 'bpf_probe_read', kernel: 'bpf_probe_read_kernel', user: 'bpf_probe_read_user' };
+const READ_STR: Record<MemSpace, string> = { auto: 'bpf_probe_read_str', kernel: 'bpf_probe_read_kernel_str', user: 'bpf_probe_read_user_str' };
+const U: Record<number, string> = { 1: '__u8', 2: '__u16', 4: '__u32', 8: '__u64' };
+const E = (off: number) => RECORD_PREFIX_SIZE + off;
+
+function source(s: FetchSource): string {
+  switch (s.op) {
+    case 'reg': return `*(__u64 *)((char *)ctx + ${s.ptRegsOffset})`;
+    case 'imm': return `${BigInt.asUintN(64, s.value)}ULL`;
+    case 'ksym': return `(__u64)&${s.symbol} + ${s.offset}`;
+    case 'foffs': return `*(__u64 *)(rec + ${E(8)}) + ${s.fileOffset - s.probeFileOffset}`;
+    case 'comm': case 'immstr': return '0';
+  }
+}
+
+function fetch(f: FetchProgram, maxStr: number): string {
+  const lines = [`  /* ${f.argName}=${f.comm} */`, `  v = ${source(f.source)};`];
+  for (const d of f.derefs) lines.push(`  ${READ[d.space]}(&tmp, 8, (void *)(v + ${d.offset})); v = tmp;`);
+  const field = E(f.fieldOffset);
+  const str = (space: MemSpace, addr: string, fo: number) => [
+    `  n = ${READ_STR[space]}(rec + ${RECORD_PREFIX_SIZE} + dyn, ${maxStr}, (void *)(${addr}));`,
+    `  if ((unsigned long)n > ${maxStr}) n = 0;`,
+    `  *(__u32 *)(rec + ${E(fo)}) = (n << 16) | dyn; dyn += n;`,
+  ];
+  const st = f.store;
+  switch (st.op) {
+    case 'raw': {
+      let v = 'v';
+      if (f.bitfield) { const spare = 64 - f.bitfield.containerSize * 8; v = `((v << ${f.bitfield.lshift + spare}) >> ${f.bitfield.rshift + spare})`; }
+      lines.push(`  *(${U[st.size]} *)(rec + ${field}) = ${v};`); break;
+    }
+    case 'mem':
+      lines.push(`  ${READ[st.space]}(rec + ${field}, ${st.size * (f.count ?? 1)}, (void *)(v + ${st.offset}));`);
+      if (f.bitfield) {
+        const spare = 64 - f.bitfield.containerSize * 8;
+        lines.push(`  *(${U[st.size]} *)(rec + ${field}) = ((__u64)*(${U[st.size]} *)(rec + ${field}) << ${f.bitfield.lshift + spare}) >> ${f.bitfield.rshift + spare};`);
+      }
+      break;
+    case 'string':
+      if (f.count === undefined) lines.push(...str(st.space, `v + ${st.offset}`, f.fieldOffset));
+      else for (let i = 0; i < f.count; i++) {
+        lines.push(`  ${READ[st.space]}(&tmp, 8, (void *)(v + ${st.offset + BigInt(8 * i)}));`, ...str(st.space, 'tmp', f.fieldOffset + 4 * i));
+      }
+      break;
+    case 'comm':
+      lines.push(...str('kernel', `rec + ${PREFIX_COMM}`, f.fieldOffset).map((l) => l.replace(`${maxStr}`, '16').replace(`> ${maxStr}`, '> 16')));
+      break;
+    case 'immstr': {
+      const len = st.readable ? Buffer.byteLength(st.value) + 1 : 0;
+      if (len) lines.push(`  __builtin_memcpy(rec + ${RECORD_PREFIX_SIZE} + dyn, ${JSON.stringify(st.value)}, ${len});`);
+      lines.push(`  *(__u32 *)(rec + ${field}) = (${len} << 16) | dyn; dyn += ${len};`);
+      break;
+    }
+    case 'symstr':
+      lines.push(`  *(__u64 *)(rec + ${RECORD_PREFIX_SIZE} + dyn) = v;`, `  *(__u32 *)(rec + ${field}) = (8 << 16) | dyn; dyn += 8;`);
+      break;
+  }
+  return lines.join('\n');
+}
+
+function probeIp(p: ProbeProgram): string {
+  const ip = p.probeIp;
+  const first = ip.op === 'ksym' ? `(__u64)&${ip.symbol} + ${ip.offset}`
+    : ip.op === 'imm' ? `${ip.value}ULL`
+      : ip.op === 'reg-ip' ? '*(__u64 *)((char *)ctx + 128)' : 'bpf_get_func_ip(ctx)';
+  const lines = [`  *(__u64 *)(rec + ${E(8)}) = ${first};`];
+  if (p.format.isReturn) lines.push(`  *(__u64 *)(rec + ${E(16)}) = *(__u64 *)((char *)ctx + 128);`);
+  return lines.join('\n');
+}
+
+/** A complete C translation unit for the programs, compiled with clang -target bpf. */
+export function cEquivalent(programs: readonly { ir: ProbeProgram; eventId: number }[]): string {
+  const ksyms = new Set<string>();
+  for (const { ir } of programs) {
+    if (ir.probeIp.op === 'ksym') ksyms.add(ir.probeIp.symbol);
+    for (const f of ir.fetches) if (f.source.op === 'ksym') ksyms.add(f.source.symbol);
+  }
+  const capacity = Math.max(...programs.map((p) => recordCapacity(p.ir)));
+  const out = [
+    '#include <linux/types.h>',
+    '#include <linux/bpf.h>',
+    '#include <bpf/bpf_helpers.h>',
+    ...[...ksyms].map((s) => `extern const void ${s} __ksym;`),
+    'struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, 4); __uint(value_size, 4); } events SEC(".maps");',
+    `struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); __uint(key_size, 4); __uint(value_size, ${capacity}); } scratch SEC(".maps");`,
+    'char LICENSE[] SEC("license") = "GPL";',
+  ];
+  for (const { ir, eventId } of programs) {
+    const dynamic = ir.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
+    out.push(
+      `SEC("${ir.section}") int ${ir.name}(void *ctx) {`,
+      '  __u32 key = 0; __u64 v, tmp, dyn; long n;',
+      '  char *rec = bpf_map_lookup_elem(&scratch, &key);',
+      '  if (!rec) return 0;',
+      `  *(__u64 *)(rec + ${PREFIX_TS}) = bpf_ktime_get_ns();`,
+      '  v = bpf_get_current_pid_tgid();',
+      `  *(__u32 *)(rec + ${E(4)}) = v; *(__u32 *)(rec + ${PREFIX_TGID}) = v >> 32;`,
+      `  *(__u32 *)(rec + ${PREFIX_CPU}) = bpf_get_smp_processor_id();`,
+      `  bpf_get_current_comm(rec + ${PREFIX_COMM}, 16);`,
+      `  *(__u32 *)(rec + ${E(0)}) = ${eventId};`,
+      probeIp(ir),
+      `  dyn = ${ir.format.entrySize};`,
+      ...ir.fetches.map((f) => fetch(f, ir.maxStringSize)),
+      `  bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, rec, ${dynamic ? `dyn + ${RECORD_PREFIX_SIZE}` : RECORD_PREFIX_SIZE + ir.format.entrySize});`,
+      '  return 0;',
+      '}',
+    );
+  }
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,51 @@
+// kprobe-bpf compile: probe definitions -> one relocatable BPF object.
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { disassemble } from '../../bpf/disasm.js';
+import { compileDefinitions, type CompiledObject } from '../../compiler/object.js';
+import type { Command } from '../command.js';
+import { INPUT_HELP, INPUT_OPTIONS, readDefinitions } from '../probe-input.js';
+
+const HELP = `usage: kprobe-bpf compile [-e LINE]... [-f FILE]... -o OUT.o [--legacy] [--disasm]
+
+Compiles probe definitions to one BPF object (ELF, libbpf-loadable): a program
+per event reading x86-64 pt_regs, records in the kernel's trace entry layout
+sent through a perf event array, and metadata describing each event.
+
+${INPUT_HELP}
+  -o OUT.o     where to write the object
+  --disasm     print each program's assembly, annotated with the fetch argument
+               each run of instructions implements (with -o, also writes OUT.o)
+  -h, --help   this help
+`;
+
+/** The annotated listing --disasm prints for every program. */
+export function listing(compiled: CompiledObject): string {
+  const out: string[] = [];
+  for (const p of compiled.programs) {
+    const insns = p.spec.insns ?? [];
+    out.push(`${p.ir.section}: ${p.ir.name}  (${p.ir.format.group}/${p.ir.format.event}, ${insns.length} instructions)`);
+    out.push(...disassemble(insns, { annotate: true, strict: false, ...(p.spec.labels ? { labels: p.spec.labels } : {}) }), '');
+  }
+  return out.join('\n');
+}
+
+const compile: Command = {
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: { ...INPUT_OPTIONS, o: { type: 'string', short: 'o' }, disasm: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: false,
+    });
+    if (values.help) { process.stdout.write(HELP); return 0; }
+    if (!values.o && !values.disasm) { process.stderr.write(`kprobe-bpf compile: -o OUT.o or --disasm is required\n\n${HELP}`); return 2; }
+    const defs = await readDefinitions(values);
+    if (defs === undefined) return 1;
+    if (defs.length === 0) { process.stderr.write('kprobe-bpf compile: no probe definitions given (-e LINE or -f FILE)\n'); return 2; }
+    const compiled = compileDefinitions(defs);
+    if (values.o) writeFileSync(values.o, compiled.object);
+    if (values.disasm) process.stdout.write(listing(compiled));
+    return 0;
+  },
+};
+export default compile;

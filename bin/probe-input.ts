@@ -1,0 +1,73 @@
+// The -e LINE / -f FILE / --legacy input every subcommand shares: the lines
+// are read in order, parsed like the kernel parses them (stopping at the first
+// bad line), and removals (-:) applied, leaving the definitions to act on.
+import { readFileSync } from 'node:fs';
+import type { ProbeCommand, ProbeDefinition } from '../grammar/ast.js';
+
+export const INPUT_OPTIONS = {
+  e: { type: 'string', short: 'e', multiple: true },
+  f: { type: 'string', short: 'f', multiple: true },
+  legacy: { type: 'boolean' },
+} as const;
+
+export const INPUT_HELP = [
+  '  -e LINE      a probe definition, as written to kprobe_events/uprobe_events (repeatable)',
+  '  -f FILE      read definitions from FILE, one per line, # comments (repeatable; - is stdin)',
+  '  --legacy     accept the 2009 syntax (aN, sN, rv, ra, unnamed events)',
+].join('\n');
+
+export interface InputValues {
+  e?: string[];
+  f?: string[];
+  legacy?: boolean;
+}
+
+/** The whole input text: -f files then -e lines, in the order given per kind. */
+export function inputText(v: InputValues): string {
+  const parts: string[] = [];
+  for (const f of v.f ?? []) parts.push(readFileSync(f === '-' ? 0 : f, 'utf8'));
+  for (const e of v.e ?? []) parts.push(e);
+  return parts.join('\n');
+}
+
+export class InputError extends Error {
+  override name = 'InputError';
+}
+
+const key = (group: string | undefined, event: string) => `${group ?? '*'}/${event}`;
+
+/** Applies `-:[GRP/]EVENT` removals to the definitions that precede them. */
+export function applyRemovals(commands: readonly ProbeCommand[]): ProbeDefinition[] {
+  const defs: ProbeDefinition[] = [];
+  for (const c of commands) {
+    if (c.op === 'define') {
+      if (defs.some((d) => d.group === c.group && d.event === c.event)) {
+        throw new InputError(`${c.group}/${c.event}: event is defined twice in the input`);
+      }
+      defs.push(c);
+      continue;
+    }
+    const i = defs.findIndex((d) => d.event === c.event && (c.group === undefined || d.group === c.group));
+    if (i < 0) throw new InputError(`${c.source}: no such event ${key(c.group, c.event)} in the input`);
+    defs.splice(i, 1);
+  }
+  return defs;
+}
+
+/**
+ * Reads and parses the input; on a syntax error prints what the kernel would
+ * append to tracing/error_log and resolves to undefined.
+ */
+export async function readDefinitions(v: InputValues): Promise<ProbeDefinition[] | undefined> {
+  const { parseProbeCommands, ProbeSyntaxError, formatErrorLog } = await import('../grammar/index.js');
+  try {
+    const { commands } = parseProbeCommands(inputText(v), { legacy: v.legacy ?? false });
+    return applyRemovals(commands);
+  } catch (e) {
+    if (e instanceof ProbeSyntaxError) {
+      process.stderr.write(formatErrorLog(e) + '\n');
+      return undefined;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,514 @@
+// BTF (BPF Type Format) writer and reader, enough for what an object file of
+// ours carries: BTF-defined maps in `.maps`, typeless `__ksym` externs in
+// `.ksyms`, FUNC/FUNC_PROTO per program, and (in .BTF.ext) func_info and
+// line_info. Layout from the kernel's Documentation/bpf/btf.rst and
+// include/uapi/linux/btf.h.
+//
+//   .BTF:  header (24 bytes) | type section | string section
+//   type:  struct btf_type { u32 name_off; u32 info; u32 size_or_type; } + kind data
+//   info:  bits 0-15 vlen, bits 24-28 kind, bit 31 kind_flag
+
+export const BTF_MAGIC = 0xeb9f;
+export const BTF_VERSION = 1;
+const BTF_HDR_LEN = 24;
+
+/** BTF kinds (uapi/linux/btf.h BTF_KIND_*). */
+export const Kind = {
+  UNKN: 0,
+  INT: 1,
+  PTR: 2,
+  ARRAY: 3,
+  STRUCT: 4,
+  UNION: 5,
+  ENUM: 6,
+  FWD: 7,
+  TYPEDEF: 8,
+  VOLATILE: 9,
+  CONST: 10,
+  RESTRICT: 11,
+  FUNC: 12,
+  FUNC_PROTO: 13,
+  VAR: 14,
+  DATASEC: 15,
+  FLOAT: 16,
+  DECL_TAG: 17,
+  TYPE_TAG: 18,
+  ENUM64: 19,
+} as const;
+export type Kind = (typeof Kind)[keyof typeof Kind];
+export const KIND_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(Kind).map(([k, v]) => [v, k]));
+
+/** BTF_INT_* encoding bits. */
+export const IntEncoding = { NONE: 0, SIGNED: 1, CHAR: 2, BOOL: 4 } as const;
+/** VAR linkage (uapi/linux/btf.h enum btf_var_linkage... BTF_VAR_*). */
+export const VarLinkage = { STATIC: 0, GLOBAL: 1, EXTERN: 2 } as const;
+/** FUNC linkage (enum btf_func_linkage). */
+export const FuncLinkage = { STATIC: 0, GLOBAL: 1, EXTERN: 2 } as const;
+
+/** Type id; 0 is `void`. */
+export type TypeId = number;
+
+export interface BtfMember {
+  name: string;
+  type: TypeId;
+  /** Offset in bits (no bitfields here, kind_flag 0). */
+  bitOffset: number;
+}
+export interface BtfParam {
+  name: string;
+  type: TypeId;
+}
+export interface BtfVarSecinfo {
+  type: TypeId;
+  offset: number;
+  size: number;
+}
+
+/** One decoded type; the fields present depend on the kind. */
+export interface BtfType {
+  id: TypeId;
+  kind: Kind;
+  name: string;
+  /** size (INT, STRUCT, UNION, ENUM, DATASEC, FLOAT) */
+  size?: number;
+  /** referenced type (PTR, TYPEDEF, CONST, VOLATILE, RESTRICT, FUNC, FUNC_PROTO return, VAR, TYPE_TAG, DECL_TAG) */
+  type?: TypeId;
+  /** FUNC/VAR linkage */
+  linkage?: number;
+  kindFlag?: boolean;
+  vlen?: number;
+  int?: { encoding: number; offset: number; bits: number };
+  array?: { type: TypeId; indexType: TypeId; nelems: number };
+  members?: BtfMember[];
+  params?: BtfParam[];
+  vars?: BtfVarSecinfo[];
+  enumValues?: { name: string; value: bigint }[];
+  /** DECL_TAG component index */
+  componentIdx?: number;
+}
+
+/** String table with deduplication; offset 0 is the empty string. */
+export class StringTable {
+  private readonly chunks: Uint8Array[] = [new Uint8Array([0])];
+  private readonly index = new Map<string, number>([['', 0]]);
+  private length = 1;
+  private static readonly enc = new TextEncoder();
+
+  add(s: string): number {
+    const have = this.index.get(s);
+    if (have !== undefined) return have;
+    const off = this.length;
+    const bytes = StringTable.enc.encode(s);
+    const chunk = new Uint8Array(bytes.length + 1);
+    chunk.set(bytes);
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+    this.index.set(s, off);
+    return off;
+  }
+
+  get size(): number {
+    return this.length;
+  }
+
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    let at = 0;
+    for (const c of this.chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+}
+
+/** Reads a NUL-terminated string at `off`. */
+export function cString(bytes: Uint8Array, off: number): string {
+  let end = off;
+  while (end < bytes.length && bytes[end] !== 0) end++;
+  return new TextDecoder().decode(bytes.subarray(off, end));
+}
+
+/** Little growable byte writer shared by the BTF and ELF writers. */
+export class ByteWriter {
+  private buf = new Uint8Array(256);
+  private view = new DataView(this.buf.buffer);
+  length = 0;
+
+  private grow(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.length + n) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+  u8(v: number): this {
+    this.grow(1);
+    this.view.setUint8(this.length, v);
+    this.length += 1;
+    return this;
+  }
+  u16(v: number): this {
+    this.grow(2);
+    this.view.setUint16(this.length, v, true);
+    this.length += 2;
+    return this;
+  }
+  u32(v: number): this {
+    this.grow(4);
+    this.view.setUint32(this.length, v >>> 0, true);
+    this.length += 4;
+    return this;
+  }
+  i32(v: number): this {
+    this.grow(4);
+    this.view.setInt32(this.length, v, true);
+    this.length += 4;
+    return this;
+  }
+  u64(v: bigint | number): this {
+    this.grow(8);
+    this.view.setBigUint64(this.length, BigInt.asUintN(64, BigInt(v)), true);
+    this.length += 8;
+    return this;
+  }
+  bytes(b: Uint8Array): this {
+    this.grow(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+    return this;
+  }
+  align(n: number): this {
+    while (this.length % n !== 0) this.u8(0);
+    return this;
+  }
+  /** Patches a u32 already written at `at`. */
+  setU32(at: number, v: number): void {
+    this.view.setUint32(at, v >>> 0, true);
+  }
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+}
+
+/** Builds a .BTF section type by type; ids are handed out in call order from 1. */
+export class BtfBuilder {
+  readonly strings = new StringTable();
+  private readonly types = new ByteWriter();
+  private count = 0;
+  private readonly intIds = new Map<string, TypeId>();
+
+  private head(name: string, kind: Kind, vlen: number, sizeOrType: number, kindFlag = false): TypeId {
+    this.types.u32(this.strings.add(name));
+    this.types.u32(((kindFlag ? 1 : 0) << 31) | ((kind & 0x1f) << 24) | (vlen & 0xffff));
+    this.types.u32(sizeOrType);
+    return ++this.count;
+  }
+
+  /** An INT (deduplicated by name+size+encoding). */
+  int(name: string, size: number, encoding: number = IntEncoding.NONE): TypeId {
+    const key = `${name}/${size}/${encoding}`;
+    const have = this.intIds.get(key);
+    if (have !== undefined) return have;
+    const id = this.head(name, Kind.INT, 0, size);
+    this.types.u32(((encoding & 0xf) << 24) | (size * 8));
+    this.intIds.set(key, id);
+    return id;
+  }
+  ptr(type: TypeId): TypeId {
+    return this.head('', Kind.PTR, 0, type);
+  }
+  const(type: TypeId): TypeId {
+    return this.head('', Kind.CONST, 0, type);
+  }
+  volatile(type: TypeId): TypeId {
+    return this.head('', Kind.VOLATILE, 0, type);
+  }
+  typedef(name: string, type: TypeId): TypeId {
+    return this.head(name, Kind.TYPEDEF, 0, type);
+  }
+  fwd(name: string, union = false): TypeId {
+    return this.head(name, Kind.FWD, 0, 0, union);
+  }
+  array(elem: TypeId, index: TypeId, nelems: number): TypeId {
+    const id = this.head('', Kind.ARRAY, 0, 0);
+    this.types.u32(elem).u32(index).u32(nelems);
+    return id;
+  }
+  struct(name: string, size: number, members: readonly BtfMember[]): TypeId {
+    const id = this.head(name, Kind.STRUCT, members.length, size);
+    for (const m of members) this.types.u32(this.strings.add(m.name)).u32(m.type).u32(m.bitOffset);
+    return id;
+  }
+  funcProto(ret: TypeId, params: readonly BtfParam[]): TypeId {
+    const id = this.head('', Kind.FUNC_PROTO, params.length, ret);
+    for (const p of params) this.types.u32(this.strings.add(p.name)).u32(p.type);
+    return id;
+  }
+  func(name: string, proto: TypeId, linkage: number = FuncLinkage.GLOBAL): TypeId {
+    return this.head(name, Kind.FUNC, linkage, proto);
+  }
+  var(name: string, type: TypeId, linkage: number = VarLinkage.GLOBAL): TypeId {
+    const id = this.head(name, Kind.VAR, 0, type);
+    this.types.u32(linkage);
+    return id;
+  }
+  datasec(name: string, size: number, vars: readonly BtfVarSecinfo[]): TypeId {
+    const id = this.head(name, Kind.DATASEC, vars.length, size);
+    for (const v of vars) this.types.u32(v.type).u32(v.offset).u32(v.size);
+    return id;
+  }
+
+  get typeCount(): number {
+    return this.count;
+  }
+
+  /** The .BTF section bytes. */
+  encode(): Uint8Array {
+    const types = this.types.finish();
+    const strs = this.strings.bytes();
+    const w = new ByteWriter();
+    w.u16(BTF_MAGIC).u8(BTF_VERSION).u8(0).u32(BTF_HDR_LEN);
+    w.u32(0).u32(types.length); // type_off, type_len (relative to header end)
+    w.u32(types.length).u32(strs.length); // str_off, str_len
+    w.bytes(types).bytes(strs);
+    return w.finish();
+  }
+}
+
+export class BtfError extends Error {
+  override name = 'BtfError';
+}
+
+/** A parsed .BTF section. */
+export interface Btf {
+  /** types[id]; types[0] is void. */
+  types: BtfType[];
+  strings: Uint8Array;
+  str(off: number): string;
+  /** First type with this kind and name. */
+  find(kind: Kind, name: string): BtfType | undefined;
+  /** Follows CONST/VOLATILE/TYPEDEF/RESTRICT/TYPE_TAG to the underlying type. */
+  resolve(id: TypeId): BtfType;
+}
+
+/** Parses a .BTF section (little-endian only, as on x86-64). */
+export function parseBtf(bytes: Uint8Array): Btf {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < BTF_HDR_LEN || v.getUint16(0, true) !== BTF_MAGIC) throw new BtfError('not a BTF section (bad magic)');
+  const hdrLen = v.getUint32(4, true);
+  const typeOff = hdrLen + v.getUint32(8, true);
+  const typeLen = v.getUint32(12, true);
+  const strOff = hdrLen + v.getUint32(16, true);
+  const strLen = v.getUint32(20, true);
+  if (typeOff + typeLen > bytes.length || strOff + strLen > bytes.length) throw new BtfError('BTF section truncated');
+  const strings = bytes.subarray(strOff, strOff + strLen);
+  const str = (off: number): string => cString(strings, off);
+  const types: BtfType[] = [{ id: 0, kind: Kind.UNKN, name: '' }];
+  let at = typeOff;
+  const end = typeOff + typeLen;
+  const u32 = (): number => {
+    const x = v.getUint32(at, true);
+    at += 4;
+    return x;
+  };
+  while (at < end) {
+    const nameOff = u32();
+    const info = u32();
+    const sizeOrType = u32();
+    const kind = ((info >>> 24) & 0x1f) as Kind;
+    const vlen = info & 0xffff;
+    const kindFlag = info >>> 31 === 1;
+    const t: BtfType = { id: types.length, kind, name: str(nameOff), vlen, kindFlag };
+    switch (kind) {
+      case Kind.INT: {
+        t.size = sizeOrType;
+        const d = u32();
+        t.int = { encoding: (d >>> 24) & 0xf, offset: (d >>> 16) & 0xff, bits: d & 0xff };
+        break;
+      }
+      case Kind.PTR:
+      case Kind.FWD:
+      case Kind.TYPEDEF:
+      case Kind.VOLATILE:
+      case Kind.CONST:
+      case Kind.RESTRICT:
+      case Kind.TYPE_TAG:
+        t.type = sizeOrType;
+        break;
+      case Kind.FUNC:
+        t.type = sizeOrType;
+        t.linkage = vlen;
+        break;
+      case Kind.ARRAY:
+        t.array = { type: u32(), indexType: u32(), nelems: u32() };
+        break;
+      case Kind.STRUCT:
+      case Kind.UNION:
+        t.size = sizeOrType;
+        t.members = [];
+        for (let i = 0; i < vlen; i++) t.members.push({ name: str(u32()), type: u32(), bitOffset: u32() });
+        break;
+      case Kind.ENUM:
+        t.size = sizeOrType;
+        t.enumValues = [];
+        for (let i = 0; i < vlen; i++) {
+          const n = str(u32());
+          t.enumValues.push({ name: n, value: BigInt(v.getInt32((at += 4) - 4, true)) });
+        }
+        break;
+      case Kind.ENUM64:
+        t.size = sizeOrType;
+        t.enumValues = [];
+        for (let i = 0; i < vlen; i++) {
+          const n = str(u32());
+          const lo = BigInt(u32());
+          const hi = BigInt(u32());
+          t.enumValues.push({ name: n, value: (hi << 32n) | lo });
+        }
+        break;
+      case Kind.FUNC_PROTO:
+        t.type = sizeOrType;
+        t.params = [];
+        for (let i = 0; i < vlen; i++) t.params.push({ name: str(u32()), type: u32() });
+        break;
+      case Kind.VAR:
+        t.type = sizeOrType;
+        t.linkage = u32();
+        break;
+      case Kind.DATASEC:
+        t.size = sizeOrType;
+        t.vars = [];
+        for (let i = 0; i < vlen; i++) t.vars.push({ type: u32(), offset: u32(), size: u32() });
+        break;
+      case Kind.FLOAT:
+        t.size = sizeOrType;
+        break;
+      case Kind.DECL_TAG:
+        t.type = sizeOrType;
+        t.componentIdx = v.getInt32((at += 4) - 4, true);
+        break;
+      default:
+        throw new BtfError(`unknown BTF kind ${kind} at type ${t.id}`);
+    }
+    types.push(t);
+  }
+  const MODIFIERS = new Set<number>([Kind.CONST, Kind.VOLATILE, Kind.TYPEDEF, Kind.RESTRICT, Kind.TYPE_TAG]);
+  return {
+    types,
+    strings,
+    str,
+    find: (kind, name) => types.find((t) => t.kind === kind && t.name === name),
+    resolve(id) {
+      let t = types[id];
+      for (let guard = 0; t && MODIFIERS.has(t.kind) && guard < 64; guard++) t = types[t.type ?? 0];
+      if (!t) throw new BtfError(`BTF type ${id} out of range`);
+      return t;
+    },
+  };
+}
+
+// ---- .BTF.ext ----
+
+export interface FuncInfo {
+  /** Instruction index (slot) within the section. */
+  insnOff: number;
+  typeId: TypeId;
+}
+export interface LineInfo {
+  insnOff: number;
+  fileName: string;
+  line: string;
+  lineNum: number;
+  col: number;
+}
+export interface BtfExtSection {
+  section: string;
+  funcInfo: FuncInfo[];
+  lineInfo: LineInfo[];
+}
+
+const BTF_EXT_HDR_LEN = 24; // magic..line_info_len (no CO-RE part)
+const FUNC_INFO_REC = 8;
+const LINE_INFO_REC = 16;
+
+/**
+ * Encodes .BTF.ext with func_info and line_info. Its strings (section, file
+ * and line text) go into the .BTF string table, so call before btf.encode().
+ * Offsets are in bytes in the object file (libbpf divides by 8).
+ */
+export function encodeBtfExt(btf: BtfBuilder, sections: readonly BtfExtSection[]): Uint8Array {
+  const func = new ByteWriter();
+  func.u32(FUNC_INFO_REC);
+  const line = new ByteWriter();
+  line.u32(LINE_INFO_REC);
+  for (const s of sections) {
+    const secOff = btf.strings.add(s.section);
+    if (s.funcInfo.length) {
+      func.u32(secOff).u32(s.funcInfo.length);
+      for (const f of s.funcInfo) func.u32(f.insnOff * 8).u32(f.typeId);
+    }
+    if (s.lineInfo.length) {
+      line.u32(secOff).u32(s.lineInfo.length);
+      for (const l of s.lineInfo) {
+        line.u32(l.insnOff * 8).u32(btf.strings.add(l.fileName)).u32(btf.strings.add(l.line));
+        // line_col: line number << 10 | column (kernel: BPF_LINE_INFO_LINE_NUM)
+        line.u32(((l.lineNum & 0x3fffff) << 10) | (l.col & 0x3ff));
+      }
+    }
+  }
+  const f = func.finish();
+  const l = line.finish();
+  const hasLines = l.length > 4;
+  const w = new ByteWriter();
+  w.u16(BTF_MAGIC).u8(BTF_VERSION).u8(0).u32(BTF_EXT_HDR_LEN);
+  w.u32(0).u32(f.length);
+  w.u32(f.length).u32(hasLines ? l.length : 0);
+  w.bytes(f);
+  if (hasLines) w.bytes(l);
+  return w.finish();
+}
+
+/** Parses .BTF.ext func_info and line_info (CO-RE relocations are skipped). */
+export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExtSection[] {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < BTF_EXT_HDR_LEN || v.getUint16(0, true) !== BTF_MAGIC) throw new BtfError('not a BTF.ext section (bad magic)');
+  const hdrLen = v.getUint32(4, true);
+  const bySec = new Map<string, BtfExtSection>();
+  const sec = (name: string): BtfExtSection => {
+    let s = bySec.get(name);
+    if (!s) bySec.set(name, (s = { section: name, funcInfo: [], lineInfo: [] }));
+    return s;
+  };
+  const walk = (off: number, len: number, each: (s: BtfExtSection, rec: number) => void): void => {
+    if (len === 0) return;
+    let at = hdrLen + off;
+    const end = at + len;
+    const recSize = v.getUint32(at, true);
+    at += 4;
+    while (at < end) {
+      const name = btf.str(v.getUint32(at, true));
+      const n = v.getUint32(at + 4, true);
+      at += 8;
+      for (let i = 0; i < n; i++, at += recSize) each(sec(name), at);
+    }
+  };
+  walk(v.getUint32(8, true), v.getUint32(12, true), (s, at) =>
+    s.funcInfo.push({ insnOff: v.getUint32(at, true) / 8, typeId: v.getUint32(at + 4, true) }),
+  );
+  if (hdrLen >= 24) {
+    walk(v.getUint32(16, true), v.getUint32(20, true), (s, at) => {
+      const lc = v.getUint32(at + 12, true);
+      s.lineInfo.push({
+        insnOff: v.getUint32(at, true) / 8,
+        fileName: btf.str(v.getUint32(at + 4, true)),
+        line: btf.str(v.getUint32(at + 8, true)),
+        lineNum: lc >>> 10,
+        col: lc & 0x3ff,
+      });
+    });
+  }
+  return [...bySec.values()];
+}

@@ -1,0 +1,371 @@
+// Writes a relocatable BPF object (ELF64 ET_REL, EM_BPF) the way libbpf 1.x
+// expects to open it (libbpf.c bpf_object__elf_collect and friends):
+//
+//   - one program per executable section, named by the caller (`kprobe/SYM`...),
+//     with a global STT_FUNC symbol covering it (libbpf names programs by it);
+//   - `license` holding "GPL\0" (needed for GPL-only helpers such as probe_read);
+//   - `.maps`: one zeroed struct per map, a global STT_OBJECT symbol each, and
+//     the BTF that describes it (BTF-defined maps, the __uint() convention);
+//   - externs as undefined global NOTYPE symbols plus a VAR in the `.ksyms` DATASEC;
+//   - `.rel<section>` SHT_REL sections with R_BPF_64_64 against those symbols;
+//   - `.BTF` (+ `.BTF.ext` func_info/line_info), `.symtab`, `.strtab`, `.shstrtab`;
+//   - extra non-allocated sections given by the caller (our metadata).
+
+import { assemble, type AsmItem } from './asm.js';
+import { BtfBuilder, ByteWriter, encodeBtfExt, FuncLinkage, IntEncoding, StringTable, type TypeId, VarLinkage, type BtfExtSection, type LineInfo } from './btf.js';
+import {
+  EHDR_SIZE,
+  ELFCLASS64,
+  ELFDATA2LSB,
+  EM_BPF,
+  ET_REL,
+  EV_CURRENT,
+  R_BPF,
+  REL_SIZE,
+  SEC,
+  SHDR_SIZE,
+  SHF,
+  SHN_UNDEF,
+  SHT,
+  STB,
+  STT,
+  STV_DEFAULT,
+  SYM_SIZE,
+} from './elf.js';
+import { decode, encode, type Insn, LD_IMM64, slotOffsets, slots } from './insn.js';
+
+const totalSlots = (insns: readonly Insn[]): number => insns.reduce((n, i) => n + slots(i), 0);
+
+export interface ProgramSpec {
+  /** Function name (ELF symbol, BTF FUNC, and the kernel's prog name truncated to 15). */
+  name: string;
+  /** Section name libbpf derives the program type from, e.g. `kprobe/do_sys_open`. */
+  section: string;
+  /** Instructions; those with `ref` get a relocation. */
+  insns?: readonly Insn[];
+  /** Alternatively: already-encoded bytes plus relocations by instruction index. */
+  bytes?: Uint8Array;
+  relocations?: readonly { insnIndex: number; symbol: string; kind: 'map' | 'extern' }[];
+  /** Local label symbols (name -> instruction index), so llvm-objdump shows `<name>` at jump targets. */
+  labels?: ReadonlyMap<string, number>;
+  /** Name of the struct the context argument points to (BTF FWD); void * when absent. */
+  ctxStruct?: string;
+}
+
+export interface MapSpec {
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  /** 0 lets libbpf pick (PERF_EVENT_ARRAY: number of possible CPUs). */
+  maxEntries: number;
+  mapFlags?: number;
+}
+
+export interface ExternSpec {
+  /** Kernel symbol, resolved by libbpf from /proc/kallsyms (typeless __ksym). */
+  name: string;
+}
+
+export interface ExtraSection {
+  name: string;
+  data: Uint8Array;
+  /** ELF section type; default SHT_PROGBITS (libbpf then logs "skipping unrecognized data section"; SHT.NOTE is skipped quietly). */
+  type?: number;
+}
+
+export interface ObjectSpec {
+  license: string;
+  programs: readonly ProgramSpec[];
+  maps?: readonly MapSpec[];
+  externs?: readonly ExternSpec[];
+  extraSections?: readonly ExtraSection[];
+  /** Emit .BTF.ext func_info (and line_info from insn comments). Default true. */
+  btfExt?: boolean;
+  /** File name used in line_info records. */
+  sourceName?: string;
+}
+
+export class ObjectWriteError extends Error {
+  override name = 'ObjectWriteError';
+}
+
+interface Section {
+  name: string;
+  type: number;
+  flags: number;
+  data: Uint8Array;
+  link?: number;
+  info?: number;
+  align: number;
+  entsize?: number;
+}
+
+interface Sym {
+  name: string;
+  bind: number;
+  type: number;
+  shndx: number;
+  value: number;
+  size: number;
+}
+
+/** Bytes of one map definition in `.maps`: one pointer-sized slot per member. */
+const MAP_MEMBER_BYTES = 8;
+
+/** The members libbpf's parse_btf_map_def reads, in the order clang lays them out. */
+function mapMembers(m: MapSpec): [string, number][] {
+  const out: [string, number][] = [['type', m.type]];
+  if (m.maxEntries) out.push(['max_entries', m.maxEntries]);
+  out.push(['key_size', m.keySize], ['value_size', m.valueSize]);
+  if (m.mapFlags) out.push(['map_flags', m.mapFlags]);
+  return out;
+}
+
+function programInsns(p: ProgramSpec): Insn[] {
+  if (p.insns) return [...p.insns];
+  if (!p.bytes) throw new ObjectWriteError(`program '${p.name}' has neither insns nor bytes`);
+  const insns = decode(p.bytes);
+  for (const r of p.relocations ?? []) {
+    const i = insns[r.insnIndex];
+    if (!i) throw new ObjectWriteError(`program '${p.name}': relocation at instruction ${r.insnIndex} is past the end`);
+    insns[r.insnIndex] = { ...i, ref: { kind: r.kind, symbol: r.symbol } };
+  }
+  return insns;
+}
+
+/** Assembles DSL items straight into a ProgramSpec (labels become local symbols). */
+export function programFromAsm(name: string, section: string, items: readonly AsmItem[], ctxStruct?: string): ProgramSpec {
+  const a = assemble(items);
+  const spec: ProgramSpec = { name, section, insns: a.insns, labels: a.labels };
+  if (ctxStruct !== undefined) spec.ctxStruct = ctxStruct;
+  return spec;
+}
+
+/** Builds the BTF for maps, externs and programs; returns the type ids the ELF side needs. */
+function buildBtf(spec: ObjectSpec, mapOffsets: number[], mapSizes: number[]) {
+  const btf = new BtfBuilder();
+  const int = btf.int('int', 4, IntEncoding.SIGNED);
+  // clang's name for the index type of arrays that only carry a number.
+  const index = btf.int('__ARRAY_SIZE_TYPE__', 4, IntEncoding.NONE);
+  const ptrToArray = new Map<number, TypeId>();
+  // __uint(name, val) is `int (*name)[val]`: a pointer to an array of val ints.
+  const uintField = (val: number): TypeId => {
+    let id = ptrToArray.get(val);
+    if (id === undefined) {
+      const arr = btf.array(int, index, val);
+      id = btf.ptr(arr);
+      ptrToArray.set(val, id);
+    }
+    return id;
+  };
+  const maps = spec.maps ?? [];
+  const mapVars = maps.map((m, i) => {
+    const members = mapMembers(m).map(([name, val], k) => ({ name, type: uintField(val), bitOffset: k * MAP_MEMBER_BYTES * 8 }));
+    const st = btf.struct('', mapSizes[i]!, members);
+    return btf.var(m.name, st, VarLinkage.GLOBAL);
+  });
+  const externs = spec.externs ?? [];
+  const externVars = externs.map((e) => {
+    // `extern const void NAME __ksym;`: typeless, libbpf retypes it to int.
+    const cv = btf.const(0);
+    return btf.var(e.name, cv, VarLinkage.EXTERN);
+  });
+  const funcIds = spec.programs.map((p) => {
+    const ctxTarget = p.ctxStruct !== undefined ? btf.fwd(p.ctxStruct) : 0;
+    const proto = btf.funcProto(int, [{ name: 'ctx', type: btf.ptr(ctxTarget) }]);
+    return btf.func(p.name, proto, FuncLinkage.GLOBAL);
+  });
+  if (externVars.length) {
+    btf.datasec(
+      SEC.KSYMS,
+      0,
+      externVars.map((type) => ({ type, offset: 0, size: 1 })),
+    );
+  }
+  if (mapVars.length) {
+    const total = mapOffsets.length ? mapOffsets[mapOffsets.length - 1]! + mapSizes[mapSizes.length - 1]! : 0;
+    btf.datasec(
+      SEC.MAPS,
+      total,
+      mapVars.map((type, i) => ({ type, offset: mapOffsets[i]!, size: mapSizes[i]! })),
+    );
+  }
+  return { btf, funcIds };
+}
+
+/** Line info from instruction comments: a record where each annotated run starts. */
+function lineInfoFor(p: ProgramSpec, insns: readonly Insn[], file: string): LineInfo[] {
+  const slotsAt = slotOffsets(insns);
+  const out: LineInfo[] = [];
+  insns.forEach((i, k) => {
+    if (i.comment === undefined) return;
+    out.push({ insnOff: slotsAt[k]!, fileName: file, line: i.comment, lineNum: out.length + 1, col: 0 });
+  });
+  // The kernel wants line_info[0] at instruction 0 (verifier.c check_btf_line),
+  // and libbpf drops all line info when the main program has none.
+  if (!out.length || out[0]!.insnOff !== 0) out.unshift({ insnOff: 0, fileName: file, line: p.name, lineNum: 0, col: 0 });
+  return out;
+}
+
+/** Externs declared by the caller plus any an instruction refers to, in first-seen order. */
+function collectExterns(spec: ObjectSpec): ExternSpec[] {
+  const seen = new Set<string>();
+  const out: ExternSpec[] = [];
+  const add = (name: string): void => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    out.push({ name });
+  };
+  for (const e of spec.externs ?? []) add(e.name);
+  for (const p of spec.programs) {
+    for (const i of p.insns ?? []) if (i.ref?.kind === 'extern') add(i.ref.symbol);
+    for (const r of p.relocations ?? []) if (r.kind === 'extern') add(r.symbol);
+  }
+  return out;
+}
+
+/** Writes the object; returns its bytes. Externs referenced by instructions need not be listed. */
+export function writeObject(given: ObjectSpec): Uint8Array {
+  const spec: ObjectSpec = { ...given, externs: collectExterns(given) };
+  const names = new Set<string>();
+  for (const n of [...spec.programs.map((p) => p.name), ...(spec.maps ?? []).map((m) => m.name), ...(spec.externs ?? []).map((e) => e.name)]) {
+    if (names.has(n)) throw new ObjectWriteError(`symbol '${n}' defined twice`);
+    names.add(n);
+  }
+  const secNames = new Set<string>();
+  for (const p of spec.programs) {
+    if (secNames.has(p.section)) throw new ObjectWriteError(`section '${p.section}' holds more than one program`);
+    secNames.add(p.section);
+  }
+
+  const maps = spec.maps ?? [];
+  const mapSizes = maps.map((m) => mapMembers(m).length * MAP_MEMBER_BYTES);
+  const mapOffsets: number[] = [];
+  maps.reduce((off, _m, i) => (mapOffsets.push(off), off + mapSizes[i]!), 0);
+
+  const { btf, funcIds } = buildBtf(spec, mapOffsets, mapSizes);
+  const programs = spec.programs.map((p) => ({ spec: p, insns: programInsns(p) }));
+
+  let btfExt: Uint8Array | undefined;
+  if (spec.btfExt !== false && programs.length) {
+    const file = spec.sourceName ?? 'kprobe-bpf';
+    const ext: BtfExtSection[] = programs.map(({ spec: p, insns }, i) => ({
+      section: p.section,
+      funcInfo: [{ insnOff: 0, typeId: funcIds[i]! }],
+      lineInfo: lineInfoFor(p, insns, file),
+    }));
+    btfExt = encodeBtfExt(btf, ext);
+  }
+
+  // ---- sections (index 0 is the null section) ----
+  const sections: Section[] = [{ name: '', type: SHT.NULL, flags: 0, data: new Uint8Array(0), align: 0 }];
+  const add = (s: Section): number => sections.push(s) - 1;
+
+  const progSecIdx = programs.map(({ spec: p, insns }) =>
+    add({ name: p.section, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.EXECINSTR, data: p.insns ? encode(insns) : (p.bytes ?? encode(insns)), align: 8 }),
+  );
+  const licenseBytes = new TextEncoder().encode(spec.license + '\0');
+  const licenseIdx = add({ name: SEC.LICENSE, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.WRITE, data: licenseBytes, align: 1 });
+  const mapsSize = mapSizes.reduce((a, b) => a + b, 0);
+  const mapsIdx = maps.length
+    ? add({ name: SEC.MAPS, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.WRITE, data: new Uint8Array(mapsSize), align: 8 })
+    : -1;
+  for (const x of spec.extraSections ?? []) add({ name: x.name, type: x.type ?? SHT.PROGBITS, flags: 0, data: x.data, align: 8 });
+  add({ name: SEC.BTF, type: SHT.PROGBITS, flags: 0, data: btf.encode(), align: 4 });
+  if (btfExt) add({ name: SEC.BTF_EXT, type: SHT.PROGBITS, flags: 0, data: btfExt, align: 4 });
+
+  // ---- symbols: locals (labels) first, as ELF requires, then globals ----
+  const syms: Sym[] = [{ name: '', bind: STB.LOCAL, type: STT.NOTYPE, shndx: SHN_UNDEF, value: 0, size: 0 }];
+  programs.forEach(({ spec: p, insns }, k) => {
+    const at = slotOffsets(insns);
+    const taken = new Set<number>([0]); // the function symbol already names instruction 0
+    for (const [name, idx] of p.labels ?? []) {
+      const slot = idx < insns.length ? at[idx]! : totalSlots(insns);
+      // One symbol per address, the first label wins (disassemble() does the same).
+      if (taken.has(slot)) continue;
+      taken.add(slot);
+      syms.push({ name, bind: STB.LOCAL, type: STT.NOTYPE, shndx: progSecIdx[k]!, value: slot * 8, size: 0 });
+    }
+  });
+  const firstGlobal = syms.length;
+  const symIndex = new Map<string, number>();
+  const addSym = (s: Sym): void => {
+    symIndex.set(s.name, syms.length);
+    syms.push(s);
+  };
+  programs.forEach(({ spec: p }, k) =>
+    addSym({ name: p.name, bind: STB.GLOBAL, type: STT.FUNC, shndx: progSecIdx[k]!, value: 0, size: sections[progSecIdx[k]!]!.data.length }),
+  );
+  maps.forEach((m, i) => addSym({ name: m.name, bind: STB.GLOBAL, type: STT.OBJECT, shndx: mapsIdx, value: mapOffsets[i]!, size: mapSizes[i]! }));
+  for (const e of spec.externs ?? []) addSym({ name: e.name, bind: STB.GLOBAL, type: STT.NOTYPE, shndx: SHN_UNDEF, value: 0, size: 0 });
+  addSym({ name: 'LICENSE', bind: STB.GLOBAL, type: STT.OBJECT, shndx: licenseIdx, value: 0, size: licenseBytes.length });
+
+  // ---- relocation sections; the symtab index is known once all sections are placed ----
+  const symtabIdx = sections.length + programs.filter(({ insns }) => insns.some((i) => i.ref)).length;
+  programs.forEach(({ spec: p, insns }, k) => {
+    if (!insns.some((i) => i.ref)) return;
+    const at = slotOffsets(insns);
+    const w = new ByteWriter();
+    insns.forEach((i, idx) => {
+      if (!i.ref) return;
+      const s = symIndex.get(i.ref.symbol);
+      if (s === undefined) throw new ObjectWriteError(`program '${p.name}' instruction ${idx} refers to unknown ${i.ref.kind} '${i.ref.symbol}'`);
+      const want = i.ref.kind === 'map' ? mapsIdx : SHN_UNDEF;
+      if (syms[s]!.shndx !== want) throw new ObjectWriteError(`program '${p.name}' instruction ${idx}: '${i.ref.symbol}' is not a ${i.ref.kind}`);
+      if (i.code !== LD_IMM64) throw new ObjectWriteError(`program '${p.name}' instruction ${idx}: relocation on a non-ld_imm64 instruction`);
+      w.u64(at[idx]! * 8).u64((BigInt(s) << 32n) | BigInt(R_BPF['64_64']));
+    });
+    add({ name: `.rel${p.section}`, type: SHT.REL, flags: SHF.INFO_LINK, data: w.finish(), link: symtabIdx, info: progSecIdx[k]!, align: 8, entsize: REL_SIZE });
+  });
+
+  const strtab = new StringTable();
+  const symw = new ByteWriter();
+  for (const s of syms) {
+    symw.u32(strtab.add(s.name)).u8((s.bind << 4) | s.type).u8(STV_DEFAULT).u16(s.shndx).u64(s.value).u64(s.size);
+  }
+  const strtabIdx = sections.length + 1;
+  if (add({ name: SEC.SYMTAB, type: SHT.SYMTAB, flags: 0, data: symw.finish(), link: strtabIdx, info: firstGlobal, align: 8, entsize: SYM_SIZE }) !== symtabIdx) {
+    throw new ObjectWriteError('internal: symtab index mismatch');
+  }
+  add({ name: SEC.STRTAB, type: SHT.STRTAB, flags: 0, data: strtab.bytes(), align: 1 });
+  const shstrtab = new StringTable();
+  const shstrIdx = sections.length;
+  sections.push({ name: SEC.SHSTRTAB, type: SHT.STRTAB, flags: 0, data: new Uint8Array(0), align: 1 });
+  const nameOffs = sections.map((s) => shstrtab.add(s.name));
+  sections[shstrIdx]!.data = shstrtab.bytes();
+
+  // ---- layout: header, section data, section header table ----
+  const out = new ByteWriter();
+  out.bytes(new Uint8Array(EHDR_SIZE));
+  const offsets = sections.map((s) => {
+    if (s.type === SHT.NULL) return 0;
+    out.align(Math.max(1, s.align));
+    const off = out.length;
+    out.bytes(s.data);
+    return off;
+  });
+  out.align(8);
+  const shoff = out.length;
+  sections.forEach((s, i) => {
+    out.u32(nameOffs[i]!).u32(s.type).u64(s.flags).u64(0).u64(offsets[i]!).u64(s.data.length);
+    out.u32(s.link ?? 0).u32(s.info ?? 0).u64(s.align).u64(s.entsize ?? 0);
+  });
+  const bytes = out.finish();
+  const h = new DataView(bytes.buffer);
+  bytes.set([0x7f, 0x45, 0x4c, 0x46, ELFCLASS64, ELFDATA2LSB, EV_CURRENT], 0);
+  h.setUint16(16, ET_REL, true);
+  h.setUint16(18, EM_BPF, true);
+  h.setUint32(20, EV_CURRENT, true);
+  h.setBigUint64(24, 0n, true); // e_entry
+  h.setBigUint64(32, 0n, true); // e_phoff
+  h.setBigUint64(40, BigInt(shoff), true);
+  h.setUint32(48, 0, true); // e_flags
+  h.setUint16(52, EHDR_SIZE, true);
+  h.setUint16(54, 0, true); // e_phentsize
+  h.setUint16(56, 0, true); // e_phnum
+  h.setUint16(58, SHDR_SIZE, true);
+  h.setUint16(60, sections.length, true);
+  h.setUint16(62, shstrIdx, true);
+  return bytes;
+}

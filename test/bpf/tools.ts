@@ -1,0 +1,82 @@
+// The independent judges of test/bpf: LLVM 14's llvm-objdump / llvm-mc /
+// llvm-readelf and Debian's bpftool (libbpf 1.x). Each helper says why a test
+// must skip when its tool is missing (`make apt-deps` installs them).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const have = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+
+export function toolSkipReason(...tools: string[]): string | undefined {
+  const missing = tools.filter((t) => !have(t));
+  return missing.length ? `missing ${missing.join(', ')} (make apt-deps installs llvm and bpftool)` : undefined;
+}
+
+let dir: string | undefined;
+/** A private scratch directory for this test process. */
+export function scratchDir(): string {
+  if (dir === undefined) {
+    const d = mkdtempSync(join(tmpdir(), 'kprobe-bpf-test-'));
+    process.on('exit', () => rmSync(d, { recursive: true, force: true }));
+    dir = d;
+  }
+  return dir;
+}
+
+let counter = 0;
+export function writeTemp(name: string, bytes: Uint8Array): string {
+  const p = join(scratchDir(), `${counter++}-${name}`);
+  writeFileSync(p, bytes);
+  return p;
+}
+
+export function run(cmd: string, args: string[], input?: string): { stdout: string; stderr: string; status: number } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', input, maxBuffer: 256 << 20 });
+  return { stdout: r.stdout ?? '', stderr: r.stderr ?? '', status: r.status ?? -1 };
+}
+
+/**
+ * `llvm-objdump -d [flags] file`, split per section: section name -> the lines
+ * after `Disassembly of section NAME:` and its blank line, up to the next section.
+ */
+export function objdumpSections(file: string, flags: string[] = []): Map<string, string[]> {
+  const out = execFileSync('llvm-objdump', ['-d', ...flags, file], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  const sections = new Map<string, string[]>();
+  let cur: string[] | undefined;
+  for (const line of out.split('\n')) {
+    const m = /^Disassembly of section (.*):$/.exec(line);
+    if (m) {
+      cur = [];
+      sections.set(m[1]!, cur);
+      continue;
+    }
+    cur?.push(line);
+  }
+  for (const lines of sections.values()) {
+    if (lines[0] === '') lines.shift();
+    while (lines.length && lines[lines.length - 1] === '') lines.pop();
+  }
+  return sections;
+}
+
+/** Encodes one line of assembly with `llvm-mc -triple bpfel -show-encoding`; undefined when llvm-mc rejects it. */
+export function llvmMcEncode(lines: string[]): (Uint8Array | undefined)[] {
+  const r = run('llvm-mc', ['-triple', 'bpfel', '-show-encoding'], lines.join('\n') + '\n');
+  const out: (Uint8Array | undefined)[] = lines.map(() => undefined);
+  const errLines = new Set<number>();
+  for (const m of r.stderr.matchAll(/<stdin>:(\d+):\d+: error/g)) errLines.add(Number(m[1]) - 1);
+  const enc = [...r.stdout.matchAll(/# encoding: \[([^\]]*)\]/g)].map((m) => Uint8Array.from(m[1]!.split(',').map((x) => Number(x))));
+  let k = 0;
+  lines.forEach((_, i) => {
+    if (!errLines.has(i)) out[i] = enc[k++];
+  });
+  return out;
+}
+
+/** True when bpffs is mounted at /sys/fs/bpf (mounting it is the caller's job). */
+export function bpffsMounted(): boolean {
+  return spawnSync('sh', ['-c', "awk '$2==\"/sys/fs/bpf\" && $3==\"bpf\"' /proc/mounts | grep -q ."]).status === 0;
+}
+
+export const exists = existsSync;
