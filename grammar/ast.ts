@@ -92,7 +92,13 @@ export interface ProbeRemoval {
   readonly tracer: Tracer;
   /** Undefined when the line names no group (`-:EVENT` matches any group). */
   readonly group?: string;
+  /** Empty for `-:GRP/`, which the kernel reads as every event of GRP. */
   readonly event: string;
+  /**
+   * Words after `-:[GRP/]EVENT`, if any: the kernel then removes only a probe
+   * whose place and arguments match them (kernel: dyn_event_release).
+   */
+  readonly args?: readonly string[];
   readonly source: string;
 }
 

@@ -1,3 +1,109 @@
+// `kprobe-bpf parse`: checks probe definitions exactly as the kernel would and
+// prints each one the way kprobe_events / uprobe_events reads it back.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
-const parse: Command = { async run() { process.stderr.write('kprobe-bpf parse: not built yet\n'); return 1; } };
+import { formatProbeCommand, parseProbeCommandsUntilError, type Tracer } from '../../grammar/index.js';
+
+const HELP = `usage: kprobe-bpf parse [-e LINE]... [-f FILE]... [--legacy] [--tracer kprobe|uprobe]
+
+Parses dynamic-event definitions as the kernel's kprobe_events/uprobe_events
+would, and prints each one in the canonical form the kernel prints when the
+file is read back. On the first bad line it stops, prints what the kernel
+appends to tracing/error_log (less the timestamp) to stderr, and exits 1.
+
+options:
+  -e, --expr LINE     a definition (repeatable)
+  -f, --file FILE     a file of definitions, '-' for stdin (repeatable);
+                      '#' starts a comment, blank lines are skipped
+      --tracer T      check every line as kprobe or uprobe (default: a place
+                      with '/' and ':' is a uprobe, anything else a kprobe)
+      --legacy        also accept the 2009 fetch args: aN (argument N, from 0),
+                      sN (stack entry N), rv (return value), ra (return address)
+  -h, --help          this text
+
+grammar (kernel Documentation/trace/kprobetrace.rst, uprobetracer.rst):
+  p[:[GRP/|GRP.][EVENT]] [MOD:]SYM[+offs]|MEMADDR [FETCHARGS]     kprobe
+  r[MAXACTIVE][:[GRP/][EVENT]] [MOD:]SYM[+0] [FETCHARGS]          kretprobe
+  p|r[:[GRP/][EVENT]] PATH:OFFSET[%return][(REF_CTR_OFFSET)] [FETCHARGS]
+  p|r[:[GRP/][EVENT]] PATH:SYMBOL[+offs][%return] [FETCHARGS]
+                      ^ kprobe-bpf extension, not kernel syntax: SYMBOL is
+                        resolved from the ELF symbol table when attaching
+  -:[GRP/][EVENT]                                                 remove
+FETCHARGS: [NAME=]FETCHARG[:TYPE]
+  %REG  $stack  $stackN  $retval  $comm  $argN  @ADDR  @SYM[+|-offs] (kprobe)
+  @+FILE_OFFS (uprobe)  +|-[u]OFFS(FETCHARG)  \\IMM  \\"STRING"
+TYPE: u8/16/32/64 s8/16/32/64 x8/16/32/64 char string ustring symbol symstr
+      b<width>@<offset>/<container>  TYPE[N]  (symbol/symstr: kprobes only)
+`;
+
+async function readSource(file: string): Promise<string> {
+  if (file !== '-') return readFileSync(file, 'utf8');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const parse: Command = {
+  async run(argv) {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: argv,
+        options: {
+          expr: { type: 'string', short: 'e', multiple: true },
+          file: { type: 'string', short: 'f', multiple: true },
+          tracer: { type: 'string' },
+          legacy: { type: 'boolean' },
+          help: { type: 'boolean', short: 'h' },
+        },
+        tokens: true,
+        strict: true,
+      });
+    } catch (e) {
+      process.stderr.write(`kprobe-bpf parse: ${(e as Error).message}\n\n${HELP}`);
+      return 2;
+    }
+    if (parsed.values.help) { process.stdout.write(HELP); return 0; }
+    const tracer = parsed.values.tracer;
+    if (tracer !== undefined && tracer !== 'kprobe' && tracer !== 'uprobe') {
+      process.stderr.write(`kprobe-bpf parse: --tracer must be kprobe or uprobe, not '${tracer}'\n`);
+      return 2;
+    }
+    // Sources in the order given: each -e is one write, each -f one file.
+    const sources = (parsed.tokens ?? []).flatMap((tok) =>
+      tok.kind === 'option' && (tok.name === 'expr' || tok.name === 'file') && tok.value !== undefined
+        ? [{ kind: tok.name, value: tok.value }] : []);
+    if (sources.length === 0) {
+      process.stderr.write(`kprobe-bpf parse: give definitions with -e LINE or -f FILE\n\n${HELP}`);
+      return 2;
+    }
+    const out: string[] = [];
+    for (const src of sources) {
+      let text: string;
+      try {
+        text = src.kind === 'expr' ? src.value : await readSource(src.value);
+      } catch (e) {
+        process.stdout.write(out.join(''));
+        process.stderr.write(`kprobe-bpf parse: cannot read ${src.value}: ${(e as Error).message}\n`);
+        return 1;
+      }
+      const { commands, error } = parseProbeCommandsUntilError(text, {
+        legacy: parsed.values.legacy === true, ...(tracer ? { tracer: tracer as Tracer } : {}),
+      });
+      for (const c of commands) out.push(`${formatProbeCommand(c)}\n`);
+      if (error) {
+        process.stdout.write(out.join(''));
+        const where = src.kind === 'file' ? `${src.value === '-' ? '<stdin>' : src.value}:${error.lineNumber}` : `-e '${src.value}'`;
+        process.stderr.write(error.logged
+          ? `${error.toErrorLog()}\n`
+          : `kprobe-bpf parse: ${where}: ${error.message} (the kernel refuses this line with EINVAL and logs nothing)\n`);
+        return 1;
+      }
+    }
+    process.stdout.write(out.join(''));
+    return 0;
+  },
+};
+
 export default parse;

@@ -1,0 +1,81 @@
+// Compiler figures: definitions compiled per second (parse excluded, warm),
+// and for a fixed set of probe lines our instruction count next to clang -O2's
+// for the equivalent C (bench/c-equivalent.ts writes it from the same IR).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileDefinitions } from '../compiler/object.js';
+import type { ProbeDefinition } from '../grammar/ast.js';
+import { parseProbeCommands } from '../grammar/index.js';
+import { cEquivalent } from './c-equivalent.js';
+import type { Bench, Row } from './run.js';
+
+/** The fixed lines; /bin/true stands in for a binary (uprobe lines compile without probing it). */
+const LINES = [
+  'p:kprobes/open do_sys_openat2 dfd=%di:s32 name=+0(%si):string flags=+0(%dx):x64',
+  'r:kprobes/open_ret do_sys_openat2 ret=$retval:s64',
+  'p:kprobes/read vfs_read file=%di buf=%si count=%dx:u64 pos=+0(%cx):s64',
+  'p:kprobes/deep vfs_read d=+16(+40(+8(%di))):u32 s=+0(+8(%di)):string b=+4(%si):b5@3/32',
+  'p:kprobes/args vfs_read a1=$arg1 a2=$arg2 a3=$arg3 a7=$arg7 st=$stack2 c=$comm',
+  'p:uprobes/u /bin/true:0x1000 arg1=%di s=+0(%si):ustring c=%dx:u8 b=%di:b3@2/32',
+  'r:uprobes/ur /bin/true:0x1000 rv=$retval:s32 sp=$stack cm=$comm',
+  'p:uprobes/arr /bin/true:0x1000 arr=+0(%si):u8[16] strs=+0(%si):string[4] f=@+0x2010:x64 im=\\1234',
+  'p:kprobes/regs vfs_read %ax %bx %cx %dx %si %di %bp %sp %r8 %r9 %r10 %r11 %r12 %r13 %r14 %r15',
+];
+
+const defsOf = (lines: readonly string[]): ProbeDefinition[] =>
+  lines.flatMap((l) => parseProbeCommands(l, {}).commands).filter((c): c is ProbeDefinition => c.op === 'define');
+
+function throughput(defs: readonly ProbeDefinition[]): number {
+  for (let i = 0; i < 50; i++) compileDefinitions(defs); // warm up the JIT
+  const rounds = 400;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < rounds; i++) compileDefinitions(defs);
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  return (rounds * defs.length) / s;
+}
+
+/** Instructions per function in a clang-built object, by section (llvm-objdump lines, ld_imm64 counted once). */
+function clangCounts(c: string): Map<string, number> | string {
+  if (spawnSync('sh', ['-c', 'command -v clang']).status !== 0) return 'clang missing (make apt-deps installs it)';
+  const dir = mkdtempSync(join(tmpdir(), 'kprobe-bpf-bench-'));
+  try {
+    writeFileSync(join(dir, 'eq.c'), c);
+    const r = spawnSync('clang', ['-target', 'bpf', '-O2', '-g', '-I/usr/include/x86_64-linux-gnu', '-c', 'eq.c', '-o', 'eq.o'], { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) return `clang failed: ${r.stderr.slice(0, 500)}`;
+    const out = execFileSync('llvm-objdump', ['-d', join(dir, 'eq.o')], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const counts = new Map<string, number>();
+    let fn: string | undefined;
+    for (const line of out.split('\n')) {
+      const f = /^[0-9a-f]{16} <(\w+)>:$/.exec(line);
+      if (f) { fn = f[1]; counts.set(fn!, 0); continue; }
+      if (fn && /^\s+\d+:\t/.test(line)) counts.set(fn, counts.get(fn)! + 1);
+    }
+    return counts;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const bench: Bench = {
+  name: 'compile: throughput, and instructions vs clang -O2 for the same programs',
+  async run(): Promise<Row[]> {
+    const defs = defsOf(LINES);
+    const rows: Row[] = [{ probe: `(throughput: ${defs.length} definitions per round)`, 'definitions/s': throughput(defs) }];
+    const compiled = compileDefinitions(defs);
+    const clang = clangCounts(cEquivalent(compiled.programs));
+    let ours = 0, theirs = 0;
+    for (const p of compiled.programs) {
+      const n = p.spec.insns?.length ?? 0;
+      const c = typeof clang === 'string' ? undefined : clang.get(p.ir.name);
+      ours += n;
+      if (c !== undefined) theirs += c;
+      rows.push({ probe: `${p.ir.format.group}/${p.ir.format.event}`, 'kprobe-bpf insns': n, ...(c !== undefined ? { 'clang -O2 insns': c, 'ours/clang': n / c } : {}) });
+    }
+    if (typeof clang === 'string') rows.push({ probe: `clang comparison skipped: ${clang}` });
+    else rows.push({ probe: 'total', 'kprobe-bpf insns': ours, 'clang -O2 insns': theirs, 'ours/clang': ours / theirs });
+    return rows;
+  },
+};
+export default bench;

@@ -1,0 +1,120 @@
+// The kernel's probe-parsing errors: the message table and the error value we
+// throw, printed the way tracing/error_log prints an entry.
+
+/**
+ * Message text per error code, as this machine's kernel (6.18) writes it
+ * (kernel: kernel/trace/trace_probe.h ERRORS). Checked line by line against
+ * the live error_log by test/grammar/kernel-diff.test.ts.
+ */
+export const TP_ERR = {
+  FILE_NOT_FOUND: 'Failed to find the given file',
+  NO_REGULAR_FILE: 'Not a regular file',
+  BAD_REFCNT: 'Invalid reference counter offset',
+  REFCNT_OPEN_BRACE: 'Reference counter brace is not closed',
+  BAD_REFCNT_SUFFIX: 'Reference counter has wrong suffix',
+  BAD_UPROBE_OFFS: 'Invalid uprobe offset',
+  BAD_MAXACT_TYPE: 'Maxactive is only for function exit',
+  BAD_MAXACT: 'Invalid maxactive number',
+  MAXACT_TOO_BIG: 'Maxactive is too big',
+  BAD_PROBE_ADDR: 'Invalid probed address or symbol',
+  NON_UNIQ_SYMBOL: 'The symbol is not unique',
+  BAD_RETPROBE: 'Retprobe address must be an function entry',
+  BAD_ADDR_SUFFIX: 'Invalid probed address suffix',
+  NO_GROUP_NAME: 'Group name is not specified',
+  GROUP_TOO_LONG: 'Group name is too long',
+  BAD_GROUP_NAME: 'Group name must follow the same rules as C identifiers',
+  NO_EVENT_NAME: 'Event name is not specified',
+  EVENT_TOO_LONG: 'Event name is too long',
+  BAD_EVENT_NAME: 'Event name must follow the same rules as C identifiers',
+  RETVAL_ON_PROBE: '$retval is not available on probe',
+  BAD_STACK_NUM: 'Invalid stack number',
+  BAD_ARG_NUM: 'Invalid argument number',
+  BAD_VAR: 'Invalid $-variable specified',
+  BAD_REG_NAME: 'Invalid register name',
+  BAD_MEM_ADDR: 'Invalid memory address',
+  BAD_IMM: 'Invalid immediate value',
+  IMMSTR_NO_CLOSE: 'String is not closed with \'"\'',
+  FILE_ON_KPROBE: 'File offset is not available with kprobe',
+  BAD_FILE_OFFS: 'Invalid file offset value',
+  SYM_ON_UPROBE: 'Symbol is not available with uprobe',
+  TOO_MANY_OPS: 'Dereference is too much nested',
+  DEREF_NEED_BRACE: 'Dereference needs a brace',
+  BAD_DEREF_OFFS: 'Invalid dereference offset',
+  DEREF_OPEN_BRACE: 'Dereference brace is not closed',
+  COMM_CANT_DEREF: '$comm can not be dereferenced',
+  BAD_FETCH_ARG: 'Invalid fetch argument',
+  ARRAY_NO_CLOSE: 'Array is not closed',
+  BAD_ARRAY_SUFFIX: 'Array has wrong suffix',
+  BAD_ARRAY_NUM: 'Invalid array size',
+  ARRAY_TOO_BIG: 'Array number is too big',
+  BAD_TYPE: 'Unknown type is specified',
+  BAD_STRING: 'String accepts only memory argument',
+  BAD_SYMSTRING: "Symbol String doesn't accept data/userdata",
+  BAD_BITFIELD: 'Invalid bitfield',
+  ARG_NAME_TOO_LONG: 'Argument name is too long',
+  NO_ARG_NAME: 'Argument name is not specified',
+  BAD_ARG_NAME: 'Argument name must follow the same rules as C identifiers',
+  USED_ARG_NAME: 'This argument name is already used',
+  ARG_TOO_LONG: 'Argument expression is too long',
+  NO_ARG_BODY: 'No argument expression',
+  NOSUP_BTFARG: 'BTF is not available or not supported',
+  NOFENTRY_ARGS: '$arg* can be used only on function entry or exit',
+  DOUBLE_ARGS: '$arg* can be used only once in the parameters',
+  NEED_STRING_TYPE: '$comm and immediate-string only accepts string type',
+  TOO_MANY_ARGS: 'Too many arguments are specified',
+} as const;
+
+export type ErrorCode = keyof typeof TP_ERR;
+
+/** Subsystem names as they prefix error_log entries. */
+export type Subsystem = 'trace_kprobe' | 'trace_uprobe';
+
+/** Prefix of the command line in error_log (kernel: trace.c CMD_PREFIX). */
+export const CMD_PREFIX = '  Command: ';
+
+export interface ProbeSyntaxErrorInit {
+  readonly subsystem: Subsystem;
+  readonly code: ErrorCode | 'NOT_A_PROBE';
+  readonly message: string;
+  readonly command: string;
+  readonly caretColumn: number;
+  readonly lineNumber: number;
+  readonly logged: boolean;
+}
+
+/**
+ * A line the kernel would refuse. `command` is the line as the kernel rebuilds
+ * it (argv joined by single spaces), `caretColumn` the 0-based column in it.
+ * `logged` is false for the few refusals the kernel returns as a bare EINVAL
+ * without an error_log entry (not a probe line at all, e.g. an unknown command
+ * letter or a uprobe place without '/').
+ */
+export class ProbeSyntaxError extends Error {
+  readonly subsystem: Subsystem;
+  readonly code: ErrorCode | 'NOT_A_PROBE';
+  readonly command: string;
+  readonly caretColumn: number;
+  readonly lineNumber: number;
+  readonly logged: boolean;
+
+  constructor(init: ProbeSyntaxErrorInit) {
+    super(init.message);
+    this.name = 'ProbeSyntaxError';
+    this.subsystem = init.subsystem;
+    this.code = init.code;
+    this.command = init.command;
+    this.caretColumn = init.caretColumn;
+    this.lineNumber = init.lineNumber;
+    this.logged = init.logged;
+  }
+
+  /** The three lines error_log shows for this error, less the timestamp. */
+  toErrorLog(): string {
+    return formatErrorLog(this);
+  }
+}
+
+/** `<subsystem>: error: <text>` / `  Command: <cmd>` / caret line (kernel: tracing_err_log_show_pos). */
+export function formatErrorLog(e: Pick<ProbeSyntaxError, 'subsystem' | 'message' | 'command' | 'caretColumn'>): string {
+  return `${e.subsystem}: error: ${e.message}\n${CMD_PREFIX}${e.command}\n${' '.repeat(CMD_PREFIX.length + e.caretColumn)}^`;
+}

@@ -1,0 +1,104 @@
+// Public face of the grammar stage: text in, typed commands out, or the
+// kernel's own error. Pure apart from the uprobe file check, which is
+// injectable (fileKind) and defaults to stat(2).
+import type { ProbeCommand, Tracer } from './ast.js';
+import { MAX_LINE_LEN, sourceLines, splitArgv } from './argv.js';
+import { ProbeSyntaxError } from './errors.js';
+import { fileKindFromFs } from './file-kind.js';
+import { translateLegacyArgv } from './legacy.js';
+import { parseCommand, tracerOf, type FileKind } from './probe.js';
+
+export type { ProbeCommand, ProbeDefinition, ProbeRemoval, Tracer } from './ast.js';
+export { ProbeSyntaxError, formatErrorLog, TP_ERR } from './errors.js';
+export { formatProbeCommand } from './format.js';
+export type { FileKind } from './probe.js';
+
+export interface ParseOptions {
+  /** kprobe_events or uprobe_events rules; by default chosen per line from the place's form. */
+  readonly tracer?: Tracer;
+  /** Accept the 2009 fetch args (aN, sN, rv, ra) and translate them (kprobes only). */
+  readonly legacy?: boolean;
+  /** Accept our PATH:SYMBOL[+offs] uprobe extension (default true). */
+  readonly symbolPlaces?: boolean;
+  /** How uprobe paths are checked; default stat(2). */
+  readonly fileKind?: (path: string) => FileKind;
+  /** Line number of the first line (for errors), default 1. */
+  readonly firstLine?: number;
+}
+
+export interface ParseResult {
+  readonly commands: ProbeCommand[];
+}
+
+/**
+ * Parses every line of `text` like a write to kprobe_events/uprobe_events:
+ * '#' starts a comment, blank lines are skipped, and the first failing line
+ * throws a ProbeSyntaxError (later lines are not looked at, as in the kernel).
+ */
+export function parseProbeCommands(text: string, options: ParseOptions = {}): ParseResult {
+  const { commands, error } = parseProbeCommandsUntilError(text, options);
+  if (error) throw error;
+  return { commands };
+}
+
+/**
+ * Like parseProbeCommands, but returns the commands of the lines before the
+ * failing one together with its error (the kernel has applied those lines by then).
+ */
+export function parseProbeCommandsUntilError(text: string, options: ParseOptions = {}): ParseResult & { error?: ProbeSyntaxError } {
+  try {
+    return { commands: parseAll(text, options, []) };
+  } catch (e) {
+    if (e instanceof PartialParse) return { commands: e.commands, error: e.error };
+    throw e;
+  }
+}
+
+class PartialParse extends Error {
+  constructor(readonly commands: ProbeCommand[], readonly error: ProbeSyntaxError) { super(error.message); }
+}
+
+function parseAll(text: string, options: ParseOptions, commands: ProbeCommand[]): ProbeCommand[] {
+  try {
+    parseInto(text, options, commands);
+  } catch (e) {
+    if (e instanceof ProbeSyntaxError) throw new PartialParse(commands, e);
+    throw e;
+  }
+  return commands;
+}
+
+function parseInto(text: string, options: ParseOptions, commands: ProbeCommand[]): void {
+  const fileKind = options.fileKind ?? fileKindFromFs;
+  const lineOpts = { tracer: options.tracer, symbolPlaces: options.symbolPlaces, fileKind };
+  const firstLine = (options.firstLine ?? 1) - 1;
+  for (const line of sourceLines(text)) {
+    let argv = splitArgv(line.text);
+    if (argv.length === 0) continue;
+    const lineNumber = line.lineNumber + firstLine;
+    if (line.text.length > MAX_LINE_LEN) {
+      throw new ProbeSyntaxError({
+        subsystem: options.tracer === 'uprobe' ? 'trace_uprobe' : 'trace_kprobe', code: 'NOT_A_PROBE',
+        message: `Line length is too long: Should be less than ${MAX_LINE_LEN}`, command: argv.join(' '),
+        caretColumn: 0, lineNumber, logged: false,
+      });
+    }
+    if (options.legacy) argv = translateLegacyArgv(argv);
+    const removalTracer = removalTracerFor(argv, commands, options.tracer);
+    commands.push(parseCommand(argv, line.text.trim(), lineNumber, lineOpts, removalTracer));
+  }
+}
+
+/** A '-:' line removes from the tracer that defined the event in this input, else the forced or last one. */
+function removalTracerFor(argv: readonly string[], earlier: readonly ProbeCommand[], forced?: Tracer): Tracer {
+  if (forced) return forced;
+  if (argv[0]![0] !== '-') return tracerOf(argv);
+  const name = argv[0]!.slice(2);
+  const event = name.slice(name.indexOf('/') + 1);
+  for (let i = earlier.length - 1; i >= 0; i--) {
+    const c = earlier[i]!;
+    if (c.op === 'define' && c.event === event) return c.tracer;
+  }
+  const last = [...earlier].reverse().find((c) => c.op === 'define');
+  return last?.tracer ?? 'kprobe';
+}

@@ -1,0 +1,258 @@
+// One command line -> ProbeCommand, following the kernel's own order of checks
+// (kernel: trace_kprobe.c __trace_kprobe_create, trace_uprobe.c
+// __trace_uprobe_create, trace_dynevent.c dyn_event_release).
+import type { ProbeArg, ProbeCommand, ProbeDefinition, ProbePoint, ProbeRemoval, Tracer } from './ast.js';
+import { caretColumn } from './argv.js';
+import { ProbeSyntaxError, TP_ERR, type ErrorCode, type Subsystem } from './errors.js';
+import { parseFetchArg } from './fetch-parser.js';
+import { kstrtol, kstrtoul, kstrtouint } from './kstrto.js';
+import {
+  DEFAULT_GROUP, MAX_EVENT_NAME_LEN, NameError, kprobeEventName, parseEventName, uprobeEventName, uprobeSymbolEventName,
+} from './names.js';
+import { ArgError, checkProbeArg, type ArgContext } from './rules.js';
+
+/** kernel: MAX_TRACE_ARGS, KRETPROBE_MAXACTIVE_MAX. */
+export const MAX_TRACE_ARGS = 128;
+export const KRETPROBE_MAXACTIVE_MAX = 4096n;
+const UINT_MAX = (1n << 32n) - 1n;
+
+/** What kern_path() + d_is_reg() would say about a uprobe's file. */
+export type FileKind = 'regular' | 'other' | 'missing';
+
+export interface LineOptions {
+  /** Force the tracer; by default a place with '/' and ':' is a uprobe, anything else a kprobe. */
+  readonly tracer?: Tracer;
+  /** Accept our PATH:SYMBOL[+offs] uprobe places (default true). */
+  readonly symbolPlaces?: boolean;
+  /** Looks a uprobe path up; the kernel resolves it relative to the writer's cwd, following links. */
+  readonly fileKind: (path: string) => FileKind;
+}
+
+const SUBSYSTEM: Record<Tracer, Subsystem> = { kprobe: 'trace_kprobe', uprobe: 'trace_uprobe' };
+
+/** Carries the words and the current argv index the way trace_probe_log does. */
+class Log {
+  index = 0;
+  constructor(readonly argv: readonly string[], readonly tracer: Tracer, readonly lineNumber: number) {}
+
+  error(code: ErrorCode, offset: number): ProbeSyntaxError {
+    return new ProbeSyntaxError({
+      subsystem: SUBSYSTEM[this.tracer], code, message: TP_ERR[code], command: this.argv.join(' '),
+      caretColumn: caretColumn(this.argv, this.index, offset), lineNumber: this.lineNumber, logged: true,
+    });
+  }
+
+  /** The kernel refuses with a bare -EINVAL and logs nothing. */
+  silent(message: string): ProbeSyntaxError {
+    return new ProbeSyntaxError({
+      subsystem: SUBSYSTEM[this.tracer], code: 'NOT_A_PROBE', message, command: this.argv.join(' '),
+      caretColumn: 0, lineNumber: this.lineNumber, logged: false,
+    });
+  }
+}
+
+/** A definition's arguments (kernel: the traceprobe_parse_probe_arg loop). */
+function parseArgs(log: Log, words: readonly string[], ctx: ArgContext): ProbeArg[] {
+  const args: ProbeArg[] = [];
+  const used = new Set<string>();
+  for (let i = 0; i < words.length; i++) {
+    log.index = i + 2;
+    let checked;
+    try {
+      checked = checkProbeArg(words[i]!, i, used, ctx);
+    } catch (e) {
+      if (e instanceof ArgError) throw log.error(e.code, e.offset);
+      throw e;
+    }
+    used.add(checked.name);
+    args.push({ name: checked.name, comm: checked.comm, type: checked.type, fetch: parseFetchArg(checked.fetchText) });
+  }
+  return args;
+}
+
+function eventName(log: Log, argv0: string, at: number): { group?: string; event?: string } {
+  log.index = 0;
+  try {
+    return parseEventName(argv0.slice(at), at);
+  } catch (e) {
+    if (e instanceof NameError) throw log.error(e.code, e.offset);
+    throw e;
+  }
+}
+
+/** kernel: __trace_uprobe_create. */
+function parseUprobe(log: Log, argv: readonly string[], source: string, opts: LineOptions): ProbeDefinition {
+  const a0 = argv[0]!;
+  let isReturn = a0[0] === 'r';
+  if (argv.length - 2 > MAX_TRACE_ARGS) { log.index = 2; throw log.error('TOO_MANY_ARGS', 0); }
+  const eventText = a0[1] === ':' ? 2 : -1;
+  const place = argv[1]!;
+  if (!place.includes('/')) throw log.silent("uprobe place must be PATH:OFFSET with a '/' in PATH");
+  const colon = place.lastIndexOf(':');
+  const symbolForm = colon >= 0 && opts.symbolPlaces !== false && /^[A-Za-z_.]/.test(place.slice(colon + 1));
+  if (colon < 0 || (!/^[0-9]/.test(place.slice(colon + 1)) && !symbolForm)) {
+    throw log.silent('uprobe place must be PATH:OFFSET (offset starting with a digit)');
+  }
+  log.index = 1;
+  const path = place.slice(0, colon);
+  const kind = opts.fileKind(path);
+  if (kind === 'missing') throw log.error('FILE_NOT_FOUND', 0);
+  if (kind !== 'regular') throw log.error('NO_REGULAR_FILE', 0);
+
+  // Reference counter "(OFFS)" (kernel offsets are from the start of the filename).
+  let rest = place.slice(colon + 1);
+  const restAt = colon + 1;
+  let refCtrOffset: bigint | undefined;
+  const lp = rest.indexOf('(');
+  if (lp >= 0) {
+    const rp = rest.indexOf(')', lp);
+    if (rp < 0) throw log.error('REFCNT_OPEN_BRACE', restAt + rest.length);
+    if (rp + 1 !== rest.length) throw log.error('BAD_REFCNT_SUFFIX', restAt + rp + 1);
+    refCtrOffset = kstrtoul(rest.slice(lp + 1, rp));
+    if (refCtrOffset === undefined) throw log.error('BAD_REFCNT', restAt + lp + 1);
+    rest = rest.slice(0, lp);
+  }
+  const pct = rest.indexOf('%');
+  if (pct >= 0) {
+    if (rest.slice(pct) !== '%return') throw log.error('BAD_ADDR_SUFFIX', restAt + pct);
+    isReturn = true;
+    rest = rest.slice(0, pct);
+  }
+  let point: ProbePoint;
+  if (symbolForm) {
+    // Our extension: SYMBOL[+|-offs], resolved later from the ELF symbol table.
+    const sign = rest.search(/[+-]/);
+    const symbol = sign >= 0 ? rest.slice(0, sign) : rest;
+    const offset = sign >= 0 ? kstrtol(rest.slice(sign)) : 0n;
+    if (offset === undefined || offset < 0n || symbol.length === 0) throw log.error('BAD_UPROBE_OFFS', restAt);
+    point = { kind: 'file-symbol', path, symbol, offset, ...(refCtrOffset !== undefined ? { refCtrOffset } : {}) };
+  } else {
+    const offset = kstrtoul(rest);
+    if (offset === undefined) throw log.error('BAD_UPROBE_OFFS', restAt);
+    point = { kind: 'file', path, offset, ...(refCtrOffset !== undefined ? { refCtrOffset } : {}) };
+  }
+
+  const named = eventText >= 0 ? eventName(log, a0, eventText) : {};
+  const event = named.event
+    ?? (point.kind === 'file' ? uprobeEventName(path, point.offset) : uprobeSymbolEventName(path, point.symbol, point.offset));
+  const args = parseArgs(log, argv.slice(2), { kernel: false, isReturn, fentry: false });
+  return { op: 'define', tracer: 'uprobe', isReturn, group: named.group ?? DEFAULT_GROUP.uprobe, event, point, args, source };
+}
+
+/** kernel: argv_has_var_arg + traceprobe_expand_meta_args, without BTF. */
+function checkVarArgs(log: Log, words: readonly string[], ctx: ArgContext): void {
+  let found = false;
+  let star = -1;
+  const entryOrExit = ctx.kernel && (ctx.isReturn || ctx.fentry);
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    if (!w.startsWith('$arg')) continue;
+    log.index = i + 2;
+    if (!entryOrExit) throw log.error('NOFENTRY_ARGS', 0);
+    if (/^[0-9]/.test(w.slice(4))) { found = true; continue; }
+    if (w[4] !== '*') throw log.error('BAD_VAR', 0);
+    if (star >= 0) throw log.error('DOUBLE_ARGS', 0);
+    found = true;
+    star = i;
+  }
+  // $arg* needs the function's BTF, which kprobe-bpf does not read (the kernel: NOSUP_BTFARG without BTF).
+  if (found && star >= 0) throw log.error('NOSUP_BTFARG', 0);
+}
+
+/** kernel: __trace_kprobe_create. */
+function parseKprobe(log: Log, argv: readonly string[], source: string): ProbeDefinition {
+  const a0 = argv[0]!;
+  let isReturn = a0[0] === 'r';
+  const colon = a0.indexOf(':', 1);
+  const eventAt = colon >= 0 ? colon + 1 : -1;
+  let maxactive: number | undefined;
+  if (/^[0-9]/.test(a0.slice(1))) {
+    if (!isReturn) throw log.error('BAD_MAXACT_TYPE', 1);
+    const text = colon >= 0 ? a0.slice(1, colon) : a0.slice(1);
+    if (text.length > MAX_EVENT_NAME_LEN - 1) throw log.error('BAD_MAXACT', 1);
+    const n = kstrtouint(text);
+    if (n === undefined || n === 0n) throw log.error('BAD_MAXACT', 1);
+    if (n > KRETPROBE_MAXACTIVE_MAX) throw log.error('MAXACT_TOO_BIG', 1);
+    maxactive = Number(n);
+  }
+
+  const place = argv[1]!;
+  const address = kstrtoul(place);
+  let point: ProbePoint;
+  let fentry = false;
+  let symbolText: string | undefined;
+  let offset = 0n;
+  if (address === undefined) {
+    log.index = 1;
+    if (place.includes('/') && place.includes(':')) throw log.silent('a uprobe place written to kprobe_events');
+    let symbol = place;
+    const pct = symbol.indexOf('%');
+    if (pct >= 0) {
+      if (symbol.slice(pct) !== '%return') throw log.error('BAD_ADDR_SUFFIX', pct);
+      isReturn = true;
+      symbol = symbol.slice(0, pct);
+    }
+    const sign = symbol.search(/[+-]/);
+    if (sign >= 0) {
+      const off = kstrtol(symbol.slice(sign));
+      if (off === undefined || off < 0n || off > UINT_MAX) throw log.error('BAD_PROBE_ADDR', 0);
+      offset = off;
+      symbol = symbol.slice(0, sign);
+    }
+    // kernel: kprobe_on_func_entry() — needs kallsyms; offset 0 is the entry, anything else is not.
+    if (isReturn && offset !== 0n) throw log.error('BAD_RETPROBE', 0);
+    fentry = !isReturn && offset === 0n;
+    symbolText = symbol;
+    const modColon = symbol.indexOf(':');
+    point = modColon >= 0
+      ? { kind: 'symbol', module: symbol.slice(0, modColon), symbol: symbol.slice(modColon + 1), offset }
+      : { kind: 'symbol', symbol, offset };
+  } else {
+    point = { kind: 'address', address };
+  }
+
+  const named = eventAt >= 0 ? eventName(log, a0, eventAt) : {};
+  const event = named.event ?? kprobeEventName(isReturn, symbolText, offset, address ?? 0n);
+  const words = argv.slice(2);
+  const ctx: ArgContext = { kernel: true, isReturn, fentry };
+  checkVarArgs(log, words, ctx);
+  if (words.length > MAX_TRACE_ARGS) { log.index = 2; throw log.error('TOO_MANY_ARGS', 0); }
+  const args = parseArgs(log, words, ctx);
+  return {
+    op: 'define', tracer: 'kprobe', isReturn, ...(maxactive !== undefined ? { maxactive } : {}),
+    group: named.group ?? DEFAULT_GROUP.kprobe, event, point, args, source,
+  };
+}
+
+/** kernel: dyn_event_release — "-:[GRP/]EVENT [ARGS]". */
+function parseRemoval(log: Log, argv: readonly string[], source: string, tracer: Tracer): ProbeRemoval {
+  const a0 = argv[0]!;
+  if (a0[1] !== ':') throw log.silent("a removal is written '-:[GRP/]EVENT'");
+  let event = a0.slice(2);
+  let group: string | undefined;
+  const slash = event.indexOf('/');
+  if (slash >= 0) { group = event.slice(0, slash); event = event.slice(slash + 1); }
+  if (group === undefined && event === '') throw log.silent('a removal needs an event or a group');
+  const args = argv.slice(1);
+  return { op: 'remove', tracer, ...(group !== undefined ? { group } : {}), event, ...(args.length ? { args } : {}), source };
+}
+
+/** Which tracer a definition's words belong to, as the kernel tells them apart. */
+export function tracerOf(argv: readonly string[], forced?: Tracer): Tracer {
+  if (forced) return forced;
+  const place = argv[1] ?? '';
+  return place.includes('/') && place.includes(':') ? 'uprobe' : 'kprobe';
+}
+
+/** Parses one non-empty line's words. `removalTracer` says whose events a '-:' line removes. */
+export function parseCommand(
+  argv: readonly string[], source: string, lineNumber: number, opts: LineOptions, removalTracer: Tracer,
+): ProbeCommand {
+  if (argv[0]![0] === '-') return parseRemoval(new Log(argv, removalTracer, lineNumber), argv, source, removalTracer);
+  const tracer = tracerOf(argv, opts.tracer);
+  const log = new Log(argv, tracer, lineNumber);
+  const c = argv[0]![0];
+  if (c !== 'p' && c !== 'r') throw log.silent(`unknown command '${argv[0]}': a definition starts with p, r or -`);
+  if (argv.length < 2) throw log.silent('a definition needs a probe place');
+  return tracer === 'uprobe' ? parseUprobe(log, argv, source, opts) : parseKprobe(log, argv, source);
+}
