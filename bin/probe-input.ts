@@ -47,9 +47,12 @@ export function applyRemovals(commands: readonly ProbeCommand[]): ProbeDefinitio
       defs.push(c);
       continue;
     }
-    const i = defs.findIndex((d) => d.event === c.event && (c.group === undefined || d.group === c.group));
-    if (i < 0) throw new InputError(`${c.source}: no such event ${key(c.group, c.event)} in the input`);
-    defs.splice(i, 1);
+    // kernel: `-:GRP/` (no event) removes every event of the group
+    const matches = (d: ProbeDefinition) =>
+      (c.event === '' || d.event === c.event) && (c.group === undefined || d.group === c.group);
+    const before = defs.length;
+    for (let i = defs.length - 1; i >= 0; i--) if (matches(defs[i]!)) defs.splice(i, 1);
+    if (defs.length === before) throw new InputError(`${c.source}: no such event ${key(c.group, c.event || '*')} in the input`);
   }
   return defs;
 }
@@ -70,4 +73,21 @@ export async function readDefinitions(v: InputValues): Promise<ProbeDefinition[]
     }
     throw e;
   }
+}
+
+/**
+ * node's parseArgs refuses `-e -:EVENT` (a value that looks like an option);
+ * a removal line is exactly that, so such values are attached to their flag.
+ */
+export function normalizeArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if ((a === '-e' || a === '-f') && next !== undefined && next.startsWith('-') && next !== '--') {
+      out.push(`${a}${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }

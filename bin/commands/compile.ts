@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { disassemble } from '../../bpf/disasm.js';
 import { compileDefinitions, type CompiledObject } from '../../compiler/object.js';
 import type { Command } from '../command.js';
-import { INPUT_HELP, INPUT_OPTIONS, readDefinitions } from '../probe-input.js';
+import { INPUT_HELP, INPUT_OPTIONS, normalizeArgv, readDefinitions } from '../probe-input.js';
 
 const HELP = `usage: kprobe-bpf compile [-e LINE]... [-f FILE]... -o OUT.o [--legacy] [--disasm]
 
@@ -33,7 +33,7 @@ export function listing(compiled: CompiledObject): string {
 const compile: Command = {
   async run(argv) {
     const { values } = parseArgs({
-      args: argv,
+      args: normalizeArgv(argv),
       options: { ...INPUT_OPTIONS, o: { type: 'string', short: 'o' }, disasm: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
       allowPositionals: false,
     });

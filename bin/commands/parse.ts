@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
+import { normalizeArgv } from '../probe-input.js';
 import { formatProbeCommand, parseProbeCommandsUntilError, type Tracer } from '../../grammar/index.js';
 
 const HELP = `usage: kprobe-bpf parse [-e LINE]... [-f FILE]... [--legacy] [--tracer kprobe|uprobe]
@@ -49,7 +50,7 @@ const parse: Command = {
     let parsed;
     try {
       parsed = parseArgs({
-        args: argv,
+        args: normalizeArgv(argv),
         options: {
           expr: { type: 'string', short: 'e', multiple: true },
           file: { type: 'string', short: 'f', multiple: true },
