@@ -12,6 +12,7 @@ export interface Bench {
 
 const BENCHES: Record<string, () => Promise<Bench>> = {
   parse: async () => (await import('./parse.bench.js')).default,
+  print: async () => (await import('./print.bench.js')).default,
   compile: async () => (await import('./compile.bench.js')).default,
 };
 

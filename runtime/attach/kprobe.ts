@@ -1,0 +1,86 @@
+// kprobes and kretprobes through the `kprobe` perf PMU (config1 = symbol
+// name, config2 = offset, or config1 = 0 and config2 = address; retprobe bit
+// from sysfs), else through tracefs kprobe_events — always so when maxactive
+// is asked for, which the PMU cannot carry. A kernel without kprobes (no PMU,
+// no kprobe_events: CONFIG_KPROBES / CONFIG_KPROBE_EVENTS off) gets a message
+// that says so.
+import type { ProbeDefinition } from '../../grammar/ast.js';
+import { PERF_SAMPLE_RAW, nativeCString, onlineCpus, perfEventOpen } from '../sys/index.js';
+import { EVENT_SOURCE_DEVICES, fieldBits, readPmu, type DynamicPmu } from './pmu.js';
+import { PerfProbe, openAll, scopeTargets, type ProbeAttachment, type Scope } from './probe.js';
+import { attachTracefsProbe, tracefsRoot } from './tracefs-probe.js';
+import { existsSync } from 'node:fs';
+
+export interface KprobeTarget {
+  /** SYM or MOD:SYM; absent for an address probe. */
+  readonly symbol?: string;
+  readonly address?: bigint;
+  readonly offset: bigint;
+  readonly isReturn: boolean;
+  readonly maxactive?: number;
+}
+
+export class KprobesUnsupportedError extends Error {
+  override name = 'KprobesUnsupportedError';
+}
+
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+
+export function kprobeTarget(def: ProbeDefinition): KprobeTarget {
+  const p = def.point;
+  const ma = def.maxactive !== undefined ? { maxactive: def.maxactive } : {};
+  if (p.kind === 'symbol') return { symbol: p.module ? `${p.module}:${p.symbol}` : p.symbol, offset: p.offset, isReturn: def.isReturn, ...ma };
+  if (p.kind === 'address') return { address: p.address, offset: 0n, isReturn: def.isReturn, ...ma };
+  throw new Error(`kprobe ${def.group}/${def.event}: probe point is not [MOD:]SYM[+offs] or MEMADDR`);
+}
+
+export function describeKprobe(t: KprobeTarget): string {
+  if (t.symbol === undefined) return hex(t.address ?? 0n);
+  return t.offset ? `${t.symbol}+${t.offset}` : t.symbol;
+}
+
+/** Why kprobes cannot be attached here, or undefined when they can. */
+export function kprobeSupportProblem(pmu: DynamicPmu | undefined = readPmu('kprobe')): string | undefined {
+  if (pmu) return undefined;
+  const root = tracefsRoot();
+  if (root && existsSync(`${root}/kprobe_events`)) return undefined;
+  return (
+    `this kernel has no kprobe support: no kprobe PMU (${EVENT_SOURCE_DEVICES}/kprobe) and no ` +
+    `${root ?? '/sys/kernel/tracing'}/kprobe_events — it was built without CONFIG_KPROBES (and CONFIG_KPROBE_EVENTS)`
+  );
+}
+
+export function attachKprobe(t: KprobeTarget, scope: Scope = {}, pmu: DynamicPmu | undefined = readPmu('kprobe')): ProbeAttachment {
+  const kind = t.isReturn ? 'kretprobe' : 'kprobe';
+  const where = describeKprobe(t);
+  const problem = kprobeSupportProblem(pmu);
+  if (problem) throw new KprobesUnsupportedError(`${kind} ${where}: ${problem}`);
+  if (!pmu || t.maxactive !== undefined) {
+    const command = t.isReturn ? `r${t.maxactive ?? ''}` : 'p';
+    return attachTracefsProbe({ tracer: 'kprobe', kind, command, point: where, base: t.symbol?.replace(/^.*:/, '') ?? 'addr' }, scope);
+  }
+  const config = t.isReturn ? fieldBits(pmu, 'retprobe', 1n) : 0n;
+  const name = t.symbol !== undefined ? nativeCString(t.symbol) : undefined;
+  try {
+    const fds = openAll(scopeTargets(scope, onlineCpus), (pid, cpu) =>
+      perfEventOpen(
+        {
+          type: pmu.type,
+          config,
+          config1: name?.address ?? 0n,
+          config2: name ? t.offset : (t.address ?? 0n),
+          samplePeriod: 1n,
+          sampleType: PERF_SAMPLE_RAW,
+          flags: ['disabled'],
+        },
+        pid,
+        cpu,
+        -1,
+        `${kind} ${where}: perf_event_open`,
+      ),
+    );
+    return new PerfProbe(kind, `${kind} ${where} (perf PMU)`, fds);
+  } finally {
+    name?.release();
+  }
+}

@@ -1,0 +1,107 @@
+// What every probe kind hands back: the perf event fds the kernel made for
+// the probe, and the operations the tracer needs on them. One module per
+// kind (uprobe.ts, kprobe.ts, tracefs-probe.ts) builds these.
+import { closeFd, perfDisable, perfEnable, perfSetBpf, readFd } from '../sys/index.js';
+
+export type ProbeKindName = 'uprobe' | 'uretprobe' | 'kprobe' | 'kretprobe';
+
+export interface ProbeAttachment {
+  readonly kind: ProbeKindName;
+  /** Human description for messages: "uprobe /bin/x:0x1149 (perf PMU)". */
+  readonly description: string;
+  readonly fds: readonly number[];
+  /**
+   * Attaches a loaded BPF program (PERF_EVENT_IOC_SET_BPF). Only on the first
+   * fd: a probe's BPF program runs for every hit on every CPU, whichever CPU
+   * the perf event is bound to, and the kernel refuses the same program twice
+   * on one probe (bpf_prog_array_copy: -EEXIST).
+   */
+  setBpf(progFd: number): void;
+  enable(): void;
+  disable(): void;
+  /** Hits counted by the perf events (meaningful without a BPF program, which suppresses counting when it returns 0). */
+  count(): bigint;
+  /** Closes the fds and removes anything created for the probe (tracefs entries). Idempotent. */
+  close(): void;
+}
+
+/** A ProbeAttachment over perf fds, plus an optional cleanup run after the fds are closed. */
+export class PerfProbe implements ProbeAttachment {
+  private closed = false;
+  private readonly counter = Buffer.alloc(8);
+  constructor(
+    readonly kind: ProbeKindName,
+    readonly description: string,
+    readonly fds: readonly number[],
+    private readonly afterClose?: () => void,
+  ) {}
+
+  setBpf(progFd: number): void {
+    const fd = this.fds[0];
+    if (fd === undefined) throw new Error(`${this.description}: no perf event to attach to`);
+    perfSetBpf(fd, progFd);
+  }
+
+  enable(): void {
+    for (const fd of this.fds) perfEnable(fd);
+  }
+
+  disable(): void {
+    for (const fd of this.fds) perfDisable(fd);
+  }
+
+  count(): bigint {
+    let n = 0n;
+    for (const fd of this.fds) {
+      readFd(fd, this.counter, 8);
+      n += this.counter.readBigUInt64LE(0);
+    }
+    return n;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    let first: unknown;
+    for (const fd of this.fds) {
+      try {
+        closeFd(fd);
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    try {
+      this.afterClose?.();
+    } catch (e) {
+      first ??= e;
+    }
+    if (first) throw first;
+  }
+}
+
+/** Where a probe's perf events are bound: one task (every CPU) or every task (one CPU, or each CPU for counting). */
+export interface Scope {
+  /** -p PID: only this process (the kernel filters uprobes by its mm). */
+  readonly pid?: number;
+  /** Open one event per online CPU (to count hits without BPF); default one event, enough for BPF. */
+  readonly perCpu?: boolean;
+}
+
+/** (pid, cpu) pairs perf_event_open is called with for a scope. */
+export function scopeTargets(scope: Scope, cpus: () => readonly number[]): [number, number][] {
+  if (scope.pid !== undefined) return [[scope.pid, -1]];
+  if (scope.perCpu) return cpus().map((c) => [-1, c]);
+  return [[-1, 0]];
+}
+
+/** Opens one fd per target; closes what was opened if a later one fails. */
+export function openAll(targets: readonly [number, number][], open: (pid: number, cpu: number) => number): number[] {
+  const fds: number[] = [];
+  try {
+    for (const [pid, cpu] of targets) fds.push(open(pid, cpu));
+    return fds;
+  } catch (e) {
+    for (const fd of fds) closeFd(fd);
+    throw e;
+  }
+}

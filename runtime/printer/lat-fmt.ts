@@ -1,0 +1,49 @@
+// The five-character flags column (kernel/trace/trace_output.c:
+// trace_print_lat_fmt) from a trace entry's common_flags and
+// common_preempt_count: irqs-off/BH, need-resched, hard/softirq/NMI,
+// preempt depth, migrate-disable depth. Each distinct pair is rendered once.
+
+/** enum trace_flag_type (kernel/trace/trace.h). */
+const TRACE_FLAG_IRQS_OFF = 0x01;
+const TRACE_FLAG_NEED_RESCHED_LAZY = 0x02;
+const TRACE_FLAG_NEED_RESCHED = 0x04;
+const TRACE_FLAG_HARDIRQ = 0x08;
+const TRACE_FLAG_SOFTIRQ = 0x10;
+const TRACE_FLAG_PREEMPT_RESCHED = 0x20;
+const TRACE_FLAG_NMI = 0x40;
+const TRACE_FLAG_BH_OFF = 0x80;
+
+/** need-resched column by (NEED_RESCHED | NEED_RESCHED_LAZY | PREEMPT_RESCHED) bits. */
+const NEED_RESCHED_CHAR: Readonly<Record<number, string>> = {
+  [TRACE_FLAG_NEED_RESCHED | TRACE_FLAG_NEED_RESCHED_LAZY | TRACE_FLAG_PREEMPT_RESCHED]: 'B',
+  [TRACE_FLAG_NEED_RESCHED | TRACE_FLAG_PREEMPT_RESCHED]: 'N',
+  [TRACE_FLAG_NEED_RESCHED_LAZY | TRACE_FLAG_PREEMPT_RESCHED]: 'L',
+  [TRACE_FLAG_NEED_RESCHED | TRACE_FLAG_NEED_RESCHED_LAZY]: 'b',
+  [TRACE_FLAG_NEED_RESCHED]: 'n',
+  [TRACE_FLAG_PREEMPT_RESCHED]: 'p',
+  [TRACE_FLAG_NEED_RESCHED_LAZY]: 'l',
+};
+
+export function latFmt(flags: number, preemptCount: number): string {
+  const bhOff = flags & TRACE_FLAG_BH_OFF;
+  const irqsOff = flags & TRACE_FLAG_IRQS_OFF;
+  const irq = irqsOff && bhOff ? 'D' : irqsOff ? 'd' : bhOff ? 'b' : '.';
+  const nr = NEED_RESCHED_CHAR[flags & (TRACE_FLAG_NEED_RESCHED | TRACE_FLAG_NEED_RESCHED_LAZY | TRACE_FLAG_PREEMPT_RESCHED)] ?? '.';
+  const nmi = flags & TRACE_FLAG_NMI;
+  const hard = flags & TRACE_FLAG_HARDIRQ;
+  const soft = flags & TRACE_FLAG_SOFTIRQ;
+  const hs = nmi && hard ? 'Z' : nmi ? 'z' : hard && soft ? 'H' : hard ? 'h' : soft ? 's' : '.';
+  const pc = preemptCount & 0xf ? (preemptCount & 0xf).toString(16) : '.';
+  const mg = preemptCount & 0xf0 ? (preemptCount >> 4).toString(16) : '.';
+  return irq + nr + hs + pc + mg;
+}
+
+const cache: (Buffer | undefined)[] = new Array(1 << 16);
+
+/** latFmt as cached bytes. */
+export function latFmtBytes(flags: number, preemptCount: number): Buffer {
+  const k = ((flags & 0xff) << 8) | (preemptCount & 0xff);
+  let b = cache[k];
+  if (!b) cache[k] = b = Buffer.from(latFmt(flags, preemptCount), 'latin1');
+  return b;
+}

@@ -1,0 +1,8 @@
+// runtime/sys: thin koffi bindings, one module per concern.
+export * from './libc.js';
+export * from './fd.js';
+export * from './proc.js';
+export * from './mman.js';
+export * from './perf-event.js';
+export * from './ioctl.js';
+export * from './epoll.js';

@@ -1,0 +1,150 @@
+// The runtime's pieces put together for `kprobe-bpf trace`, with no knowledge
+// of the loader: the caller hands in, per event, its definition, its
+// EventFormat, the common_type its records carry and a loaded program fd, plus
+// a callback that stores a CPU's perf fd in the PERF_EVENT_ARRAY map. The
+// session opens the rings, attaches every probe (SET_BPF, ENABLE), reads and
+// prints until stopped (signal, duration, a promise such as the -c command's
+// exit), then drains, detaches and prints the header/profile.
+//
+// Output modes: 'trace' is the trace file (header with entries-in-buffer /
+// entries-written and #P, then the lines; lines are held until the end since
+// the header counts them), 'pipe' streams lines as they come (trace_pipe has
+// no header). --json streams one object per line in either mode.
+import type { ProbeDefinition } from '../grammar/ast.js';
+import type { EventFormat } from '../compiler/format.js';
+import { AttachRegistry, attachBpfProbe, type ProbeAttachment, type Scope } from './attach/index.js';
+import { Kallsyms, emptyKallsyms } from './kallsyms.js';
+import { PerfReader } from './perf-ring.js';
+import { TracePrinter, fdSink, ftraceHeader, type Sink } from './printer/index.js';
+import { renderProfile, type ProfileRow } from './profile.js';
+import { onlineCpus } from './sys/index.js';
+
+export interface SessionEvent {
+  readonly def: ProbeDefinition;
+  readonly format: EventFormat;
+  /** common_type the program writes into its records' entries. */
+  readonly typeId: number;
+  readonly progFd: number;
+}
+
+export interface SessionOptions {
+  readonly json?: boolean;
+  readonly mode?: 'trace' | 'pipe';
+  readonly scope?: Scope;
+  /** Data pages per CPU ring (power of two). */
+  readonly pages?: number;
+  readonly durationMs?: number;
+  /** Tracing also ends when this settles (e.g. the -c command exited). */
+  readonly until?: Promise<unknown>;
+  readonly sink?: Sink;
+  /** Where the profile table goes (default stderr after the trace). */
+  readonly profileSink?: Sink;
+  readonly profile?: boolean;
+  /** Kernel symbols; loaded from /proc/kallsyms when any event is a kprobe. */
+  readonly kallsyms?: Kallsyms;
+  /** Called once, after attaching, before the workload is released. */
+  readonly onAttached?: () => void;
+}
+
+export interface SessionSummary {
+  readonly printed: number;
+  readonly lost: ReadonlyMap<number, number>;
+  readonly profile: readonly ProfileRow[];
+  readonly stoppedBy: 'signal' | 'duration' | 'until' | 'stop';
+}
+
+export class TraceSession {
+  private readonly registry: AttachRegistry;
+  private readonly reader: PerfReader;
+  private readonly printer: TracePrinter;
+  private readonly held: Buffer[] = [];
+  private readonly attachments: ProbeAttachment[] = [];
+  private stopReason: SessionSummary['stoppedBy'] | undefined;
+  private wake: (() => void) | undefined;
+
+  /**
+   * Opens the rings and hands each CPU's perf fd to setPerfFd (map[cpu] = fd).
+   * Nothing is attached yet.
+   */
+  constructor(
+    private readonly events: readonly SessionEvent[],
+    setPerfFd: (cpu: number, fd: number) => void,
+    private readonly opts: SessionOptions = {},
+  ) {
+    this.registry = new AttachRegistry((sig) => this.stop('signal', sig));
+    const mode = opts.mode ?? 'trace';
+    const out = opts.sink ?? fdSink(1);
+    const holdLines = mode === 'trace' && !opts.json;
+    const kallsyms = opts.kallsyms ?? (events.some((e) => e.def.tracer === 'kprobe') ? Kallsyms.load() : emptyKallsyms());
+    this.printer = new TracePrinter({
+      sink: holdLines ? (b) => this.held.push(Buffer.from(b)) : out,
+      json: opts.json ?? false,
+      kallsyms,
+      ...(opts.scope?.pid !== undefined ? { tgid: opts.scope.pid } : {}),
+    });
+    for (const e of events) this.printer.register(e.format, e.typeId);
+    this.reader = PerfReader.forBpfOutput(opts.pages !== undefined ? { pages: opts.pages } : {});
+    this.registry.addCleanup(() => this.reader.close(this.printer.handler()));
+    this.finalSink = out;
+    try {
+      for (const [cpu, fd] of this.reader.fds()) setPerfFd(cpu, fd);
+    } catch (e) {
+      this.registry.closeAll();
+      throw e;
+    }
+  }
+
+  private readonly finalSink: Sink;
+
+  /** Attaches every probe; on any failure detaches what was attached and throws. Installs the signal/exit hooks. */
+  attach(): void {
+    this.registry.hook();
+    try {
+      for (const e of this.events) this.attachments.push(this.registry.add(attachBpfProbe(e.def, e.progFd, this.opts.scope ?? {})));
+    } catch (e) {
+      this.registry.closeAll();
+      this.registry.unhook();
+      throw e;
+    }
+    this.opts.onAttached?.();
+  }
+
+  /** Ends the read loop (from a signal handler, a timer, or the caller). */
+  stop(reason: SessionSummary['stoppedBy'] = 'stop', _sig?: NodeJS.Signals): void {
+    this.stopReason ??= reason;
+    this.wake?.();
+  }
+
+  /** Reads and prints until stopped; then drains, detaches, writes header/lines/profile. */
+  async run(): Promise<SessionSummary> {
+    const h = this.printer.handler();
+    const timer = this.opts.durationMs !== undefined ? setTimeout(() => this.stop('duration'), this.opts.durationMs) : undefined;
+    this.opts.until?.then(
+      () => this.stop('until'),
+      () => this.stop('until'),
+    );
+    try {
+      while (this.stopReason === undefined) {
+        await Promise.race([this.reader.poll(h, 100), new Promise<void>((r) => (this.wake = r))]);
+        this.printer.out.flush();
+      }
+    } finally {
+      if (timer) clearTimeout(timer);
+      // Detach first so no new hits arrive, then the reader cleanup drains the rest.
+      this.registry.closeAll();
+      this.registry.unhook();
+      this.printer.flush();
+    }
+    const lost = this.printer.lost;
+    const totalLost = [...lost.values()].reduce((a, b) => a + b, 0);
+    if ((this.opts.mode ?? 'trace') === 'trace' && !this.opts.json) {
+      // entries-written counts what the probes produced, entries-in-buffer what is shown (ftrace: overruns excluded).
+      this.finalSink(Buffer.from(ftraceHeader(this.printer.written, this.printer.written + totalLost, onlineCpus().length)));
+      for (const b of this.held) this.finalSink(b);
+      this.held.length = 0;
+    }
+    const profile: ProfileRow[] = this.printer.events().map((e) => ({ event: e.format.event, hits: e.hits, misses: 0 }));
+    if (this.opts.profile) (this.opts.profileSink ?? fdSink(2))(Buffer.from(renderProfile(profile, lost)));
+    return { printed: this.printer.written, lost, profile, stoppedBy: this.stopReason ?? 'stop' };
+  }
+}
