@@ -214,7 +214,12 @@ export interface DisasmRelocation {
 export interface DisasmOptions extends TextOptions {
   /** Function symbol printed as `0000000000000000 <name>:` (llvm-objdump's header). */
   name?: string;
-  /** Byte address of the first instruction within its section (default 0). */
+  /**
+   * Byte address of the first instruction within its section (default 0): with
+   * it, one program of a section holding several prints as llvm-objdump prints
+   * that function (header address, instruction numbers, branch and relocation
+   * addresses are all section-relative).
+   */
   address?: number;
   /** Print the raw bytes column as `llvm-objdump -d` does by default. */
   rawBytes?: boolean;
@@ -224,6 +229,25 @@ export interface DisasmOptions extends TextOptions {
   relocations?: readonly DisasmRelocation[];
   /** Print each instruction's comment as a `; text` line above it. */
   annotate?: boolean;
+  /**
+   * Every symbol of the program's section (other functions and their labels
+   * included), byte addresses within the section. objdump names a branch
+   * target after the closest of them, so a jump to the program's end or
+   * beyond names a neighbour; without them only `name` and `labels` are known.
+   */
+  sectionSymbols?: readonly SectionSymbol[];
+  /**
+   * The whole section (program at `address`). objdump decodes with the rest of
+   * the section in view, so the last instruction of a program may take bytes of
+   * the next one (an ld_imm64 in the last slot, a zero run ending mid-slot).
+   */
+  sectionBytes?: Uint8Array;
+}
+
+export interface SectionSymbol {
+  name: string;
+  /** Byte offset within the section (st_value). */
+  address: number;
 }
 
 const hex16 = (n: bigint): string => n.toString(16).padStart(16, '0');
@@ -302,6 +326,10 @@ export function disassemble(input: Uint8Array | readonly Insn[], opts: DisasmOpt
   }
   const offsetOf = (idx: number): number => offsets[idx] ?? bytes.length;
   const base = U64(opts.address ?? 0);
+  // What the decoder may read: this program, then the rest of its section.
+  const tail = opts.sectionBytes?.subarray((opts.address ?? 0) + bytes.length) ?? new Uint8Array(0);
+  const seen = tail.length ? Uint8Array.from([...bytes, ...tail]) : bytes;
+  const seenView = new DataView(seen.buffer, seen.byteOffset, seen.byteLength);
 
   // Symbols, one per address, the first name wins; each starts a region objdump walks.
   const symAt = new Map<number, string>();
@@ -311,8 +339,13 @@ export function disassemble(input: Uint8Array | readonly Insn[], opts: DisasmOpt
     if (!symAt.has(at)) symAt.set(at, name);
   }
   const starts = [...symAt.keys()].sort((x, y) => x - y);
-  const symbols = starts.map((at) => [base + BigInt(at), symAt.get(at)!] as const);
-  const regions = starts.length && starts[0] === 0 ? starts : [0, ...starts];
+  const symbols = opts.sectionSymbols
+    ? [...opts.sectionSymbols].sort((x, y) => x.address - y.address).map((s) => [U64(s.address), s.name] as const)
+    : starts.map((at) => [base + BigInt(at), symAt.get(at)!] as const);
+  // A symbol at the end names a jump target but starts nothing: objdump prints
+  // no header for an empty range (disassembleObject skips Start >= End).
+  const inside = starts.filter((at) => at < bytes.length);
+  const regions = inside.length && inside[0] === 0 ? inside : [0, ...inside];
 
   const relocs = (opts.relocations ?? []).map((r) => ({ at: offsetOf(r.insnIndex), symbol: r.symbol })).sort((x, y) => x.at - y.at);
   let nextReloc = 0;
@@ -335,7 +368,7 @@ export function disassemble(input: Uint8Array | readonly Insn[], opts: DisasmOpt
         at += skip;
         continue;
       }
-      const d = decodeAt(view, at, opts);
+      const d = decodeAt(seenView, at, opts);
       const comment = commentAt.get(at);
       if (opts.annotate && comment !== undefined) for (const line of comment.split('\n')) out.push(`; ${line}`);
       let text = d.text;
@@ -343,8 +376,8 @@ export function disassemble(input: Uint8Array | readonly Insn[], opts: DisasmOpt
         const sym = symbolize(symbols, U64(base + BigInt(at + (1 + d.insn.off) * SLOT_BYTES)));
         if (sym !== undefined) text += ` <${sym}>`;
       }
-      const raw = opts.rawBytes ? `${Array.from(bytes.subarray(at, at + d.size), (b) => b.toString(16).padStart(2, '0')).join(' ')}\t` : '';
-      out.push(`${String(Math.floor(at / SLOT_BYTES)).padStart(8)}:\t${raw}${text}`);
+      const raw = opts.rawBytes ? `${Array.from(seen.subarray(at, at + d.size), (b) => b.toString(16).padStart(2, '0')).join(' ')}\t` : '';
+      out.push(`${((base + BigInt(at)) / BigInt(SLOT_BYTES)).toString().padStart(8)}:\t${raw}${text}`);
       // objdump prints every relocation below the end of this instruction, at its section offset.
       while (nextReloc < relocs.length && relocs[nextReloc]!.at < at + d.size) {
         out.push(`\t\t${hex16(base + BigInt(relocs[nextReloc]!.at))}:  R_BPF_64_64\t${relocs[nextReloc]!.symbol}`);
@@ -359,17 +392,35 @@ export function disassemble(input: Uint8Array | readonly Insn[], opts: DisasmOpt
 /** What disassembleProgram needs of a program: ProgramInfo (elf-reader) and ProgramSpec (elf-writer) both fit. */
 export interface DisasmProgram {
   name: string;
+  /** Byte offset within its section (ProgramInfo.offset); the `address` default. */
+  offset?: number;
+  /** Every symbol of its section; the `sectionSymbols` default. */
+  sectionSymbols?: readonly SectionSymbol[];
+  /** Its section's bytes; the `sectionBytes` default. */
+  sectionBytes?: Uint8Array;
   insns?: readonly Insn[];
   labels?: ReadonlyMap<string, number>;
   relocations?: readonly DisasmRelocation[];
 }
 
 /**
- * One program as `llvm-objdump -d` prints its section: function header, labels,
- * and (when given) relocation lines; relocations default to the insns' `ref`s.
+ * One program as `llvm-objdump -d` prints its function: header, labels, and
+ * (when given) relocation lines, at its offset in its section; relocations
+ * default to the insns' `ref`s.
  */
 export function disassembleProgram(p: DisasmProgram, opts: Omit<DisasmOptions, 'name' | 'labels'> = {}): string[] {
   const insns = p.insns ?? [];
   const relocations = p.relocations ?? insns.flatMap((i, k) => (i.ref ? [{ insnIndex: k, symbol: i.ref.symbol }] : []));
-  return disassemble(insns, { ...opts, name: p.name, labels: p.labels ?? new Map(), relocations: opts.relocations ?? relocations });
+  const address = opts.address ?? p.offset;
+  const sectionSymbols = opts.sectionSymbols ?? p.sectionSymbols;
+  const sectionBytes = opts.sectionBytes ?? p.sectionBytes;
+  return disassemble(insns, {
+    ...opts,
+    ...(address !== undefined ? { address } : {}),
+    ...(sectionSymbols !== undefined ? { sectionSymbols } : {}),
+    ...(sectionBytes !== undefined ? { sectionBytes } : {}),
+    name: p.name,
+    labels: p.labels ?? new Map(),
+    relocations: opts.relocations ?? relocations,
+  });
 }

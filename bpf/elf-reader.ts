@@ -1,9 +1,13 @@
 // Reads relocatable BPF objects: ours (bpf/elf-writer.ts) fully, clang-built
 // libbpf objects well enough to list programs, maps, externs and sections.
+// Programs are the global functions of executable sections, one per symbol
+// even when several share a section, each sliced out with its relocations,
+// labels and line-info comments rebased to its own first instruction.
 // Pure: bytes in, a plain description out.
 
 import { type Btf, type BtfExtSection, type BtfType, cString, Kind, parseBtf, parseBtfExt, VarLinkage } from './btf.js';
 import { EHDR_SIZE, ELFCLASS64, ELFDATA2LSB, EM_BPF, R_BPF, REL_SIZE, SEC, SHDR_SIZE, SHF, SHN_UNDEF, SHT, STB, STT, SYM_SIZE } from './elf.js';
+import type { SectionSymbol } from './disasm.js';
 import { decode, type Insn, slotOffsets } from './insn.js';
 
 export interface ElfSection {
@@ -52,6 +56,10 @@ export interface ProgramInfo {
   relocations: ProgramRelocation[];
   /** Local symbols inside the program (labels), name -> instruction index. */
   labels: Map<string, number>;
+  /** Every named function/label symbol of its section (shared by its programs), for disassembleProgram. */
+  sectionSymbols: SectionSymbol[];
+  /** Its section's contents (bytes is the program's slice of it). */
+  sectionBytes: Uint8Array;
 }
 
 export interface MapInfo {
@@ -173,9 +181,16 @@ export function readObject(bytes: Uint8Array): ObjectFile {
   const programs: ProgramInfo[] = [];
   for (const sec of sections) {
     if (!(sec.flags & SHF.EXECINSTR) || sec.type !== SHT.PROGBITS || sec.size === 0 || sec.name === '.text') continue;
-    const funcs = symbols.filter((s) => s.shndx === sec.index && s.type === STT.FUNC && s.bind !== STB.LOCAL);
+    // Several functions may share a section (clang, two functions with one SEC()):
+    // each global FUNC is a program at st_value, st_size long (libbpf.c bpf_object__add_programs).
+    const funcs = symbols.filter((s) => s.shndx === sec.index && s.type === STT.FUNC && s.bind !== STB.LOCAL).sort((a, b) => a.value - b.value);
+    // What llvm-objdump names addresses after: the section's named symbols, not the section symbol.
+    const sectionSymbols = symbols
+      .filter((s) => s.shndx === sec.index && s.name && s.type !== STT.SECTION && s.type !== STT.FILE)
+      .map((s) => ({ name: s.name, address: s.value }));
     for (const f of funcs) {
-      const size = f.size || sec.size - f.value;
+      need(f.value % 8 === 0 && f.value <= sec.size, `function ${f.name} at ${sec.name}+${f.value} is not on an instruction boundary inside its section`);
+      const size = Math.min(f.size || sec.size - f.value, sec.size - f.value);
       const body = sec.data.subarray(f.value, f.value + size);
       const insns = decode(body);
       const slotAt = slotOffsets(insns);
@@ -194,11 +209,14 @@ export function readObject(bytes: Uint8Array): ObjectFile {
       const labels = new Map<string, number>();
       for (const s of symbols) {
         if (s.shndx !== sec.index || s.bind !== STB.LOCAL || s.type !== STT.NOTYPE || !s.name) continue;
-        if (s.value < f.value || s.value > f.value + size) continue;
+        // A label at the very end belongs to the function only at the section's end
+        // (elsewhere that address is the next function's start).
+        const end = f.value + size;
+        if (s.value < f.value || s.value > end || (s.value === end && end !== sec.size)) continue;
         const slot = (s.value - f.value) / 8;
         labels.set(s.name, indexOfSlot.get(slot) ?? insns.length);
       }
-      programs.push({ name: f.name, section: sec.name, offset: f.value, bytes: body, insns, relocations, labels });
+      programs.push({ name: f.name, section: sec.name, offset: f.value, bytes: body, insns, relocations, labels, sectionSymbols, sectionBytes: sec.data });
     }
   }
 
@@ -215,8 +233,10 @@ export function readObject(bytes: Uint8Array): ObjectFile {
     if (!sec?.lineInfo.length) continue;
     const slotAt = slotOffsets(p.insns);
     const indexOfSlot = new Map(slotAt.map((s, i) => [s, i] as const));
+    // Records are section-relative; keep this program's own.
     const first = p.offset / 8;
     for (const l of sec.lineInfo) {
+      if (l.insnOff < first || l.insnOff >= first + p.bytes.length / 8) continue;
       const idx = indexOfSlot.get(l.insnOff - first);
       if (idx === undefined || l.lineNum === 0 || !l.line) continue;
       p.insns[idx]!.comment = l.line;

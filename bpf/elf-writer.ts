@@ -1,8 +1,11 @@
 // Writes a relocatable BPF object (ELF64 ET_REL, EM_BPF) the way libbpf 1.x
 // expects to open it (libbpf.c bpf_object__elf_collect and friends):
 //
-//   - one program per executable section, named by the caller (`kprobe/SYM`...),
-//     with a global STT_FUNC symbol covering it (libbpf names programs by it);
+//   - one executable section per section name the caller gives (`kprobe/SYM`...);
+//     programs sharing a name are concatenated in it, each covered by a global
+//     STT_FUNC symbol (st_value its byte offset, st_size its length), which is how
+//     clang lays out two functions with the same SEC() and how libbpf 1.x finds
+//     them (libbpf.c bpf_object__add_programs);
 //   - `license` holding "GPL\0" (needed for GPL-only helpers such as probe_read);
 //   - `.maps`: one zeroed struct per map, a global STT_OBJECT symbol each, and
 //     the BTF that describes it (BTF-defined maps, the __uint() convention);
@@ -32,14 +35,15 @@ import {
   STV_DEFAULT,
   SYM_SIZE,
 } from './elf.js';
-import { decode, encode, type Insn, LD_IMM64, slotOffsets, slots } from './insn.js';
+import type { SectionSymbol } from './disasm.js';
+import { decode, encode, type Insn, LD_IMM64, SLOT_BYTES, slotOffsets, slots } from './insn.js';
 
 const totalSlots = (insns: readonly Insn[]): number => insns.reduce((n, i) => n + slots(i), 0);
 
 export interface ProgramSpec {
   /** Function name (ELF symbol, BTF FUNC, and the kernel's prog name truncated to 15). */
   name: string;
-  /** Section name libbpf derives the program type from, e.g. `kprobe/do_sys_open`. */
+  /** Section name libbpf derives the program type from, e.g. `kprobe/do_sys_open`; programs may share one. */
   section: string;
   /** Instructions; those with `ref` get a relocation. */
   insns?: readonly Insn[];
@@ -132,6 +136,95 @@ function programInsns(p: ProgramSpec): Insn[] {
     insns[r.insnIndex] = { ...i, ref: { kind: r.kind, symbol: r.symbol } };
   }
   return insns;
+}
+
+/** A program placed in its section. */
+interface PlacedProgram {
+  /** Index in ObjectSpec.programs. */
+  index: number;
+  spec: ProgramSpec;
+  insns: Insn[];
+  /** The bytes it contributes to its section. */
+  data: Uint8Array;
+  /** Byte offset within the section. */
+  offset: number;
+}
+
+interface SectionGroup {
+  name: string;
+  programs: PlacedProgram[];
+  /** Local label symbols, byte offsets within the section. */
+  labels: SectionSymbol[];
+}
+
+/**
+ * Sections in first-seen order, each holding its programs back to back in the
+ * order given: the layout clang produces for functions sharing a SEC().
+ */
+function groupBySection(programs: readonly ProgramSpec[]): SectionGroup[] {
+  const groups = new Map<string, SectionGroup>();
+  programs.forEach((spec, index) => {
+    // libbpf rejects programs whose offset or size is not a whole number of instructions.
+    if (!spec.insns && spec.bytes && spec.bytes.length % SLOT_BYTES) {
+      throw new ObjectWriteError(`program '${spec.name}' is ${spec.bytes.length} bytes, not a multiple of ${SLOT_BYTES}`);
+    }
+    const insns = programInsns(spec);
+    const data = spec.insns ? encode(insns) : (spec.bytes ?? encode(insns));
+    let g = groups.get(spec.section);
+    if (!g) groups.set(spec.section, (g = { name: spec.section, programs: [], labels: [] }));
+    const last = g.programs[g.programs.length - 1];
+    g.programs.push({ index, spec, insns, data, offset: last ? last.offset + last.data.length : 0 });
+  });
+  for (const g of groups.values()) {
+    // One symbol per address (llvm-objdump shows one name per address): the
+    // function symbols own their starts, then the first label wins (disassemble() does the same).
+    const taken = new Set<number>(g.programs.map((p) => p.offset));
+    for (const p of g.programs) {
+      const at = slotOffsets(p.insns);
+      for (const [name, idx] of p.spec.labels ?? []) {
+        const address = p.offset + (idx < p.insns.length ? at[idx]! : totalSlots(p.insns)) * SLOT_BYTES;
+        if (taken.has(address)) continue;
+        taken.add(address);
+        g.labels.push({ name, address });
+      }
+    }
+  }
+  return [...groups.values()];
+}
+
+const concat = (parts: readonly Uint8Array[]): Uint8Array => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+  return out;
+};
+
+export interface ProgramPlacement {
+  name: string;
+  section: string;
+  /** Byte offset of the program within its section (its symbol's st_value). */
+  offset: number;
+  /** Bytes (its symbol's st_size). */
+  size: number;
+  /** Every symbol writeObject puts in the section (functions and labels), shared by its programs. */
+  sectionSymbols: readonly SectionSymbol[];
+  /** The section's contents, shared by its programs. */
+  sectionBytes: Uint8Array;
+}
+
+/**
+ * Where writeObject puts each program (same order as given): a caller can then
+ * disassemble one program as llvm-objdump prints it inside a shared section:
+ * `disassembleProgram({ ...spec, ...placement }, { relocations: [] })`, or
+ * `disassemble(insns, { name, labels, address: offset, sectionSymbols, sectionBytes })`.
+ */
+export function placePrograms(programs: readonly ProgramSpec[]): ProgramPlacement[] {
+  const out: ProgramPlacement[] = [];
+  for (const g of groupBySection(programs)) {
+    const sectionSymbols = [...g.programs.map((p) => ({ name: p.spec.name, address: p.offset })), ...g.labels].sort((a, b) => a.address - b.address);
+    const sectionBytes = concat(g.programs.map((p) => p.data));
+    for (const p of g.programs) out[p.index] = { name: p.spec.name, section: g.name, offset: p.offset, size: p.data.length, sectionSymbols, sectionBytes };
+  }
+  return out;
 }
 
 /** Assembles DSL items straight into a ProgramSpec (labels become local symbols). */
@@ -233,27 +326,23 @@ export function writeObject(given: ObjectSpec): Uint8Array {
     if (names.has(n)) throw new ObjectWriteError(`symbol '${n}' defined twice`);
     names.add(n);
   }
-  const secNames = new Set<string>();
-  for (const p of spec.programs) {
-    if (secNames.has(p.section)) throw new ObjectWriteError(`section '${p.section}' holds more than one program`);
-    secNames.add(p.section);
-  }
-
   const maps = spec.maps ?? [];
   const mapSizes = maps.map((m) => mapMembers(m).length * MAP_MEMBER_BYTES);
   const mapOffsets: number[] = [];
   maps.reduce((off, _m, i) => (mapOffsets.push(off), off + mapSizes[i]!), 0);
 
   const { btf, funcIds } = buildBtf(spec, mapOffsets, mapSizes);
-  const programs = spec.programs.map((p) => ({ spec: p, insns: programInsns(p) }));
+  const groups = groupBySection(spec.programs);
 
   let btfExt: Uint8Array | undefined;
-  if (spec.btfExt !== false && programs.length) {
+  if (spec.btfExt !== false && spec.programs.length) {
     const file = spec.sourceName ?? 'kprobe-bpf';
-    const ext: BtfExtSection[] = programs.map(({ spec: p, insns }, i) => ({
-      section: p.section,
-      funcInfo: [{ insnOff: 0, typeId: funcIds[i]! }],
-      lineInfo: lineInfoFor(p, insns, file),
+    // One record set per section, offsets relative to the section (libbpf slices
+    // them per program by range and rebases them: adjust_prog_btf_ext_info).
+    const ext: BtfExtSection[] = groups.map((g) => ({
+      section: g.name,
+      funcInfo: g.programs.map((p) => ({ insnOff: p.offset / SLOT_BYTES, typeId: funcIds[p.index]! })),
+      lineInfo: g.programs.flatMap((p) => lineInfoFor(p.spec, p.insns, file).map((l) => ({ ...l, insnOff: l.insnOff + p.offset / SLOT_BYTES }))),
     }));
     btfExt = encodeBtfExt(btf, ext);
   }
@@ -262,9 +351,7 @@ export function writeObject(given: ObjectSpec): Uint8Array {
   const sections: Section[] = [{ name: '', type: SHT.NULL, flags: 0, data: new Uint8Array(0), align: 0 }];
   const add = (s: Section): number => sections.push(s) - 1;
 
-  const progSecIdx = programs.map(({ spec: p, insns }) =>
-    add({ name: p.section, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.EXECINSTR, data: p.insns ? encode(insns) : (p.bytes ?? encode(insns)), align: 8 }),
-  );
+  const groupSecIdx = groups.map((g) => add({ name: g.name, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.EXECINSTR, data: concat(g.programs.map((p) => p.data)), align: 8 }));
   const licenseBytes = new TextEncoder().encode(spec.license + '\0');
   const licenseIdx = add({ name: SEC.LICENSE, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.WRITE, data: licenseBytes, align: 1 });
   const mapsSize = mapSizes.reduce((a, b) => a + b, 0);
@@ -277,16 +364,8 @@ export function writeObject(given: ObjectSpec): Uint8Array {
 
   // ---- symbols: locals (labels) first, as ELF requires, then globals ----
   const syms: Sym[] = [{ name: '', bind: STB.LOCAL, type: STT.NOTYPE, shndx: SHN_UNDEF, value: 0, size: 0 }];
-  programs.forEach(({ spec: p, insns }, k) => {
-    const at = slotOffsets(insns);
-    const taken = new Set<number>([0]); // the function symbol already names instruction 0
-    for (const [name, idx] of p.labels ?? []) {
-      const slot = idx < insns.length ? at[idx]! : totalSlots(insns);
-      // One symbol per address, the first label wins (disassemble() does the same).
-      if (taken.has(slot)) continue;
-      taken.add(slot);
-      syms.push({ name, bind: STB.LOCAL, type: STT.NOTYPE, shndx: progSecIdx[k]!, value: slot * 8, size: 0 });
-    }
+  groups.forEach((g, k) => {
+    for (const l of g.labels) syms.push({ name: l.name, bind: STB.LOCAL, type: STT.NOTYPE, shndx: groupSecIdx[k]!, value: l.address, size: 0 });
   });
   const firstGlobal = syms.length;
   const symIndex = new Map<string, number>();
@@ -294,29 +373,34 @@ export function writeObject(given: ObjectSpec): Uint8Array {
     symIndex.set(s.name, syms.length);
     syms.push(s);
   };
-  programs.forEach(({ spec: p }, k) =>
-    addSym({ name: p.name, bind: STB.GLOBAL, type: STT.FUNC, shndx: progSecIdx[k]!, value: 0, size: sections[progSecIdx[k]!]!.data.length }),
-  );
+  const placed = new Map(groups.flatMap((g, k) => g.programs.map((p) => [p.index, { p, shndx: groupSecIdx[k]! }] as const)));
+  spec.programs.forEach((spec, i) => {
+    const { p, shndx } = placed.get(i)!;
+    addSym({ name: spec.name, bind: STB.GLOBAL, type: STT.FUNC, shndx, value: p.offset, size: p.data.length });
+  });
   maps.forEach((m, i) => addSym({ name: m.name, bind: STB.GLOBAL, type: STT.OBJECT, shndx: mapsIdx, value: mapOffsets[i]!, size: mapSizes[i]! }));
   for (const e of spec.externs ?? []) addSym({ name: e.name, bind: STB.GLOBAL, type: STT.NOTYPE, shndx: SHN_UNDEF, value: 0, size: 0 });
   addSym({ name: 'LICENSE', bind: STB.GLOBAL, type: STT.OBJECT, shndx: licenseIdx, value: 0, size: licenseBytes.length });
 
-  // ---- relocation sections; the symtab index is known once all sections are placed ----
-  const symtabIdx = sections.length + programs.filter(({ insns }) => insns.some((i) => i.ref)).length;
-  programs.forEach(({ spec: p, insns }, k) => {
-    if (!insns.some((i) => i.ref)) return;
-    const at = slotOffsets(insns);
+  // ---- relocation sections, offsets relative to their section; the symtab index is known once all sections are placed ----
+  const hasRefs = (g: SectionGroup): boolean => g.programs.some((p) => p.insns.some((i) => i.ref));
+  const symtabIdx = sections.length + groups.filter(hasRefs).length;
+  groups.forEach((g, k) => {
+    if (!hasRefs(g)) return;
     const w = new ByteWriter();
-    insns.forEach((i, idx) => {
-      if (!i.ref) return;
-      const s = symIndex.get(i.ref.symbol);
-      if (s === undefined) throw new ObjectWriteError(`program '${p.name}' instruction ${idx} refers to unknown ${i.ref.kind} '${i.ref.symbol}'`);
-      const want = i.ref.kind === 'map' ? mapsIdx : SHN_UNDEF;
-      if (syms[s]!.shndx !== want) throw new ObjectWriteError(`program '${p.name}' instruction ${idx}: '${i.ref.symbol}' is not a ${i.ref.kind}`);
-      if (i.code !== LD_IMM64) throw new ObjectWriteError(`program '${p.name}' instruction ${idx}: relocation on a non-ld_imm64 instruction`);
-      w.u64(at[idx]! * 8).u64((BigInt(s) << 32n) | BigInt(R_BPF['64_64']));
-    });
-    add({ name: `.rel${p.section}`, type: SHT.REL, flags: SHF.INFO_LINK, data: w.finish(), link: symtabIdx, info: progSecIdx[k]!, align: 8, entsize: REL_SIZE });
+    for (const { spec: p, insns, offset } of g.programs) {
+      const at = slotOffsets(insns);
+      insns.forEach((i, idx) => {
+        if (!i.ref) return;
+        const s = symIndex.get(i.ref.symbol);
+        if (s === undefined) throw new ObjectWriteError(`program '${p.name}' instruction ${idx} refers to unknown ${i.ref.kind} '${i.ref.symbol}'`);
+        const want = i.ref.kind === 'map' ? mapsIdx : SHN_UNDEF;
+        if (syms[s]!.shndx !== want) throw new ObjectWriteError(`program '${p.name}' instruction ${idx}: '${i.ref.symbol}' is not a ${i.ref.kind}`);
+        if (i.code !== LD_IMM64) throw new ObjectWriteError(`program '${p.name}' instruction ${idx}: relocation on a non-ld_imm64 instruction`);
+        w.u64(offset + at[idx]! * SLOT_BYTES).u64((BigInt(s) << 32n) | BigInt(R_BPF['64_64']));
+      });
+    }
+    add({ name: `.rel${g.name}`, type: SHT.REL, flags: SHF.INFO_LINK, data: w.finish(), link: symtabIdx, info: groupSecIdx[k]!, align: 8, entsize: REL_SIZE });
   });
 
   const strtab = new StringTable();

@@ -34,6 +34,13 @@ function externsOf(programs: readonly ProbeProgram[]): string[] {
 
 export function compileDefinitions(defs: readonly ProbeDefinition[], opts: LowerOptions = {}): CompiledObject {
   if (defs.length === 0) throw new Error('no probe definitions to compile');
+  const seen = new Set<string>();
+  for (const d of defs) {
+    const name = `${d.group}/${d.event}`;
+    // kernel: one event name, one probe type and argument list (DIFF_PROBE_TYPE, SAME_PROBE)
+    if (seen.has(name)) throw new Error(`${name}: event is defined twice`);
+    seen.add(name);
+  }
   const programs = defs.map((def, i): CompiledProgram => {
     const ir = lowerProbe(def, opts);
     const eventId = i + 1;

@@ -2,13 +2,13 @@
 // bytes: we write an object with our writer, objdump it, and compare line by line.
 import t, { type Test } from 'tap';
 import { assemble } from '../../bpf/asm.js';
-import { disassemble, type DisasmOptions } from '../../bpf/disasm.js';
-import { writeObject, type ProgramSpec } from '../../bpf/elf-writer.js';
+import { disassemble, disassembleProgram, type DisasmOptions } from '../../bpf/disasm.js';
+import { placePrograms, writeObject, type ProgramSpec } from '../../bpf/elf-writer.js';
 import { MapType } from '../../bpf/elf.js';
 import { type Insn } from '../../bpf/insn.js';
 import { readObject } from '../../bpf/elf-reader.js';
 import { everyDslForm, everyOpcode, randomInsns } from './corpus.js';
-import { objdumpSections, toolSkipReason, writeTemp } from './tools.js';
+import { objdumpFunctions, objdumpSections, toolSkipReason, writeTemp } from './tools.js';
 
 const skip = toolSkipReason('llvm-objdump');
 
@@ -75,6 +75,30 @@ t.test('disassembly matches llvm-objdump -d for the same bytes', { skip }, async
   }
   t.comment(`llvm-objdump agreement: ${total} instruction lines`);
   t.ok(total > 4000, 'a large corpus was compared');
+});
+
+t.test('the same corpus packed into one section reads per function as llvm-objdump prints it', { skip }, async (t) => {
+  // One section holding every case back to back: addresses, instruction numbers,
+  // branch targets and zero runs are section-relative, as in a clang object
+  // with several functions under one SEC().
+  const programs = cases().map((c) => ({ ...c.program, section: 'kprobe/all' }));
+  const obj = writeObject({ license: 'GPL', programs });
+  const file = writeTemp('packed.o', obj);
+  const placed = placePrograms(programs);
+  t.ok(placed.every((p) => p.section === 'kprobe/all') && placed.at(-1)!.offset > 0, 'all in one section, at growing offsets');
+  let total = 0;
+  const dumped = objdumpFunctions(file);
+  t.same([...dumped.keys()].sort(), programs.map((p) => p.name).sort(), 'objdump -t and -d see one function per program');
+  programs.forEach((p, i) => {
+    const input = p.bytes ?? (p.insns as Insn[]);
+    const at = placed[i]!;
+    const ours = disassemble(input, { rawBytes: true, name: p.name, labels: p.labels ?? new Map(), address: at.offset, sectionSymbols: at.sectionSymbols, sectionBytes: at.sectionBytes });
+    total += compare(t, ours, dumped.get(p.name), `${p.name} at +${at.offset}`);
+  });
+  // And read back: the reader slices each program so disassembleProgram needs nothing else.
+  const dumpedR = objdumpFunctions(file, ['-r', '--no-show-raw-insn']);
+  for (const p of readObject(obj).programs) compare(t, disassembleProgram(p), dumpedR.get(p.name), `${p.name} read back`);
+  t.comment(`llvm-objdump agreement in one section: ${total} instruction lines`);
 });
 
 t.test('disassembly of bytes read back from the object equals objdump -dr, relocations included', { skip }, async (t) => {

@@ -7,7 +7,7 @@ import * as A from '../../bpf/asm.js';
 import { writeObject, type ObjectSpec } from '../../bpf/elf-writer.js';
 import { R0, R8 } from '../../bpf/insn.js';
 import { rootSkipReason, withKernelLock } from '../lib/kernel.js';
-import { MAPS, kprobeProgram, kretprobeProgram, ksymProgram, sampleObject, uprobeProgram } from './programs.js';
+import { MAPS, kprobeProgram, kretprobeProgram, ksymProgram, sampleObject, sharedSectionObject, uprobeProgram } from './programs.js';
 import { bpffsMounted, run, toolSkipReason, writeTemp } from './tools.js';
 
 const skip = rootSkipReason() ?? toolSkipReason('bpftool');
@@ -74,6 +74,23 @@ t.test('bpftool loads our objects through the kernel verifier', { skip }, async 
         const addr = readFileSync('/proc/kallsyms', 'utf8').split('\n').find((l) => l.split(/\s+/)[2] === sym)?.split(' ')[0];
         // libbpf patched the kallsyms address into the ld_imm64.
         t.match(r.xlated.get('p_ksym') ?? '', new RegExp(`= 0x${BigInt(`0x${addr}`).toString(16)}\\n`), `the address of ${sym} was patched in`);
+      });
+
+      await t.test('several programs in one section: libbpf finds each, the verifier takes its func and line info', async (t) => {
+        // Three programs share kprobe/do_sys_openat2 (the last reads a __ksym when one is available), one is alone.
+        const spec = sharedSectionObject(sym);
+        const r = loadall(spec, 'shared');
+        t.equal(r.status, 0, `loadall succeeds${r.status ? `: ${r.stderr}` : ''}`);
+        t.same(r.pinned, ['p_open_a', 'p_open_b', 'p_open_c', 'r_openat2'], 'all four programs were loaded and pinned');
+        for (const p of spec.programs) {
+          const x = r.xlated.get(p.name) ?? '';
+          // func_info rebased to the program: the kernel names it from BTF.
+          t.match(x, new RegExp(`int ${p.name}\\(`), `${p.name}: FUNC name from its own func_info record`);
+          // line_info rebased: the kernel shows exactly this program's annotations, in order, from its instruction 0.
+          t.same(x.split('\n').filter((l) => l.startsWith('; ')).map((l) => l.slice(2)), p.insns!.flatMap((i) => (i.comment === undefined ? [] : [i.comment])), `${p.name}: its own line info`);
+          t.match(x, /\):\n; [^\n]*\n\s+0: /, `${p.name}: line info starts at its instruction 0`);
+        }
+        if (sym) t.match(r.xlated.get('p_open_c') ?? '', new RegExp(`; x=@${sym}:u64\\n`), 'the extern relocation in mid-section was applied');
       });
 
       await t.test('an unknown extern makes libbpf refuse the object and nothing is pinned', async (t) => {

@@ -137,3 +137,23 @@ export function sampleObject(extra: Partial<ObjectSpec> = {}): ObjectSpec {
     ...extra,
   };
 }
+
+/**
+ * Three programs sharing `kprobe/do_sys_openat2` (two probes on one symbol, as
+ * the compiler emits them) plus one alone in its section; all use the label
+ * `out`, as each compiled program does. The shared ones are given out of
+ * section order to check first-seen grouping. The third reads kernel symbol
+ * `ksym` when given (a relocation against an extern in the middle of the
+ * section), else it is one more plain kprobe.
+ */
+export function sharedSectionObject(ksym?: string): ObjectSpec {
+  const shared = 'kprobe/do_sys_openat2';
+  const third = ksym === undefined ? kprobeProgram(shared, 'p_open_c') : { ...ksymProgram(ksym), name: 'p_open_c', section: shared };
+  return {
+    license: 'GPL',
+    programs: [kprobeProgram(shared, 'p_open_a'), kretprobeProgram(), kprobeProgram(shared, 'p_open_b'), third],
+    maps: MAPS,
+    ...(ksym === undefined ? {} : { externs: [{ name: ksym }] }),
+    extraSections: [{ name: META_SECTION, data: new TextEncoder().encode('{"events":["p_open_a","r_openat2","p_open_b","p_open_c"]}') }],
+  };
+}

@@ -60,6 +60,44 @@ export function objdumpSections(file: string, flags: string[] = []): Map<string,
   return sections;
 }
 
+/** The global and local STT_FUNC symbols `llvm-objdump -t` lists: section -> address -> name. */
+export function objdumpFunctionSymbols(file: string): Map<string, Map<bigint, string>> {
+  const out = execFileSync('llvm-objdump', ['-t', file], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  const bySection = new Map<string, Map<bigint, string>>();
+  // `ADDR FLAGS7 SECTION\tSIZE NAME`; the 7th flag character is F for functions.
+  for (const m of out.matchAll(/^([0-9a-f]{16}) (.{6})F (\S+)\t[0-9a-f]{16} (.+)$/gm)) {
+    let sec = bySection.get(m[3]!);
+    if (!sec) bySection.set(m[3]!, (sec = new Map()));
+    sec.set(BigInt(`0x${m[1]!}`), m[4]!);
+  }
+  return bySection;
+}
+
+/**
+ * `llvm-objdump -d [flags] file`, split per function: function name -> the
+ * lines from its `ADDR <name>:` header up to the next function's header in the
+ * same section (its labels included, blank lines at the end dropped). Which
+ * headers are functions, llvm-objdump -t says (STT_FUNC), not us.
+ */
+export function objdumpFunctions(file: string, flags: string[] = []): Map<string, string[]> {
+  const funcs = objdumpFunctionSymbols(file);
+  const out = new Map<string, string[]>();
+  for (const [section, lines] of objdumpSections(file, flags)) {
+    const here = funcs.get(section) ?? new Map<bigint, string>();
+    let cur: string[] | undefined;
+    for (const line of lines) {
+      const h = /^([0-9a-f]{16}) <(.+)>:$/.exec(line);
+      if (h && here.get(BigInt(`0x${h[1]!}`)) === h[2]) {
+        cur = [];
+        out.set(h[2]!, cur);
+      }
+      cur?.push(line);
+    }
+  }
+  for (const lines of out.values()) while (lines.length && lines[lines.length - 1] === '') lines.pop();
+  return out;
+}
+
 /** Encodes one line of assembly with `llvm-mc -triple bpfel -show-encoding`; undefined when llvm-mc rejects it. */
 export function llvmMcEncode(lines: string[]): (Uint8Array | undefined)[] {
   const r = run('llvm-mc', ['-triple', 'bpfel', '-show-encoding'], lines.join('\n') + '\n');

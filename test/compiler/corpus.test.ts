@@ -8,11 +8,12 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { disassemble } from '../../bpf/disasm.js';
+import { placePrograms } from '../../bpf/elf-writer.js';
 import { compileDefinitions } from '../../compiler/object.js';
 import { parseProbeCommands } from '../../grammar/index.js';
 import type { ProbeDefinition } from '../../grammar/ast.js';
 import { rootSkipReason, withKernelLock } from '../lib/kernel.js';
-import { bpffsMounted, objdumpSections, toolSkipReason } from '../bpf/tools.js';
+import { bpffsMounted, objdumpFunctions, toolSkipReason } from '../bpf/tools.js';
 import { kernelSymbols, probeCorpus } from './corpus.js';
 
 const CHUNK = 20;
@@ -61,12 +62,22 @@ t.test('every definition compiles; llvm-objdump agrees with our disassembly', as
     writeFileSync(file, compiled.object);
     chunks.push({ file, defs: part });
     if (skip) continue;
-    const sections = objdumpSections(file);
-    for (const p of compiled.programs) {
-      const theirs = sections.get(p.ir.section);
-      const ours = disassemble(p.spec.insns ?? [], { name: p.ir.name, rawBytes: true, ...(p.spec.labels ? { labels: p.spec.labels } : {}) });
-      t.same(ours, theirs, `${p.ir.format.group}/${p.ir.format.event}: ${p.ir.section}`);
-    }
+    // Programs on one symbol share a section: compare per function, each at its place in it.
+    const functions = objdumpFunctions(file);
+    const placed = placePrograms(compiled.programs.map((p) => p.spec));
+    compiled.programs.forEach((p, k) => {
+      const at = placed[k]!;
+      const theirs = functions.get(p.ir.name);
+      const ours = disassemble(p.spec.insns ?? [], {
+        name: p.ir.name,
+        rawBytes: true,
+        ...(p.spec.labels ? { labels: p.spec.labels } : {}),
+        address: at.offset,
+        sectionSymbols: at.sectionSymbols,
+        sectionBytes: at.sectionBytes,
+      });
+      t.same(ours, theirs, `${p.ir.format.group}/${p.ir.format.event}: ${p.ir.section}+${at.offset}`);
+    });
   }
   if (skip) t.test('llvm-objdump comparison', { skip }, async () => {});
 });

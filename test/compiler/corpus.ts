@@ -77,7 +77,8 @@ export function probeCorpus(binary: string, offset: number, sym: KernelSymbols):
   out.push(`p:kcorpus/kpr ${fn[0]}%return rv=$retval`, `r:ucorpus/ur ${binary}:${hex} rv=$retval p=%ip s=+0($retval):string`);
   out.push(`p:ucorpus/upr ${binary}:${hex}%return rv=$retval:x32 fo=@+0x4020`);
   // generated names, offsets and no arguments
-  out.push(`p ${fn[0]}`, `r ${fn[0]}`, `p ${fn[0]}+4`, `p ${binary}:${hex}`, `r ${binary}:${hex}`);
+  // (the kernel names uprobe return probes p_..., so the r line needs a name of its own)
+  out.push(`p ${fn[0]}`, `r ${fn[0]}`, `p ${fn[0]}+4`, `p ${binary}:${hex}`, `r:ucorpus/ret ${binary}:${hex}`);
   // many arguments per event: records with several strings and fields
   out.push(...lines(`p:kcorpus/kmany ${fn[0]}`, kArgs, 16).map((l, i) => l.replace('kmany', `kmany${i}`)));
   out.push(...lines(`p:ucorpus/umany ${binary}:${hex}`, uArgs, 16).map((l, i) => l.replace('umany', `umany${i}`)));
