@@ -48,8 +48,15 @@ test: deps build
 bench: deps build
 	node dist/bench/run.js
 
-demo: deps build
-	node dist/bin/cli.js demo
+# The bundled workload traced with uprobes; kernel probes are added and, on a
+# kernel without kprobes, reported as not attached.
+DEMO_BIN := build/demo/workload
+$(DEMO_BIN): demo/workload.c
+	@mkdir -p $(dir $@)
+	gcc -O1 -g -o $@ $<
+
+demo: deps build $(DEMO_BIN)
+	./bin/kprobe-bpf trace -f demo/events.txt -f demo/kernel-events.txt -c $(DEMO_BIN) --profile
 
 clean:
 	rm -rf dist build .tap

@@ -6,3 +6,4 @@ export * from './mman.js';
 export * from './perf-event.js';
 export * from './ioctl.js';
 export * from './epoll.js';
+export * from './bpf-map.js';

@@ -1,0 +1,87 @@
+// kprobe-bpf trace: compile (or take an object), load through libbpf, attach
+// every probe, read the perf rings and print what ftrace prints.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { Command } from '../command.js';
+import { INPUT_HELP, INPUT_OPTIONS, normalizeArgv, readDefinitions } from '../probe-input.js';
+import { splitCommand } from '../split-command.js';
+
+const HELP = `usage: kprobe-bpf trace [-e LINE]... [-f FILE]... [OBJ.o] [-c CMD | -p PID]
+                        [--duration S] [--json] [--pipe] [--profile] [--legacy]
+
+Attaches the probes and prints each hit exactly as the kernel's trace file
+would: the '# tracer: nop' header, then one line per event. Runs until Ctrl-C,
+the duration, or the command's exit; then drains every ring, detaches and
+removes everything it created.
+
+${INPUT_HELP}
+  OBJ.o          an object written by 'kprobe-bpf compile' (instead of -e/-f)
+  -c CMD         start CMD held, attach, then let it run; stop when it exits
+  -p PID         trace only process PID
+  --duration S   stop after S seconds
+  --json         one JSON object per event instead of ftrace lines
+  --pipe         stream lines as they come, without the header (like trace_pipe)
+  --profile      afterwards print the kprobe_profile table (event, hits, misses) to stderr
+  -h, --help     this help
+
+Lost events are never hidden: they are counted per CPU in the header's
+entries-written and reported on stderr.
+`;
+
+/** The object to load: compiled from the lines, or an object file (its metadata describes the events). */
+async function loadInput(values: Parameters<typeof readDefinitions>[0], objects: readonly string[]): Promise<Uint8Array | undefined | string> {
+  if (objects.length > 1) return 'one object file at a time';
+  if (objects.length === 1) {
+    if (values.e?.length || values.f?.length) return 'give either -e/-f lines or an object file, not both';
+    return new Uint8Array(readFileSync(objects[0]!));
+  }
+  const defs = await readDefinitions(values);
+  if (defs === undefined) return undefined;
+  if (defs.length === 0) return 'no probe definitions given (-e LINE, -f FILE or OBJ.o)';
+  const { compileDefinitions } = await import('../../compiler/object.js');
+  return compileDefinitions(defs).object;
+}
+
+const trace: Command = {
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: normalizeArgv(argv),
+      options: {
+        ...INPUT_OPTIONS,
+        c: { type: 'string', short: 'c' },
+        p: { type: 'string', short: 'p' },
+        duration: { type: 'string' },
+        json: { type: 'boolean' },
+        pipe: { type: 'boolean' },
+        profile: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: true,
+    });
+    if (values.help) { process.stdout.write(HELP); return 0; }
+    const usage = (msg: string) => { process.stderr.write(`kprobe-bpf trace: ${msg}\n`); return 2; };
+    if (values.c !== undefined && values.p !== undefined) return usage('-c and -p exclude each other');
+    const pid = values.p === undefined ? undefined : Number(values.p);
+    if (pid !== undefined && !(Number.isInteger(pid) && pid > 0)) return usage(`-p: not a process id: ${values.p}`);
+    const duration = values.duration === undefined ? undefined : Number(values.duration);
+    if (duration !== undefined && !(duration > 0)) return usage(`--duration: not a positive number of seconds: ${values.duration}`);
+    const command = values.c === undefined ? undefined : splitCommand(values.c);
+    if (command !== undefined && command.length === 0) return usage('-c: empty command');
+
+    const object = await loadInput(values, positionals);
+    if (object === undefined) return 1;
+    if (typeof object === 'string') return usage(object);
+
+    const { runTrace } = await import('../../runtime/tracer.js');
+    return runTrace({
+      object,
+      ...(command ? { command } : {}),
+      ...(pid !== undefined ? { pid } : {}),
+      ...(duration !== undefined ? { durationMs: duration * 1000 } : {}),
+      json: values.json ?? false,
+      mode: values.pipe ? 'pipe' : 'trace',
+      profile: values.profile ?? false,
+    });
+  },
+};
+export default trace;

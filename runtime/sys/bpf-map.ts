@@ -1,0 +1,32 @@
+// The one bpf(2) command the tracer makes itself: storing each CPU's perf
+// event fd in the PERF_EVENT_ARRAY map. Everything else goes through the
+// loader. The attr points at Node buffers, real memory, so nothing needs the
+// wasm bridge's translation.
+import { checkLong, koffi, libc } from './libc.js';
+
+const NR_BPF = 321; // x86-64
+const BPF_MAP_UPDATE_ELEM = 2;
+const BPF_ANY = 0n;
+/** union bpf_attr, map element commands: map_fd u32, pad, key u64, value u64, flags u64. */
+const ATTR_SIZE = 32;
+
+const syscall = libc.func('long syscall(long number, ...)') as (...args: unknown[]) => number | bigint;
+
+/** map[key] = value for a map with u32 keys and u32 values. */
+export function mapUpdateU32(mapFd: number, key: number, value: number): void {
+  const k = Buffer.alloc(4);
+  const v = Buffer.alloc(4);
+  k.writeUInt32LE(key);
+  v.writeUInt32LE(value);
+  const attr = Buffer.alloc(ATTR_SIZE);
+  attr.writeUInt32LE(mapFd, 0);
+  attr.writeBigUInt64LE(addressOf(k), 8);
+  attr.writeBigUInt64LE(addressOf(v), 16);
+  attr.writeBigUInt64LE(BPF_ANY, 24);
+  checkLong(syscall(NR_BPF, 'int', BPF_MAP_UPDATE_ELEM, 'void *', attr, 'unsigned int', ATTR_SIZE), 'bpf(BPF_MAP_UPDATE_ELEM)');
+}
+
+/** A Node buffer's address: koffi pins it for the synchronous call that uses it. */
+function addressOf(b: Buffer): bigint {
+  return BigInt(koffi.address(b) as bigint | number);
+}
