@@ -90,6 +90,7 @@ export function cEquivalent(programs: readonly { ir: ProbeProgram; eventId: numb
     ...[...ksyms].map((s) => `extern const void ${s} __ksym;`),
     'struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, 4); __uint(value_size, 4); } events SEC(".maps");',
     `struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); __uint(key_size, 4); __uint(value_size, ${capacity}); } scratch SEC(".maps");`,
+    `struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, ${programs.length + 1}); __uint(key_size, 4); __uint(value_size, 8); } misses SEC(".maps");`,
     'char LICENSE[] SEC("license") = "GPL";',
   ];
   for (const { ir, eventId } of programs) {
@@ -108,7 +109,10 @@ export function cEquivalent(programs: readonly { ir: ProbeProgram; eventId: numb
       probeIp(ir),
       `  dyn = ${ir.format.entrySize};`,
       ...ir.fetches.map((f) => fetch(f, ir.maxStringSize)),
-      `  bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, rec, ${dynamic ? `dyn + ${RECORD_PREFIX_SIZE}` : RECORD_PREFIX_SIZE + ir.format.entrySize});`,
+      `  if (bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, rec, ${dynamic ? `dyn + ${RECORD_PREFIX_SIZE}` : RECORD_PREFIX_SIZE + ir.format.entrySize})) {`,
+      `    __u32 id = ${eventId}; __u64 *m = bpf_map_lookup_elem(&misses, &id);`,
+      '    if (m) *m += 1;',
+      '  }',
       '  return 0;',
       '}',
     );

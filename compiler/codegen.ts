@@ -22,6 +22,8 @@ import type { FetchProgram, FetchSource, MemSpace, ProbeProgram, StoreOp } from 
 
 export const EVENTS_MAP = 'events';
 export const SCRATCH_MAP = 'scratch';
+/** Per-CPU u64 per event id: records the program could not hand to the ring (the profile's misses). */
+export const MISSES_MAP = 'misses';
 
 const KEY_SLOT = -4;
 const DEREF_SLOT = -16;
@@ -271,6 +273,17 @@ export function generateProgram(p: ProbeProgram, eventId: number): AsmItem[] {
       ? [mov64Reg(R5, R8), alu64Imm('add', R5, RECORD_PREFIX_SIZE)]
       : [mov64Imm(R5, RECORD_PREFIX_SIZE + p.format.entrySize)]),
     call(Helper.perf_event_output),
+  ]));
+  e.push(...annotate('a full ring drops the record: count it as a miss of this event', [
+    jmpImm('jeq', R0, 0, 'out'),
+    st(sizeOf(4), R10, KEY_SLOT, eventId),
+    mov64Reg(R2, R10), alu64Imm('add', R2, KEY_SLOT),
+    ldMapFd(R1, MISSES_MAP),
+    call(Helper.map_lookup_elem),
+    jmpImm('jeq', R0, 0, 'out'),
+    ldx(sizeOf(8), R1, R0, 0),
+    alu64Imm('add', R1, 1),
+    stx(sizeOf(8), R0, 0, R1),
   ]));
   e.push(label('out'), mov64Imm(R0, 0), exit());
   return e.items;

@@ -42,6 +42,8 @@ export interface SessionOptions {
   readonly profile?: boolean;
   /** Kernel symbols; loaded from /proc/kallsyms when any event is a kprobe. */
   readonly kallsyms?: Kallsyms;
+  /** Records an event's program could not deliver (failed outputs), for the profile's misses. */
+  readonly missesOf?: (typeId: number) => number;
   /** Called once, after attaching, before the workload is released. */
   readonly onAttached?: () => void;
 }
@@ -143,7 +145,10 @@ export class TraceSession {
       for (const b of this.held) this.finalSink(b);
       this.held.length = 0;
     }
-    const profile: ProfileRow[] = this.printer.events().map((e) => ({ event: e.format.event, hits: e.hits, misses: 0 }));
+    const missesOf = this.opts.missesOf ?? (() => 0);
+    const profile: ProfileRow[] = this.events.map((e) => ({
+      event: e.format.event, hits: this.printer.eventFor(e.typeId)?.hits ?? 0, misses: missesOf(e.typeId),
+    }));
     if (this.opts.profile) (this.opts.profileSink ?? fdSink(2))(Buffer.from(renderProfile(profile, lost)));
     return { printed: this.printer.written, lost, profile, stoppedBy: this.stopReason ?? 'stop' };
   }

@@ -3,11 +3,11 @@
 // stopped, and leave nothing behind whatever happens.
 import type { ProbeDefinition } from '../grammar/ast.js';
 import { eventsOfObject, type EventMetadata } from '../compiler/metadata.js';
-import { EVENTS_MAP } from '../compiler/codegen.js';
+import { EVENTS_MAP, MISSES_MAP } from '../compiler/codegen.js';
 import { kprobeSupportProblem } from './attach/index.js';
 import { launchHeld, type HeldCommand } from './launch.js';
 import { BpfObject } from './loader.js';
-import { mapUpdateU32 } from './sys/index.js';
+import { mapLookupPerCpuU64Sum, mapUpdateU32 } from './sys/index.js';
 import { TraceSession, type SessionEvent } from './trace-session.js';
 
 export interface TraceOptions {
@@ -59,6 +59,7 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
     }
     const perfMap = loaded.maps.find((m) => m.name === EVENTS_MAP);
     if (!perfMap) throw new Error(`object has no '${EVENTS_MAP}' map`);
+    const missesMap = loaded.maps.find((m) => m.name === MISSES_MAP);
     const fdOf = new Map(loaded.programs.map((p) => [p.name, p.fd]));
     const sessionEvents: SessionEvent[] = events.map((e) => ({
       def: e.format.definition as ProbeDefinition,
@@ -73,6 +74,7 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
       json: opts.json,
       mode: opts.mode,
       profile: opts.profile,
+      ...(missesMap ? { missesOf: (id: number) => Number(mapLookupPerCpuU64Sum(missesMap.fd, id)) } : {}),
       ...(pid !== undefined ? { scope: { pid } } : {}),
       ...(opts.durationMs !== undefined ? { durationMs: opts.durationMs } : {}),
       ...(h ? { until: h.exited, onAttached: () => { released = true; h.release(); } } : {}),

@@ -67,6 +67,11 @@ export class TracePrinter {
     return p;
   }
 
+  /** The printer registered for a common_type, if any. */
+  eventFor(typeId: number): EventPrinter | undefined {
+    return this.byType[typeId];
+  }
+
   events(): EventPrinter[] {
     return this.byType.filter((p): p is EventPrinter => p !== undefined);
   }

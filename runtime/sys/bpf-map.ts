@@ -2,9 +2,11 @@
 // event fd in the PERF_EVENT_ARRAY map. Everything else goes through the
 // loader. The attr points at Node buffers, real memory, so nothing needs the
 // wasm bridge's translation.
+import { readFileSync } from 'node:fs';
 import { checkLong, koffi, libc } from './libc.js';
 
 const NR_BPF = 321; // x86-64
+const BPF_MAP_LOOKUP_ELEM = 1;
 const BPF_MAP_UPDATE_ELEM = 2;
 const BPF_ANY = 0n;
 /** union bpf_attr, map element commands: map_fd u32, pad, key u64, value u64, flags u64. */
@@ -24,6 +26,31 @@ export function mapUpdateU32(mapFd: number, key: number, value: number): void {
   attr.writeBigUInt64LE(addressOf(v), 16);
   attr.writeBigUInt64LE(BPF_ANY, 24);
   checkLong(syscall(NR_BPF, 'int', BPF_MAP_UPDATE_ELEM, 'void *', attr, 'unsigned int', ATTR_SIZE), 'bpf(BPF_MAP_UPDATE_ELEM)');
+}
+
+/**
+ * The sum over every possible CPU of a per-CPU map's u64 value at key (the
+ * kernel copies one 8-byte-aligned value per possible CPU).
+ */
+export function mapLookupPerCpuU64Sum(mapFd: number, key: number): bigint {
+  const k = Buffer.alloc(4);
+  k.writeUInt32LE(key);
+  const cpus = possibleCpuCount();
+  const v = Buffer.alloc(8 * cpus);
+  const attr = Buffer.alloc(ATTR_SIZE);
+  attr.writeUInt32LE(mapFd, 0);
+  attr.writeBigUInt64LE(addressOf(k), 8);
+  attr.writeBigUInt64LE(addressOf(v), 16);
+  checkLong(syscall(NR_BPF, 'int', BPF_MAP_LOOKUP_ELEM, 'void *', attr, 'unsigned int', ATTR_SIZE), 'bpf(BPF_MAP_LOOKUP_ELEM)');
+  let sum = 0n;
+  for (let c = 0; c < cpus; c++) sum += v.readBigUInt64LE(8 * c);
+  return sum;
+}
+
+/** Highest possible CPU + 1 (kernel: num_possible_cpus for per-CPU map values). */
+function possibleCpuCount(): number {
+  const list = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
+  return Math.max(...list.split(',').map((r) => Number(r.split('-').pop()))) + 1;
 }
 
 /** A Node buffer's address: koffi pins it for the synchronous call that uses it. */
