@@ -1,0 +1,62 @@
+# The throwaway QEMU guest that gives the test suite a kernel with kprobes
+# (this host's kernel has CONFIG_KPROBES off; shared/design/kernel-vm.md).
+# Everything is cached under build/vm/ and rebuilt only when an input changes.
+#
+#   make vm         kernel + initramfs + manifest + the guest suite's fixtures
+#   make vm-deps    installs just the guest's Debian packages if missing
+
+VM_APT_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static cpio kmod xz-utils clang libbpf-dev
+APT_PACKAGES += $(VM_APT_PACKAGES)
+BUILD_TARGETS += vm
+
+VM_DIR := build/vm
+# The guest runs Debian's linux-image-amd64 kernel (6.1), never the host's
+# running one: its release is the package the meta-package depends on.
+GUEST_KVER := $(shell dpkg-query -W -f='$${Depends}' linux-image-amd64 2>/dev/null | grep -o 'linux-image-[0-9][^ ,]*' | head -1 | sed 's/^linux-image-//')
+VM_KERNEL := $(VM_DIR)/vmlinux-$(GUEST_KVER)
+VM_INITRAMFS := $(VM_DIR)/initramfs-$(GUEST_KVER).cpio
+VM_MANIFEST := $(VM_DIR)/guest.json
+
+# Built on the host before boot: the guest is ~18x slower than the host.
+VM_FIX_SRC := test/guest/fixtures
+VM_FIX := $(VM_DIR)/fixtures
+VM_FIXTURES := $(VM_FIX)/kprobe_count.bpf.o $(VM_FIX)/libbpf_attach $(VM_FIX)/uprobe_target
+MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+
+.PHONY: vm vm-deps vm-fixtures
+ifeq ($(GUEST_KVER),)
+vm:
+	@echo "vm: linux-image-amd64 is not installed, guest images not built (make vm-deps installs it)"
+else
+vm: $(VM_KERNEL) $(VM_INITRAMFS) $(VM_MANIFEST) vm-fixtures
+endif
+
+vm-deps:
+	@$(MAKE) --no-print-directory apt-deps APT_PACKAGES='$(VM_APT_PACKAGES)'
+
+vm-fixtures: $(VM_FIXTURES)
+
+$(VM_KERNEL): /boot/vmlinuz-$(GUEST_KVER) test/vm/extract-vmlinux.sh
+	@mkdir -p $(@D)
+	test/vm/extract-vmlinux.sh $< $@
+
+$(VM_INITRAMFS): /bin/busybox /lib/modules/$(GUEST_KVER)/modules.dep test/vm/init.sh test/vm/mkinitramfs.sh
+	@mkdir -p $(@D)
+	test/vm/mkinitramfs.sh $(GUEST_KVER) test/vm/init.sh $@
+
+# What the harness boots; it reads this instead of re-deriving the release.
+$(VM_MANIFEST): $(VM_KERNEL) $(VM_INITRAMFS)
+	@printf '{"release":"%s","kernel":"%s","initramfs":"%s","fixtures":"%s"}\n' \
+	  '$(GUEST_KVER)' '$(abspath $(VM_KERNEL))' '$(abspath $(VM_INITRAMFS))' '$(abspath $(VM_FIX))' > $@
+
+$(VM_FIX)/%.bpf.o: $(VM_FIX_SRC)/%.bpf.c
+	@mkdir -p $(@D)
+	clang -target bpf -O2 -g -D__TARGET_ARCH_x86 -I/usr/include/$(MULTIARCH) -Wall -c $< -o $@
+
+$(VM_FIX)/libbpf_attach: $(VM_FIX_SRC)/libbpf_attach.c
+	@mkdir -p $(@D)
+	gcc -O2 -Wall -o $@ $< -lbpf
+
+$(VM_FIX)/uprobe_target: $(VM_FIX_SRC)/uprobe_target.c
+	@mkdir -p $(@D)
+	gcc -O1 -g -Wall -o $@ $<

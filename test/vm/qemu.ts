@@ -1,0 +1,55 @@
+// The qemu-system-x86_64 command line for one throwaway guest. Each choice
+// is a measured fact of shared/design/kernel-vm.md or of this harness.
+import type { GuestImages } from './images.js';
+
+export const QEMU = 'qemu-system-x86_64';
+
+/** Files on the host side of one boot. */
+export interface BootPaths {
+  /** Read-write 9p share, mounted in the guest at this same path. */
+  xchg: string;
+  console: string;
+  stdout: string;
+  stderr: string;
+}
+
+export interface MachineShape {
+  /** Guest RAM in MiB: node plus bpftool want a few hundred; qemu's own RSS follows. */
+  memoryMiB: number;
+  /** vCPUs: with thread=multi each is a host thread. */
+  cpus: number;
+}
+
+export const DEFAULT_SHAPE: MachineShape = { memoryMiB: 1024, cpus: 2 };
+
+// Kernel command line. quiet: every console byte is emulated serial I/O,
+// and panics still print (KERN_EMERG). panic=-1 with -no-reboot: a panic
+// ends qemu at once instead of hanging until the timeout. kbpf.xchg (a
+// dotted, unknown module parameter) is ignored by the kernel and not handed
+// to init, but /init reads it from /proc/cmdline; guest tests look for it too.
+function kernelArgs(p: BootPaths): string {
+  return ['console=ttyS0', 'quiet', 'panic=-1', `kbpf.xchg=${p.xchg}`].join(' ');
+}
+
+export function qemuArgs(images: GuestImages, p: BootPaths, shape: MachineShape = DEFAULT_SHAPE): string[] {
+  return [
+    // KVM hangs here (the host is itself a guest): TCG, one thread per vCPU,
+    // a large translation cache; -cpu max offers RDRAND, so the guest's
+    // crng is ready at once and node does not wait for entropy.
+    '-accel', 'tcg,thread=multi,tb-size=256', '-cpu', 'max',
+    // q35 booted a little faster than the default pc machine here.
+    '-machine', 'q35', '-m', String(shape.memoryMiB), '-smp', String(shape.cpus),
+    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-nic', 'none',
+    // The uncompressed ELF boots through its PVH note: about twice as fast
+    // under TCG as the bzImage, which would decompress itself in emulation.
+    '-kernel', images.kernel, '-initrd', images.initramfs, '-append', kernelArgs(p),
+    '-serial', `file:${p.console}`,
+    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+    '-virtfs', `local,path=${p.xchg},mount_tag=xchg,security_model=none,multidevs=remap`,
+    // Guest output to qemu's stdio hung; file-backed ports work, and qemu
+    // writes them as data arrives, so what a crashed guest printed survives.
+    '-device', 'virtio-serial-pci',
+    '-chardev', `file,id=kbpfout,path=${p.stdout}`, '-device', 'virtserialport,chardev=kbpfout,name=kbpf.stdout',
+    '-chardev', `file,id=kbpferr,path=${p.stderr}`, '-device', 'virtserialport,chardev=kbpferr,name=kbpf.stderr',
+  ];
+}
