@@ -14,6 +14,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   parse: async () => (await import('./parse.bench.js')).default,
   print: async () => (await import('./print.bench.js')).default,
   compile: async () => (await import('./compile.bench.js')).default,
+  load: async () => (await import('./load.bench.js')).default,
 };
 
 function cell(v: string | number): string {

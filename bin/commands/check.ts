@@ -79,8 +79,13 @@ export const compileForCheck: CompileForCheck = async (input) => {
 };
 
 /** An object file: event names from our metadata section when it has one. */
-async function objectFile(path: string): Promise<CheckInput> {
-  const bytes = readFileSync(path);
+async function objectFile(path: string): Promise<CheckInput | string> {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    return `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+  }
   const events = new Map<string, string>();
   try {
     const { readObject } = await import('../../bpf/elf-reader.js');
@@ -129,7 +134,11 @@ const check: Command = {
       if (!c) return 1;
       inputs.push(c);
     }
-    for (const p of positionals) inputs.push(await objectFile(p));
+    for (const p of positionals) {
+      const o = await objectFile(p);
+      if (typeof o === 'string') { process.stderr.write(`kprobe-bpf check: ${o}\n`); return 1; }
+      inputs.push(o);
+    }
     if (!inputs.length) { process.stderr.write(`kprobe-bpf check: nothing to check (give -e LINE, -f FILE or OBJ.o)\n\n${HELP}`); return 2; }
 
     const { checkObject } = await import('../../runtime/loader.js');
@@ -167,8 +176,8 @@ const check: Command = {
         ].join('\n'));
       }
     }
-    process.stdout.write(table(rows) + '\n');
-    if (reports.length) process.stdout.write('\n' + reports.join('\n\n') + '\n');
+    if (rows.length > 1) process.stdout.write(table(rows) + '\n');
+    if (reports.length) process.stdout.write((rows.length > 1 ? '\n' : '') + reports.join('\n\n') + '\n');
     return failed ? 1 : 0;
   },
 };

@@ -79,7 +79,7 @@ fi
 exports=$(sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)$/-Wl,--export=\1/p' "$here/exports.txt")
 # shellcheck disable=SC2086
 "$CC" --target=wasm32-wasi --sysroot="$sysroot" -mexec-model=reactor -O2 \
-  -Wl,--initial-memory=16777216 -Wl,-z,stack-size=1048576 -Wl,--strip-all \
+  -Wl,--initial-memory=16777216 -Wl,-z,stack-size=1048576 -Wl,--strip-debug \
   $exports \
   "$out"/obj/shim/*.o "$out"/obj/libbpf/*.o "$out"/obj/libelf/*.o "$out"/obj/zlib/*.o \
   -lwasi-emulated-mman -lwasi-emulated-signal -lwasi-emulated-process-clocks -lwasi-emulated-getpid \

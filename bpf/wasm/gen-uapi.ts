@@ -165,12 +165,11 @@ class Parser {
   }
 }
 
+/** Names of an enum's enumerators, in order: NAME [= expr] , ... } */
 function enumerators(toks: Token[], enumName: string): string[] {
-  const p = new Parser(toks);
-  p.seek(['enum', enumName, '{']);
   const out: string[] = [];
-  // Read names up to the closing brace: NAME [= expr] ,
   const start = toks.findIndex((t, k) => t.text === 'enum' && toks[k + 1]?.text === enumName && toks[k + 2]?.text === '{');
+  if (start < 0) throw new Error(`gen-uapi: enum ${enumName} not found in header`);
   let depth = 0;
   let expectName = true;
   for (let k = start + 3; k < toks.length; k++) {
@@ -280,8 +279,9 @@ function generate(headerPath: string): UapiTables {
     const w = line.split(' ');
     if (w[0] === 'S') sizes.set(w[1]!, Number(w[2]));
     else if (w[0] === 'F') {
+      // "F union bpf_attr NAME OFF SIZE PTR" or "F struct bpf_prog_info NAME ..."
       const owner = w[1] === 'union' ? 'attr' : w[2]!;
-      const [name, off, size, ptr] = w[1] === 'union' ? w.slice(3) : w.slice(3);
+      const [name, off, size, ptr] = w.slice(3);
       const f: UapiField = { name: name!, offset: Number(off), size: Number(size), pointer: ptr === '1' };
       if (owner === 'attr') attrFields.set(f.name, f);
       else infoFields.set(owner, [...(infoFields.get(owner) ?? []), f]);
@@ -308,12 +308,33 @@ function generate(headerPath: string): UapiTables {
   };
 }
 
+/**
+ * C that fails to compile unless another target lays the structs out the
+ * same way: mk/wasm.mk compiles it for wasm32, where libbpf builds the attrs
+ * the bridge then reads with these x86-64 offsets.
+ */
+function layoutAsserts(t: UapiTables): string {
+  const lines = ['#include <stddef.h>', `#include "${t.header}"`];
+  const check = (type: string, f: UapiField) => {
+    lines.push(`_Static_assert(offsetof(${type}, ${f.name}) == ${f.offset} && sizeof(((${type} *)0)->${f.name}) == ${f.size}, "${type}.${f.name}");`);
+  };
+  lines.push(`_Static_assert(sizeof(union bpf_attr) == ${t.attrSize}, "sizeof(union bpf_attr)");`);
+  const seen = new Set<string>();
+  for (const c of Object.values(t.commands)) for (const f of c.fields) if (!seen.has(f.name)) { seen.add(f.name); check('union bpf_attr', f); }
+  for (const [name, info] of Object.entries(t.infos)) {
+    lines.push(`_Static_assert(sizeof(struct ${name}) == ${info.size}, "sizeof(struct ${name})");`);
+    for (const f of info.fields) check(`struct ${name}`, f);
+  }
+  return lines.join('\n') + '\n';
+}
+
 const [header, outPath] = process.argv.slice(2);
 if (!header || !outPath) {
   process.stderr.write('usage: gen-uapi.js path/to/linux/bpf.h out.json\n');
   process.exit(2);
 }
 const tables = generate(header);
+writeFileSync(outPath.replace(/\.json(\.new)?$/, '') + '.layout-check.c', layoutAsserts(tables));
 writeFileSync(outPath + '.tmp', JSON.stringify(tables, null, 1) + '\n');
 // rename last so a half-written table is never read
 execFileSync('mv', [outPath + '.tmp', outPath]);

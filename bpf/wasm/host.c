@@ -22,6 +22,11 @@
 #include <sys/resource.h>
 #include <net/if.h>
 
+/* This file is built with the redirect header too (it defines the kb_*
+ * functions it declares); where it means libc's own function, undo the rename. */
+#undef fclose
+#undef sysconf
+
 #define HOST(name) __attribute__((import_module("kprobe_bpf"), import_name(#name)))
 
 HOST(bpf) int host_bpf(int cmd, void *attr, unsigned size);
@@ -151,13 +156,45 @@ int kb_faccessat(int dirfd, const char *path, int mode, int flags)
 
 /* fopen of /proc and /sys files (kallsyms, vmlinux BTF, version_signature):
  * read the whole file through the host into a heap buffer and hand libbpf a
- * memory stream over it; kb_fclose frees the buffer. Read-only by design. */
+ * read-only stream over it (fopencookie; the buffer is freed on fclose).
+ * wasi-libc's own FILE cannot wrap a kernel fd. */
 struct kb_memfile {
-	FILE *f;
 	char *buf;
-	struct kb_memfile *next;
+	size_t len, pos;
 };
-static struct kb_memfile *memfiles;
+
+static ssize_t memfile_read(void *cookie, char *out, size_t n)
+{
+	struct kb_memfile *m = cookie;
+	size_t rem = m->len - m->pos;
+	if (n > rem)
+		n = rem;
+	memcpy(out, m->buf + m->pos, n);
+	m->pos += n;
+	return (ssize_t)n;
+}
+
+static int memfile_seek(void *cookie, off_t *off, int whence)
+{
+	struct kb_memfile *m = cookie;
+	long long base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? (long long)m->pos : (long long)m->len;
+	long long to = base + *off;
+	if (whence > SEEK_END || to < 0 || to > (long long)m->len) {
+		errno = EINVAL;
+		return -1;
+	}
+	m->pos = (size_t)to;
+	*off = to;
+	return 0;
+}
+
+static int memfile_close(void *cookie)
+{
+	struct kb_memfile *m = cookie;
+	free(m->buf);
+	free(m);
+	return 0;
+}
 
 FILE *kb_fopen(const char *restrict path, const char *restrict mode)
 {
@@ -198,36 +235,21 @@ FILE *kb_fopen(const char *restrict path, const char *restrict mode)
 	}
 	kb_close(fd);
 	struct kb_memfile *m = malloc(sizeof(*m));
-	FILE *f = m ? fmemopen(buf, len ? len : 1, "r") : NULL;
+	cookie_io_functions_t io = { .read = memfile_read, .seek = memfile_seek, .close = memfile_close };
+	FILE *f = m ? fopencookie(m, "r", io) : NULL;
 	if (!f) {
 		free(m);
 		free(buf);
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (!len)
-		fgetc(f); /* empty file: start at EOF */
-	m->f = f;
 	m->buf = buf;
-	m->next = memfiles;
-	memfiles = m;
+	m->len = len;
+	m->pos = 0;
 	return f;
 }
 
-int kb_fclose(FILE *f)
-{
-	for (struct kb_memfile **p = &memfiles; *p; p = &(*p)->next) {
-		if ((*p)->f == f) {
-			struct kb_memfile *m = *p;
-			*p = m->next;
-			int r = fclose(f);
-			free(m->buf);
-			free(m);
-			return r;
-		}
-	}
-	return fclose(f);
-}
+int kb_fclose(FILE *f) { return fclose(f); }
 
 /* wasi reports 64 KiB wasm pages; mmap sizes of BPF maps use the kernel's
  * 4 KiB x86-64 page (kernel: arch/x86/include/asm/page_types.h). */
