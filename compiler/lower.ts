@@ -12,6 +12,11 @@ import { layoutEvent } from './layout.js';
 export interface LowerOptions {
   /** Bytes reserved per string in the dynamic area (kernel: up to MAX_STRING_SIZE). */
   readonly maxStringSize?: number;
+  /**
+   * File offset of SYMBOL+offs in the ELF at path, for PATH:SYMBOL probes that
+   * use @+FILE_OFFS (the address is computed from the probe's own file offset).
+   */
+  readonly resolveFileSymbol?: (path: string, symbol: string, offset: bigint) => bigint;
 }
 
 /** kernel: MAX_STRING_SIZE (PATH_MAX), a string's bytes including its NUL. */
@@ -56,8 +61,19 @@ function chainOf(fetch: FetchArg, tracer: Tracer, probeFileOffset: bigint): Chai
   }
 }
 
-function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition): FetchProgram {
-  const probeFileOffset = def.point.kind === 'file' || def.point.kind === 'file-symbol' ? def.point.offset : 0n;
+/** Where a uprobe sits in its file, needed only by @+FILE_OFFS. */
+function probeFileOffsetOf(def: ProbeDefinition, opts: LowerOptions): bigint {
+  const p = def.point;
+  if (p.kind === 'file') return p.offset;
+  if (p.kind !== 'file-symbol') return 0n;
+  if (!opts.resolveFileSymbol) throw new Error(`${p.path}:${p.symbol}: @+FILE_OFFS needs the symbol's file offset, and no ELF resolver was given`);
+  return opts.resolveFileSymbol(p.path, p.symbol, p.offset);
+}
+
+const usesFileOffset = (f: FetchArg): boolean => f.kind === 'fileoffs' || (f.kind === 'deref' && usesFileOffset(f.inner));
+
+function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: LowerOptions): FetchProgram {
+  const probeFileOffset = usesFileOffset(arg.fetch) ? probeFileOffsetOf(def, opts) : 0n;
   const { source, derefs } = chainOf(arg.fetch, def.tracer, probeFileOffset);
   const ft = fetchTypeOf(arg.type);
   const count = arg.type.arrayLength;
@@ -158,7 +174,7 @@ export function recordCapacity(p: ProbeProgram): number {
 
 export function lowerProbe(def: ProbeDefinition, opts: LowerOptions = {}): ProbeProgram {
   const format = layoutEvent(def);
-  const fetches = def.args.map((a, i) => lowerArg(a, format.argFields[i]!, def));
+  const fetches = def.args.map((a, i) => lowerArg(a, format.argFields[i]!, def, opts));
   return {
     name: programNameOf(def),
     section: sectionOf(def),

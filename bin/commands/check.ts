@@ -52,7 +52,7 @@ export const compileForCheck: CompileForCheck = async (input) => {
   if (defs === undefined) return undefined;
   const { compileDefinitions } = await import('../../compiler/object.js');
   const { isWide } = await import('../../bpf/insn.js');
-  const compiled = compileDefinitions(defs);
+  const compiled = compileDefinitions(defs, (await import('../compile-options.js')).COMPILE_OPTIONS);
   const byName = new Map(compiled.programs.map((p, i) => [p.ir.name, { p, def: defs[i]! }]));
   return {
     label: '(command line)',

@@ -39,7 +39,8 @@ async function loadInput(values: Parameters<typeof readDefinitions>[0], objects:
   if (defs === undefined) return undefined;
   if (defs.length === 0) return 'no probe definitions given (-e LINE, -f FILE or OBJ.o)';
   const { compileDefinitions } = await import('../../compiler/object.js');
-  return compileDefinitions(defs).object;
+  const { COMPILE_OPTIONS } = await import('../compile-options.js');
+  return compileDefinitions(defs, COMPILE_OPTIONS).object;
 }
 
 const trace: Command = {
