@@ -3,10 +3,10 @@
 import type { Command } from './command.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  parse: { summary: 'parse probe definitions and print them as the kernel reads them back', load: async () => (await import('./commands/parse.js')).default },
+  compile: { summary: 'compile probe definitions to a BPF object (.o), or print its annotated assembly', load: async () => (await import('./commands/compile.js')).default },
   check: { summary: 'load every program through the kernel verifier without attaching; one row per probe', load: async () => (await import('./commands/check.js')).default },
   trace: { summary: 'attach the probes and print every hit as ftrace prints it', load: async () => (await import('./commands/trace.js')).default },
-  compile: { summary: 'compile probe definitions to a BPF object (.o), or print its annotated assembly', load: async () => (await import('./commands/compile.js')).default },
-  parse: { summary: 'parse probe definitions and print them as the kernel reads them back', load: async () => (await import('./commands/parse.js')).default },
 };
 
 function usage(): string {
