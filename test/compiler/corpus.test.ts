@@ -4,7 +4,7 @@
 // program. Judges: llvm-objdump, libbpf, the running kernel.
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { disassemble } from '../../bpf/disasm.js';
@@ -101,4 +101,23 @@ t.test('libbpf loads every object and the kernel verifier accepts every program'
     }
     t.equal(loaded, defs.length, `${loaded} of ${defs.length} programs passed the verifier`);
   });
+});
+
+t.test('our own loader (libbpf in wasm) loads every object of the corpus', async (t) => {
+  const skip = rootSkipReason();
+  if (skip) return t.plan(0, skip);
+  const { BpfObject } = await import('../../runtime/loader.js');
+  let loaded = 0;
+  for (const c of chunks) {
+    const obj = BpfObject.open(new Uint8Array(readFileSync(c.file)), { name: 'corpus', logger: () => {} });
+    try {
+      const r = obj.load();
+      const ok = r.programs.filter((p) => p.loaded && p.fd >= 0);
+      loaded += ok.length;
+      t.equal(ok.length, c.defs.length, `${c.file}: ${ok.length}/${c.defs.length}${r.ok ? '' : `: ${r.error}`}`);
+    } finally {
+      obj.close();
+    }
+  }
+  t.equal(loaded, defs.length, `${loaded} of ${defs.length} programs loaded through the wasm loader`);
 });
