@@ -4,8 +4,14 @@
 import { PREFIX_COMM, PREFIX_CPU, PREFIX_TGID, PREFIX_TS, RECORD_PREFIX_SIZE } from '../compiler/format.js';
 import type { FetchProgram, FetchSource, MemSpace, ProbeProgram } from '../compiler/ir.js';
 import { recordCapacity } from '../compiler/lower.js';
+import { RINGBUF_BYTES } from '../compiler/codegen.js';
 
-const READ: Record<MemSpace, string> = { auto: 'bpf_probe_read', kernel: 'bpf_probe_read_kernel', user: 'bpf_probe_read_user' };
+const NOFAULT_READ: Record<MemSpace, string> = { auto: 'bpf_probe_read', kernel: 'bpf_probe_read_kernel', user: 'bpf_probe_read_user' };
+/** As codegen's READ_HELPER: sleepable programs read user memory with the faulting bpf_copy_from_user. */
+const READ_BY: Record<'sleepable' | 'atomic', Record<MemSpace, string>> = {
+  atomic: NOFAULT_READ,
+  sleepable: { ...NOFAULT_READ, user: 'bpf_copy_from_user' },
+};
 const READ_STR: Record<MemSpace, string> = { auto: 'bpf_probe_read_str', kernel: 'bpf_probe_read_kernel_str', user: 'bpf_probe_read_user_str' };
 const U: Record<number, string> = { 1: '__u8', 2: '__u16', 4: '__u32', 8: '__u64' };
 const E = (off: number) => RECORD_PREFIX_SIZE + off;
@@ -20,12 +26,21 @@ function source(s: FetchSource): string {
   }
 }
 
-function fetch(f: FetchProgram, maxStr: number): string {
+function fetch(f: FetchProgram, maxStr: number, sleepable: boolean): string {
+  const READ = READ_BY[sleepable ? 'sleepable' : 'atomic'];
   const lines = [`  /* ${f.argName}=${f.comm} */`, `  v = ${source(f.source)};`];
   for (const d of f.derefs) lines.push(`  ${READ[d.space]}(&tmp, 8, (void *)(v + ${d.offset})); v = tmp;`);
   const field = E(f.fieldOffset);
+  // sleepable user strings: on failure fault the first, then the next page in and retry (codegen: emitFaultingUserString)
+  const retry = (space: MemSpace, addr: string) => sleepable && space === 'user' ? [
+    `  if (n < 0) { a = (__u64)(${addr}); bpf_copy_from_user(&c, 1, (void *)a);`,
+    `    n = ${READ_STR[space]}(rec + ${RECORD_PREFIX_SIZE} + dyn, ${maxStr}, (void *)a);`,
+    `    if (n < 0) { bpf_copy_from_user(&c, 1, (void *)((a | 4095) + 1));`,
+    `      n = ${READ_STR[space]}(rec + ${RECORD_PREFIX_SIZE} + dyn, ${maxStr}, (void *)a); } }`,
+  ] : [];
   const str = (space: MemSpace, addr: string, fo: number) => [
     `  n = ${READ_STR[space]}(rec + ${RECORD_PREFIX_SIZE} + dyn, ${maxStr}, (void *)(${addr}));`,
+    ...retry(space, addr),
     `  if ((unsigned long)n > ${maxStr}) n = 0;`,
     `  *(__u32 *)(rec + ${E(fo)}) = (n << 16) | dyn; dyn += n;`,
   ];
@@ -91,15 +106,27 @@ export function cEquivalent(programs: readonly { ir: ProbeProgram; eventId: numb
     'struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, 4); __uint(value_size, 4); } events SEC(".maps");',
     `struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); __uint(key_size, 4); __uint(value_size, ${capacity}); } scratch SEC(".maps");`,
     `struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, ${programs.length + 1}); __uint(key_size, 4); __uint(value_size, 8); } misses SEC(".maps");`,
+    ...(programs.some((p) => p.ir.sleepable) ? [`struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, ${RINGBUF_BYTES}); } records SEC(".maps");`] : []),
     'char LICENSE[] SEC("license") = "GPL";',
   ];
   for (const { ir, eventId } of programs) {
     const dynamic = ir.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
+    const miss = [`    __u32 id = ${eventId}; __u64 *m = bpf_map_lookup_elem(&misses, &id);`, '    if (m) *m += 1;'];
+    // codegen's RECORD_SINK: a sleepable program reserves its record in the ring buffer
+    const acquire = ir.sleepable
+      ? [`  char *rec = bpf_ringbuf_reserve(&records, ${recordCapacity(ir)}, 0);`, '  if (!rec) {', ...miss, '    return 0;', '  }']
+      : ['  char *rec = bpf_map_lookup_elem(&scratch, &key);', '  if (!rec) return 0;'];
+    const submit = ir.sleepable
+      ? [`  bpf_ringbuf_submit(rec, bpf_ringbuf_query(&records, BPF_RB_AVAIL_DATA) < ${RINGBUF_BYTES / 4} ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP);`]
+      : [
+        `  if (bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, rec, ${dynamic ? `dyn + ${RECORD_PREFIX_SIZE}` : RECORD_PREFIX_SIZE + ir.format.entrySize})) {`,
+        ...miss,
+        '  }',
+      ];
     out.push(
       `SEC("${ir.section}") int ${ir.name}(void *ctx) {`,
-      '  __u32 key = 0; __u64 v, tmp, dyn; long n;',
-      '  char *rec = bpf_map_lookup_elem(&scratch, &key);',
-      '  if (!rec) return 0;',
+      '  __u32 key = 0; __u64 v, tmp, dyn, a; long n; char c;',
+      ...acquire,
       `  *(__u64 *)(rec + ${PREFIX_TS}) = bpf_ktime_get_ns();`,
       '  v = bpf_get_current_pid_tgid();',
       `  *(__u32 *)(rec + ${E(4)}) = v; *(__u32 *)(rec + ${PREFIX_TGID}) = v >> 32;`,
@@ -108,11 +135,8 @@ export function cEquivalent(programs: readonly { ir: ProbeProgram; eventId: numb
       `  *(__u32 *)(rec + ${E(0)}) = ${eventId};`,
       probeIp(ir),
       `  dyn = ${ir.format.entrySize};`,
-      ...ir.fetches.map((f) => fetch(f, ir.maxStringSize)),
-      `  if (bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, rec, ${dynamic ? `dyn + ${RECORD_PREFIX_SIZE}` : RECORD_PREFIX_SIZE + ir.format.entrySize})) {`,
-      `    __u32 id = ${eventId}; __u64 *m = bpf_map_lookup_elem(&misses, &id);`,
-      '    if (m) *m += 1;',
-      '  }',
+      ...ir.fetches.map((f) => fetch(f, ir.maxStringSize, ir.sleepable)),
+      ...submit,
       '  return 0;',
       '}',
     );

@@ -49,7 +49,9 @@ function clangCounts(c: string): Map<string, number> | string {
     let fn: string | undefined;
     for (const line of out.split('\n')) {
       const f = /^[0-9a-f]{16} <(\w+)>:$/.exec(line);
-      if (f) { fn = f[1]; counts.set(fn!, 0); continue; }
+      // llvm-objdump also heads basic blocks (<LBB0_3>:): those continue the function
+      if (f && !f[1]!.startsWith('LBB')) { fn = f[1]; counts.set(fn!, 0); continue; }
+      if (f) continue;
       if (fn && /^\s+\d+:\t/.test(line)) counts.set(fn, counts.get(fn)! + 1);
     }
     return counts;

@@ -15,6 +15,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   print: async () => (await import('./print.bench.js')).default,
   compile: async () => (await import('./compile.bench.js')).default,
   load: async () => (await import('./load.bench.js')).default,
+  trace: async () => (await import('./trace.bench.js')).default,
 };
 
 function cell(v: string | number): string {

@@ -1,5 +1,10 @@
 // IR -> BPF. One program per probe event. The record is assembled in a per-CPU
-// scratch map value and sent with bpf_perf_event_output.
+// scratch map value and sent with bpf_perf_event_output; a sleepable program
+// (uprobes) builds it in a BPF ring buffer reservation instead, since the
+// verifier refuses PERF_EVENT_ARRAY maps in sleepable programs (verifier.c
+// check_map_prog_compatibility: "Sleepable programs can only use array, hash,
+// ringbuf and local storage maps"), and a per-CPU scratch could be reused by
+// another task while this one sleeps on a page fault.
 //
 // Register roles (the BPF calling convention fixes most of the allocation:
 // helpers clobber r1-r5, r6-r9 survive calls, r10 is the frame pointer):
@@ -8,36 +13,65 @@
 //   r8  dynamic data offset from the entry start (only when the event has strings)
 //   r9  a fetched value that must survive calls (only for arrays of strings)
 //   r1-r5 temporaries between calls; a fetched value lives in r3, the helpers' source argument
-// Stack: fp-4 the map key, fp-16 the word a dereference reads into.
+// Stack: fp-4 the map key, fp-16 the word a dereference reads into (also the
+// byte a sleepable string fetch faults a page in with), fp-24 the address of
+// the string being fetched (sleepable only, kept across its retries).
 import {
   R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9, sizeOf, type Reg,
 } from '../bpf/insn.js';
 import {
-  type AsmItem, Helper, alu64Imm, alu64Reg, annotate, call, exit, jmpImm, label, ldImm64, ldKsym, ldMapFd, ldx,
+  type AsmItem, Helper, alu64Imm, alu64Reg, annotate, call, exit, ja, jmpImm, label, ldImm64, ldKsym, ldMapFd, ldx,
   mov32Imm, mov64Imm, mov64Reg, st, stx,
 } from '../bpf/asm.js';
 import { PT_REGS_OFFSET } from './arch/x86_64.js';
 import { PREFIX_COMM, PREFIX_CPU, PREFIX_TGID, PREFIX_TS, RECORD_PREFIX_SIZE } from './format.js';
 import type { FetchProgram, FetchSource, MemSpace, ProbeProgram, StoreOp } from './ir.js';
+import { recordCapacity } from './lower.js';
 
 export const EVENTS_MAP = 'events';
 export const SCRATCH_MAP = 'scratch';
 /** Per-CPU u64 per event id: records the program could not hand to the ring (the profile's misses). */
 export const MISSES_MAP = 'misses';
+/** BPF_MAP_TYPE_RINGBUF sleepable programs reserve their records in (one ring for every CPU). */
+export const RINGBUF_MAP = 'records';
+/**
+ * Its size (a power-of-two multiple of the page size, kernel:
+ * ringbuf_map_alloc): 4 MiB hold about a thousand records with a full-size
+ * string each. The reader is woken once a quarter of it waits to be read.
+ */
+export const RINGBUF_BYTES = 4 << 20;
+const RINGBUF_WAKEUP_BYTES = RINGBUF_BYTES / 4;
+/** uapi/linux/bpf.h: ringbuf_query's BPF_RB_AVAIL_DATA, submit's BPF_RB_NO_WAKEUP / BPF_RB_FORCE_WAKEUP. */
+const BPF_RB_AVAIL_DATA = 0;
+const BPF_RB_NO_WAKEUP = 1;
+const BPF_RB_FORCE_WAKEUP = 2;
 
 const KEY_SLOT = -4;
 const DEREF_SLOT = -16;
+const STRING_ADDR_SLOT = -24;
+/** x86-64 PAGE_SIZE - 1: addr | PAGE_MASK_LOW + 1 is the next page. */
+const PAGE_MASK_LOW = 4095;
 const WORD = 8;
 /** perf_event_output's flags: the ring of the CPU we run on (BPF_F_CURRENT_CPU). */
 const BPF_F_CURRENT_CPU = 0xffffffff;
 
-const READ_HELPER: Readonly<Record<MemSpace, number>> = {
+const NOFAULT_READ_HELPER: Readonly<Record<MemSpace, number>> = {
   // bpf_probe_read picks user or kernel memory by address on x86, as the
   // kernel's kprobe fetch does (probe_mem_read with non-overlapping address spaces)
   auto: Helper.probe_read,
   kernel: Helper.probe_read_kernel,
   user: Helper.probe_read_user,
 };
+/**
+ * Reads per program kind: a sleepable program reads user memory with
+ * bpf_copy_from_user, which faults pages in like the kernel's uprobe fetch
+ * (trace_uprobe.c probe_mem_read: copy_from_user) and zero-fills on error.
+ */
+const READ_HELPER: Readonly<Record<'sleepable' | 'atomic', Readonly<Record<MemSpace, number>>>> = {
+  atomic: NOFAULT_READ_HELPER,
+  sleepable: { ...NOFAULT_READ_HELPER, user: Helper.copy_from_user },
+};
+const flavor = (p: ProbeProgram): 'sleepable' | 'atomic' => (p.sleepable ? 'sleepable' : 'atomic');
 const READ_STR_HELPER: Readonly<Record<MemSpace, number>> = {
   auto: Helper.probe_read_str,
   kernel: Helper.probe_read_kernel_str,
@@ -83,12 +117,12 @@ function emitSource(src: FetchSource): AsmItem[] {
 }
 
 /** Stage 2: r3 = *(unsigned long *)(r3 + offset), zero when the read faults. */
-function emitDeref(offset: bigint, space: MemSpace): AsmItem[] {
+function emitDeref(e: Emitter, offset: bigint, space: MemSpace): AsmItem[] {
   return [
     ...addConst(R3, offset),
     mov64Reg(R1, R10), alu64Imm('add', R1, DEREF_SLOT),
     mov64Imm(R2, WORD),
-    call(READ_HELPER[space]),
+    call(READ_HELPER[flavor(e.program)][space]),
     ldx(sizeOf(8), R3, R10, DEREF_SLOT),
   ];
 }
@@ -130,11 +164,50 @@ function dynamicDest(): AsmItem[] {
 
 /** Reads the string at r3 into dynamic data; a fault records length 0, as the kernel does. */
 function emitString(e: Emitter, space: MemSpace, fieldOffset: number): AsmItem[] {
+  if (e.program.sleepable && space === 'user') return emitFaultingUserString(e, fieldOffset);
   return [
     ...dynamicDest(),
     mov64Imm(R2, e.program.maxStringSize),
     call(READ_STR_HELPER[space]),
     ...clampLength(e, e.program.maxStringSize),
+    ...emitDataLoc(fieldOffset),
+  ];
+}
+
+/**
+ * A user string in a sleepable program, read as the kernel's
+ * strncpy_from_user would (it faults pages in): the no-fault read first; only
+ * when it fails, the string's first page is faulted in with a 1-byte
+ * bpf_copy_from_user and the read retried, then the next page likewise (a
+ * string of at most MAX_STRING_SIZE bytes spans two pages). A page that
+ * cannot be faulted in leaves the read failing: the kernel's (fault).
+ */
+function emitFaultingUserString(e: Emitter, fieldOffset: number): AsmItem[] {
+  const max = e.program.maxStringSize;
+  const done = e.fresh('str_done');
+  const read = (last = false): AsmItem[] => [
+    ...dynamicDest(),
+    mov64Imm(R2, max),
+    ldx(sizeOf(8), R3, R10, STRING_ADDR_SLOT),
+    call(Helper.probe_read_user_str),
+    ...(last ? [] : [jmpImm('jsge', R0, 0, done)]),
+  ];
+  const faultIn = (nextPage: boolean): AsmItem[] => [
+    mov64Reg(R1, R10), alu64Imm('add', R1, DEREF_SLOT),
+    mov64Imm(R2, 1),
+    ldx(sizeOf(8), R3, R10, STRING_ADDR_SLOT),
+    ...(nextPage ? [alu64Imm('or', R3, PAGE_MASK_LOW), alu64Imm('add', R3, 1)] : []),
+    call(Helper.copy_from_user),
+  ];
+  return [
+    stx(sizeOf(8), R10, STRING_ADDR_SLOT, R3),
+    ...read(),
+    ...faultIn(false),
+    ...read(),
+    ...faultIn(true),
+    ...read(true),
+    label(done),
+    ...clampLength(e, max),
     ...emitDataLoc(fieldOffset),
   ];
 }
@@ -163,7 +236,7 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
         ...addConst(R3, store.offset),
         mov64Reg(R1, R7), alu64Imm('add', R1, field),
         mov64Imm(R2, bytes),
-        call(READ_HELPER[store.space]),
+        call(READ_HELPER[flavor(e.program)][store.space]),
       ];
       if (f.bitfield) {
         const sz = sizeOf(store.size as 1 | 2 | 4 | 8);
@@ -176,7 +249,7 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
       // an array of char *: element i's pointer is read from val + offset + 8i
       const out: AsmItem[] = [mov64Reg(R9, R3)];
       for (let i = 0; i < f.count; i++) {
-        out.push(mov64Reg(R3, R9), ...emitDeref(store.offset + BigInt(i * WORD), store.space),
+        out.push(mov64Reg(R3, R9), ...emitDeref(e, store.offset + BigInt(i * WORD), store.space),
           ...emitString(e, store.space, f.fieldOffset + i * 4));
       }
       return out;
@@ -207,7 +280,7 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
 
 function emitFetch(e: Emitter, f: FetchProgram): AsmItem[] {
   const body: AsmItem[] = [...emitSource(f.source)];
-  for (const d of f.derefs) body.push(...emitDeref(d.offset, d.space));
+  for (const d of f.derefs) body.push(...emitDeref(e, d.offset, d.space));
   body.push(...emitStore(e, f, f.store));
   return annotate(`${f.argName}=${f.comm}`, body);
 }
@@ -233,19 +306,97 @@ function emitProbeIp(p: ProbeProgram): AsmItem[] {
   ];
 }
 
+/** misses[eventId] += 1 (the profile's misses); r0 is clobbered. */
+function countMiss(eventId: number): AsmItem[] {
+  return [
+    st(sizeOf(4), R10, KEY_SLOT, eventId),
+    mov64Reg(R2, R10), alu64Imm('add', R2, KEY_SLOT),
+    ldMapFd(R1, MISSES_MAP),
+    call(Helper.map_lookup_elem),
+    jmpImm('jeq', R0, 0, 'out'),
+    ldx(sizeOf(8), R1, R0, 0),
+    alu64Imm('add', R1, 1),
+    stx(sizeOf(8), R0, 0, R1),
+  ];
+}
+
+/** How a program gets the memory its record is built in (into r7, ctx into r6) and hands the record over. */
+interface RecordSink {
+  acquire(p: ProbeProgram, eventId: number): AsmItem[];
+  /** r8 holds the dynamic offset when the event has dynamic data. */
+  submit(p: ProbeProgram, eventId: number, dynamic: boolean): AsmItem[];
+}
+
+const RECORD_SINK: Readonly<Record<'sleepable' | 'atomic', RecordSink>> = {
+  atomic: {
+    acquire: () => annotate('record = scratch[0]', [
+      mov64Reg(R6, R1),
+      st(sizeOf(4), R10, KEY_SLOT, 0),
+      mov64Reg(R2, R10), alu64Imm('add', R2, KEY_SLOT),
+      ldMapFd(R1, SCRATCH_MAP),
+      call(Helper.map_lookup_elem),
+      jmpImm('jeq', R0, 0, 'out'),
+      mov64Reg(R7, R0),
+    ]),
+    submit: (p, eventId, dynamic) => [
+      ...annotate('perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, record, size)', [
+        mov64Reg(R1, R6),
+        ldMapFd(R2, EVENTS_MAP),
+        mov32Imm(R3, BPF_F_CURRENT_CPU | 0),
+        mov64Reg(R4, R7),
+        ...(dynamic
+          ? [mov64Reg(R5, R8), alu64Imm('add', R5, RECORD_PREFIX_SIZE)]
+          : [mov64Imm(R5, RECORD_PREFIX_SIZE + p.format.entrySize)]),
+        call(Helper.perf_event_output),
+      ]),
+      ...annotate('a full ring drops the record: count it as a miss of this event', [
+        jmpImm('jeq', R0, 0, 'out'),
+        ...countMiss(eventId),
+      ]),
+    ],
+  },
+  // The reservation is the program's own: no other task can touch it while
+  // this one sleeps. It is sized for the largest record the event can make.
+  sleepable: {
+    acquire: (p, eventId) => {
+      const got = 'record_reserved';
+      return [
+        ...annotate(`record = ringbuf_reserve(&records, ${recordCapacity(p)}, 0)`, [
+          mov64Reg(R6, R1),
+          ldMapFd(R1, RINGBUF_MAP),
+          mov64Imm(R2, recordCapacity(p)),
+          mov64Imm(R3, 0),
+          call(Helper.ringbuf_reserve),
+          jmpImm('jne', R0, 0, got),
+        ]),
+        ...annotate('a full ring drops the record: count it as a miss of this event', [...countMiss(eventId), ja('out')]),
+        label(got),
+        mov64Reg(R7, R0),
+      ];
+    },
+    // Waking the reader on every record (flags 0 when it keeps up) costs a
+    // wakeup per hit; like the perf rings' watermark, wake it only once a
+    // quarter of the ring is waiting: it also drains on its poll timeout.
+    submit: () => annotate('ringbuf_submit(record, ringbuf_query(&records, BPF_RB_AVAIL_DATA) < ring/4 ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP)', [
+      ldMapFd(R1, RINGBUF_MAP),
+      mov64Imm(R2, BPF_RB_AVAIL_DATA),
+      call(Helper.ringbuf_query),
+      mov64Imm(R2, BPF_RB_NO_WAKEUP),
+      jmpImm('jlt', R0, RINGBUF_WAKEUP_BYTES, 'wake_chosen'),
+      mov64Imm(R2, BPF_RB_FORCE_WAKEUP),
+      label('wake_chosen'),
+      mov64Reg(R1, R7),
+      call(Helper.ringbuf_submit),
+    ]),
+  },
+};
+
 /** The whole program for one probe event; `eventId` becomes common_type. */
 export function generateProgram(p: ProbeProgram, eventId: number): AsmItem[] {
   const e = new Emitter(p);
   const dynamic = p.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
-  e.push(...annotate('record = scratch[0]', [
-    mov64Reg(R6, R1),
-    st(sizeOf(4), R10, KEY_SLOT, 0),
-    mov64Reg(R2, R10), alu64Imm('add', R2, KEY_SLOT),
-    ldMapFd(R1, SCRATCH_MAP),
-    call(Helper.map_lookup_elem),
-    jmpImm('jeq', R0, 0, 'out'),
-    mov64Reg(R7, R0),
-  ]));
+  const sink = RECORD_SINK[flavor(p)];
+  e.push(...sink.acquire(p, eventId));
   e.push(...annotate('prefix: time, tgid, cpu, comm; common_type, common_pid', [
     call(Helper.ktime_get_ns),
     stx(sizeOf(8), R7, PREFIX_TS, R0),
@@ -264,27 +415,7 @@ export function generateProgram(p: ProbeProgram, eventId: number): AsmItem[] {
   e.push(...emitProbeIp(p));
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
   for (const f of p.fetches) e.push(...emitFetch(e, f));
-  e.push(...annotate('perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, record, size)', [
-    mov64Reg(R1, R6),
-    ldMapFd(R2, EVENTS_MAP),
-    mov32Imm(R3, BPF_F_CURRENT_CPU | 0),
-    mov64Reg(R4, R7),
-    ...(dynamic
-      ? [mov64Reg(R5, R8), alu64Imm('add', R5, RECORD_PREFIX_SIZE)]
-      : [mov64Imm(R5, RECORD_PREFIX_SIZE + p.format.entrySize)]),
-    call(Helper.perf_event_output),
-  ]));
-  e.push(...annotate('a full ring drops the record: count it as a miss of this event', [
-    jmpImm('jeq', R0, 0, 'out'),
-    st(sizeOf(4), R10, KEY_SLOT, eventId),
-    mov64Reg(R2, R10), alu64Imm('add', R2, KEY_SLOT),
-    ldMapFd(R1, MISSES_MAP),
-    call(Helper.map_lookup_elem),
-    jmpImm('jeq', R0, 0, 'out'),
-    ldx(sizeOf(8), R1, R0, 0),
-    alu64Imm('add', R1, 1),
-    stx(sizeOf(8), R0, 0, R1),
-  ]));
+  e.push(...sink.submit(p, eventId, dynamic));
   e.push(label('out'), mov64Imm(R0, 0), exit());
   return e.items;
 }

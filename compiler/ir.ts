@@ -92,4 +92,11 @@ export interface ProbeProgram {
   readonly fetches: readonly FetchProgram[];
   /** Bytes reserved for each string in the dynamic area. */
   readonly maxStringSize: number;
+  /**
+   * A sleepable uprobe program (BPF_F_SLEEPABLE, section uprobe.s/...): user
+   * memory is read with faulting copies, as the kernel's own uprobe fetch does
+   * (trace_uprobe.c: copy_from_user / strncpy_from_user), so pages the process
+   * has not touched yet read like the kernel reads them. kprobes never are.
+   */
+  readonly sleepable: boolean;
 }

@@ -17,6 +17,12 @@ export interface LowerOptions {
    * use @+FILE_OFFS (the address is computed from the probe's own file offset).
    */
   readonly resolveFileSymbol?: (path: string, symbol: string, offset: bigint) => bigint;
+  /**
+   * Make uprobe programs sleepable (default true): they then read user memory
+   * the way the kernel's uprobe tracer does, faulting pages in. Needs kernel
+   * 6.0+ (sleepable uprobe BPF programs); kprobes are never sleepable.
+   */
+  readonly sleepable?: boolean;
 }
 
 /** kernel: MAX_STRING_SIZE (PATH_MAX), a string's bytes including its NUL. */
@@ -126,10 +132,18 @@ function probeIpOf(def: ProbeDefinition): ProbeIpSource {
   return { op: 'reg-ip' };
 }
 
-/** Section name libbpf recognises for the probe's program type. */
-export function sectionOf(def: ProbeDefinition): string {
+/** Whether a probe's program is sleepable: uprobes only (the kernel refuses a sleepable program on a kprobe). */
+export const isSleepable = (def: ProbeDefinition, opts: LowerOptions = {}): boolean =>
+  def.tracer === 'uprobe' && (opts.sleepable ?? true);
+
+/**
+ * Section name libbpf recognises for the probe's program type; `.s` marks a
+ * sleepable one (libbpf section_defs: "uprobe.s+", "uretprobe.s+" set BPF_F_SLEEPABLE).
+ */
+export function sectionOf(def: ProbeDefinition, sleepable = false): string {
   const p = def.point;
-  const kind = `${def.tracer}${def.isReturn ? 'ret' : ''}`.replace('kprobe' + 'ret', 'kretprobe').replace('uprobe' + 'ret', 'uretprobe');
+  const base = `${def.tracer}${def.isReturn ? 'ret' : ''}`.replace('kprobe' + 'ret', 'kretprobe').replace('uprobe' + 'ret', 'uretprobe');
+  const kind = sleepable ? `${base}.s` : base;
   switch (p.kind) {
     case 'symbol': return `${kind}/${p.module ? `${p.module}:` : ''}${p.symbol}${p.offset ? `+${p.offset}` : ''}`;
     case 'address': return `${kind}/0x${p.address.toString(16)}`;
@@ -175,12 +189,14 @@ export function recordCapacity(p: ProbeProgram): number {
 export function lowerProbe(def: ProbeDefinition, opts: LowerOptions = {}): ProbeProgram {
   const format = layoutEvent(def);
   const fetches = def.args.map((a, i) => lowerArg(a, format.argFields[i]!, def, opts));
+  const sleepable = isSleepable(def, opts);
   return {
     name: programNameOf(def),
-    section: sectionOf(def),
+    section: sectionOf(def, sleepable),
     format,
     probeIp: probeIpOf(def),
     fetches,
     maxStringSize: stringRoom(fetches, format.entrySize, opts.maxStringSize),
+    sleepable,
   };
 }

@@ -5,7 +5,7 @@ import type { ProbeDefinition } from '../grammar/ast.js';
 import type { AsmItem } from '../bpf/asm.js';
 import { MapType } from '../bpf/elf.js';
 import { programFromAsm, writeObject, type ProgramSpec } from '../bpf/elf-writer.js';
-import { EVENTS_MAP, MISSES_MAP, SCRATCH_MAP, generateProgram } from './codegen.js';
+import { EVENTS_MAP, MISSES_MAP, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP, generateProgram } from './codegen.js';
 import type { ProbeProgram } from './ir.js';
 import { lowerProbe, recordCapacity, type LowerOptions } from './lower.js';
 import { METADATA_SECTION, METADATA_VERSION, encodeMetadata, type EventMetadata } from './metadata.js';
@@ -21,6 +21,8 @@ export interface CompiledObject {
   readonly programs: readonly CompiledProgram[];
   readonly object: Uint8Array;
 }
+
+export { RINGBUF_BYTES };
 
 /** Kernel symbols whose addresses the programs load (resolved by libbpf from kallsyms). */
 function externsOf(programs: readonly ProbeProgram[]): string[] {
@@ -58,6 +60,9 @@ export function compileDefinitions(defs: readonly ProbeDefinition[], opts: Lower
       { name: EVENTS_MAP, type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 0 },
       { name: SCRATCH_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: scratchSize, maxEntries: 1 },
       { name: MISSES_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: programs.length + 1 },
+      ...(programs.some((p) => p.ir.sleepable)
+        ? [{ name: RINGBUF_MAP, type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: RINGBUF_BYTES }]
+        : []),
     ],
     externs: externsOf(programs.map((p) => p.ir)).map((name) => ({ name })),
     extraSections: [{ name: METADATA_SECTION, data: encodeMetadata({ version: METADATA_VERSION, events }) }],

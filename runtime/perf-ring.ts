@@ -79,6 +79,21 @@ export interface PerfRecord {
   readonly meta?: Readonly<SampleMeta>;
 }
 
+/**
+ * A ring read in batches, merged with the others in time order by
+ * PerfReader.drain: a CPU's perf ring, or the BPF ring buffer (ring-buffer.ts).
+ */
+export interface RingSource {
+  /** Polled for wakeups. */
+  readonly fd: number;
+  beginBatch(): boolean;
+  peek(): boolean;
+  peekTime(timeOf?: RawTime): number;
+  deliver(h: RingHandler): number;
+  endBatch(): void;
+  close(): void;
+}
+
 /** Where, inside a PERF_RECORD_SAMPLE body, each field sits for a sample_type (kernel: perf_output_sample order). */
 interface SampleLayout {
   readonly tid: number;
@@ -111,7 +126,7 @@ function sampleLayout(sampleType: number): SampleLayout {
 }
 
 /** One CPU's mmapped ring. */
-export class PerfRing {
+export class PerfRing implements RingSource {
   readonly cpu: number;
   readonly fd: number;
   /** Samples the kernel reported lost on this CPU (PERF_RECORD_LOST). */
@@ -288,7 +303,9 @@ export class PerfReader {
   private readonly epoll: Epoll;
   private closed = false;
   private readonly timeOf: RawTime | undefined;
-  private readonly active: PerfRing[] = [];
+  /** The rings drain() merges: the per-CPU rings, then any added source. */
+  private readonly sources: RingSource[];
+  private readonly active: RingSource[] = [];
   private readonly keys: number[] = [];
 
   /** Opens, per CPU, a PERF_COUNT_SW_BPF_OUTPUT event with PERF_SAMPLE_RAW: the fds a PERF_EVENT_ARRAY map holds. */
@@ -332,14 +349,25 @@ export class PerfReader {
 
   constructor(rings: readonly PerfRing[], timeOf?: RawTime) {
     this.rings = rings;
+    this.sources = [...rings];
     this.timeOf = timeOf;
-    this.epoll = new Epoll(Math.max(1, rings.length));
+    // one spare slot for a ring buffer added later (addSource)
+    this.epoll = new Epoll(Math.max(1, rings.length) + 1);
     try {
       rings.forEach((r, i) => this.epoll.add(r.fd, i));
     } catch (e) {
       this.epoll.close();
       throw e;
     }
+  }
+
+  /**
+   * Merges another ring (the BPF ring buffer of sleepable programs) into
+   * drain() and poll(); closed with the reader.
+   */
+  addSource(src: RingSource): void {
+    this.epoll.add(src.fd, this.sources.length);
+    this.sources.push(src);
   }
 
   /** cpu -> perf fd, for the PERF_EVENT_ARRAY map (key = cpu). */
@@ -357,7 +385,7 @@ export class PerfReader {
     const keys = this.keys;
     active.length = 0;
     keys.length = 0;
-    for (const r of this.rings) {
+    for (const r of this.sources) {
       if (r.beginBatch() && r.peek()) {
         active.push(r);
         keys.push(r.peekTime(this.timeOf));
@@ -438,7 +466,7 @@ export class PerfReader {
         errors.push(e);
       }
     }
-    for (const r of this.rings) {
+    for (const r of this.sources) {
       try {
         r.close();
       } catch (e) {

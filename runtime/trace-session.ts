@@ -15,6 +15,7 @@ import type { EventFormat } from '../compiler/format.js';
 import { AttachRegistry, attachBpfProbe, type ProbeAttachment, type Scope } from './attach/index.js';
 import { Kallsyms, emptyKallsyms } from './kallsyms.js';
 import { PerfReader } from './perf-ring.js';
+import { RingBuffer } from './ring-buffer.js';
 import { TracePrinter, fdSink, ftraceHeader, type Sink } from './printer/index.js';
 import { renderProfile, type ProfileRow } from './profile.js';
 import { onlineCpus } from './sys/index.js';
@@ -46,6 +47,8 @@ export interface SessionOptions {
   readonly missesOf?: (typeId: number) => number;
   /** Called once, after attaching, before the workload is released. */
   readonly onAttached?: () => void;
+  /** The BPF ring buffer map sleepable programs write to (fd, max_entries), read beside the perf rings. */
+  readonly ringBuffer?: { readonly fd: number; readonly size: number };
 }
 
 export interface SessionSummary {
@@ -53,6 +56,8 @@ export interface SessionSummary {
   readonly lost: ReadonlyMap<number, number>;
   readonly profile: readonly ProfileRow[];
   readonly stoppedBy: 'signal' | 'duration' | 'until' | 'stop';
+  /** The signal that stopped the session, when stoppedBy is 'signal' (the exit status is 128 + its number). */
+  readonly signal?: NodeJS.Signals;
 }
 
 export class TraceSession {
@@ -62,6 +67,7 @@ export class TraceSession {
   private readonly held: Buffer[] = [];
   private readonly attachments: ProbeAttachment[] = [];
   private stopReason: SessionSummary['stoppedBy'] | undefined;
+  private stopSignal: NodeJS.Signals | undefined;
   private wake: (() => void) | undefined;
 
   /**
@@ -89,6 +95,7 @@ export class TraceSession {
     this.registry.addCleanup(() => this.reader.close(this.printer.handler()));
     this.finalSink = out;
     try {
+      if (opts.ringBuffer) this.reader.addSource(new RingBuffer(opts.ringBuffer.fd, opts.ringBuffer.size));
       for (const [cpu, fd] of this.reader.fds()) setPerfFd(cpu, fd);
     } catch (e) {
       this.registry.closeAll();
@@ -112,7 +119,8 @@ export class TraceSession {
   }
 
   /** Ends the read loop (from a signal handler, a timer, or the caller). */
-  stop(reason: SessionSummary['stoppedBy'] = 'stop', _sig?: NodeJS.Signals): void {
+  stop(reason: SessionSummary['stoppedBy'] = 'stop', sig?: NodeJS.Signals): void {
+    if (this.stopReason === undefined) this.stopSignal = sig;
     this.stopReason ??= reason;
     this.wake?.();
   }
@@ -150,6 +158,6 @@ export class TraceSession {
       event: e.format.event, hits: this.printer.eventFor(e.typeId)?.hits ?? 0, misses: missesOf(e.typeId),
     }));
     if (this.opts.profile) (this.opts.profileSink ?? fdSink(2))(Buffer.from(renderProfile(profile, lost)));
-    return { printed: this.printer.written, lost, profile, stoppedBy: this.stopReason ?? 'stop' };
+    return { printed: this.printer.written, lost, profile, stoppedBy: this.stopReason ?? 'stop', ...(this.stopSignal ? { signal: this.stopSignal } : {}) };
   }
 }

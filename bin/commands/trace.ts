@@ -8,6 +8,7 @@ import { splitCommand } from '../split-command.js';
 
 const HELP = `usage: kprobe-bpf trace [-e LINE]... [-f FILE]... [OBJ.o] [-c CMD | -p PID]
                         [--duration S] [--json] [--pipe] [--profile] [--legacy]
+                        [--no-sleepable]
 
 Attaches the probes and prints each hit exactly as the kernel's trace file
 would: the '# tracer: nop' header, then one line per event. Runs until Ctrl-C,
@@ -22,25 +23,38 @@ ${INPUT_HELP}
   --json         one JSON object per event instead of ftrace lines
   --pipe         stream lines as they come, without the header (like trace_pipe)
   --profile      afterwards print the kprobe_profile table (event, hits, misses) to stderr
+  --no-sleepable compile uprobe programs non-sleepable (for kernels before 6.0):
+                 strings in pages the process has not touched yet then print
+                 (fault) where the kernel faults them in; without it such a
+                 kernel gets them anyway, after saying so
   -h, --help     this help
 
 Lost events are never hidden: they are counted per CPU in the header's
 entries-written and reported on stderr.
 `;
 
+interface TraceInput {
+  readonly object: Uint8Array;
+  /** The lines compiled again without sleepable programs (lines only). */
+  readonly recompileAtomic?: () => Uint8Array;
+}
+
 /** The object to load: compiled from the lines, or an object file (its metadata describes the events). */
-async function loadInput(values: Parameters<typeof readDefinitions>[0], objects: readonly string[]): Promise<Uint8Array | undefined | string> {
+async function loadInput(values: Parameters<typeof readDefinitions>[0], objects: readonly string[], sleepable: boolean): Promise<TraceInput | undefined | string> {
   if (objects.length > 1) return 'one object file at a time';
   if (objects.length === 1) {
     if (values.e?.length || values.f?.length) return 'give either -e/-f lines or an object file, not both';
-    return new Uint8Array(readFileSync(objects[0]!));
+    if (!sleepable) return "--no-sleepable applies to -e/-f lines: give it to 'kprobe-bpf compile' when writing the object";
+    return { object: new Uint8Array(readFileSync(objects[0]!)) };
   }
   const defs = await readDefinitions(values);
   if (defs === undefined) return undefined;
   if (defs.length === 0) return 'no probe definitions given (-e LINE, -f FILE or OBJ.o)';
   const { compileDefinitions } = await import('../../compiler/object.js');
   const { COMPILE_OPTIONS } = await import('../compile-options.js');
-  return compileDefinitions(defs, COMPILE_OPTIONS).object;
+  const object = compileDefinitions(defs, { ...COMPILE_OPTIONS, sleepable }).object;
+  if (!sleepable) return { object };
+  return { object, recompileAtomic: () => compileDefinitions(defs, { ...COMPILE_OPTIONS, sleepable: false }).object };
 }
 
 const trace: Command = {
@@ -55,6 +69,7 @@ const trace: Command = {
         json: { type: 'boolean' },
         pipe: { type: 'boolean' },
         profile: { type: 'boolean' },
+        'no-sleepable': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -69,13 +84,14 @@ const trace: Command = {
     const command = values.c === undefined ? undefined : splitCommand(values.c);
     if (command !== undefined && command.length === 0) return usage('-c: empty command');
 
-    const object = await loadInput(values, positionals);
-    if (object === undefined) return 1;
-    if (typeof object === 'string') return usage(object);
+    const input = await loadInput(values, positionals, !values['no-sleepable']);
+    if (input === undefined) return 1;
+    if (typeof input === 'string') return usage(input);
 
     const { runTrace } = await import('../../runtime/tracer.js');
     return runTrace({
-      object,
+      object: input.object,
+      ...(input.recompileAtomic ? { recompileAtomic: input.recompileAtomic } : {}),
       ...(command ? { command } : {}),
       ...(pid !== undefined ? { pid } : {}),
       ...(duration !== undefined ? { durationMs: duration * 1000 } : {}),

@@ -9,10 +9,23 @@ const digits = new Uint8Array(24);
 
 export type Sink = (chunk: Buffer) => void;
 
+/** A one-slot futex word to sleep on synchronously (Atomics.wait) while a pipe drains. */
+const drainPause = new Int32Array(new SharedArrayBuffer(4));
+
 export function fdSink(fd: number): Sink {
   return (chunk) => {
     let off = 0;
-    while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+    while (off < chunk.length) {
+      try {
+        off += writeSync(fd, chunk, off, chunk.length - off);
+      } catch (e) {
+        // A pipe on stdout is non-blocking once libuv has opened it (any use of
+        // process.stdout): when the reader lags, write(2) says EAGAIN. That is
+        // back-pressure, not an error: wait a millisecond for it to drain.
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        Atomics.wait(drainPause, 0, 0, 1);
+      }
+    }
   };
 }
 
