@@ -20,7 +20,7 @@ VM_MANIFEST := $(VM_DIR)/guest.json
 # Built on the host before boot: the guest is ~18x slower than the host.
 VM_FIX_SRC := test/guest/fixtures
 VM_FIX := $(VM_DIR)/fixtures
-VM_FIXTURES := $(VM_FIX)/kprobe_count.bpf.o $(VM_FIX)/libbpf_attach $(VM_FIX)/uprobe_target
+VM_FIXTURES := $(VM_FIX)/kprobe_count.bpf.o $(VM_FIX)/libbpf_attach $(VM_FIX)/uprobe_target $(VM_FIX)/kprobe_workload
 MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 
 .PHONY: vm vm-deps vm-fixtures
@@ -60,3 +60,8 @@ $(VM_FIX)/libbpf_attach: $(VM_FIX_SRC)/libbpf_attach.c
 $(VM_FIX)/uprobe_target: $(VM_FIX_SRC)/uprobe_target.c
 	@mkdir -p $(@D)
 	gcc -O1 -g -Wall -o $@ $<
+
+# Static: after execve it makes only its own system calls (kprobe-diff.test.ts).
+$(VM_FIX)/kprobe_workload: $(VM_FIX_SRC)/kprobe_workload.c
+	@mkdir -p $(@D)
+	gcc -O1 -static -Wall -o $@ $<

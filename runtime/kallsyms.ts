@@ -21,6 +21,8 @@ export class Kallsyms {
   private readonly names: string[];
   private readonly modules: (string | undefined)[];
   private readonly cache = new Map<number, Map<number, Buffer>>();
+  /** [_stext, _end): where core kernel symbols apply (kallsyms.c is_ksym_addr with KALLSYMS_ALL). */
+  private readonly core: { start: bigint; end: bigint } | undefined;
 
   /** Parses kallsyms text (default: this machine's /proc/kallsyms). Zeroed addresses (kptr_restrict) give an empty table. */
   static load(text = readFileSync('/proc/kallsyms', 'utf8')): Kallsyms {
@@ -52,6 +54,10 @@ export class Kallsyms {
       this.hi[i] = Number(r.addr >> 32n);
       this.lo[i] = Number(r.addr & 0xffffffffn);
     });
+    const core = (name: string) => rows.find((r) => r.module === undefined && r.name === name)?.addr;
+    const start = core('_stext') ?? core('_text');
+    const end = core('_end');
+    this.core = start !== undefined && end !== undefined ? { start, end } : undefined;
   }
 
   get length(): number {
@@ -84,6 +90,13 @@ export class Kallsyms {
     let j = i + 1;
     while (j < this.names.length && this.hi[j] === this.hi[i] && this.lo[j] === this.lo[i]) j++;
     if (j >= this.names.length) return undefined; // past the last symbol: no size known, the kernel finds none either
+    // A core symbol names only addresses inside the kernel image: the kernel
+    // never matches per-CPU offsets (symbols near 0) or addresses past _end
+    // to the nearest core symbol below, and %pS prints "0x..." for them.
+    if (this.modules[i] === undefined && this.core) {
+      const a = (BigInt(hi) << 32n) | BigInt(lo);
+      if (a < this.core.start || a >= this.core.end) return undefined;
+    }
     const offset = (hi - this.hi[i]!) * 4294967296 + (lo - this.lo[i]!);
     const size = (this.hi[j]! - this.hi[i]!) * 4294967296 + (this.lo[j]! - this.lo[i]!);
     return { name: this.names[i]!, module: this.modules[i], offset, size };

@@ -41,6 +41,17 @@ export function textWriters(ksyms: Kallsyms): Readonly<Record<BaseType, ValueWri
     out.cstr(buf, span.start, span.end);
     out.byte(Q);
   };
+  // symstr: our BPF stores the 8-byte address in the dynamic area (compiler/
+  // codegen.ts emitStore 'symstr'); the kernel's fetch_store_symstring stores
+  // the text sprint_symbol() makes of it, which is %pS, rendered here. A
+  // __data_loc of any other length holds that text already (a kernel entry).
+  const symstr: ValueWriter = (out, buf, p, entry, end) => {
+    if (!dataLocInto(buf, p, entry, end)) return out.bytes(FAULT);
+    if (span.end - span.start !== SYMSTR_ADDR_SIZE) return str(out, buf, p, entry, end);
+    out.byte(Q);
+    out.bytes(ksyms.format(buf.readUInt32LE(span.start), buf.readUInt32LE(span.start + 4), 'pS'));
+    out.byte(Q);
+  };
   const hexPrefix = (out: OutBuffer): void => {
     out.byte(0x30);
     out.byte(0x78);
@@ -62,9 +73,12 @@ export function textWriters(ksyms: Kallsyms): Readonly<Record<BaseType, ValueWri
     symbol: (out, buf, p) => out.bytes(ksyms.format(buf.readUInt32LE(p), buf.readUInt32LE(p + 4), 'pS')),
     string: str,
     ustring: str,
-    symstr: str,
+    symstr,
   };
 }
+
+/** Dynamic bytes our symstr fetch stores: the address. */
+const SYMSTR_ADDR_SIZE = 8;
 
 /** Writes src[start,end) up to the first NUL as the body of a JSON string. */
 export function jsonStringBody(out: OutBuffer, src: Uint8Array, start: number, end: number): void {
@@ -125,6 +139,7 @@ export function jsonWriters(ksyms: Kallsyms): Readonly<Record<BaseType, ValueWri
     },
     string: str,
     ustring: str,
-    symstr: str,
+    // "sym+0x1/0x2 [mod]" or "0x.." holds nothing JSON must escape; a fault is null
+    symstr: (out, buf, p, e, end) => (dataLocInto(buf, p, e, end) ? text.symstr(out, buf, p, e, end) : out.ascii('null')),
   };
 }
