@@ -11,11 +11,13 @@
 //   r6  ctx (struct pt_regs *), needed by reads and by perf_event_output
 //   r7  record base (map value): prefix at +0, trace entry at +RECORD_PREFIX_SIZE
 //   r8  dynamic data offset from the entry start (only when the event has strings)
-//   r9  a fetched value that must survive calls (only for arrays of strings)
+//   r9  the trace entry's address (record + prefix), when the program places
+//       enough dynamic data for one register to pay off (see usesEntryBase)
 //   r1-r5 temporaries between calls; a fetched value lives in r3, the helpers' source argument
 // Stack: fp-4 the map key, fp-16 the word a dereference reads into (also the
 // byte a sleepable string fetch faults a page in with), fp-24 the address of
-// the string being fetched (sleepable only, kept across its retries).
+// the string being fetched (sleepable only, kept across its retries), fp-32
+// the char ** of an array of strings.
 import {
   R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9, sizeOf, type Reg,
 } from '../bpf/insn.js';
@@ -49,6 +51,7 @@ const BPF_RB_FORCE_WAKEUP = 2;
 const KEY_SLOT = -4;
 const DEREF_SLOT = -16;
 const STRING_ADDR_SLOT = -24;
+const ARRAY_BASE_SLOT = -32;
 /** x86-64 PAGE_SIZE - 1: addr | PAGE_MASK_LOW + 1 is the next page. */
 const PAGE_MASK_LOW = 4095;
 const WORD = 8;
@@ -85,7 +88,11 @@ const entry = (off: number) => RECORD_PREFIX_SIZE + off;
 class Emitter {
   private labels = 0;
   readonly items: AsmItem[] = [];
-  constructor(readonly program: ProbeProgram) {}
+  /** r9 holds the entry's address: each dynamic destination costs 2 instructions instead of 3. */
+  readonly entryBase: boolean;
+  constructor(readonly program: ProbeProgram) {
+    this.entryBase = dynamicDestinations(program) >= 3;
+  }
   fresh(prefix: string): string { return `${prefix}_${this.labels++}`; }
   push(...items: AsmItem[]): void { this.items.push(...items); }
 }
@@ -158,15 +165,30 @@ function emitDataLocConst(fieldOffset: number, len: number): AsmItem[] {
 }
 
 /** r1 = where the next dynamic datum goes (record base + prefix + r8). */
-function dynamicDest(): AsmItem[] {
+function dynamicDest(e: Emitter): AsmItem[] {
+  if (e.entryBase) return [mov64Reg(R1, R9), alu64Reg('add', R1, R8)];
   return [mov64Reg(R1, R7), alu64Reg('add', R1, R8), alu64Imm('add', R1, RECORD_PREFIX_SIZE)];
+}
+
+/**
+ * How many times the program computes a dynamic destination: setting r9 up
+ * costs 2 instructions and saves 1 each time, so it pays from 3 on.
+ */
+function dynamicDestinations(p: ProbeProgram): number {
+  let n = 0;
+  for (const f of p.fetches) {
+    const st = f.store;
+    if (st.op === 'string') n += (f.count ?? 1) * (p.sleepable && st.space === 'user' ? 3 : 1);
+    else if (st.op === 'comm' || st.op === 'symstr' || (st.op === 'immstr' && st.readable)) n += 1;
+  }
+  return n;
 }
 
 /** Reads the string at r3 into dynamic data; a fault records length 0, as the kernel does. */
 function emitString(e: Emitter, space: MemSpace, fieldOffset: number): AsmItem[] {
   if (e.program.sleepable && space === 'user') return emitFaultingUserString(e, fieldOffset);
   return [
-    ...dynamicDest(),
+    ...dynamicDest(e),
     mov64Imm(R2, e.program.maxStringSize),
     call(READ_STR_HELPER[space]),
     ...clampLength(e, e.program.maxStringSize),
@@ -185,10 +207,11 @@ function emitString(e: Emitter, space: MemSpace, fieldOffset: number): AsmItem[]
 function emitFaultingUserString(e: Emitter, fieldOffset: number): AsmItem[] {
   const max = e.program.maxStringSize;
   const done = e.fresh('str_done');
-  const read = (last = false): AsmItem[] => [
-    ...dynamicDest(),
+  // the first read still has the address in r3 (r1/r2 set-up leaves it); retries reload it
+  const read = (last = false, first = false): AsmItem[] => [
+    ...dynamicDest(e),
     mov64Imm(R2, max),
-    ldx(sizeOf(8), R3, R10, STRING_ADDR_SLOT),
+    ...(first ? [] : [ldx(sizeOf(8), R3, R10, STRING_ADDR_SLOT)]),
     call(Helper.probe_read_user_str),
     ...(last ? [] : [jmpImm('jsge', R0, 0, done)]),
   ];
@@ -201,7 +224,7 @@ function emitFaultingUserString(e: Emitter, fieldOffset: number): AsmItem[] {
   ];
   return [
     stx(sizeOf(8), R10, STRING_ADDR_SLOT, R3),
-    ...read(),
+    ...read(false, true),
     ...faultIn(false),
     ...read(),
     ...faultIn(true),
@@ -247,16 +270,16 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
     case 'string': {
       if (f.count === undefined) return [...addConst(R3, store.offset), ...emitString(e, store.space, f.fieldOffset)];
       // an array of char *: element i's pointer is read from val + offset + 8i
-      const out: AsmItem[] = [mov64Reg(R9, R3)];
+      const out: AsmItem[] = [stx(sizeOf(8), R10, ARRAY_BASE_SLOT, R3)];
       for (let i = 0; i < f.count; i++) {
-        out.push(mov64Reg(R3, R9), ...emitDeref(e, store.offset + BigInt(i * WORD), store.space),
+        out.push(...(i === 0 ? [] : [ldx(sizeOf(8), R3, R10, ARRAY_BASE_SLOT)]), ...emitDeref(e, store.offset + BigInt(i * WORD), store.space),
           ...emitString(e, store.space, f.fieldOffset + i * 4));
       }
       return out;
     }
     case 'comm':
       return [
-        ...dynamicDest(),
+        ...dynamicDest(e),
         mov64Imm(R2, 16),
         mov64Reg(R3, R7), alu64Imm('add', R3, PREFIX_COMM),
         call(Helper.probe_read_kernel_str),
@@ -266,7 +289,7 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
     case 'immstr': {
       if (!store.readable) return emitDataLocConst(f.fieldOffset, 0);
       const bytes = Buffer.concat([Buffer.from(store.value), Buffer.alloc(1)]);
-      const out: AsmItem[] = dynamicDest();
+      const out: AsmItem[] = dynamicDest(e);
       let at = 0;
       for (; at + 4 <= bytes.length; at += 4) out.push(st(sizeOf(4), R1, at, bytes.readInt32LE(at)));
       for (; at < bytes.length; at++) out.push(st(sizeOf(1), R1, at, bytes[at]!));
@@ -274,7 +297,7 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
     }
     case 'symstr':
       // the address goes into dynamic data; the runtime renders it as the kernel's "sym+off/size"
-      return [...dynamicDest(), stx(sizeOf(8), R1, 0, R3), ...emitDataLocConst(f.fieldOffset, WORD)];
+      return [...dynamicDest(e), stx(sizeOf(8), R1, 0, R3), ...emitDataLocConst(f.fieldOffset, WORD)];
   }
 }
 
@@ -414,6 +437,7 @@ export function generateProgram(p: ProbeProgram, eventId: number): AsmItem[] {
   ]));
   e.push(...emitProbeIp(p));
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
+  if (e.entryBase) e.push(mov64Reg(R9, R7), alu64Imm('add', R9, RECORD_PREFIX_SIZE));
   for (const f of p.fetches) e.push(...emitFetch(e, f));
   e.push(...sink.submit(p, eventId, dynamic));
   e.push(label('out'), mov64Imm(R0, 0), exit());
