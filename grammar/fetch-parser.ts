@@ -22,7 +22,9 @@ const ImmString = createToken({ name: 'ImmString', pattern: /\\"[^]*"/, start_ch
 const Imm = createToken({ name: 'Imm', pattern: /\\[0-9]+/, start_chars_hint: ['\\'] });
 const FileOffs = createToken({ name: 'FileOffs', pattern: /@\+-?[0-9]+/, start_chars_hint: ['@'] });
 const MemAddr = createToken({ name: 'MemAddr', pattern: /@[0-9]+/, start_chars_hint: ['@'] });
-const SymRef = createToken({ name: 'SymRef', pattern: /@[^()]+/, start_chars_hint: ['@'] });
+// '@' alone is an empty symbol: the rules accept it like the kernel's parser does (the
+// refusal comes at registration, see probe.ts), so it must lex too.
+const SymRef = createToken({ name: 'SymRef', pattern: /@[^()]*/, start_chars_hint: ['@'] });
 const DerefOpen = createToken({ name: 'DerefOpen', pattern: /[+-]u?[0-9]+\(/, start_chars_hint: ['+', '-'] });
 const RParen = createToken({ name: 'RParen', pattern: /\)/, start_chars_hint: [')'] });
 

@@ -62,6 +62,8 @@ export interface CheckedArg {
   /** The fetch part of the body (before the first ':') in plain form: what the kernel ignores dropped. */
   readonly fetchText: string;
   readonly type: ArgType;
+  /** The text after '@' of a kprobe @SYM[+|-offs] fetch, resolved by the kernel only at registration. */
+  readonly symbol?: string;
 }
 
 type Op = 'NOP' | 'END' | 'REG' | 'STACK' | 'STACKP' | 'RETVAL' | 'IMM' | 'COMM' | 'ARG' | 'EDATA' | 'FOFFS' | 'DATA'
@@ -78,6 +80,8 @@ class ArgParse {
   readonly code: Op[] = new Array<Op>(FETCH_INSN_MAX).fill('NOP');
   pc = 0;
   offset: number;
+  /** kernel: the FETCH_NOP_SYMBOL insn's data (one per argument at most: a fetch has one leaf). */
+  symbol: string | undefined;
   constructor(readonly ctx: ArgContext, bodyOffset: number) {
     this.code[FETCH_INSN_MAX - 1] = 'END';
     this.offset = bodyOffset;
@@ -147,6 +151,7 @@ class ArgParse {
           // kprobe-bpf: kallsyms names hold no parentheses; the kernel would fail the lookup later.
           if (/[()]/.test(arg)) this.fail('BAD_FETCH_ARG');
           this.code[this.pc] = 'NOP_SYMBOL';
+          this.symbol = arg.slice(1);
           if (++this.pc === FETCH_INSN_MAX - 1) this.fail('TOO_MANY_OPS');
           this.code[this.pc] = 'IMM';
         }
@@ -334,5 +339,5 @@ export function checkProbeArg(arg: string, index: number, used: ReadonlySet<stri
     ...(bitfield ? { bitfield } : {}),
     ...(count > 0 ? { arrayLength: count } : {}),
   };
-  return { name, comm: body, fetchText: plain, type: argType };
+  return { name, comm: body, fetchText: plain, type: argType, ...(p.symbol !== undefined ? { symbol: p.symbol } : {}) };
 }

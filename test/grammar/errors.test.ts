@@ -37,6 +37,14 @@ const CASES: [string, ErrorCode, string][] = [
   ['r4097:g/e do_sys_open', 'MAXACT_TOO_BIG', ' ^'],
   ['p:g/e do_sys_open+zz', 'BAD_PROBE_ADDR', '      ^'],
   ['p:g/e do_sys_open-4', 'BAD_PROBE_ADDR', '      ^'],
+  // A place that fails kstrtoul is a symbol, and kallsyms holds none starting with a digit (or empty).
+  ['p:g/e 0x a=%di', 'BAD_PROBE_ADDR', '      ^'],
+  ['p:g/e 12345zz', 'BAD_PROBE_ADDR', '      ^'],
+  ['r:g/e 0x+4', 'BAD_PROBE_ADDR', '      ^'], // the kernel defers BAD_RETPROBE for a symbol it cannot find
+  ['p:g/e %return', 'BAD_PROBE_ADDR', '      ^'],
+  // An empty @SYM is parsed, then fails kallsyms_lookup_name at registration: -ENOENT, logged at the place.
+  ['p:g/e vfs_read a=@', 'BAD_PROBE_ADDR', '      ^'],
+  ['p:g/e vfs_read %di +0(@-8):u32', 'BAD_PROBE_ADDR', '      ^'],
   ['r:g/e do_sys_open+4', 'BAD_RETPROBE', '      ^'],
   ['p:g/e do_sys_open%ret', 'BAD_ADDR_SUFFIX', '                 ^'],
   ['p:/e do_sys_open', 'NO_GROUP_NAME', '  ^'],
@@ -58,6 +66,7 @@ const CASES: [string, ErrorCode, string][] = [
   [`${K}@+0x10`, 'FILE_ON_KPROBE', '                  ^'],
   [`${U}@+zz`, 'BAD_FILE_OFFS', '                       ^'],
   [`${U}@main`, 'SYM_ON_UPROBE', '                       ^'],
+  [`${U}a=@`, 'SYM_ON_UPROBE', '                         ^'], // live 6.18 uprobe_events: same message, caret at '@'
   [`${U}${deep(15)}`, 'TOO_MANY_OPS', `${' '.repeat(23 + 3)}^`], // reported by the outermost level
   [`${U}+0%di`, 'DEREF_NEED_BRACE', '                       ^'],
   [`${U}+zz(%di)`, 'BAD_DEREF_OFFS', '                       ^'],
