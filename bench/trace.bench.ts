@@ -7,7 +7,7 @@
 // VmHWM). The same probe traced by bpftrace (`uprobe:PATH:kpb_tick {
 // printf(...) }`, one line per hit with the same fields) in the same run is
 // the peer, with ratios.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,8 +36,18 @@ function vmHwmKiB(pid: number): number {
   }
 }
 
-/** Runs argv with stdout into `outFile`, sampling the process's VmHWM until it exits; resolves with stderr and the peak. */
-function runSampled(argv: readonly string[], outFile: string): Promise<{ stderr: string; hwmKiB: number; code: number | null }> {
+interface Sampled {
+  readonly child: ChildProcess;
+  /** stderr so far. */
+  stderr(): string;
+  /** Peak VmHWM seen so far, KiB. */
+  hwmKiB(): number;
+  /** Resolves with the exit code once the process has closed; sampling stops then. */
+  readonly closed: Promise<number | null>;
+}
+
+/** Starts argv with stdout into `outFile`, sampling its VmHWM every 50 ms until it exits. */
+function spawnSampled(argv: readonly string[], outFile: string): Sampled {
   const out = openSync(outFile, 'w');
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', out, 'pipe'] });
   closeSync(out);
@@ -45,13 +55,18 @@ function runSampled(argv: readonly string[], outFile: string): Promise<{ stderr:
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   let hwm = 0;
   const timer = setInterval(() => (hwm = Math.max(hwm, vmHwmKiB(child.pid!))), 50);
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearInterval(timer);
-      resolve({ stderr, hwmKiB: hwm, code });
-    });
+  const closed = new Promise<number | null>((resolve, reject) => {
+    child.once('error', (e) => { clearInterval(timer); reject(e); });
+    child.once('close', (code) => { clearInterval(timer); resolve(code); });
   });
+  return { child, stderr: () => stderr, hwmKiB: () => hwm, closed };
+}
+
+/** Runs argv to completion with stdout into `outFile`; resolves with stderr and the peak. */
+async function runSampled(argv: readonly string[], outFile: string): Promise<{ stderr: string; hwmKiB: number; code: number | null }> {
+  const s = spawnSampled(argv, outFile);
+  const code = await s.closed;
+  return { stderr: s.stderr(), hwmKiB: s.hwmKiB(), code };
 }
 
 /** Rate from the first and last timestamps (seconds) of n events. */
@@ -111,29 +126,22 @@ function producers(target: LoopTarget, count: number): Promise<void> {
  */
 async function systemWide(argv: readonly string[], file: string, ready: (pid: number) => boolean,
   target: LoopTarget, count: number, parse: (text: string) => { events: number; rate: number }): Promise<RunResult> {
-  const out = openSync(file, 'w');
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', out, 'pipe'] });
-  closeSync(out);
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  let hwm = 0;
-  const timer = setInterval(() => (hwm = Math.max(hwm, vmHwmKiB(child.pid!))), 50);
-  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const s = spawnSampled(argv, file);
+  const { child } = s;
   try {
     for (let i = 0; i < 600 && !ready(child.pid!); i++) {
-      if (child.exitCode !== null) throw new Error(`${argv[0]} exited early: ${stderr}`);
+      if (child.exitCode !== null) throw new Error(`${argv[0]} exited early: ${s.stderr()}`);
       await sleep(50);
     }
     await producers(target, count);
     await sleep(500); // let the reader catch up before the stop
     child.kill('SIGINT');
-    await closed;
+    await s.closed;
   } finally {
-    clearInterval(timer);
     if (child.exitCode === null) child.kill('SIGKILL');
   }
   const { events, rate } = parse(readFileSync(file, 'latin1'));
-  return { events, lost: Math.floor(N / count) * count - events, rate, hwmKiB: hwm };
+  return { events, lost: Math.floor(N / count) * count - events, rate, hwmKiB: s.hwmKiB() };
 }
 
 function parseOurs(text: string): { events: number; rate: number } {
