@@ -4,73 +4,19 @@
 // removed again at once, so lines never interact and nothing is left behind.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { formatProbeCommand, parseProbeCommands, ProbeSyntaxError } from '../../grammar/index.js';
+import { formatProbeCommand, parseProbeCommands, type ProbeSyntaxError } from '../../grammar/index.js';
+import { askKernel as askKernelOf, askUs as askUsOf, readEvents as readEventsOf, removeEventLine as removeEventLineOf, sameAnswer } from '../lib/grammar-diff.js';
 import { TRACEFS, uprobeEventsSkipReason, withKernelLock } from '../lib/kernel.js';
 import { buildCorpus, buildFuzzCorpus, type CorpusTarget } from './corpus.js';
 
 const EVENTS = `${TRACEFS}/uprobe_events`;
-const ERROR_LOG = `${TRACEFS}/error_log`;
-
-interface LogEntry { readonly stamp: number; readonly text: string }
-
-/** error_log entries: "[ts] sub: error: msg" + Command line + caret line. */
-function readErrorLog(): LogEntry[] {
-  const lines = readFileSync(ERROR_LOG, 'utf8').split('\n');
-  const out: LogEntry[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const m = /^\[\s*([0-9.]+)\] (.*)$/.exec(lines[i]!);
-    if (!m) continue;
-    out.push({ stamp: Number(m[1]), text: `${m[2]}\n${lines[i + 1] ?? ''}\n${lines[i + 2] ?? ''}` });
-  }
-  return out;
-}
-
-const readEvents = (): string[] => readFileSync(EVENTS, 'utf8').split('\n').filter((l) => l.length > 0);
-
-interface KernelAnswer {
-  readonly accepted: boolean;
-  readonly errno?: string;
-  readonly readback: string[];
-  readonly log: string[];
-}
-
-function removeEventLine(line: string): void {
-  const m = /^[pr][0-9]*:(\S+)/.exec(line);
-  if (m) appendFileSync(EVENTS, `-:${m[1]}\n`);
-}
-
-function askKernel(line: string): KernelAnswer {
-  const before = new Set(readEvents());
-  const log = readErrorLog();
-  const lastStamp = log.length ? log[log.length - 1]!.stamp : -1;
-  let accepted = true;
-  let errno: string | undefined;
-  try {
-    appendFileSync(EVENTS, `${line}\n`);
-  } catch (e) {
-    accepted = false;
-    errno = (e as NodeJS.ErrnoException).code;
-  }
-  const readback = readEvents().filter((l) => !before.has(l));
-  for (const l of readback) removeEventLine(l);
-  const entries = readErrorLog().filter((e) => e.stamp > lastStamp).map((e) => e.text);
-  return { accepted, ...(errno ? { errno } : {}), readback, log: entries };
-}
-
-interface OurAnswer { readonly accepted: boolean; readonly readback: string[]; readonly log: string[] }
-
-function askUs(line: string): OurAnswer {
-  try {
-    const { commands } = parseProbeCommands(line, { tracer: 'uprobe', symbolPlaces: false });
-    return { accepted: true, readback: commands.map(formatProbeCommand), log: [] };
-  } catch (e) {
-    if (!(e instanceof ProbeSyntaxError)) throw e;
-    return { accepted: false, readback: [], log: e.logged ? [e.toErrorLog()] : [] };
-  }
-}
+const readEvents = () => readEventsOf(EVENTS);
+const removeEventLine = (line: string) => removeEventLineOf(EVENTS, line);
+const askKernel = (line: string) => askKernelOf(EVENTS, line);
+const askUs = (line: string) => askUsOf(line, { tracer: 'uprobe', symbolPlaces: false });
 
 function buildTarget(dir: string): CorpusTarget {
   const group = `kbg${process.pid}`;
@@ -126,9 +72,7 @@ t.test('the parser agrees with the live kernel on every corpus line', { skip }, 
         const kernel = askKernel(line);
         const ours = askUs(line);
         if (kernel.accepted) accepted++;
-        const same = kernel.accepted === ours.accepted
-          && JSON.stringify(kernel.readback) === JSON.stringify(ours.readback)
-          && JSON.stringify(kernel.log) === JSON.stringify(ours.log);
+        const same = sameAnswer(kernel, ours);
         if (!same) {
           disagreements.push([
             `line: ${JSON.stringify(line)}`,
@@ -163,13 +107,8 @@ t.test('one write of many lines: applied up to the first bad line, like the kern
     `p:${g}/bad ${target.binary}:${o} %zz`, `p:${g}/three ${target.binary}:${o}`,
   ].join('\n');
   await withKernelLock(() => {
-    const before = new Set(readEvents());
-    const lastStamp = readErrorLog().at(-1)?.stamp ?? -1;
-    let refused = false;
-    try { appendFileSync(EVENTS, `${text}\n`); } catch { refused = true; }
-    const created = readEvents().filter((l) => !before.has(l));
-    for (const l of created) removeEventLine(l);
-    const log = readErrorLog().filter((e) => e.stamp > lastStamp).map((e) => e.text);
+    const { accepted, readback: created, log } = askKernelOf(EVENTS, text);
+    const refused = !accepted;
 
     let ours: ProbeSyntaxError | undefined;
     let oursBefore: string[] = [];

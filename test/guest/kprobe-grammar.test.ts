@@ -8,8 +8,7 @@
 // fixed in grammar/ are listed in KNOWN with a todo; any other one fails.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { formatProbeCommand, parseProbeCommands, ProbeSyntaxError } from '../../grammar/index.js';
+import { askKernel as askKernelOf, askUs as askUsOf, readEvents as readEventsOf, removeEventLine as removeEventLineOf, sameAnswer, type Answer } from '../lib/grammar-diff.js';
 import { TRACEFS, withKernelLock } from '../lib/kernel.js';
 import { notInGuestReason } from './env.js';
 import { dynamicEventsSkipReason } from './ftrace.js';
@@ -17,56 +16,14 @@ import { readKallsyms } from './kdiff.js';
 
 const skip = notInGuestReason() ?? dynamicEventsSkipReason('kprobe');
 const EVENTS = `${TRACEFS}/kprobe_events`;
-const ERROR_LOG = `${TRACEFS}/error_log`;
 const G = 'kbgk';
 
-interface LogEntry { readonly text: string }
-
-function readErrorLog(): LogEntry[] {
-  const lines = readFileSync(ERROR_LOG, 'utf8').split('\n');
-  const out: LogEntry[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const m = /^\[\s*([0-9.]+)\] (.*)$/.exec(lines[i]!);
-    if (m) out.push({ text: `${m[2]}\n${lines[i + 1] ?? ''}\n${lines[i + 2] ?? ''}` });
-  }
-  return out;
-}
-
-const readEvents = (): string[] => readFileSync(EVENTS, 'utf8').split('\n').filter((l) => l.length > 0);
-
-function removeEventLine(line: string): void {
-  const m = /^[pr][0-9]*:(\S+)/.exec(line);
-  if (m) appendFileSync(EVENTS, `-:${m[1]}\n`);
-}
-
-interface Answer { readonly accepted: boolean; readonly readback: string[]; readonly log: string[] }
-
-function askKernel(line: string): Answer {
-  const before = new Set(readEvents());
-  // Cleared first (writing error_log empties it): picking this line's entry by
-  // timestamp (as the host uprobe test does) missed an entry now and then here.
-  writeFileSync(ERROR_LOG, '');
-  let accepted = true;
-  try {
-    appendFileSync(EVENTS, `${line}\n`);
-  } catch {
-    accepted = false;
-  }
-  const readback = readEvents().filter((l) => !before.has(l));
-  for (const l of readback) removeEventLine(l);
-  return { accepted, readback, log: readErrorLog().map((e) => e.text) };
-}
-
-function askUs(line: string): Answer {
-  try {
-    const { commands } = parseProbeCommands(line, { tracer: 'kprobe' });
-    return { accepted: true, readback: commands.filter((c) => c.op === 'define').map(formatProbeCommand), log: [] };
-  } catch (e) {
-    // anything but the kernel's own error (an internal crash) is a disagreement too
-    if (!(e instanceof ProbeSyntaxError)) return { accepted: false, readback: [], log: [`(not a kernel error) ${(e as Error).message}`] };
-    return { accepted: false, readback: [], log: e.logged ? [e.toErrorLog()] : [] };
-  }
-}
+const readEvents = () => readEventsOf(EVENTS);
+const removeEventLine = (line: string) => removeEventLineOf(EVENTS, line);
+// error_log is emptied before each line: picking the line's entry by
+// timestamp (as the host uprobe test does) missed an entry now and then here.
+const askKernel = (line: string) => askKernelOf(EVENTS, line, true);
+const askUs = (line: string) => askUsOf(line, { tracer: 'kprobe' });
 
 /** ~150 kprobe lines: places, names, maxactive, %return, and every kprobe-only fetch form, valid and not. */
 function corpus(getpid: string): string[] {
@@ -179,9 +136,7 @@ t.test('kprobe grammar: `parse` agrees with the 6.1 kernel\'s kprobe_events', { 
         const kernel = askKernel(line);
         const ours = askUs(line);
         if (kernel.accepted) accepted++;
-        const same = kernel.accepted === ours.accepted
-          && JSON.stringify(kernel.readback) === JSON.stringify(ours.readback)
-          && JSON.stringify(kernel.log) === JSON.stringify(ours.log);
+        const same = sameAnswer(kernel, ours);
         if (!same) {
           disagreements.push({
             line,

@@ -1,0 +1,78 @@
+// Asking the kernel and our parser the same question: one definition line
+// written to kprobe_events or uprobe_events (then removed at once) against
+// parseProbeCommands. Used by the host's uprobe differential test and the
+// guest's kprobe one.
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { formatProbeCommand, parseProbeCommands, ProbeSyntaxError, type ParseOptions } from '../../grammar/index.js';
+import { TRACEFS } from './kernel.js';
+
+const ERROR_LOG = `${TRACEFS}/error_log`;
+
+export interface Answer {
+  readonly accepted: boolean;
+  /** errno of the refused write (kernel side only). */
+  readonly errno?: string;
+  readonly readback: string[];
+  /** error_log entries: message, Command: line, caret line. */
+  readonly log: string[];
+}
+
+export interface LogEntry { readonly stamp: number; readonly text: string }
+
+export function readErrorLog(): LogEntry[] {
+  const lines = readFileSync(ERROR_LOG, 'utf8').split('\n');
+  const out: LogEntry[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^\[\s*([0-9.]+)\] (.*)$/.exec(lines[i]!);
+    if (m) out.push({ stamp: Number(m[1]), text: `${m[2]}\n${lines[i + 1] ?? ''}\n${lines[i + 2] ?? ''}` });
+  }
+  return out;
+}
+
+export const readEvents = (file: string): string[] => readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
+
+export function removeEventLine(file: string, line: string): void {
+  const m = /^[pr][0-9]*:(\S+)/.exec(line);
+  if (m) appendFileSync(file, `-:${m[1]}\n`);
+}
+
+/**
+ * Writes the line to `events` (kprobe_events or uprobe_events) and removes
+ * whatever it created. The line's error_log entry is picked by timestamp, or,
+ * with clearLog (a throwaway guest, where timestamps proved unreliable), by
+ * emptying error_log first.
+ */
+export function askKernel(events: string, line: string, clearLog = false): Answer {
+  const before = new Set(readEvents(events));
+  if (clearLog) writeFileSync(ERROR_LOG, '');
+  const log = clearLog ? [] : readErrorLog();
+  const lastStamp = log.length ? log[log.length - 1]!.stamp : -1;
+  let accepted = true;
+  let errno: string | undefined;
+  try {
+    appendFileSync(events, `${line}\n`);
+  } catch (e) {
+    accepted = false;
+    errno = (e as NodeJS.ErrnoException).code;
+  }
+  const readback = readEvents(events).filter((l) => !before.has(l));
+  for (const l of readback) removeEventLine(events, l);
+  const entries = readErrorLog().filter((e) => e.stamp > lastStamp).map((e) => e.text);
+  return { accepted, ...(errno ? { errno } : {}), readback, log: entries };
+}
+
+/** Our parser's answer; anything but a kernel-style error (an internal crash) is recorded as a disagreement. */
+export function askUs(line: string, opts: ParseOptions): Answer {
+  try {
+    const { commands } = parseProbeCommands(line, opts);
+    return { accepted: true, readback: commands.filter((c) => c.op === 'define').map(formatProbeCommand), log: [] };
+  } catch (e) {
+    if (!(e instanceof ProbeSyntaxError)) return { accepted: false, readback: [], log: [`(not a kernel error) ${(e as Error).message}`] };
+    return { accepted: false, readback: [], log: e.logged ? [e.toErrorLog()] : [] };
+  }
+}
+
+export const sameAnswer = (kernel: Answer, ours: Answer): boolean =>
+  kernel.accepted === ours.accepted
+  && JSON.stringify(kernel.readback) === JSON.stringify(ours.readback)
+  && JSON.stringify(kernel.log) === JSON.stringify(ours.log);
