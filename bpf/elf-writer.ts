@@ -36,6 +36,7 @@ import {
   SYM_SIZE,
 } from './elf.js';
 import type { SectionSymbol } from './disasm.js';
+import type { ElfSymbol } from './elf-reader.js';
 import { decode, encode, type Insn, LD_IMM64, SLOT_BYTES, slotOffsets, slots } from './insn.js';
 
 const totalSlots = (insns: readonly Insn[]): number => insns.reduce((n, i) => n + slots(i), 0);
@@ -105,14 +106,8 @@ interface Section {
   entsize?: number;
 }
 
-interface Sym {
-  name: string;
-  bind: number;
-  type: number;
-  shndx: number;
-  value: number;
-  size: number;
-}
+/** A symbol before it has its table index. */
+type Sym = Omit<ElfSymbol, 'index'>;
 
 /** Bytes of one map definition in `.maps`: one pointer-sized slot per member. */
 const MAP_MEMBER_BYTES = 8;

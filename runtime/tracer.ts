@@ -160,7 +160,6 @@ async function traceOnce(opts: TraceOptions): Promise<number> {
       if (h && released) h.kill(sig);
       return 128 + (os.constants.signals[sig] ?? 2);
     }
-    if (h && summary.stoppedBy === 'until') return 0;
     return 0;
   } finally {
     if (held && !released) held.kill('SIGKILL');

@@ -5,9 +5,8 @@
 // no kprobe_events: CONFIG_KPROBES / CONFIG_KPROBE_EVENTS off) gets a message
 // that says so.
 import type { ProbeDefinition } from '../../grammar/ast.js';
-import { PERF_SAMPLE_RAW, nativeCString, onlineCpus, perfEventOpen } from '../sys/index.js';
 import { EVENT_SOURCE_DEVICES, fieldBits, readPmu, type DynamicPmu } from './pmu.js';
-import { PerfProbe, openAll, scopeTargets, type ProbeAttachment, type Scope } from './probe.js';
+import { openPmuProbe, type ProbeAttachment, type Scope } from './probe.js';
 import { attachTracefsProbe, tracefsRoot } from './tracefs-probe.js';
 import { existsSync } from 'node:fs';
 
@@ -59,28 +58,10 @@ export function attachKprobe(t: KprobeTarget, scope: Scope = {}, pmu: DynamicPmu
     const command = t.isReturn ? `r${t.maxactive ?? ''}` : 'p';
     return attachTracefsProbe({ tracer: 'kprobe', kind, command, point: where, base: t.symbol?.replace(/^.*:/, '') ?? 'addr' }, scope);
   }
-  const config = t.isReturn ? fieldBits(pmu, 'retprobe', 1n) : 0n;
-  const name = t.symbol !== undefined ? nativeCString(t.symbol) : undefined;
-  try {
-    const fds = openAll(scopeTargets(scope, onlineCpus), (pid, cpu) =>
-      perfEventOpen(
-        {
-          type: pmu.type,
-          config,
-          config1: name?.address ?? 0n,
-          config2: name ? t.offset : (t.address ?? 0n),
-          samplePeriod: 1n,
-          sampleType: PERF_SAMPLE_RAW,
-          flags: ['disabled'],
-        },
-        pid,
-        cpu,
-        -1,
-        `${kind} ${where}: perf_event_open`,
-      ),
-    );
-    return new PerfProbe(kind, `${kind} ${where} (perf PMU)`, fds);
-  } finally {
-    name?.release();
-  }
+  return openPmuProbe(kind, where, scope, {
+    type: pmu.type,
+    config: t.isReturn ? fieldBits(pmu, 'retprobe', 1n) : 0n,
+    // a symbol goes by name (config1) and offset, an address alone in config2
+    ...(t.symbol !== undefined ? { config1String: t.symbol, config2: t.offset } : { config2: t.address ?? 0n }),
+  });
 }

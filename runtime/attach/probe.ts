@@ -1,7 +1,7 @@
 // What every probe kind hands back: the perf event fds the kernel made for
 // the probe, and the operations the tracer needs on them. One module per
 // kind (uprobe.ts, kprobe.ts, tracefs-probe.ts) builds these.
-import { closeFd, perfDisable, perfEnable, perfSetBpf, readFd } from '../sys/index.js';
+import { PERF_SAMPLE_RAW, closeFd, nativeCString, onlineCpus, perfDisable, perfEnable, perfEventOpen, perfSetBpf, readFd } from '../sys/index.js';
 
 export type ProbeKindName = 'uprobe' | 'uretprobe' | 'kprobe' | 'kretprobe';
 
@@ -103,5 +103,36 @@ export function openAll(targets: readonly [number, number][], open: (pid: number
   } catch (e) {
     for (const fd of fds) closeFd(fd);
     throw e;
+  }
+}
+
+/** What a dynamic PMU (the kprobe or uprobe PMU) is told about one probe. */
+export interface PmuProbeAttr {
+  readonly type: number;
+  readonly config: bigint;
+  /** config1 points at this C string (symbol or path) for the duration of the call; 0 when absent. */
+  readonly config1String?: string;
+  readonly config2: bigint;
+}
+
+/**
+ * Opens the probe's perf events, disabled, one per scope target, each
+ * handing its raw samples back (PERF_SAMPLE_RAW); the BPF program is set later.
+ */
+export function openPmuProbe(kind: ProbeKindName, where: string, scope: Scope, attr: PmuProbeAttr): PerfProbe {
+  const str = attr.config1String !== undefined ? nativeCString(attr.config1String) : undefined;
+  try {
+    const fds = openAll(scopeTargets(scope, onlineCpus), (pid, cpu) =>
+      perfEventOpen(
+        { type: attr.type, config: attr.config, config1: str?.address ?? 0n, config2: attr.config2, samplePeriod: 1n, sampleType: PERF_SAMPLE_RAW, flags: ['disabled'] },
+        pid,
+        cpu,
+        -1,
+        `${kind} ${where}: perf_event_open`,
+      ),
+    );
+    return new PerfProbe(kind, `${kind} ${where} (perf PMU)`, fds);
+  } finally {
+    str?.release();
   }
 }

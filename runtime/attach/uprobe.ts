@@ -8,9 +8,8 @@
 import { resolve as resolvePath } from 'node:path';
 import type { ProbeDefinition } from '../../grammar/ast.js';
 import { ElfSymbols } from '../elf-symbols.js';
-import { PERF_SAMPLE_RAW, nativeCString, onlineCpus, perfEventOpen } from '../sys/index.js';
 import { fieldBits, readPmu, type DynamicPmu } from './pmu.js';
-import { PerfProbe, openAll, scopeTargets, type ProbeAttachment, type Scope } from './probe.js';
+import { openPmuProbe, type ProbeAttachment, type Scope } from './probe.js';
 import { attachTracefsProbe } from './tracefs-probe.js';
 
 export interface UprobeTarget {
@@ -48,19 +47,5 @@ export function attachUprobe(t: UprobeTarget, scope: Scope = {}, pmu: DynamicPmu
   }
   let config = t.isReturn ? fieldBits(pmu, 'retprobe', 1n) : 0n;
   if (t.refCtrOffset !== undefined) config |= fieldBits(pmu, 'ref_ctr_offset', t.refCtrOffset);
-  const path = nativeCString(t.path);
-  try {
-    const fds = openAll(scopeTargets(scope, onlineCpus), (pid, cpu) =>
-      perfEventOpen(
-        { type: pmu.type, config, config1: path.address, config2: t.offset, samplePeriod: 1n, sampleType: PERF_SAMPLE_RAW, flags: ['disabled'] },
-        pid,
-        cpu,
-        -1,
-        `${kind} ${where}: perf_event_open`,
-      ),
-    );
-    return new PerfProbe(kind, `${kind} ${where} (perf PMU)`, fds);
-  } finally {
-    path.release();
-  }
+  return openPmuProbe(kind, where, scope, { type: pmu.type, config, config1String: t.path, config2: t.offset });
 }

@@ -1,18 +1,10 @@
-// The libc entry points the bridge calls, bound once through koffi. Other
-// runtime modules may reuse them (import from here rather than binding libc
-// again). Every call returns the raw result; `lastErrno()` reads errno right
-// after a failing call (koffi preserves it per call).
-import koffi from 'koffi';
+// The libc entry points the bridge calls, bound through the runtime's one
+// libc handle (runtime/sys). Every call returns the raw result; `lastErrno()`
+// reads errno right after a failing call (koffi preserves it per call).
+import { libc } from '../sys/libc.js';
 
-const libc = koffi.load('libc.so.6');
-
-/** x86-64 syscall numbers (kernel: arch/x86/entry/syscalls/syscall_64.tbl). */
-export const SYS_bpf = 321;
-
-// syscall() is variadic in C but glibc's is plain assembly that never reads
-// %al, so a fixed prototype for bpf(2)'s three arguments is safe and fast.
-export const sysBpf = libc.func('long syscall(long nr, int cmd, void *attr, unsigned int size)') as
-  (nr: number, cmd: number, attr: Uint8Array, size: number) => number;
+export { SYS_bpf, addressOf, sysBpf } from '../sys/bpf.js';
+export { lastErrno } from '../sys/libc.js';
 export const open = libc.func('int open(const char *path, int flags, int mode)') as (path: string, flags: number, mode: number) => number;
 export const close = libc.func('int close(int fd)') as (fd: number) => number;
 export const read = libc.func('long read(int fd, uintptr_t buf, size_t n)') as (fd: number, buf: bigint, n: number) => number;
@@ -26,15 +18,6 @@ export const getpid = libc.func('int getpid(void)') as () => number;
 export const geteuid = libc.func('uint32_t geteuid(void)') as () => number;
 export const access = libc.func('int access(const char *path, int mode)') as (path: string, mode: number) => number;
 
-/** errno of the last failing call made through koffi. */
-export function lastErrno(): number {
-  return koffi.errno();
-}
-
-/** Address of the first byte of a buffer (no copy: koffi passes it by reference). */
-export function addressOf(buf: Uint8Array): bigint {
-  return koffi.address(buf);
-}
 
 /** sizeof(struct utsname) on Linux: six 65-byte fields (include/uapi/linux/utsname.h). */
 export const UTSNAME_SIZE = 6 * 65;

@@ -3,16 +3,13 @@
 // loader. The attr points at Node buffers, real memory, so nothing needs the
 // wasm bridge's translation.
 import { readFileSync } from 'node:fs';
-import { checkLong, koffi, libc } from './libc.js';
+import { addressOf, bpf } from './bpf.js';
 
-const NR_BPF = 321; // x86-64
 const BPF_MAP_LOOKUP_ELEM = 1;
 const BPF_MAP_UPDATE_ELEM = 2;
 const BPF_ANY = 0n;
 /** union bpf_attr, map element commands: map_fd u32, pad, key u64, value u64, flags u64. */
 const ATTR_SIZE = 32;
-
-const syscall = libc.func('long syscall(long number, ...)') as (...args: unknown[]) => number | bigint;
 
 /** map[key] = value for a map with u32 keys and u32 values. */
 export function mapUpdateU32(mapFd: number, key: number, value: number): void {
@@ -25,7 +22,7 @@ export function mapUpdateU32(mapFd: number, key: number, value: number): void {
   attr.writeBigUInt64LE(addressOf(k), 8);
   attr.writeBigUInt64LE(addressOf(v), 16);
   attr.writeBigUInt64LE(BPF_ANY, 24);
-  checkLong(syscall(NR_BPF, 'int', BPF_MAP_UPDATE_ELEM, 'void *', attr, 'unsigned int', ATTR_SIZE), 'bpf(BPF_MAP_UPDATE_ELEM)');
+  bpf(BPF_MAP_UPDATE_ELEM, attr, 'BPF_MAP_UPDATE_ELEM');
 }
 
 /**
@@ -41,7 +38,7 @@ export function mapLookupPerCpuU64Sum(mapFd: number, key: number): bigint {
   attr.writeUInt32LE(mapFd, 0);
   attr.writeBigUInt64LE(addressOf(k), 8);
   attr.writeBigUInt64LE(addressOf(v), 16);
-  checkLong(syscall(NR_BPF, 'int', BPF_MAP_LOOKUP_ELEM, 'void *', attr, 'unsigned int', ATTR_SIZE), 'bpf(BPF_MAP_LOOKUP_ELEM)');
+  bpf(BPF_MAP_LOOKUP_ELEM, attr, 'BPF_MAP_LOOKUP_ELEM');
   let sum = 0n;
   for (let c = 0; c < cpus; c++) sum += v.readBigUInt64LE(8 * c);
   return sum;
@@ -51,9 +48,4 @@ export function mapLookupPerCpuU64Sum(mapFd: number, key: number): bigint {
 function possibleCpuCount(): number {
   const list = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
   return Math.max(...list.split(',').map((r) => Number(r.split('-').pop()))) + 1;
-}
-
-/** A Node buffer's address: koffi pins it for the synchronous call that uses it. */
-function addressOf(b: Buffer): bigint {
-  return BigInt(koffi.address(b) as bigint | number);
 }

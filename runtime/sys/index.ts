@@ -6,4 +6,5 @@ export * from './mman.js';
 export * from './perf-event.js';
 export * from './ioctl.js';
 export * from './epoll.js';
+export * from './bpf.js';
 export * from './bpf-map.js';

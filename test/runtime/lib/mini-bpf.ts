@@ -3,29 +3,13 @@
 // hand-assembled kprobe-type program that emits a record in our layout
 // (compiler/format.ts RECORD_PREFIX, then the kernel's trace entry for
 // `p:GRP/EVENT PATH:OFF i=%di:s32`). Test-only: the real path is the loader.
-import { koffi, libc, lastErrno, SysError, closeFd } from '../../../runtime/sys/index.js';
+import { addressOf, bpf, closeFd, mapUpdateU32 } from '../../../runtime/sys/index.js';
 import { PREFIX_COMM, PREFIX_CPU, PREFIX_TGID, PREFIX_TS, RECORD_PREFIX_SIZE } from '../../../compiler/format.js';
 
-const NR_BPF = 321;
 const BPF_MAP_CREATE = 0;
-const BPF_MAP_UPDATE_ELEM = 2;
 const BPF_PROG_LOAD = 5;
 const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
 const BPF_PROG_TYPE_KPROBE = 2;
-const syscallFn = libc.func('long syscall(long number, ...)') as (...args: unknown[]) => number | bigint;
-
-function native(bytes: Buffer): { address: bigint; free(): void } {
-  const mem = koffi.alloc('uint8_t', Math.max(1, bytes.length));
-  new Uint8Array(koffi.view(mem, Math.max(1, bytes.length))).set(bytes);
-  return { address: BigInt(koffi.address(mem)), free: () => koffi.free(mem) };
-}
-
-function bpf(cmd: number, attr: Buffer, what: string): number {
-  const ret = Number(syscallFn(NR_BPF, 'int', cmd, 'void *', attr, 'unsigned int', attr.length));
-  if (ret < 0) throw new SysError(`bpf(${what})`, lastErrno());
-  return ret;
-}
-
 export function createPerfEventArray(entries: number): number {
   const a = Buffer.alloc(72);
   a.writeUInt32LE(BPF_MAP_TYPE_PERF_EVENT_ARRAY, 0);
@@ -33,25 +17,6 @@ export function createPerfEventArray(entries: number): number {
   a.writeUInt32LE(4, 8);
   a.writeUInt32LE(entries, 12);
   return bpf(BPF_MAP_CREATE, a, 'BPF_MAP_CREATE');
-}
-
-export function mapUpdateU32(mapFd: number, key: number, value: number): void {
-  const k = Buffer.alloc(4);
-  k.writeUInt32LE(key);
-  const v = Buffer.alloc(4);
-  v.writeUInt32LE(value);
-  const nk = native(k);
-  const nv = native(v);
-  try {
-    const a = Buffer.alloc(32);
-    a.writeUInt32LE(mapFd, 0);
-    a.writeBigUInt64LE(nk.address, 8);
-    a.writeBigUInt64LE(nv.address, 16);
-    bpf(BPF_MAP_UPDATE_ELEM, a, 'BPF_MAP_UPDATE_ELEM');
-  } finally {
-    nk.free();
-    nv.free();
-  }
 }
 
 /** One BPF instruction (RFC 9669 encoding). */
@@ -124,19 +89,13 @@ export function loadRecordProgram(mapFd: number, typeId: number): number {
     movImm(0, 0),
     exit(),
   ]);
-  const insns = native(code);
-  const license = native(Buffer.from('GPL\0'));
-  try {
-    const a = Buffer.alloc(128);
-    a.writeUInt32LE(BPF_PROG_TYPE_KPROBE, 0);
-    a.writeUInt32LE(code.length / 8, 4);
-    a.writeBigUInt64LE(insns.address, 8);
-    a.writeBigUInt64LE(license.address, 16);
-    return bpf(BPF_PROG_LOAD, a, 'BPF_PROG_LOAD');
-  } finally {
-    insns.free();
-    license.free();
-  }
+  const license = Buffer.from('GPL\0');
+  const a = Buffer.alloc(128);
+  a.writeUInt32LE(BPF_PROG_TYPE_KPROBE, 0);
+  a.writeUInt32LE(code.length / 8, 4);
+  a.writeBigUInt64LE(addressOf(code), 8);
+  a.writeBigUInt64LE(addressOf(license), 16);
+  return bpf(BPF_PROG_LOAD, a, 'BPF_PROG_LOAD');
 }
 
-export { closeFd };
+export { closeFd, mapUpdateU32 };
