@@ -91,6 +91,7 @@ t.test('bpftool loads our objects through the kernel verifier', { skip }, async 
           t.match(x, /\):\n; [^\n]*\n\s+0: /, `${p.name}: line info starts at its instruction 0`);
         }
         if (sym) t.match(r.xlated.get('p_open_c') ?? '', new RegExp(`; x=@${sym}:u64\\n`), 'the extern relocation in mid-section was applied');
+        else t.comment('no unambiguous symbol in /proc/kallsyms: the mid-section extern relocation is not loaded here');
       });
 
       await t.test('an unknown extern makes libbpf refuse the object and nothing is pinned', async (t) => {

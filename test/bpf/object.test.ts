@@ -53,7 +53,8 @@ t.test('bpftool reads our BTF, and so does our reader, type for type', { skip: t
   ours.forEach((o, i) => {
     const b = theirs[i]!;
     t.same([o.id, KIND_NAMES[o.kind], o.name || '(anon)'], [b.id, b.kind, b.name], `type ${o.id}`);
-    if (o.array) t.equal(o.array.nelems, b.nr_elems, `array ${o.id} nelems`);
+    // bpftool decides which types are arrays, so a type our reader misses as one still fails.
+    if (b.nr_elems !== undefined) t.equal(o.array?.nelems, b.nr_elems, `array ${o.id} nelems`);
   });
   const find = (kind: string, name: string) => theirs.find((x) => x.kind === kind && x.name === name);
   t.equal(find('VAR', 'events')?.linkage, 'global');
@@ -113,7 +114,9 @@ t.test('disassembleProgram prints a program read back from an object like objdum
   const file = writeTemp('dp.o', obj);
   const { objdumpSections } = await import('./tools.js');
   const dumped = objdumpSections(file, ['-r', '--no-show-raw-insn']);
-  for (const p of readObject(obj).programs) t.same(disassembleProgram(p), dumped.get(p.section), p.section);
+  const back = readObject(obj).programs;
+  t.same(back.map((p) => p.section), [...dumped.keys()], 'the reader returns a program for each section objdump prints');
+  for (const p of back) t.same(disassembleProgram(p), dumped.get(p.section), p.section);
 });
 
 t.test('the writer refuses inconsistent objects', async (t) => {

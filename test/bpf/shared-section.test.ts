@@ -96,7 +96,9 @@ t.test('llvm-objdump prints each program of a shared section exactly as we disas
   t.match(theirs.get('p_open_b')![0], /^0{13}128 <p_open_b>:$/, 'the second program starts mid-section');
   // With relocations (-r), from the object read back.
   const withRel = objdumpFunctions(file, ['-r', '--no-show-raw-insn']);
-  for (const p of readObject(obj).programs) t.same(disassembleProgram(p), withRel.get(p.name), `${p.name} read back, objdump -dr`);
+  const back = readObject(obj).programs;
+  t.same(back.map((p) => p.name).sort(), [...withRel.keys()].sort(), 'the reader returns every function objdump prints');
+  for (const p of back) t.same(disassembleProgram(p), withRel.get(p.name), `${p.name} read back, objdump -dr`);
 });
 
 t.test('the reader returns each program of a shared section on its own', async (t) => {
@@ -161,6 +163,7 @@ char LICENSE[] SEC("license") = "GPL";
   t.ok(labels.length > 0 && labels.every((l) => l.startsWith('LBB1_')), `so are clang labels (${labels.join(', ')})`);
   // llvm-objdump is the judge of the slicing.
   const theirs = objdumpFunctions(out);
+  t.same(o.programs.map((p) => p.name).sort(), [...theirs.keys()].sort(), 'one program per function objdump prints');
   for (const p of o.programs) t.same(disassembleProgram(p, { rawBytes: true, relocations: [] }), theirs.get(p.name), `${p.name} disassembles as objdump prints it`);
   const withRel = objdumpFunctions(out, ['-r']);
   for (const p of o.programs) t.same(disassembleProgram(p, { rawBytes: true }), withRel.get(p.name), `${p.name} with relocations`);
