@@ -8,6 +8,10 @@
 //   type:  struct btf_type { u32 name_off; u32 info; u32 size_or_type; } + kind data
 //   info:  bits 0-15 vlen, bits 24-28 kind, bit 31 kind_flag
 
+import { KprobeBpfError } from '../lib/errors.js';
+import { ByteWriter } from './byte-writer.js';
+import { cString, StringTable } from './string-table.js';
+
 export const BTF_MAGIC = 0xeb9f;
 export const BTF_VERSION = 1;
 const BTF_HDR_LEN = 24;
@@ -85,112 +89,6 @@ export interface BtfType {
   enumValues?: { name: string; value: bigint }[];
   /** DECL_TAG component index */
   componentIdx?: number;
-}
-
-/** String table with deduplication; offset 0 is the empty string. */
-export class StringTable {
-  private readonly chunks: Uint8Array[] = [new Uint8Array([0])];
-  private readonly index = new Map<string, number>([['', 0]]);
-  private length = 1;
-  private static readonly enc = new TextEncoder();
-
-  add(s: string): number {
-    const have = this.index.get(s);
-    if (have !== undefined) return have;
-    const off = this.length;
-    const bytes = StringTable.enc.encode(s);
-    const chunk = new Uint8Array(bytes.length + 1);
-    chunk.set(bytes);
-    this.chunks.push(chunk);
-    this.length += chunk.length;
-    this.index.set(s, off);
-    return off;
-  }
-
-  get size(): number {
-    return this.length;
-  }
-
-  bytes(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let at = 0;
-    for (const c of this.chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
-  }
-}
-
-/** Reads a NUL-terminated string at `off`. */
-export function cString(bytes: Uint8Array, off: number): string {
-  let end = off;
-  while (end < bytes.length && bytes[end] !== 0) end++;
-  return new TextDecoder().decode(bytes.subarray(off, end));
-}
-
-/** Little growable byte writer shared by the BTF and ELF writers. */
-export class ByteWriter {
-  private buf = new Uint8Array(256);
-  private view = new DataView(this.buf.buffer);
-  length = 0;
-
-  private grow(n: number): void {
-    if (this.length + n <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < this.length + n) cap *= 2;
-    const next = new Uint8Array(cap);
-    next.set(this.buf.subarray(0, this.length));
-    this.buf = next;
-    this.view = new DataView(next.buffer);
-  }
-  u8(v: number): this {
-    this.grow(1);
-    this.view.setUint8(this.length, v);
-    this.length += 1;
-    return this;
-  }
-  u16(v: number): this {
-    this.grow(2);
-    this.view.setUint16(this.length, v, true);
-    this.length += 2;
-    return this;
-  }
-  u32(v: number): this {
-    this.grow(4);
-    this.view.setUint32(this.length, v >>> 0, true);
-    this.length += 4;
-    return this;
-  }
-  i32(v: number): this {
-    this.grow(4);
-    this.view.setInt32(this.length, v, true);
-    this.length += 4;
-    return this;
-  }
-  u64(v: bigint | number): this {
-    this.grow(8);
-    this.view.setBigUint64(this.length, BigInt.asUintN(64, BigInt(v)), true);
-    this.length += 8;
-    return this;
-  }
-  bytes(b: Uint8Array): this {
-    this.grow(b.length);
-    this.buf.set(b, this.length);
-    this.length += b.length;
-    return this;
-  }
-  align(n: number): this {
-    while (this.length % n !== 0) this.u8(0);
-    return this;
-  }
-  /** Patches a u32 already written at `at`. */
-  setU32(at: number, v: number): void {
-    this.view.setUint32(at, v >>> 0, true);
-  }
-  finish(): Uint8Array {
-    return this.buf.slice(0, this.length);
-  }
 }
 
 /** Builds a .BTF section type by type; ids are handed out in call order from 1. */
@@ -278,9 +176,8 @@ export class BtfBuilder {
   }
 }
 
-export class BtfError extends Error {
-  override name = 'BtfError';
-}
+/** A .BTF or .BTF.ext section that does not parse. */
+export class BtfError extends KprobeBpfError {}
 
 /** A parsed .BTF section. */
 export interface Btf {
@@ -294,108 +191,138 @@ export interface Btf {
   resolve(id: TypeId): BtfType;
 }
 
-/** Parses a .BTF section (little-endian only, as on x86-64). */
-export function parseBtf(bytes: Uint8Array): Btf {
+/** Where the header (struct btf_header) says the type and string sections are, absolute in `bytes`. */
+export interface BtfLayout {
+  typeOff: number;
+  typeLen: number;
+  strOff: number;
+  strLen: number;
+}
+
+/** Reads and checks struct btf_header: magic, then type/string offsets relative to the header's end. */
+export function parseBtfHeader(bytes: Uint8Array): BtfLayout {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length < BTF_HDR_LEN || v.getUint16(0, true) !== BTF_MAGIC) throw new BtfError('not a BTF section (bad magic)');
   const hdrLen = v.getUint32(4, true);
-  const typeOff = hdrLen + v.getUint32(8, true);
-  const typeLen = v.getUint32(12, true);
-  const strOff = hdrLen + v.getUint32(16, true);
-  const strLen = v.getUint32(20, true);
-  if (typeOff + typeLen > bytes.length || strOff + strLen > bytes.length) throw new BtfError('BTF section truncated');
-  const strings = bytes.subarray(strOff, strOff + strLen);
-  const str = (off: number): string => cString(strings, off);
-  const types: BtfType[] = [{ id: 0, kind: Kind.UNKN, name: '' }];
-  let at = typeOff;
-  const end = typeOff + typeLen;
-  const u32 = (): number => {
-    const x = v.getUint32(at, true);
-    at += 4;
-    return x;
-  };
-  while (at < end) {
-    const nameOff = u32();
-    const info = u32();
-    const sizeOrType = u32();
-    const kind = ((info >>> 24) & 0x1f) as Kind;
-    const vlen = info & 0xffff;
-    const kindFlag = info >>> 31 === 1;
-    const t: BtfType = { id: types.length, kind, name: str(nameOff), vlen, kindFlag };
-    switch (kind) {
-      case Kind.INT: {
-        t.size = sizeOrType;
-        const d = u32();
-        t.int = { encoding: (d >>> 24) & 0xf, offset: (d >>> 16) & 0xff, bits: d & 0xff };
-        break;
-      }
-      case Kind.PTR:
-      case Kind.FWD:
-      case Kind.TYPEDEF:
-      case Kind.VOLATILE:
-      case Kind.CONST:
-      case Kind.RESTRICT:
-      case Kind.TYPE_TAG:
-        t.type = sizeOrType;
-        break;
-      case Kind.FUNC:
-        t.type = sizeOrType;
-        t.linkage = vlen;
-        break;
-      case Kind.ARRAY:
-        t.array = { type: u32(), indexType: u32(), nelems: u32() };
-        break;
-      case Kind.STRUCT:
-      case Kind.UNION:
-        t.size = sizeOrType;
-        t.members = [];
-        for (let i = 0; i < vlen; i++) t.members.push({ name: str(u32()), type: u32(), bitOffset: u32() });
-        break;
-      case Kind.ENUM:
-        t.size = sizeOrType;
-        t.enumValues = [];
-        for (let i = 0; i < vlen; i++) {
-          const n = str(u32());
-          t.enumValues.push({ name: n, value: BigInt(v.getInt32((at += 4) - 4, true)) });
-        }
-        break;
-      case Kind.ENUM64:
-        t.size = sizeOrType;
-        t.enumValues = [];
-        for (let i = 0; i < vlen; i++) {
-          const n = str(u32());
-          const lo = BigInt(u32());
-          const hi = BigInt(u32());
-          t.enumValues.push({ name: n, value: (hi << 32n) | lo });
-        }
-        break;
-      case Kind.FUNC_PROTO:
-        t.type = sizeOrType;
-        t.params = [];
-        for (let i = 0; i < vlen; i++) t.params.push({ name: str(u32()), type: u32() });
-        break;
-      case Kind.VAR:
-        t.type = sizeOrType;
-        t.linkage = u32();
-        break;
-      case Kind.DATASEC:
-        t.size = sizeOrType;
-        t.vars = [];
-        for (let i = 0; i < vlen; i++) t.vars.push({ type: u32(), offset: u32(), size: u32() });
-        break;
-      case Kind.FLOAT:
-        t.size = sizeOrType;
-        break;
-      case Kind.DECL_TAG:
-        t.type = sizeOrType;
-        t.componentIdx = v.getInt32((at += 4) - 4, true);
-        break;
-      default:
-        throw new BtfError(`unknown BTF kind ${kind} at type ${t.id}`);
-    }
-    types.push(t);
+  const layout = { typeOff: hdrLen + v.getUint32(8, true), typeLen: v.getUint32(12, true), strOff: hdrLen + v.getUint32(16, true), strLen: v.getUint32(20, true) };
+  if (layout.typeOff + layout.typeLen > bytes.length || layout.strOff + layout.strLen > bytes.length) throw new BtfError('BTF section truncated');
+  return layout;
+}
+
+/** Reads the u32/s32 words of the type section in order. */
+class WordCursor {
+  constructor(
+    private readonly v: DataView,
+    public at: number,
+  ) {}
+  u32(): number {
+    this.at += 4;
+    return this.v.getUint32(this.at - 4, true);
   }
-  const MODIFIERS = new Set<number>([Kind.CONST, Kind.VOLATILE, Kind.TYPEDEF, Kind.RESTRICT, Kind.TYPE_TAG]);
+  s32(): number {
+    this.at += 4;
+    return this.v.getInt32(this.at - 4, true);
+  }
+}
+
+/** What follows struct btf_type for one kind; `head` is its third word (size or type). */
+type KindReader = (t: BtfType, head: number, r: WordCursor, str: (off: number) => string) => void;
+
+const asType: KindReader = (t, head) => {
+  t.type = head;
+};
+const asSize: KindReader = (t, head) => {
+  t.size = head;
+};
+
+/** The kind-specific data of each kind (uapi/linux/btf.h, the comment above each BTF_KIND_*). */
+const KIND_READERS: Readonly<Record<number, KindReader>> = {
+  [Kind.INT]: (t, head, r) => {
+    t.size = head;
+    const d = r.u32();
+    t.int = { encoding: (d >>> 24) & 0xf, offset: (d >>> 16) & 0xff, bits: d & 0xff };
+  },
+  [Kind.PTR]: asType,
+  [Kind.FWD]: asType,
+  [Kind.TYPEDEF]: asType,
+  [Kind.VOLATILE]: asType,
+  [Kind.CONST]: asType,
+  [Kind.RESTRICT]: asType,
+  [Kind.TYPE_TAG]: asType,
+  [Kind.FUNC]: (t, head) => {
+    t.type = head;
+    t.linkage = t.vlen;
+  },
+  [Kind.ARRAY]: (t, _head, r) => {
+    t.array = { type: r.u32(), indexType: r.u32(), nelems: r.u32() };
+  },
+  [Kind.STRUCT]: (t, head, r, str) => readMembers(t, head, r, str),
+  [Kind.UNION]: (t, head, r, str) => readMembers(t, head, r, str),
+  [Kind.ENUM]: (t, head, r, str) => {
+    t.size = head;
+    t.enumValues = Array.from({ length: t.vlen ?? 0 }, () => ({ name: str(r.u32()), value: BigInt(r.s32()) }));
+  },
+  [Kind.ENUM64]: (t, head, r, str) => {
+    t.size = head;
+    t.enumValues = Array.from({ length: t.vlen ?? 0 }, () => {
+      const name = str(r.u32());
+      const lo = BigInt(r.u32());
+      return { name, value: (BigInt(r.u32()) << 32n) | lo };
+    });
+  },
+  [Kind.FUNC_PROTO]: (t, head, r, str) => {
+    t.type = head;
+    t.params = Array.from({ length: t.vlen ?? 0 }, () => ({ name: str(r.u32()), type: r.u32() }));
+  },
+  [Kind.VAR]: (t, head, r) => {
+    t.type = head;
+    t.linkage = r.u32();
+  },
+  [Kind.DATASEC]: (t, head, r) => {
+    t.size = head;
+    t.vars = Array.from({ length: t.vlen ?? 0 }, () => ({ type: r.u32(), offset: r.u32(), size: r.u32() }));
+  },
+  [Kind.FLOAT]: asSize,
+  [Kind.DECL_TAG]: (t, head, r) => {
+    t.type = head;
+    t.componentIdx = r.s32();
+  },
+};
+
+function readMembers(t: BtfType, head: number, r: WordCursor, str: (off: number) => string): void {
+  t.size = head;
+  t.members = Array.from({ length: t.vlen ?? 0 }, () => ({ name: str(r.u32()), type: r.u32(), bitOffset: r.u32() }));
+}
+
+/** One struct btf_type and its kind data at the cursor; `id` is its type id. */
+function readBtfType(r: WordCursor, id: TypeId, str: (off: number) => string): BtfType {
+  const nameOff = r.u32();
+  const info = r.u32();
+  const head = r.u32();
+  const kind = ((info >>> 24) & 0x1f) as Kind;
+  const t: BtfType = { id, kind, name: str(nameOff), vlen: info & 0xffff, kindFlag: info >>> 31 === 1 };
+  const read = KIND_READERS[kind];
+  if (!read) throw new BtfError(`unknown BTF kind ${kind} at type ${id}`);
+  read(t, head, r, str);
+  return t;
+}
+
+/** Every type of the type section, void first. */
+export function readBtfTypes(bytes: Uint8Array, layout: BtfLayout, str: (off: number) => string): BtfType[] {
+  const r = new WordCursor(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), layout.typeOff);
+  const types: BtfType[] = [{ id: 0, kind: Kind.UNKN, name: '' }];
+  while (r.at < layout.typeOff + layout.typeLen) types.push(readBtfType(r, types.length, str));
+  return types;
+}
+
+const MODIFIERS = new Set<number>([Kind.CONST, Kind.VOLATILE, Kind.TYPEDEF, Kind.RESTRICT, Kind.TYPE_TAG]);
+
+/** Parses a .BTF section (little-endian only, as on x86-64). */
+export function parseBtf(bytes: Uint8Array): Btf {
+  const layout = parseBtfHeader(bytes);
+  const strings = bytes.subarray(layout.strOff, layout.strOff + layout.strLen);
+  const str = (off: number): string => cString(strings, off);
+  const types = readBtfTypes(bytes, layout, str);
   return {
     types,
     strings,

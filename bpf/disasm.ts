@@ -24,6 +24,7 @@
 // the run of instructions it starts (the compiler's --disasm).
 
 import { AluOp, Class, encode, type Insn, JmpOp, LD_IMM64, Mode, type Reg, Size, SLOT_BYTES, slots, Source } from './insn.js';
+import type { SectionSymbol } from './object-model.js';
 
 const SIZE_NAME: Record<number, string> = { [Size.W]: 'u32', [Size.H]: 'u16', [Size.B]: 'u8', [Size.DW]: 'u64' };
 
@@ -244,12 +245,6 @@ export interface DisasmOptions extends TextOptions {
   sectionBytes?: Uint8Array;
 }
 
-export interface SectionSymbol {
-  name: string;
-  /** Byte offset within the section (st_value). */
-  address: number;
-}
-
 const hex16 = (n: bigint): string => n.toString(16).padStart(16, '0');
 const U64 = (n: number | bigint): bigint => BigInt.asUintN(64, BigInt(n));
 
@@ -298,6 +293,108 @@ function skippableZeros(bytes: Uint8Array, at: number, end: number): number {
   return n < 8 ? 0 : n & ~3;
 }
 
+/** Byte offset of each caller instruction (to place labels, relocations and comments), and the comments by offset. */
+function instructionOffsets(input: Uint8Array | readonly Insn[], view: DataView, opts: TextOptions): { offsets: number[]; commentAt: Map<number, string> } {
+  const offsets: number[] = [];
+  const commentAt = new Map<number, string>();
+  if (input instanceof Uint8Array) {
+    for (let at = 0; at + SLOT_BYTES <= input.length; ) {
+      offsets.push(at);
+      at += decodeAt(view, at, opts).size === 16 ? 16 : 8;
+    }
+    return { offsets, commentAt };
+  }
+  let at = 0;
+  for (const i of input) {
+    offsets.push(at);
+    if (i.comment !== undefined) commentAt.set(at, i.comment);
+    at += slots(i) * SLOT_BYTES;
+  }
+  return { offsets, commentAt };
+}
+
+/** The names objdump knows: where each region starts (one symbol per address, the first name wins) and what branch targets are named after. */
+interface Symbols {
+  symAt: Map<number, string>;
+  /** Region starts, ascending; each gets a `<name>:` header when it has a name. */
+  regions: number[];
+  /** (address, name) pairs branch targets are symbolized with. */
+  named: (readonly [bigint, string])[];
+}
+
+function programSymbols(opts: DisasmOptions, offsetOf: (idx: number) => number, length: number, base: bigint): Symbols {
+  const symAt = new Map<number, string>();
+  if (opts.name !== undefined) symAt.set(0, opts.name);
+  for (const [name, idx] of opts.labels ?? []) {
+    const at = offsetOf(idx);
+    if (!symAt.has(at)) symAt.set(at, name);
+  }
+  const starts = [...symAt.keys()].sort((x, y) => x - y);
+  const named = opts.sectionSymbols
+    ? [...opts.sectionSymbols].sort((x, y) => x.address - y.address).map((s) => [U64(s.address), s.name] as const)
+    : starts.map((at) => [base + BigInt(at), symAt.get(at)!] as const);
+  // A symbol at the end names a jump target but starts nothing: objdump prints
+  // no header for an empty range (disassembleObject skips Start >= End).
+  const inside = starts.filter((at) => at < length);
+  return { symAt, regions: inside.length && inside[0] === 0 ? inside : [0, ...inside], named };
+}
+
+/** Everything one disassembly pass reads. */
+interface Pass {
+  opts: DisasmOptions;
+  /** The program's bytes. */
+  bytes: Uint8Array;
+  /** The program, then the rest of its section: what the decoder may read. */
+  seen: Uint8Array;
+  seenView: DataView;
+  base: bigint;
+  commentAt: Map<number, string>;
+  symbols: Symbols;
+  relocs: { at: number; symbol: string }[];
+  nextReloc: number;
+  out: string[];
+}
+
+/** One instruction's lines at `at` (its comment, the instruction, the relocations below its end); returns its size. */
+function instructionLines(p: Pass, at: number): number {
+  const d = decodeAt(p.seenView, at, p.opts);
+  const comment = p.commentAt.get(at);
+  if (p.opts.annotate && comment !== undefined) for (const line of comment.split('\n')) p.out.push(`; ${line}`);
+  let text = d.text;
+  if (isBranch(text)) {
+    const sym = symbolize(p.symbols.named, U64(p.base + BigInt(at + (1 + d.insn.off) * SLOT_BYTES)));
+    if (sym !== undefined) text += ` <${sym}>`;
+  }
+  const raw = p.opts.rawBytes ? `${Array.from(p.seen.subarray(at, at + d.size), (b) => b.toString(16).padStart(2, '0')).join(' ')}\t` : '';
+  p.out.push(`${((p.base + BigInt(at)) / BigInt(SLOT_BYTES)).toString().padStart(8)}:\t${raw}${text}`);
+  // objdump prints every relocation below the end of this instruction, at its section offset.
+  while (p.nextReloc < p.relocs.length && p.relocs[p.nextReloc]!.at < at + d.size) {
+    p.out.push(`\t\t${hex16(p.base + BigInt(p.relocs[p.nextReloc]!.at))}:  R_BPF_64_64\t${p.relocs[p.nextReloc]!.symbol}`);
+    p.nextReloc++;
+  }
+  return d.size;
+}
+
+/** One region: its `<name>:` header, then instructions and zero runs up to `end`. */
+function regionLines(p: Pass, start: number, end: number): void {
+  const name = p.symbols.symAt.get(start);
+  if (name !== undefined) {
+    if (p.out.length > 0) p.out.push('');
+    p.out.push(`${hex16(p.base + BigInt(start))} <${name}>:`);
+  }
+  for (let at = start; at < end; ) {
+    // With -r, objdump stops a zero run at the next relocation so it stays visible.
+    const r = p.relocs[p.nextReloc];
+    const skip = skippableZeros(p.bytes, at, r && r.at >= at ? Math.min(end, r.at) : end);
+    if (skip) {
+      p.out.push('\t\t...');
+      at += skip;
+      continue;
+    }
+    at += instructionLines(p, at);
+  }
+}
+
 /**
  * Disassembles a program the way `llvm-objdump -d [--no-show-raw-insn] [-r]` prints
  * one function: header line, then `%8d:\t[bytes\t]text` per instruction (the
@@ -307,92 +404,22 @@ function skippableZeros(bytes: Uint8Array, at: number, end: number): number {
  */
 export function disassemble(input: Uint8Array | readonly Insn[], opts: DisasmOptions = {}): string[] {
   const bytes = input instanceof Uint8Array ? input : encode(input);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  // Byte offset of each caller instruction, to place labels, relocations and comments.
-  const offsets: number[] = [];
-  const commentAt = new Map<number, string>();
-  if (input instanceof Uint8Array) {
-    for (let at = 0; at + SLOT_BYTES <= bytes.length; ) {
-      offsets.push(at);
-      at += decodeAt(view, at, opts).size === 16 ? 16 : 8;
-    }
-  } else {
-    let at = 0;
-    for (const i of input) {
-      offsets.push(at);
-      if (i.comment !== undefined) commentAt.set(at, i.comment);
-      at += slots(i) * SLOT_BYTES;
-    }
-  }
+  const { offsets, commentAt } = instructionOffsets(input, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), opts);
   const offsetOf = (idx: number): number => offsets[idx] ?? bytes.length;
   const base = U64(opts.address ?? 0);
-  // What the decoder may read: this program, then the rest of its section.
   const tail = opts.sectionBytes?.subarray((opts.address ?? 0) + bytes.length) ?? new Uint8Array(0);
   const seen = tail.length ? Uint8Array.from([...bytes, ...tail]) : bytes;
-  const seenView = new DataView(seen.buffer, seen.byteOffset, seen.byteLength);
-
-  // Symbols, one per address, the first name wins; each starts a region objdump walks.
-  const symAt = new Map<number, string>();
-  if (opts.name !== undefined) symAt.set(0, opts.name);
-  for (const [name, idx] of opts.labels ?? []) {
-    const at = offsetOf(idx);
-    if (!symAt.has(at)) symAt.set(at, name);
-  }
-  const starts = [...symAt.keys()].sort((x, y) => x - y);
-  const symbols = opts.sectionSymbols
-    ? [...opts.sectionSymbols].sort((x, y) => x.address - y.address).map((s) => [U64(s.address), s.name] as const)
-    : starts.map((at) => [base + BigInt(at), symAt.get(at)!] as const);
-  // A symbol at the end names a jump target but starts nothing: objdump prints
-  // no header for an empty range (disassembleObject skips Start >= End).
-  const inside = starts.filter((at) => at < bytes.length);
-  const regions = inside.length && inside[0] === 0 ? inside : [0, ...inside];
-
+  const symbols = programSymbols(opts, offsetOf, bytes.length, base);
   const relocs = (opts.relocations ?? []).map((r) => ({ at: offsetOf(r.insnIndex), symbol: r.symbol })).sort((x, y) => x.at - y.at);
-  let nextReloc = 0;
-
-  const out: string[] = [];
-  regions.forEach((start, k) => {
-    const end = regions[k + 1] ?? bytes.length;
-    const name = symAt.get(start);
-    if (name !== undefined) {
-      if (out.length > 0) out.push('');
-      out.push(`${hex16(base + BigInt(start))} <${name}>:`);
-    }
-    for (let at = start; at < end; ) {
-      // With -r, objdump stops a zero run at the next relocation so it stays visible.
-      const r = relocs[nextReloc];
-      const zeroEnd = r && r.at >= at ? Math.min(end, r.at) : end;
-      const skip = skippableZeros(bytes, at, zeroEnd);
-      if (skip) {
-        out.push('\t\t...');
-        at += skip;
-        continue;
-      }
-      const d = decodeAt(seenView, at, opts);
-      const comment = commentAt.get(at);
-      if (opts.annotate && comment !== undefined) for (const line of comment.split('\n')) out.push(`; ${line}`);
-      let text = d.text;
-      if (isBranch(text)) {
-        const sym = symbolize(symbols, U64(base + BigInt(at + (1 + d.insn.off) * SLOT_BYTES)));
-        if (sym !== undefined) text += ` <${sym}>`;
-      }
-      const raw = opts.rawBytes ? `${Array.from(seen.subarray(at, at + d.size), (b) => b.toString(16).padStart(2, '0')).join(' ')}\t` : '';
-      out.push(`${((base + BigInt(at)) / BigInt(SLOT_BYTES)).toString().padStart(8)}:\t${raw}${text}`);
-      // objdump prints every relocation below the end of this instruction, at its section offset.
-      while (nextReloc < relocs.length && relocs[nextReloc]!.at < at + d.size) {
-        out.push(`\t\t${hex16(base + BigInt(relocs[nextReloc]!.at))}:  R_BPF_64_64\t${relocs[nextReloc]!.symbol}`);
-        nextReloc++;
-      }
-      at += d.size;
-    }
-  });
-  return out;
+  const p: Pass = { opts, bytes, seen, seenView: new DataView(seen.buffer, seen.byteOffset, seen.byteLength), base, commentAt, symbols, relocs, nextReloc: 0, out: [] };
+  symbols.regions.forEach((start, k) => regionLines(p, start, symbols.regions[k + 1] ?? bytes.length));
+  return p.out;
 }
 
-/** What disassembleProgram needs of a program: ProgramInfo (elf-reader) and ProgramSpec (elf-writer) both fit. */
+/** What disassembleProgram needs of a program: ObjectProgram (elf-reader) and ProgramSpec (elf-writer) both fit. */
 export interface DisasmProgram {
   name: string;
-  /** Byte offset within its section (ProgramInfo.offset); the `address` default. */
+  /** Byte offset within its section (ObjectProgram.offset); the `address` default. */
   offset?: number;
   /** Every symbol of its section; the `sectionSymbols` default. */
   sectionSymbols?: readonly SectionSymbol[];

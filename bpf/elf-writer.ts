@@ -15,11 +15,14 @@
 //   - extra non-allocated sections given by the caller (our metadata).
 
 import { assemble, type AsmItem } from './asm.js';
-import { BtfBuilder, ByteWriter, encodeBtfExt, FuncLinkage, IntEncoding, StringTable, type TypeId, VarLinkage, type BtfExtSection, type LineInfo } from './btf.js';
+import { KprobeBpfError } from '../lib/errors.js';
+import { BtfBuilder, encodeBtfExt, FuncLinkage, IntEncoding, type TypeId, VarLinkage, type BtfExtSection, type LineInfo } from './btf.js';
+import { ByteWriter } from './byte-writer.js';
 import {
   EHDR_SIZE,
   ELFCLASS64,
   ELFDATA2LSB,
+  ELFMAG,
   EM_BPF,
   ET_REL,
   EV_CURRENT,
@@ -35,9 +38,10 @@ import {
   STV_DEFAULT,
   SYM_SIZE,
 } from './elf.js';
-import type { SectionSymbol } from './disasm.js';
-import type { ElfSymbol } from './elf-reader.js';
+import type { ElfSymbol } from './elf-file.js';
 import { decode, encode, type Insn, LD_IMM64, SLOT_BYTES, slotOffsets, slots } from './insn.js';
+import type { SectionSymbol } from './object-model.js';
+import { StringTable } from './string-table.js';
 
 const totalSlots = (insns: readonly Insn[]): number => insns.reduce((n, i) => n + slots(i), 0);
 
@@ -91,9 +95,8 @@ export interface ObjectSpec {
   sourceName?: string;
 }
 
-export class ObjectWriteError extends Error {
-  override name = 'ObjectWriteError';
-}
+/** An ObjectSpec that cannot be written (a name defined twice, a reference to nothing...). */
+export class ObjectWriteError extends KprobeBpfError {}
 
 interface Section {
   name: string;
@@ -106,8 +109,8 @@ interface Section {
   entsize?: number;
 }
 
-/** A symbol before it has its table index. */
-type Sym = Omit<ElfSymbol, 'index'>;
+/** A symbol before it has its table index (offsets within its section, as numbers). */
+type Sym = Omit<ElfSymbol, 'index' | 'value' | 'size'> & { value: number; size: number };
 
 /** Bytes of one map definition in `.maps`: one pointer-sized slot per member. */
 const MAP_MEMBER_BYTES = 8;
@@ -313,108 +316,156 @@ function collectExterns(spec: ObjectSpec): ExternSpec[] {
   return out;
 }
 
-/** Writes the object; returns its bytes. Externs referenced by instructions need not be listed. */
-export function writeObject(given: ObjectSpec): Uint8Array {
-  const spec: ObjectSpec = { ...given, externs: collectExterns(given) };
+/** Every program, map and extern names one symbol: refuses a name given twice. */
+function checkUniqueNames(spec: ObjectSpec): void {
   const names = new Set<string>();
   for (const n of [...spec.programs.map((p) => p.name), ...(spec.maps ?? []).map((m) => m.name), ...(spec.externs ?? []).map((e) => e.name)]) {
     if (names.has(n)) throw new ObjectWriteError(`symbol '${n}' defined twice`);
     names.add(n);
   }
-  const maps = spec.maps ?? [];
-  const mapSizes = maps.map((m) => mapMembers(m).length * MAP_MEMBER_BYTES);
-  const mapOffsets: number[] = [];
-  maps.reduce((off, _m, i) => (mapOffsets.push(off), off + mapSizes[i]!), 0);
+}
 
-  const { btf, funcIds } = buildBtf(spec, mapOffsets, mapSizes);
-  const groups = groupBySection(spec.programs);
+/** Where each map's definition sits in `.maps`: back to back, one pointer-sized slot per member. */
+interface MapLayout {
+  sizes: number[];
+  offsets: number[];
+}
 
-  let btfExt: Uint8Array | undefined;
-  if (spec.btfExt !== false && spec.programs.length) {
-    const file = spec.sourceName ?? 'kprobe-bpf';
-    // One record set per section, offsets relative to the section (libbpf slices
-    // them per program by range and rebases them: adjust_prog_btf_ext_info).
-    const ext: BtfExtSection[] = groups.map((g) => ({
-      section: g.name,
-      funcInfo: g.programs.map((p) => ({ insnOff: p.offset / SLOT_BYTES, typeId: funcIds[p.index]! })),
-      lineInfo: g.programs.flatMap((p) => lineInfoFor(p.spec, p.insns, file).map((l) => ({ ...l, insnOff: l.insnOff + p.offset / SLOT_BYTES }))),
-    }));
-    btfExt = encodeBtfExt(btf, ext);
+function layoutMaps(maps: readonly MapSpec[]): MapLayout {
+  const sizes = maps.map((m) => mapMembers(m).length * MAP_MEMBER_BYTES);
+  const offsets: number[] = [];
+  maps.reduce((off, _m, i) => (offsets.push(off), off + sizes[i]!), 0);
+  return { sizes, offsets };
+}
+
+/**
+ * .BTF.ext: one record set per section, offsets relative to the section (libbpf
+ * slices them per program by range and rebases them: adjust_prog_btf_ext_info).
+ */
+function btfExtFor(spec: ObjectSpec, groups: readonly SectionGroup[], btf: BtfBuilder, funcIds: readonly TypeId[]): Uint8Array | undefined {
+  if (spec.btfExt === false || !spec.programs.length) return undefined;
+  const file = spec.sourceName ?? 'kprobe-bpf';
+  const ext: BtfExtSection[] = groups.map((g) => ({
+    section: g.name,
+    funcInfo: g.programs.map((p) => ({ insnOff: p.offset / SLOT_BYTES, typeId: funcIds[p.index]! })),
+    lineInfo: g.programs.flatMap((p) => lineInfoFor(p.spec, p.insns, file).map((l) => ({ ...l, insnOff: l.insnOff + p.offset / SLOT_BYTES }))),
+  }));
+  return encodeBtfExt(btf, ext);
+}
+
+/** The section header table being built; index 0 is the null section. */
+class SectionTable {
+  readonly list: Section[] = [{ name: '', type: SHT.NULL, flags: 0, data: new Uint8Array(0), align: 0 }];
+  add(s: Section): number {
+    return this.list.push(s) - 1;
   }
+  get length(): number {
+    return this.list.length;
+  }
+}
 
-  // ---- sections (index 0 is the null section) ----
-  const sections: Section[] = [{ name: '', type: SHT.NULL, flags: 0, data: new Uint8Array(0), align: 0 }];
-  const add = (s: Section): number => sections.push(s) - 1;
+/** Section indices the symbols and relocations refer to. */
+interface DataSections {
+  /** Per section group, its executable section. */
+  groupSecIdx: number[];
+  licenseIdx: number;
+  licenseSize: number;
+  /** -1 without maps. */
+  mapsIdx: number;
+}
 
-  const groupSecIdx = groups.map((g) => add({ name: g.name, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.EXECINSTR, data: concat(g.programs.map((p) => p.data)), align: 8 }));
+/** Program sections, license, `.maps`, the caller's extra sections, `.BTF` and `.BTF.ext`, in that order. */
+function addDataSections(t: SectionTable, spec: ObjectSpec, groups: readonly SectionGroup[], mapLayout: MapLayout, btf: Uint8Array, btfExt: Uint8Array | undefined): DataSections {
+  const groupSecIdx = groups.map((g) => t.add({ name: g.name, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.EXECINSTR, data: concat(g.programs.map((p) => p.data)), align: 8 }));
   const licenseBytes = new TextEncoder().encode(spec.license + '\0');
-  const licenseIdx = add({ name: SEC.LICENSE, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.WRITE, data: licenseBytes, align: 1 });
-  const mapsSize = mapSizes.reduce((a, b) => a + b, 0);
-  const mapsIdx = maps.length
-    ? add({ name: SEC.MAPS, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.WRITE, data: new Uint8Array(mapsSize), align: 8 })
-    : -1;
-  for (const x of spec.extraSections ?? []) add({ name: x.name, type: x.type ?? SHT.PROGBITS, flags: 0, data: x.data, align: 8 });
-  add({ name: SEC.BTF, type: SHT.PROGBITS, flags: 0, data: btf.encode(), align: 4 });
-  if (btfExt) add({ name: SEC.BTF_EXT, type: SHT.PROGBITS, flags: 0, data: btfExt, align: 4 });
+  const licenseIdx = t.add({ name: SEC.LICENSE, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.WRITE, data: licenseBytes, align: 1 });
+  const mapsSize = mapLayout.sizes.reduce((a, b) => a + b, 0);
+  const mapsIdx = spec.maps?.length ? t.add({ name: SEC.MAPS, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.WRITE, data: new Uint8Array(mapsSize), align: 8 }) : -1;
+  for (const x of spec.extraSections ?? []) t.add({ name: x.name, type: x.type ?? SHT.PROGBITS, flags: 0, data: x.data, align: 8 });
+  t.add({ name: SEC.BTF, type: SHT.PROGBITS, flags: 0, data: btf, align: 4 });
+  if (btfExt) t.add({ name: SEC.BTF_EXT, type: SHT.PROGBITS, flags: 0, data: btfExt, align: 4 });
+  return { groupSecIdx, licenseIdx, licenseSize: licenseBytes.length, mapsIdx };
+}
 
-  // ---- symbols: locals (labels) first, as ELF requires, then globals ----
+interface SymbolTable {
+  syms: Sym[];
+  /** sh_info of .symtab: index of the first global. */
+  firstGlobal: number;
+  /** Global symbol name -> index. */
+  index: Map<string, number>;
+}
+
+/** Locals (labels) first, as ELF requires, then programs, maps, externs and LICENSE. */
+function buildSymbols(spec: ObjectSpec, groups: readonly SectionGroup[], d: DataSections, mapLayout: MapLayout): SymbolTable {
   const syms: Sym[] = [{ name: '', bind: STB.LOCAL, type: STT.NOTYPE, shndx: SHN_UNDEF, value: 0, size: 0 }];
   groups.forEach((g, k) => {
-    for (const l of g.labels) syms.push({ name: l.name, bind: STB.LOCAL, type: STT.NOTYPE, shndx: groupSecIdx[k]!, value: l.address, size: 0 });
+    for (const l of g.labels) syms.push({ name: l.name, bind: STB.LOCAL, type: STT.NOTYPE, shndx: d.groupSecIdx[k]!, value: l.address, size: 0 });
   });
   const firstGlobal = syms.length;
-  const symIndex = new Map<string, number>();
+  const index = new Map<string, number>();
   const addSym = (s: Sym): void => {
-    symIndex.set(s.name, syms.length);
+    index.set(s.name, syms.length);
     syms.push(s);
   };
-  const placed = new Map(groups.flatMap((g, k) => g.programs.map((p) => [p.index, { p, shndx: groupSecIdx[k]! }] as const)));
-  spec.programs.forEach((spec, i) => {
+  const placed = new Map(groups.flatMap((g, k) => g.programs.map((p) => [p.index, { p, shndx: d.groupSecIdx[k]! }] as const)));
+  spec.programs.forEach((prog, i) => {
     const { p, shndx } = placed.get(i)!;
-    addSym({ name: spec.name, bind: STB.GLOBAL, type: STT.FUNC, shndx, value: p.offset, size: p.data.length });
+    addSym({ name: prog.name, bind: STB.GLOBAL, type: STT.FUNC, shndx, value: p.offset, size: p.data.length });
   });
-  maps.forEach((m, i) => addSym({ name: m.name, bind: STB.GLOBAL, type: STT.OBJECT, shndx: mapsIdx, value: mapOffsets[i]!, size: mapSizes[i]! }));
+  (spec.maps ?? []).forEach((m, i) => addSym({ name: m.name, bind: STB.GLOBAL, type: STT.OBJECT, shndx: d.mapsIdx, value: mapLayout.offsets[i]!, size: mapLayout.sizes[i]! }));
   for (const e of spec.externs ?? []) addSym({ name: e.name, bind: STB.GLOBAL, type: STT.NOTYPE, shndx: SHN_UNDEF, value: 0, size: 0 });
-  addSym({ name: 'LICENSE', bind: STB.GLOBAL, type: STT.OBJECT, shndx: licenseIdx, value: 0, size: licenseBytes.length });
+  addSym({ name: 'LICENSE', bind: STB.GLOBAL, type: STT.OBJECT, shndx: d.licenseIdx, value: 0, size: d.licenseSize });
+  return { syms, firstGlobal, index };
+}
 
-  // ---- relocation sections, offsets relative to their section; the symtab index is known once all sections are placed ----
-  const hasRefs = (g: SectionGroup): boolean => g.programs.some((p) => p.insns.some((i) => i.ref));
-  const symtabIdx = sections.length + groups.filter(hasRefs).length;
+const hasRefs = (g: SectionGroup): boolean => g.programs.some((p) => p.insns.some((i) => i.ref));
+
+/** The SHT_REL entries of one section group: R_BPF_64_64 on each ld_imm64 with a ref, offsets relative to the section. */
+function relocationEntries(g: SectionGroup, symbols: SymbolTable, mapsIdx: number): Uint8Array {
+  const w = new ByteWriter();
+  for (const { spec: p, insns, offset } of g.programs) {
+    const at = slotOffsets(insns);
+    insns.forEach((i, idx) => {
+      if (!i.ref) return;
+      const s = symbols.index.get(i.ref.symbol);
+      if (s === undefined) throw new ObjectWriteError(`program '${p.name}' instruction ${idx} refers to unknown ${i.ref.kind} '${i.ref.symbol}'`);
+      const want = i.ref.kind === 'map' ? mapsIdx : SHN_UNDEF;
+      if (symbols.syms[s]!.shndx !== want) throw new ObjectWriteError(`program '${p.name}' instruction ${idx}: '${i.ref.symbol}' is not a ${i.ref.kind}`);
+      if (i.code !== LD_IMM64) throw new ObjectWriteError(`program '${p.name}' instruction ${idx}: relocation on a non-ld_imm64 instruction`);
+      w.u64(offset + at[idx]! * SLOT_BYTES).u64((BigInt(s) << 32n) | BigInt(R_BPF['64_64']));
+    });
+  }
+  return w.finish();
+}
+
+/** `.rel<section>` per group with references, then `.symtab`, `.strtab` (relocations link to the symtab that follows them). */
+function addSymbolSections(t: SectionTable, groups: readonly SectionGroup[], d: DataSections, symbols: SymbolTable): void {
+  const symtabIdx = t.length + groups.filter(hasRefs).length;
   groups.forEach((g, k) => {
     if (!hasRefs(g)) return;
-    const w = new ByteWriter();
-    for (const { spec: p, insns, offset } of g.programs) {
-      const at = slotOffsets(insns);
-      insns.forEach((i, idx) => {
-        if (!i.ref) return;
-        const s = symIndex.get(i.ref.symbol);
-        if (s === undefined) throw new ObjectWriteError(`program '${p.name}' instruction ${idx} refers to unknown ${i.ref.kind} '${i.ref.symbol}'`);
-        const want = i.ref.kind === 'map' ? mapsIdx : SHN_UNDEF;
-        if (syms[s]!.shndx !== want) throw new ObjectWriteError(`program '${p.name}' instruction ${idx}: '${i.ref.symbol}' is not a ${i.ref.kind}`);
-        if (i.code !== LD_IMM64) throw new ObjectWriteError(`program '${p.name}' instruction ${idx}: relocation on a non-ld_imm64 instruction`);
-        w.u64(offset + at[idx]! * SLOT_BYTES).u64((BigInt(s) << 32n) | BigInt(R_BPF['64_64']));
-      });
-    }
-    add({ name: `.rel${g.name}`, type: SHT.REL, flags: SHF.INFO_LINK, data: w.finish(), link: symtabIdx, info: groupSecIdx[k]!, align: 8, entsize: REL_SIZE });
+    t.add({ name: `.rel${g.name}`, type: SHT.REL, flags: SHF.INFO_LINK, data: relocationEntries(g, symbols, d.mapsIdx), link: symtabIdx, info: d.groupSecIdx[k]!, align: 8, entsize: REL_SIZE });
   });
-
   const strtab = new StringTable();
   const symw = new ByteWriter();
-  for (const s of syms) {
-    symw.u32(strtab.add(s.name)).u8((s.bind << 4) | s.type).u8(STV_DEFAULT).u16(s.shndx).u64(s.value).u64(s.size);
-  }
-  const strtabIdx = sections.length + 1;
-  if (add({ name: SEC.SYMTAB, type: SHT.SYMTAB, flags: 0, data: symw.finish(), link: strtabIdx, info: firstGlobal, align: 8, entsize: SYM_SIZE }) !== symtabIdx) {
+  for (const s of symbols.syms) symw.u32(strtab.add(s.name)).u8((s.bind << 4) | s.type).u8(STV_DEFAULT).u16(s.shndx).u64(s.value).u64(s.size);
+  const strtabIdx = t.length + 1;
+  if (t.add({ name: SEC.SYMTAB, type: SHT.SYMTAB, flags: 0, data: symw.finish(), link: strtabIdx, info: symbols.firstGlobal, align: 8, entsize: SYM_SIZE }) !== symtabIdx) {
     throw new ObjectWriteError('internal: symtab index mismatch');
   }
-  add({ name: SEC.STRTAB, type: SHT.STRTAB, flags: 0, data: strtab.bytes(), align: 1 });
-  const shstrtab = new StringTable();
-  const shstrIdx = sections.length;
-  sections.push({ name: SEC.SHSTRTAB, type: SHT.STRTAB, flags: 0, data: new Uint8Array(0), align: 1 });
-  const nameOffs = sections.map((s) => shstrtab.add(s.name));
-  sections[shstrIdx]!.data = shstrtab.bytes();
+  t.add({ name: SEC.STRTAB, type: SHT.STRTAB, flags: 0, data: strtab.bytes(), align: 1 });
+}
 
-  // ---- layout: header, section data, section header table ----
+/** Adds `.shstrtab` last; returns its index and each section's name offset in it. */
+function addSectionNames(t: SectionTable): { shstrIdx: number; nameOffs: number[] } {
+  const shstrtab = new StringTable();
+  const shstrIdx = t.add({ name: SEC.SHSTRTAB, type: SHT.STRTAB, flags: 0, data: new Uint8Array(0), align: 1 });
+  const nameOffs = t.list.map((s) => shstrtab.add(s.name));
+  t.list[shstrIdx]!.data = shstrtab.bytes();
+  return { shstrIdx, nameOffs };
+}
+
+/** The file: ELF header, section data (each at its alignment), then the section header table. */
+function layoutFile(sections: readonly Section[], nameOffs: readonly number[], shstrIdx: number): Uint8Array {
   const out = new ByteWriter();
   out.bytes(new Uint8Array(EHDR_SIZE));
   const offsets = sections.map((s) => {
@@ -431,8 +482,14 @@ export function writeObject(given: ObjectSpec): Uint8Array {
     out.u32(s.link ?? 0).u32(s.info ?? 0).u64(s.align).u64(s.entsize ?? 0);
   });
   const bytes = out.finish();
+  writeElfHeader(bytes, shoff, sections.length, shstrIdx);
+  return bytes;
+}
+
+/** Elf64_Ehdr of a relocatable EM_BPF object: no program headers, sections at `shoff`. */
+function writeElfHeader(bytes: Uint8Array, shoff: number, shnum: number, shstrIdx: number): void {
   const h = new DataView(bytes.buffer);
-  bytes.set([0x7f, 0x45, 0x4c, 0x46, ELFCLASS64, ELFDATA2LSB, EV_CURRENT], 0);
+  bytes.set([...ELFMAG, ELFCLASS64, ELFDATA2LSB, EV_CURRENT], 0);
   h.setUint16(16, ET_REL, true);
   h.setUint16(18, EM_BPF, true);
   h.setUint32(20, EV_CURRENT, true);
@@ -444,7 +501,22 @@ export function writeObject(given: ObjectSpec): Uint8Array {
   h.setUint16(54, 0, true); // e_phentsize
   h.setUint16(56, 0, true); // e_phnum
   h.setUint16(58, SHDR_SIZE, true);
-  h.setUint16(60, sections.length, true);
+  h.setUint16(60, shnum, true);
   h.setUint16(62, shstrIdx, true);
-  return bytes;
+}
+
+/** Writes the object; returns its bytes. Externs referenced by instructions need not be listed. */
+export function writeObject(given: ObjectSpec): Uint8Array {
+  const spec: ObjectSpec = { ...given, externs: collectExterns(given) };
+  checkUniqueNames(spec);
+  const mapLayout = layoutMaps(spec.maps ?? []);
+  const { btf, funcIds } = buildBtf(spec, mapLayout.offsets, mapLayout.sizes);
+  const groups = groupBySection(spec.programs);
+  // .BTF.ext adds its strings to .BTF's table, so it is encoded first.
+  const btfExt = btfExtFor(spec, groups, btf, funcIds);
+  const t = new SectionTable();
+  const data = addDataSections(t, spec, groups, mapLayout, btf.encode(), btfExt);
+  addSymbolSections(t, groups, data, buildSymbols(spec, groups, data, mapLayout));
+  const { shstrIdx, nameOffs } = addSectionNames(t);
+  return layoutFile(t.list, nameOffs, shstrIdx);
 }

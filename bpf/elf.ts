@@ -1,6 +1,6 @@
-// ELF64 constants shared by the object writer and reader (System V gABI,
-// elf.h) and the BPF-specific ones (EM_BPF, R_BPF_*), plus the map types and
-// section names libbpf gives meaning to.
+// ELF64 constants shared by the object writer and the ELF reader (System V
+// gABI, elf.h) and the BPF-specific ones (EM_BPF, R_BPF_*), plus the map types
+// and section names libbpf gives meaning to.
 
 export const ELFCLASS64 = 2;
 export const ELFDATA2LSB = 1;
@@ -8,6 +8,9 @@ export const EV_CURRENT = 1;
 export const ET_REL = 1;
 /** elf.h EM_BPF */
 export const EM_BPF = 247;
+
+/** e_ident[0..3]: "\x7fELF". */
+export const ELFMAG = [0x7f, 0x45, 0x4c, 0x46] as const;
 
 export const EHDR_SIZE = 64;
 export const SHDR_SIZE = 64;
@@ -23,7 +26,12 @@ export const SHT = {
   NOTE: 7,
   NOBITS: 8,
   REL: 9,
+  DYNSYM: 11,
 } as const;
+
+/** Program header types and flags (elf.h PT_*, PF_*). */
+export const PT_LOAD = 1;
+export const PF = { X: 0x1, W: 0x2, R: 0x4 } as const;
 
 export const SHF = {
   WRITE: 0x1,
@@ -33,7 +41,7 @@ export const SHF = {
 } as const;
 
 export const STB = { LOCAL: 0, GLOBAL: 1, WEAK: 2 } as const;
-export const STT = { NOTYPE: 0, OBJECT: 1, FUNC: 2, SECTION: 3, FILE: 4 } as const;
+export const STT = { NOTYPE: 0, OBJECT: 1, FUNC: 2, SECTION: 3, FILE: 4, GNU_IFUNC: 10 } as const;
 export const STV_DEFAULT = 0;
 export const SHN_UNDEF = 0;
 export const SHN_ABS = 0xfff1;

@@ -5,18 +5,15 @@
 // PT_LOAD program header that maps it (same for PIE and non-PIE: for a PIE
 // the first segment maps offset 0 at vaddr 0, for a non-PIE at 0x400000).
 import { readFileSync } from 'node:fs';
+import { PF, PT_LOAD, SHN_UNDEF, SHT, STT } from '../bpf/elf.js';
+import { type ElfFile, type ElfSegment, ObjectReadError, readElf, readSymbols } from '../bpf/elf-file.js';
+import { KprobeBpfError } from '../lib/errors.js';
 
-const ELFCLASS64 = 2;
-const ELFDATA2LSB = 1;
-const SHT_SYMTAB = 2;
-const SHT_DYNSYM = 11;
-const PT_LOAD = 1;
-const PF_X = 1;
-const SHN_UNDEF = 0;
-/** st_info type values we accept as a probe target (STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_GNU_IFUNC). */
-const PROBEABLE_TYPES = new Set([0, 1, 2, 10]);
+/** st_info types we accept as a probe target. */
+const PROBEABLE_TYPES = new Set<number>([STT.NOTYPE, STT.OBJECT, STT.FUNC, STT.GNU_IFUNC]);
 
-export interface ElfSymbol {
+/** A symbol an executable or library defines, by the table it came from. */
+export interface ProbeableSymbol {
   readonly name: string;
   readonly value: bigint;
   readonly size: bigint;
@@ -24,81 +21,44 @@ export interface ElfSymbol {
   readonly table: '.symtab' | '.dynsym';
 }
 
-interface LoadSegment {
-  readonly offset: bigint;
-  readonly vaddr: bigint;
-  readonly filesz: bigint;
-  readonly flags: number;
-}
+/** A file that is not a usable ELF file, or a symbol that does not resolve to one file offset. */
+export class ElfSymbolError extends KprobeBpfError {}
 
-export class ElfSymbolError extends Error {
-  override name = 'ElfSymbolError';
+/** The defined, probeable symbols of .symtab then .dynsym (what the reader calls tables of type SYMTAB and DYNSYM). */
+function definedSymbols(elf: ElfFile): ProbeableSymbol[] {
+  const out: ProbeableSymbol[] = [];
+  for (const [want, table] of [[SHT.SYMTAB, '.symtab'], [SHT.DYNSYM, '.dynsym']] as const) {
+    for (const sec of elf.sections) {
+      if (sec.type !== want || sec.entsize === 0) continue;
+      for (const s of readSymbols(elf, sec)) {
+        if (s.shndx === SHN_UNDEF || s.value === 0n || !PROBEABLE_TYPES.has(s.type)) continue;
+        out.push({ name: s.name, value: s.value, size: s.size, type: s.type, table });
+      }
+    }
+  }
+  return out;
 }
 
 export class ElfSymbols {
   readonly path: string;
-  readonly symbols: readonly ElfSymbol[];
-  private readonly segments: readonly LoadSegment[];
+  readonly symbols: readonly ProbeableSymbol[];
+  private readonly segments: readonly ElfSegment[];
 
-  constructor(path: string, bytes: Buffer = readFileSync(path)) {
+  constructor(path: string, bytes: Uint8Array = readFileSync(path)) {
     this.path = path;
-    if (bytes.length < 64 || bytes.readUInt32BE(0) !== 0x7f454c46) throw new ElfSymbolError(`${path}: not an ELF file`);
-    if (bytes[4] !== ELFCLASS64 || bytes[5] !== ELFDATA2LSB) throw new ElfSymbolError(`${path}: only 64-bit little-endian ELF is supported`);
-    const phoff = Number(bytes.readBigUInt64LE(32));
-    const shoff = Number(bytes.readBigUInt64LE(40));
-    const phentsize = bytes.readUInt16LE(54);
-    const phnum = bytes.readUInt16LE(56);
-    const shentsize = bytes.readUInt16LE(58);
-    const shnum = bytes.readUInt16LE(60);
-
-    const segments: LoadSegment[] = [];
-    for (let i = 0; i < phnum; i++) {
-      const p = phoff + i * phentsize;
-      if (bytes.readUInt32LE(p) !== PT_LOAD) continue;
-      segments.push({
-        flags: bytes.readUInt32LE(p + 4),
-        offset: bytes.readBigUInt64LE(p + 8),
-        vaddr: bytes.readBigUInt64LE(p + 16),
-        filesz: bytes.readBigUInt64LE(p + 32),
-      });
+    let elf: ElfFile;
+    try {
+      elf = readElf(bytes);
+    } catch (e) {
+      if (e instanceof ObjectReadError) throw new ElfSymbolError(`${path}: ${e.message}`, { cause: e });
+      throw e;
     }
-    this.segments = segments;
-
-    const section = (i: number) => {
-      const s = shoff + i * shentsize;
-      return {
-        type: bytes.readUInt32LE(s + 4),
-        offset: Number(bytes.readBigUInt64LE(s + 24)),
-        size: Number(bytes.readBigUInt64LE(s + 32)),
-        link: bytes.readUInt32LE(s + 40),
-        entsize: Number(bytes.readBigUInt64LE(s + 56)),
-      };
-    };
-    const symbols: ElfSymbol[] = [];
-    for (const [want, table] of [[SHT_SYMTAB, '.symtab'], [SHT_DYNSYM, '.dynsym']] as const) {
-      for (let i = 0; i < shnum; i++) {
-        const sh = section(i);
-        if (sh.type !== want || sh.entsize === 0) continue;
-        const strtab = section(sh.link);
-        for (let off = sh.offset + sh.entsize; off + 24 <= sh.offset + sh.size; off += sh.entsize) {
-          const nameOff = bytes.readUInt32LE(off);
-          const info = bytes[off + 4]!;
-          const shndx = bytes.readUInt16LE(off + 6);
-          const value = bytes.readBigUInt64LE(off + 8);
-          const size = bytes.readBigUInt64LE(off + 16);
-          if (shndx === SHN_UNDEF || value === 0n || !PROBEABLE_TYPES.has(info & 0xf)) continue;
-          const start = strtab.offset + nameOff;
-          let end = start;
-          while (end < bytes.length && bytes[end] !== 0) end++;
-          symbols.push({ name: bytes.toString('latin1', start, end), value, size, type: info & 0xf, table });
-        }
-      }
-    }
-    this.symbols = symbols;
+    this.segments = elf.segments.filter((s) => s.type === PT_LOAD);
+    this.symbols = definedSymbols(elf);
   }
 
   /** Symbols with this name (a trailing @VERSION on either side is ignored), .symtab ones first. */
-  find(name: string): ElfSymbol[] {
+  find(name: string): ProbeableSymbol[] {
     const bare = (s: string) => s.replace(/@.*$/, '');
     const want = bare(name);
     return this.symbols.filter((s) => bare(s.name) === want);
@@ -107,7 +67,7 @@ export class ElfSymbols {
   /** File offset of a virtual address, through the PT_LOAD that maps it from the file. */
   vaddrToOffset(vaddr: bigint): bigint {
     const seg =
-      this.segments.find((s) => (s.flags & PF_X) !== 0 && vaddr >= s.vaddr && vaddr < s.vaddr + s.filesz) ??
+      this.segments.find((s) => (s.flags & PF.X) !== 0 && vaddr >= s.vaddr && vaddr < s.vaddr + s.filesz) ??
       this.segments.find((s) => vaddr >= s.vaddr && vaddr < s.vaddr + s.filesz);
     if (!seg) throw new ElfSymbolError(`${this.path}: address 0x${vaddr.toString(16)} is not mapped from the file by any PT_LOAD segment`);
     return vaddr - seg.vaddr + seg.offset;
