@@ -9,7 +9,7 @@ import { compileDefinitions } from '../compiler/object.js';
 import type { ProbeDefinition } from '../grammar/ast.js';
 import { parseProbeCommands } from '../grammar/index.js';
 import { cEquivalent } from './c-equivalent.js';
-import type { Bench, Row } from './run.js';
+import type { Bench, Row } from './table.js';
 
 /** The fixed lines; /bin/true stands in for a binary (uprobe lines compile without probing it). */
 const LINES = [

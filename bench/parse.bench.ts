@@ -3,7 +3,7 @@
 // start-up next to bpftrace's.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Bench, Row } from './run.js';
+import type { Bench, Row } from './table.js';
 
 const LINES = [
   'p:kprobes/open do_sys_open dfd=%di:s32 name=+0(%si):string flags=%dx:x32 mode=%cx:u16',

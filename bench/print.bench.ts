@@ -6,7 +6,7 @@
 import { openSync, closeSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { PerformanceObserver } from 'node:perf_hooks';
-import type { Bench, Row } from './run.js';
+import type { Bench, Row } from './table.js';
 import type { EventFormat, FieldFormat } from '../compiler/format.js';
 import { PREFIX_COMM, PREFIX_CPU, PREFIX_TS, RECORD_PREFIX_SIZE } from '../compiler/format.js';
 import { TracePrinter, fdSink } from '../runtime/printer/index.js';

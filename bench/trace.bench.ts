@@ -11,7 +11,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Bench, Row } from './run.js';
+import type { Bench, Row } from './table.js';
 import { uprobeEventsSkipReason, withKernelLock } from '../test/lib/kernel.js';
 import { CLI } from '../test/e2e/lib/runs.js';
 import { buildLoopTarget, tickProbe, type LoopTarget } from '../test/e2e/lib/loop-target.js';

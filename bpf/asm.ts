@@ -16,6 +16,7 @@
 // Sizes: ldx/stx/st take a `Size` (Size.B/H/W/DW, the encoding's own bits,
 // NOT a byte count: Size.H === 8). Use sizeOf(bytes) to convert a width.
 
+import { KprobeBpfError } from '../lib/errors.js';
 import {
   AluOp,
   Class,
@@ -265,9 +266,8 @@ export interface Assembled {
   labels: Map<string, number>;
 }
 
-export class AsmError extends Error {
-  override name = 'AsmError';
-}
+/** A program the assembler cannot lay out (a label unknown or defined twice, a jump out of range). */
+export class AsmError extends KprobeBpfError {}
 
 /** Resolves labels into jump offsets (in slots; ld_imm64 counts 2) and collects relocations. */
 export function assemble(items: readonly AsmItem[]): Assembled {

@@ -160,10 +160,11 @@ function legacyMaps(elf: ElfFile, symbols: readonly ElfSymbol[]): ObjectMap[] {
 /** Undefined global symbols, with the DATASEC (`.ksyms`) that declares each as an extern VAR or FUNC. */
 function externsOf(symbols: readonly ElfSymbol[], btf: Btf | undefined): ObjectExtern[] {
   const externSec = new Map<string, string>();
-  for (const t of btf?.types ?? []) {
+  const types = btf?.types ?? [];
+  for (const t of types) {
     if (t.kind !== Kind.DATASEC) continue;
     for (const vi of t.vars ?? []) {
-      const vt = btf!.types[vi.type];
+      const vt = types[vi.type];
       if (vt && (vt.kind === Kind.FUNC || (vt.kind === Kind.VAR && vt.linkage === VarLinkage.EXTERN))) externSec.set(vt.name, t.name);
     }
   }
