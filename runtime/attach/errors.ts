@@ -2,7 +2,7 @@
 // refused and its errno, the refused system call kept as the cause. The
 // tracer tells a kernel refusing sleepable programs (EINVAL on SET_BPF) from
 // other failures by these fields, not by the message text.
-import { ErrnoError } from '../../lib/errors.js';
+import { ErrnoError, KprobeBpfError } from '../../lib/errors.js';
 
 /** The step of attaching a BPF program to a probe's perf event. */
 export type AttachOp = 'PERF_EVENT_IOC_SET_BPF' | 'PERF_EVENT_IOC_ENABLE';
@@ -19,3 +19,6 @@ export class AttachError extends ErrnoError {
     super(message, errno, options);
   }
 }
+
+/** A probe that cannot be set up before any system call refuses it: its place, the PMU's format, tracefs. */
+export class ProbeSetupError extends KprobeBpfError {}

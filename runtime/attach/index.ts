@@ -51,7 +51,7 @@ export function attachBpfProbe(def: ProbeDefinition, progFd: number, scope: Scop
   }
 }
 
-export { AttachError, type AttachOp } from './errors.js';
+export { AttachError, ProbeSetupError, type AttachOp } from './errors.js';
 export { AttachRegistry } from './registry.js';
 export { KprobesUnsupportedError, attachKprobe, kprobeSupportProblem, kprobeTarget } from './kprobe.js';
 export { PerfProbe, type ProbeAttachment, type ProbeKindName, type Scope } from './probe.js';

@@ -3,6 +3,7 @@
 // kind (uprobe.ts, kprobe.ts, tracefs-probe.ts) builds these.
 import { closeAll } from '../../lib/close-all.js';
 import { PERF_SAMPLE_RAW, closeFd, nativeCString, onlineCpus, perfDisable, perfEnable, perfEventOpen, perfSetBpf, readFd } from '../sys/index.js';
+import { ProbeSetupError } from './errors.js';
 
 export type ProbeKindName = 'uprobe' | 'uretprobe' | 'kprobe' | 'kretprobe';
 
@@ -39,7 +40,7 @@ export class PerfProbe implements ProbeAttachment {
 
   setBpf(progFd: number): void {
     const fd = this.fds[0];
-    if (fd === undefined) throw new Error(`${this.description}: no perf event to attach to`);
+    if (fd === undefined) throw new ProbeSetupError(`${this.description}: no perf event to attach to`);
     perfSetBpf(fd, progFd);
   }
 

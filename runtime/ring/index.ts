@@ -4,6 +4,7 @@
 // perf-reader.ts own the kernel side (perf events, mappings, epoll).
 export { PERF_RECORD_LOST, PERF_RECORD_SAMPLE, PerfRing, type PerfRingOptions, type PerfRingViews } from './perf-ring.js';
 export { RingBuffer, type RingBufferOptions, type RingBufferViews } from './ring-buffer.js';
+export { RingLayoutError } from './errors.js';
 export { RingMerge } from './merge.js';
 export { mapPerfRing, mapRingBuffer } from './mmap.js';
 export { PerfReader, type PerfReaderOptions } from './perf-reader.js';

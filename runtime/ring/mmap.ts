@@ -5,10 +5,11 @@ import { closeAll } from '../../lib/close-all.js';
 import { PAGE_SIZE, PROT_READ, PROT_WRITE, closeFd, mmapFd, type Mapping } from '../sys/index.js';
 import { PerfRing, perfDataArea } from './perf-ring.js';
 import { RingBuffer } from './ring-buffer.js';
+import { RingLayoutError } from './errors.js';
 
 /** Maps `pages` (a power of two) data pages of an opened perf event fd. Takes ownership of fd once this returns. */
 export function mapPerfRing(fd: number, cpu: number, pages: number, sampleType: number): PerfRing {
-  if (pages < 1 || (pages & (pages - 1)) !== 0) throw new Error(`perf ring: page count ${pages} is not a power of two`);
+  if (pages < 1 || (pages & (pages - 1)) !== 0) throw new RingLayoutError(`perf ring: page count ${pages} is not a power of two`);
   const mapping = mmapFd(fd, (pages + 1) * PAGE_SIZE, PROT_READ | PROT_WRITE);
   try {
     const control = new BigUint64Array(mapping.buffer, 0, PAGE_SIZE / 8);
@@ -23,7 +24,7 @@ export function mapPerfRing(fd: number, cpu: number, pages: number, sampleType: 
 
 /** Maps a BPF ring buffer map of `size` bytes (its max_entries); does not own the map fd (the loader closes it). */
 export function mapRingBuffer(mapFd: number, size: number): RingBuffer {
-  if (size < PAGE_SIZE || (size & (size - 1)) !== 0) throw new Error(`ring buffer: size ${size} is not a power-of-two multiple of the page size`);
+  if (size < PAGE_SIZE || (size & (size - 1)) !== 0) throw new RingLayoutError(`ring buffer: size ${size} is not a power-of-two multiple of the page size`);
   const maps: Mapping[] = [];
   const unmapAll = (): void => closeAll([...maps].reverse().map((m) => () => m.unmap()));
   try {

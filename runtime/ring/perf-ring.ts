@@ -15,6 +15,7 @@
 import { readU64Number } from '../../lib/u64.js';
 import { PERF_HEADER_SIZE, sampleLayout, type SampleLayout } from './sample-layout.js';
 import type { RawTime, Release, RingHandler, RingSource, SampleMeta } from './source.js';
+import { RingLayoutError } from './errors.js';
 
 /** enum perf_event_type */
 export const PERF_RECORD_LOST = 2;
@@ -72,7 +73,7 @@ export class PerfRing implements RingSource {
 
   constructor(views: PerfRingViews, opts: PerfRingOptions) {
     const size = views.data.length;
-    if (size < PERF_HEADER_SIZE || (size & (size - 1)) !== 0) throw new Error(`perf ring: data size ${size} is not a power of two`);
+    if (size < PERF_HEADER_SIZE || (size & (size - 1)) !== 0) throw new RingLayoutError(`perf ring: data size ${size} is not a power of two`);
     this.control = views.control;
     this.data = views.data;
     this.size = size;

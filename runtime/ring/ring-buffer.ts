@@ -13,6 +13,7 @@
 // ring makes bpf_ringbuf_reserve fail, which the program counts as a miss.
 import { hasRecordCpu, hasRecordTime, recordCpu, recordTime } from './record-prefix.js';
 import type { RawTime, Release, RingHandler, RingSource, SampleMeta } from './source.js';
+import { RingLayoutError } from './errors.js';
 
 /** include/uapi/linux/bpf.h: BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ. */
 export const RINGBUF_BUSY_BIT = 0x80000000;
@@ -59,8 +60,8 @@ export class RingBuffer implements RingSource {
 
   constructor(views: RingBufferViews, opts: RingBufferOptions = {}) {
     const size = views.data.length / 2;
-    if (!Number.isInteger(size) || size < RINGBUF_HDR_SIZE || (size & (size - 1)) !== 0) throw new Error(`ring buffer: data area of ${size} bytes is not a power of two`);
-    if (views.data.byteOffset % 4 !== 0) throw new Error('ring buffer: data area is not 4-byte aligned');
+    if (!Number.isInteger(size) || size < RINGBUF_HDR_SIZE || (size & (size - 1)) !== 0) throw new RingLayoutError(`ring buffer: data area of ${size} bytes is not a power of two`);
+    if (views.data.byteOffset % 4 !== 0) throw new RingLayoutError('ring buffer: data area is not 4-byte aligned');
     this.fd = opts.fd ?? -1;
     this.release = opts.release;
     this.mask = size - 1;

@@ -16,6 +16,7 @@ import {
   PERF_SAMPLE_TID,
   PERF_SAMPLE_TIME,
 } from '../sys/perf-event.js';
+import { RingLayoutError } from './errors.js';
 
 /** struct perf_event_header: u32 type, u16 misc, u16 size. */
 export const PERF_HEADER_SIZE = 8;
@@ -45,9 +46,9 @@ const FIXED_FIELDS = [
 
 export function sampleLayout(sampleType: number): SampleLayout {
   if (sampleType & (PERF_SAMPLE_READ | PERF_SAMPLE_CALLCHAIN)) {
-    throw new Error('perf ring: PERF_SAMPLE_READ and PERF_SAMPLE_CALLCHAIN are variable-size and not supported');
+    throw new RingLayoutError('perf ring: PERF_SAMPLE_READ and PERF_SAMPLE_CALLCHAIN are variable-size and not supported');
   }
-  if (!(sampleType & PERF_SAMPLE_RAW)) throw new Error('perf ring: sample_type must include PERF_SAMPLE_RAW');
+  if (!(sampleType & PERF_SAMPLE_RAW)) throw new RingLayoutError('perf ring: sample_type must include PERF_SAMPLE_RAW');
   const at = new Map<number, number>();
   let off = PERF_HEADER_SIZE;
   for (const bit of FIXED_FIELDS) {

@@ -1,6 +1,7 @@
 // Where a PERF_RECORD_SAMPLE's fields sit for a sample_type, as the kernel's
 // perf_output_sample writes them (8 bytes each after the 8-byte header).
 import t from 'tap';
+import { RingLayoutError } from '../../../runtime/ring/errors.js';
 import { sampleLayout } from '../../../runtime/ring/sample-layout.js';
 import {
   PERF_SAMPLE_CALLCHAIN,
@@ -28,5 +29,6 @@ t.test('variable-size fields and samples without raw data are refused', (t) => {
   t.throws(() => sampleLayout(PERF_SAMPLE_RAW | PERF_SAMPLE_READ), /not supported/);
   t.throws(() => sampleLayout(PERF_SAMPLE_RAW | PERF_SAMPLE_CALLCHAIN), /not supported/);
   t.throws(() => sampleLayout(PERF_SAMPLE_TID), /must include PERF_SAMPLE_RAW/);
+  t.ok(t.throws(() => sampleLayout(PERF_SAMPLE_TID)) instanceof RingLayoutError, 'a RingLayoutError');
   t.end();
 });
