@@ -6,17 +6,19 @@
 // PERF_EVENT_IOC_SET_BPF with fd -1.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ProbeDefinition } from '../../grammar/ast.js';
 import { LINUX_ERRNO } from '../../lib/errno.js';
 import { AttachError, attachBpfProbe } from '../../runtime/attach/index.js';
-import { perfEventFds } from '../../runtime/sys/index.js';
-import { rootSkipReason } from '../lib/kernel.js';
+import { ElfSymbols } from '../../runtime/elf-symbols.js';
+import { SysError, perfEventFds } from '../../runtime/sys/index.js';
+import { rootSkipReason, uprobeEventsSkipReason } from '../lib/kernel.js';
+import { buildTarget } from './lib/target.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/kprobe-bpf', import.meta.url));
 const NOT_LOADED = fileURLToPath(new URL('../../../test/runtime/fixtures/hostile/program-not-loaded.o', import.meta.url));
-const { EBADF } = LINUX_ERRNO;
+const { EBADF, EINVAL } = LINUX_ERRNO;
 
 t.test('attaching a program fd of -1 is refused before any perf event is opened', (t) => {
   const def: ProbeDefinition = {
@@ -31,6 +33,33 @@ t.test('attaching a program fd of -1 is refused before any perf event is opened'
   t.equal(a.errno, EBADF);
   t.match(a.message, /kpbnofd\/e: no loaded BPF program/);
   t.equal(perfEventFds().length, before, 'no perf event opened');
+  t.end();
+});
+
+t.test('the kernel refusing a program on the probe is an AttachError the tracer can read by op and errno', { skip: uprobeEventsSkipReason() }, (t) => {
+  const target = buildTarget();
+  // Not a BPF program: perf_event_set_bpf_prog -> bpf_prog_get answers EINVAL,
+  // as an older kernel answers for a sleepable program it cannot run there.
+  const notAProgram = openSync('/dev/null', 'r');
+  try {
+    const off = new ElfSymbols(target.path).resolve('kpb_hot');
+    const def: ProbeDefinition = {
+      op: 'define', tracer: 'uprobe', isReturn: false, group: 'kpbnotprog', event: 'e',
+      point: { kind: 'file', path: target.path, offset: off }, args: [], source: `p:kpbnotprog/e ${target.path}:0x${off.toString(16)}`,
+    };
+    const before = perfEventFds().length;
+    const err = t.throws(() => attachBpfProbe(def, notAProgram)) as unknown;
+    t.ok(err instanceof AttachError, 'an AttachError');
+    const a = err as AttachError;
+    t.equal(a.op, 'PERF_EVENT_IOC_SET_BPF');
+    t.equal(a.errno, EINVAL);
+    t.ok(a.cause instanceof SysError, 'the refused ioctl is the cause');
+    t.match(a.message, /PERF_EVENT_IOC_SET_BPF/, 'the message is the system call\'s');
+    t.equal(perfEventFds().length, before, 'the probe\'s perf event was closed again');
+  } finally {
+    closeSync(notAProgram);
+    target.cleanup();
+  }
   t.end();
 });
 
