@@ -10,7 +10,7 @@ import type { Bench, Row } from './table.js';
 import type { EventFormat, FieldFormat } from '../compiler/format.js';
 import { PREFIX_COMM, PREFIX_CPU, PREFIX_TS, RECORD_PREFIX_SIZE } from '../compiler/format.js';
 import { TracePrinter, fdSink } from '../runtime/printer/index.js';
-import { PerfReader } from '../runtime/perf-ring.js';
+import { PerfReader } from '../runtime/ring/index.js';
 import { attachBpfProbe, readPmu } from '../runtime/attach/index.js';
 import { ElfSymbols } from '../runtime/elf-symbols.js';
 import { onlineCpus } from '../runtime/sys/index.js';

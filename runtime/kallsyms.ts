@@ -6,6 +6,7 @@
 // are kept as hi/lo u32 pairs so lookups need no BigInt; formatted results
 // are cached per address so a hot probe address is formatted once.
 import { readFileSync } from 'node:fs';
+import { u64FromHalves } from '../lib/u64.js';
 
 export interface KernelSymbol {
   readonly name: string;
@@ -97,8 +98,8 @@ export class Kallsyms {
       const a = (BigInt(hi) << 32n) | BigInt(lo);
       if (a < this.core.start || a >= this.core.end) return undefined;
     }
-    const offset = (hi - this.hi[i]!) * 4294967296 + (lo - this.lo[i]!);
-    const size = (this.hi[j]! - this.hi[i]!) * 4294967296 + (this.lo[j]! - this.lo[i]!);
+    const offset = u64FromHalves(lo - this.lo[i]!, hi - this.hi[i]!);
+    const size = u64FromHalves(this.lo[j]! - this.lo[i]!, this.hi[j]! - this.hi[i]!);
     return { name: this.names[i]!, module: this.modules[i], offset, size };
   }
 

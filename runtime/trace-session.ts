@@ -14,8 +14,7 @@ import type { ProbeDefinition } from '../grammar/ast.js';
 import type { EventFormat } from '../compiler/format.js';
 import { AttachRegistry, attachBpfProbe, type ProbeAttachment, type Scope } from './attach/index.js';
 import { Kallsyms, emptyKallsyms } from './kallsyms.js';
-import { PerfReader } from './perf-ring.js';
-import { RingBuffer } from './ring-buffer.js';
+import { PerfReader, mapRingBuffer } from './ring/index.js';
 import { TracePrinter, fdSink, ftraceHeader, type Sink } from './printer/index.js';
 import { renderProfile, type ProfileRow } from './profile.js';
 import { onlineCpus } from './sys/index.js';
@@ -95,7 +94,7 @@ export class TraceSession {
     this.registry.addCleanup(() => this.reader.close(this.printer.handler()));
     this.finalSink = out;
     try {
-      if (opts.ringBuffer) this.reader.addSource(new RingBuffer(opts.ringBuffer.fd, opts.ringBuffer.size));
+      if (opts.ringBuffer) this.reader.addSource(mapRingBuffer(opts.ringBuffer.fd, opts.ringBuffer.size));
       for (const [cpu, fd] of this.reader.fds()) setPerfFd(cpu, fd);
     } catch (e) {
       this.registry.closeAll();

@@ -1,16 +1,22 @@
 // `kprobe-bpf trace` end to end: load the object through libbpf (wasm), hand
 // the perf event array its per-CPU rings, attach every probe, print until
-// stopped, and leave nothing behind whatever happens.
+// stopped, and leave nothing behind whatever happens. One attempt runs in
+// named phases (events → load → programs → session → report) and ends in a
+// value: an exit code, or the kernel refusing sleepable programs, which
+// runTrace answers by compiling the lines again without them.
 import os from 'node:os';
 import type { ProbeDefinition } from '../grammar/ast.js';
 import { eventsOfObject, type EventMetadata } from '../compiler/metadata.js';
 import { EVENTS_MAP, MISSES_MAP, RINGBUF_MAP } from '../compiler/codegen.js';
-import { kprobeSupportProblem } from './attach/index.js';
+import { LINUX_ERRNO } from '../lib/errno.js';
+import { KprobeBpfError, findCause } from '../lib/errors.js';
+import { AttachError, kprobeSupportProblem } from './attach/index.js';
 import { launchHeld, type HeldCommand } from './launch.js';
-import { stderrLogger, type LogLevel } from './bridge/logger.js';
+import { stderrLogger, type LogLevel, type Logger } from './bridge/logger.js';
 import { BpfObject } from './loader.js';
-import { SysError, mapLookupPerCpuU64Sum, mapUpdateU32 } from './sys/index.js';
-import { TraceSession, type SessionEvent } from './trace-session.js';
+import { mapLookupPerCpuU64Sum, mapUpdateU32 } from './sys/index.js';
+import { loadForTrace, type TraceMap } from './trace-load.js';
+import { TraceSession, type SessionEvent, type SessionSummary } from './trace-session.js';
 
 export interface TraceOptions {
   readonly object: Uint8Array;
@@ -27,18 +33,37 @@ export interface TraceOptions {
   readonly recompileAtomic?: () => Uint8Array;
 }
 
-/** linux errno EINVAL: what a kernel without sleepable uprobe programs answers at load or attach. */
-const EINVAL = 22;
+/** The object lacks something every object `compile` writes has. */
+export class TraceObjectError extends KprobeBpfError {}
+
+/** How one attempt ended: an exit code, or the kernel refusing the object's sleepable programs (why, for the message). */
+type Attempt = { readonly exit: number } | { readonly sleepableRefused: string };
 
 /** libbpf's sections for sleepable uprobes (libbpf.c section_defs: uprobe.s+, uretprobe.s+). */
 const isSleepableSection = (section: string): boolean => /^u(ret)?probe\.s(\/|$)/.test(section);
 
-/** Raised inside runTrace when the kernel refused the object's sleepable programs. */
-class SleepableRefused extends Error {
-  override name = 'SleepableRefused';
-}
-
 const say = (msg: string) => process.stderr.write(`kprobe-bpf trace: ${msg}\n`);
+
+/**
+ * libbpf's messages, held back while the object has sleepable programs until
+ * we know they are not about programs this kernel refuses (then the fallback
+ * replaces them and they are dropped).
+ */
+class LibbpfLog {
+  private readonly held: [LogLevel, string][] = [];
+  private dropped = false;
+  constructor(private readonly hold: boolean) {}
+  get logger(): Logger | undefined {
+    return this.hold ? (level, msg) => void this.held.push([level, msg]) : undefined;
+  }
+  flush(): void {
+    if (!this.dropped) for (const [level, msg] of this.held.splice(0)) stderrLogger(level, msg);
+  }
+  drop(): void {
+    this.dropped = true;
+    this.held.length = 0;
+  }
+}
 
 /**
  * Drops kprobe events when the kernel cannot attach kprobes, saying why, so
@@ -60,110 +85,144 @@ function attachable(events: readonly EventMetadata[]): EventMetadata[] {
  * cannot be, and the message names --no-sleepable.
  */
 export async function runTrace(opts: TraceOptions): Promise<number> {
-  try {
-    return await traceOnce(opts);
-  } catch (e) {
-    if (!(e instanceof SleepableRefused)) throw e;
-    if (!opts.recompileAtomic) {
-      say(`${e.message}: this kernel does not run sleepable uprobe programs (Linux 6.0+); compile the object with 'kprobe-bpf compile --no-sleepable'`);
-      return 1;
-    }
-    say(`${e.message}: this kernel does not run sleepable uprobe programs (Linux 6.0+); using non-sleepable ones, so strings in pages the process has not touched yet print (fault)`);
-    const { recompileAtomic: _, ...rest } = opts;
-    return traceOnce({ ...rest, object: opts.recompileAtomic() });
+  const first = await traceOnce(opts);
+  if ('exit' in first) return first.exit;
+  const why = `${first.sleepableRefused}: this kernel does not run sleepable uprobe programs (Linux 6.0+)`;
+  if (!opts.recompileAtomic) {
+    say(`${why}; compile the object with 'kprobe-bpf compile --no-sleepable'`);
+    return 1;
   }
+  say(`${why}; using non-sleepable ones, so strings in pages the process has not touched yet print (fault)`);
+  const { recompileAtomic: _, ...rest } = opts;
+  const again = await traceOnce({ ...rest, object: opts.recompileAtomic() });
+  if ('exit' in again) return again.exit;
+  // Not reached: the recompiled object has no sleepable program to refuse.
+  say(again.sleepableRefused);
+  return 1;
 }
 
-async function traceOnce(opts: TraceOptions): Promise<number> {
+/** One attempt: the object's events, then load, then trace; the object is closed whatever happens. */
+async function traceOnce(opts: TraceOptions): Promise<Attempt> {
   const all = eventsOfObject(opts.object);
   const sleepable = all.some((e) => isSleepableSection(e.section));
   const events = attachable(all);
   if (events.length === 0) {
     say('no event can be attached on this kernel');
-    return 1;
+    return { exit: 1 };
   }
-  // libbpf's messages wait until we know they are not about sleepable
-  // programs this kernel refuses (then the fallback replaces them)
-  const libbpfLog: [LogLevel, string][] = [];
-  const obj = BpfObject.open(opts.object, { name: 'kprobe_bpf', ...(sleepable ? { logger: (level: LogLevel, msg: string) => void libbpfLog.push([level, msg]) } : {}) });
-  const flushLog = () => { for (const [level, msg] of libbpfLog.splice(0)) stderrLogger(level, msg); };
-  let refused = false;
-  let held: HeldCommand | undefined;
+  const log = new LibbpfLog(sleepable);
+  const logger = log.logger;
+  const obj = BpfObject.open(opts.object, { name: 'kprobe_bpf', ...(logger ? { logger } : {}) });
+  try {
+    const attempt = await loadAndTrace(obj, events, sleepable, opts, log);
+    if ('sleepableRefused' in attempt) log.drop();
+    return attempt;
+  } finally {
+    obj.close();
+    log.flush();
+  }
+}
+
+/** Loads the wanted programs; traces when every event has its program. */
+async function loadAndTrace(obj: BpfObject, events: readonly EventMetadata[], sleepable: boolean, opts: TraceOptions, log: LibbpfLog): Promise<Attempt> {
+  const load = loadForTrace(obj, new Set(events.map((e) => e.program)), sleepable);
+  if (load.kind === 'sleepable-refused') return { sleepableRefused: load.reason };
+  log.flush();
+  if (load.kind === 'failed') {
+    say(load.message);
+    say("run 'kprobe-bpf check' with the same input for the log mapped to each fetch argument");
+    return { exit: 1 };
+  }
+  const unloaded = events.find((e) => !load.programFds.has(e.program));
+  if (unloaded) {
+    say(`${unloaded.format.group}/${unloaded.format.event}: program ${unloaded.program} was not loaded (the object has no such BPF program); nothing attached`);
+    return { exit: 1 };
+  }
+  return traceLoaded(events, load.programFds, load.maps, sleepable, opts);
+}
+
+/** The maps every trace object has (the perf event array) and may have (misses, ring buffer). */
+function traceMaps(maps: ReadonlyMap<string, TraceMap>): { perf: TraceMap; misses?: TraceMap; ring?: TraceMap } {
+  const perf = maps.get(EVENTS_MAP);
+  if (!perf) throw new TraceObjectError(`object has no '${EVENTS_MAP}' map`);
+  const misses = maps.get(MISSES_MAP);
+  const ring = maps.get(RINGBUF_MAP);
+  return { perf, ...(misses ? { misses } : {}), ...(ring ? { ring } : {}) };
+}
+
+/** Starts the -c command held, opens the session, attaches, runs until stopped, reports. */
+async function traceLoaded(
+  events: readonly EventMetadata[],
+  programFds: ReadonlyMap<string, number>,
+  maps: ReadonlyMap<string, TraceMap>,
+  sleepable: boolean,
+  opts: TraceOptions,
+): Promise<Attempt> {
+  const m = traceMaps(maps);
+  const sessionEvents: SessionEvent[] = events.map((e) => ({
+    def: e.format.definition as ProbeDefinition,
+    format: e.format,
+    typeId: e.id,
+    progFd: programFds.get(e.program)!,
+  }));
+  const held = opts.command ? await launchHeld(opts.command) : undefined;
   let released = false;
   try {
-    // kprobe programs that cannot be attached are not loaded either
-    const wanted = new Set(events.map((e) => e.program));
-    for (const p of obj.programs()) if (!wanted.has(p.name)) obj.setAutoload(p.name, false);
-    const loaded = obj.load();
-    if (!loaded.ok && sleepable && loaded.errno === EINVAL) {
-      const bad = loaded.programs.find((p) => !p.loaded && p.errno);
-      refused = true;
-      throw new SleepableRefused(`loading ${bad ? `program ${bad.name}` : 'the object'} failed with EINVAL`);
-    }
-    flushLog();
-    if (!loaded.ok) {
-      const bad = loaded.programs.find((p) => !p.loaded && p.log);
-      say(`loading failed: ${loaded.error || `errno ${loaded.errno}`}${bad ? `\n${bad.name}: verifier log:\n${bad.log}` : ''}`);
-      say("run 'kprobe-bpf check' with the same input for the log mapped to each fetch argument");
-      return 1;
-    }
-    const perfMap = loaded.maps.find((m) => m.name === EVENTS_MAP);
-    if (!perfMap) throw new Error(`object has no '${EVENTS_MAP}' map`);
-    const missesMap = loaded.maps.find((m) => m.name === MISSES_MAP);
-    const ringMap = loaded.maps.find((m) => m.name === RINGBUF_MAP);
-    const fdOf = new Map(loaded.programs.map((p) => [p.name, p.fd]));
-    const sessionEvents: SessionEvent[] = events.map((e) => ({
-      def: e.format.definition as ProbeDefinition,
-      format: e.format,
-      typeId: e.id,
-      progFd: fdOf.get(e.program) ?? -1,
-    }));
-    if (opts.command) held = await launchHeld(opts.command);
-    const h = held;
-    const pid = h?.pid ?? opts.pid;
-    const session = new TraceSession(sessionEvents, (cpu, fd) => mapUpdateU32(perfMap.fd, cpu, fd), {
+    const pid = held?.pid ?? opts.pid;
+    const session = new TraceSession(sessionEvents, (cpu, fd) => mapUpdateU32(m.perf.fd, cpu, fd), {
       json: opts.json,
       mode: opts.mode,
       profile: opts.profile,
-      ...(missesMap ? { missesOf: (id: number) => Number(mapLookupPerCpuU64Sum(missesMap.fd, id)) } : {}),
-      ...(ringMap ? { ringBuffer: { fd: ringMap.fd, size: ringMap.maxEntries } } : {}),
+      ...(m.misses ? { missesOf: (id: number) => Number(mapLookupPerCpuU64Sum(m.misses!.fd, id)) } : {}),
+      ...(m.ring ? { ringBuffer: { fd: m.ring.fd, size: m.ring.maxEntries } } : {}),
       ...(pid !== undefined ? { scope: { pid } } : {}),
       ...(opts.durationMs !== undefined ? { durationMs: opts.durationMs } : {}),
-      ...(h ? { until: h.exited, onAttached: () => { released = true; h.release(); } } : {}),
+      ...(held ? { until: held.exited, onAttached: () => { released = true; held.release(); } } : {}),
     });
-    try {
-      session.attach();
-    } catch (e) {
-      // kernel: perf_event_set_bpf_prog refuses a sleepable program it cannot run on the probe (EINVAL)
-      if (sleepable && e instanceof SysError && e.errno === EINVAL && e.call.includes('PERF_EVENT_IOC_SET_BPF')) {
-        refused = true;
-        throw new SleepableRefused(`attaching failed: ${e.message}`);
-      }
-      throw e;
-    }
+    const refused = attachOrRefusal(session, sleepable);
+    if (refused) return { sleepableRefused: refused };
     const summary = await session.run();
-    const lost = [...summary.lost.values()].reduce((a, b) => a + b, 0);
-    if (lost > 0) {
-      const perCpu = [...summary.lost].map(([cpu, n]) => `cpu${cpu}: ${n}`).join(', ');
-      say(`${lost} events lost (${perCpu}): the rings filled faster than they were read`);
-    }
-    // Sleepable programs count a failed ring buffer reservation as a miss (no PERF_RECORD_LOST there).
-    const dropped = missesMap && ringMap
-      ? events.filter((e) => isSleepableSection(e.section)).reduce((n, e) => n + Number(mapLookupPerCpuU64Sum(missesMap.fd, e.id)), 0)
-      : 0;
-    if (dropped > 0) say(`${dropped} events lost: the ring buffer of the sleepable uprobe programs filled faster than it was read`);
-    if (summary.stoppedBy === 'signal') {
-      // Like bpftrace -c and timeout(1): the command is told to stop too (a
-      // terminal's Ctrl-C reaches it anyway, a `kill` of ours does not), so we
-      // do not wait for it; the exit status is the shell's 128 + signo.
-      const sig = summary.signal ?? 'SIGINT';
-      if (h && released) h.kill(sig);
-      return 128 + (os.constants.signals[sig] ?? 2);
-    }
-    return 0;
+    reportLosses(summary, events, m.misses && m.ring ? m.misses : undefined);
+    return { exit: exitCode(summary, held && released ? held : undefined) };
   } finally {
     if (held && !released) held.kill('SIGKILL');
-    obj.close();
-    if (!refused) flushLog();
   }
+}
+
+/** Attaches every probe; the kernel refusing a sleepable program on a probe comes back as a reason, any other failure is thrown. */
+function attachOrRefusal(session: TraceSession, sleepable: boolean): string | undefined {
+  try {
+    session.attach();
+    return undefined;
+  } catch (e) {
+    // kernel: perf_event_set_bpf_prog refuses a sleepable program it cannot run on the probe (EINVAL)
+    const refused = findCause(e, AttachError);
+    if (sleepable && refused?.op === 'PERF_EVENT_IOC_SET_BPF' && refused.errno === LINUX_ERRNO.EINVAL) return `attaching failed: ${refused.message}`;
+    throw e;
+  }
+}
+
+/** Says on stderr what was lost: per-CPU perf samples, and sleepable programs' failed ring buffer reservations (counted as misses). */
+function reportLosses(summary: SessionSummary, events: readonly EventMetadata[], ringMisses: TraceMap | undefined): void {
+  const lost = [...summary.lost.values()].reduce((a, b) => a + b, 0);
+  if (lost > 0) {
+    const perCpu = [...summary.lost].map(([cpu, n]) => `cpu${cpu}: ${n}`).join(', ');
+    say(`${lost} events lost (${perCpu}): the rings filled faster than they were read`);
+  }
+  // Sleepable programs count a failed ring buffer reservation as a miss (no PERF_RECORD_LOST there).
+  const dropped = ringMisses
+    ? events.filter((e) => isSleepableSection(e.section)).reduce((n, e) => n + Number(mapLookupPerCpuU64Sum(ringMisses.fd, e.id)), 0)
+    : 0;
+  if (dropped > 0) say(`${dropped} events lost: the ring buffer of the sleepable uprobe programs filled faster than it was read`);
+}
+
+/** 0, or after a stop signal the shell's 128 + signo; a released -c command is told to stop too. */
+function exitCode(summary: SessionSummary, released: HeldCommand | undefined): number {
+  if (summary.stoppedBy !== 'signal') return 0;
+  // Like bpftrace -c and timeout(1): the command is told to stop too (a
+  // terminal's Ctrl-C reaches it anyway, a `kill` of ours does not), so we
+  // do not wait for it.
+  const sig = summary.signal ?? 'SIGINT';
+  released?.kill(sig);
+  return 128 + (os.constants.signals[sig] ?? 2);
 }

@@ -1,6 +1,9 @@
 // runtime/attach: probe kinds behind one interface. attachProbe() picks the
 // kind from the definition's tracer; each kind knows its PMU and fallback.
 import type { ProbeDefinition } from '../../grammar/ast.js';
+import { LINUX_ERRNO } from '../../lib/errno.js';
+import { SysError } from '../sys/index.js';
+import { AttachError, type AttachOp } from './errors.js';
 import { attachKprobe, kprobeTarget } from './kprobe.js';
 import type { ProbeAttachment, Scope } from './probe.js';
 import { attachUprobe, uprobeTarget } from './uprobe.js';
@@ -19,12 +22,28 @@ export function attachProbe(def: ProbeDefinition, scope: Scope = {}): ProbeAttac
   return PROBE_KINDS[def.tracer].attach(def, scope);
 }
 
-/** Opens, attaches progFd, enables; closes again if any step fails. */
+/** Runs one attach step; a refused system call becomes an AttachError naming the step. */
+function attachStep(a: ProbeAttachment, op: AttachOp, step: () => void): void {
+  try {
+    step();
+  } catch (e) {
+    if (e instanceof SysError) throw new AttachError(op, a.description, e.errno, e.message, { cause: e });
+    throw e;
+  }
+}
+
+/**
+ * Opens, attaches progFd, enables; closes again if any step fails. A program
+ * that was never loaded (fd < 0) is refused before any perf event is opened.
+ */
 export function attachBpfProbe(def: ProbeDefinition, progFd: number, scope: Scope = {}): ProbeAttachment {
+  if (progFd < 0) {
+    throw new AttachError('PERF_EVENT_IOC_SET_BPF', `${def.tracer} ${def.group}/${def.event}`, LINUX_ERRNO.EBADF, `${def.group}/${def.event}: no loaded BPF program to attach (fd ${progFd})`);
+  }
   const a = attachProbe(def, scope);
   try {
-    a.setBpf(progFd);
-    a.enable();
+    attachStep(a, 'PERF_EVENT_IOC_SET_BPF', () => a.setBpf(progFd));
+    attachStep(a, 'PERF_EVENT_IOC_ENABLE', () => a.enable());
     return a;
   } catch (e) {
     a.close();
@@ -32,6 +51,7 @@ export function attachBpfProbe(def: ProbeDefinition, progFd: number, scope: Scop
   }
 }
 
+export { AttachError, ProbeSetupError, type AttachOp } from './errors.js';
 export { AttachRegistry } from './registry.js';
 export { KprobesUnsupportedError, attachKprobe, kprobeSupportProblem, kprobeTarget } from './kprobe.js';
 export { PerfProbe, type ProbeAttachment, type ProbeKindName, type Scope } from './probe.js';

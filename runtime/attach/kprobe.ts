@@ -9,6 +9,8 @@ import { EVENT_SOURCE_DEVICES, fieldBits, readPmu, type DynamicPmu } from './pmu
 import { openPmuProbe, type ProbeAttachment, type Scope } from './probe.js';
 import { attachTracefsProbe, tracefsRoot } from './tracefs-probe.js';
 import { existsSync } from 'node:fs';
+import { KprobeBpfError } from '../../lib/errors.js';
+import { ProbeSetupError } from './errors.js';
 
 export interface KprobeTarget {
   /** SYM or MOD:SYM; absent for an address probe. */
@@ -19,9 +21,8 @@ export interface KprobeTarget {
   readonly maxactive?: number;
 }
 
-export class KprobesUnsupportedError extends Error {
-  override name = 'KprobesUnsupportedError';
-}
+/** This kernel cannot attach kprobes (CONFIG_KPROBES off, no kprobe PMU or kprobe_events). */
+export class KprobesUnsupportedError extends KprobeBpfError {}
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
@@ -30,7 +31,7 @@ export function kprobeTarget(def: ProbeDefinition): KprobeTarget {
   const ma = def.maxactive !== undefined ? { maxactive: def.maxactive } : {};
   if (p.kind === 'symbol') return { symbol: p.module ? `${p.module}:${p.symbol}` : p.symbol, offset: p.offset, isReturn: def.isReturn, ...ma };
   if (p.kind === 'address') return { address: p.address, offset: 0n, isReturn: def.isReturn, ...ma };
-  throw new Error(`kprobe ${def.group}/${def.event}: probe point is not [MOD:]SYM[+offs] or MEMADDR`);
+  throw new ProbeSetupError(`kprobe ${def.group}/${def.event}: probe point is not [MOD:]SYM[+offs] or MEMADDR`);
 }
 
 export function describeKprobe(t: KprobeTarget): string {

@@ -3,6 +3,7 @@
 // file in format/ says which config bits a named parameter occupies
 // ("config:0" for retprobe, "config:32-63" for ref_ctr_offset).
 import { existsSync, readFileSync } from 'node:fs';
+import { ProbeSetupError } from './errors.js';
 
 export const EVENT_SOURCE_DEVICES = '/sys/bus/event_source/devices';
 
@@ -21,7 +22,7 @@ export interface DynamicPmu {
 
 export function parsePmuField(text: string): PmuField {
   const m = /^(config[12]?):(\d+)(?:-(\d+))?$/.exec(text.trim());
-  if (!m) throw new Error(`unreadable PMU format '${text.trim()}'`);
+  if (!m) throw new ProbeSetupError(`unreadable PMU format '${text.trim()}'`);
   const lo = Number(m[2]);
   return { word: m[1] as PmuField['word'], lo, hi: m[3] === undefined ? lo : Number(m[3]) };
 }
@@ -41,9 +42,9 @@ export function readPmu(name: string, root = EVENT_SOURCE_DEVICES): DynamicPmu |
 /** Places value into the field's bits; throws when the PMU lacks the field or the value does not fit. */
 export function fieldBits(pmu: DynamicPmu, field: string, value: bigint): bigint {
   const f = pmu.fields.get(field);
-  if (!f) throw new Error(`the ${pmu.name} PMU has no '${field}' parameter (${EVENT_SOURCE_DEVICES}/${pmu.name}/format/${field})`);
-  if (f.word !== 'config') throw new Error(`${pmu.name} PMU: '${field}' is in ${f.word}, expected config`);
+  if (!f) throw new ProbeSetupError(`the ${pmu.name} PMU has no '${field}' parameter (${EVENT_SOURCE_DEVICES}/${pmu.name}/format/${field})`);
+  if (f.word !== 'config') throw new ProbeSetupError(`${pmu.name} PMU: '${field}' is in ${f.word}, expected config`);
   const width = BigInt(f.hi - f.lo + 1);
-  if (value < 0n || value >= 1n << width) throw new Error(`${pmu.name} PMU: ${field} value 0x${value.toString(16)} does not fit ${width} bits`);
+  if (value < 0n || value >= 1n << width) throw new ProbeSetupError(`${pmu.name} PMU: ${field} value 0x${value.toString(16)} does not fit ${width} bits`);
   return value << BigInt(f.lo);
 }

@@ -1,7 +1,9 @@
 // What every probe kind hands back: the perf event fds the kernel made for
 // the probe, and the operations the tracer needs on them. One module per
 // kind (uprobe.ts, kprobe.ts, tracefs-probe.ts) builds these.
+import { closeAll } from '../../lib/close-all.js';
 import { PERF_SAMPLE_RAW, closeFd, nativeCString, onlineCpus, perfDisable, perfEnable, perfEventOpen, perfSetBpf, readFd } from '../sys/index.js';
+import { ProbeSetupError } from './errors.js';
 
 export type ProbeKindName = 'uprobe' | 'uretprobe' | 'kprobe' | 'kretprobe';
 
@@ -38,7 +40,7 @@ export class PerfProbe implements ProbeAttachment {
 
   setBpf(progFd: number): void {
     const fd = this.fds[0];
-    if (fd === undefined) throw new Error(`${this.description}: no perf event to attach to`);
+    if (fd === undefined) throw new ProbeSetupError(`${this.description}: no perf event to attach to`);
     perfSetBpf(fd, progFd);
   }
 
@@ -62,20 +64,7 @@ export class PerfProbe implements ProbeAttachment {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    let first: unknown;
-    for (const fd of this.fds) {
-      try {
-        closeFd(fd);
-      } catch (e) {
-        first ??= e;
-      }
-    }
-    try {
-      this.afterClose?.();
-    } catch (e) {
-      first ??= e;
-    }
-    if (first) throw first;
+    closeAll([...this.fds.map((fd) => () => closeFd(fd)), ...(this.afterClose ? [this.afterClose] : [])]);
   }
 }
 

@@ -2,6 +2,7 @@
 // process is told to stop (SIGINT, SIGTERM, SIGHUP), on an uncaught error,
 // and at exit. Detaching is synchronous (close fds, tracefs writes), so it
 // runs even from the 'exit' hook.
+import { closeAll } from '../../lib/close-all.js';
 import type { ProbeAttachment } from './probe.js';
 
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -68,23 +69,10 @@ export class AttachRegistry {
 
   /** Detaches everything; keeps going past failures and reports the first. */
   closeAll(): void {
-    let first: unknown;
-    for (const a of [...this.live].reverse()) {
-      this.live.delete(a);
-      try {
-        a.close();
-      } catch (e) {
-        first ??= e;
-      }
-    }
-    for (const fn of [...this.cleanups].reverse()) {
-      this.cleanups.delete(fn);
-      try {
-        fn();
-      } catch (e) {
-        first ??= e;
-      }
-    }
-    if (first) throw first;
+    const probes = [...this.live].reverse();
+    const cleanups = [...this.cleanups].reverse();
+    this.live.clear();
+    this.cleanups.clear();
+    closeAll([...probes.map((a) => () => a.close()), ...cleanups]);
   }
 }

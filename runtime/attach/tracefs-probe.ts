@@ -7,6 +7,7 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { PERF_SAMPLE_RAW, PERF_TYPE_TRACEPOINT, onlineCpus, perfEventOpen } from '../sys/index.js';
 import { PerfProbe, openAll, scopeTargets, type ProbeKindName, type Scope } from './probe.js';
+import { ProbeSetupError } from './errors.js';
 
 export const TRACEFS_ROOT = '/sys/kernel/tracing';
 
@@ -41,7 +42,7 @@ export interface TracefsProbeSpec {
 export function attachTracefsProbe(spec: TracefsProbeSpec, scope: Scope): PerfProbe {
   const root = tracefsRoot();
   const file = `${root}/${spec.tracer}_events`;
-  if (!root || !existsSync(file)) throw new Error(`${spec.tracer} ${spec.point}: tracefs has no ${spec.tracer}_events`);
+  if (!root || !existsSync(file)) throw new ProbeSetupError(`${spec.tracer} ${spec.point}: tracefs has no ${spec.tracer}_events`);
   const group = ownGroup();
   const event = ownEventName(spec.base);
   const line = `${spec.command}:${group}/${event} ${spec.point}`;
@@ -52,7 +53,7 @@ export function attachTracefsProbe(spec: TracefsProbeSpec, scope: Scope): PerfPr
     appendFileSync(file, line + '\n');
   } catch (e) {
     const log = lastErrorLogLine(root);
-    throw new Error(`${spec.kind} ${spec.point}: the kernel refused '${line}' in ${file}: ${(e as Error).message}${log ? `\n${log}` : ''}`);
+    throw new ProbeSetupError(`${spec.kind} ${spec.point}: the kernel refused '${line}' in ${file}: ${(e as Error).message}${log ? `\n${log}` : ''}`, { cause: e });
   }
   try {
     const id = BigInt(readFileSync(`${root}/events/${group}/${event}/id`, 'utf8').trim());

@@ -11,6 +11,7 @@ import { ElfSymbols } from '../elf-symbols.js';
 import { fieldBits, readPmu, type DynamicPmu } from './pmu.js';
 import { openPmuProbe, type ProbeAttachment, type Scope } from './probe.js';
 import { attachTracefsProbe } from './tracefs-probe.js';
+import { ProbeSetupError } from './errors.js';
 
 export interface UprobeTarget {
   readonly path: string;
@@ -32,7 +33,7 @@ export function uprobeTarget(def: ProbeDefinition): UprobeTarget {
     const offset = new ElfSymbols(path).resolve(p.symbol, p.offset);
     return { path, offset, isReturn: def.isReturn, ...(p.refCtrOffset !== undefined ? { refCtrOffset: p.refCtrOffset } : {}) };
   }
-  throw new Error(`uprobe ${def.group}/${def.event}: probe point is not PATH:OFFSET or PATH:SYMBOL`);
+  throw new ProbeSetupError(`uprobe ${def.group}/${def.event}: probe point is not PATH:OFFSET or PATH:SYMBOL`);
 }
 
 export function describeUprobe(t: UprobeTarget): string {

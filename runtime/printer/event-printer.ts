@@ -107,10 +107,11 @@ function probeWriter(fmt: EventFormat, ksyms: Kallsyms): { text: ProbeWriter; js
   };
 }
 
-export function compileEventPrinter(fmt: EventFormat, ksyms: Kallsyms): EventPrinter {
+/** Per argument field: where it is, how many elements, its writers and its name prefixes. */
+function fieldPlans(fmt: EventFormat, ksyms: Kallsyms): FieldPlan[] {
   const tw = textWriters(ksyms);
   const jw = jsonWriters(ksyms);
-  const plans: FieldPlan[] = fmt.argFields.map((a, i) => {
+  return fmt.argFields.map((a, i) => {
     const base = a.type.base;
     return {
       offset: a.offset,
@@ -122,6 +123,10 @@ export function compileEventPrinter(fmt: EventFormat, ksyms: Kallsyms): EventPri
       jsonPrefix: enc(`${i ? ',' : ''}${JSON.stringify(a.name)}:`),
     };
   });
+}
+
+export function compileEventPrinter(fmt: EventFormat, ksyms: Kallsyms): EventPrinter {
+  const plans = fieldPlans(fmt, ksyms);
   const probe = probeWriter(fmt, ksyms);
   const namePrefix = enc(`${fmt.event}: `);
   const jsonName = enc(`"group":${JSON.stringify(fmt.group)},"event":${JSON.stringify(fmt.event)},`);

@@ -3,6 +3,7 @@
 // byte by byte, so printing an event allocates nothing once warmed up.
 // 64-bit values arrive as two u32 halves (lo, hi): no BigInt on the hot path.
 import { writeSync } from 'node:fs';
+import { u64FromHalves } from '../../lib/u64.js';
 
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
 const digits = new Uint8Array(24);
@@ -152,14 +153,14 @@ export class OutBuffer {
   /** Unsigned decimal of the u64 hi:lo (%llu), exact for all 64 bits. */
   u64dec(lo: number, hi: number): void {
     if (hi < 0x200000) {
-      this.udec(hi * 4294967296 + lo);
+      this.udec(u64FromHalves(lo, hi));
       return;
     }
     // Long division by 10 over two 32-bit limbs; every step stays below 2^53.
     let n = 0;
     while (hi > 0 || lo > 0) {
       const hq = Math.floor(hi / 10);
-      const rest = (hi - hq * 10) * 4294967296 + lo;
+      const rest = u64FromHalves(lo, hi - hq * 10);
       const lq = Math.floor(rest / 10);
       digits[n++] = 0x30 + (rest - lq * 10);
       hi = hq;

@@ -7,8 +7,9 @@
 //     ts, tgid, cpu, comm) followed by the kernel-identical trace entry;
 //   - a bare trace entry with the context given by the caller (kernel
 //     tracepoint samples, used to test against the kernel).
-import { PREFIX_COMM, PREFIX_CPU, PREFIX_TGID, PREFIX_TS, RECORD_PREFIX_SIZE, type EventFormat } from '../../compiler/format.js';
-import type { RingHandler, SampleMeta } from '../perf-ring.js';
+import { PREFIX_COMM, RECORD_PREFIX_SIZE, type EventFormat } from '../../compiler/format.js';
+import { recordCpu, recordTgid, recordTime } from '../ring/record-prefix.js';
+import type { RingHandler, SampleMeta } from '../ring/source.js';
 import { emptyKallsyms, type Kallsyms } from '../kallsyms.js';
 import { compileEventPrinter, type EventPrinter } from './event-printer.js';
 import { ftraceHeader } from './ftrace-header.js';
@@ -88,13 +89,11 @@ export class TracePrinter {
       this.unknown++;
       return false;
     }
-    if (this.tgid >= 0 && buf.readUInt32LE(off + PREFIX_TGID) !== this.tgid) {
+    if (this.tgid >= 0 && recordTgid(buf, off) !== this.tgid) {
       this.filtered++;
       return false;
     }
-    const ts = buf.readUInt32LE(off + PREFIX_TS + 4) * 4294967296 + buf.readUInt32LE(off + PREFIX_TS);
-    const cpu = buf.readUInt32LE(off + PREFIX_CPU);
-    return this.line(buf, off + RECORD_PREFIX_SIZE, off + len, buf, off + PREFIX_COMM, cpu, ts);
+    return this.line(buf, off + RECORD_PREFIX_SIZE, off + len, buf, off + PREFIX_COMM, recordCpu(buf, off), recordTime(buf, off));
   }
 
   /** A bare trace entry; comm is the task name as bytes (NUL-terminated or not). */

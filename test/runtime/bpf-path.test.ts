@@ -10,7 +10,7 @@ import { renderUprobeProfile } from '../../runtime/profile.js';
 import { uprobeEventsSkipReason, withKernelLock } from '../lib/kernel.js';
 import { ElfSymbols } from '../../runtime/elf-symbols.js';
 import { parseFormatFile } from '../../runtime/format-file.js';
-import { PerfReader } from '../../runtime/perf-ring.js';
+import { PerfReader } from '../../runtime/ring/index.js';
 import { TracePrinter } from '../../runtime/printer/index.js';
 import { AttachRegistry, attachBpfProbe, readPmu } from '../../runtime/attach/index.js';
 import { onlineCpus, perfEventFds } from '../../runtime/sys/index.js';

@@ -13,7 +13,7 @@ import { basename } from 'node:path';
 import { uprobeEventsSkipReason, withKernelLock } from '../lib/kernel.js';
 import { ElfSymbols } from '../../runtime/elf-symbols.js';
 import { parseFormatFile, renderFormatFile } from '../../runtime/format-file.js';
-import { PerfReader } from '../../runtime/perf-ring.js';
+import { PerfReader } from '../../runtime/ring/index.js';
 import { TracePrinter, ftraceHeader } from '../../runtime/printer/index.js';
 import { Kallsyms } from '../../runtime/kallsyms.js';
 import { PREFIX_COMM, PREFIX_CPU, PREFIX_TGID, PREFIX_TS, RECORD_PREFIX_SIZE } from '../../compiler/format.js';

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { uprobeEventsSkipReason, withKernelLock } from '../lib/kernel.js';
 import { ElfSymbols } from '../../runtime/elf-symbols.js';
-import { PerfReader, type RingHandler } from '../../runtime/perf-ring.js';
+import { PerfReader, type RingHandler } from '../../runtime/ring/index.js';
 import { PERF_SAMPLE_CPU, PERF_SAMPLE_RAW, PERF_SAMPLE_TID, PERF_SAMPLE_TIME, PERF_TYPE_TRACEPOINT, perfEventFds } from '../../runtime/sys/index.js';
 import { buildTarget, runTarget, type Target } from './lib/target.js';
 import { addUprobeEvent, eventId, removeUprobeEvent } from './lib/tracefs.js';

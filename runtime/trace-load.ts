@@ -1,0 +1,41 @@
+// Loading the object for `trace`: the one place that reads the loader's
+// result, turned into what the tracer needs (program fds, map fds) or into
+// why it cannot go on (a kernel refusing sleepable programs, any other
+// failure). Only the wanted programs are loaded.
+import { LINUX_ERRNO } from '../lib/errno.js';
+import type { BpfObject } from './loader.js';
+
+/** A loaded map as the tracer uses it. */
+export interface TraceMap {
+  readonly fd: number;
+  readonly maxEntries: number;
+}
+
+export type TraceLoad =
+  | { readonly kind: 'loaded'; readonly programFds: ReadonlyMap<string, number>; readonly maps: ReadonlyMap<string, TraceMap> }
+  /** The kernel refused sleepable programs (EINVAL): the lines can be compiled again without them. */
+  | { readonly kind: 'sleepable-refused'; readonly reason: string }
+  | { readonly kind: 'failed'; readonly message: string };
+
+/**
+ * Loads the programs of `wanted` (kprobe programs that cannot be attached
+ * are not loaded either). `sleepable`: the object has sleepable programs, so
+ * EINVAL means this kernel does not run them.
+ */
+export function loadForTrace(obj: BpfObject, wanted: ReadonlySet<string>, sleepable: boolean): TraceLoad {
+  for (const p of obj.programs()) if (!wanted.has(p.name)) obj.setAutoload(p.name, false);
+  const loaded = obj.load();
+  if (!loaded.ok && sleepable && loaded.errno === LINUX_ERRNO.EINVAL) {
+    const bad = loaded.programs.find((p) => !p.loaded && p.errno);
+    return { kind: 'sleepable-refused', reason: `loading ${bad ? `program ${bad.name}` : 'the object'} failed with EINVAL` };
+  }
+  if (!loaded.ok) {
+    const bad = loaded.programs.find((p) => !p.loaded && p.log);
+    return { kind: 'failed', message: `loading failed: ${loaded.error || `errno ${loaded.errno}`}${bad ? `\n${bad.name}: verifier log:\n${bad.log}` : ''}` };
+  }
+  return {
+    kind: 'loaded',
+    programFds: new Map(loaded.programs.filter((p) => p.loaded && p.fd >= 0).map((p) => [p.name, p.fd])),
+    maps: new Map(loaded.maps.map((m) => [m.name, { fd: m.fd, maxEntries: m.maxEntries }])),
+  };
+}
