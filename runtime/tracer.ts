@@ -8,7 +8,7 @@ import { EVENTS_MAP, MISSES_MAP, RINGBUF_MAP } from '../compiler/codegen.js';
 import { kprobeSupportProblem } from './attach/index.js';
 import { launchHeld, type HeldCommand } from './launch.js';
 import { stderrLogger, type LogLevel } from './bridge/logger.js';
-import { BpfObject } from './loader.js';
+import { BpfObject, LoaderError, VerifierError } from './loader.js';
 import { SysError, mapLookupPerCpuU64Sum, mapUpdateU32 } from './sys/index.js';
 import { TraceSession, type SessionEvent } from './trace-session.js';
 
@@ -94,19 +94,21 @@ async function traceOnce(opts: TraceOptions): Promise<number> {
     // kprobe programs that cannot be attached are not loaded either
     const wanted = new Set(events.map((e) => e.program));
     for (const p of obj.programs()) if (!wanted.has(p.name)) obj.setAutoload(p.name, false);
-    const loaded = obj.load();
-    if (!loaded.ok && sleepable && loaded.errno === EINVAL) {
-      const bad = loaded.programs.find((p) => !p.loaded && p.errno);
-      refused = true;
-      throw new SleepableRefused(`loading ${bad ? `program ${bad.name}` : 'the object'} failed with EINVAL`);
-    }
-    flushLog();
-    if (!loaded.ok) {
-      const bad = loaded.programs.find((p) => !p.loaded && p.log);
-      say(`loading failed: ${loaded.error || `errno ${loaded.errno}`}${bad ? `\n${bad.name}: verifier log:\n${bad.log}` : ''}`);
+    let loaded;
+    try {
+      loaded = obj.load();
+    } catch (e) {
+      if (!(e instanceof LoaderError)) throw e;
+      if (sleepable && e.errno === EINVAL) {
+        refused = true;
+        throw new SleepableRefused(`loading ${e instanceof VerifierError ? `program ${e.program.name}` : 'the object'} failed with EINVAL`);
+      }
+      flushLog();
+      say(`loading failed: ${e instanceof VerifierError ? `${(e.cause as Error).message}\n${e.program.name}: verifier log:\n${e.log}` : e.message}`);
       say("run 'kprobe-bpf check' with the same input for the log mapped to each fetch argument");
       return 1;
     }
+    flushLog();
     const perfMap = loaded.maps.find((m) => m.name === EVENTS_MAP);
     if (!perfMap) throw new Error(`object has no '${EVENTS_MAP}' map`);
     const missesMap = loaded.maps.find((m) => m.name === MISSES_MAP);

@@ -221,7 +221,7 @@ function generate(headerPath: string): UapiTables {
     p.seek(['struct', name, '{']);
     infos.set(name, p.members().flatMap((m) => m.leaves));
   }
-  const enumNames = ['bpf_cmd', 'bpf_map_type', 'bpf_prog_type'];
+  const enumNames = ['bpf_cmd', 'bpf_map_type', 'bpf_prog_type', 'bpf_attach_type'];
   const enums = new Map(enumNames.map((e) => [e, enumerators(toks, e)] as const));
 
   // An exact mention beats a wildcard (BPF_OBJ_GET_INFO_BY_FD has its own
