@@ -153,7 +153,8 @@ export class BpfObject {
       for (const p of strings) x.free(p);
       inst.host.closeAll();
       releaseLibbpf(inst);
-      throw new LoaderError(`${what}: ${text} (${errnoName(errno)})${log.warnings.length ? `\n${log.warnings.join('\n')}` : ''}`, errno);
+      // one line: libbpf's warnings say what it found wrong
+      throw new LoaderError(`${what}: ${text} (${errnoName(errno)})${log.warnings.length ? `: ${log.warnings.map((w) => w.replace(/^libbpf: /, '').replace(/\.$/, '')).join('; ')}` : ''}`, errno);
     }
     return new BpfObject(inst, obj, opts, log, strings);
   }
