@@ -14,7 +14,7 @@ import type { FdTable } from './fd-table.js';
 import { addressOf, close, lastErrno, sysBpf, SYS_bpf } from './libc.js';
 import { fdInfoStruct, mapShape, nativeBuffer, objectInfo } from './object-info.js';
 import { BridgeRefusal } from './refusal.js';
-import { commandName, enumValue, layoutEnd, readField, uapi, type UapiField } from './uapi.js';
+import { commandName, layoutEnd, readField, uapi, type UapiField } from './uapi.js';
 import { cStringAt, inBounds } from './wasm-memory.js';
 
 export { BridgeRefusal, type RefusalReason } from './refusal.js';
@@ -141,7 +141,8 @@ export class BpfBridge {
   /** Phase 2: fields pinned to one value (load-only commands such as BPF_LINK_CREATE). */
   private checkRequired(c: BpfCall): void {
     for (const [field, want] of Object.entries(c.rule.require ?? {})) {
-      const value = typeof want === 'number' ? want : enumValue(want.enum, want.name);
+      const value = typeof want === 'number' ? want : uapi().enums[want.enum]?.[want.name];
+      if (value === undefined) throw new BridgeRefusal('unknown-command', `${c.name}: linux/bpf.h has no ${typeof want === 'number' ? want : want.name}: bpf-uapi.json predates it (run make)`, ENOSYS);
       const got = readField(c.attr.subarray(0, c.passSize), fieldOf(c.fields, c.name, field));
       if (got !== value) {
         const shown = typeof want === 'number' ? `${value}` : `${want.name} (${value})`;
