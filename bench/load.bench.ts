@@ -111,7 +111,7 @@ const bench: Bench = {
         const bytes = readFileSync(o.path);
         const t0 = process.hrtime.bigint();
         const first = BpfObject.open(bytes, { logger: quiet });
-        if (!first.load().ok) throw new Error(`${o.name}: our loader failed to load it`);
+        first.load(); // throws when our loader cannot load it
         first.close();
         const firstMs = Number(process.hrtime.bigint() - t0) / 1e6;
         const times: number[] = [];

@@ -419,6 +419,8 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExtSection[] {
       const name = btf.str(v.getUint32(at, true));
       const n = v.getUint32(at + 4, true);
       at += 8;
+      // kernel/libbpf: a record size of 0 or records past the section are corrupt (else this never ends)
+      if (recSize === 0 || at + n * recSize > end) throw new BtfError(`.BTF.ext: ${n} records of ${recSize} bytes overrun their ${len}-byte section`);
       for (let i = 0; i < n; i++, at += recSize) each(sec(name), at);
     }
   };

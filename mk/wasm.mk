@@ -36,14 +36,23 @@ $(WASM_SRC_STAMP): | apt-deps
 $(WASM_MODULE): $(WASM_SRC_STAMP) $(WASM_SHIMS)
 	bash bpf/wasm/build.sh $(WASM_SRC) $(WASM_DIR)
 
-# The header libbpf is compiled against (its own UAPI copy), so the bridge and
-# the wasm side agree on every offset. The generator is TypeScript, compiled
-# with everything else.
+# The bridge's tables come from the newest UAPI header Debian ships
+# (bpf/wasm/uapi-header.sh: trixie-backports' linux-libc-dev, fetched with a
+# private apt state), not libbpf 1.1.2's copy (about Linux 6.2): the kernel
+# may be newer, and a field the bridge does not know (a pointer added since)
+# must be one it refuses rather than passes on. The UAPI only appends, so
+# libbpf's own attrs are a prefix of these layouts.
 # The offsets are the x86-64 ABI's (how the kernel reads the attr); the
-# layout check compiles for wasm32 and fails the build unless libbpf's side
+# layout check compiles for wasm32 and fails the build unless the wasm side
 # lays out every attr and info field the same way.
-$(WASM_UAPI): $(WASM_SRC_STAMP) bpf/wasm/gen-uapi.ts | $(TSC_STAMP) $(WASM_MODULE)
-	node dist/bpf/wasm/gen-uapi.js $$(ls -d $(WASM_SRC)/libbpf-*/include/uapi/linux/bpf.h | head -1) $@.new
-	clang --target=wasm32-wasi --sysroot=$(WASM_DIR)/sysroot -I$$(ls -d $(WASM_SRC)/libbpf-*/include/uapi | head -1) \
+WASM_UAPI_DIR := $(WASM_DIR)/uapi
+WASM_UAPI_HEADER := $(WASM_UAPI_DIR)/usr/include/linux/bpf.h
+
+$(WASM_UAPI_HEADER): bpf/wasm/uapi-header.sh | $(WASM_SRC_STAMP)
+	bash bpf/wasm/uapi-header.sh $(WASM_UAPI_DIR) $$(ls -d $(WASM_SRC)/libbpf-*/include/uapi/linux/bpf.h | head -1)
+
+$(WASM_UAPI): $(WASM_UAPI_HEADER) bpf/wasm/gen-uapi.ts | $(TSC_STAMP) $(WASM_MODULE)
+	node dist/bpf/wasm/gen-uapi.js $(WASM_UAPI_HEADER) $@.new
+	clang --target=wasm32-wasi --sysroot=$(WASM_DIR)/sysroot -I$(WASM_UAPI_DIR)/usr/include \
 	  -fsyntax-only $(WASM_DIR)/bpf-uapi.layout-check.c
 	mv $@.new $@

@@ -4,12 +4,21 @@
 // list programs and maps, load (maps created, relocations incl. CO-RE and
 // __ksym externs resolved, programs through the verifier), read fds and
 // verifier logs, close everything.
-import { objectInfo } from './bridge/bpf-bridge.js';
-import { linuxErrnoName, toLinuxErrno } from './bridge/errno.js';
+import { errnoName } from '../lib/errno.js';
+import { crashWhere } from './bridge/crash-report.js';
+import { toLinuxErrno } from './bridge/errno.js';
+import { callLibbpf, DEFAULT_TIME_LIMIT_MS, LoaderError, type LibbpfPhase } from './bridge/libbpf-call.js';
 import { stderrLogger, type Logger, type LogLevel } from './bridge/logger.js';
-import { acquireLibbpf, releaseLibbpf, type LibbpfInstance } from './bridge/module.js';
+import { acquireLibbpf, discardLibbpf, releaseLibbpf, type LibbpfInstance } from './bridge/module.js';
+import type { ProgLoadRecord } from './bridge/bpf-bridge.js';
+import { objectInfo } from './bridge/object-info.js';
+import { cString } from './bridge/wasm-memory.js';
 
-export interface ProgramInfo {
+export { LibbpfCrashError, LibbpfTimeoutError, LoaderError } from './bridge/libbpf-call.js';
+
+/** A program as libbpf reads it from the object, before loading. */
+export interface ObjectProgram {
+  /** libbpf's name for it (the ELF symbol): unique within the object */
   name: string;
   /** ELF section, e.g. "kprobe/do_sys_open" */
   section: string;
@@ -20,7 +29,8 @@ export interface ProgramInfo {
   autoload: boolean;
 }
 
-export interface MapInfo {
+/** A map as libbpf reads it from the object, before creating it. */
+export interface ObjectMap {
   name: string;
   /** enum bpf_map_type */
   type: number;
@@ -30,7 +40,7 @@ export interface MapInfo {
   flags: number;
 }
 
-export interface LoadedProgram extends ProgramInfo {
+export interface LoadedProgram extends ObjectProgram {
   /** kernel fd, or -1 if not loaded */
   fd: number;
   loaded: boolean;
@@ -44,20 +54,23 @@ export interface LoadedProgram extends ProgramInfo {
   errno: number;
 }
 
-export interface LoadedMap extends MapInfo {
+export interface LoadedMap extends ObjectMap {
   fd: number;
 }
 
-export interface LoadResult {
-  ok: boolean;
-  /** Linux errno when !ok */
-  errno: number;
-  /** libbpf's own account of the failure (its warnings), when !ok */
-  error: string;
+/** What bpf_object__load produced: every program and map with its fd. */
+export interface LoadedObject {
   programs: LoadedProgram[];
   maps: LoadedMap[];
   /** wall time of bpf_object__load */
   totalNs: bigint;
+}
+
+/** The kernel's verifier refused a program; libbpf's own account is the cause. */
+export class VerifierError extends LoaderError {
+  constructor(readonly program: LoadedProgram, readonly log: string, options?: { cause?: unknown }) {
+    super(`program ${program.name} (${program.section}) rejected by the verifier (${errnoName(program.errno)})`, program.errno, options);
+  }
 }
 
 export interface OpenOptions {
@@ -71,42 +84,43 @@ export interface OpenOptions {
   btfCustomPath?: string;
   /** bytes of verifier log kept for a rejected program (default 4 MiB; the kernel keeps the tail) */
   logSize?: number;
+  /** time limits (ms) on libbpf's open and load (default DEFAULT_TIME_LIMIT_MS) */
+  timeLimitMs?: Partial<Record<LibbpfPhase, number>>;
 }
 
-export class LoaderError extends Error {
-  constructor(message: string, readonly errno: number) {
-    super(message);
-    this.name = 'LoaderError';
-  }
-}
+/** What the loader's own logger keeps of libbpf's messages. */
+class LibbpfLog {
+  readonly warnings: string[] = [];
+  last: string | undefined;
 
-/** BPF_OBJ_NAME_LEN - 1: the kernel keeps 15 characters of a program's name. */
-const KERNEL_NAME_CHARS = 15;
+  constructor(private readonly user: Logger) {}
+
+  readonly logger: Logger = (level: LogLevel, msg: string) => {
+    const line = msg.replace(/\n$/, '');
+    this.last = line.replace(/^libbpf: /, '');
+    if (level === 'warn') this.warnings.push(line);
+    this.user(level, msg);
+  };
+}
 
 export class BpfObject {
   private obj: number;
   private logBuf = 0;
-  private readonly logSize: number;
-  private readonly warnings: string[] = [];
   private closed = false;
+  /** Set when libbpf trapped or was stopped: the instance is gone, only close() is left. */
+  private broken = false;
+  private refusalsAtClose: readonly Error[] | undefined;
   /** Fds the bridge still held (and closed) after libbpf's close: should be 0. */
   leakedFds = 0;
 
-  private constructor(private readonly inst: LibbpfInstance, obj: number, logSize: number, warnings: string[]) {
+  private constructor(private readonly inst: LibbpfInstance, obj: number, private readonly opts: OpenOptions, private readonly libbpfLog: LibbpfLog, private readonly strings: number[]) {
     this.obj = obj;
-    this.logSize = logSize;
-    this.warnings = warnings;
   }
 
-  /** Opens an ELF object from its bytes (bpf_object__open_mem). Throws LoaderError. */
+  /** Opens an ELF object from its bytes (bpf_object__open_mem). Throws LoaderError (LibbpfCrashError, LibbpfTimeoutError). */
   static open(bytes: Uint8Array, opts: OpenOptions = {}): BpfObject {
-    const warnings: string[] = [];
-    const userLog = opts.logger ?? stderrLogger;
-    const logger: Logger = (level: LogLevel, msg: string) => {
-      if (level === 'warn') warnings.push(msg.replace(/\n$/, ''));
-      userLog(level, msg);
-    };
-    const inst = acquireLibbpf(logger);
+    const log = new LibbpfLog(opts.logger ?? stderrLogger);
+    const inst = acquireLibbpf(log.logger);
     const x = inst.exports;
     const strings: number[] = [];
     const put = (s: string | undefined): number => {
@@ -117,11 +131,21 @@ export class BpfObject {
       strings.push(p);
       return p;
     };
-    const buf = x.malloc(bytes.length);
-    new Uint8Array(inst.memory().buffer).set(bytes, buf);
-    const obj = x.kb_open_mem(buf, bytes.length, put(opts.name ?? 'obj'), put(opts.kconfig), put(opts.btfCustomPath));
-    // libbpf copies the ELF image; our buffer and strings can go.
-    x.free(buf);
+    const what = `cannot open BPF object${opts.name ? ` ${opts.name}` : ''}`;
+    let obj: number;
+    try {
+      const buf = x.malloc(bytes.length);
+      new Uint8Array(inst.memory().buffer).set(bytes, buf);
+      const limit = opts.timeLimitMs?.open ?? DEFAULT_TIME_LIMIT_MS.open;
+      obj = callLibbpf(() => x.kb_open_mem(buf, bytes.length, put(opts.name ?? 'obj'), put(opts.kconfig), put(opts.btfCustomPath)), limit,
+        (happened) => `${what}: libbpf ${happened} ${crashWhere('open', bytes, log.last)}`);
+      // libbpf copies the ELF image; our buffer can go.
+      x.free(buf);
+    } catch (e) {
+      inst.host.closeAll();
+      discardLibbpf(inst);
+      throw e;
+    }
     if (!obj) {
       const wasiErrno = x.kb_errno();
       const errno = toLinuxErrno(wasiErrno);
@@ -129,24 +153,19 @@ export class BpfObject {
       for (const p of strings) x.free(p);
       inst.host.closeAll();
       releaseLibbpf(inst);
-      throw new LoaderError(`cannot open BPF object${opts.name ? ` ${opts.name}` : ''}: ${text} (${linuxErrnoName(errno)})${warnings.length ? `\n${warnings.join('\n')}` : ''}`, errno);
+      // one line: libbpf's warnings say what it found wrong
+      throw new LoaderError(`${what}: ${text} (${errnoName(errno)})${log.warnings.length ? `: ${log.warnings.map((w) => w.replace(/^libbpf: /, '').replace(/\.$/, '')).join('; ')}` : ''}`, errno);
     }
-    const o = new BpfObject(inst, obj, opts.logSize ?? 4 << 20, warnings);
-    o.pendingStrings = strings;
-    return o;
+    return new BpfObject(inst, obj, opts, log, strings);
   }
 
-  private pendingStrings: number[] = [];
-
   private str(p: number): string {
-    if (!p) return '';
-    const m = new Uint8Array(this.inst.memory().buffer);
-    const end = m.indexOf(0, p);
-    return Buffer.from(m.subarray(p, end < 0 ? m.length : end)).toString('utf8');
+    return cString(new Uint8Array(this.inst.memory().buffer), p);
   }
 
   private live(): void {
     if (this.closed) throw new Error('BpfObject used after close()');
+    if (this.broken) throw new Error('BpfObject used after libbpf crashed or was stopped');
   }
 
   private progHandles(): number[] {
@@ -161,7 +180,7 @@ export class BpfObject {
     return out;
   }
 
-  private programInfo(p: number): ProgramInfo {
+  private objectProgram(p: number): ObjectProgram {
     const x = this.inst.exports;
     return {
       name: this.str(x.bpf_program__name(p)),
@@ -172,7 +191,7 @@ export class BpfObject {
     };
   }
 
-  private mapInfo(m: number): MapInfo {
+  private objectMap(m: number): ObjectMap {
     const x = this.inst.exports;
     return {
       name: this.str(x.bpf_map__name(m)),
@@ -189,14 +208,14 @@ export class BpfObject {
     return this.str(this.inst.exports.bpf_object__name(this.obj));
   }
 
-  programs(): ProgramInfo[] {
+  programs(): ObjectProgram[] {
     this.live();
-    return this.progHandles().map((p) => this.programInfo(p));
+    return this.progHandles().map((p) => this.objectProgram(p));
   }
 
-  maps(): MapInfo[] {
+  maps(): ObjectMap[] {
     this.live();
-    return this.mapHandles().map((m) => this.mapInfo(m));
+    return this.mapHandles().map((m) => this.objectMap(m));
   }
 
   /** Leaves a program out of load() (bpf_program__set_autoload). */
@@ -207,72 +226,108 @@ export class BpfObject {
     this.inst.exports.bpf_program__set_autoload(p, on ? 1 : 0);
   }
 
-  /** bpf_object__load. Does not throw on a verifier rejection: see LoadResult. */
-  load(): LoadResult {
+  /**
+   * bpf_object__load. Throws VerifierError when the kernel rejected a
+   * program, LoaderError for any other failure (maps, BTF, relocations,
+   * a bridge refusal), LibbpfCrashError / LibbpfTimeoutError when libbpf
+   * trapped or ran past its time limit.
+   */
+  load(): LoadedObject {
     this.live();
-    const x = this.inst.exports;
-    if (!this.logBuf) this.logBuf = x.malloc(this.logSize);
     const progs = this.progHandles();
-    for (const p of progs) x.bpf_program__set_log_buf(p, this.logBuf, this.logSize);
-    new Uint8Array(this.inst.memory().buffer)[this.logBuf] = 0;
-    this.warnings.length = 0;
+    const logSize = this.prepareLogBuffers(progs);
+    this.libbpfLog.warnings.length = 0;
     const loadsBefore = this.inst.host.bpf.progLoads.length;
     const t0 = process.hrtime.bigint();
-    const r = x.bpf_object__load(this.obj);
+    const r = this.runLoad();
     const totalNs = process.hrtime.bigint() - t0;
-    const errno = r < 0 ? toLinuxErrno(-r) : 0;
     const loads = this.inst.host.bpf.progLoads.slice(loadsBefore);
+    const programs = progs.map((p, i) => this.loadedProgram(p, this.logBuf + i, logSize, loads, r < 0));
+    if (r < 0) throw this.loadFailure(programs, toLinuxErrno(-r));
+    const x = this.inst.exports;
+    const maps = this.mapHandles().map((m) => ({ ...this.objectMap(m), fd: Math.max(x.bpf_map__fd(m), -1) }));
+    return { programs, maps, totalNs };
+  }
 
-    const infos = progs.map((p) => ({ handle: p, info: this.programInfo(p) }));
-    // The program libbpf was loading when it failed: the last rejected
-    // BPF_PROG_LOAD under one of our names (feature probes use other names).
-    const kname = (n: string) => n.slice(0, KERNEL_NAME_CHARS);
-    const lastFail = r < 0 ? [...loads].reverse().find((l) => l.fd < 0 && infos.some((i) => kname(i.info.name) === l.name)) : undefined;
-    const log = r < 0 ? this.str(this.logBuf) : '';
+  /**
+   * One verifier log buffer for all programs, but each program's log_buf
+   * pointer one byte further into it: the pointer a BPF_PROG_LOAD carries
+   * then says which program of the object it was (libbpf's retry of a
+   * rejected load passes it), whatever the programs' names.
+   */
+  private prepareLogBuffers(progs: number[]): number {
+    const x = this.inst.exports;
+    const logSize = this.opts.logSize ?? 4 << 20;
+    if (this.logBuf) x.free(this.logBuf);
+    this.logBuf = x.malloc(logSize + progs.length);
+    progs.forEach((p, i) => x.bpf_program__set_log_buf(p, this.logBuf + i, logSize));
+    new Uint8Array(this.inst.memory().buffer).fill(0, this.logBuf, this.logBuf + progs.length + 1);
+    return logSize;
+  }
 
-    const programs: LoadedProgram[] = infos.map(({ handle, info }) => {
-      // libbpf answers -errno (wasi numbering) for a program without fd
-      const fd = Math.max(x.bpf_program__fd(handle), -1);
-      const mine = loads.filter((l) => l.name === kname(info.name));
-      const ok = mine.find((l) => l.fd >= 0 && l.fd === fd);
-      const rejected = lastFail !== undefined && lastFail.name === kname(info.name);
-      const verified = fd >= 0 ? objectInfo(fd, 'bpf_prog_info')?.verified_insns : rejected ? processedFromLog(log) : undefined;
-      return {
-        ...info,
-        fd,
-        loaded: fd >= 0,
-        verifiedInsns: verified,
-        loadNs: ok ? ok.ns : rejected ? mine.reduce((s, l) => s + l.ns, 0n) : undefined,
-        log: rejected ? log : '',
-        errno: rejected ? lastFail.errno : 0,
-      };
-    });
-    const maps = this.mapHandles().map((m) => ({ ...this.mapInfo(m), fd: Math.max(x.bpf_map__fd(m), -1) }));
+  private runLoad(): number {
+    const limit = this.opts.timeLimitMs?.load ?? DEFAULT_TIME_LIMIT_MS.load;
+    try {
+      return callLibbpf(() => this.inst.exports.bpf_object__load(this.obj), limit,
+        (happened) => `loading BPF object ${this.opts.name ?? 'obj'}: libbpf ${happened} ${crashWhere('load', new Uint8Array(0), this.libbpfLog.last)}`);
+    } catch (e) {
+      // The instance stopped mid-call: its state is lost, its fds are closed here.
+      this.broken = true;
+      this.leakedFds = this.inst.host.closeAll();
+      throw e;
+    }
+  }
+
+  /** A program's outcome, matched to its BPF_PROG_LOAD calls by fd (loaded) or by its own log buffer (rejected). */
+  private loadedProgram(handle: number, logBuf: number, logSize: number, loads: readonly ProgLoadRecord[], failed: boolean): LoadedProgram {
+    const x = this.inst.exports;
+    const info = this.objectProgram(handle);
+    // libbpf answers -errno (wasi numbering) for a program without fd
+    const fd = Math.max(x.bpf_program__fd(handle), -1);
+    const ok = fd >= 0 ? loads.find((l) => l.fd === fd) : undefined;
+    let lastTry = -1;
+    if (failed) for (let i = loads.length - 1; i >= 0 && lastTry < 0; i--) if (loads[i]!.fd < 0 && loads[i]!.logBuf === logBuf) lastTry = i;
+    const rejected = lastTry >= 0 ? loads[lastTry]! : undefined;
+    // libbpf's first attempt carries no log buffer; its retry for the log does
+    const firstTry = rejected && lastTry > 0 && loads[lastTry - 1]!.fd < 0 && loads[lastTry - 1]!.logBuf === 0 && loads[lastTry - 1]!.name === rejected.name ? loads[lastTry - 1]! : undefined;
+    const log = rejected ? cString(new Uint8Array(this.inst.memory().buffer).subarray(0, logBuf + logSize), logBuf) : '';
     return {
-      ok: r >= 0,
-      errno,
-      error: r < 0 ? this.warnings.filter((w) => !/BEGIN PROG LOAD LOG|END PROG LOAD LOG/.test(w)).join('\n') || linuxErrnoName(errno) : '',
-      programs,
-      maps,
-      totalNs,
+      ...info,
+      fd,
+      loaded: fd >= 0,
+      verifiedInsns: fd >= 0 ? objectInfo(fd, 'bpf_prog_info')?.verified_insns : rejected ? processedFromLog(log) : undefined,
+      loadNs: ok ? ok.ns : rejected ? rejected.ns + (firstTry?.ns ?? 0n) : undefined,
+      log,
+      errno: rejected?.errno ?? 0,
     };
+  }
+
+  /** The error a failed load throws: the rejected program's, else libbpf's account. */
+  private loadFailure(programs: LoadedProgram[], errno: number): LoaderError {
+    const account = this.libbpfLog.warnings.filter((w) => !/BEGIN PROG LOAD LOG|END PROG LOAD LOG/.test(w)).join('\n') || errnoName(errno);
+    const cause = new LoaderError(account, errno);
+    const rejected = programs.find((p) => p.errno !== 0);
+    if (rejected) return new VerifierError(rejected, rejected.log, { cause });
+    return cause;
   }
 
   /** bpf_object__close, then any fd the bridge still holds is closed too. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.refusalsAtClose = [...this.inst.host.refusals];
+    if (this.broken) {
+      discardLibbpf(this.inst);
+      return;
+    }
     const x = this.inst.exports;
     x.bpf_object__close(this.obj);
     if (this.logBuf) x.free(this.logBuf);
-    for (const p of this.pendingStrings) x.free(p);
+    for (const p of this.strings) x.free(p);
     this.leakedFds = this.inst.host.closeAll();
-    this.refusalsAtClose = [...this.inst.host.refusals];
     this.obj = 0;
     releaseLibbpf(this.inst);
   }
-
-  private refusalsAtClose: readonly Error[] | undefined;
 
   /** Bridge refusals seen by this object (each also logged as a warning). */
   get refusals(): readonly Error[] {
@@ -289,9 +344,7 @@ function libbpfStrerror(inst: LibbpfInstance, wasiErrno: number): string {
   const buf = x.malloc(256);
   try {
     x.libbpf_strerror(wasiErrno, buf, 256);
-    const m = new Uint8Array(inst.memory().buffer);
-    const end = m.indexOf(0, buf);
-    return Buffer.from(m.subarray(buf, end)).toString('utf8');
+    return cString(new Uint8Array(inst.memory().buffer), buf);
   } finally {
     x.free(buf);
   }
@@ -310,39 +363,56 @@ export interface ProgramVerdict {
   error: string;
 }
 
+/** A program that never reached the kernel, as checkObject reports it. */
+const notLoaded = (p: ObjectProgram): LoadedProgram => ({ ...p, fd: -1, loaded: false, verifiedInsns: undefined, loadNs: undefined, log: '', errno: 0 });
+
 /**
  * Loads every program of an object and reports each one's verdict. libbpf
  * stops at the first rejected program and unloads the rest, so after a
  * rejection the object is opened again with the rejected programs left out,
- * until every program has passed or failed. Nothing stays loaded.
+ * until every program has passed or failed (at most one round per program).
+ * Programs are told apart by libbpf's own name for them (the ELF symbol),
+ * not the 15 characters the kernel keeps. Nothing stays loaded.
  */
 export function checkObject(bytes: Uint8Array, opts: OpenOptions = {}): { verdicts: ProgramVerdict[]; error: string } {
   const decided = new Map<string, ProgramVerdict>();
   let error = '';
   let names: string[] = [];
-  for (;;) {
+  for (let round = 0; round === 0 || round <= names.length; round++) {
     const obj = BpfObject.open(bytes, opts);
     try {
-      names = obj.programs().map((p) => p.name);
+      const listed = obj.programs();
+      names = listed.map((p) => p.name);
       for (const n of names) if (decided.has(n)) obj.setAutoload(n, false);
-      const r = obj.load();
-      const rejected = r.programs.find((p) => !decided.has(p.name) && p.log !== '');
-      for (const p of r.programs) {
-        if (decided.has(p.name) || !p.autoload) continue;
-        if (r.ok) decided.set(p.name, { program: p, error: '' });
-        else if (p === rejected) decided.set(p.name, { program: p, error: linuxErrnoName(p.errno || r.errno) });
+      if (!listed.some((p) => p.autoload && !decided.has(p.name))) break;
+      const outcome = loadOnce(obj);
+      if (outcome instanceof VerifierError) {
+        if (decided.has(outcome.program.name)) break;
+        decided.set(outcome.program.name, { program: outcome.program, error: errnoName(outcome.errno) });
+        continue;
       }
-      if (r.ok || names.every((n) => decided.has(n))) break;
-      if (!rejected) {
+      if (outcome instanceof LoaderError) {
         // A failure before any program reached the verifier (maps, BTF,
         // relocations, externs): every program left is reported with it.
-        error = r.error;
-        for (const p of r.programs) if (!decided.has(p.name)) decided.set(p.name, { program: p, error: linuxErrnoName(r.errno) });
+        error = outcome.message;
+        for (const p of listed) if (!decided.has(p.name) && p.autoload) decided.set(p.name, { program: notLoaded(p), error: errnoName(outcome.errno) });
         break;
       }
+      for (const p of outcome.programs) if (!decided.has(p.name) && p.autoload) decided.set(p.name, { program: p, error: '' });
+      break;
     } finally {
       obj.close();
     }
   }
   return { verdicts: names.map((n) => decided.get(n)).filter((v): v is ProgramVerdict => v !== undefined), error };
+}
+
+/** One load: the loaded object, or the LoaderError it threw (crashes and timeouts are rethrown). */
+function loadOnce(obj: BpfObject): LoadedObject | LoaderError {
+  try {
+    return obj.load();
+  } catch (e) {
+    if (e instanceof VerifierError || (e instanceof LoaderError && e.constructor === LoaderError)) return e;
+    throw e;
+  }
 }

@@ -3,7 +3,7 @@
 // why it cannot go on (a kernel refusing sleepable programs, any other
 // failure). Only the wanted programs are loaded.
 import { LINUX_ERRNO } from '../lib/errno.js';
-import type { BpfObject } from './loader.js';
+import { LoaderError, VerifierError, type BpfObject, type LoadedObject } from './loader.js';
 
 /** A loaded map as the tracer uses it. */
 export interface TraceMap {
@@ -24,14 +24,16 @@ export type TraceLoad =
  */
 export function loadForTrace(obj: BpfObject, wanted: ReadonlySet<string>, sleepable: boolean): TraceLoad {
   for (const p of obj.programs()) if (!wanted.has(p.name)) obj.setAutoload(p.name, false);
-  const loaded = obj.load();
-  if (!loaded.ok && sleepable && loaded.errno === LINUX_ERRNO.EINVAL) {
-    const bad = loaded.programs.find((p) => !p.loaded && p.errno);
-    return { kind: 'sleepable-refused', reason: `loading ${bad ? `program ${bad.name}` : 'the object'} failed with EINVAL` };
-  }
-  if (!loaded.ok) {
-    const bad = loaded.programs.find((p) => !p.loaded && p.log);
-    return { kind: 'failed', message: `loading failed: ${loaded.error || `errno ${loaded.errno}`}${bad ? `\n${bad.name}: verifier log:\n${bad.log}` : ''}` };
+  let loaded: LoadedObject;
+  try {
+    loaded = obj.load();
+  } catch (e) {
+    if (!(e instanceof LoaderError)) throw e;
+    if (sleepable && e.errno === LINUX_ERRNO.EINVAL) {
+      return { kind: 'sleepable-refused', reason: `loading ${e instanceof VerifierError ? `program ${e.program.name}` : 'the object'} failed with EINVAL` };
+    }
+    const detail = e instanceof VerifierError ? `${e.cause instanceof Error ? e.cause.message : e.message}\n${e.program.name}: verifier log:\n${e.log}` : e.message;
+    return { kind: 'failed', message: `loading failed: ${detail}` };
   }
   return {
     kind: 'loaded',

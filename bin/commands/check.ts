@@ -141,7 +141,7 @@ const check: Command = {
     }
     if (!inputs.length) { process.stderr.write(`kprobe-bpf check: nothing to check (give -e LINE, -f FILE or OBJ.o)\n\n${HELP}`); return 2; }
 
-    const { checkObject } = await import('../../runtime/loader.js');
+    const { checkObject, LoaderError } = await import('../../runtime/loader.js');
     const verbose = values.v ?? false;
     const rows: string[][] = [['EVENT', 'SECTION', 'INSNS', 'VERIFIED', 'LOAD_MS', 'RESULT']];
     const reports: string[] = [];
@@ -155,7 +155,8 @@ const check: Command = {
         result = checkObject(input.bytes, { name: input.label, logger });
       } catch (e) {
         failed = true;
-        reports.push(`${input.label}: ${(e as Error).message}`);
+        // a LoaderError names the object already ("cannot open BPF object X: ...")
+        reports.push(e instanceof LoaderError ? e.message : `${input.label}: ${(e as Error).message}`);
         continue;
       }
       if (result.error) reports.push(`${input.label}: ${result.error}`);

@@ -1,6 +1,7 @@
-// Build-time generator: reads the kernel UAPI header linux/bpf.h (the copy
-// libbpf is compiled against, so the wasm side and the bridge agree on every
-// layout) and writes the tables the syscall bridge (runtime/bridge/) needs:
+// Build-time generator: reads the kernel UAPI header linux/bpf.h (the newest
+// Debian ships, see uapi-header.sh: the UAPI only appends, so libbpf's own
+// older copy lays out a prefix of the same structs) and writes the tables the
+// syscall bridge (runtime/bridge/) needs:
 //   - every bpf command's number (enum bpf_cmd),
 //   - per command, the fields of its part of `union bpf_attr` with offset,
 //     size and whether the field is a user pointer (`__aligned_u64`, the UAPI's
@@ -205,25 +206,31 @@ function commandsOf(m: Member, cmds: string[]): string[] {
   return cmds.filter((c) => exact.includes(c) || patterns.some((r) => r.test(c)));
 }
 
-function generate(headerPath: string): UapiTables {
-  const src = readFileSync(headerPath, 'utf8');
-  const toks = tokenize(src);
+const INFO_NAMES = ['bpf_prog_info', 'bpf_map_info', 'bpf_btf_info', 'bpf_link_info'];
+const ENUM_NAMES = ['bpf_cmd', 'bpf_map_type', 'bpf_prog_type', 'bpf_attach_type'];
 
+/** What the header declares: union bpf_attr's members, the info structs' fields, the enums, and which member serves which command. */
+interface HeaderDecls {
+  attrMembers: Member[];
+  cmdNames: string[];
+  infos: Map<string, Leaf[]>;
+  enums: Map<string, string[]>;
+  layoutOf: Map<string, { member: Member; exact: boolean }>;
+}
+
+function parseHeader(src: string): HeaderDecls {
+  const toks = tokenize(src);
   const attrParser = new Parser(toks);
   attrParser.seek(['union', 'bpf_attr', '{']);
   const attrMembers = attrParser.members();
-
   const cmdNames = enumerators(toks, 'bpf_cmd');
-  const infoNames = ['bpf_prog_info', 'bpf_map_info', 'bpf_btf_info', 'bpf_link_info'];
   const infos = new Map<string, Leaf[]>();
-  for (const name of infoNames) {
+  for (const name of INFO_NAMES) {
     const p = new Parser(toks);
     p.seek(['struct', name, '{']);
     infos.set(name, p.members().flatMap((m) => m.leaves));
   }
-  const enumNames = ['bpf_cmd', 'bpf_map_type', 'bpf_prog_type'];
-  const enums = new Map(enumNames.map((e) => [e, enumerators(toks, e)] as const));
-
+  const enums = new Map(ENUM_NAMES.map((e) => [e, enumerators(toks, e)] as const));
   // An exact mention beats a wildcard (BPF_OBJ_GET_INFO_BY_FD has its own
   // struct although "BPF_OBJ_*" also matches it).
   const layoutOf = new Map<string, { member: Member; exact: boolean }>();
@@ -234,8 +241,19 @@ function generate(headerPath: string): UapiTables {
       if (!prev || (exact && !prev.exact)) layoutOf.set(c, { member: m, exact });
     }
   }
+  return { attrMembers, cmdNames, infos, enums, layoutOf };
+}
 
-  // One C program prints every number we need.
+/** Offsets, sizes and enum values as the host C compiler lays them out (x86-64). */
+interface Measured {
+  attrFields: Map<string, UapiField>;
+  infoFields: Map<string, UapiField[]>;
+  sizes: Map<string, number>;
+  enumValues: Record<string, Record<string, number>>;
+}
+
+/** One C program prints every number we need. */
+function measure(headerPath: string, d: HeaderDecls): Measured {
   const lines: string[] = [
     '#include <stdio.h>',
     '#include <stddef.h>',
@@ -245,66 +263,70 @@ function generate(headerPath: string): UapiTables {
     '  printf("S attr %zu\\n", sizeof(union bpf_attr));',
   ];
   const seen = new Set<string>();
-  for (const m of attrMembers) {
-    for (const l of m.leaves) {
-      if (seen.has(l.path)) continue;
-      seen.add(l.path);
-      lines.push(`  F(union bpf_attr, ${l.path}, ${l.pointer ? 1 : 0});`);
-    }
+  for (const l of d.attrMembers.flatMap((m) => m.leaves)) {
+    if (seen.has(l.path)) continue;
+    seen.add(l.path);
+    lines.push(`  F(union bpf_attr, ${l.path}, ${l.pointer ? 1 : 0});`);
   }
-  for (const [name, leaves] of infos) {
+  for (const [name, leaves] of d.infos) {
     lines.push(`  printf("S ${name} %zu\\n", sizeof(struct ${name}));`);
     for (const l of leaves) lines.push(`  F(struct ${name}, ${l.path}, ${l.pointer ? 1 : 0});`);
   }
-  for (const [e, names] of enums) for (const n of names) lines.push(`  printf("E ${e} ${n} %d\\n", (int)${n});`);
+  for (const [e, names] of d.enums) for (const n of names) lines.push(`  printf("E ${e} ${n} %d\\n", (int)${n});`);
   lines.push('  return 0;', '}');
+  return parseMeasured(compileAndRun(headerPath, lines.join('\n') + '\n'));
+}
 
+function compileAndRun(headerPath: string, c: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'kb-uapi-'));
-  let out: string;
   try {
-    writeFileSync(join(dir, 'uapi.c'), lines.join('\n') + '\n');
+    writeFileSync(join(dir, 'uapi.c'), c);
     const cc = process.env.CC ?? 'cc';
     // The header's own directory's parent holds linux/*.h it includes.
     execFileSync(cc, ['-I', dirname(dirname(resolve(headerPath))), '-o', join(dir, 'uapi'), join(dir, 'uapi.c')], { stdio: ['ignore', 'pipe', 'inherit'] });
-    out = execFileSync(join(dir, 'uapi'), { encoding: 'utf8' });
+    return execFileSync(join(dir, 'uapi'), { encoding: 'utf8' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
 
-  const attrFields = new Map<string, UapiField>();
-  const infoFields = new Map<string, UapiField[]>();
-  const sizes = new Map<string, number>();
-  const enumValues: Record<string, Record<string, number>> = {};
+function parseMeasured(out: string): Measured {
+  const m: Measured = { attrFields: new Map(), infoFields: new Map(), sizes: new Map(), enumValues: {} };
   for (const line of out.split('\n')) {
     const w = line.split(' ');
-    if (w[0] === 'S') sizes.set(w[1]!, Number(w[2]));
+    if (w[0] === 'S') m.sizes.set(w[1]!, Number(w[2]));
     else if (w[0] === 'F') {
       // "F union bpf_attr NAME OFF SIZE PTR" or "F struct bpf_prog_info NAME ..."
       const owner = w[1] === 'union' ? 'attr' : w[2]!;
       const [name, off, size, ptr] = w.slice(3);
       const f: UapiField = { name: name!, offset: Number(off), size: Number(size), pointer: ptr === '1' };
-      if (owner === 'attr') attrFields.set(f.name, f);
-      else infoFields.set(owner, [...(infoFields.get(owner) ?? []), f]);
-    } else if (w[0] === 'E') (enumValues[w[1]!] ??= {})[w[2]!] = Number(w[3]);
+      if (owner === 'attr') m.attrFields.set(f.name, f);
+      else m.infoFields.set(owner, [...(m.infoFields.get(owner) ?? []), f]);
+    } else if (w[0] === 'E') (m.enumValues[w[1]!] ??= {})[w[2]!] = Number(w[3]);
   }
+  return m;
+}
 
+function generate(headerPath: string): UapiTables {
+  const d = parseHeader(readFileSync(headerPath, 'utf8'));
+  const m = measure(headerPath, d);
   const commands: Record<string, UapiCommand> = {};
-  for (const c of cmdNames) {
-    const l = layoutOf.get(c);
-    const value = enumValues.bpf_cmd?.[c];
+  for (const c of d.cmdNames) {
+    const l = d.layoutOf.get(c);
+    const value = m.enumValues.bpf_cmd?.[c];
     if (value === undefined) continue;
     commands[c] = {
       value,
       layout: l ? (l.member.label ?? l.member.name ?? '').replace(/^\/\*\s*|\s*\*\/$/g, '') : '',
-      fields: l ? l.member.leaves.map((x) => attrFields.get(x.path)!).filter(Boolean) : [],
+      fields: l ? l.member.leaves.map((x) => m.attrFields.get(x.path)!).filter(Boolean) : [],
     };
   }
   return {
     header: resolve(headerPath),
-    attrSize: sizes.get('attr')!,
+    attrSize: m.sizes.get('attr')!,
     commands,
-    infos: Object.fromEntries(infoNames.map((n) => [n, { size: sizes.get(n)!, fields: infoFields.get(n) ?? [] }])),
-    enums: enumValues,
+    infos: Object.fromEntries(INFO_NAMES.map((n) => [n, { size: m.sizes.get(n)!, fields: m.infoFields.get(n) ?? [] }])),
+    enums: m.enumValues,
   };
 }
 

@@ -23,6 +23,14 @@ export type Extent =
 export interface CommandRule {
   /** The header names no union member for this command; it reads this one's. */
   layoutOf?: string;
+  /**
+   * Fields that must hold exactly these values: a number (u32, -1 written
+   * as 0xffffffff) or an enumerator of linux/bpf.h. Pins a command to the
+   * one call libbpf makes with it.
+   */
+  require?: Readonly<Record<string, number | { enum: string; name: string }>>;
+  /** The fd the command returns must be a kernel BTF object (vmlinux or a module's). */
+  returnsKernelBtf?: boolean;
   /** The attr must reach the end of this field (the command's last required one). */
   minField: string;
   pointers: Readonly<Record<string, Extent>>;
@@ -61,16 +69,24 @@ export const COMMAND_RULES: Readonly<Record<string, CommandRule>> = {
     returnsFd: true,
   },
   BPF_OBJ_GET_INFO_BY_FD: { minField: 'info.info', pointers: { 'info.info': { kind: 'info' } }, returnsFd: false },
-  BPF_PROG_GET_NEXT_ID: { minField: 'next_id', pointers: {}, returnsFd: false },
-  BPF_MAP_GET_NEXT_ID: { minField: 'next_id', pointers: {}, returnsFd: false },
+  // libbpf.c load_module_btfs() (kernel module BTF, for CO-RE relocations and
+  // __ksym externs defined in modules) walks the BTF ids and opens each one
+  // through btf.c btf__load_from_kernel_by_id(). libbpf asks for no other
+  // object by id on the load path: PROG/MAP/LINK_GET_FD_BY_ID are refused, and
+  // the BTF fd must be the kernel's own (not another process's program BTF).
   BPF_BTF_GET_NEXT_ID: { minField: 'next_id', pointers: {}, returnsFd: false },
-  BPF_PROG_GET_FD_BY_ID: { minField: 'prog_id', pointers: {}, returnsFd: true },
-  BPF_MAP_GET_FD_BY_ID: { minField: 'map_id', pointers: {}, returnsFd: true },
-  BPF_BTF_GET_FD_BY_ID: { minField: 'btf_id', pointers: {}, returnsFd: true },
+  BPF_BTF_GET_FD_BY_ID: { minField: 'btf_id', pointers: {}, returnsFd: true, returnsKernelBtf: true },
   BPF_PROG_BIND_MAP: { minField: 'prog_bind_map.map_fd', pointers: {}, returnsFd: false },
-  // libbpf probes for BPF links with pointer-free attrs; its attach paths are
-  // not used (attach is the TypeScript runtime's), so every pointer must be NULL.
-  BPF_LINK_CREATE: { minField: 'link_create.attach_type', pointers: {}, returnsFd: true },
+  // Load-only: attaching is the TypeScript runtime's, so the one link libbpf
+  // may ask for is its feature probe libbpf.c probe_perf_link(),
+  // bpf_link_create(prog_fd, -1, BPF_PERF_EVENT, NULL), which the kernel
+  // answers EBADF (links supported) or EINVAL: it can never attach anything.
+  BPF_LINK_CREATE: {
+    minField: 'link_create.attach_type',
+    pointers: {},
+    returnsFd: true,
+    require: { 'link_create.attach_type': { enum: 'bpf_attach_type', name: 'BPF_PERF_EVENT' }, 'link_create.target_fd': 0xffffffff, 'link_create.flags': 0 },
+  },
 };
 
 /** Pointers inside the structs BPF_OBJ_GET_INFO_BY_FD fills, by struct. */
@@ -101,6 +117,14 @@ export const FD_KIND_INFO: Readonly<Record<string, string>> = {
   'anon_inode:btf': 'bpf_btf_info',
   'anon_inode:bpf_link': 'bpf_link_info',
 };
+
+/**
+ * Attr fields that hold an fd (map_fd, prog_fd, btf_fd, target_fd, ...): by
+ * the UAPI's naming, every non-pointer field whose name ends in "fd".
+ */
+export function isFdField(name: string, pointer: boolean): boolean {
+  return !pointer && /(^|[._])\w*fd$/.test(name);
+}
 
 /** Map types whose values are per-CPU arrays (kernel: bpf_map_value_size()). */
 export const PERCPU_MAP_TYPES = ['BPF_MAP_TYPE_PERCPU_HASH', 'BPF_MAP_TYPE_PERCPU_ARRAY', 'BPF_MAP_TYPE_LRU_PERCPU_HASH', 'BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE'];

@@ -1,36 +1,54 @@
 // bpf(2) for the wasm libbpf. The attr it passes lives in wasm memory and its
 // pointer fields hold wasm offsets. Node's own memory sits at low addresses
 // that are also valid wasm offsets, so an untranslated pointer would not fail
-// cleanly: the kernel would read or write Node's memory. Hence an allow-list:
-// known commands only (allow-list.ts), every pointer field named by
-// linux/bpf.h (uapi.ts) bounds-checked against the wasm memory and rewritten
-// to a real address, everything else refused with a BridgeRefusal.
-import { readFileSync, readlinkSync } from 'node:fs';
-import { COMMAND_RULES, FD_KIND_INFO, INFO_POINTERS, PERCPU_MAP_TYPES, type CommandRule, type Extent } from './allow-list.js';
-import { LINUX_E2BIG, LINUX_EBADF, LINUX_EFAULT, LINUX_EINVAL, LINUX_ENOSYS } from './errno.js';
-import { addressOf, lastErrno, sysBpf, SYS_bpf } from './libc.js';
-import { commandName, enumValue, uapi, type UapiField } from './uapi.js';
+// cleanly: the kernel would read or write Node's memory. Hence an allow-list,
+// and the module is treated as hostile (a libbpf parsing bug could hand it to
+// an object file): known commands only (allow-list.ts), nothing past the
+// layout linux/bpf.h gives (uapi.ts), every pointer field bounds-checked
+// against the wasm memory and rewritten to a real address, every fd one the
+// module received from the bridge (fd-table.ts), everything else refused with
+// a BridgeRefusal before the kernel sees it.
+import { LINUX_ERRNO } from '../../lib/errno.js';
+import { COMMAND_RULES, INFO_POINTERS, isFdField, type CommandRule, type Extent } from './allow-list.js';
+import type { FdTable } from './fd-table.js';
+import { addressOf, close, lastErrno, sysBpf, SYS_bpf } from './libc.js';
+import { fdInfoStruct, mapShape, nativeBuffer, objectInfo } from './object-info.js';
+import { BridgeRefusal } from './refusal.js';
+import { commandName, layoutEnd, readField, uapi, type UapiField } from './uapi.js';
+import { cStringAt, inBounds } from './wasm-memory.js';
 
-export type RefusalReason = 'unknown-command' | 'short-attr' | 'oversized-attr' | 'pointer-out-of-bounds' | 'pointer-not-allowed' | 'split-field' | 'bad-fd';
+export { BridgeRefusal, type RefusalReason } from './refusal.js';
 
-/** A call the bridge would not pass to the kernel. */
-export class BridgeRefusal extends Error {
-  constructor(readonly reason: RefusalReason, message: string, /** Linux errno handed back to libbpf */ readonly errno: number) {
-    super(message);
-    this.name = 'BridgeRefusal';
-  }
-}
+const { E2BIG, EBADF, EFAULT, EINVAL, ENOENT, ENOSYS, EPERM } = LINUX_ERRNO;
 
 /** One BPF_PROG_LOAD as the kernel saw it (load time per program for `check`). */
 export interface ProgLoadRecord {
+  /** prog_name as passed (the kernel keeps 15 characters) */
   name: string;
   fd: number;
   errno: number;
   ns: bigint;
+  /** wasm offset of the verifier log buffer (0: none): tells which program of the object this was */
+  logBuf: number;
+}
+
+/** One bpf() call on its way through the bridge. */
+interface BpfCall {
+  name: string;
+  cmd: number;
+  rule: CommandRule;
+  fields: readonly UapiField[];
+  /** bytes passed to the kernel (the attr's size, capped to the union we know) */
+  passSize: number;
+  /** native copy of the attr, pointers rewritten in place */
+  attr: Uint8Array;
+  mem: Uint8Array;
+  /** native address of wasm offset 0 */
+  base: bigint;
 }
 
 interface Translation {
-  /** where the pointer field sits in the attr copy */
+  /** where the pointer field sits in its struct copy */
   offset: number;
   /** the wasm offset it held */
   original: bigint;
@@ -38,33 +56,24 @@ interface Translation {
 
 const u64 = (b: Uint8Array, off: number): bigint => new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
 const setU64 = (b: Uint8Array, off: number, v: bigint): void => new DataView(b.buffer, b.byteOffset, b.byteLength).setBigUint64(off, v, true);
-const readUint = (b: Uint8Array, f: UapiField): number => {
-  if (f.offset + f.size > b.length) return 0; // beyond the attr's size: the kernel reads zero
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return f.size === 8 ? Number(dv.getBigUint64(f.offset, true)) : f.size === 4 ? dv.getUint32(f.offset, true) : f.size === 2 ? dv.getUint16(f.offset, true) : dv.getUint8(f.offset);
+const setU32 = (b: Uint8Array, off: number, v: number): void => new DataView(b.buffer, b.byteOffset, b.byteLength).setUint32(off, v, true);
+const fieldOf = (fields: readonly UapiField[], cmd: string, n: string): UapiField => {
+  const f = fields.find((x) => x.name === n);
+  if (!f) throw new BridgeRefusal('unknown-command', `${cmd}: allow-list names field '${n}', absent from linux/bpf.h`, ENOSYS);
+  return f;
 };
 
-/** A fresh, unpooled native buffer (koffi passes its address as is). */
-const nativeBuffer = (n: number): Uint8Array => new Uint8Array(new ArrayBuffer(Math.max(n, 8)));
-
-let possibleCpus: number | undefined;
-function numPossibleCpus(): number {
-  if (possibleCpus === undefined) {
-    // kernel: /sys/devices/system/cpu/possible, e.g. "0-1" or "0,2-3"
-    const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8');
-    possibleCpus = text.trim().split(',').reduce((n, part) => {
-      const [a, b] = part.split('-').map(Number);
-      return n + (b === undefined ? 1 : b - a! + 1);
-    }, 0);
-  }
-  return possibleCpus;
-}
+/** BPF_LD | BPF_IMM | BPF_DW and the src_reg values that make its imm an fd (linux/bpf.h BPF_PSEUDO_*). */
+const LD_IMM64 = 0x18;
+const PSEUDO_MAP_FD = 1;
+const PSEUDO_MAP_VALUE = 2;
+const PSEUDO_BTF_ID = 3;
 
 export interface BpfBridgeOptions {
   /** The wasm instance's memory (read again on every call: it can grow). */
   memory: () => WebAssembly.Memory;
-  /** Called with each new fd a command returned. */
-  onFd?: (fd: number) => void;
+  /** The fds the module owns: checked in every fd field, new fds added. */
+  fds: FdTable;
 }
 
 export class BpfBridge {
@@ -82,120 +91,193 @@ export class BpfBridge {
    * for anything not on the allow-list.
    */
   call(cmd: number, attrOff: number, size: number): number {
+    const c = this.admit(cmd, attrOff, size);
+    this.checkRequired(c);
+    this.checkFds(c);
+    if (c.name === 'BPF_PROG_LOAD') this.checkInsnFds(c);
+    const { translations, copyBackInfo } = this.translatePointers(c);
+    const ret = this.syscall(c);
+    copyBackInfo?.();
+    // The kernel writes some attr fields back (info_len, log_true_size, ...):
+    // copy the attr back with the wasm offsets restored in the pointer fields.
+    for (const t of translations) setU64(c.attr, t.offset, t.original);
+    this.view().set(c.attr.subarray(0, c.passSize), attrOff);
+    return this.result(c, ret);
+  }
+
+  /** Phase 1: a known command, an attr inside the wasm memory, long enough, and nothing past its known layout; copied to native memory. */
+  private admit(cmd: number, attrOff: number, size: number): BpfCall {
     const tables = uapi();
     const name = commandName(cmd);
-    const rule: CommandRule | undefined = name ? COMMAND_RULES[name] : undefined;
-    if (!name || !rule) {
-      throw new BridgeRefusal('unknown-command', `bpf command ${name ?? cmd} is not on the bridge's allow-list`, LINUX_ENOSYS);
-    }
-    const layout = tables.commands[rule.layoutOf ?? name];
-    if (!layout || layout.fields.length === 0) {
-      throw new BridgeRefusal('unknown-command', `${name}: linux/bpf.h gives no attr layout for it`, LINUX_ENOSYS);
-    }
-    const fields = layout.fields;
-    const minField = fields.find((f) => f.name === rule.minField);
-    if (!minField) throw new BridgeRefusal('unknown-command', `${name}: allow-list names field ${rule.minField}, absent from linux/bpf.h`, LINUX_ENOSYS);
-
+    const rule = name ? COMMAND_RULES[name] : undefined;
+    if (!name || !rule) throw new BridgeRefusal('unknown-command', `bpf command ${name ?? cmd} is not on the bridge's allow-list`, ENOSYS);
+    const fields = tables.commands[rule.layoutOf ?? name]?.fields ?? [];
+    if (fields.length === 0) throw new BridgeRefusal('unknown-command', `${name}: linux/bpf.h gives no attr layout for it`, ENOSYS);
+    const minField = fieldOf(fields, name, rule.minField);
     const mem = this.view();
     const minSize = minField.offset + minField.size;
     if (!Number.isInteger(size) || size < minSize) {
-      throw new BridgeRefusal('short-attr', `${name}: attr of ${size} bytes is too short (needs at least ${minSize}, to the end of '${rule.minField}')`, LINUX_EINVAL);
+      throw new BridgeRefusal('short-attr', `${name}: attr of ${size} bytes is too short (needs at least ${minSize}, to the end of '${rule.minField}')`, EINVAL);
     }
-    if (attrOff <= 0 || attrOff + size > mem.length) {
-      throw new BridgeRefusal('pointer-out-of-bounds', `${name}: attr at 0x${attrOff.toString(16)}+${size} lies outside the wasm memory (${mem.length} bytes)`, LINUX_EFAULT);
+    if (attrOff <= 0 || !inBounds(attrOff, size, mem.length)) {
+      throw new BridgeRefusal('pointer-out-of-bounds', `${name}: attr at 0x${attrOff.toString(16)}+${size} lies outside the wasm memory (${mem.length} bytes)`, EFAULT);
     }
-    // Bytes past the union we know could hold fields (pointers) of a newer
-    // header: like the kernel (bpf_check_uarg_tail_zero) they must be zero.
+    // Bytes past the command's fields could be fields (pointers) of a newer
+    // kernel than the header we know: like the kernel's own CHECK_ATTR and
+    // bpf_check_uarg_tail_zero, they must be zero.
+    const known = layoutEnd(fields);
+    const stray = mem.subarray(attrOff + known, attrOff + size).findIndex((b) => b !== 0);
+    if (stray >= 0) {
+      const at = known + stray;
+      if (at >= tables.attrSize) throw new BridgeRefusal('oversized-attr', `${name}: attr of ${size} bytes has non-zero bytes past the ${tables.attrSize} linux/bpf.h defines`, E2BIG);
+      throw new BridgeRefusal('unknown-bytes', `${name}: attr byte ${at} is non-zero, past the last field linux/bpf.h gives the command (byte ${known})`, EINVAL);
+    }
     const passSize = Math.min(size, tables.attrSize);
-    for (let i = passSize; i < size; i++) {
-      if (mem[attrOff + i] !== 0) {
-        throw new BridgeRefusal('oversized-attr', `${name}: attr of ${size} bytes has non-zero bytes past the ${tables.attrSize} linux/bpf.h defines`, LINUX_E2BIG);
-      }
-    }
     const attr = nativeBuffer(tables.attrSize);
     attr.set(mem.subarray(attrOff, attrOff + passSize));
-    const inAttr = attr.subarray(0, passSize);
+    return { name, cmd, rule, fields, passSize, attr, mem, base: addressOf(mem) };
+  }
 
-    const base = addressOf(mem);
-    const translations: Translation[] = [];
-    let infoFixup: (() => void) | undefined;
-    const allowedOffsets = new Set(fields.filter((f) => rule.pointers[f.name]).map((f) => f.offset));
-
-    for (const f of fields) {
-      if (!f.pointer) continue;
-      if (f.offset < passSize && f.offset + f.size > passSize) {
-        throw new BridgeRefusal('split-field', `${name}: attr size ${size} cuts pointer field '${f.name}' in half`, LINUX_EINVAL);
+  /** Phase 2: fields pinned to one value (load-only commands such as BPF_LINK_CREATE). */
+  private checkRequired(c: BpfCall): void {
+    for (const [field, want] of Object.entries(c.rule.require ?? {})) {
+      const value = typeof want === 'number' ? want : uapi().enums[want.enum]?.[want.name];
+      if (value === undefined) throw new BridgeRefusal('unknown-command', `${c.name}: linux/bpf.h has no ${typeof want === 'number' ? want : want.name}: bpf-uapi.json predates it (run make)`, ENOSYS);
+      const got = readField(c.attr.subarray(0, c.passSize), fieldOf(c.fields, c.name, field));
+      if (got !== value) {
+        const shown = typeof want === 'number' ? `${value}` : `${want.name} (${value})`;
+        throw new BridgeRefusal('not-load-only', `${c.name}: '${field}' is ${got}, the bridge allows only ${shown}: libbpf's feature probe, never an attachment`, EPERM);
       }
-      if (f.offset + f.size > passSize) continue;
-      const value = u64(attr, f.offset);
-      const extent = rule.pointers[f.name];
+    }
+  }
+
+  /** Phase 3: every fd field names an fd the module owns. */
+  private checkFds(c: BpfCall): void {
+    const attr = c.attr.subarray(0, c.passSize);
+    for (const f of c.fields) {
+      if (!isFdField(f.name, f.pointer) || f.offset + f.size > c.passSize) continue;
+      this.checkFd(readField(attr, f), `${c.name}: '${f.name}'`);
+    }
+  }
+
+  /**
+   * An fd value from the module: one it owns, no fd at all (negative), or 0
+   * where the UAPI means "none" (only while fd 0 is not a BPF object).
+   */
+  private checkFd(value: number, what: string): void {
+    if (value >= 0x80000000 || this.opts.fds.has(value)) return;
+    if (value === 0 && fdInfoStruct(0) === undefined) return;
+    throw new BridgeRefusal('bad-fd', `${what}: fd ${value} was not handed to the module by the bridge`, EBADF);
+  }
+
+  /** Map and BTF fds inside the instructions (ld_imm64 pseudo sources) must be the module's too. */
+  private checkInsnFds(c: BpfCall): void {
+    const attr = c.attr.subarray(0, c.passSize);
+    const insns = Number(u64(attr, fieldOf(c.fields, c.name, 'insns').offset));
+    const count = readField(attr, fieldOf(c.fields, c.name, 'insn_cnt'));
+    if (!inBounds(insns, count * 8, c.mem.length)) return; // refused when the pointer is translated
+    const dv = new DataView(c.mem.buffer, c.mem.byteOffset + insns, count * 8);
+    for (let i = 0; i + 1 < count; i++) {
+      if (dv.getUint8(i * 8) !== LD_IMM64) continue;
+      const src = dv.getUint8(i * 8 + 1) >> 4;
+      if (src === PSEUDO_MAP_FD || src === PSEUDO_MAP_VALUE) this.checkFd(dv.getUint32(i * 8 + 4, true), `${c.name}: instruction ${i} (ld_imm64 map)`);
+      if (src === PSEUDO_BTF_ID && dv.getUint32(i * 8 + 12, true) !== 0) this.checkFd(dv.getUint32(i * 8 + 12, true), `${c.name}: instruction ${i} (ld_imm64 BTF object)`);
+      i++; // the second half of ld_imm64
+    }
+  }
+
+  /** Phase 4: pointer fields bounds-checked and rewritten to host addresses; returns what to restore. */
+  private translatePointers(c: BpfCall): { translations: Translation[]; copyBackInfo?: () => void } {
+    const translations: Translation[] = [];
+    let copyBackInfo: (() => void) | undefined;
+    const allowedOffsets = new Set(c.fields.filter((f) => c.rule.pointers[f.name]).map((f) => f.offset));
+    for (const f of c.fields) {
+      if (!f.pointer) continue;
+      if (f.offset < c.passSize && f.offset + f.size > c.passSize) {
+        throw new BridgeRefusal('split-field', `${c.name}: attr size ${c.passSize} cuts pointer field '${f.name}' in half`, EINVAL);
+      }
+      if (f.offset + f.size > c.passSize) continue;
+      const value = u64(c.attr, f.offset);
+      const extent = c.rule.pointers[f.name];
       if (!extent) {
         // Same offset as an allowed field (a union, e.g. value/next_key): handled there.
         if (allowedOffsets.has(f.offset) || value === 0n) continue;
-        throw new BridgeRefusal('pointer-not-allowed', `${name}: pointer field '${f.name}' is not on the bridge's allow-list and must be NULL`, LINUX_EINVAL);
+        throw new BridgeRefusal('pointer-not-allowed', `${c.name}: pointer field '${f.name}' is not on the bridge's allow-list and must be NULL`, EINVAL);
       }
       if (value === 0n) continue;
+      translations.push({ offset: f.offset, original: value });
       if (extent.kind === 'info') {
-        infoFixup = this.translateInfo(name, inAttr, attr, fields, value, mem, base);
-        translations.push({ offset: f.offset, original: value });
+        copyBackInfo = this.translateInfo(c, value);
         continue;
       }
-      const len = this.extentLength(name, f.name, extent, inAttr, fields, value, mem);
-      this.checkRange(name, f.name, value, len, mem.length);
-      setU64(attr, f.offset, base + value);
-      translations.push({ offset: f.offset, original: value });
+      const len = this.extentLength(c.name, f.name, extent, c.attr.subarray(0, c.passSize), c.fields, value, c.mem);
+      this.checkRange(c.name, f.name, value, len, c.mem.length);
+      setU64(c.attr, f.offset, c.base + value);
     }
+    return { translations, copyBackInfo };
+  }
 
-    const isProgLoad = name === 'BPF_PROG_LOAD';
-    const t0 = isProgLoad ? process.hrtime.bigint() : 0n;
-    const ret = Number(sysBpf(SYS_bpf, cmd, attr, passSize));
-    const errno = ret < 0 ? lastErrno() : 0;
-    if (isProgLoad) {
-      const nameField = fields.find((f) => f.name === 'prog_name');
-      const progName = nameField && nameField.offset + nameField.size <= passSize
-        ? Buffer.from(attr.subarray(nameField.offset, nameField.offset + nameField.size)).toString('latin1').replace(/\0.*$/s, '')
-        : '';
-      this.progLoads.push({ name: progName, fd: ret, errno, ns: process.hrtime.bigint() - t0 });
+  /** Phase 5: the system call itself (BPF_PROG_LOAD timed and recorded). */
+  private syscall(c: BpfCall): number {
+    const t0 = process.hrtime.bigint();
+    const ret = Number(sysBpf(SYS_bpf, c.cmd, c.attr, c.passSize));
+    const errno = ret < 0 ? lastErrno() || EINVAL : 0;
+    if (c.name === 'BPF_PROG_LOAD') {
+      const ns = process.hrtime.bigint() - t0;
+      const attr = c.attr.subarray(0, c.passSize);
+      const nameField = c.fields.find((f) => f.name === 'prog_name');
+      const name = nameField && nameField.offset + nameField.size <= c.passSize ? cStringAt(attr.subarray(0, nameField.offset + nameField.size), nameField.offset)?.text ?? '' : '';
+      const logField = fieldOf(c.fields, c.name, 'log_buf');
+      const logBuf = this.restoredPointer(c, logField);
+      this.progLoads.push({ name, fd: ret, errno, ns, logBuf });
     }
-    infoFixup?.();
-    // The kernel writes some attr fields back (info_len, log_true_size, ...):
-    // copy the attr back with the wasm offsets restored in the pointer fields.
-    for (const t of translations) setU64(attr, t.offset, t.original);
-    this.view().set(attr.subarray(0, passSize), attrOff);
+    return ret < 0 ? -errno : ret;
+  }
 
-    if (ret < 0) return -(errno || LINUX_EINVAL);
-    if (rule.returnsFd) this.opts.onFd?.(ret);
+  /** Phase 6: a new fd becomes the module's (a BTF fd only if it is the kernel's). */
+  private result(c: BpfCall, ret: number): number {
+    if (ret < 0 || !c.rule.returnsFd) return ret;
+    if (c.rule.returnsKernelBtf && objectInfo(ret, 'bpf_btf_info')?.kernel_btf !== 1) {
+      // Another process's BTF (its programs' types): not the module's to
+      // read. libbpf's load_module_btfs() walks every BTF id and skips one
+      // that vanished (ENOENT) without a warning, which is what it gets.
+      close(ret);
+      return -ENOENT;
+    }
+    this.opts.fds.add(ret);
     return ret;
   }
 
+  /** The wasm offset a pointer field held before translation (0 when absent or NULL). */
+  private restoredPointer(c: BpfCall, f: UapiField): number {
+    if (f.offset + f.size > c.passSize) return 0;
+    const v = u64(c.attr, f.offset);
+    return v === 0n ? 0 : Number(v - c.base);
+  }
+
   private checkRange(cmd: string, field: string, off: bigint, len: number, memLen: number): void {
-    if (off + BigInt(len) > BigInt(memLen) || off < 0n) {
-      throw new BridgeRefusal('pointer-out-of-bounds', `${cmd}: pointer field '${field}' = 0x${off.toString(16)} (+${len} bytes) lies outside the wasm memory (${memLen} bytes)`, LINUX_EFAULT);
+    if (!inBounds(off, len, memLen)) {
+      throw new BridgeRefusal('pointer-out-of-bounds', `${cmd}: pointer field '${field}' = 0x${off.toString(16)} (+${len} bytes) lies outside the wasm memory (${memLen} bytes)`, EFAULT);
     }
   }
 
   private extentLength(cmd: string, field: string, e: Extent, struct: Uint8Array, fields: readonly UapiField[], value: bigint, mem: Uint8Array): number {
-    const fieldValue = (n: string): number => {
-      const f = fields.find((x) => x.name === n);
-      if (!f) throw new BridgeRefusal('unknown-command', `${cmd}: allow-list names field '${n}', absent from linux/bpf.h`, LINUX_ENOSYS);
-      return readUint(struct, f);
-    };
+    const fieldValue = (n: string): number => readField(struct, fieldOf(fields, cmd, n));
     switch (e.kind) {
       case 'bytes':
         return fieldValue(e.len);
       case 'records':
         return fieldValue(e.count) * (typeof e.recSize === 'number' ? e.recSize : fieldValue(e.recSize));
       case 'cstring': {
-        const start = Number(value);
-        if (start >= mem.length) return mem.length; // out of bounds: checkRange refuses it
-        const end = mem.subarray(start, Math.min(start + e.max, mem.length)).indexOf(0);
-        if (end < 0) throw new BridgeRefusal('pointer-out-of-bounds', `${cmd}: string field '${field}' has no NUL within ${e.max} bytes of wasm memory`, LINUX_EFAULT);
-        return end + 1;
+        if (value >= BigInt(mem.length)) return mem.length; // out of bounds: checkRange refuses it
+        const s = cStringAt(mem, Number(value), e.max);
+        if (!s) throw new BridgeRefusal('pointer-out-of-bounds', `${cmd}: string field '${field}' has no NUL within ${e.max} bytes of wasm memory`, EFAULT);
+        return s.bytes;
       }
       case 'mapKey':
       case 'mapValue': {
         const map = mapShape(fieldValue('map_fd'));
-        if (!map) throw new BridgeRefusal('bad-fd', `${cmd}: map_fd ${fieldValue('map_fd')} is not a BPF map`, LINUX_EBADF);
+        if (!map) throw new BridgeRefusal('bad-fd', `${cmd}: map_fd ${fieldValue('map_fd')} is not a BPF map`, EBADF);
         return e.kind === 'mapKey' ? map.keySize : map.valueSize;
       }
       case 'info':
@@ -205,81 +287,42 @@ export class BpfBridge {
 
   /**
    * BPF_OBJ_GET_INFO_BY_FD: the info struct is copied to native memory with
-   * its own pointer fields (chosen by the fd's kind) translated; the returned
-   * function copies the kernel's answer back into wasm memory afterwards.
+   * its own pointer fields (chosen by the fd's kind) translated, and its
+   * length capped to the struct linux/bpf.h gives, as the kernel does for an
+   * older caller: a field we do not know (a pointer of a newer kernel) never
+   * reaches the kernel. The kernel's answer is copied back after the call.
    */
-  private translateInfo(cmd: string, attr: Uint8Array, fullAttr: Uint8Array, fields: readonly UapiField[], infoOff: bigint, mem: Uint8Array, base: bigint): () => void {
-    const get = (n: string) => readUint(attr, fields.find((f) => f.name === n)!);
-    const bpfFd = get('info.bpf_fd');
-    const infoLen = get('info.info_len');
-    this.checkRange(cmd, 'info.info', infoOff, infoLen, mem.length);
+  private translateInfo(c: BpfCall, infoOff: bigint): () => void {
+    const attr = c.attr.subarray(0, c.passSize);
+    const bpfFd = readField(attr, fieldOf(c.fields, c.name, 'info.bpf_fd'));
+    const lenField = fieldOf(c.fields, c.name, 'info.info_len');
     const struct = fdInfoStruct(bpfFd);
-    if (!struct) throw new BridgeRefusal('bad-fd', `${cmd}: fd ${bpfFd} is not a BPF object`, LINUX_EBADF);
+    if (!struct) throw new BridgeRefusal('bad-fd', `${c.name}: fd ${bpfFd} is not a BPF object`, EBADF);
+    const layout = uapi().infos[struct] ?? { size: 0, fields: [] };
+    const infoLen = Math.min(readField(attr, lenField), layout.size);
+    this.checkRange(c.name, 'info.info', infoOff, infoLen, c.mem.length);
     const native = nativeBuffer(infoLen);
     const start = Number(infoOff);
-    native.set(mem.subarray(start, start + infoLen));
+    native.set(c.mem.subarray(start, start + infoLen));
     const info = native.subarray(0, infoLen);
-    const infoFields = uapi().infos[struct]?.fields ?? [];
     const extents = INFO_POINTERS[struct] ?? {};
     const restored: Translation[] = [];
-    for (const f of infoFields) {
+    for (const f of layout.fields) {
       if (!f.pointer || f.offset + f.size > infoLen) continue;
       const v = u64(info, f.offset);
       if (v === 0n) continue;
       const e = extents[f.name];
-      if (!e) throw new BridgeRefusal('pointer-not-allowed', `${cmd}: ${struct}.${f.name} is not on the bridge's allow-list and must be NULL`, LINUX_EINVAL);
-      const len = this.extentLength(cmd, `${struct}.${f.name}`, e, info, infoFields, v, mem);
-      this.checkRange(cmd, `${struct}.${f.name}`, v, len, mem.length);
-      setU64(info, f.offset, base + v);
+      if (!e) throw new BridgeRefusal('pointer-not-allowed', `${c.name}: ${struct}.${f.name} is not on the bridge's allow-list and must be NULL`, EINVAL);
+      const len = this.extentLength(c.name, `${struct}.${f.name}`, e, info, layout.fields, v, c.mem);
+      this.checkRange(c.name, `${struct}.${f.name}`, v, len, c.mem.length);
+      setU64(info, f.offset, c.base + v);
       restored.push({ offset: f.offset, original: v });
     }
-    const infoPtrField = fields.find((f) => f.name === 'info.info')!;
-    setU64(fullAttr, infoPtrField.offset, addressOf(native));
+    setU32(c.attr, lenField.offset, infoLen);
+    setU64(c.attr, fieldOf(c.fields, c.name, 'info.info').offset, addressOf(native));
     return () => {
       for (const t of restored) setU64(info, t.offset, t.original);
       this.view().set(info, start);
     };
   }
 }
-
-
-/** Which info struct describes a bpf fd, from the anon inode it links to. */
-export function fdInfoStruct(fd: number): string | undefined {
-  try {
-    return FD_KIND_INFO[readlinkSync(`/proc/self/fd/${fd}`)];
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * BPF_OBJ_GET_INFO_BY_FD on a bpf fd, through native memory only, with its
- * nested pointers left NULL: the scalar fields of the info struct by name
- * (e.g. bpf_prog_info.verified_insns). undefined if the fd is not of that kind.
- */
-export function objectInfo(fd: number, struct: 'bpf_prog_info' | 'bpf_map_info' | 'bpf_btf_info' | 'bpf_link_info'): Record<string, number> | undefined {
-  if (fdInfoStruct(fd) !== struct) return undefined;
-  const t = uapi();
-  const layout = t.infos[struct]!;
-  const info = nativeBuffer(layout.size);
-  const attr = nativeBuffer(t.attrSize);
-  const f = (n: string) => t.commands.BPF_OBJ_GET_INFO_BY_FD!.fields.find((x) => x.name === n)!;
-  const dv = new DataView(attr.buffer);
-  dv.setUint32(f('info.bpf_fd').offset, fd, true);
-  dv.setUint32(f('info.info_len').offset, layout.size, true);
-  dv.setBigUint64(f('info.info').offset, addressOf(info), true);
-  if (sysBpf(SYS_bpf, t.commands.BPF_OBJ_GET_INFO_BY_FD!.value, attr, t.attrSize) < 0) return undefined;
-  const out: Record<string, number> = {};
-  for (const x of layout.fields) if (!x.pointer && [1, 2, 4, 8].includes(x.size)) out[x.name] = readUint(info.subarray(0, layout.size), x);
-  return out;
-}
-
-/** key/value sizes of a map fd (per-CPU values: 8-byte slots × possible CPUs). */
-export function mapShape(fd: number): { keySize: number; valueSize: number } | undefined {
-  const info = objectInfo(fd, 'bpf_map_info');
-  if (!info) return undefined;
-  let valueSize = info.value_size!;
-  if (PERCPU_MAP_TYPES.some((m) => enumValue('bpf_map_type', m) === info.type)) valueSize = Math.ceil(valueSize / 8) * 8 * numPossibleCpus();
-  return { keySize: info.key_size!, valueSize };
-}
-

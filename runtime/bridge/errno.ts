@@ -3,70 +3,48 @@
 // alphabetically (wasi EACCES = 2 = Linux ENOENT), so every errno crossing
 // the bridge is mapped, in both directions, by name.
 // Sources: wasi-libc <wasi/api.h> __WASI_ERRNO_*; Linux
-// include/uapi/asm-generic/errno-base.h and errno.h.
+// include/uapi/asm-generic/errno-base.h and errno.h, via lib/errno.ts.
+import { LINUX_ERRNO, type ErrnoName } from '../../lib/errno.js';
 
-/** [name, Linux number, wasi number] */
-const ERRNO: ReadonlyArray<readonly [string, number, number]> = [
-  ['E2BIG', 7, 1], ['EACCES', 13, 2], ['EADDRINUSE', 98, 3], ['EADDRNOTAVAIL', 99, 4],
-  ['EAFNOSUPPORT', 97, 5], ['EAGAIN', 11, 6], ['EALREADY', 114, 7], ['EBADF', 9, 8],
-  ['EBADMSG', 74, 9], ['EBUSY', 16, 10], ['ECANCELED', 125, 11], ['ECHILD', 10, 12],
-  ['ECONNABORTED', 103, 13], ['ECONNREFUSED', 111, 14], ['ECONNRESET', 104, 15], ['EDEADLK', 35, 16],
-  ['EDESTADDRREQ', 89, 17], ['EDOM', 33, 18], ['EDQUOT', 122, 19], ['EEXIST', 17, 20],
-  ['EFAULT', 14, 21], ['EFBIG', 27, 22], ['EHOSTUNREACH', 113, 23], ['EIDRM', 43, 24],
-  ['EILSEQ', 84, 25], ['EINPROGRESS', 115, 26], ['EINTR', 4, 27], ['EINVAL', 22, 28],
-  ['EIO', 5, 29], ['EISCONN', 106, 30], ['EISDIR', 21, 31], ['ELOOP', 40, 32],
-  ['EMFILE', 24, 33], ['EMLINK', 31, 34], ['EMSGSIZE', 90, 35], ['EMULTIHOP', 72, 36],
-  ['ENAMETOOLONG', 36, 37], ['ENETDOWN', 100, 38], ['ENETRESET', 102, 39], ['ENETUNREACH', 101, 40],
-  ['ENFILE', 23, 41], ['ENOBUFS', 105, 42], ['ENODEV', 19, 43], ['ENOENT', 2, 44],
-  ['ENOEXEC', 8, 45], ['ENOLCK', 37, 46], ['ENOLINK', 67, 47], ['ENOMEM', 12, 48],
-  ['ENOMSG', 42, 49], ['ENOPROTOOPT', 92, 50], ['ENOSPC', 28, 51], ['ENOSYS', 38, 52],
-  ['ENOTCONN', 107, 53], ['ENOTDIR', 20, 54], ['ENOTEMPTY', 39, 55], ['ENOTRECOVERABLE', 131, 56],
-  ['ENOTSOCK', 88, 57], ['EOPNOTSUPP', 95, 58], ['ENOTTY', 25, 59], ['ENXIO', 6, 60],
-  ['EOVERFLOW', 75, 61], ['EOWNERDEAD', 130, 62], ['EPERM', 1, 63], ['EPIPE', 32, 64],
-  ['EPROTO', 71, 65], ['EPROTONOSUPPORT', 93, 66], ['EPROTOTYPE', 91, 67], ['ERANGE', 34, 68],
-  ['EROFS', 30, 69], ['ESPIPE', 29, 70], ['ESRCH', 3, 71], ['ESTALE', 116, 72],
-  ['ETIMEDOUT', 110, 73], ['ETXTBSY', 26, 74], ['EXDEV', 18, 75],
+/** [name, wasi number]; the Linux number comes from lib/errno.ts by name. */
+const WASI_ERRNO: ReadonlyArray<readonly [ErrnoName, number]> = [
+  ['E2BIG', 1], ['EACCES', 2], ['EADDRINUSE', 3], ['EADDRNOTAVAIL', 4],
+  ['EAFNOSUPPORT', 5], ['EAGAIN', 6], ['EALREADY', 7], ['EBADF', 8],
+  ['EBADMSG', 9], ['EBUSY', 10], ['ECANCELED', 11], ['ECHILD', 12],
+  ['ECONNABORTED', 13], ['ECONNREFUSED', 14], ['ECONNRESET', 15], ['EDEADLK', 16],
+  ['EDESTADDRREQ', 17], ['EDOM', 18], ['EDQUOT', 19], ['EEXIST', 20],
+  ['EFAULT', 21], ['EFBIG', 22], ['EHOSTUNREACH', 23], ['EIDRM', 24],
+  ['EILSEQ', 25], ['EINPROGRESS', 26], ['EINTR', 27], ['EINVAL', 28],
+  ['EIO', 29], ['EISCONN', 30], ['EISDIR', 31], ['ELOOP', 32],
+  ['EMFILE', 33], ['EMLINK', 34], ['EMSGSIZE', 35], ['EMULTIHOP', 36],
+  ['ENAMETOOLONG', 37], ['ENETDOWN', 38], ['ENETRESET', 39], ['ENETUNREACH', 40],
+  ['ENFILE', 41], ['ENOBUFS', 42], ['ENODEV', 43], ['ENOENT', 44],
+  ['ENOEXEC', 45], ['ENOLCK', 46], ['ENOLINK', 47], ['ENOMEM', 48],
+  ['ENOMSG', 49], ['ENOPROTOOPT', 50], ['ENOSPC', 51], ['ENOSYS', 52],
+  ['ENOTCONN', 53], ['ENOTDIR', 54], ['ENOTEMPTY', 55], ['ENOTRECOVERABLE', 56],
+  ['ENOTSOCK', 57], ['EOPNOTSUPP', 58], ['ENOTTY', 59], ['ENXIO', 60],
+  ['EOVERFLOW', 61], ['EOWNERDEAD', 62], ['EPERM', 63], ['EPIPE', 64],
+  ['EPROTO', 65], ['EPROTONOSUPPORT', 66], ['EPROTOTYPE', 67], ['ERANGE', 68],
+  ['EROFS', 69], ['ESPIPE', 70], ['ESRCH', 71], ['ESTALE', 72],
+  ['ETIMEDOUT', 73], ['ETXTBSY', 74], ['EXDEV', 75],
+  // Linux errnos wasi lacks but libbpf compares against, numbered on the
+  // wasm side as bpf/wasm/include/asm/errno.h defines them. ENOTSUPP is the
+  // kernel's internal 524, which bpf() does return and libbpf's feature
+  // probes test for literally (-524), so it keeps its number.
+  ['ENODATA', 1061], ['EUCLEAN', 1117], ['ENOTSUPP', 524],
 ];
 
-/**
- * Linux errnos wasi lacks but libbpf compares against, numbered on the wasm
- * side as bpf/wasm/include/asm/errno.h defines them. ENOTSUPP is the kernel's
- * internal 524 (include/linux/errno.h), which bpf() does return and libbpf's
- * feature probes test for literally (-524), so it keeps its number.
- */
-const WASM_ONLY_ERRNO: ReadonlyArray<readonly [string, number, number]> = [
-  ['ENODATA', 61, 1061],
-  ['EUCLEAN', 117, 1117],
-  ['ENOTSUPP', 524, 524],
-];
-
-const ALL = [...ERRNO, ...WASM_ONLY_ERRNO];
-const linuxToWasi = new Map<number, number>(ALL.map(([, l, w]) => [l, w]));
-const wasiToLinux = new Map<number, number>(ALL.map(([, l, w]) => [w, l]));
-const linuxName = new Map<number, string>(ALL.map(([n, l]) => [l, n]));
-
-/** Linux errno names the bridge itself raises. */
-export const Errno = Object.fromEntries(ERRNO.map(([n, l]) => [n, l])) as Readonly<Record<string, number>>;
-export const LINUX_EINVAL = 22;
-export const LINUX_E2BIG = 7;
-export const LINUX_EFAULT = 14;
-export const LINUX_ENOSYS = 38;
-export const LINUX_EACCES = 13;
-export const LINUX_EBADF = 9;
-export const LINUX_EPERM = 1;
+const linuxToWasi = new Map<number, number>(WASI_ERRNO.map(([n, w]) => [LINUX_ERRNO[n], w]));
+const wasiToLinux = new Map<number, number>(WASI_ERRNO.map(([n, w]) => [w, LINUX_ERRNO[n]]));
 
 /** wasi errno for a Linux errno (EIO when wasi has no such error). */
 export function toWasiErrno(linux: number): number {
-  return linuxToWasi.get(linux) ?? 29;
+  return linuxToWasi.get(linux) ?? linuxToWasi.get(LINUX_ERRNO.EIO)!;
 }
 
-/** Linux errno for a wasi errno (libbpf returns -errno in wasi numbering). */
+/** Linux errno for a wasi errno (libbpf returns -errno in wasi numbering); EIO when unknown. */
 export function toLinuxErrno(wasi: number): number {
-  return wasiToLinux.get(wasi) ?? (wasi === 58 ? 95 : 5);
-}
-
-export function linuxErrnoName(linux: number): string {
-  return linuxName.get(linux) ?? `errno ${linux}`;
+  return wasiToLinux.get(wasi) ?? LINUX_ERRNO.EIO;
 }
 
 /** wasi-libc's O_* bits (<__header_fcntl.h>) -> Linux x86-64 (asm-generic/fcntl.h). */

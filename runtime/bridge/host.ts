@@ -4,15 +4,22 @@
 // fds (libbpf puts them in instructions and attrs); the bridge only lets the
 // module read, control or close fds it handed out itself, so it can never
 // touch Node's own. Each call returns >= 0 or a negative wasi errno.
-import { BpfBridge, BridgeRefusal } from './bpf-bridge.js';
-import { LINUX_EACCES, LINUX_EBADF, LINUX_EFAULT, LINUX_EINVAL, LINUX_O_CLOEXEC, toLinuxOpenFlags, toWasiErrno, toWasiOpenFlags } from './errno.js';
+import { LINUX_ERRNO } from '../../lib/errno.js';
+import { BpfBridge } from './bpf-bridge.js';
+import { LINUX_O_CLOEXEC, toLinuxOpenFlags, toWasiErrno, toWasiOpenFlags } from './errno.js';
+import { FdTable } from './fd-table.js';
+import { BridgeRefusal } from './refusal.js';
+import { cStringAt, inBounds } from './wasm-memory.js';
 import * as libc from './libc.js';
 import { LIBBPF_PRINT_LEVELS, type Logger } from './logger.js';
 
 /**
  * Files libbpf reads while opening and loading an object: kernel BTF, CPU
  * lists, kallsyms (__ksym externs), kernel version and config, sysctls.
- * Read-only; anything else is refused with EACCES.
+ * Read-only; anything else is refused with EACCES, and access() (libbpf
+ * tests for kernel BTF and config files) answers only for these too, so the
+ * module cannot probe which files exist. /proc/PID/fdinfo/FD is allowed
+ * separately: this process's own fds that the module owns (fdinfoFd).
  */
 const READABLE_PATHS: readonly RegExp[] = [
   /^\/sys\/kernel\/btf\/[\w.-]+$/,
@@ -22,7 +29,6 @@ const READABLE_PATHS: readonly RegExp[] = [
   /^\/proc\/config\.gz$/,
   /^\/boot\/config-[\w.+-]+$/,
   /^\/proc\/sys\/kernel\/(unprivileged_bpf_disabled|perf_event_paranoid)$/,
-  /^\/proc\/(self|\d+)\/fdinfo\/\d+$/,
   /^\/sys\/bus\/event_source\/devices\/(kprobe|uprobe)\/(type|format\/retprobe)$/,
 ];
 
@@ -44,15 +50,26 @@ const IOCTLS: Readonly<Record<number, string>> = {
 
 const MAX_PATH = 4096; // kernel: PATH_MAX
 
+const { EACCES, EFAULT, EINVAL } = LINUX_ERRNO;
+
+/** The fd of /proc/self/fdinfo/FD or /proc/<our pid>/fdinfo/FD (libbpf.c bpf_get_map_info_from_fdinfo), else undefined. */
+function fdinfoFd(path: string): number | undefined {
+  const m = /^\/proc\/(self|\d+)\/fdinfo\/(\d+)$/.exec(path);
+  if (!m || (m[1] !== 'self' && Number(m[1]) !== process.pid)) return undefined;
+  return Number(m[2]);
+}
+
+type HostImport = (...args: never[]) => number | bigint | void;
+
 export class HostBridge {
-  /** Fds this bridge opened or received from the kernel, still open. */
-  readonly fds = new Set<number>();
+  /** Fds this bridge opened or received from the kernel, still open: the only ones the module may name. */
+  readonly fds = new FdTable();
   readonly bpf: BpfBridge;
   /** Refusals so far, newest last (also logged as warnings). */
   readonly refusals: BridgeRefusal[] = [];
 
   constructor(private readonly memory: () => WebAssembly.Memory, private log: Logger) {
-    this.bpf = new BpfBridge({ memory, onFd: (fd) => this.fds.add(fd) });
+    this.bpf = new BpfBridge({ memory, fds: this.fds });
   }
 
   private mem(): Uint8Array {
@@ -68,24 +85,25 @@ export class HostBridge {
     throw e;
   }
 
-  private cstring(off: number, what: string): string {
-    const m = this.mem();
-    if (off <= 0 || off >= m.length) throw new BridgeRefusal('pointer-out-of-bounds', `${what}: path pointer 0x${off.toString(16)} lies outside the wasm memory`, LINUX_EFAULT);
-    const end = m.subarray(off, Math.min(off + MAX_PATH, m.length)).indexOf(0);
-    if (end < 0) throw new BridgeRefusal('pointer-out-of-bounds', `${what}: path has no NUL within ${MAX_PATH} bytes`, LINUX_EFAULT);
-    return Buffer.from(m.subarray(off, off + end)).toString('utf8');
+  private path(off: number, what: string): string {
+    const s = off > 0 ? cStringAt(this.mem(), off, MAX_PATH) : undefined;
+    if (!s) throw new BridgeRefusal('pointer-out-of-bounds', `${what}: path at 0x${off.toString(16)} is not a NUL-terminated string inside the wasm memory (at most ${MAX_PATH} bytes)`, EFAULT);
+    return s.text;
+  }
+
+  /** Only paths on the read-only list, and fdinfo of our own fds that the module owns. */
+  private checkPath(path: string, what: string): void {
+    const fd = fdinfoFd(path);
+    if (fd !== undefined ? this.fds.has(fd) : READABLE_PATHS.some((r) => r.test(path))) return;
+    throw new BridgeRefusal('path-not-allowed', `${what} ${path}: not on the bridge's read-only path list`, EACCES);
   }
 
   private range(off: number, len: number, what: string): bigint {
     const m = this.mem();
-    if (off <= 0 || len < 0 || off + len > m.length) {
-      throw new BridgeRefusal('pointer-out-of-bounds', `${what}: buffer 0x${off.toString(16)}+${len} lies outside the wasm memory (${m.length} bytes)`, LINUX_EFAULT);
+    if (off <= 0 || !inBounds(off, len, m.length)) {
+      throw new BridgeRefusal('pointer-out-of-bounds', `${what}: buffer 0x${off.toString(16)}+${len} lies outside the wasm memory (${m.length} bytes)`, EFAULT);
     }
     return libc.addressOf(m) + BigInt(off);
-  }
-
-  private owned(fd: number, what: string): void {
-    if (!this.fds.has(fd)) throw new BridgeRefusal('bad-fd', `${what}: fd ${fd} was not opened through the bridge`, LINUX_EBADF);
   }
 
   private sysResult(r: number | bigint): number {
@@ -102,85 +120,113 @@ export class HostBridge {
 
   /** Closes every fd still owned (after bpf_object__close, normally none). Returns how many. */
   closeAll(): number {
-    const n = this.fds.size;
-    for (const fd of this.fds) libc.close(fd);
-    this.fds.clear();
-    return n;
+    return this.fds.closeAll();
   }
 
-  imports(): Record<string, (...args: never[]) => number | bigint | void> {
-    const guard = <A extends unknown[]>(fn: (...args: A) => number) => (...args: A): number => {
+  /** A host call whose refusals become -errno (wasi numbering) for libbpf. */
+  private guard<A extends unknown[]>(fn: (...args: A) => number): (...args: A) => number {
+    return (...args: A): number => {
       try {
         return fn(...args);
       } catch (e) {
         return this.refuse(e);
       }
     };
+  }
+
+  /** The "kprobe_bpf" import namespace (bpf/wasm/host.c). */
+  imports(): Record<string, HostImport> {
+    return { ...this.syscallImports(), ...this.fileImports(), ...this.fdImports(), ...this.processImports() };
+  }
+
+  private syscallImports(): Record<string, HostImport> {
     return {
-      bpf: guard((cmd: number, attr: number, size: number) => {
+      bpf: this.guard((cmd: number, attr: number, size: number) => {
         const r = this.bpf.call(cmd, attr, size >>> 0);
         return r < 0 ? -toWasiErrno(-r) : r;
       }),
-      open: guard((pathOff: number, wasiFlags: number, mode: number) => {
-        const path = this.cstring(pathOff, 'open');
+    };
+  }
+
+  /** open and access: paths on the allow-list only. */
+  private fileImports(): Record<string, HostImport> {
+    return {
+      open: this.guard((pathOff: number, wasiFlags: number, mode: number) => {
+        const path = this.path(pathOff, 'open');
         let flags: number;
         try {
           flags = toLinuxOpenFlags(wasiFlags);
         } catch (e) {
-          throw new BridgeRefusal('pointer-not-allowed', `open ${path}: ${(e as Error).message}`, LINUX_EINVAL);
+          throw new BridgeRefusal('pointer-not-allowed', `open ${path}: ${(e as Error).message}`, EINVAL);
         }
-        if ((flags & 3) !== 0 || !READABLE_PATHS.some((r) => r.test(path))) {
-          throw new BridgeRefusal('pointer-not-allowed', `open ${path} (flags 0x${flags.toString(16)}): not on the bridge's read-only path list`, LINUX_EACCES);
-        }
+        if ((flags & 3) !== 0) throw new BridgeRefusal('path-not-allowed', `open ${path} (flags 0x${flags.toString(16)}): the bridge opens files read-only`, EACCES);
+        this.checkPath(path, 'open');
         const fd = libc.open(path, flags | LINUX_O_CLOEXEC, mode);
         this.log('debug', `bridge: open ${path} = ${fd}`);
-        if (fd >= 0) this.fds.add(fd);
+        this.fds.add(fd);
         return this.sysResult(fd);
       }),
-      close: guard((fd: number) => {
-        this.owned(fd, 'close');
+      access: this.guard((pathOff: number, mode: number) => {
+        const path = this.path(pathOff, 'access');
+        this.checkPath(path, 'access');
+        return this.sysResult(libc.access(path, mode));
+      }),
+    };
+  }
+
+  /** Calls on fds: only the module's own. */
+  private fdImports(): Record<string, HostImport> {
+    return {
+      close: this.guard((fd: number) => {
+        this.fds.check(fd, 'close');
         this.fds.delete(fd);
         return this.sysResult(libc.close(fd));
       }),
-      read: guard((fd: number, buf: number, n: number) => {
-        this.owned(fd, 'read');
+      read: this.guard((fd: number, buf: number, n: number) => {
+        this.fds.check(fd, 'read');
         return this.sysResult(libc.read(fd, this.range(buf, n >>> 0, 'read'), n >>> 0));
       }),
-      pread: guard((fd: number, buf: number, n: number, off: bigint) => {
-        this.owned(fd, 'pread');
+      pread: this.guard((fd: number, buf: number, n: number, off: bigint) => {
+        this.fds.check(fd, 'pread');
         return this.sysResult(libc.pread(fd, this.range(buf, n >>> 0, 'pread'), n >>> 0, off));
       }),
       lseek: (fd: number, off: bigint, whence: number): bigint => {
         try {
-          this.owned(fd, 'lseek');
+          this.fds.check(fd, 'lseek');
           const r = BigInt(libc.lseek(fd, off, whence));
           return r < 0n ? BigInt(-toWasiErrno(libc.lastErrno())) : r;
         } catch (e) {
           return BigInt(this.refuse(e));
         }
       },
-      ioctl: guard((fd: number, req: number, arg: number) => {
-        this.owned(fd, 'ioctl');
+      ioctl: this.guard((fd: number, req: number, arg: number) => {
+        this.fds.check(fd, 'ioctl');
         const name = IOCTLS[req >>> 0];
-        if (!name) throw new BridgeRefusal('pointer-not-allowed', `ioctl 0x${(req >>> 0).toString(16)} on fd ${fd} is not on the bridge's allow-list`, LINUX_EINVAL);
+        if (!name) throw new BridgeRefusal('pointer-not-allowed', `ioctl 0x${(req >>> 0).toString(16)} on fd ${fd} is not on the bridge's allow-list`, EINVAL);
         return this.sysResult(libc.ioctl(fd, req >>> 0, arg >>> 0));
       }),
-      fcntl: guard((fd: number, cmd: number, arg: number) => {
-        this.owned(fd, 'fcntl');
+      fcntl: this.guard((fd: number, cmd: number, arg: number) => {
+        this.fds.check(fd, 'fcntl');
         const c = FCNTL[cmd];
-        if (!c) throw new BridgeRefusal('pointer-not-allowed', `fcntl command ${cmd} is not on the bridge's allow-list`, LINUX_EINVAL);
+        if (!c) throw new BridgeRefusal('pointer-not-allowed', `fcntl command ${cmd} is not on the bridge's allow-list`, EINVAL);
         // F_SETFD: keep close-on-exec whatever is asked (FD_CLOEXEC = 1).
         const r = libc.fcntl(fd, cmd, cmd === 2 ? arg | 1 : arg);
         if (r >= 0 && c.newFd) this.fds.add(r);
         if (r >= 0 && cmd === 3) return toWasiOpenFlags(r);
         return this.sysResult(r);
       }),
-      dup3: guard((fd: number, newFd: number, flags: number) => {
-        this.owned(fd, 'dup3');
-        this.owned(newFd, 'dup3 (target)');
+      dup3: this.guard((fd: number, newFd: number, flags: number) => {
+        this.fds.check(fd, 'dup3');
+        this.fds.check(newFd, 'dup3 (target)');
         return this.sysResult(libc.dup3(fd, newFd, flags | LINUX_O_CLOEXEC));
       }),
-      uname: guard((buf: number, size: number) => {
+    };
+  }
+
+  /** uname, ids and libbpf's log messages. */
+  private processImports(): Record<string, HostImport> {
+    return {
+      uname: this.guard((buf: number, size: number) => {
         this.range(buf, Math.min(size, libc.UTSNAME_SIZE), 'uname');
         const tmp = new Uint8Array(libc.UTSNAME_SIZE);
         const r = libc.uname(tmp);
@@ -190,10 +236,10 @@ export class HostBridge {
       }),
       getpid: () => libc.getpid(),
       geteuid: () => libc.geteuid(),
-      access: guard((pathOff: number, mode: number) => this.sysResult(libc.access(this.cstring(pathOff, 'access'), mode))),
       log: (level: number, msg: number, len: number) => {
-        const text = Buffer.from(this.mem().subarray(msg, msg + len)).toString('utf8');
-        this.log(LIBBPF_PRINT_LEVELS[level] ?? 'debug', text);
+        const m = this.mem();
+        if (!inBounds(msg, len, m.length)) return;
+        this.log(LIBBPF_PRINT_LEVELS[level] ?? 'debug', Buffer.from(m.subarray(msg, msg + len)).toString('utf8'));
       },
     };
   }

@@ -71,6 +71,12 @@ export function releaseLibbpf(inst: LibbpfInstance): void {
   if (inst.host.fds.size === 0 && idle.length < POOL_SIZE && !idle.includes(inst)) idle.push(inst);
 }
 
+/** Drops an instance libbpf can no longer be trusted with (it trapped or was stopped); its fds must be closed already. */
+export function discardLibbpf(inst: LibbpfInstance): void {
+  const i = idle.indexOf(inst);
+  if (i >= 0) idle.splice(i, 1);
+}
+
 export function instantiateLibbpf(log: Logger): LibbpfInstance {
   const module = libbpfModule();
   let exports: LibbpfExports | undefined;

@@ -38,3 +38,15 @@ export function enumValue(enumName: string, name: string): number {
   if (v === undefined) throw new Error(`linux/bpf.h: enum ${enumName} has no ${name}`);
   return v;
 }
+
+/** An unsigned field of a struct copy (0 when it lies past the copy's end: the kernel reads zero there). */
+export function readField(b: Uint8Array, f: UapiField): number {
+  if (f.offset + f.size > b.length) return 0;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return f.size === 8 ? Number(dv.getBigUint64(f.offset, true)) : f.size === 4 ? dv.getUint32(f.offset, true) : f.size === 2 ? dv.getUint16(f.offset, true) : dv.getUint8(f.offset);
+}
+
+/** The end of a layout's last field: bytes past it are not ours to pass on (kernel: CHECK_ATTR). */
+export function layoutEnd(fields: readonly UapiField[]): number {
+  return fields.reduce((end, f) => Math.max(end, f.offset + f.size), 0);
+}

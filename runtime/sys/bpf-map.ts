@@ -2,8 +2,8 @@
 // event fd in the PERF_EVENT_ARRAY map. Everything else goes through the
 // loader. The attr points at Node buffers, real memory, so nothing needs the
 // wasm bridge's translation.
-import { readFileSync } from 'node:fs';
 import { addressOf, bpf } from './bpf.js';
+import { possibleCpuCount } from './cpu-list.js';
 
 const BPF_MAP_LOOKUP_ELEM = 1;
 const BPF_MAP_UPDATE_ELEM = 2;
@@ -42,10 +42,4 @@ export function mapLookupPerCpuU64Sum(mapFd: number, key: number): bigint {
   let sum = 0n;
   for (let c = 0; c < cpus; c++) sum += v.readBigUInt64LE(8 * c);
   return sum;
-}
-
-/** Highest possible CPU + 1 (kernel: num_possible_cpus for per-CPU map values). */
-function possibleCpuCount(): number {
-  const list = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
-  return Math.max(...list.split(',').map((r) => Number(r.split('-').pop()))) + 1;
 }

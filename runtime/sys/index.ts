@@ -2,6 +2,7 @@
 export * from './libc.js';
 export * from './fd.js';
 export * from './proc.js';
+export * from './cpu-list.js';
 export * from './mman.js';
 export * from './perf-event.js';
 export * from './ioctl.js';

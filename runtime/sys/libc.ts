@@ -3,35 +3,26 @@
 // (koffi.errno()), so a failing call is turned into a SysError at once, before
 // any other native call can overwrite it.
 import koffi from 'koffi';
+import { ErrnoError } from '../../lib/errors.js';
+import { errnoName } from '../../lib/errno.js';
 
 export const libc = koffi.load('libc.so.6');
 export { koffi };
 
 const strerrorFn = libc.func('const char *strerror(int errnum)') as (e: number) => string;
 
-/** errno number -> its symbolic name (EPERM, ENOENT, ...), from koffi's table of this OS. */
-const ERRNO_NAMES: ReadonlyMap<number, string> = new Map(
-  Object.entries(koffi.os.errno).map(([name, value]) => [value, name] as const),
-);
-
-export function errnoName(errno: number): string {
-  return ERRNO_NAMES.get(errno) ?? `E${errno}`;
-}
-
 export function strerror(errno: number): string {
   return strerrorFn(errno);
 }
 
 /** A failed system call: what we tried, the errno, the C library's text for it. */
-export class SysError extends Error {
-  readonly errno: number;
+export class SysError extends ErrnoError {
+  /** symbolic errno (EPERM, ENOENT, ...; lib/errno.ts) */
   readonly code: string;
   readonly call: string;
   constructor(call: string, errno: number, detail?: string) {
-    super(`${call}${detail ? ` (${detail})` : ''}: ${strerror(errno)} (${errnoName(errno)})`);
-    this.name = 'SysError';
+    super(`${call}${detail ? ` (${detail})` : ''}: ${strerror(errno)} (${errnoName(errno)})`, errno);
     this.call = call;
-    this.errno = errno;
     this.code = errnoName(errno);
   }
 }

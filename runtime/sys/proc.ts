@@ -1,5 +1,5 @@
-// Facts about this process and machine read from /proc and /sys.
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+// Facts about this process read from /proc (CPUs: cpu-list.ts).
+import { readdirSync, readlinkSync } from 'node:fs';
 
 /** Open fds of this process, with where each points (/proc/self/fd). */
 export function openFds(): Map<number, string> {
@@ -21,22 +21,4 @@ export function openFdCount(): number {
 /** perf event fds of this process (anon_inode:[perf_event]). */
 export function perfEventFds(): number[] {
   return [...openFds()].filter(([, target]) => target === 'anon_inode:[perf_event]').map(([fd]) => fd);
-}
-
-/** Parses a kernel cpu list ("0-3,5,7-8") as /sys/devices/system/cpu/online prints it. */
-export function parseCpuList(text: string): number[] {
-  const cpus: number[] = [];
-  for (const part of text.trim().split(',')) {
-    if (!part) continue;
-    const [a, b] = part.split('-');
-    const lo = Number(a);
-    const hi = b === undefined ? lo : Number(b);
-    for (let c = lo; c <= hi; c++) cpus.push(c);
-  }
-  return cpus;
-}
-
-/** CPUs that are online now: one perf ring per such CPU. */
-export function onlineCpus(): number[] {
-  return parseCpuList(readFileSync('/sys/devices/system/cpu/online', 'utf8'));
 }

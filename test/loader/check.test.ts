@@ -1,9 +1,10 @@
 // `kprobe-bpf check` as a user runs it: object files and -e lines through
 // the real verifier, one row per program, exit status 0/1, the verifier's log
 // for a rejection. The kernel decides pass/fail; the rows are compared with
-// what the kernel reports (fdinfo-free here: bpftool loads the same object).
-import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+// what bpftool (native libbpf) reports for the same object, loaded and pinned
+// in a bpffs directory of this test's own.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
@@ -40,6 +41,30 @@ t.test('a passing object: one row per program, exit 0', { skip }, async (t) => {
   t.ok(Number(row![2]) > 0 && Number(row![3]) > 0, 'instructions and verified instructions');
   t.match(row![4], /^\d+\.\d\d$/, 'load time in ms');
   t.equal(row![5], 'ok');
+});
+
+t.test('a row agrees with bpftool on the same object', { skip }, async (t) => {
+  // no helper calls, no constant the verifier could fold: the kernel
+  // translates it one instruction for one, so bpftool's bytes_xlated / 8 is
+  // the object's instruction count
+  const o = join(scratch, 'check_cmp.o');
+  writeFileSync(o, compileBpf('check_cmp', `
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC("kprobe/do_sys_openat2") int kb_check_compare(unsigned long *ctx) { return ctx[14] > 5 ? 1 : 0; }
+char LICENSE[] SEC("license") = "GPL";
+`));
+  const r = check([o]);
+  t.equal(r.status, 0, r.stdout + r.stderr);
+  const [row] = rows(r.stdout);
+  const dir = `/sys/fs/bpf/kb-check-test-${process.pid}`;
+  mkdirSync(dir);
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('bpftool', ['prog', 'loadall', o, dir]);
+  const shown = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'pinned', join(dir, 'kb_check_compare')], { encoding: 'utf8' })) as { name: string; type: string; bytes_xlated: number };
+  t.equal(shown.type, 'kprobe', 'bpftool: a kprobe program');
+  t.equal(shown.name, row![0], 'bpftool: the same program');
+  t.equal(Number(row![2]), shown.bytes_xlated / 8, `INSNS = bpftool's bytes_xlated / 8 (${shown.bytes_xlated})`);
 });
 
 t.test('a rejected program: its row fails, the verifier log follows, exit 1', { skip }, async (t) => {

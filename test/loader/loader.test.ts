@@ -4,7 +4,8 @@
 // verifier writes the rejection log.
 import { execFileSync } from 'node:child_process';
 import t from 'tap';
-import { BpfObject, checkObject } from '../../runtime/loader.js';
+import { KprobeBpfError } from '../../lib/errors.js';
+import { BpfObject, checkObject, LoaderError, VerifierError } from '../../runtime/loader.js';
 import { compileBpf, fdinfo, kallsymsText, KPROBE_WITH_MAP, loadSkipReason, openFds, REJECTED, vmlinuxHeader } from './lib.js';
 
 const skip = loadSkipReason();
@@ -20,7 +21,6 @@ t.test('a kprobe program with a hash map and a .rodata global loads', { skip }, 
   t.ok(maps.some((m) => m.name.endsWith('.rodata')), 'libbpf made an internal map for the .rodata global');
 
   const r = obj.load();
-  t.ok(r.ok, `loaded: ${r.error}`);
   const prog = r.programs[0]!;
   t.ok(prog.fd >= 0, 'program fd');
   const pinfo = fdinfo(prog.fd);
@@ -63,8 +63,7 @@ char LICENSE[] SEC("license") = "GPL";
   const log: string[] = [];
   const obj = BpfObject.open(bytes, { name: 'core_local', logger: (_l, m) => log.push(m) });
   t.teardown(() => obj.close());
-  const r = obj.load();
-  t.ok(r.ok, `loaded: ${r.error}`);
+  obj.load(); // throws a LoaderError if libbpf cannot load it
 
   // The judge: task_struct.pid's offset in the kernel's own BTF.
   const raw = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'raw'], { encoding: 'utf8', maxBuffer: 1 << 28 });
@@ -100,22 +99,31 @@ char LICENSE[] SEC("license") = "GPL";
   const obj = BpfObject.open(compileBpf('core_vmlinux', src), { name: 'core_vmlinux', logger: quiet });
   t.teardown(() => obj.close());
   const r = obj.load();
-  t.ok(r.ok, `loaded: ${r.error}`);
   t.ok(r.programs[0]!.fd >= 0);
 });
 
 t.test('a program the verifier rejects comes back with its log', { skip }, async (t) => {
   const obj = BpfObject.open(compileBpf('rejected', REJECTED), { name: 'rejected', logger: quiet });
   t.teardown(() => obj.close());
-  const r = obj.load();
-  t.notOk(r.ok, 'load fails');
-  const p = r.programs[0]!;
+  let err: unknown;
+  try {
+    obj.load();
+  } catch (e) {
+    err = e;
+  }
+  t.ok(err instanceof VerifierError, 'load throws a VerifierError');
+  const v = err as VerifierError;
+  t.ok(v instanceof LoaderError && v instanceof KprobeBpfError, 'a LoaderError, on the shared error base');
+  t.equal(v.errno, 13, 'EACCES, the verifier rejection');
+  const p = v.program;
+  t.equal(p.name, 'wild_read');
   t.equal(p.fd, -1);
-  t.equal(p.errno, 13, 'EACCES, the verifier rejection');
+  t.equal(p.errno, 13);
+  t.equal(v.log, p.log);
   t.match(p.log, /invalid mem access/, 'the kernel verifier says why');
   t.match(p.log, /^1: \(71\) r0 = \*\(u8 \*\)\(r1 \+0\)$/m, 'and at which instruction');
   t.equal(p.verifiedInsns, 2, 'processed count from the log');
-  t.match(r.error, /wild_read/, "libbpf's account names the program");
+  t.match((v.cause as Error).message, /wild_read/, "libbpf's account, the cause, names the program");
 });
 
 t.test('checkObject reports every program, passing and rejected', { skip }, async (t) => {
@@ -140,8 +148,7 @@ t.test('closing an object leaves no fd behind', { skip }, async (t) => {
   const before = openFds();
   for (let i = 0; i < 3; i++) {
     const obj = BpfObject.open(bytes, { logger: quiet });
-    const r = obj.load();
-    t.ok(r.ok);
+    obj.load();
     t.ok(openFds() > before, 'maps and programs hold fds while loaded');
     obj.close();
     t.equal(obj.leakedFds, 0, 'libbpf closed everything itself');
@@ -149,7 +156,7 @@ t.test('closing an object leaves no fd behind', { skip }, async (t) => {
   t.equal(openFds(), before, '/proc/self/fd count is back where it was');
 
   const bad = BpfObject.open(compileBpf('fds_bad', REJECTED), { logger: quiet });
-  bad.load();
+  t.throws(() => bad.load(), VerifierError);
   bad.close();
   t.equal(openFds(), before, 'also after a rejected load');
 });
