@@ -14,9 +14,14 @@ fallback=$2
 apt=$dir/apt
 mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$dir/deb"
 key=/usr/share/keyrings/debian-archive-keyring.gpg
+# The archive apt already uses for the main component (deb822 URIs: or a
+# one-line entry), so no mirror host is named here.
+uri=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+[ -n "$uri" ] || uri=$(grep -hE '^deb[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+  sed -E 's/^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+).*/\2/' | grep -v security | head -1 || true)
 cat > "$apt/sources.list" <<LIST
-deb [signed-by=$key] http://deb.debian.org/debian trixie main
-deb [signed-by=$key] http://deb.debian.org/debian trixie-backports main
+deb [signed-by=$key] $uri trixie main
+deb [signed-by=$key] $uri trixie-backports main
 LIST
 opts=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$apt/lists"
   -o "Dir::Cache=$apt/cache" -o APT::Get::List-Cleanup=0 -o Debug::NoDropPrivs=1 -o APT::Sandbox::User=root)
