@@ -27,6 +27,6 @@ export function formatProbeCommand(cmd: ProbeCommand): string {
     return `-:${cmd.group !== undefined ? `${cmd.group}/` : ''}${cmd.event}${cmd.args?.length ? ` ${cmd.args.join(' ')}` : ''}`;
   }
   const head = `${cmd.isReturn ? 'r' : 'p'}${cmd.tracer === 'kprobe' && cmd.isReturn && cmd.maxactive ? cmd.maxactive : ''}`;
-  const args = cmd.args.map((a) => ` ${a.name}=${a.comm}`).join('');
+  const args = cmd.args.map((a) => ` ${a.name}=${a.source}`).join('');
   return `${head}:${cmd.group}/${cmd.event} ${place(cmd)}${args}`;
 }

@@ -4,12 +4,11 @@
 import type { ProbeArg, ProbeCommand, ProbeDefinition, ProbePoint, ProbeRemoval, Tracer } from './ast.js';
 import { caretColumn } from './argv.js';
 import { ProbeSyntaxError, TP_ERR, type ErrorCode, type Subsystem } from './errors.js';
-import { parseFetchArg } from './fetch-parser.js';
 import { kstrtol, kstrtoul, kstrtouint } from './kstrto.js';
 import {
   DEFAULT_GROUP, MAX_EVENT_NAME_LEN, NameError, kprobeEventName, parseEventName, uprobeEventName, uprobeSymbolEventName,
 } from './names.js';
-import { ArgError, checkProbeArg, type ArgContext } from './rules.js';
+import { checkProbeArg, type ArgContext } from './rules.js';
 
 /** kernel: MAX_TRACE_ARGS, KRETPROBE_MAXACTIVE_MAX. */
 export const MAX_TRACE_ARGS = 128;
@@ -55,18 +54,13 @@ class Log {
 function parseArgs(log: Log, words: readonly string[], ctx: ArgContext, symbols: string[] = []): ProbeArg[] {
   const args: ProbeArg[] = [];
   const used = new Set<string>();
+  const refuse = (code: ErrorCode, offset: number): never => { throw log.error(code, offset); };
   for (let i = 0; i < words.length; i++) {
     log.index = i + 2;
-    let checked;
-    try {
-      checked = checkProbeArg(words[i]!, i, used, ctx);
-    } catch (e) {
-      if (e instanceof ArgError) throw log.error(e.code, e.offset);
-      throw e;
-    }
-    used.add(checked.name);
-    if (checked.symbol !== undefined) symbols.push(checked.symbol);
-    args.push({ name: checked.name, comm: checked.comm, type: checked.type, fetch: parseFetchArg(checked.fetchText) });
+    const { symbol, ...arg } = checkProbeArg(words[i]!, i, used, ctx, refuse);
+    used.add(arg.name);
+    if (symbol !== undefined) symbols.push(symbol);
+    args.push(arg);
   }
   return args;
 }

@@ -71,7 +71,7 @@ t.test('every fetch argument form', async (t) => {
   // The kernel's leniencies: $retval is a prefix match, a dereference ends at its last ')'.
   t.same(one('r:g/e do_sys_open $retval)char').args[0]!.fetch, { kind: 'retval' });
   t.same(one('r:g/e do_sys_open +0($retval)x)').args[0]!.fetch, { kind: 'deref', offset: 0n, user: false, inner: { kind: 'retval' } });
-  t.equal(one('r:g/e do_sys_open +0($retval)x)').args[0]!.comm, '+0($retval)x)', 'the kernel keeps the text as written');
+  t.equal(one('r:g/e do_sys_open +0($retval)x)').args[0]!.source, '+0($retval)x)', 'the kernel keeps the text as written');
   t.same(fetchOf('+u+8(%di)'), { kind: 'deref', offset: 8n, user: true, inner: { kind: 'reg', reg: 'di' } });
   t.same(fetchOf('+-0x8(%di)'), { kind: 'deref', offset: -8n, user: false, inner: { kind: 'reg', reg: 'di' } });
   t.same(fetchOf('\\+5'), { kind: 'imm', value: 5n });
@@ -103,7 +103,7 @@ t.test('types: defaults, bitfields, arrays, strings', async (t) => {
 
 t.test('argument names and the kept body', async (t) => {
   const d = one('p:g/e do_sys_open %di x=+8(%si):u32 %dx');
-  t.same(d.args.map((x) => [x.name, x.comm]), [['arg1', '%di'], ['x', '+8(%si):u32'], ['arg3', '%dx']]);
+  t.same(d.args.map((x) => [x.name, x.source]), [['arg1', '%di'], ['x', '+8(%si):u32'], ['arg3', '%dx']]);
   t.equal(one(`p:g/e do_sys_open ${'n'.repeat(32)}=%di`).args[0]!.name.length, 32);
   t.equal(one(`p:g/e do_sys_open ${Array.from({ length: 128 }, () => '%di').join(' ')}`).args.length, 128);
 });
@@ -143,7 +143,7 @@ t.test('many lines, comments and blank lines', async (t) => {
 
 t.test('the 2009 syntax behind --legacy, translated to the modern AST', async (t) => {
   const d = one('r:myretprobe do_sys_open rv ra', true);
-  t.same(d.args.map((a) => [a.name, a.comm, a.fetch.kind]), [['rv', '$retval', 'retval'], ['ra', '%ip', 'reg']]);
+  t.same(d.args.map((a) => [a.name, a.source, a.fetch.kind]), [['rv', '$retval', 'retval'], ['ra', '%ip', 'reg']]);
   const p = one('p:myprobe do_sys_open a0 a1 s2 +4(a2) %ax', true);
   t.same(p.args.map((a) => a.fetch), [
     { kind: 'arg', index: 1 }, { kind: 'arg', index: 2 }, { kind: 'stack', index: 2 },
