@@ -1,7 +1,7 @@
 // Event and group names as the kernel checks and generates them
 // (kernel: kernel/trace/trace.h is_good_name / is_good_system_name,
 // trace_probe.c traceprobe_parse_event_name, trace_kprobe.c / trace_uprobe.c).
-import type { ErrorCode } from './errors.js';
+import type { Refuse } from './errors.js';
 
 /** kernel: MAX_EVENT_NAME_LEN (buffer size, so names hold at most 63 chars). */
 export const MAX_EVENT_NAME_LEN = 64;
@@ -32,35 +32,31 @@ export function isGoodSystemName(name: string): boolean {
   return true;
 }
 
-/** Thrown with the offset (within argv[0]) the kernel reports. */
-export class NameError extends Error {
-  constructor(readonly code: ErrorCode, readonly offset: number) { super(code); }
-}
-
 /**
  * kernel: traceprobe_parse_event_name. `text` is what follows "p:" and
- * `offset` its position in argv[0]. An empty event after "GRP/" means
+ * `offset` its position in argv[0]; a bad name is refused at the offset
+ * within argv[0] the kernel reports. An empty event after "GRP/" means
  * "generate one" (event undefined).
  */
-export function parseEventName(text: string, offset: number): { group?: string; event?: string } {
+export function parseEventName(text: string, offset: number, refuse: Refuse): { group?: string; event?: string } {
   let slash = text.indexOf('/');
   if (slash < 0) slash = text.indexOf('.');
   let group: string | undefined;
   let event = text;
   if (slash >= 0) {
-    if (slash === 0) throw new NameError('NO_GROUP_NAME', offset);
-    if (slash + 1 > MAX_EVENT_NAME_LEN) throw new NameError('GROUP_TOO_LONG', offset);
+    if (slash === 0) refuse('NO_GROUP_NAME', offset);
+    if (slash + 1 > MAX_EVENT_NAME_LEN) refuse('GROUP_TOO_LONG', offset);
     group = text.slice(0, slash);
-    if (!isGoodSystemName(group)) throw new NameError('BAD_GROUP_NAME', offset);
+    if (!isGoodSystemName(group)) refuse('BAD_GROUP_NAME', offset);
     event = text.slice(slash + 1);
     offset += slash + 1;
   }
   if (event.length === 0) {
     if (slash >= 0) return { group };
-    throw new NameError('NO_EVENT_NAME', offset);
+    refuse('NO_EVENT_NAME', offset);
   }
-  if (event.length >= MAX_EVENT_NAME_LEN) throw new NameError('EVENT_TOO_LONG', offset);
-  if (!isGoodName(event)) throw new NameError('BAD_EVENT_NAME', offset);
+  if (event.length >= MAX_EVENT_NAME_LEN) refuse('EVENT_TOO_LONG', offset);
+  if (!isGoodName(event)) refuse('BAD_EVENT_NAME', offset);
   return group === undefined ? { event } : { group, event };
 }
 

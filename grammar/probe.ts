@@ -6,7 +6,7 @@ import { caretColumn } from './argv.js';
 import { ProbeSyntaxError, TP_ERR, type ErrorCode, type Subsystem } from './errors.js';
 import { kstrtol, kstrtoul, kstrtouint } from './kstrto.js';
 import {
-  DEFAULT_GROUP, MAX_EVENT_NAME_LEN, NameError, kprobeEventName, parseEventName, uprobeEventName, uprobeSymbolEventName,
+  DEFAULT_GROUP, MAX_EVENT_NAME_LEN, kprobeEventName, parseEventName, uprobeEventName, uprobeSymbolEventName,
 } from './names.js';
 import { checkProbeArg, type ArgContext } from './rules.js';
 
@@ -34,6 +34,9 @@ class Log {
   index = 0;
   constructor(readonly argv: readonly string[], readonly tracer: Tracer, readonly lineNumber: number) {}
 
+  /** Refuses with the kernel's entry for the current word (kernel: trace_probe_log_err). */
+  readonly refuse = (code: ErrorCode, offset: number): never => { throw this.error(code, offset); };
+
   error(code: ErrorCode, offset: number): ProbeSyntaxError {
     return new ProbeSyntaxError({
       subsystem: SUBSYSTEM[this.tracer], code, message: TP_ERR[code], command: this.argv.join(' '),
@@ -54,10 +57,9 @@ class Log {
 function parseArgs(log: Log, words: readonly string[], ctx: ArgContext, symbols: string[] = []): ProbeArg[] {
   const args: ProbeArg[] = [];
   const used = new Set<string>();
-  const refuse = (code: ErrorCode, offset: number): never => { throw log.error(code, offset); };
   for (let i = 0; i < words.length; i++) {
     log.index = i + 2;
-    const { symbol, ...arg } = checkProbeArg(words[i]!, i, used, ctx, refuse);
+    const { symbol, ...arg } = checkProbeArg(words[i]!, i, used, ctx, log.refuse);
     used.add(arg.name);
     if (symbol !== undefined) symbols.push(symbol);
     args.push(arg);
@@ -67,12 +69,7 @@ function parseArgs(log: Log, words: readonly string[], ctx: ArgContext, symbols:
 
 function eventName(log: Log, argv0: string, at: number): { group?: string; event?: string } {
   log.index = 0;
-  try {
-    return parseEventName(argv0.slice(at), at);
-  } catch (e) {
-    if (e instanceof NameError) throw log.error(e.code, e.offset);
-    throw e;
-  }
+  return parseEventName(argv0.slice(at), at, log.refuse);
 }
 
 /** kernel: __trace_uprobe_create. */

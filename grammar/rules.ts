@@ -6,7 +6,7 @@
 // module does too: that is what makes messages and carets match exactly. The
 // same walk builds the argument's FetchArg tree: one parse, no second lexer.
 import type { ArgType, Bitfield, FetchArg } from './ast.js';
-import type { ErrorCode } from './errors.js';
+import type { ErrorCode, Refuse } from './errors.js';
 import { FETCH_TYPES, fetchTypeNamed, type FetchType } from './fetch-types.js';
 import { kstrtol, kstrtoul, kstrtouint, simpleStrtoul } from './kstrto.js';
 import { isGoodName } from './names.js';
@@ -32,13 +32,6 @@ export interface ArgContext {
   readonly isReturn: boolean; // TPARG_FL_RETURN
   readonly fentry: boolean;   // TPARG_FL_FENTRY (kprobe on a function entry)
 }
-
-/**
- * kernel: trace_probe_log_err(offset, code) and the -EINVAL that follows it.
- * The caller knows the argv word and turns the offset within it into the
- * reported error; it never returns.
- */
-export type Refuse = (code: ErrorCode, offset: number) => never;
 
 /** What the rules learned about an accepted argument. */
 export interface CheckedArg {

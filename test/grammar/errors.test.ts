@@ -3,7 +3,8 @@
 // kernel-diff.test.ts; kprobe-only ones follow kernel/trace/trace_kprobe.c and
 // trace_probe.c (this machine has no kprobes to ask).
 import t from 'tap';
-import { parseProbeCommands, ProbeSyntaxError, TP_ERR, type FileKind } from '../../grammar/index.js';
+import { formatProbeCommand, parseProbeCommands, parseProbeCommandsUntilError, ProbeSyntaxError, TP_ERR, type FileKind } from '../../grammar/index.js';
+import { KprobeBpfError } from '../../lib/errors.js';
 import type { ErrorCode } from '../../grammar/errors.js';
 
 const fileKind = (p: string): FileKind => (p === '/usr/bin/ok' ? 'regular' : p === '/dir' ? 'other' : 'missing');
@@ -164,4 +165,19 @@ t.test('the caret past the last word sits one column after the command', async (
   const { caretColumn } = await import('../../grammar/argv.js');
   t.equal(caretColumn(['p:a', 'b'], 2, 7), 6);
   t.equal(caretColumn(['p:a', 'b', 'cc'], 2, 1), 7);
+});
+
+t.test('a refusal is a KprobeBpfError named ProbeSyntaxError', async (t) => {
+  const e = errorOf(`${U}%zz`);
+  t.ok(e instanceof KprobeBpfError, 'shares the error base of every stage');
+  t.equal(e.name, 'ProbeSyntaxError');
+});
+
+t.test('parseProbeCommandsUntilError: the lines before the bad one, and its error, as a value', async (t) => {
+  const { commands, error } = parseProbeCommandsUntilError('p:g/a do_sys_open\n-:g/a\np:g/b do_sys_open %zz\np:g/c do_sys_open', { fileKind });
+  t.same(commands.map(formatProbeCommand), ['p:g/a do_sys_open', '-:g/a']);
+  t.ok(error instanceof ProbeSyntaxError);
+  t.equal(error?.message, 'Invalid register name');
+  t.equal(error?.lineNumber, 3);
+  t.same(parseProbeCommandsUntilError('p:g/a do_sys_open', { fileKind }), { commands: parseProbeCommands('p:g/a do_sys_open', { fileKind }).commands });
 });
