@@ -68,10 +68,16 @@ function sanitizeEventName(s: string): string {
   return s[0] + s.slice(1).replace(/[:.]/g, '_');
 }
 
-/** kprobe: "%c_%s_%ld" (SYM, offset) or "%c_0x%p" (address). */
+/**
+ * kprobe: "%c_%s_%ld" (SYM, offset) or "%c_0x%p" (address). For an address
+ * the kernel's %p prints the address hashed with a per-boot secret key (its
+ * low 32 bits, 0x00000000XXXXXXXX), unless booted with no_hash_pointers. No
+ * one outside that kernel can compute the hash, so the name cannot match byte
+ * for byte; we print the address itself, zero-padded to 16 digits: the name
+ * that kernel generates with no_hash_pointers. (Same in format.ts's readback.)
+ */
 export function kprobeEventName(isReturn: boolean, symbol: string | undefined, offset: bigint, address: bigint): string {
   const c = isReturn ? 'r' : 'p';
-  // The kernel prints %p hashed; we use the raw address, zero-padded as %p pads.
   const raw = symbol !== undefined ? `${c}_${symbol}_${offset}` : `${c}_0x${address.toString(16).padStart(16, '0')}`;
   return sanitizeEventName(clip(raw));
 }
