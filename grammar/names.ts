@@ -1,7 +1,11 @@
 // Event and group names as the kernel checks and generates them
 // (kernel: kernel/trace/trace.h is_good_name / is_good_system_name,
 // trace_probe.c traceprobe_parse_event_name, trace_kprobe.c / trace_uprobe.c).
+import type { ProbePoint } from './ast.js';
 import type { Refuse } from './errors.js';
+
+/** A kprobe's place: [MOD:]SYM[+offs] or MEMADDR. */
+export type KprobePoint = Extract<ProbePoint, { kind: 'symbol' | 'address' }>;
 
 /** kernel: MAX_EVENT_NAME_LEN (buffer size, so names hold at most 63 chars). */
 export const MAX_EVENT_NAME_LEN = 64;
@@ -70,15 +74,17 @@ function sanitizeEventName(s: string): string {
 
 /**
  * kprobe: "%c_%s_%ld" (SYM, offset) or "%c_0x%p" (address). For an address
- * the kernel's %p prints the address hashed with a per-boot secret key (its
- * low 32 bits, 0x00000000XXXXXXXX), unless booted with no_hash_pointers. No
+ * the kernel's %p prints a 32-bit hash of the address made with a per-boot
+ * secret key (0x00000000XXXXXXXX), unless booted with no_hash_pointers. No
  * one outside that kernel can compute the hash, so the name cannot match byte
  * for byte; we print the address itself, zero-padded to 16 digits: the name
  * that kernel generates with no_hash_pointers. (Same in format.ts's readback.)
  */
-export function kprobeEventName(isReturn: boolean, symbol: string | undefined, offset: bigint, address: bigint): string {
+export function kprobeEventName(isReturn: boolean, point: KprobePoint): string {
   const c = isReturn ? 'r' : 'p';
-  const raw = symbol !== undefined ? `${c}_${symbol}_${offset}` : `${c}_0x${address.toString(16).padStart(16, '0')}`;
+  const raw = point.kind === 'symbol'
+    ? `${c}_${point.module !== undefined ? `${point.module}:` : ''}${point.symbol}_${point.offset}`
+    : `${c}_0x${point.address.toString(16).padStart(16, '0')}`;
   return sanitizeEventName(clip(raw));
 }
 
