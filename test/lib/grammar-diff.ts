@@ -122,3 +122,32 @@ export function describeDisagreement(d: Disagreement): string {
     `  ours:   ${verdict(d.ours)} ${JSON.stringify(d.ours.readback)}\n${d.ours.log.join('\n')}`,
   ].join('\n');
 }
+
+/** Disagreements understood and recorded, each with both answers exactly as seen. */
+export interface KnownDisagreements { readonly why: string; readonly cases: readonly Disagreement[] }
+
+export interface SortedDisagreements {
+  /** Found exactly as recorded: the line and both answers. */
+  readonly known: { readonly found: Disagreement; readonly why: string }[];
+  /** Found, but recorded nowhere (or recorded with other answers). */
+  readonly unexplained: Disagreement[];
+  /** Recorded, but not found as recorded: fixed, or changed. */
+  readonly unseen: { readonly line: string; readonly why: string }[];
+}
+
+const canonical = (d: Disagreement): string =>
+  JSON.stringify([d.line, ...[d.kernel, d.ours].map((a) => [a.accepted, a.errno ?? null, a.readback, a.log])]);
+
+/** Matches what a run found against the record, line and answers to the letter. */
+export function sortDisagreements(found: readonly Disagreement[], record: readonly KnownDisagreements[]): SortedDisagreements {
+  const pending = new Map<string, { line: string; why: string }>();
+  for (const k of record) for (const c of k.cases) pending.set(canonical(c), { line: c.line, why: k.why });
+  const known: SortedDisagreements['known'] = [];
+  const unexplained: Disagreement[] = [];
+  for (const d of found) {
+    const key = canonical(d);
+    const entry = pending.get(key);
+    if (entry) { known.push({ found: d, why: entry.why }); pending.delete(key); } else unexplained.push(d);
+  }
+  return { known, unexplained, unseen: [...pending.values()] };
+}
