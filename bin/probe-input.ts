@@ -3,6 +3,7 @@
 // bad line), and removals (-:) applied, leaving the definitions to act on.
 import { readFileSync } from 'node:fs';
 import type { ProbeCommand, ProbeDefinition } from '../grammar/ast.js';
+import { KprobeBpfError } from '../lib/errors.js';
 
 export const INPUT_OPTIONS = {
   e: { type: 'string', short: 'e', multiple: true },
@@ -30,9 +31,8 @@ export function inputText(v: InputValues): string {
   return parts.join('\n');
 }
 
-export class InputError extends Error {
-  override name = 'InputError';
-}
+/** An input the kernel would take line by line but that makes no set of probes (twice defined, removal of nothing). */
+export class InputError extends KprobeBpfError {}
 
 const key = (group: string | undefined, event: string) => `${group ?? '*'}/${event}`;
 

@@ -2,7 +2,7 @@
 // (kernel/trace/trace_probe.c: traceprobe_update_arg offsets, __set_print_fmt,
 // traceprobe_define_arg_fields): fields packed with no padding, in argument order.
 import type { ProbeDefinition } from '../grammar/ast.js';
-import { fetchTypeOf } from './fetch-types.js';
+import { fetchTypeOf } from '../grammar/fetch-types.js';
 import type { ArgField, EventFormat, FieldFormat } from './format.js';
 
 // kernel: struct trace_entry
@@ -48,7 +48,7 @@ export function layoutEvent(def: ProbeDefinition): EventFormat {
       : `${arg.name}={${Array.from({ length: count }, () => ft.fmt).join(',')}}`;
     argFields.push({ ctype, name: arg.name, offset, size, signed: ft.signed, type: arg.type, fetch: arg.fetch, printFragment: fragment });
     fmtParts.push(fragment);
-    refs.push(...printRefs(arg.name, ft.dynamic, count));
+    refs.push(...printRefs(arg.name, ft.isString, count));
     offset += size;
   }
   const head = def.isReturn ? '(%lx <- %lx)' : '(%lx)';

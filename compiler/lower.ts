@@ -4,7 +4,7 @@
 // address; $stackN and stack-passed $argN are reads above the stack pointer).
 import type { FetchArg, ProbeArg, ProbeDefinition, Tracer } from '../grammar/ast.js';
 import { ARG_REGS, PT_REGS_OFFSET, RETVAL_REG, STACK_REG, WORD_SIZE } from './arch/x86_64.js';
-import { fetchTypeOf } from './fetch-types.js';
+import { fetchTypeOf } from '../grammar/fetch-types.js';
 import { RECORD_PREFIX_SIZE, type ArgField } from './format.js';
 import type { Deref, FetchProgram, FetchSource, MemSpace, ProbeIpSource, ProbeProgram, StoreOp } from './ir.js';
 import { layoutEvent } from './layout.js';
@@ -89,7 +89,7 @@ function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: Lo
   if (source.op === 'comm') store = { op: 'comm' };
   else if (source.op === 'immstr') store = { op: 'immstr', value: source.value, readable: def.tracer === 'kprobe' };
   else if (base === 'symstr') store = { op: 'symstr' };
-  else if (ft.dynamic) {
+  else if (ft.isString) {
     // kernel: a string reads at the last dereference's address; for an array
     // of strings that address holds the char * of each element in turn.
     const last = derefs[derefs.length - 1];
@@ -113,7 +113,7 @@ function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: Lo
   };
   return {
     argName: arg.name,
-    comm: arg.comm,
+    comm: arg.source,
     source,
     derefs: kept,
     store,

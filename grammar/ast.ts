@@ -1,15 +1,12 @@
 // The typed AST of the dynamic-event grammar: what one line written to
 // kprobe_events / uprobe_events means once parsed and checked. Every later
 // stage (compiler, runtime) reads only these types, never the text.
+import type { RegName } from './registers.js';
+
+export type { RegName } from './registers.js';
 
 /** Which kernel tracer the line belongs to (kprobe_events or uprobe_events). */
 export type Tracer = 'kprobe' | 'uprobe';
-
-/** x86-64 register names as the kernel's regs_query_register_offset knows them. */
-export type RegName =
-  | 'ax' | 'bx' | 'cx' | 'dx' | 'si' | 'di' | 'bp' | 'sp'
-  | 'r8' | 'r9' | 'r10' | 'r11' | 'r12' | 'r13' | 'r14' | 'r15'
-  | 'ip' | 'flags' | 'cs' | 'ss' | 'orig_ax';
 
 /** Base types of a fetch argument (kernel: probe_fetch_types[]). */
 export type BasicType =
@@ -59,8 +56,11 @@ export type FetchArg =
 export interface ProbeArg {
   /** Field name (user's, or the kernel's generated `argN`). */
   readonly name: string;
-  /** What the kernel keeps and prints back after `name=`: the body with its `:type`. */
-  readonly comm: string;
+  /**
+   * The argument's source text as the kernel keeps it and prints it back after
+   * `name=`: the body with its `:type` (a text, not the `$comm` fetch).
+   */
+  readonly source: string;
   readonly fetch: FetchArg;
   readonly type: ArgType;
 }

@@ -1,5 +1,6 @@
 // The kernel's probe-parsing errors: the message table and the error value we
 // throw, printed the way tracing/error_log prints an entry.
+import { KprobeBpfError } from '../lib/errors.js';
 
 /**
  * Message text per error code, as this machine's kernel (6.18) writes it
@@ -66,6 +67,13 @@ export const TP_ERR = {
 
 export type ErrorCode = keyof typeof TP_ERR;
 
+/**
+ * kernel: trace_probe_log_err(offset, code) and the -EINVAL that follows it.
+ * The rules pass the offset within the current argv word; the caller, who
+ * knows the word, turns it into the ProbeSyntaxError it throws. Never returns.
+ */
+export type Refuse = (code: ErrorCode, offset: number) => never;
+
 /** Subsystem names as they prefix error_log entries. */
 export type Subsystem = 'trace_kprobe' | 'trace_uprobe';
 
@@ -89,7 +97,7 @@ export interface ProbeSyntaxErrorInit {
  * without an error_log entry (not a probe line at all, e.g. an unknown command
  * letter or a uprobe place without '/').
  */
-export class ProbeSyntaxError extends Error {
+export class ProbeSyntaxError extends KprobeBpfError {
   readonly subsystem: Subsystem;
   readonly code: ErrorCode | 'NOT_A_PROBE';
   readonly command: string;
@@ -99,7 +107,6 @@ export class ProbeSyntaxError extends Error {
 
   constructor(init: ProbeSyntaxErrorInit) {
     super(init.message);
-    this.name = 'ProbeSyntaxError';
     this.subsystem = init.subsystem;
     this.code = init.code;
     this.command = init.command;

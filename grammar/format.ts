@@ -13,7 +13,9 @@ function place(def: ProbeDefinition): string {
       return p.offset !== 0n ? `${sym}+${p.offset}` : sym; // "%s+%u"
     }
     case 'address':
-      return hex16(p.address); // the kernel prints "0x%p" (hashed); we print the address
+      // The kernel prints "0x%p": hashed with a per-boot secret key unless booted with
+      // no_hash_pointers; we print the address, as it does then (see names.ts kprobeEventName).
+      return hex16(p.address);
     case 'file':
       return `${p.path}:${hex16(p.offset)}${refCtr(p.refCtrOffset)}`; // "%s:0x%0*lx"
     case 'file-symbol': // our extension: printed as written, the kernel never sees it
@@ -27,6 +29,6 @@ export function formatProbeCommand(cmd: ProbeCommand): string {
     return `-:${cmd.group !== undefined ? `${cmd.group}/` : ''}${cmd.event}${cmd.args?.length ? ` ${cmd.args.join(' ')}` : ''}`;
   }
   const head = `${cmd.isReturn ? 'r' : 'p'}${cmd.tracer === 'kprobe' && cmd.isReturn && cmd.maxactive ? cmd.maxactive : ''}`;
-  const args = cmd.args.map((a) => ` ${a.name}=${a.comm}`).join('');
+  const args = cmd.args.map((a) => ` ${a.name}=${a.source}`).join('');
   return `${head}:${cmd.group}/${cmd.event} ${place(cmd)}${args}`;
 }

@@ -46,26 +46,14 @@ export function parseProbeCommands(text: string, options: ParseOptions = {}): Pa
  * failing one together with its error (the kernel has applied those lines by then).
  */
 export function parseProbeCommandsUntilError(text: string, options: ParseOptions = {}): ParseResult & { error?: ProbeSyntaxError } {
-  try {
-    return { commands: parseAll(text, options, []) };
-  } catch (e) {
-    if (e instanceof PartialParse) return { commands: e.commands, error: e.error };
-    throw e;
-  }
-}
-
-class PartialParse extends Error {
-  constructor(readonly commands: ProbeCommand[], readonly error: ProbeSyntaxError) { super(error.message); }
-}
-
-function parseAll(text: string, options: ParseOptions, commands: ProbeCommand[]): ProbeCommand[] {
+  const commands: ProbeCommand[] = [];
   try {
     parseInto(text, options, commands);
   } catch (e) {
-    if (e instanceof ProbeSyntaxError) throw new PartialParse(commands, e);
+    if (e instanceof ProbeSyntaxError) return { commands, error: e };
     throw e;
   }
-  return commands;
+  return { commands };
 }
 
 function parseInto(text: string, options: ParseOptions, commands: ProbeCommand[]): void {

@@ -1,7 +1,11 @@
 // Event and group names as the kernel checks and generates them
 // (kernel: kernel/trace/trace.h is_good_name / is_good_system_name,
 // trace_probe.c traceprobe_parse_event_name, trace_kprobe.c / trace_uprobe.c).
-import type { ErrorCode } from './errors.js';
+import type { ProbePoint } from './ast.js';
+import type { Refuse } from './errors.js';
+
+/** A kprobe's place: [MOD:]SYM[+offs] or MEMADDR. */
+export type KprobePoint = Extract<ProbePoint, { kind: 'symbol' | 'address' }>;
 
 /** kernel: MAX_EVENT_NAME_LEN (buffer size, so names hold at most 63 chars). */
 export const MAX_EVENT_NAME_LEN = 64;
@@ -32,35 +36,31 @@ export function isGoodSystemName(name: string): boolean {
   return true;
 }
 
-/** Thrown with the offset (within argv[0]) the kernel reports. */
-export class NameError extends Error {
-  constructor(readonly code: ErrorCode, readonly offset: number) { super(code); }
-}
-
 /**
  * kernel: traceprobe_parse_event_name. `text` is what follows "p:" and
- * `offset` its position in argv[0]. An empty event after "GRP/" means
+ * `offset` its position in argv[0]; a bad name is refused at the offset
+ * within argv[0] the kernel reports. An empty event after "GRP/" means
  * "generate one" (event undefined).
  */
-export function parseEventName(text: string, offset: number): { group?: string; event?: string } {
+export function parseEventName(text: string, offset: number, refuse: Refuse): { group?: string; event?: string } {
   let slash = text.indexOf('/');
   if (slash < 0) slash = text.indexOf('.');
   let group: string | undefined;
   let event = text;
   if (slash >= 0) {
-    if (slash === 0) throw new NameError('NO_GROUP_NAME', offset);
-    if (slash + 1 > MAX_EVENT_NAME_LEN) throw new NameError('GROUP_TOO_LONG', offset);
+    if (slash === 0) refuse('NO_GROUP_NAME', offset);
+    if (slash + 1 > MAX_EVENT_NAME_LEN) refuse('GROUP_TOO_LONG', offset);
     group = text.slice(0, slash);
-    if (!isGoodSystemName(group)) throw new NameError('BAD_GROUP_NAME', offset);
+    if (!isGoodSystemName(group)) refuse('BAD_GROUP_NAME', offset);
     event = text.slice(slash + 1);
     offset += slash + 1;
   }
   if (event.length === 0) {
     if (slash >= 0) return { group };
-    throw new NameError('NO_EVENT_NAME', offset);
+    refuse('NO_EVENT_NAME', offset);
   }
-  if (event.length >= MAX_EVENT_NAME_LEN) throw new NameError('EVENT_TOO_LONG', offset);
-  if (!isGoodName(event)) throw new NameError('BAD_EVENT_NAME', offset);
+  if (event.length >= MAX_EVENT_NAME_LEN) refuse('EVENT_TOO_LONG', offset);
+  if (!isGoodName(event)) refuse('BAD_EVENT_NAME', offset);
   return group === undefined ? { event } : { group, event };
 }
 
@@ -72,11 +72,19 @@ function sanitizeEventName(s: string): string {
   return s[0] + s.slice(1).replace(/[:.]/g, '_');
 }
 
-/** kprobe: "%c_%s_%ld" (SYM, offset) or "%c_0x%p" (address). */
-export function kprobeEventName(isReturn: boolean, symbol: string | undefined, offset: bigint, address: bigint): string {
+/**
+ * kprobe: "%c_%s_%ld" (SYM, offset) or "%c_0x%p" (address). For an address
+ * the kernel's %p prints a 32-bit hash of the address made with a per-boot
+ * secret key (0x00000000XXXXXXXX), unless booted with no_hash_pointers. No
+ * one outside that kernel can compute the hash, so the name cannot match byte
+ * for byte; we print the address itself, zero-padded to 16 digits: the name
+ * that kernel generates with no_hash_pointers. (Same in format.ts's readback.)
+ */
+export function kprobeEventName(isReturn: boolean, point: KprobePoint): string {
   const c = isReturn ? 'r' : 'p';
-  // The kernel prints %p hashed; we use the raw address, zero-padded as %p pads.
-  const raw = symbol !== undefined ? `${c}_${symbol}_${offset}` : `${c}_0x${address.toString(16).padStart(16, '0')}`;
+  const raw = point.kind === 'symbol'
+    ? `${c}_${point.module !== undefined ? `${point.module}:` : ''}${point.symbol}_${point.offset}`
+    : `${c}_0x${point.address.toString(16).padStart(16, '0')}`;
   return sanitizeEventName(clip(raw));
 }
 

@@ -4,12 +4,11 @@
 import type { ProbeArg, ProbeCommand, ProbeDefinition, ProbePoint, ProbeRemoval, Tracer } from './ast.js';
 import { caretColumn } from './argv.js';
 import { ProbeSyntaxError, TP_ERR, type ErrorCode, type Subsystem } from './errors.js';
-import { parseFetchArg } from './fetch-parser.js';
 import { kstrtol, kstrtoul, kstrtouint } from './kstrto.js';
 import {
-  DEFAULT_GROUP, MAX_EVENT_NAME_LEN, NameError, kprobeEventName, parseEventName, uprobeEventName, uprobeSymbolEventName,
+  DEFAULT_GROUP, MAX_EVENT_NAME_LEN, kprobeEventName, type KprobePoint, parseEventName, uprobeEventName, uprobeSymbolEventName,
 } from './names.js';
-import { ArgError, checkProbeArg, type ArgContext } from './rules.js';
+import { checkProbeArg, type ArgContext } from './rules.js';
 
 /** kernel: MAX_TRACE_ARGS, KRETPROBE_MAXACTIVE_MAX. */
 export const MAX_TRACE_ARGS = 128;
@@ -35,6 +34,9 @@ class Log {
   index = 0;
   constructor(readonly argv: readonly string[], readonly tracer: Tracer, readonly lineNumber: number) {}
 
+  /** Refuses with the kernel's entry for the current word (kernel: trace_probe_log_err). */
+  readonly refuse = (code: ErrorCode, offset: number): never => { throw this.error(code, offset); };
+
   error(code: ErrorCode, offset: number): ProbeSyntaxError {
     return new ProbeSyntaxError({
       subsystem: SUBSYSTEM[this.tracer], code, message: TP_ERR[code], command: this.argv.join(' '),
@@ -57,28 +59,17 @@ function parseArgs(log: Log, words: readonly string[], ctx: ArgContext, symbols:
   const used = new Set<string>();
   for (let i = 0; i < words.length; i++) {
     log.index = i + 2;
-    let checked;
-    try {
-      checked = checkProbeArg(words[i]!, i, used, ctx);
-    } catch (e) {
-      if (e instanceof ArgError) throw log.error(e.code, e.offset);
-      throw e;
-    }
-    used.add(checked.name);
-    if (checked.symbol !== undefined) symbols.push(checked.symbol);
-    args.push({ name: checked.name, comm: checked.comm, type: checked.type, fetch: parseFetchArg(checked.fetchText) });
+    const { symbol, ...arg } = checkProbeArg(words[i]!, i, used, ctx, log.refuse);
+    used.add(arg.name);
+    if (symbol !== undefined) symbols.push(symbol);
+    args.push(arg);
   }
   return args;
 }
 
 function eventName(log: Log, argv0: string, at: number): { group?: string; event?: string } {
   log.index = 0;
-  try {
-    return parseEventName(argv0.slice(at), at);
-  } catch (e) {
-    if (e instanceof NameError) throw log.error(e.code, e.offset);
-    throw e;
-  }
+  return parseEventName(argv0.slice(at), at, log.refuse);
 }
 
 /** kernel: __trace_uprobe_create. */
@@ -182,65 +173,69 @@ function checkArgSymbols(log: Log, symbols: readonly string[]): void {
   }
 }
 
+/** kernel: the r<N> of __trace_kprobe_create; `colon` is where argv[0]'s event part starts, or -1. */
+function parseMaxactive(log: Log, a0: string, colon: number): number | undefined {
+  if (!/^[0-9]/.test(a0.slice(1))) return undefined;
+  if (a0[0] !== 'r') throw log.error('BAD_MAXACT_TYPE', 1);
+  const text = colon >= 0 ? a0.slice(1, colon) : a0.slice(1);
+  if (text.length > MAX_EVENT_NAME_LEN - 1) throw log.error('BAD_MAXACT', 1);
+  const n = kstrtouint(text);
+  if (n === undefined || n === 0n) throw log.error('BAD_MAXACT', 1);
+  if (n > KRETPROBE_MAXACTIVE_MAX) throw log.error('MAXACT_TOO_BIG', 1);
+  return Number(n);
+}
+
+interface KprobePlace {
+  readonly point: KprobePoint;
+  /** `r`, or SYM%return. */
+  readonly isReturn: boolean;
+  /** TPARG_FL_FENTRY: on a function entry (SYM or SYM+0, not a return probe). */
+  readonly fentry: boolean;
+}
+
+/** kernel: the [MOD:]SYM[+offs][%return] | MEMADDR place of __trace_kprobe_create (argv[1]). */
+function parseKprobePlace(log: Log, place: string, isReturn: boolean): KprobePlace {
+  const address = kstrtoul(place);
+  if (address !== undefined) return { point: { kind: 'address', address }, isReturn, fentry: false };
+  log.index = 1;
+  if (place.includes('/') && place.includes(':')) throw log.silent('a uprobe place written to kprobe_events');
+  let symbol = place;
+  const pct = symbol.indexOf('%');
+  if (pct >= 0) {
+    if (symbol.slice(pct) !== '%return') throw log.error('BAD_ADDR_SUFFIX', pct);
+    isReturn = true;
+    symbol = symbol.slice(0, pct);
+  }
+  let offset = 0n;
+  const sign = symbol.search(/[+-]/);
+  if (sign >= 0) {
+    const off = kstrtol(symbol.slice(sign));
+    if (off === undefined || off < 0n || off > UINT_MAX) throw log.error('BAD_PROBE_ADDR', 0);
+    offset = off;
+    symbol = symbol.slice(0, sign);
+  }
+  // kernel: the place failed kstrtoul, so it is a symbol; one kallsyms never holds ("0x",
+  // "12345zz", "%return" alone) counts 0 in number_of_same_symbols -> BAD_PROBE_ADDR at the
+  // place (6.1 finds the same at register time: -ENOENT, same message and caret).
+  // MOD:SYM names wait for the module, as in the kernel.
+  if (!symbol.includes(':') && neverASymbol(symbol)) throw log.error('BAD_PROBE_ADDR', 0);
+  // kernel: kprobe_on_func_entry() — needs kallsyms; offset 0 is the entry, anything else is not.
+  if (isReturn && offset !== 0n) throw log.error('BAD_RETPROBE', 0);
+  const modColon = symbol.indexOf(':');
+  const point: KprobePoint = modColon >= 0
+    ? { kind: 'symbol', module: symbol.slice(0, modColon), symbol: symbol.slice(modColon + 1), offset }
+    : { kind: 'symbol', symbol, offset };
+  return { point, isReturn, fentry: !isReturn && offset === 0n };
+}
+
 /** kernel: __trace_kprobe_create. */
 function parseKprobe(log: Log, argv: readonly string[], source: string): ProbeDefinition {
   const a0 = argv[0]!;
-  let isReturn = a0[0] === 'r';
   const colon = a0.indexOf(':', 1);
-  const eventAt = colon >= 0 ? colon + 1 : -1;
-  let maxactive: number | undefined;
-  if (/^[0-9]/.test(a0.slice(1))) {
-    if (!isReturn) throw log.error('BAD_MAXACT_TYPE', 1);
-    const text = colon >= 0 ? a0.slice(1, colon) : a0.slice(1);
-    if (text.length > MAX_EVENT_NAME_LEN - 1) throw log.error('BAD_MAXACT', 1);
-    const n = kstrtouint(text);
-    if (n === undefined || n === 0n) throw log.error('BAD_MAXACT', 1);
-    if (n > KRETPROBE_MAXACTIVE_MAX) throw log.error('MAXACT_TOO_BIG', 1);
-    maxactive = Number(n);
-  }
-
-  const place = argv[1]!;
-  const address = kstrtoul(place);
-  let point: ProbePoint;
-  let fentry = false;
-  let symbolText: string | undefined;
-  let offset = 0n;
-  if (address === undefined) {
-    log.index = 1;
-    if (place.includes('/') && place.includes(':')) throw log.silent('a uprobe place written to kprobe_events');
-    let symbol = place;
-    const pct = symbol.indexOf('%');
-    if (pct >= 0) {
-      if (symbol.slice(pct) !== '%return') throw log.error('BAD_ADDR_SUFFIX', pct);
-      isReturn = true;
-      symbol = symbol.slice(0, pct);
-    }
-    const sign = symbol.search(/[+-]/);
-    if (sign >= 0) {
-      const off = kstrtol(symbol.slice(sign));
-      if (off === undefined || off < 0n || off > UINT_MAX) throw log.error('BAD_PROBE_ADDR', 0);
-      offset = off;
-      symbol = symbol.slice(0, sign);
-    }
-    // kernel: the place failed kstrtoul, so it is a symbol; one kallsyms never holds ("0x",
-    // "12345zz", "%return" alone) counts 0 in number_of_same_symbols -> BAD_PROBE_ADDR at the
-    // place (6.1 finds the same at register time: -ENOENT, same message and caret).
-    // MOD:SYM names wait for the module, as in the kernel.
-    if (!symbol.includes(':') && neverASymbol(symbol)) throw log.error('BAD_PROBE_ADDR', 0);
-    // kernel: kprobe_on_func_entry() — needs kallsyms; offset 0 is the entry, anything else is not.
-    if (isReturn && offset !== 0n) throw log.error('BAD_RETPROBE', 0);
-    fentry = !isReturn && offset === 0n;
-    symbolText = symbol;
-    const modColon = symbol.indexOf(':');
-    point = modColon >= 0
-      ? { kind: 'symbol', module: symbol.slice(0, modColon), symbol: symbol.slice(modColon + 1), offset }
-      : { kind: 'symbol', symbol, offset };
-  } else {
-    point = { kind: 'address', address };
-  }
-
-  const named = eventAt >= 0 ? eventName(log, a0, eventAt) : {};
-  const event = named.event ?? kprobeEventName(isReturn, symbolText, offset, address ?? 0n);
+  const maxactive = parseMaxactive(log, a0, colon);
+  const { point, isReturn, fentry } = parseKprobePlace(log, argv[1]!, a0[0] === 'r');
+  const named = colon >= 0 ? eventName(log, a0, colon + 1) : {};
+  const event = named.event ?? kprobeEventName(isReturn, point);
   const words = argv.slice(2);
   const ctx: ArgContext = { kernel: true, isReturn, fentry };
   checkVarArgs(log, words, ctx);

@@ -3,11 +3,14 @@
 // traceprobe_parse_probe_arg -> traceprobe_parse_probe_arg_body ->
 // parse_probe_arg_type / parse_probe_arg / finalize_fetch_insn).
 // The kernel decides validity with strchr/strrchr on the raw text, so this
-// module does too: that is what makes messages and carets match exactly.
-import type { ArgType, BaseType, Bitfield, RegName } from './ast.js';
-import type { ErrorCode } from './errors.js';
+// module does too: that is what makes messages and carets match exactly. The
+// same walk builds the argument's FetchArg tree: one parse, no second lexer.
+import type { ArgType, Bitfield, FetchArg } from './ast.js';
+import type { ErrorCode, Refuse } from './errors.js';
+import { FETCH_TYPES, fetchTypeNamed, type FetchType } from './fetch-types.js';
 import { kstrtol, kstrtoul, kstrtouint, simpleStrtoul } from './kstrto.js';
 import { isGoodName } from './names.js';
+import { isRegName } from './registers.js';
 
 /** kernel: MAX_ARGSTR_LEN, MAX_ARG_NAME_LEN, MAX_ARRAY_LEN, FETCH_INSN_MAX. */
 export const MAX_ARGSTR_LEN = 63;
@@ -23,25 +26,6 @@ export const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set([
   '__probe_ip', '__probe_ret_ip', '__probe_func',
 ]);
 
-/** x86-64 names of regs_query_register_offset (arch/x86/kernel/ptrace.c regoffset_table). */
-export const X86_64_REGS: ReadonlySet<string> = new Set<RegName>([
-  'r15', 'r14', 'r13', 'r12', 'bp', 'bx', 'r11', 'r10', 'r9', 'r8', 'ax', 'cx', 'dx', 'si', 'di',
-  'orig_ax', 'ip', 'cs', 'flags', 'sp', 'ss',
-]);
-
-interface FetchType { readonly name: BaseType; readonly size: number; readonly isString: boolean }
-
-/** kernel: probe_fetch_types[] (size in bytes). */
-const FETCH_TYPES: ReadonlyMap<string, FetchType> = new Map(
-  ([
-    ['string', 4, true], ['ustring', 4, true], ['symstr', 4, true],
-    ['u8', 1], ['u16', 2], ['u32', 4], ['u64', 8],
-    ['s8', 1], ['s16', 2], ['s32', 4], ['s64', 8],
-    ['x8', 1], ['x16', 2], ['x32', 4], ['x64', 8],
-    ['char', 1], ['symbol', 8],
-  ] as const).map(([name, size, isString]) => [name, { name, size, isString: isString === true }]),
-);
-
 /** The probe's context for argument parsing (kernel: TPARG_FL_*). */
 export interface ArgContext {
   readonly kernel: boolean;   // TPARG_FL_KERNEL (kprobe) — else TPARG_FL_USER (uprobe)
@@ -49,18 +33,12 @@ export interface ArgContext {
   readonly fentry: boolean;   // TPARG_FL_FENTRY (kprobe on a function entry)
 }
 
-/** A refusal at `offset` within the argument's argv word. */
-export class ArgError extends Error {
-  constructor(readonly code: ErrorCode, readonly offset: number) { super(code); }
-}
-
 /** What the rules learned about an accepted argument. */
 export interface CheckedArg {
   readonly name: string;
   /** The body as the kernel keeps it (printed back after `name=`). */
-  readonly comm: string;
-  /** The fetch part of the body (before the first ':') in plain form: what the kernel ignores dropped. */
-  readonly fetchText: string;
+  readonly source: string;
+  readonly fetch: FetchArg;
   readonly type: ArgType;
   /** The text after '@' of a kprobe @SYM[+|-offs] fetch, resolved by the kernel only at registration. */
   readonly symbol?: string;
@@ -82,138 +60,176 @@ class ArgParse {
   offset: number;
   /** kernel: the FETCH_NOP_SYMBOL insn's data (one per argument at most: a fetch has one leaf). */
   symbol: string | undefined;
-  constructor(readonly ctx: ArgContext, bodyOffset: number) {
+  constructor(readonly ctx: ArgContext, bodyOffset: number, private readonly refuse: Refuse) {
     this.code[FETCH_INSN_MAX - 1] = 'END';
     this.offset = bodyOffset;
   }
 
-  fail(code: ErrorCode, offset = this.offset): never { throw new ArgError(code, offset); }
+  fail(code: ErrorCode, offset = this.offset): never { return this.refuse(code, offset); }
 
-  /** kernel: parse_probe_vars; `arg` starts after '$'. Returns the variable's plain spelling. */
-  vars(arg: string): string {
-    if (arg.startsWith('retval')) { // a prefix match in the kernel: "$retvalx" is $retval
-      if (!this.ctx.isReturn) this.fail('RETVAL_ON_PROBE');
-      this.code[this.pc] = 'RETVAL';
-      return '$retval';
-    }
-    if (arg.startsWith('stack')) {
-      const rest = arg.slice(5);
-      if (rest === '') { this.code[this.pc] = 'STACKP'; return '$stack'; }
-      if (!isDigit(rest[0])) this.fail('BAD_VAR');
-      const n = kstrtoul(rest, 10);
-      if (n === undefined) this.fail('BAD_VAR');
-      if (this.ctx.kernel && n > PARAM_MAX_STACK) this.fail('BAD_STACK_NUM');
-      this.code[this.pc] = 'STACK';
-      return `$stack${BigInt.asUintN(32, n)}`; // kernel: code->param = (unsigned int)param
-    }
-    if (arg === 'comm' || arg === 'COMM') { this.code[this.pc] = 'COMM'; return '$comm'; }
-    if (arg.startsWith('arg')) {
-      const n = kstrtoul(arg.slice(3), 10);
-      if (n === undefined) this.fail('BAD_VAR');
-      if (n === 0n || n > PARAM_MAX_STACK) this.fail('BAD_ARG_NUM');
-      if (isFunctionEntry(this.ctx)) this.code[this.pc] = 'ARG';
-      else if (isFunctionReturn(this.ctx)) this.code[this.pc] = 'EDATA';
-      else this.fail('NOFENTRY_ARGS');
-      return `$arg${n}`;
-    }
-    this.fail('BAD_VAR');
-  }
+  /** Moves to the next insn slot; the last one is the END the kernel keeps free. */
+  advance(): void { if (++this.pc === FETCH_INSN_MAX - 1) this.fail('TOO_MANY_OPS'); }
 
-  /**
-   * kernel: parse_probe_arg (recursive). Returns the argument in plain form
-   * for the grammar: what the kernel ignores (text after a dereference's
-   * last ')', the tail of "$retval...") is dropped, numbers are spelled out.
-   */
-  fetch(arg: string): string {
-    let plain = arg;
+  /** Moves to the next slot only if it is still free (the finalize steps' check). */
+  claimNext(): void { if (this.code[++this.pc] !== 'NOP') this.fail('TOO_MANY_OPS'); }
+
+  /** kernel: parse_probe_arg (recursive), dispatching on the first character. */
+  fetch(arg: string): FetchArg {
     switch (arg[0]) {
-      case '$':
-        plain = this.vars(arg.slice(1));
-        break;
-      case '%':
-        if (!X86_64_REGS.has(arg.slice(1))) this.fail('BAD_REG_NAME');
+      case '$': return this.vars(arg.slice(1));
+      case '%': {
+        const reg = arg.slice(1);
+        if (!isRegName(reg)) return this.fail('BAD_REG_NAME');
         this.code[this.pc] = 'REG';
-        break;
-      case '@':
-        if (isDigit(arg[1])) {
-          const addr = kstrtoul(arg.slice(1));
-          if (addr === undefined) this.fail('BAD_MEM_ADDR');
-          this.code[this.pc] = 'IMM';
-          plain = `@${addr}`;
-        } else if (arg[1] === '+') {
-          if (this.ctx.kernel) this.fail('FILE_ON_KPROBE');
-          const off = kstrtol(arg.slice(2));
-          if (off === undefined) this.fail('BAD_FILE_OFFS');
-          this.code[this.pc] = 'FOFFS';
-          plain = `@+${off}`;
-        } else {
-          if (!this.ctx.kernel) this.fail('SYM_ON_UPROBE');
-          // kprobe-bpf: kallsyms names hold no parentheses; the kernel would fail the lookup later.
-          if (/[()]/.test(arg)) this.fail('BAD_FETCH_ARG');
-          this.code[this.pc] = 'NOP_SYMBOL';
-          this.symbol = arg.slice(1);
-          if (++this.pc === FETCH_INSN_MAX - 1) this.fail('TOO_MANY_OPS');
-          this.code[this.pc] = 'IMM';
-        }
-        if (++this.pc === FETCH_INSN_MAX - 1) this.fail('TOO_MANY_OPS');
-        this.code[this.pc] = 'DEREF';
-        break;
-      case '+':
-      case '-': {
-        let deref: Op = 'DEREF';
-        let a = arg;
-        if (a[1] === 'u') { deref = 'UDEREF'; a = a[0] + a.slice(2); }
-        if (a[0] === '+') a = a.slice(1);
-        const open = a.indexOf('(');
-        if (open < 0) this.fail('DEREF_NEED_BRACE');
-        const offset = kstrtol(a.slice(0, open));
-        if (offset === undefined) this.fail('BAD_DEREF_OFFS');
-        // kernel: ctx->offset += (tmp + 1 - arg) + (arg[0] != '-' ? 1 : 0) — the 'u' is not counted.
-        this.offset += open + 1 + (a[0] !== '-' ? 1 : 0);
-        const inner = a.slice(open + 1);
-        const close = inner.lastIndexOf(')');
-        if (close < 0) this.fail('DEREF_OPEN_BRACE', this.offset + inner.length);
-        const innerStart = this.offset;
-        const innerPlain = this.fetch(inner.slice(0, close));
-        this.offset = innerStart;
-        const op = this.code[this.pc];
-        if (op === 'COMM' || op === 'DATA') this.fail('COMM_CANT_DEREF');
-        if (++this.pc === FETCH_INSN_MAX - 1) this.fail('TOO_MANY_OPS');
-        this.code[this.pc] = deref;
-        const abs = offset < 0n ? -offset : offset;
-        plain = `${offset < 0n ? '-' : '+'}${deref === 'UDEREF' ? 'u' : ''}${abs}(${innerPlain})`;
-        break;
+        return { kind: 'reg', reg };
       }
-      case '\\':
-        if (arg[1] === '"') {
-          const str = arg.slice(2);
-          // kernel: __parse_imm_string — an empty string is not closed either (live 6.18).
-          if (str.length === 0 || str[str.length - 1] !== '"') this.fail('IMMSTR_NO_CLOSE', this.offset + 2 + str.length);
-          this.code[this.pc] = 'DATA';
-        } else {
-          const imm = immediate(arg.slice(1));
-          if (imm === undefined) this.fail('BAD_IMM', this.offset + 1);
-          this.code[this.pc] = 'IMM';
-          plain = `\\${imm}`;
-        }
-        break;
+      case '@': return this.memory(arg);
+      case '+':
+      case '-': return this.deref(arg);
+      case '\\': return this.immediate(arg);
       default:
         // kernel: a bare identifier, or a '(' typecast, is a BTF argument; kprobe-bpf has no BTF
         // argument support, and uprobes never have it (live 6.18: NOSUP_BTFARG for both).
         if (isAlpha(arg[0]) || arg[0] === '_' || arg[0] === '(') this.fail('NOSUP_BTFARG');
+        return this.fail('BAD_FETCH_ARG');
     }
-    if (this.code[this.pc] === 'NOP') this.fail('BAD_FETCH_ARG');
-    return plain;
+  }
+
+  /** kernel: parse_probe_vars; `arg` starts after '$'. */
+  private vars(arg: string): FetchArg {
+    if (arg.startsWith('retval')) { // a prefix match in the kernel: "$retvalx" is $retval
+      if (!this.ctx.isReturn) this.fail('RETVAL_ON_PROBE');
+      this.code[this.pc] = 'RETVAL';
+      return { kind: 'retval' };
+    }
+    if (arg.startsWith('stack')) {
+      const rest = arg.slice(5);
+      if (rest === '') { this.code[this.pc] = 'STACKP'; return { kind: 'stackp' }; }
+      if (!isDigit(rest[0])) this.fail('BAD_VAR');
+      const n = kstrtoul(rest, 10) ?? this.fail('BAD_VAR');
+      if (this.ctx.kernel && n > PARAM_MAX_STACK) this.fail('BAD_STACK_NUM');
+      this.code[this.pc] = 'STACK';
+      return { kind: 'stack', index: Number(BigInt.asUintN(32, n)) }; // kernel: code->param = (unsigned int)param
+    }
+    if (arg === 'comm' || arg === 'COMM') { this.code[this.pc] = 'COMM'; return { kind: 'comm' }; }
+    if (arg.startsWith('arg')) {
+      const n = kstrtoul(arg.slice(3), 10) ?? this.fail('BAD_VAR');
+      if (n === 0n || n > PARAM_MAX_STACK) this.fail('BAD_ARG_NUM');
+      if (isFunctionEntry(this.ctx)) this.code[this.pc] = 'ARG';
+      else if (isFunctionReturn(this.ctx)) this.code[this.pc] = 'EDATA';
+      else this.fail('NOFENTRY_ARGS');
+      return { kind: 'arg', index: Number(n) };
+    }
+    return this.fail('BAD_VAR');
+  }
+
+  /** '@': @ADDR, @+FILE_OFFS (uprobes) or @SYM[+|-offs] (kprobes), each read through a dereference. */
+  private memory(arg: string): FetchArg {
+    let leaf: FetchArg;
+    if (isDigit(arg[1])) {
+      const address = kstrtoul(arg.slice(1)) ?? this.fail('BAD_MEM_ADDR');
+      this.code[this.pc] = 'IMM';
+      leaf = { kind: 'memaddr', address };
+    } else if (arg[1] === '+') {
+      if (this.ctx.kernel) this.fail('FILE_ON_KPROBE');
+      const offset = kstrtol(arg.slice(2)) ?? this.fail('BAD_FILE_OFFS');
+      this.code[this.pc] = 'FOFFS';
+      leaf = { kind: 'fileoffs', offset };
+    } else {
+      if (!this.ctx.kernel) this.fail('SYM_ON_UPROBE');
+      // kprobe-bpf: kallsyms names hold no parentheses; the kernel would fail the lookup later.
+      if (/[()]/.test(arg)) this.fail('BAD_FETCH_ARG');
+      this.code[this.pc] = 'NOP_SYMBOL';
+      this.symbol = arg.slice(1);
+      this.advance();
+      this.code[this.pc] = 'IMM';
+      leaf = symbolOf(this.symbol);
+    }
+    this.advance();
+    this.code[this.pc] = 'DEREF';
+    return leaf;
+  }
+
+  /** +|-[u]OFFS(FETCHARG): the inner argument ends at the last ')' (text after it is ignored, as by the kernel). */
+  private deref(arg: string): FetchArg {
+    const user = arg[1] === 'u';
+    let a = user ? arg[0] + arg.slice(2) : arg;
+    if (a[0] === '+') a = a.slice(1);
+    const open = a.indexOf('(');
+    if (open < 0) this.fail('DEREF_NEED_BRACE');
+    const offset = kstrtol(a.slice(0, open)) ?? this.fail('BAD_DEREF_OFFS');
+    // kernel: ctx->offset += (tmp + 1 - arg) + (arg[0] != '-' ? 1 : 0) — the 'u' is not counted.
+    this.offset += open + 1 + (a[0] !== '-' ? 1 : 0);
+    const inner = a.slice(open + 1);
+    const close = inner.lastIndexOf(')');
+    if (close < 0) this.fail('DEREF_OPEN_BRACE', this.offset + inner.length);
+    const innerStart = this.offset;
+    const innerFetch = this.fetch(inner.slice(0, close));
+    this.offset = innerStart;
+    const op = this.code[this.pc];
+    if (op === 'COMM' || op === 'DATA') this.fail('COMM_CANT_DEREF');
+    this.advance();
+    this.code[this.pc] = user ? 'UDEREF' : 'DEREF';
+    return { kind: 'deref', offset, user, inner: innerFetch };
+  }
+
+  /** '\': \"STRING" or \IMM. */
+  private immediate(arg: string): FetchArg {
+    if (arg[1] === '"') {
+      const str = arg.slice(2);
+      // kernel: __parse_imm_string — an empty string is not closed either (live 6.18).
+      if (str.length === 0 || str[str.length - 1] !== '"') this.fail('IMMSTR_NO_CLOSE', this.offset + 2 + str.length);
+      this.code[this.pc] = 'DATA';
+      return { kind: 'immstr', value: str.slice(0, -1) };
+    }
+    const value = immediateValue(arg.slice(1)) ?? this.fail('BAD_IMM', this.offset + 1);
+    this.code[this.pc] = 'IMM';
+    return { kind: 'imm', value };
   }
 }
 
 /** kernel: str_to_immediate; the value as the unsigned long it stores. */
-function immediate(s: string): bigint | undefined {
+function immediateValue(s: string): bigint | undefined {
   const v = isDigit(s[0]) ? kstrtoul(s) : s[0] === '-' ? kstrtol(s) : s[0] === '+' ? kstrtol(s.slice(1)) : undefined;
   return v === undefined ? undefined : BigInt.asUintN(64, v);
 }
 
-/** kernel: find_fetch_type. */
+/**
+ * SYM[+|-offs] split like traceprobe_split_symbol_offset. An offset kstrtol
+ * refuses reads as 0 here: the kernel fails such a symbol at registration,
+ * which the grammar leaves to load time (probe.ts checkArgSymbols).
+ */
+function symbolOf(text: string): FetchArg {
+  const at = text.search(/[+-]/);
+  if (at < 0) return { kind: 'symbol', symbol: text, offset: 0n };
+  return { kind: 'symbol', symbol: text.slice(0, at), offset: kstrtol(text.slice(at)) ?? 0n };
+}
+
+/** What parse_probe_arg_type learned from the text after the body's first ':'. */
+interface TypeSpec {
+  /** The fetch part of the body (before the first ':'). */
+  readonly fetchText: string;
+  /** The type as written (without its [N]), undefined without a ':'. */
+  readonly typeText: string | undefined;
+  /** Offset of the type text within the body (0 without one: the kernel reports there). */
+  readonly typeOffset: number;
+  /** TYPE[N]: N, else 0. */
+  readonly count: number;
+  readonly type: FetchType;
+}
+
+/** kernel: the "[N]" part of parse_probe_arg_type; `rest` follows the '[' at `at` in the argv word. */
+function arrayCount(rest: string, at: number, refuse: Refuse): number {
+  const rb = rest.indexOf(']');
+  if (rb < 0) refuse('ARRAY_NO_CLOSE', at + rest.length);
+  if (rb + 1 !== rest.length) refuse('BAD_ARRAY_SUFFIX', at + rb + 1);
+  const n = kstrtouint(rest.slice(0, rb));
+  if (n === undefined || n === 0n) refuse('BAD_ARRAY_NUM', at);
+  if (n > BigInt(MAX_ARRAY_LEN)) refuse('ARRAY_TOO_BIG', at);
+  return Number(n);
+}
+
+/** kernel: find_fetch_type; a bitfield b<w>@<o>/<c> is stored as u<c>. */
 function findFetchType(t: string | undefined, ctx: ArgContext): FetchType | undefined {
   if (t !== undefined && !ctx.kernel && (t === 'symbol' || t === 'symstr')) return undefined;
   const name = t ?? 'x64';
@@ -221,9 +237,31 @@ function findFetchType(t: string | undefined, ctx: ArgContext): FetchType | unde
     const slash = name.indexOf('/');
     if (slash < 0) return undefined;
     const bits = kstrtoul(name.slice(slash + 1));
-    return bits === 8n || bits === 16n || bits === 32n || bits === 64n ? FETCH_TYPES.get(`u${bits}`) : undefined;
+    return bits === 8n || bits === 16n || bits === 32n || bits === 64n ? fetchTypeNamed(`u${bits}`) : undefined;
   }
-  return FETCH_TYPES.get(name);
+  return fetchTypeNamed(name);
+}
+
+/** kernel: parse_probe_arg_type, for the body that starts at `bodyOffset` in the argv word. */
+function parseArgType(body: string, bodyOffset: number, ctx: ArgContext, refuse: Refuse): TypeSpec {
+  const colon = body.indexOf(':');
+  let typeText = colon >= 0 ? body.slice(colon + 1) : undefined;
+  const fetchText = colon >= 0 ? body.slice(0, colon) : body;
+  let count = 0;
+  const lb = typeText?.indexOf('[') ?? -1;
+  if (typeText !== undefined && lb >= 0) {
+    count = arrayCount(typeText.slice(lb + 1), bodyOffset + colon + 1 + lb + 1, refuse);
+    typeText = typeText.slice(0, lb);
+  }
+  const typeOffset = colon >= 0 ? colon + 1 : 0;
+  let type: FetchType | undefined;
+  if (fetchText === '$comm' || fetchText === '$COMM' || fetchText.startsWith('\\"')) {
+    if (count > 0 || (typeText !== undefined && typeText !== 'string')) refuse('NEED_STRING_TYPE', bodyOffset + typeOffset);
+    type = FETCH_TYPES.string;
+  } else {
+    type = findFetchType(typeText, ctx) ?? refuse('BAD_TYPE', bodyOffset + typeOffset);
+  }
+  return { fetchText, typeText, typeOffset, count, type };
 }
 
 /** kernel: __parse_bitfield_probe_arg; undefined when the text is not a bitfield. */
@@ -244,100 +282,74 @@ const STRING_OK: ReadonlySet<Op> = new Set(['DEREF', 'UDEREF', 'IMM', 'COMM', 'D
 const SYMSTR_OK: ReadonlySet<Op> = new Set(['REG', 'STACK', 'RETVAL', 'ARG', 'DEREF']);
 const ARRAY_OK: ReadonlySet<Op> = new Set(['ST_MEM', 'ST_STRING', 'ST_USTRING']);
 
-/**
- * kernel: traceprobe_parse_probe_arg for argument `index` (0-based) whose
- * argv word is `arg`; `used` holds the names of the arguments before it.
- */
-export function checkProbeArg(arg: string, index: number, used: ReadonlySet<string>, ctx: ArgContext): CheckedArg {
-  let name: string;
-  let bodyOffset = 0;
-  const eq = arg.indexOf('=');
-  if (eq >= 0) {
-    if (eq > MAX_ARG_NAME_LEN) throw new ArgError('ARG_NAME_TOO_LONG', 0);
-    if (eq === 0) throw new ArgError('NO_ARG_NAME', 0);
-    name = arg.slice(0, eq);
-    bodyOffset = eq + 1;
-  } else {
-    name = `arg${index + 1}`;
-  }
-  if (!isGoodName(name)) throw new ArgError('BAD_ARG_NAME', 0);
-  if (RESERVED_FIELD_NAMES.has(name) || used.has(name)) throw new ArgError('USED_ARG_NAME', 0);
-
-  // kernel: traceprobe_parse_probe_arg_body
-  const body = arg.slice(bodyOffset);
-  if (body.length > MAX_ARGSTR_LEN) throw new ArgError('ARG_TOO_LONG', bodyOffset);
-  if (body.length === 0) throw new ArgError('NO_ARG_BODY', bodyOffset);
-
-  // kernel: parse_probe_arg_type
-  const colon = body.indexOf(':');
-  let fetchText = body;
-  let t: string | undefined;
-  let count = 0;
-  if (colon >= 0) {
-    fetchText = body.slice(0, colon);
-    t = body.slice(colon + 1);
-    const lb = t.indexOf('[');
-    if (lb >= 0) {
-      const t2 = colon + 1 + lb + 1; // offset of the count within body
-      const countAndRest = t.slice(lb + 1);
-      t = t.slice(0, lb);
-      const rb = countAndRest.indexOf(']');
-      if (rb < 0) throw new ArgError('ARRAY_NO_CLOSE', bodyOffset + t2 + countAndRest.length);
-      if (rb + 1 !== countAndRest.length) throw new ArgError('BAD_ARRAY_SUFFIX', bodyOffset + t2 + rb + 1);
-      const n = kstrtouint(countAndRest.slice(0, rb));
-      if (n === undefined || n === 0n) throw new ArgError('BAD_ARRAY_NUM', bodyOffset + t2);
-      if (n > BigInt(MAX_ARRAY_LEN)) throw new ArgError('ARRAY_TOO_BIG', bodyOffset + t2);
-      count = Number(n);
-    }
-  }
-  const typeOffset = colon >= 0 ? colon + 1 : 0;
-  let type: FetchType | undefined;
-  if (fetchText === '$comm' || fetchText === '$COMM' || fetchText.startsWith('\\"')) {
-    if (count > 0 || (t !== undefined && t !== 'string')) throw new ArgError('NEED_STRING_TYPE', bodyOffset + typeOffset);
-    type = FETCH_TYPES.get('string');
-  } else {
-    type = findFetchType(t, ctx);
-  }
-  if (!type) throw new ArgError('BAD_TYPE', bodyOffset + typeOffset);
-
-  const p: ArgParse = new ArgParse(ctx, bodyOffset);
-  const plain = p.fetch(fetchText);
-
-  // kernel: finalize_fetch_insn — note ctx->offset may have moved into a dereference.
+/** kernel: the store step of finalize_fetch_insn — how the fetched value is stored. */
+function finalizeStore(p: ArgParse, spec: TypeSpec): Op {
+  const { type, count } = spec;
   const last = p.code[p.pc]!;
   if (type.isString) {
-    const ok = type.name === 'symstr' ? SYMSTR_OK : STRING_OK;
-    if (!ok.has(last)) p.fail(type.name === 'symstr' ? 'BAD_SYMSTRING' : 'BAD_STRING', p.offset + typeOffset);
-    if (type.name === 'symstr' || last === 'IMM' || last === 'COMM' || last === 'DATA' || count > 0) {
-      if (p.code[++p.pc] !== 'NOP') p.fail('TOO_MANY_OPS');
-    }
+    const symstr = type.name === 'symstr';
+    // note: p.offset may have moved into a dereference, as the kernel's ctx->offset has.
+    if (!(symstr ? SYMSTR_OK : STRING_OK).has(last)) p.fail(symstr ? 'BAD_SYMSTRING' : 'BAD_STRING', p.offset + spec.typeOffset);
+    if (symstr || last === 'IMM' || last === 'COMM' || last === 'DATA' || count > 0) p.claimNext();
     const cur = p.code[p.pc];
-    p.code[p.pc] = type.name === 'ustring' || cur === 'UDEREF' ? 'ST_USTRING' : type.name === 'symstr' ? 'ST_SYMSTR' : 'ST_STRING';
+    p.code[p.pc] = type.name === 'ustring' || cur === 'UDEREF' ? 'ST_USTRING' : symstr ? 'ST_SYMSTR' : 'ST_STRING';
   } else if (last === 'DEREF') {
     p.code[p.pc] = 'ST_MEM';
   } else if (last === 'UDEREF') {
     p.code[p.pc] = 'ST_UMEM';
   } else {
-    if (p.code[++p.pc] !== 'NOP') p.fail('TOO_MANY_OPS');
+    p.claimNext();
     p.code[p.pc] = 'ST_RAW';
   }
-  const store = p.code[p.pc]!;
+  return p.code[p.pc]!;
+}
+
+/** kernel: finalize_fetch_insn — the store, then a bitfield modifier, then the array loop. */
+function finalizeFetch(p: ArgParse, spec: TypeSpec): Bitfield | undefined {
+  const store = finalizeStore(p, spec);
   let bitfield: Bitfield | undefined;
-  if (t !== undefined) {
-    const bf = parseBitfield(t, type, p);
-    if (bf === 'bad') p.fail('BAD_BITFIELD', p.offset + typeOffset);
+  if (spec.typeText !== undefined) {
+    const bf = parseBitfield(spec.typeText, spec.type, p);
+    if (bf === 'bad') p.fail('BAD_BITFIELD', p.offset + spec.typeOffset);
     bitfield = bf;
   }
-  if (count > 0) {
-    if (!ARRAY_OK.has(store)) p.fail('BAD_STRING', p.offset + typeOffset);
-    if (p.code[++p.pc] !== 'NOP') p.fail('TOO_MANY_OPS');
+  if (spec.count > 0) {
+    if (!ARRAY_OK.has(store)) p.fail('BAD_STRING', p.offset + spec.typeOffset);
+    p.claimNext();
   }
+  return bitfield;
+}
 
-  const argType: ArgType = {
-    base: type.name,
-    implicit: t === undefined,
+/** kernel: the NAME= part of traceprobe_parse_probe_arg; unnamed arguments are arg<index+1>. */
+function parseArgName(arg: string, index: number, used: ReadonlySet<string>, refuse: Refuse): { name: string; bodyOffset: number } {
+  const eq = arg.indexOf('=');
+  if (eq > MAX_ARG_NAME_LEN) refuse('ARG_NAME_TOO_LONG', 0);
+  if (eq === 0) refuse('NO_ARG_NAME', 0);
+  const name = eq > 0 ? arg.slice(0, eq) : `arg${index + 1}`;
+  if (!isGoodName(name)) refuse('BAD_ARG_NAME', 0);
+  if (RESERVED_FIELD_NAMES.has(name) || used.has(name)) refuse('USED_ARG_NAME', 0);
+  return { name, bodyOffset: eq + 1 };
+}
+
+/**
+ * kernel: traceprobe_parse_probe_arg for argument `index` (0-based) whose
+ * argv word is `arg`; `used` holds the names of the arguments before it.
+ */
+export function checkProbeArg(arg: string, index: number, used: ReadonlySet<string>, ctx: ArgContext, refuse: Refuse): CheckedArg {
+  const { name, bodyOffset } = parseArgName(arg, index, used, refuse);
+  // kernel: traceprobe_parse_probe_arg_body
+  const body = arg.slice(bodyOffset);
+  if (body.length > MAX_ARGSTR_LEN) refuse('ARG_TOO_LONG', bodyOffset);
+  if (body.length === 0) refuse('NO_ARG_BODY', bodyOffset);
+  const spec = parseArgType(body, bodyOffset, ctx, refuse);
+  const p = new ArgParse(ctx, bodyOffset, refuse);
+  const fetch = p.fetch(spec.fetchText);
+  const bitfield = finalizeFetch(p, spec);
+  const type: ArgType = {
+    base: spec.type.name,
+    implicit: spec.typeText === undefined,
     ...(bitfield ? { bitfield } : {}),
-    ...(count > 0 ? { arrayLength: count } : {}),
+    ...(spec.count > 0 ? { arrayLength: spec.count } : {}),
   };
-  return { name, comm: body, fetchText: plain, type: argType, ...(p.symbol !== undefined ? { symbol: p.symbol } : {}) };
+  return { name, source: body, fetch, type, ...(p.symbol !== undefined ? { symbol: p.symbol } : {}) };
 }

@@ -137,7 +137,7 @@ export function parseFormatFile(text: string, group: string, tracer: 'kprobe' | 
     group,
     event: name,
     point: { kind: 'address', address: 0n },
-    args: argFields.map((a): ProbeArg => ({ name: a.name, comm: a.name, fetch: a.fetch, type: a.type })),
+    args: argFields.map((a): ProbeArg => ({ name: a.name, source: a.name, fetch: a.fetch, type: a.type })),
     source: '',
   };
   return {

@@ -8,15 +8,14 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { formatProbeCommand, parseProbeCommands, type ProbeSyntaxError } from '../../grammar/index.js';
-import { askKernel as askKernelOf, askUs as askUsOf, readEvents as readEventsOf, removeEventLine as removeEventLineOf, sameAnswer } from '../lib/grammar-diff.js';
+import { askKernel as askKernelOf, askUs as askUsOf, describeDisagreement, diffLines, readEvents as readEventsOf } from '../lib/grammar-diff.js';
 import { TRACEFS, uprobeEventsSkipReason, withKernelLock } from '../lib/kernel.js';
 import { buildCorpus, buildFuzzCorpus, type CorpusTarget } from './corpus.js';
 
 const EVENTS = `${TRACEFS}/uprobe_events`;
+const PARSE = { tracer: 'uprobe', symbolPlaces: false } as const;
 const readEvents = () => readEventsOf(EVENTS);
-const removeEventLine = (line: string) => removeEventLineOf(EVENTS, line);
-const askKernel = (line: string) => askKernelOf(EVENTS, line);
-const askUs = (line: string) => askUsOf(line, { tracer: 'uprobe', symbolPlaces: false });
+const askUs = (line: string) => askUsOf(line, PARSE);
 
 function buildTarget(dir: string): CorpusTarget {
   const group = `kbg${process.pid}`;
@@ -64,34 +63,13 @@ t.test('the parser agrees with the live kernel on every corpus line', { skip }, 
   const corpus = [...buildCorpus(target), ...buildFuzzCorpus(target, count, seed)];
   t.ok(corpus.length >= 300, `corpus has ${corpus.length} lines`);
 
-  const disagreements: string[] = [];
-  let accepted = 0;
-  await withKernelLock(() => {
-    try {
-      for (const line of corpus) {
-        const kernel = askKernel(line);
-        const ours = askUs(line);
-        if (kernel.accepted) accepted++;
-        const same = sameAnswer(kernel, ours);
-        if (!same) {
-          disagreements.push([
-            `line: ${JSON.stringify(line)}`,
-            `  kernel: ${kernel.accepted ? 'accepted' : `refused (${kernel.errno})`} ${JSON.stringify(kernel.readback)}\n${kernel.log.join('\n')}`,
-            `  ours:   ${ours.accepted ? 'accepted' : 'refused'} ${JSON.stringify(ours.readback)}\n${ours.log.join('\n')}`,
-          ].join('\n'));
-        }
-      }
-    } finally {
-      // Belt and braces: nothing of ours may survive, even after an exception.
-      for (const l of readEvents()) {
-        if (l.includes(`:${target.group}`) || l.includes(`kbgt${process.pid}`) || l.includes(`/ev${target.group.slice(3)} `)) removeEventLine(l);
-      }
-    }
-  });
+  // Belt and braces: nothing of ours may survive, even after an exception.
+  const ours = (l: string) => l.includes(`:${target.group}`) || l.includes(`kbgt${process.pid}`) || l.includes(`/ev${target.group.slice(3)} `);
+  const { disagreements, accepted } = await withKernelLock(() => diffLines(EVENTS, corpus, { parse: PARSE, ours }));
   const agree = corpus.length - disagreements.length;
   const messages = new Set(corpus.map(askUs).flatMap((a) => a.log.map((l) => l.split('\n')[0])));
   t.comment(`kernel differential: ${agree}/${corpus.length} lines agree (${accepted} accepted by the kernel, ${messages.size} distinct error messages)`);
-  for (const d of disagreements) t.fail('disagreement', { diagnostic: true, found: d });
+  for (const d of disagreements) t.fail('disagreement', { diagnostic: true, found: describeDisagreement(d) });
   t.equal(disagreements.length, 0, `${agree}/${corpus.length} corpus lines agree with the kernel`);
   t.notOk(readEvents().some((l) => l.includes(`kbgt${process.pid}`)), 'no probe of ours is left in uprobe_events');
 });

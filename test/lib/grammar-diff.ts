@@ -76,3 +76,78 @@ export const sameAnswer = (kernel: Answer, ours: Answer): boolean =>
   kernel.accepted === ours.accepted
   && JSON.stringify(kernel.readback) === JSON.stringify(ours.readback)
   && JSON.stringify(kernel.log) === JSON.stringify(ours.log);
+
+/** One line on which the kernel and we answered differently. */
+export interface Disagreement { readonly line: string; readonly kernel: Answer; readonly ours: Answer }
+
+export interface DiffOptions {
+  /** Our parser's options for this events file (tracer, symbolPlaces). */
+  readonly parse: ParseOptions;
+  /** Pick error_log entries by emptying the log first (see askKernel). */
+  readonly clearLog?: boolean;
+  /** Events-file lines of ours to remove afterwards, even after an exception. */
+  readonly ours: (eventsLine: string) => boolean;
+}
+
+export interface DiffRun {
+  readonly disagreements: Disagreement[];
+  /** Lines the kernel accepted. */
+  readonly accepted: number;
+}
+
+/** Asks the kernel (through `events`) and our parser every line in turn; the kernel's answer is the expected one. */
+export function diffLines(events: string, lines: readonly string[], opts: DiffOptions): DiffRun {
+  const disagreements: Disagreement[] = [];
+  let accepted = 0;
+  try {
+    for (const line of lines) {
+      const kernel = askKernel(events, line, opts.clearLog);
+      const ours = askUs(line, opts.parse);
+      if (kernel.accepted) accepted++;
+      if (!sameAnswer(kernel, ours)) disagreements.push({ line, kernel, ours });
+    }
+  } finally {
+    for (const l of readEvents(events)) if (opts.ours(l)) removeEventLine(events, l);
+  }
+  return { disagreements, accepted };
+}
+
+const verdict = (a: Answer): string => (a.accepted ? 'accepted' : `refused${a.errno ? ` (${a.errno})` : ''}`);
+
+/** Both answers, for a failing assert's diagnostics. */
+export function describeDisagreement(d: Disagreement): string {
+  return [
+    `line: ${JSON.stringify(d.line)}`,
+    `  kernel: ${verdict(d.kernel)} ${JSON.stringify(d.kernel.readback)}\n${d.kernel.log.join('\n')}`,
+    `  ours:   ${verdict(d.ours)} ${JSON.stringify(d.ours.readback)}\n${d.ours.log.join('\n')}`,
+  ].join('\n');
+}
+
+/** Disagreements understood and recorded, each with both answers exactly as seen. */
+export interface KnownDisagreements { readonly why: string; readonly cases: readonly Disagreement[] }
+
+export interface SortedDisagreements {
+  /** Found exactly as recorded: the line and both answers. */
+  readonly known: { readonly found: Disagreement; readonly why: string }[];
+  /** Found, but recorded nowhere (or recorded with other answers). */
+  readonly unexplained: Disagreement[];
+  /** Recorded, but not found as recorded: fixed, or changed. */
+  readonly unseen: { readonly line: string; readonly why: string }[];
+}
+
+const canonical = (d: Disagreement): string =>
+  JSON.stringify([d.line, ...[d.kernel, d.ours].map((a) => [a.accepted, a.errno ?? null, a.readback, a.log])]);
+
+/** Matches what a run found against the record, line and answers to the letter. */
+export function sortDisagreements(found: readonly Disagreement[], record: readonly KnownDisagreements[]): SortedDisagreements {
+  const pending = new Map<string, { line: string; why: string }>();
+  for (const k of record) for (const c of k.cases) pending.set(canonical(c), { line: c.line, why: k.why });
+  const known: SortedDisagreements['known'] = [];
+  const unexplained: Disagreement[] = [];
+  for (const d of found) {
+    const key = canonical(d);
+    const entry = pending.get(key);
+    if (entry) { known.push({ found: d, why: entry.why }); pending.delete(key); } else unexplained.push(d);
+  }
+  return { known, unexplained, unseen: [...pending.values()] };
+}
