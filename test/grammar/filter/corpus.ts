@@ -1,0 +1,109 @@
+// Generated filter expressions for the kernel differential: valid ones built
+// from the event's fields (every operator, value form, whitespace and
+// nesting), and broken ones made from them by small edits. A fixed seed
+// makes the corpus the same on every run.
+
+export interface CorpusEvent {
+  readonly name: string;
+  /** Field names of the event, with whether each is a string field. */
+  readonly fields: ReadonlyArray<{ readonly name: string; readonly string: boolean }>;
+}
+
+/** mulberry32: small, seedable, good enough to spread choices. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const NUMBERS = ['0', '1', '-1', '42', '0x10', '0X1f', '010', '08', '0x', '-0x8000000000000000', '-9223372036854775808', '-9223372036854775809',
+  '18446744073709551615', '18446744073709551616', '4294967296', '255', '256', '-129', '127', '12abc', '1e3', '123456789012345678901234',
+  '0b101', '-', '-x', '00', '0777', '65535', '65536', '-32769', '2147483648', '-2147483649', '0xffffffffffffffff'];
+const PATTERNS = ['bash', '*sh', 'ba*', '*as*', 'b?sh', 'b[a-c]sh', '[!a]*', '!bash', '!*sh', '!ba*', '1*', '', '*', '**', 'a*b', '\\*', 'x'.repeat(256),
+  'y'.repeat(255), 'with space', '(', '&&', ')', '||', "it's", '!', '9lives', 'kbft'];
+const CPUS = ['CPUS{0}', 'CPUS{1}', 'CPUS{0-1}', 'CPUS{}', 'CPUS{2}', 'CPUS{N}', 'CPUS{all}', 'CPUS{0,1}', 'CPUS 1', 'CPUS{1', 'CPUS{0-1:1/2}',
+  'CPUS{ 0 }', 'CPUSX', 'CPUS{1-0}', 'CPUS{,}', 'CPUS{0:1/2}', 'CPUS{4294967296}'];
+const OPS = ['==', '!=', '<', '<=', '>', '>=', '&', '~'];
+const BAD_OPS = ['=', '=<', '!~', '<>', '', '=~', '=>', '!'];
+const SPACES = ['', ' ', ' ', ' ', '  ', '\t', ' \t '];
+const GENERIC = ['common_pid', 'common_type', 'common_flags', 'common_preempt_count', 'cpu', 'CPU', 'common_cpu', 'comm', 'COMM',
+  'stacktrace', 'STACKTRACE', '__probe_ip', 'nosuch', 'common_tgid', 'Cpu', '1abc', 'a_b'];
+const STRING_GENERIC = new Set(['comm', 'COMM']);
+const SUFFIXES = ['.ustring', '.function', '.hex', '.ustringx', '.ustring.function', '.'];
+const EDIT_CHARS = ' ()!&|"\'=<>~{}x0-*\t';
+
+export class FilterGenerator {
+  private readonly r: () => number;
+  constructor(seed: number, private readonly symbols: readonly string[]) { this.r = rng(seed); }
+
+  pick<T>(xs: readonly T[]): T { return xs[Math.floor(this.r() * xs.length)]!; }
+  chance(p: number): boolean { return this.r() < p; }
+  private sp(): string { return this.pick(SPACES); }
+
+  private value(string: boolean, op: string, fn: boolean): string {
+    if (fn) return this.pick(this.symbols);
+    if (this.chance(0.08)) return this.pick(CPUS);
+    if (this.chance(0.08)) return this.pick(['bash', 'abc', 'x', '(1)', '"x" "y"', '0x1"', "'"]);
+    const str = this.chance(0.15) ? !string : string;
+    if (!str) return this.pick(NUMBERS);
+    const q = this.chance(0.5) ? '"' : "'";
+    const text = this.pick(PATTERNS);
+    return op === '~' || this.chance(0.5) ? `${q}${text}${q}` : `${q}${text.replace(/\*/g, '')}${q}`;
+  }
+
+  /** One predicate on a field of `ev`. */
+  predicate(ev: CorpusEvent): string {
+    const useGeneric = this.chance(0.3);
+    const f = useGeneric ? { name: this.pick(GENERIC), string: false } : this.pick(ev.fields);
+    const isString = useGeneric ? STRING_GENERIC.has(f.name) : f.string;
+    const suffix = this.chance(0.08) ? this.pick(SUFFIXES) : '';
+    const ops = isString ? ['==', '!=', '~', '~', '==', '<'] : OPS;
+    const op = this.chance(0.05) ? this.pick(BAD_OPS) : this.pick(ops);
+    const fn = suffix.includes('function') && this.chance(0.8);
+    return `${f.name}${suffix}${this.sp()}${op}${this.sp()}${this.value(isString, op, fn)}`;
+  }
+
+  /** An expression of predicates joined by && and ||, with ! and parentheses. */
+  expression(ev: CorpusEvent, depth: number): string {
+    if (depth === 0 || this.chance(0.35)) return this.predicate(ev);
+    const roll = this.r();
+    if (roll < 0.15) return `(${this.sp()}${this.expression(ev, depth - 1)}${this.sp()})`;
+    if (roll < 0.3) return `!${this.chance(0.3) ? '!' : ''}${this.sp()}${this.chance(0.6) ? `(${this.expression(ev, depth - 1)})` : this.predicate(ev)}`;
+    const op = this.chance(0.5) ? '&&' : '||';
+    return `${this.expression(ev, depth - 1)}${this.sp()}${op}${this.sp()}${this.expression(ev, depth - 1)}`;
+  }
+
+  /** A small edit that usually breaks the expression. */
+  mutate(s: string): string {
+    const at = Math.floor(this.r() * (s.length + 1));
+    switch (Math.floor(this.r() * 8)) {
+      case 0: return s.slice(0, at) + s.slice(at + 1);
+      case 1: return s.slice(0, at) + this.pick([...EDIT_CHARS]) + s.slice(at);
+      case 2: return s.slice(0, Math.max(1, at));
+      case 3: return `${s}${this.pick([' &&', ' ||', ' !', '&&', ' && !', ' || (', ')', ' &', ' |'])}`;
+      case 4: return `${this.pick(['&& ', '|| ', '(', ')', '!', '() || ', '   '])}${s}`;
+      case 5: return s.replace(this.chance(0.5) ? '&&' : '||', this.pick(['&', '|', '&&&', '|||', '', ' ']));
+      case 6: return `${s}${this.pick(['\n', ' ', '\t\n', '  \n'])}`;
+      default: return `${s} ${this.chance(0.5) ? '' : '&& '}${s.slice(0, at)}`;
+    }
+  }
+}
+
+/** `count` expressions over `events` (round-robin-ish), about 40% broken by an edit. */
+export function buildFilterCorpus(events: readonly CorpusEvent[], count: number, seed: number, symbols: readonly string[]): Array<{ event: string; filter: string }> {
+  const g = new FilterGenerator(seed, symbols);
+  const out: Array<{ event: string; filter: string }> = [];
+  while (out.length < count) {
+    const ev = g.chance(0.75) ? events[0]! : g.pick(events);
+    let filter = g.expression(ev, g.pick([0, 1, 1, 2, 2, 3]));
+    if (g.chance(0.4)) filter = g.mutate(filter);
+    if (filter.length === 0) continue; // an empty write changes nothing
+    out.push({ event: ev.name, filter });
+  }
+  return out;
+}
