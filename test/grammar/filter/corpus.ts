@@ -26,6 +26,10 @@ const NUMBERS = ['0', '1', '-1', '42', '0x10', '0X1f', '010', '08', '0x', '-0x80
   '0b101', '-', '-x', '00', '0777', '65535', '65536', '-32769', '2147483648', '-2147483649', '0xffffffffffffffff'];
 const PATTERNS = ['bash', '*sh', 'ba*', '*as*', 'b?sh', 'b[a-c]sh', '[!a]*', '!bash', '!*sh', '!ba*', '1*', '', '*', '**', 'a*b', '\\*', 'x'.repeat(256),
   'y'.repeat(255), 'with space', '(', '&&', ')', '||', "it's", '!', '9lives', 'kbft'];
+/** Values every numeric field takes (no sign, in range of the smallest field or truncated). */
+const CLEAN_NUMBERS = ['0', '1', '42', '0x10', '0X1f', '010', '255', '256', '65536', '4294967296', '18446744073709551615', '0xffffffffffffffff', '00', '0777'];
+const CLEAN_PATTERNS = ['bash', '*sh', 'ba*', '*as*', 'b?sh', 'b[a-c]sh', '[!a]*', '!bash', '!*sh', '1*', '', '*', '**', 'a*b', '\\*', 'with space', '(', '&&', ')', '||', 'kbft'];
+const CLEAN_CPUS = ['CPUS{0}', 'CPUS{1}', 'CPUS{0-1}', 'CPUS{N}', 'CPUS{all}', 'CPUS{0,1}', 'CPUS{ 0 }', 'CPUS{0-1:1/2}', 'CPUS{,}'];
 const CPUS = ['CPUS{0}', 'CPUS{1}', 'CPUS{0-1}', 'CPUS{}', 'CPUS{2}', 'CPUS{N}', 'CPUS{all}', 'CPUS{0,1}', 'CPUS 1', 'CPUS{1', 'CPUS{0-1:1/2}',
   'CPUS{ 0 }', 'CPUSX', 'CPUS{1-0}', 'CPUS{,}', 'CPUS{0:1/2}', 'CPUS{4294967296}'];
 const OPS = ['==', '!=', '<', '<=', '>', '>=', '&', '~'];
@@ -33,19 +37,32 @@ const BAD_OPS = ['=', '=<', '!~', '<>', '', '=~', '=>', '!'];
 const SPACES = ['', ' ', ' ', ' ', '  ', '\t', ' \t '];
 const GENERIC = ['common_pid', 'common_type', 'common_flags', 'common_preempt_count', 'cpu', 'CPU', 'common_cpu', 'comm', 'COMM',
   'stacktrace', 'STACKTRACE', '__probe_ip', 'nosuch', 'common_tgid', 'Cpu', '1abc', 'a_b'];
+const CLEAN_GENERIC = ['common_pid', 'common_type', 'common_flags', 'common_preempt_count', 'cpu', 'CPU', 'common_cpu', 'comm', 'COMM'];
 const STRING_GENERIC = new Set(['comm', 'COMM']);
 const SUFFIXES = ['.ustring', '.function', '.hex', '.ustringx', '.ustring.function', '.'];
 const EDIT_CHARS = ' ()!&|"\'=<>~{}x0-*\t';
 
 export class FilterGenerator {
   private readonly r: () => number;
+  /** Only choices the kernel accepts (for the expressions that are not edited afterwards). */
+  clean = false;
   constructor(seed: number, private readonly symbols: readonly string[]) { this.r = rng(seed); }
 
   pick<T>(xs: readonly T[]): T { return xs[Math.floor(this.r() * xs.length)]!; }
   chance(p: number): boolean { return this.r() < p; }
   private sp(): string { return this.pick(SPACES); }
 
+  /** A predicate the kernel accepts on any event that has the field (when `clean`). */
+  private cleanValue(string: boolean, op: string): string {
+    if (string) {
+      const q = this.chance(0.5) ? '"' : "'";
+      return `${q}${this.pick(CLEAN_PATTERNS)}${q}`;
+    }
+    return op === '==' || op === '!=' || op === '&' ? this.pick([...CLEAN_NUMBERS, ...CLEAN_CPUS]) : this.pick(CLEAN_NUMBERS);
+  }
+
   private value(string: boolean, op: string, fn: boolean): string {
+    if (this.clean) return this.cleanValue(string, op);
     if (fn) return this.pick(this.symbols);
     if (this.chance(0.08)) return this.pick(CPUS);
     if (this.chance(0.08)) return this.pick(['bash', 'abc', 'x', '(1)', '"x" "y"', '0x1"', "'"]);
@@ -59,11 +76,11 @@ export class FilterGenerator {
   /** One predicate on a field of `ev`. */
   predicate(ev: CorpusEvent): string {
     const useGeneric = this.chance(0.3);
-    const f = useGeneric ? { name: this.pick(GENERIC), string: false } : this.pick(ev.fields);
+    const f = useGeneric ? { name: this.pick(this.clean ? CLEAN_GENERIC : GENERIC), string: false } : this.pick(ev.fields);
     const isString = useGeneric ? STRING_GENERIC.has(f.name) : f.string;
-    const suffix = this.chance(0.08) ? this.pick(SUFFIXES) : '';
-    const ops = isString ? ['==', '!=', '~', '~', '==', '<'] : OPS;
-    const op = this.chance(0.05) ? this.pick(BAD_OPS) : this.pick(ops);
+    const suffix = !this.clean && this.chance(0.08) ? this.pick(SUFFIXES) : '';
+    const ops = isString ? ['==', '!=', '~', '~', '==', ...(this.clean ? [] : ['<'])] : f.name.toLowerCase().endsWith('cpu') && this.clean ? OPS.slice(0, 6) : OPS.slice(0, 7);
+    const op = !this.clean && this.chance(0.05) ? this.pick(BAD_OPS) : this.pick(this.clean ? ops : OPS);
     const fn = suffix.includes('function') && this.chance(0.8);
     return `${f.name}${suffix}${this.sp()}${op}${this.sp()}${this.value(isString, op, fn)}`;
   }
@@ -94,14 +111,16 @@ export class FilterGenerator {
   }
 }
 
-/** `count` expressions over `events` (round-robin-ish), about 40% broken by an edit. */
+/** `count` expressions over `events`: about 35% broken by an edit, 40% built only from accepted choices, the rest free. */
 export function buildFilterCorpus(events: readonly CorpusEvent[], count: number, seed: number, symbols: readonly string[]): Array<{ event: string; filter: string }> {
   const g = new FilterGenerator(seed, symbols);
   const out: Array<{ event: string; filter: string }> = [];
   while (out.length < count) {
     const ev = g.chance(0.75) ? events[0]! : g.pick(events);
+    const broken = g.chance(0.35);
+    g.clean = !broken && g.chance(0.6);
     let filter = g.expression(ev, g.pick([0, 1, 1, 2, 2, 3]));
-    if (g.chance(0.4)) filter = g.mutate(filter);
+    if (broken) filter = g.mutate(filter);
     if (filter.length === 0) continue; // an empty write changes nothing
     out.push({ event: ev.name, filter });
   }
