@@ -25,7 +25,11 @@ function readUint(data: Uint8Array, offset: number, width: number): bigint {
   return v;
 }
 
-const latin1 = (data: Uint8Array, start: number, len: number): string => Buffer.from(data.subarray(start, start + len)).toString('latin1');
+/**
+ * The record's bytes from `start` on: the kernel's matchers stop at `len`
+ * or at a NUL as each one does (a glob, or a len of 0, reads to the NUL).
+ */
+const rest = (data: Uint8Array, start: number): string => Buffer.from(data.subarray(start)).toString('latin1');
 
 function compareValues(c: Compare, a: bigint, b: bigint): boolean {
   switch (c) {
@@ -43,13 +47,13 @@ function compareValues(c: Compare, a: bigint, b: bigint): boolean {
 function stringOf(p: CheckedPredicate, t: Extract<PredicateTest, { kind: 'string' }>, r: FilterRecord): [string, number] | undefined {
   const off = p.field.offset;
   switch (t.source) {
-    case 'static': return [latin1(r.data, off, t.length), t.length];
+    case 'static': return [rest(r.data, off), t.length];
     case 'comm': return [(r.comm.slice(0, TASK_COMM_LEN - 1)).padEnd(TASK_COMM_LEN, '\0'), TASK_COMM_LEN];
     case 'dynamic':
     case 'relative': {
       const item = Number(readUint(r.data, off, 32));
       const base = t.source === 'relative' ? off + 4 : 0;
-      return [latin1(r.data, base + (item & 0xffff), item >>> 16), item >>> 16];
+      return [rest(r.data, base + (item & 0xffff)), item >>> 16];
     }
     default: {
       const s = r.readString?.(readUint(r.data, off, 64), t.source === 'user_pointer');
