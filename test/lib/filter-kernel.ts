@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errnoName } from '../../lib/errno.js';
-import { compileFilter, FilterSyntaxError, filterReadback, fieldsFromFormat, type EventField, type FilterHost, type FilterRules } from '../../grammar/filter/index.js';
+import { applyGroupFilter, compileFilter, FilterSyntaxError, filterReadback, GROUP_FILTER_FILE, fieldsFromFormat, type EventField, type FilterHost, type FilterRules } from '../../grammar/filter/index.js';
 import { TRACEFS } from './kernel.js';
 
 export interface FilterAnswer {
@@ -28,6 +28,8 @@ export interface FilterStand {
   /** Each event's fields, read from its format file. */
   readonly fields: ReadonlyMap<string, readonly EventField[]>;
   readonly ask: (event: string, filter: string) => FilterAnswer;
+  /** The same write to the group's filter file: `readback` is the group file then every event's file. */
+  readonly askGroup: (filter: string) => FilterAnswer;
   readonly remove: () => void;
 }
 
@@ -69,13 +71,21 @@ export function createFilterStand(target: { binary: string; offset: string }, pr
     try { writeFileSync(file, filter); } catch (e) { errno = (e as NodeJS.ErrnoException).code; }
     return { accepted: errno === undefined, ...(errno ? { errno } : {}), readback: readFileSync(file, 'utf8'), log: readLog(log) };
   };
+  const askGroup = (filter: string): FilterAnswer => {
+    const file = `${instance}/events/${group}/filter`;
+    writeFileSync(log, '');
+    let errno: string | undefined;
+    try { writeFileSync(file, filter); } catch (e) { errno = (e as NodeJS.ErrnoException).code; }
+    const files = [file, ...probes.map((p) => `${instance}/events/${group}/${p.event}/filter`)];
+    return { accepted: errno === undefined, ...(errno ? { errno } : {}), readback: files.map((f) => readFileSync(f, 'utf8')).join('--\n'), log: readLog(log).sort() };
+  };
   const remove = () => {
     if (existsSync(instance)) rmdirSync(instance);
     for (const p of probes) {
       if (existsSync(`${TRACEFS}/events/${group}/${p.event}`)) appendFileSync(UPROBE_EVENTS, `-:${group}/${p.event}\n`);
     }
   };
-  return { group, instance, fields, ask, remove };
+  return { group, instance, fields, ask, askGroup, remove };
 }
 
 /** Our answer to the same write. */
@@ -87,6 +97,18 @@ export function askOurs(filter: string, fields: readonly EventField[], rules: Fi
     if (!(e instanceof FilterSyntaxError)) return { accepted: false, readback: '', log: [`(not a kernel error) ${(e as Error).stack ?? e}`] };
     return { accepted: false, errno: errnoName(e.errno), readback: `${e.toFilterFile()}\n`, log: [e.toErrorLog()] };
   }
+}
+
+/** Our answer to a group write over `events` (in the stand's order). */
+export function askOursGroup(filter: string, events: ReadonlyMap<string, readonly EventField[]>, rules: FilterRules, host: FilterHost): FilterAnswer {
+  const { events: results } = applyGroupFilter(filter, events, { rules, host });
+  const files = [`${GROUP_FILTER_FILE}\n`];
+  const log: string[] = [];
+  for (const r of results.values()) {
+    if (r instanceof FilterSyntaxError) { files.push(`${r.toFilterFile()}\n`); log.push(r.toErrorLog()); }
+    else files.push(`${filterReadback(filter)}\n`);
+  }
+  return { accepted: true, readback: files.join('--\n'), log: log.sort() };
 }
 
 export const sameFilterAnswer = (a: FilterAnswer, b: FilterAnswer): boolean =>

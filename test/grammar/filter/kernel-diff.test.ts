@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { filterTypeOf, kallsymsHost, localFilterHost, runningKernelRules } from '../../../grammar/filter/index.js';
-import { askOurs, buildFilterTarget, createFilterStand, sameFilterAnswer, type ProbeSpec } from '../../lib/filter-kernel.js';
+import { askOurs, askOursGroup, buildFilterTarget, createFilterStand, sameFilterAnswer, type ProbeSpec } from '../../lib/filter-kernel.js';
 import { uprobeEventsSkipReason, withKernelLock } from '../../lib/kernel.js';
 import { buildFilterCorpus, type CorpusEvent } from './corpus.js';
 
@@ -66,4 +66,15 @@ t.test('the filter front end agrees with the live kernel on every generated filt
   for (const d of disagreements.slice(0, 40)) t.fail('disagreement', { diagnostic: true, found: d });
   t.ok(corpus.length >= 2000, `${corpus.length} filters`);
   t.equal(disagreements.length, 0, `${agree}/${corpus.length} filters agree with the kernel`);
+
+  // Group filters: the same text on both events; an event it does not fit keeps the group error.
+  const groupCorpus = buildFilterCorpus(events, 200, seed + 1, symbols);
+  const groupDisagreements: string[] = [];
+  for (const { filter } of groupCorpus) {
+    const kernel = stand.askGroup(filter);
+    const ours = askOursGroup(filter, stand.fields, rules, host);
+    if (!sameFilterAnswer(kernel, ours)) groupDisagreements.push(`${JSON.stringify(filter)}\n  kernel: ${JSON.stringify(kernel)}\n  ours:   ${JSON.stringify(ours)}`);
+  }
+  for (const d of groupDisagreements.slice(0, 20)) t.fail('group disagreement', { diagnostic: true, found: d });
+  t.equal(groupDisagreements.length, 0, `${groupCorpus.length - groupDisagreements.length}/${groupCorpus.length} group filters agree with the kernel`);
 });
