@@ -126,3 +126,19 @@ export function buildFilterCorpus(events: readonly CorpusEvent[], count: number,
   }
   return out;
 }
+
+/** Hand-picked edges, written before the generated ones: bytes beyond ASCII, odd whitespace, limits. */
+export const EDGE_FILTERS: ReadonlyArray<{ event: string; filter: string }> = [
+  'u8 == 1', 'u8\u00a0== 1', 'u8 ==\u00a01', 'u8 == 1\u00a0', 's == "\u00e9t\u00e9"', 'u\u00e9 == 1', '\u00e0 == 1', 's ~ "caf\u00e0"',
+  'u8 == 1\n&& u16 == 2', 'u8\v==\f1', 'i32 == 12345678901234567890123', 'i32 == 123456789012345678901234', 'u64 == 0x00000000000000000000ff',
+  `s == "${'z'.repeat(255)}"`, `s == "${'z'.repeat(256)}"`, `s ~ "!${'z'.repeat(255)}"`, '__probe_ip.function == vfs_read', '__probe_ip.function != vfs_read',
+  '__probe_ip.function < vfs_read', '__probe_ip.function == vfs_read&&u8==1', '__probe_ip.function==', 'i8 !~ "x"', 's !~ "x"', 'i8 =! 1',
+  '((((((((((u8 == 1))))))))))', '!(!(!(u8 == 1)))', '!!!!u8 == 1', '( u8 == 1 ) && ( u16 == 2 ) || ( u32 == 3 )', "s == 'a\"b'", 's == "a\'b"',
+  's == "a\\"', 'u8 == CPUS{0-1}', 'u8 != CPUS{0-1}', 'u64 & CPUS{0-1}', 'cs & CPUS{0,1}', 'c3 == CPUS{1}', 'c3 & CPUS{0-1}', 'a32 == CPUS{0-1}',
+  'sa == "x"', 'sa ~ "*"', 'ch == 97', "ch == 'a'", 'bf == 3', 'bf > 7', 'COMM ~ "kbf*"', 'cpu == -1', 'cpu == 4294967296', 'cpu >= 0x7fffffff',
+  'common_pid == -1', 'common_type == 65536', 'u8 == 1 &&\n', '  u8 == 1', 'u8 == 1 && u8 == 1 && u8 == 1 && u8 == 1 && u8 == 1 && u8 == 1 || u8 == 2',
+  'u8 == 1 || u8 == 2 &&', 'u8 == 1 && u8 == 2 ||', '(u8 == 1 &&) || u8 == 2', 'u8 == 1 && ()', '(((', ')))', '"', "'", '""', 'u8 == 1 #x',
+].map((filter) => ({ event: 'all', filter })).concat(
+  ['cpu == 1', 'cpu < 3', 'cpu & 1', 'CPU & 1', 'comm == "x"', 'comm == 1', 'COMM == 1', 'COMM == "x"', 'cpu == CPUS{1}', 'n == CPUS{1}', 'common_cpu & 1']
+    .map((filter) => ({ event: 'shadow', filter })),
+);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { filterTypeOf, kallsymsHost, localFilterHost, runningKernelRules } from '../../../grammar/filter/index.js';
 import { askOurs, askOursGroup, buildFilterTarget, createFilterStand, sameFilterAnswer, type ProbeSpec } from '../../lib/filter-kernel.js';
 import { uprobeEventsSkipReason, withKernelLock } from '../../lib/kernel.js';
-import { buildFilterCorpus, type CorpusEvent } from './corpus.js';
+import { buildFilterCorpus, EDGE_FILTERS, type CorpusEvent } from './corpus.js';
 
 /** Every uprobe argument type (symbol and symstr are kprobe-only); `shadow` names args after the generic fields. */
 const PROBES: ProbeSpec[] = [
@@ -45,7 +45,7 @@ t.test('the filter front end agrees with the live kernel on every generated filt
   }));
   const seed = process.env.KPROBE_BPF_FILTER_SEED ? Number(process.env.KPROBE_BPF_FILTER_SEED) : 0x5eed;
   const count = Number(process.env.KPROBE_BPF_FILTER_COUNT ?? 2200);
-  const corpus = buildFilterCorpus(events, count, seed, symbols);
+  const corpus = [...EDGE_FILTERS, ...buildFilterCorpus(events, count, seed, symbols)];
 
   const disagreements: string[] = [];
   const messages = new Map<string, number>();
