@@ -26,6 +26,6 @@ export interface CompileFilterOptions {
  */
 export function compileFilter(written: string, fields: readonly EventField[], options: CompileFilterOptions = {}): CheckedFilter {
   const rules = options.rules ?? runningKernelRules();
-  if (toBytes(written).length >= PAGE_SIZE) throw new FilterSyntaxError(written, { code: 'ERRNO', pos: 0, errno: EINVAL });
+  if (toBytes(written).length >= PAGE_SIZE) throw new FilterSyntaxError(written, { code: 'ERRNO', pos: 0, errno: EINVAL }, false);
   return resolveFilter(parseFilter(written, rules), fields, rules, options.host ?? localFilterHost());
 }

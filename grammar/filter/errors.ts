@@ -58,12 +58,15 @@ export class FilterSyntaxError extends ErrnoError {
   readonly code: FilterErrorCode;
   readonly filter: string;
   readonly pos: number;
+  /** False for the one refusal the kernel neither logs nor stores: a write of a page or more. */
+  readonly logged: boolean;
 
-  constructor(filter: string, at: FilterErrorAt) {
+  constructor(filter: string, at: FilterErrorAt, logged = true) {
     super(FILTER_ERR[at.code], at.errno);
     this.code = at.code;
     this.filter = filter;
     this.pos = at.pos;
+    this.logged = logged;
   }
 
   /** The error_log entry less its timestamp (kernel: tracing_log_err, tracing_err_log_show_pos). */
