@@ -1,6 +1,7 @@
 // The filter as written: predicates with their source spans (byte offsets
-// into the stored text), joined by a tree of &&, || and !. Nothing here
-// knows an event's fields; resolve.ts checks the tree against them.
+// into the stored text), joined by a tree of &&, || and !. Names and values
+// are byte strings (one char per byte, ctype.ts), as the kernel compares
+// them. Nothing here knows an event's fields; resolve.ts checks against them.
 import type { FilterErrorAt } from './errors.js';
 
 /** kernel: OPS, in the order the parser tries them ("<=" before "<"). */
