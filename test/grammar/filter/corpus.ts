@@ -7,6 +7,8 @@ export interface CorpusEvent {
   readonly name: string;
   /** Field names of the event, with whether each is a string field. */
   readonly fields: ReadonlyArray<{ readonly name: string; readonly string: boolean }>;
+  /** The generic and common fields to use (default: all, and unknown names). */
+  readonly generic?: readonly string[];
 }
 
 /** mulberry32: small, seedable, good enough to spread choices. */
@@ -76,7 +78,7 @@ export class FilterGenerator {
   /** One predicate on a field of `ev`. */
   predicate(ev: CorpusEvent): string {
     const useGeneric = this.chance(0.3);
-    const f = useGeneric ? { name: this.pick(this.clean ? CLEAN_GENERIC : GENERIC), string: false } : this.pick(ev.fields);
+    const f = useGeneric ? { name: this.pick(ev.generic ?? (this.clean ? CLEAN_GENERIC : GENERIC)), string: false } : this.pick(ev.fields);
     const isString = useGeneric ? STRING_GENERIC.has(f.name) : f.string;
     const suffix = !this.clean && this.chance(0.08) ? this.pick(SUFFIXES) : '';
     const ops = isString ? ['==', '!=', '~', '~', '==', ...(this.clean ? [] : ['<'])] : f.name.toLowerCase().endsWith('cpu') && this.clean ? OPS.slice(0, 6) : OPS.slice(0, 7);
