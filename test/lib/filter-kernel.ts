@@ -35,11 +35,13 @@ export interface FilterStand {
 
 const UPROBE_EVENTS = `${TRACEFS}/uprobe_events`;
 
-/** A target whose function `f(int, const char *)` the events probe; returns its path and f's file offset. */
-export function buildFilterTarget(dir: string): { binary: string; offset: string } {
-  const src = join(dir, 'target.c');
-  writeFileSync(src, 'int __attribute__((noinline)) f(int a, const char *s) { return a + s[0]; }\nint main(int c, char **v) { return f(c, v[0]); }\n');
-  const binary = join(dir, `kbft${process.pid}`);
+const DEFAULT_TARGET = 'int __attribute__((noinline)) f(int a, const char *s) { return a + s[0]; }\nint main(int c, char **v) { return f(c, v[0]); }\n';
+
+/** A gcc-built target (`source` must define a function `f`); returns its path and f's file offset. */
+export function buildFilterTarget(dir: string, source = DEFAULT_TARGET, prefix = 'kbft'): { binary: string; offset: string } {
+  const src = join(dir, `${prefix}.c`);
+  writeFileSync(src, source);
+  const binary = join(dir, `${prefix}${process.pid}`);
   execFileSync('gcc', ['-O1', '-o', binary, src]);
   const m = /^([0-9a-f]+) T f$/m.exec(execFileSync('nm', [binary], { encoding: 'utf8' }));
   if (!m) throw new Error(`nm: no f in ${binary}`);

@@ -3,12 +3,12 @@
 // (pinned to CPU 0), and for each generated filter the set of calls the
 // kernel's tracer recorded against the set evaluateFilter keeps.
 import t from 'tap';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { compileFilter, evaluateFilter, filterTypeOf, FilterSyntaxError, localFilterHost, runningKernelRules, type EventField } from '../../../grammar/filter/index.js';
-import { createFilterStand } from '../../lib/filter-kernel.js';
+import { buildFilterTarget, createFilterStand } from '../../lib/filter-kernel.js';
 import { uprobeEventsSkipReason, withKernelLock } from '../../lib/kernel.js';
 import { buildFilterCorpus, type CorpusEvent } from './corpus.js';
 
@@ -23,20 +23,12 @@ const CALLS: Array<[bigint, string]> = [
   [1099511627776n, '*.so'], [100n, 'abc[d]'], [7n, '!bash'],
 ];
 
-function buildTarget(dir: string): { binary: string; offset: string } {
-  const src = join(dir, 'sem.c');
-  writeFileSync(src, [
-    '#include <stdlib.h>',
-    'long __attribute__((noinline)) f(long a, const char *s) { __asm__ volatile("" ::: "memory"); return a + s[0]; }',
-    'int main(int c, char **v) { long t = 0; for (int i = 1; i + 1 < c; i += 2) t += f(strtol(v[i], 0, 0), v[i + 1]); return (int)(t & 1); }',
-    '',
-  ].join('\n'));
-  const binary = join(dir, `kbfs${process.pid}`);
-  execFileSync('gcc', ['-O1', '-o', binary, src]);
-  const m = /^([0-9a-f]+) T f$/m.exec(execFileSync('nm', [binary], { encoding: 'utf8' }));
-  if (!m) throw new Error('nm: no f');
-  return { binary, offset: `0x${BigInt(`0x${m[1]}`).toString(16)}` };
-}
+const TARGET = [
+  '#include <stdlib.h>',
+  'long __attribute__((noinline)) f(long a, const char *s) { __asm__ volatile("" ::: "memory"); return a + s[0]; }',
+  'int main(int c, char **v) { long t = 0; for (int i = 1; i + 1 < c; i += 2) t += f(strtol(v[i], 0, 0), v[i + 1]); return (int)(t & 1); }',
+  '',
+].join('\n');
 
 /** The record the kernel builds for one call (the fields this test's filters name). */
 function record(fields: readonly EventField[], pid: number, a: bigint, s: string): Uint8Array {
@@ -62,7 +54,7 @@ const skip = uprobeEventsSkipReason() ?? (spawnSync('taskset', ['-c', '0', 'true
 t.test('for every generated filter, the kernel records exactly the calls the evaluator keeps', { skip }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kbfs-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const target = buildTarget(dir);
+  const target = buildFilterTarget(dir, TARGET, 'kbfs');
   const stand = await withKernelLock(() => createFilterStand(target, [{ event: 'sem', args: ARGS }]));
   t.teardown(() => withKernelLock(() => stand.remove()));
   const rules = runningKernelRules();
