@@ -82,6 +82,10 @@ export function createFilterStand(target: { binary: string; offset: string }, pr
     return { accepted: errno === undefined, ...(errno ? { errno } : {}), readback: files.map((f) => readFileSync(f, 'utf8')).join('--\n'), log: readLog(log).sort() };
   };
   const remove = () => {
+    for (const p of probes) {
+      const enable = `${instance}/events/${group}/${p.event}/enable`;
+      if (existsSync(enable)) writeFileSync(enable, '0'); // a test that stopped half-way may have left it on
+    }
     if (existsSync(instance)) rmdirSync(instance);
     for (const p of probes) {
       if (existsSync(`${TRACEFS}/events/${group}/${p.event}`)) appendFileSync(UPROBE_EVENTS, `-:${group}/${p.event}\n`);
