@@ -43,12 +43,12 @@ if (prepared.kind === 'unavailable') {
     } catch (e) {
       if (!(e instanceof GuestError)) throw e;
       // What did finish still shows, then the failure with the console.
-      relay(t, parseTap(e.stdout).results);
+      relay(t, parseTap(e.stdout));
       t.fail(`guest ${e.failure} after ${e.seconds.toFixed(1)} s`, { diagnostic: true, console: e.consoleTail, stderr: e.stderr.slice(-4000) });
       return;
     }
     const doc = parseTap(res.stdout);
-    relay(t, doc.results);
+    relay(t, doc);
     const time = `guest part ${res.seconds.toFixed(1)} s: boot ${res.bootSeconds.toFixed(1)} s, suite ${res.commandSeconds.toFixed(1)} s inside the guest`;
     t.comment(time);
     t.ok(doc.results.length > 0, 'the guest suite reported results', { stdout: res.stdout.slice(-4000), stderr: res.stderr.slice(-4000) });
