@@ -7,13 +7,18 @@ const REGS = ['ax', 'bx', 'cx', 'dx', 'si', 'di', 'bp', 'sp', 'r8', 'r9', 'r10',
 const INT_TYPES = ['u8', 'u16', 'u32', 'u64', 's8', 's16', 's32', 's64', 'x8', 'x16', 'x32', 'x64'];
 
 export interface KernelSymbols {
-  /** Functions that can be probed (text symbols). */
+  /** Functions that can be probed (text symbols); never empty. */
   readonly functions: readonly string[];
-  /** A data symbol libbpf can resolve as a typeless __ksym, if kallsyms lists any. */
-  readonly data?: string;
+  /** A data symbol libbpf can resolve as a typeless __ksym. */
+  readonly data: string;
 }
 
-/** Picks probe-able functions and a data symbol from kallsyms (addresses may be hidden; names suffice). */
+/**
+ * Picks probe-able functions and a data symbol from kallsyms (addresses may
+ * be hidden; names suffice). Throws when kallsyms has none of the wanted
+ * functions or no data symbol: the corpus would otherwise probe a symbol
+ * named "undefined" or silently lose its @SYM arguments.
+ */
 export function kernelSymbols(kallsyms = '/proc/kallsyms'): KernelSymbols {
   const wanted = ['do_sys_openat2', 'vfs_read', 'ksys_read', '__x64_sys_getpid', 'vfs_write', 'do_nanosleep'];
   const have = new Set<string>();
@@ -24,7 +29,10 @@ export function kernelSymbols(kallsyms = '/proc/kallsyms'): KernelSymbols {
     if (wanted.includes(name)) have.add(name);
     if (!data && (type === 'D' || type === 'd' || type === 'B' || type === 'R') && /^[A-Za-z_]\w*$/.test(name)) data = name;
   }
-  return { functions: wanted.filter((w) => have.has(w)), ...(data ? { data } : {}) };
+  const functions = wanted.filter((w) => have.has(w));
+  if (functions.length === 0) throw new Error(`${kallsyms} lists none of ${wanted.join(', ')}: the kprobe corpus has no function to probe`);
+  if (!data) throw new Error(`${kallsyms} lists no data symbol (type D, d, B or R): the corpus's @SYM arguments need one`);
+  return { functions, data };
 }
 
 /** Fetch-argument bodies valid on both tracers (x86-64). */
@@ -42,9 +50,10 @@ function commonArgs(): string[] {
 }
 
 function kprobeOnlyArgs(sym: KernelSymbols): string[] {
-  const out = ['$arg1', '$arg2:s32', '$arg6', '$arg7', '$arg9:u16', '%ip:symbol', '+0(%sp):symbol', '%ip:symstr', '@0xffffffff82400000:u32'];
-  if (sym.data) out.push(`@${sym.data}`, `@${sym.data}+8:u64`, `@${sym.data}-8:x32`, `@${sym.data}:string`);
-  return out;
+  return [
+    '$arg1', '$arg2:s32', '$arg6', '$arg7', '$arg9:u16', '%ip:symbol', '+0(%sp):symbol', '%ip:symstr', '@0xffffffff82400000:u32',
+    `@${sym.data}`, `@${sym.data}+8:u64`, `@${sym.data}-8:x32`, `@${sym.data}:string`,
+  ];
 }
 
 const uprobeOnlyArgs = ['@+0x4020', '@+0x4020:u32', '@+0x4020:string', '@+0:x8[4]'];

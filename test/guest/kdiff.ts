@@ -99,7 +99,7 @@ export function fromLastMarker(lines: readonly TraceLine[], marker: string): Tra
 }
 
 export interface DiffRun {
-  kernel: { events: DynamicEvent[]; formats: Record<string, string>; lines: TraceLine[]; header: string; other: string[] };
+  kernel: { events: DynamicEvent[]; formats: Record<string, string>; lines: TraceLine[]; header: string; other: string[]; profile: string };
   ours: CliRun & { lines: TraceLine[]; other: string[] };
   /** The command's pid (from our marker line), or undefined. */
   pid: number | undefined;
@@ -153,6 +153,8 @@ export async function diffRun(opts: {
       inst.stop();
     }
     dbg(`cli done code=${cli.code} ${cli.seconds}s out=${cli.stdout.length}`);
+    // Read while the events still exist: every kprobe event's hits and misses so far.
+    const profile = readFileSync(`${TRACEFS}/kprobe_profile`, 'utf8');
     const text = inst.read();
     dbg(`kernel trace ${text.length} bytes`);
     const kernel = parseTrace(text);
@@ -163,7 +165,7 @@ export async function diffRun(opts: {
     const kernelWindow = pid === undefined ? [] : fromLastMarker(ofPid(kernel.lines, pid), opts.marker).map((l) => fix(comparable(l)));
     const oursWindow = pid === undefined ? [] : fromLastMarker(opts.ftraceComm === false ? ours.lines : lastCommPerPid(ours.lines), opts.marker).map((l) => comparable(l));
     return {
-      kernel: { events, formats, lines: kernel.lines, header: text.split('\n').filter((l) => l.startsWith('#')).join('\n'), other: kernel.other },
+      kernel: { events, formats, lines: kernel.lines, header: text.split('\n').filter((l) => l.startsWith('#')).join('\n'), other: kernel.other, profile },
       ours: { ...cli, lines: ours.lines, other: ours.other },
       pid,
       kernelWindow,

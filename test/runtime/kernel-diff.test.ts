@@ -154,7 +154,11 @@ function jsonToTraceBody(e: JsonEvent, charFields: ReadonlySet<string>): string 
     if (Array.isArray(v)) return `{${v.map((x) => value(x, name)).join(',')}}`;
     if (v === null) return '(fault)';
     if (typeof v === 'number') return String(v);
-    if (v.startsWith('0x') || /^-?\d+$/.test(v)) return v; // hex, or a 64-bit integer beyond 2^53
+    if (v.startsWith('0x')) return v; // x-types and addresses are hex strings
+    // A decimal string is right only for a 64-bit integer beyond 2^53 (a JSON
+    // number would be rounded); a smaller one must be a JSON number, so it is
+    // rendered quoted here and differs from the kernel's line.
+    if (/^-?\d+$/.test(v) && !Number.isSafeInteger(Number(v))) return v;
     return charFields.has(`${e.event}.${name}`) ? `'${v}'` : `"${v}"`;
   };
   const head = e.ip !== undefined ? `(${e.ip})` : `(${e.ret_ip} <- ${e.func})`;

@@ -140,25 +140,62 @@ t.test('a kernel that refuses sleepable uprobes (EINVAL): lines are recompiled, 
   });
 });
 
+interface BtfType { id: number; kind: string; name?: string; type_id?: number; nr_elems?: number; members?: { name: string; type_id: number }[] }
+
+/**
+ * The ring's geometry, read from the compiled object by LLVM and bpftool, not
+ * by our own reader: the ring's size (the `records` map's max_entries in its
+ * BTF map definition: a pointer to an array of that many elements) and the
+ * bytes one record takes in it (the size passed to bpf_ringbuf_reserve,
+ * helper 131, plus the 8-byte record header, rounded up to 8: kernel/bpf/ringbuf.c).
+ */
+function ringGeometry(line: string): { ringBytes: number; recordBytes: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'kprobe-bpf-ring-'));
+  try {
+    const obj = join(dir, 'ring.o');
+    execFileSync(CLI, ['compile', '-e', line, '-o', obj]);
+    const types = (JSON.parse(execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', obj], { encoding: 'utf8' })) as { types: BtfType[] }).types;
+    const byId = (id: number | undefined) => types.find((x) => x.id === id);
+    const def = byId(types.find((x) => x.kind === 'VAR' && x.name === 'records')?.type_id);
+    const ringBytes = byId(byId(def?.members?.find((m) => m.name === 'max_entries')?.type_id)?.type_id)?.nr_elems;
+    const dis = execFileSync('llvm-objdump', ['-d', obj], { encoding: 'utf8' }).split('\n');
+    const call = dis.findIndex((l) => /\tcall 131$/.test(l));
+    const reserve = [...dis.slice(0, Math.max(call, 0))].reverse().map((l) => /\tr2 = (\d+)$/.exec(l)?.[1]).find(Boolean);
+    if (ringBytes === undefined || reserve === undefined) throw new Error(`cannot read the ring geometry of ${line}`);
+    return { ringBytes, recordBytes: Math.ceil((Number(reserve) + 8) / 8) * 8 };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 t.test('the ring buffer wraps: every record printed once, in order, or counted as lost', { skip }, async (t) => {
   const { buildTarget: buildRuntimeTarget } = await import('./lib/target.js');
   const target = buildRuntimeTarget();
   t.teardown(() => target.cleanup());
-  const HITS = 3000;
-  // ~4 KiB reserved per record (one string): three thousand go round the 4 MiB ring three times
   const line = `p:kpbslw/hot ${target.path}:kpb_hot i=%di:s32 s=+0(%di):string`;
-  const r = await withKernelLock(() =>
-    spawnSync(CLI, ['trace', '-e', line, '-c', `${target.path} 0 ${HITS} go 20000`, '--profile'], { encoding: 'utf8' }));
-  t.equal(r.status, 0, 'kprobe-bpf trace exits 0', { stderr: r.stderr });
-  const seen = traceBodies(r.stdout.split('\n').filter((l) => l.startsWith('#') || / hot: /.test(l)).join('\n'))
-    .map((l) => Number(/ i=(-?\d+) /.exec(l.body)?.[1]));
-  const profile = /^\s+hot\s+(\d+)\s+(\d+)\s*$/m.exec(r.stderr);
-  t.ok(profile, 'the profile has a row for the event', { stderr: r.stderr });
-  const [hits, misses] = [Number(profile?.[1]), Number(profile?.[2])];
-  t.equal(hits, seen.length, 'the profile counts the printed records');
-  t.equal(hits + misses, HITS, `every hit printed or counted lost (${misses} lost)`);
-  t.ok(seen.length > 1000, `${seen.length} records printed: more than the ring holds at once`);
-  t.ok(seen.every((v, i) => i === 0 || v > seen[i - 1]!), 'in the order of the hits');
+  const { ringBytes, recordBytes } = ringGeometry(line);
+  t.comment(`ring ${ringBytes} bytes, ${recordBytes} bytes a record: ${Math.floor(ringBytes / recordBytes)} records at once`);
+  // How often the ring wrapped depends on how fast the reader drained it
+  // while the target ran (a full ring drops, it does not wrap); a run that
+  // did not wrap twice is run again with four times the hits.
+  let wraps = 0;
+  for (let hits = 4 * Math.ceil(ringBytes / recordBytes); wraps < 2 && hits <= 64 * Math.ceil(ringBytes / recordBytes); hits *= 4) {
+    const r = await withKernelLock(() =>
+      spawnSync(CLI, ['trace', '-e', line, '-c', `${target.path} 0 ${hits} go 20000`, '--profile'], { encoding: 'utf8', maxBuffer: 1 << 28 }));
+    t.equal(r.status, 0, 'kprobe-bpf trace exits 0', { stderr: r.stderr });
+    const seen = traceBodies(r.stdout.split('\n').filter((l) => l.startsWith('#') || / hot: /.test(l)).join('\n'))
+      .map((l) => Number(/ i=(-?\d+) /.exec(l.body)?.[1]));
+    const profile = /^\s+hot\s+(\d+)\s+(\d+)\s*$/m.exec(r.stderr);
+    t.ok(profile, 'the profile has a row for the event', { stderr: r.stderr });
+    const [printed, misses] = [Number(profile?.[1]), Number(profile?.[2])];
+    t.equal(printed, seen.length, 'the profile counts the printed records');
+    t.equal(printed + misses, hits, `every one of ${hits} hits printed or counted lost (${misses} lost)`);
+    t.ok(seen.every((v, i) => i === 0 || v > seen[i - 1]!), 'in the order of the hits');
+    // Every printed record went through the ring once; lost ones reserved nothing.
+    wraps = Math.floor((seen.length * recordBytes) / ringBytes);
+    t.comment(`${hits} hits: ${seen.length} printed, the ring wrapped ${wraps} times`);
+  }
+  t.ok(wraps >= 2, `the ring wrapped at least twice (${wraps}), so the checks above saw records across its end`);
 });
 
 t.test('compile --no-sleepable keeps uprobe sections non-sleepable', async (t) => {

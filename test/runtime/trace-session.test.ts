@@ -3,17 +3,24 @@
 // output with its header, and the profile — against the kernel's own
 // uprobe tracer on the same hits.
 import t from 'tap';
-import { uprobeEventsSkipReason, withKernelLock } from '../lib/kernel.js';
+import { readFileSync } from 'node:fs';
+import { TRACEFS, uprobeEventsSkipReason, withKernelLock } from '../lib/kernel.js';
 import { ElfSymbols } from '../../runtime/elf-symbols.js';
 import { parseFormatFile } from '../../runtime/format-file.js';
 import { TraceSession } from '../../runtime/trace-session.js';
 import { launchHeld } from '../../runtime/launch.js';
 import { readPmu } from '../../runtime/attach/index.js';
-import { renderProfile } from '../../runtime/profile.js';
 import { perfEventFds } from '../../runtime/sys/index.js';
 import { buildTarget } from './lib/target.js';
 import { TraceInstance, addUprobeEvent, eventFormat, removeUprobeEvent, traceBodies } from './lib/tracefs.js';
 import { closeFd, createPerfEventArray, loadRecordProgram, mapUpdateU32 } from './lib/mini-bpf.js';
+
+/** The hits column of the kernel's uprobe_profile line for file and event ("  %s %-44s %15lu\n"). */
+function kernelProfileHits(file: string, event: string): number | undefined {
+  const line = readFileSync(`${TRACEFS}/uprobe_profile`, 'utf8').split('\n').find((l) => l.startsWith(`  ${file} ${event} `));
+  const m = line === undefined ? null : /^  \S+ \S+ +(\d+)$/.exec(line);
+  return m ? Number(m[1]) : undefined;
+}
 
 const skip = uprobeEventsSkipReason() ?? (readPmu('uprobe') ? undefined : 'no uprobe PMU');
 
@@ -53,7 +60,10 @@ t.test('trace session: -c command, trace file output with header, profile, nothi
       const header = (s: string) => s.split('\n').filter((l) => l.startsWith('#')).join('\n');
       t.equal(header(out), header(kernelTrace), 'the header equals the kernel trace file header (50/50, #P)');
       t.same(traceBodies(out), traceBodies(kernelTrace), 'the lines equal the kernel lines (timestamps and flags aside)');
-      t.equal(prof, renderProfile([{ event: 'hot', hits: 50, misses: 0 }]), 'profile: 50 hits');
+      // kprobe_profile's line ("  %-44s %15lu %15lu\n", probes_profile_seq_show) as literal text,
+      // and the hit count against the kernel's own uprobe_profile for the same event and hits.
+      t.equal(prof, '  hot                                                       50               0\n', 'profile: 50 hits, 0 misses in kprobe_profile columns');
+      t.same(kernelProfileHits(target.path, 'hot'), 50, "the kernel's uprobe_profile counted the same 50 hits");
       inst.enable(kgroup, 'hot', false);
     } finally {
       inst.remove();

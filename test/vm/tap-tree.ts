@@ -14,13 +14,19 @@ export interface TapResult {
   diag: string;
   /** Results of the subtest this line closes, if it was one. */
   children: TapResult[];
+  /** The `# ...` comments (t.comment) printed at this line's level since the result before it. */
+  before: string[];
+  /** The comments the subtest printed after its last result. tap's own `# time=` lines are left out of both. */
+  comments: string[];
 }
 
 export interface TapDocument {
   results: TapResult[];
   bailOut?: string;
-  /** Top-level `# ...` comments, e.g. tap's `# { total: ..., pass: ... }`. */
+  /** Every top-level `# ...` comment, e.g. tap's `# { total: ..., pass: ... }`. */
   comments: string[];
+  /** The top-level comments after the last result (where tap's summary is). */
+  trailing: string[];
 }
 
 const RESULT = /^(not )?ok(?: (\d+))?(?: -)?(?: (.*))?$/;
@@ -44,9 +50,10 @@ class Reader {
   constructor(readonly lines: string[]) {}
 
   /** Reads one nesting level whose lines start with `indent` spaces, up to the first line that dedents. */
-  level(indent: number, doc?: TapDocument): TapResult[] {
+  level(indent: number, doc?: TapDocument): { results: TapResult[]; comments: string[] } {
     const out: TapResult[] = [];
-    let pendingChildren: TapResult[] | undefined;
+    let comments: string[] = [];
+    let pending: { results: TapResult[]; comments: string[] } | undefined;
     while (this.i < this.lines.length) {
       const line = this.lines[this.i]!;
       if (blank(line)) { this.i++; continue; }
@@ -55,23 +62,24 @@ class Reader {
       if (indentOf(line) > indent) { this.i++; continue; }
       this.i++;
       if (text.startsWith('# Subtest')) {
-        pendingChildren = this.level(indent + 4);
+        pending = this.level(indent + 4);
         continue;
       }
       const m = RESULT.exec(text);
       if (m) {
         const { name, skip, todo } = splitDirective(m[3] ?? '');
-        const r: TapResult = { ok: !m[1], id: Number(m[2] ?? out.length + 1), name, diag: this.yaml(indent + 2), children: pendingChildren ?? [] };
+        const r: TapResult = { ok: !m[1], id: Number(m[2] ?? out.length + 1), name, diag: this.yaml(indent + 2), children: pending?.results ?? [], before: comments, comments: pending?.comments ?? [] };
         if (skip !== undefined) r.skip = skip;
         if (todo !== undefined) r.todo = todo;
         out.push(r);
-        pendingChildren = undefined;
+        pending = undefined;
+        comments = [];
         continue;
       }
       if (doc && text.startsWith('Bail out!')) doc.bailOut = text.slice('Bail out!'.length).trim();
-      else if (doc && text.startsWith('#')) doc.comments.push(text.slice(1).trim());
+      else if (text.startsWith('#') && !/^# time=/.test(text)) comments.push(text.slice(1).trim());
     }
-    return out;
+    return { results: out, comments };
   }
 
   /** A `---` ... `...` block right after a result line, dedented. */
@@ -89,8 +97,11 @@ class Reader {
 }
 
 export function parseTap(text: string): TapDocument {
-  const doc: TapDocument = { results: [], comments: [] };
-  doc.results = new Reader(text.replace(/\r/g, '').split('\n')).level(0, doc);
+  const doc: TapDocument = { results: [], comments: [], trailing: [] };
+  const top = new Reader(text.replace(/\r/g, '').split('\n')).level(0, doc);
+  doc.results = top.results;
+  doc.trailing = top.comments;
+  doc.comments = [...top.results.flatMap((r) => r.before), ...top.comments];
   return doc;
 }
 

@@ -40,6 +40,12 @@ export interface LoopTarget {
   readonly path: string;
   /** File offset of kpb_tick (nm value; PIE text is mapped at its file offset). */
   readonly tickOffset: bigint;
+  /**
+   * nm value of kpb_sink, which after n calls holds the sum of i + 7 for
+   * i < n (PIE: at the file's load base plus this), so another process can
+   * count the calls made by reading it.
+   */
+  readonly sinkVaddr: bigint;
   cleanup(): void;
 }
 
@@ -49,8 +55,11 @@ export function buildLoopTarget(): LoopTarget {
   const path = join(dir, 'kpbloop');
   writeFileSync(src, LOOP_C);
   execFileSync('gcc', ['-O1', '-o', path, src], { stdio: 'pipe' });
-  const line = execFileSync('nm', [path], { encoding: 'utf8' }).split('\n').find((l) => / T kpb_tick$/.test(l));
-  if (!line) throw new Error('nm: no kpb_tick');
+  const nm = execFileSync('nm', [path], { encoding: 'utf8' }).split('\n');
+  const line = nm.find((l) => / T kpb_tick$/.test(l));
+  const sink = nm.find((l) => / [BbDd] kpb_sink$/.test(l));
+  if (!line || !sink) throw new Error('nm: no kpb_tick or kpb_sink');
+  const sinkVaddr = BigInt(`0x${sink.split(' ')[0]}`);
   const vaddr = BigInt(`0x${line.split(' ')[0]}`);
   // file offset = vaddr - segment vaddr + segment offset (readelf), for the segment holding it
   let tickOffset = vaddr;
@@ -60,7 +69,7 @@ export function buildLoopTarget(): LoopTarget {
     const off = BigInt(`0x${m[1]}`), va = BigInt(`0x${m[2]}`), size = BigInt(`0x${m[3]}`);
     if (vaddr >= va && vaddr < va + size) tickOffset = vaddr - va + off;
   }
-  return { dir, path, tickOffset, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, path, tickOffset, sinkVaddr, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** The probe line on kpb_tick. */
