@@ -2,9 +2,8 @@
 // the perf event array its per-CPU rings, attach every probe, print until
 // stopped, and leave nothing behind whatever happens.
 import os from 'node:os';
-import type { ProbeDefinition } from '../grammar/ast.js';
-import { eventsOfObject, type EventMetadata } from '../compiler/metadata.js';
-import { EVENTS_MAP, MISSES_MAP, RINGBUF_MAP } from '../compiler/codegen.js';
+import { EVENTS_MAP, MISSES_MAP, RINGBUF_MAP, type EventMetadata } from '../compiler/abi.js';
+import { eventsOfObject, probeSiteOf } from '../compiler/metadata.js';
 import { kprobeSupportProblem } from './attach/index.js';
 import { launchHeld, type HeldCommand } from './launch.js';
 import { stderrLogger, type LogLevel } from './bridge/logger.js';
@@ -30,8 +29,6 @@ export interface TraceOptions {
 /** linux errno EINVAL: what a kernel without sleepable uprobe programs answers at load or attach. */
 const EINVAL = 22;
 
-/** libbpf's sections for sleepable uprobes (libbpf.c section_defs: uprobe.s+, uretprobe.s+). */
-const isSleepableSection = (section: string): boolean => /^u(ret)?probe\.s(\/|$)/.test(section);
 
 /** Raised inside runTrace when the kernel refused the object's sleepable programs. */
 class SleepableRefused extends Error {
@@ -45,12 +42,12 @@ const say = (msg: string) => process.stderr.write(`kprobe-bpf trace: ${msg}\n`);
  * the uprobe events still run (the kernel itself would refuse only those lines).
  */
 function attachable(events: readonly EventMetadata[]): EventMetadata[] {
-  const kernelProblem = events.some((e) => e.format.definition.tracer === 'kprobe') ? kprobeSupportProblem() : undefined;
+  const kernelProblem = events.some((e) => e.format.tracer === 'kprobe') ? kprobeSupportProblem() : undefined;
   if (!kernelProblem) return [...events];
   for (const e of events) {
-    if (e.format.definition.tracer === 'kprobe') say(`${e.format.group}/${e.format.event}: not attached: ${kernelProblem}`);
+    if (e.format.tracer === 'kprobe') say(`${e.format.group}/${e.format.event}: not attached: ${kernelProblem}`);
   }
-  return events.filter((e) => e.format.definition.tracer !== 'kprobe');
+  return events.filter((e) => e.format.tracer !== 'kprobe');
 }
 
 /**
@@ -76,7 +73,7 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
 
 async function traceOnce(opts: TraceOptions): Promise<number> {
   const all = eventsOfObject(opts.object);
-  const sleepable = all.some((e) => isSleepableSection(e.section));
+  const sleepable = all.some((e) => e.sleepable);
   const events = attachable(all);
   if (events.length === 0) {
     say('no event can be attached on this kernel');
@@ -113,7 +110,7 @@ async function traceOnce(opts: TraceOptions): Promise<number> {
     const ringMap = loaded.maps.find((m) => m.name === RINGBUF_MAP);
     const fdOf = new Map(loaded.programs.map((p) => [p.name, p.fd]));
     const sessionEvents: SessionEvent[] = events.map((e) => ({
-      def: e.format.definition as ProbeDefinition,
+      def: probeSiteOf(e),
       format: e.format,
       typeId: e.id,
       progFd: fdOf.get(e.program) ?? -1,
@@ -149,7 +146,7 @@ async function traceOnce(opts: TraceOptions): Promise<number> {
     }
     // Sleepable programs count a failed ring buffer reservation as a miss (no PERF_RECORD_LOST there).
     const dropped = missesMap && ringMap
-      ? events.filter((e) => isSleepableSection(e.section)).reduce((n, e) => n + Number(mapLookupPerCpuU64Sum(missesMap.fd, e.id)), 0)
+      ? events.filter((e) => e.sleepable).reduce((n, e) => n + Number(mapLookupPerCpuU64Sum(missesMap.fd, e.id)), 0)
       : 0;
     if (dropped > 0) say(`${dropped} events lost: the ring buffer of the sleepable uprobe programs filled faster than it was read`);
     if (summary.stoppedBy === 'signal') {
