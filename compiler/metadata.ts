@@ -35,9 +35,15 @@ export function decodeMetadata(bytes: Uint8Array, label = 'object'): ObjectMetad
   const fail = (what: string, cause?: unknown): never => {
     throw new ObjectFormatError(`${label}: ${METADATA_SECTION} metadata ${what}`, cause === undefined ? {} : { cause });
   };
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (e) {
+    return fail('is not UTF-8 text: the object is corrupt', e);
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes), reviveBigint);
+    raw = JSON.parse(text, reviveBigint);
   } catch (e) {
     return fail('is not valid JSON: the object is corrupt', e);
   }
