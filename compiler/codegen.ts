@@ -19,7 +19,7 @@
 // the string being fetched (sleepable only, kept across its retries), fp-32
 // the char ** of an array of strings.
 import {
-  R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9, sizeOf, type Reg,
+  R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9, sizeFieldFor, type Reg,
 } from '../bpf/insn.js';
 import {
   type AsmItem, Helper, alu64Imm, alu64Reg, annotate, call, exit, ja, jmpImm, label, ldImm64, ldKsym, ldMapFd, ldx,
@@ -123,14 +123,14 @@ function addConst(dst: Reg, v: bigint): AsmItem[] {
 /** Stage 1: the first value, into r3. */
 function emitSource(e: Emitter, src: FetchSource): AsmItem[] {
   switch (src.op) {
-    case 'reg': return [ldx(sizeOf(8), R3, R6, src.ptRegsOffset)];
+    case 'reg': return [ldx(sizeFieldFor(8), R3, R6, src.ptRegsOffset)];
     case 'imm': return loadConst(R3, src.value);
     case 'ksym': return [ldKsym(R3, src.symbol), ...addConst(R3, src.offset)];
     // kernel: translate_user_vaddr — the probed address minus the probe's file
     // offset is where the file is mapped; __probe_ip/__probe_func already holds it.
     case 'foffs': {
       const ip = fieldOffset(e.program.format, e.program.format.isReturn ? FIELD_STRING_FUNC : FIELD_STRING_IP);
-      return [ldx(sizeOf(8), R3, R7, entry(ip)), ...addConst(R3, src.fileOffset - src.probeFileOffset)];
+      return [ldx(sizeFieldFor(8), R3, R7, entry(ip)), ...addConst(R3, src.fileOffset - src.probeFileOffset)];
     }
     case 'comm':
     case 'immstr':
@@ -145,7 +145,7 @@ function emitDeref(e: Emitter, offset: bigint, space: MemSpace): AsmItem[] {
     mov64Reg(R1, R10), alu64Imm('add', R1, DEREF_SLOT),
     mov64Imm(R2, WORD),
     call(READ_HELPER[flavor(e.program)][space]),
-    ldx(sizeOf(8), R3, R10, DEREF_SLOT),
+    ldx(sizeFieldFor(8), R3, R10, DEREF_SLOT),
   ];
 }
 
@@ -164,17 +164,17 @@ function emitBitfield(reg: Reg, f: FetchProgram): AsmItem[] {
 function emitDataLoc(fieldOffset: number): AsmItem[] {
   return [
     mov64Reg(R1, R0), alu64Imm('lsh', R1, DATA_LOC_LEN_SHIFT), alu64Reg('or', R1, R8),
-    stx(sizeOf(4), R7, entry(fieldOffset), R1),
+    stx(sizeFieldFor(4), R7, entry(fieldOffset), R1),
     alu64Reg('add', R8, R0),
   ];
 }
 
 /** A dynamic datum of known length (0 = the kernel's fault) at the current dynamic offset. */
 function emitDataLocConst(fieldOffset: number, len: number): AsmItem[] {
-  if (len === 0) return [stx(sizeOf(4), R7, entry(fieldOffset), R8)];
+  if (len === 0) return [stx(sizeFieldFor(4), R7, entry(fieldOffset), R8)];
   return [
     mov64Reg(R1, R8), alu64Imm('or', R1, len << DATA_LOC_LEN_SHIFT),
-    stx(sizeOf(4), R7, entry(fieldOffset), R1),
+    stx(sizeFieldFor(4), R7, entry(fieldOffset), R1),
     alu64Imm('add', R8, len),
   ];
 }
@@ -226,19 +226,19 @@ function emitFaultingUserString(e: Emitter, fieldOffset: number): AsmItem[] {
   const read = (last = false, first = false): AsmItem[] => [
     ...dynamicDest(e),
     mov64Imm(R2, max),
-    ...(first ? [] : [ldx(sizeOf(8), R3, R10, STRING_ADDR_SLOT)]),
+    ...(first ? [] : [ldx(sizeFieldFor(8), R3, R10, STRING_ADDR_SLOT)]),
     call(Helper.probe_read_user_str),
     ...(last ? [] : [jmpImm('jsge', R0, 0, done)]),
   ];
   const faultIn = (nextPage: boolean): AsmItem[] => [
     mov64Reg(R1, R10), alu64Imm('add', R1, DEREF_SLOT),
     mov64Imm(R2, 1),
-    ldx(sizeOf(8), R3, R10, STRING_ADDR_SLOT),
+    ldx(sizeFieldFor(8), R3, R10, STRING_ADDR_SLOT),
     ...(nextPage ? [alu64Imm('or', R3, PAGE_MASK_LOW), alu64Imm('add', R3, 1)] : []),
     call(Helper.copy_from_user),
   ];
   return [
-    stx(sizeOf(8), R10, STRING_ADDR_SLOT, R3),
+    stx(sizeFieldFor(8), R10, STRING_ADDR_SLOT, R3),
     ...read(false, true),
     ...faultIn(false),
     ...read(),
@@ -265,9 +265,9 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
   switch (store.op) {
     case 'raw':
       if (f.source.op === 'imm' && !f.bitfield && f.derefs.length === 0 && store.size <= 4) {
-        return [st(sizeOf(store.size as 1 | 2 | 4), R7, field, Number(BigInt.asIntN(32, f.source.value)))];
+        return [st(sizeFieldFor(store.size as 1 | 2 | 4), R7, field, Number(BigInt.asIntN(32, f.source.value)))];
       }
-      return [...emitBitfield(R3, f), stx(sizeOf(store.size as 1 | 2 | 4 | 8), R7, field, R3)];
+      return [...emitBitfield(R3, f), stx(sizeFieldFor(store.size as 1 | 2 | 4 | 8), R7, field, R3)];
     case 'mem': {
       const bytes = store.size * (f.count ?? 1);
       const out: AsmItem[] = [
@@ -277,7 +277,7 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
         call(READ_HELPER[flavor(e.program)][store.space]),
       ];
       if (f.bitfield) {
-        const sz = sizeOf(store.size as 1 | 2 | 4 | 8);
+        const sz = sizeFieldFor(store.size as 1 | 2 | 4 | 8);
         out.push(ldx(sz, R1, R7, field), ...emitBitfield(R1, f), stx(sz, R7, field, R1));
       }
       return out;
@@ -285,9 +285,9 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
     case 'string': {
       if (f.count === undefined) return [...addConst(R3, store.offset), ...emitString(e, store.space, f.fieldOffset)];
       // an array of char *: element i's pointer is read from val + offset + 8i
-      const out: AsmItem[] = [stx(sizeOf(8), R10, ARRAY_BASE_SLOT, R3)];
+      const out: AsmItem[] = [stx(sizeFieldFor(8), R10, ARRAY_BASE_SLOT, R3)];
       for (let i = 0; i < f.count; i++) {
-        out.push(...(i === 0 ? [] : [ldx(sizeOf(8), R3, R10, ARRAY_BASE_SLOT)]), ...emitDeref(e, store.offset + BigInt(i * WORD), store.space),
+        out.push(...(i === 0 ? [] : [ldx(sizeFieldFor(8), R3, R10, ARRAY_BASE_SLOT)]), ...emitDeref(e, store.offset + BigInt(i * WORD), store.space),
           ...emitString(e, store.space, f.fieldOffset + i * 4));
       }
       return out;
@@ -306,13 +306,13 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
       const bytes = Buffer.concat([Buffer.from(store.value), Buffer.alloc(1)]);
       const out: AsmItem[] = dynamicDest(e);
       let at = 0;
-      for (; at + 4 <= bytes.length; at += 4) out.push(st(sizeOf(4), R1, at, bytes.readInt32LE(at)));
-      for (; at < bytes.length; at++) out.push(st(sizeOf(1), R1, at, bytes[at]!));
+      for (; at + 4 <= bytes.length; at += 4) out.push(st(sizeFieldFor(4), R1, at, bytes.readInt32LE(at)));
+      for (; at < bytes.length; at++) out.push(st(sizeFieldFor(1), R1, at, bytes[at]!));
       return [...out, ...emitDataLocConst(f.fieldOffset, bytes.length)];
     }
     case 'symstr':
       // the address goes into dynamic data; the runtime renders it as the kernel's "sym+off/size"
-      return [...dynamicDest(e), stx(sizeOf(8), R1, 0, R3), ...emitDataLocConst(f.fieldOffset, WORD)];
+      return [...dynamicDest(e), stx(sizeFieldFor(8), R1, 0, R3), ...emitDataLocConst(f.fieldOffset, WORD)];
   }
 }
 
@@ -329,11 +329,11 @@ function emitProbeIp(p: ProbeProgram): AsmItem[] {
   const first = entry(fieldOffset(p.format, p.format.isReturn ? FIELD_STRING_FUNC : FIELD_STRING_IP));
   const value: AsmItem[] = (() => {
     switch (ip.op) {
-      case 'ksym': return [ldKsym(R1, ip.symbol), ...addConst(R1, ip.offset), stx(sizeOf(8), R7, first, R1)];
-      case 'imm': return [...loadConst(R1, ip.value), stx(sizeOf(8), R7, first, R1)];
-      case 'reg-ip': return [ldx(sizeOf(8), R1, R6, PT_REGS_OFFSET.ip), stx(sizeOf(8), R7, first, R1)];
+      case 'ksym': return [ldKsym(R1, ip.symbol), ...addConst(R1, ip.offset), stx(sizeFieldFor(8), R7, first, R1)];
+      case 'imm': return [...loadConst(R1, ip.value), stx(sizeFieldFor(8), R7, first, R1)];
+      case 'reg-ip': return [ldx(sizeFieldFor(8), R1, R6, PT_REGS_OFFSET.ip), stx(sizeFieldFor(8), R7, first, R1)];
       // kernel 5.15+ (uprobes 6.6+): bpf_get_func_ip gives the probed function's address
-      case 'func-ip': return [mov64Reg(R1, R6), call(Helper.get_func_ip), stx(sizeOf(8), R7, first, R0)];
+      case 'func-ip': return [mov64Reg(R1, R6), call(Helper.get_func_ip), stx(sizeFieldFor(8), R7, first, R0)];
     }
   })();
   // ksym + large offset would clobber r1 in addConst; offsets are small, but keep r1 for the value
@@ -342,21 +342,21 @@ function emitProbeIp(p: ProbeProgram): AsmItem[] {
   const retIp = entry(fieldOffset(p.format, FIELD_STRING_RETIP));
   return [
     ...annotate(FIELD_STRING_FUNC, value),
-    ...annotate(FIELD_STRING_RETIP, [ldx(sizeOf(8), R1, R6, PT_REGS_OFFSET.ip), stx(sizeOf(8), R7, retIp, R1)]),
+    ...annotate(FIELD_STRING_RETIP, [ldx(sizeFieldFor(8), R1, R6, PT_REGS_OFFSET.ip), stx(sizeFieldFor(8), R7, retIp, R1)]),
   ];
 }
 
 /** misses[eventId] += 1 (the profile's misses); r0 is clobbered. */
 function countMiss(e: Emitter, eventId: number): AsmItem[] {
   return [
-    st(sizeOf(4), R10, KEY_SLOT, eventId),
+    st(sizeFieldFor(4), R10, KEY_SLOT, eventId),
     mov64Reg(R2, R10), alu64Imm('add', R2, KEY_SLOT),
     ldMapFd(R1, MISSES_MAP),
     call(Helper.map_lookup_elem),
     jmpImm('jeq', R0, 0, e.exitLabel),
-    ldx(sizeOf(8), R1, R0, 0),
+    ldx(sizeFieldFor(8), R1, R0, 0),
     alu64Imm('add', R1, 1),
-    stx(sizeOf(8), R0, 0, R1),
+    stx(sizeFieldFor(8), R0, 0, R1),
   ];
 }
 
@@ -371,7 +371,7 @@ const RECORD_SINK: Readonly<Record<'sleepable' | 'atomic', RecordSink>> = {
   atomic: {
     acquire: (e) => annotate('record = scratch[0]', [
       mov64Reg(R6, R1),
-      st(sizeOf(4), R10, KEY_SLOT, 0),
+      st(sizeFieldFor(4), R10, KEY_SLOT, 0),
       mov64Reg(R2, R10), alu64Imm('add', R2, KEY_SLOT),
       ldMapFd(R1, SCRATCH_MAP),
       call(Helper.map_lookup_elem),
@@ -443,18 +443,18 @@ export function generateProgram(p: ProbeProgram, eventId: number): AsmItem[] {
   e.push(...sink.acquire(e, eventId));
   e.push(...annotate('prefix: time, tgid, cpu, comm; common_type, common_pid', [
     call(Helper.ktime_get_ns),
-    stx(sizeOf(8), R7, PREFIX_TS, R0),
+    stx(sizeFieldFor(8), R7, PREFIX_TS, R0),
     call(Helper.get_current_pid_tgid),
-    stx(sizeOf(4), R7, entry(fieldOffset(p.format, 'common_pid')), R0),
+    stx(sizeFieldFor(4), R7, entry(fieldOffset(p.format, 'common_pid')), R0),
     alu64Imm('rsh', R0, 32),
-    stx(sizeOf(4), R7, PREFIX_TGID, R0),
+    stx(sizeFieldFor(4), R7, PREFIX_TGID, R0),
     call(Helper.get_smp_processor_id),
-    stx(sizeOf(4), R7, PREFIX_CPU, R0),
+    stx(sizeFieldFor(4), R7, PREFIX_CPU, R0),
     mov64Reg(R1, R7), alu64Imm('add', R1, PREFIX_COMM),
     mov64Imm(R2, TASK_COMM_LEN),
     call(Helper.get_current_comm),
     // common_type, with common_flags and common_preempt_count zero
-    st(sizeOf(4), R7, entry(fieldOffset(p.format, 'common_type')), eventId),
+    st(sizeFieldFor(4), R7, entry(fieldOffset(p.format, 'common_type')), eventId),
   ]));
   e.push(...emitProbeIp(p));
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
