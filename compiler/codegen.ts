@@ -288,7 +288,7 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
       const out: AsmItem[] = [stx(sizeFieldFor(8), R10, ARRAY_BASE_SLOT, R3)];
       for (let i = 0; i < f.count; i++) {
         out.push(...(i === 0 ? [] : [ldx(sizeFieldFor(8), R3, R10, ARRAY_BASE_SLOT)]), ...emitDeref(e, store.offset + BigInt(i * WORD), store.space),
-          ...emitString(e, store.space, f.fieldOffset + i * 4));
+          ...emitString(e, store.space, f.fieldOffset + i * f.elemSize));
       }
       return out;
     }
