@@ -54,12 +54,26 @@ export const METADATA_VERSION = 2;
 /** Which kernel tracer an event belongs to. */
 export type ProbeTracer = 'kprobe' | 'uprobe';
 
-/** How one value of an argument prints (the kernel's fetch type names, trace_probe.c probe_fetch_types[]). */
-export const PRINT_KINDS = [
-  'u8', 'u16', 'u32', 'u64', 's8', 's16', 's32', 's64', 'x8', 'x16', 'x32', 'x64',
-  'char', 'symbol', 'string', 'ustring', 'symstr',
-] as const;
-export type PrintKind = (typeof PRINT_KINDS)[number];
+/**
+ * How one value of an argument prints (the kernel's fetch type names,
+ * trace_probe.c probe_fetch_types[]), and the bytes each element occupies in
+ * the entry (strings are a u32 __data_loc).
+ */
+export const PRINT_KIND_SIZE = {
+  u8: 1, u16: 2, u32: 4, u64: 8,
+  s8: 1, s16: 2, s32: 4, s64: 8,
+  x8: 1, x16: 2, x32: 4, x64: 8,
+  char: 1, symbol: 8,
+  string: 4, ustring: 4, symstr: 4,
+} as const;
+export type PrintKind = keyof typeof PRINT_KIND_SIZE;
+export const PRINT_KINDS = Object.keys(PRINT_KIND_SIZE) as readonly PrintKind[];
+
+/**
+ * The largest per-CPU map value the kernel allows (PCPU_MIN_UNIT_SIZE): a
+ * record, prefix included, is built in one, so no record is larger.
+ */
+export const SCRATCH_VALUE_MAX = 32768;
 
 /** One `field:` line of a format file, offsets relative to the trace entry (not the prefix). */
 export interface FieldFormat {

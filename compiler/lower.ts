@@ -4,7 +4,7 @@
 // address; $stackN and stack-passed $argN are reads above the stack pointer).
 import type { FetchArg, ProbeArg, ProbeDefinition, Tracer } from '../grammar/ast.js';
 import { formatProbeCommand } from '../grammar/format.js';
-import { RECORD_PREFIX_SIZE, TASK_COMM_LEN, type ArgField, type ProbePlace } from './abi.js';
+import { RECORD_PREFIX_SIZE, SCRATCH_VALUE_MAX, TASK_COMM_LEN, type ArgField, type ProbePlace } from './abi.js';
 import { ARG_REGS, PT_REGS_OFFSET, RETVAL_REG, STACK_REG, WORD_SIZE } from './arch/x86_64.js';
 import { fetchTypeOf } from './fetch-types.js';
 import type { Deref, FetchProgram, FetchSource, MemSpace, ProbeIpSource, ProbeProgram, StoreOp } from './ir.js';
@@ -28,8 +28,6 @@ export interface LowerOptions {
 
 /** kernel: MAX_STRING_SIZE (PATH_MAX), a string's bytes including its NUL. */
 export const MAX_STRING_SIZE = 4096;
-/** The largest per-CPU map value the kernel allows (PCPU_MIN_UNIT_SIZE); the record is built there. */
-export const SCRATCH_VALUE_MAX = 32768;
 
 /** Memory an implicit dereference reads: uprobes only see user memory. */
 const defaultSpace = (tracer: Tracer): MemSpace => (tracer === 'uprobe' ? 'user' : 'auto');

@@ -1,8 +1,14 @@
 // The ObjectMetadata model (compiler/abi.ts) as a checkable schema: decoded
 // JSON is walked against it and the first mismatch is named by its path
-// ("events[0].format.argFields[2].offset: not a non-negative integer"), so a
-// corrupt or foreign object is refused before the runtime trusts a field.
-import { PRINT_KINDS } from './abi.js';
+// ("events[0].format.argFields[2].offset: not a non-negative integer"), then
+// the promises the layout makes are checked (fields inside the entry, sizes
+// that match their print kind, the probe fields of the event's direction,
+// unique event ids), so a corrupt or foreign object is refused before the
+// runtime trusts a field: the printer reads exactly what these allow.
+import {
+  FIELD_STRING_FUNC, FIELD_STRING_IP, FIELD_STRING_RETIP, PRINT_KINDS, PRINT_KIND_SIZE, RECORD_PREFIX_SIZE, SCRATCH_VALUE_MAX,
+  type EventFormat, type ObjectMetadata,
+} from './abi.js';
 
 /** Returns what is wrong with `v` at `path`, or undefined. */
 type Check = (v: unknown, path: string) => string | undefined;
@@ -75,5 +81,33 @@ const OBJECT_METADATA = record({
   })),
 });
 
-/** What is wrong with decoded metadata, or undefined when it matches the model. */
-export const checkObjectMetadata = (v: unknown): string | undefined => OBJECT_METADATA(v, '');
+/** What breaks the layout's promises in one event's format, or undefined. */
+function checkLayout(f: EventFormat, path: string): string | undefined {
+  if (f.entrySize > SCRATCH_VALUE_MAX - RECORD_PREFIX_SIZE) return `${path}.entrySize: ${f.entrySize} is more than a record can hold`;
+  const probeNames = f.probeFields.map((x) => x.name).join(',');
+  const want = f.isReturn ? `${FIELD_STRING_FUNC},${FIELD_STRING_RETIP}` : FIELD_STRING_IP;
+  if (probeNames !== want) return `${path}.probeFields: ${probeNames || 'none'}, not ${want}`;
+  const fields = [...f.commonFields.map((x) => ['commonFields', x] as const), ...f.probeFields.map((x) => ['probeFields', x] as const)];
+  for (const [list, x] of fields) {
+    if (x.offset + x.size > f.entrySize) return `${path}.${list}: ${x.name} ends past the entry`;
+  }
+  for (const [i, a] of f.argFields.entries()) {
+    if (a.offset + a.size > f.entrySize) return `${path}.argFields[${i}]: ${a.name} ends past the entry`;
+    if (a.size !== (a.count ?? 1) * PRINT_KIND_SIZE[a.print]) return `${path}.argFields[${i}]: ${a.name}'s size ${a.size} does not hold ${a.count ?? 1} ${a.print}`;
+  }
+  return undefined;
+}
+
+/** What is wrong with decoded metadata, or undefined when it matches the model and keeps its promises. */
+export function checkObjectMetadata(v: unknown): string | undefined {
+  const shape = OBJECT_METADATA(v, '');
+  if (shape) return shape;
+  const ids = new Set<number>();
+  for (const [i, e] of (v as ObjectMetadata).events.entries()) {
+    if (e.id === 0 || ids.has(e.id)) return `events[${i}].id: ${e.id} is ${e.id === 0 ? 'not an event id' : 'used twice'}`;
+    ids.add(e.id);
+    const layout = checkLayout(e.format, `events[${i}].format`);
+    if (layout) return layout;
+  }
+  return undefined;
+}

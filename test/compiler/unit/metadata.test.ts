@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { readObject } from '../../../bpf/elf-reader.js';
 import { METADATA_SECTION } from '../../../compiler/abi.js';
-import { ObjectFormatError, decodeMetadata, eventsOfObject, probeSiteOf } from '../../../compiler/metadata.js';
+import { ObjectFormatError, decodeMetadata, encodeMetadata, eventsOfObject, probeSiteOf } from '../../../compiler/metadata.js';
 import { buildObjectSpec, writeObject } from '../../../compiler/object.js';
 import { definitions } from './lib.js';
 
@@ -78,6 +78,36 @@ t.test('schema violations name the field', async (t) => {
     t.throws(() => decodeMetadata(json(value), 'bad.o'), { name: 'ObjectFormatError', message: `bad.o: .kprobe_bpf.events metadata is malformed (${path}` }, what);
   }
   t.throws(() => decodeMetadata(encoder.encode('[1,2]'), 'bad.o'), { message: 'bad.o: .kprobe_bpf.events metadata has no version number: the object is corrupt' });
+});
+
+t.test('objects of every field kind pass the layout checks', async (t) => {
+  const lines = [
+    'p:k/open do_sys_openat2 dfd=%di:s32 name=+0(%si):string flags=+8(%dx):x32 c=$comm a7=$arg7 a8=$arg8:u16 st=$stack2 bf=+4(%si):b3@2/8 ch=%di:char',
+    'r:k/ret vfs_read ret=$retval:s64 buf=+0(%si):string arr=+0(%di):u8[4] s=@jiffies sy=%di:symbol ss=%si:symstr im=\\"hello"',
+    'p:u/t /bin/true:0x1149 a=%di s=+0(%si):ustring arr=+0(%di):string[3] c=$comm im=\\"x" fo=@+0x10 b=+0(%di):b5@3/32 w=+0(%si):s64[2]',
+  ];
+  const events = eventsOfObject(writeObject(buildObjectSpec(definitions(lines))), 'all.o');
+  t.same(events.map((e) => e.format.argFields.length), [9, 7, 8]);
+});
+
+t.test('metadata that breaks the layout\'s promises is refused before the printer reads past a record', async (t) => {
+  const meta = spec().metadata;
+  const ev0 = meta.events[0]!;
+  const f0 = ev0.format;
+  const bad = (what: string, events: unknown[], problem: string) =>
+    t.throws(() => decodeMetadata(encodeMetadata({ ...meta, events } as typeof meta), 'bad.o'),
+      { name: 'ObjectFormatError', message: `bad.o: .kprobe_bpf.events metadata is malformed (${problem}): the object is corrupt` }, what);
+  bad('a field past the entry', [{ ...ev0, format: { ...f0, argFields: [{ ...f0.argFields[0]!, offset: f0.entrySize }] } }],
+    'events[0].format.argFields[0]: dfd ends past the entry');
+  bad('a size that is not the print kind\'s', [{ ...ev0, format: { ...f0, argFields: [{ ...f0.argFields[0]!, print: 'u64' }] } }],
+    "events[0].format.argFields[0]: dfd's size 4 does not hold 1 u64");
+  bad('an array count the size cannot hold', [{ ...ev0, format: { ...f0, argFields: [f0.argFields[0]!, f0.argFields[1]!, { ...f0.argFields[2]!, count: 64 }] } }],
+    "events[0].format.argFields[2]: arr's size 4 does not hold 64 u8");
+  bad('a return probe\'s fields on an entry probe', [{ ...ev0, format: { ...f0, isReturn: true } }],
+    'events[0].format.probeFields: __probe_ip, not __probe_func,__probe_ret_ip');
+  bad('an entry larger than any record', [{ ...ev0, format: { ...f0, entrySize: 40000 } }], 'events[0].format.entrySize: 40000 is more than a record can hold');
+  bad('two events with one id', [ev0, { ...meta.events[1]!, id: ev0.id }], 'events[1].id: 1 is used twice');
+  bad('event id 0', [{ ...ev0, id: 0 }], 'events[0].id: 0 is not an event id');
 });
 
 t.test('an object without the section, or not ELF at all, is an ObjectFormatError too', async (t) => {
