@@ -1,10 +1,16 @@
 // Writes the C a careful person would write by hand for the same probe
 // program (same record, same helpers), so clang -O2's instruction count can be
-// set beside ours. Generated from our IR so both sides do exactly the same work.
-import { PREFIX_COMM, PREFIX_CPU, PREFIX_TGID, PREFIX_TS, RECORD_PREFIX_SIZE } from '../compiler/format.js';
+// set beside ours. Generated from our object spec (IR, maps, externs) so both
+// sides do exactly the same work.
+import { MapType } from '../bpf/elf.js';
+import type { MapSpec } from '../bpf/elf-writer.js';
+import {
+  FIELD_STRING_FUNC, FIELD_STRING_IP, FIELD_STRING_RETIP, PREFIX_COMM, PREFIX_CPU, PREFIX_TGID, PREFIX_TS,
+  RECORD_PREFIX_SIZE, RINGBUF_BYTES, TASK_COMM_LEN, type EventFormat,
+} from '../compiler/abi.js';
 import type { FetchProgram, FetchSource, MemSpace, ProbeProgram } from '../compiler/ir.js';
 import { recordCapacity } from '../compiler/lower.js';
-import { RINGBUF_BYTES } from '../compiler/codegen.js';
+import type { ObjectSpec } from '../compiler/object.js';
 
 const NOFAULT_READ: Record<MemSpace, string> = { auto: 'bpf_probe_read', kernel: 'bpf_probe_read_kernel', user: 'bpf_probe_read_user' };
 /** As codegen's READ_HELPER: sleepable programs read user memory with the faulting bpf_copy_from_user. */
@@ -15,20 +21,41 @@ const READ_BY: Record<'sleepable' | 'atomic', Record<MemSpace, string>> = {
 const READ_STR: Record<MemSpace, string> = { auto: 'bpf_probe_read_str', kernel: 'bpf_probe_read_kernel_str', user: 'bpf_probe_read_user_str' };
 const U: Record<number, string> = { 1: '__u8', 2: '__u16', 4: '__u32', 8: '__u64' };
 const E = (off: number) => RECORD_PREFIX_SIZE + off;
+/** A common or probe field's offset, as the layout placed it. */
+const fieldAt = (f: EventFormat, name: string): number => [...f.commonFields, ...f.probeFields].find((x) => x.name === name)!.offset;
+const ipField = (f: EventFormat): number => fieldAt(f, f.isReturn ? FIELD_STRING_FUNC : FIELD_STRING_IP);
 
-function source(s: FetchSource): string {
+const MAP_TYPE_NAME: Readonly<Record<number, string>> = {
+  [MapType.PERF_EVENT_ARRAY]: 'BPF_MAP_TYPE_PERF_EVENT_ARRAY',
+  [MapType.PERCPU_ARRAY]: 'BPF_MAP_TYPE_PERCPU_ARRAY',
+  [MapType.RINGBUF]: 'BPF_MAP_TYPE_RINGBUF',
+};
+
+/** The spec's map as a BTF-defined map in C (a zero size or count is left for libbpf to pick). */
+function mapDecl(m: MapSpec): string {
+  const attrs = [
+    `__uint(type, ${MAP_TYPE_NAME[m.type] ?? m.type})`,
+    ...(m.maxEntries ? [`__uint(max_entries, ${m.maxEntries})`] : []),
+    ...(m.keySize ? [`__uint(key_size, ${m.keySize})`] : []),
+    ...(m.valueSize ? [`__uint(value_size, ${m.valueSize})`] : []),
+  ];
+  return `struct { ${attrs.join('; ')}; } ${m.name} SEC(".maps");`;
+}
+
+function source(s: FetchSource, format: EventFormat): string {
   switch (s.op) {
     case 'reg': return `*(__u64 *)((char *)ctx + ${s.ptRegsOffset})`;
     case 'imm': return `${BigInt.asUintN(64, s.value)}ULL`;
     case 'ksym': return `(__u64)&${s.symbol} + ${s.offset}`;
-    case 'foffs': return `*(__u64 *)(rec + ${E(8)}) + ${s.fileOffset - s.probeFileOffset}`;
+    case 'foffs': return `*(__u64 *)(rec + ${E(ipField(format))}) + ${s.fileOffset - s.probeFileOffset}`;
     case 'comm': case 'immstr': return '0';
   }
 }
 
-function fetch(f: FetchProgram, maxStr: number, sleepable: boolean): string {
+function fetch(f: FetchProgram, p: ProbeProgram): string {
+  const maxStr = p.maxStringSize, sleepable = p.sleepable;
   const READ = READ_BY[sleepable ? 'sleepable' : 'atomic'];
-  const lines = [`  /* ${f.argName}=${f.comm} */`, `  v = ${source(f.source)};`];
+  const lines = [`  /* ${f.argName}=${f.argText} */`, `  v = ${source(f.source, p.format)};`];
   for (const d of f.derefs) lines.push(`  ${READ[d.space]}(&tmp, 8, (void *)(v + ${d.offset})); v = tmp;`);
   const field = E(f.fieldOffset);
   // sleepable user strings: on failure fault the first, then the next page in and retry (codegen: emitFaultingUserString)
@@ -65,7 +92,7 @@ function fetch(f: FetchProgram, maxStr: number, sleepable: boolean): string {
       }
       break;
     case 'comm':
-      lines.push(...str('kernel', `rec + ${PREFIX_COMM}`, f.fieldOffset).map((l) => l.replace(`${maxStr}`, '16').replace(`> ${maxStr}`, '> 16')));
+      lines.push(...str('kernel', `rec + ${PREFIX_COMM}`, f.fieldOffset).map((l) => l.replace(`${maxStr}`, `${TASK_COMM_LEN}`).replace(`> ${maxStr}`, `> ${TASK_COMM_LEN}`)));
       break;
     case 'immstr': {
       const len = st.readable ? Buffer.byteLength(st.value) + 1 : 0;
@@ -85,29 +112,21 @@ function probeIp(p: ProbeProgram): string {
   const first = ip.op === 'ksym' ? `(__u64)&${ip.symbol} + ${ip.offset}`
     : ip.op === 'imm' ? `${ip.value}ULL`
       : ip.op === 'reg-ip' ? '*(__u64 *)((char *)ctx + 128)' : 'bpf_get_func_ip(ctx)';
-  const lines = [`  *(__u64 *)(rec + ${E(8)}) = ${first};`];
-  if (p.format.isReturn) lines.push(`  *(__u64 *)(rec + ${E(16)}) = *(__u64 *)((char *)ctx + 128);`);
+  const lines = [`  *(__u64 *)(rec + ${E(ipField(p.format))}) = ${first};`];
+  if (p.format.isReturn) lines.push(`  *(__u64 *)(rec + ${E(fieldAt(p.format, FIELD_STRING_RETIP))}) = *(__u64 *)((char *)ctx + 128);`);
   return lines.join('\n');
 }
 
-/** A complete C translation unit for the programs, compiled with clang -target bpf. */
-export function cEquivalent(programs: readonly { ir: ProbeProgram; eventId: number }[]): string {
-  const ksyms = new Set<string>();
-  for (const { ir } of programs) {
-    if (ir.probeIp.op === 'ksym') ksyms.add(ir.probeIp.symbol);
-    for (const f of ir.fetches) if (f.source.op === 'ksym') ksyms.add(f.source.symbol);
-  }
-  const capacity = Math.max(...programs.map((p) => recordCapacity(p.ir)));
+/** A complete C translation unit for the object spec's programs, compiled with clang -target bpf. */
+export function cEquivalent(spec: ObjectSpec): string {
+  const { programs } = spec;
   const out = [
     '#include <linux/types.h>',
     '#include <linux/bpf.h>',
     '#include <bpf/bpf_helpers.h>',
-    ...[...ksyms].map((s) => `extern const void ${s} __ksym;`),
-    'struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, 4); __uint(value_size, 4); } events SEC(".maps");',
-    `struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); __uint(key_size, 4); __uint(value_size, ${capacity}); } scratch SEC(".maps");`,
-    `struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, ${programs.length + 1}); __uint(key_size, 4); __uint(value_size, 8); } misses SEC(".maps");`,
-    ...(programs.some((p) => p.ir.sleepable) ? [`struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, ${RINGBUF_BYTES}); } records SEC(".maps");`] : []),
-    'char LICENSE[] SEC("license") = "GPL";',
+    ...spec.externs.map((s) => `extern const void ${s} __ksym;`),
+    ...spec.maps.map(mapDecl),
+    `char LICENSE[] SEC("license") = "${spec.license}";`,
   ];
   for (const { ir, eventId } of programs) {
     const dynamic = ir.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
@@ -129,13 +148,13 @@ export function cEquivalent(programs: readonly { ir: ProbeProgram; eventId: numb
       ...acquire,
       `  *(__u64 *)(rec + ${PREFIX_TS}) = bpf_ktime_get_ns();`,
       '  v = bpf_get_current_pid_tgid();',
-      `  *(__u32 *)(rec + ${E(4)}) = v; *(__u32 *)(rec + ${PREFIX_TGID}) = v >> 32;`,
+      `  *(__u32 *)(rec + ${E(fieldAt(ir.format, 'common_pid'))}) = v; *(__u32 *)(rec + ${PREFIX_TGID}) = v >> 32;`,
       `  *(__u32 *)(rec + ${PREFIX_CPU}) = bpf_get_smp_processor_id();`,
-      `  bpf_get_current_comm(rec + ${PREFIX_COMM}, 16);`,
-      `  *(__u32 *)(rec + ${E(0)}) = ${eventId};`,
+      `  bpf_get_current_comm(rec + ${PREFIX_COMM}, ${TASK_COMM_LEN});`,
+      `  *(__u32 *)(rec + ${E(fieldAt(ir.format, 'common_type'))}) = ${eventId};`,
       probeIp(ir),
       `  dyn = ${ir.format.entrySize};`,
-      ...ir.fetches.map((f) => fetch(f, ir.maxStringSize, ir.sleepable)),
+      ...ir.fetches.map((f) => fetch(f, ir)),
       ...submit,
       '  return 0;',
       '}',

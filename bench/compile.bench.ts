@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileDefinitions } from '../compiler/object.js';
+import { buildObjectSpec, compileDefinitions } from '../compiler/object.js';
 import type { ProbeDefinition } from '../grammar/ast.js';
 import { parseProbeCommands } from '../grammar/index.js';
 import { cEquivalent } from './c-equivalent.js';
@@ -65,8 +65,8 @@ const bench: Bench = {
   async run(): Promise<Row[]> {
     const defs = defsOf(LINES);
     const rows: Row[] = [{ probe: `(throughput: ${defs.length} definitions per round)`, 'definitions/s': throughput(defs) }];
-    const compiled = compileDefinitions(defs);
-    const clang = clangCounts(cEquivalent(compiled.programs));
+    const compiled = buildObjectSpec(defs);
+    const clang = clangCounts(cEquivalent(compiled));
     let ours = 0, theirs = 0;
     for (const p of compiled.programs) {
       const n = p.spec.insns?.length ?? 0;

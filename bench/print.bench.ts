@@ -119,7 +119,7 @@ async function traceRun(spin: number, hits: number, pages: number): Promise<Rate
     progFd = loadRecordProgram(mapFd, 1);
     const offset = new ElfSymbols(target.path).resolve('kpb_hot');
     probe = attachBpfProbe(
-      { op: 'define', tracer: 'uprobe', isReturn: false, group: 'uprobes', event: 'hot', point: { kind: 'file', path: target.path, offset }, args: [], source: '' },
+      { tracer: 'uprobe', isReturn: false, group: 'uprobes', event: 'hot', point: { kind: 'file', path: target.path, offset } },
       progFd,
     );
     const fmt = parseFormatFile(

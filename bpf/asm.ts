@@ -14,7 +14,7 @@
 //   ]);
 //
 // Sizes: ldx/stx/st take a `Size` (Size.B/H/W/DW, the encoding's own bits,
-// NOT a byte count: Size.H === 8). Use sizeOf(bytes) to convert a width.
+// NOT a byte count: Size.H === 8). Use sizeFieldFor(bytes) to convert a width.
 
 import { KprobeBpfError } from '../lib/errors.js';
 import {

@@ -50,8 +50,8 @@ export const SIZE_BYTES: Readonly<Record<Size, 1 | 2 | 4 | 8>> = {
   [Size.DW]: 8,
 };
 
-/** Access size for a width in bytes (what the compiler usually has in hand). */
-export function sizeOf(bytes: 1 | 2 | 4 | 8): Size {
+/** The opcode's size-field bits (Size.B/H/W/DW) for a width in bytes (what the compiler usually has in hand). */
+export function sizeFieldFor(bytes: 1 | 2 | 4 | 8): Size {
   return ({ 1: Size.B, 2: Size.H, 4: Size.W, 8: Size.DW } as const)[bytes];
 }
 

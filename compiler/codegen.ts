@@ -19,30 +19,24 @@
 // the string being fetched (sleepable only, kept across its retries), fp-32
 // the char ** of an array of strings.
 import {
-  R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9, sizeOf, type Reg,
+  R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9, sizeFieldFor, type Reg,
 } from '../bpf/insn.js';
 import {
   type AsmItem, Helper, alu64Imm, alu64Reg, annotate, call, exit, ja, jmpImm, label, ldImm64, ldKsym, ldMapFd, ldx,
   mov32Imm, mov64Imm, mov64Reg, st, stx,
 } from '../bpf/asm.js';
+import {
+  EVENTS_MAP, FIELD_STRING_FUNC, FIELD_STRING_IP, FIELD_STRING_RETIP, MISSES_MAP, PREFIX_COMM, PREFIX_CPU, PREFIX_TGID,
+  PREFIX_TS, RECORD_PREFIX_SIZE, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP, TASK_COMM_LEN, type EventFormat,
+} from './abi.js';
 import { PT_REGS_OFFSET } from './arch/x86_64.js';
-import { PREFIX_COMM, PREFIX_CPU, PREFIX_TGID, PREFIX_TS, RECORD_PREFIX_SIZE } from './format.js';
 import type { FetchProgram, FetchSource, MemSpace, ProbeProgram, StoreOp } from './ir.js';
 import { recordCapacity } from './lower.js';
 
-export const EVENTS_MAP = 'events';
-export const SCRATCH_MAP = 'scratch';
-/** Per-CPU u64 per event id: records the program could not hand to the ring (the profile's misses). */
-export const MISSES_MAP = 'misses';
-/** BPF_MAP_TYPE_RINGBUF sleepable programs reserve their records in (one ring for every CPU). */
-export const RINGBUF_MAP = 'records';
-/**
- * Its size (a power-of-two multiple of the page size, kernel:
- * ringbuf_map_alloc): 4 MiB hold about a thousand records with a full-size
- * string each. The reader is woken once a quarter of it waits to be read.
- */
-export const RINGBUF_BYTES = 4 << 20;
+/** The reader of the BPF ring buffer is woken once a quarter of it waits to be read. */
 const RINGBUF_WAKEUP_BYTES = RINGBUF_BYTES / 4;
+/** kernel: a __data_loc field is u32 (length << 16 | offset from the entry start). */
+const DATA_LOC_LEN_SHIFT = 16;
 /** uapi/linux/bpf.h: ringbuf_query's BPF_RB_AVAIL_DATA, submit's BPF_RB_NO_WAKEUP / BPF_RB_FORCE_WAKEUP. */
 const BPF_RB_AVAIL_DATA = 0;
 const BPF_RB_NO_WAKEUP = 1;
@@ -84,16 +78,34 @@ const READ_STR_HELPER: Readonly<Record<MemSpace, number>> = {
 const fitsImm32 = (v: bigint) => v >= -(1n << 31n) && v < (1n << 31n);
 const entry = (off: number) => RECORD_PREFIX_SIZE + off;
 
-/** Per-program code generation state: labels must be unique within a program. */
+/** A common or probe field's offset in the trace entry, as the layout placed it. */
+function fieldOffset(format: EventFormat, name: string): number {
+  const f = [...format.commonFields, ...format.probeFields].find((x) => x.name === name);
+  if (!f) throw new Error(`${format.group}/${format.event}: the layout has no ${name} field`);
+  return f.offset;
+}
+
+/** Per-program code generation state: labels are made here, each unique within the program. */
 class Emitter {
   private labels = 0;
+  private readonly named = new Set<string>();
   readonly items: AsmItem[] = [];
   /** r9 holds the entry's address: each dynamic destination costs 2 instructions instead of 3. */
   readonly entryBase: boolean;
+  /** Where every early exit and the end of the program jump: return 0. */
+  readonly exitLabel: string;
   constructor(readonly program: ProbeProgram) {
     this.entryBase = dynamicDestinations(program) >= 3;
+    this.exitLabel = this.unique('out');
   }
+  /** A new label for a code shape that can repeat: prefix_N. */
   fresh(prefix: string): string { return `${prefix}_${this.labels++}`; }
+  /** A label for a shape that occurs once per program; a second request is a codegen bug. */
+  unique(name: string): string {
+    if (this.named.has(name)) throw new Error(`codegen: label ${name} requested twice in ${this.program.name}`);
+    this.named.add(name);
+    return name;
+  }
   push(...items: AsmItem[]): void { this.items.push(...items); }
 }
 
@@ -109,14 +121,17 @@ function addConst(dst: Reg, v: bigint): AsmItem[] {
 }
 
 /** Stage 1: the first value, into r3. */
-function emitSource(src: FetchSource): AsmItem[] {
+function emitSource(e: Emitter, src: FetchSource): AsmItem[] {
   switch (src.op) {
-    case 'reg': return [ldx(sizeOf(8), R3, R6, src.ptRegsOffset)];
+    case 'reg': return [ldx(sizeFieldFor(8), R3, R6, src.ptRegsOffset)];
     case 'imm': return loadConst(R3, src.value);
     case 'ksym': return [ldKsym(R3, src.symbol), ...addConst(R3, src.offset)];
     // kernel: translate_user_vaddr — the probed address minus the probe's file
     // offset is where the file is mapped; __probe_ip/__probe_func already holds it.
-    case 'foffs': return [ldx(sizeOf(8), R3, R7, entry(8)), ...addConst(R3, src.fileOffset - src.probeFileOffset)];
+    case 'foffs': {
+      const ip = fieldOffset(e.program.format, e.program.format.isReturn ? FIELD_STRING_FUNC : FIELD_STRING_IP);
+      return [ldx(sizeFieldFor(8), R3, R7, entry(ip)), ...addConst(R3, src.fileOffset - src.probeFileOffset)];
+    }
     case 'comm':
     case 'immstr':
       return [];
@@ -130,7 +145,7 @@ function emitDeref(e: Emitter, offset: bigint, space: MemSpace): AsmItem[] {
     mov64Reg(R1, R10), alu64Imm('add', R1, DEREF_SLOT),
     mov64Imm(R2, WORD),
     call(READ_HELPER[flavor(e.program)][space]),
-    ldx(sizeOf(8), R3, R10, DEREF_SLOT),
+    ldx(sizeFieldFor(8), R3, R10, DEREF_SLOT),
   ];
 }
 
@@ -148,18 +163,18 @@ function emitBitfield(reg: Reg, f: FetchProgram): AsmItem[] {
  */
 function emitDataLoc(fieldOffset: number): AsmItem[] {
   return [
-    mov64Reg(R1, R0), alu64Imm('lsh', R1, 16), alu64Reg('or', R1, R8),
-    stx(sizeOf(4), R7, entry(fieldOffset), R1),
+    mov64Reg(R1, R0), alu64Imm('lsh', R1, DATA_LOC_LEN_SHIFT), alu64Reg('or', R1, R8),
+    stx(sizeFieldFor(4), R7, entry(fieldOffset), R1),
     alu64Reg('add', R8, R0),
   ];
 }
 
 /** A dynamic datum of known length (0 = the kernel's fault) at the current dynamic offset. */
 function emitDataLocConst(fieldOffset: number, len: number): AsmItem[] {
-  if (len === 0) return [stx(sizeOf(4), R7, entry(fieldOffset), R8)];
+  if (len === 0) return [stx(sizeFieldFor(4), R7, entry(fieldOffset), R8)];
   return [
-    mov64Reg(R1, R8), alu64Imm('or', R1, len << 16),
-    stx(sizeOf(4), R7, entry(fieldOffset), R1),
+    mov64Reg(R1, R8), alu64Imm('or', R1, len << DATA_LOC_LEN_SHIFT),
+    stx(sizeFieldFor(4), R7, entry(fieldOffset), R1),
     alu64Imm('add', R8, len),
   ];
 }
@@ -211,19 +226,19 @@ function emitFaultingUserString(e: Emitter, fieldOffset: number): AsmItem[] {
   const read = (last = false, first = false): AsmItem[] => [
     ...dynamicDest(e),
     mov64Imm(R2, max),
-    ...(first ? [] : [ldx(sizeOf(8), R3, R10, STRING_ADDR_SLOT)]),
+    ...(first ? [] : [ldx(sizeFieldFor(8), R3, R10, STRING_ADDR_SLOT)]),
     call(Helper.probe_read_user_str),
     ...(last ? [] : [jmpImm('jsge', R0, 0, done)]),
   ];
   const faultIn = (nextPage: boolean): AsmItem[] => [
     mov64Reg(R1, R10), alu64Imm('add', R1, DEREF_SLOT),
     mov64Imm(R2, 1),
-    ldx(sizeOf(8), R3, R10, STRING_ADDR_SLOT),
+    ldx(sizeFieldFor(8), R3, R10, STRING_ADDR_SLOT),
     ...(nextPage ? [alu64Imm('or', R3, PAGE_MASK_LOW), alu64Imm('add', R3, 1)] : []),
     call(Helper.copy_from_user),
   ];
   return [
-    stx(sizeOf(8), R10, STRING_ADDR_SLOT, R3),
+    stx(sizeFieldFor(8), R10, STRING_ADDR_SLOT, R3),
     ...read(false, true),
     ...faultIn(false),
     ...read(),
@@ -250,9 +265,9 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
   switch (store.op) {
     case 'raw':
       if (f.source.op === 'imm' && !f.bitfield && f.derefs.length === 0 && store.size <= 4) {
-        return [st(sizeOf(store.size as 1 | 2 | 4), R7, field, Number(BigInt.asIntN(32, f.source.value)))];
+        return [st(sizeFieldFor(store.size as 1 | 2 | 4), R7, field, Number(BigInt.asIntN(32, f.source.value)))];
       }
-      return [...emitBitfield(R3, f), stx(sizeOf(store.size as 1 | 2 | 4 | 8), R7, field, R3)];
+      return [...emitBitfield(R3, f), stx(sizeFieldFor(store.size as 1 | 2 | 4 | 8), R7, field, R3)];
     case 'mem': {
       const bytes = store.size * (f.count ?? 1);
       const out: AsmItem[] = [
@@ -262,7 +277,7 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
         call(READ_HELPER[flavor(e.program)][store.space]),
       ];
       if (f.bitfield) {
-        const sz = sizeOf(store.size as 1 | 2 | 4 | 8);
+        const sz = sizeFieldFor(store.size as 1 | 2 | 4 | 8);
         out.push(ldx(sz, R1, R7, field), ...emitBitfield(R1, f), stx(sz, R7, field, R1));
       }
       return out;
@@ -270,20 +285,20 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
     case 'string': {
       if (f.count === undefined) return [...addConst(R3, store.offset), ...emitString(e, store.space, f.fieldOffset)];
       // an array of char *: element i's pointer is read from val + offset + 8i
-      const out: AsmItem[] = [stx(sizeOf(8), R10, ARRAY_BASE_SLOT, R3)];
+      const out: AsmItem[] = [stx(sizeFieldFor(8), R10, ARRAY_BASE_SLOT, R3)];
       for (let i = 0; i < f.count; i++) {
-        out.push(...(i === 0 ? [] : [ldx(sizeOf(8), R3, R10, ARRAY_BASE_SLOT)]), ...emitDeref(e, store.offset + BigInt(i * WORD), store.space),
-          ...emitString(e, store.space, f.fieldOffset + i * 4));
+        out.push(...(i === 0 ? [] : [ldx(sizeFieldFor(8), R3, R10, ARRAY_BASE_SLOT)]), ...emitDeref(e, store.offset + BigInt(i * WORD), store.space),
+          ...emitString(e, store.space, f.fieldOffset + i * f.elemSize));
       }
       return out;
     }
     case 'comm':
       return [
         ...dynamicDest(e),
-        mov64Imm(R2, 16),
+        mov64Imm(R2, TASK_COMM_LEN),
         mov64Reg(R3, R7), alu64Imm('add', R3, PREFIX_COMM),
         call(Helper.probe_read_kernel_str),
-        ...clampLength(e, 16),
+        ...clampLength(e, TASK_COMM_LEN),
         ...emitDataLoc(f.fieldOffset),
       ];
     case 'immstr': {
@@ -291,77 +306,79 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
       const bytes = Buffer.concat([Buffer.from(store.value), Buffer.alloc(1)]);
       const out: AsmItem[] = dynamicDest(e);
       let at = 0;
-      for (; at + 4 <= bytes.length; at += 4) out.push(st(sizeOf(4), R1, at, bytes.readInt32LE(at)));
-      for (; at < bytes.length; at++) out.push(st(sizeOf(1), R1, at, bytes[at]!));
+      for (; at + 4 <= bytes.length; at += 4) out.push(st(sizeFieldFor(4), R1, at, bytes.readInt32LE(at)));
+      for (; at < bytes.length; at++) out.push(st(sizeFieldFor(1), R1, at, bytes[at]!));
       return [...out, ...emitDataLocConst(f.fieldOffset, bytes.length)];
     }
     case 'symstr':
       // the address goes into dynamic data; the runtime renders it as the kernel's "sym+off/size"
-      return [...dynamicDest(e), stx(sizeOf(8), R1, 0, R3), ...emitDataLocConst(f.fieldOffset, WORD)];
+      return [...dynamicDest(e), stx(sizeFieldFor(8), R1, 0, R3), ...emitDataLocConst(f.fieldOffset, WORD)];
   }
 }
 
 function emitFetch(e: Emitter, f: FetchProgram): AsmItem[] {
-  const body: AsmItem[] = [...emitSource(f.source)];
+  const body: AsmItem[] = [...emitSource(e, f.source)];
   for (const d of f.derefs) body.push(...emitDeref(e, d.offset, d.space));
   body.push(...emitStore(e, f, f.store));
-  return annotate(`${f.argName}=${f.comm}`, body);
+  return annotate(`${f.argName}=${f.argText}`, body);
 }
 
-/** __probe_ip, or __probe_func and __probe_ret_ip. */
+/** __probe_ip, or __probe_func and __probe_ret_ip, at the offsets the layout gave them. */
 function emitProbeIp(p: ProbeProgram): AsmItem[] {
   const ip = p.probeIp;
-  const first: AsmItem[] = (() => {
+  const first = entry(fieldOffset(p.format, p.format.isReturn ? FIELD_STRING_FUNC : FIELD_STRING_IP));
+  const value: AsmItem[] = (() => {
     switch (ip.op) {
-      case 'ksym': return [ldKsym(R1, ip.symbol), ...addConst(R1, ip.offset), stx(sizeOf(8), R7, entry(8), R1)];
-      case 'imm': return [...loadConst(R1, ip.value), stx(sizeOf(8), R7, entry(8), R1)];
-      case 'reg-ip': return [ldx(sizeOf(8), R1, R6, PT_REGS_OFFSET.ip), stx(sizeOf(8), R7, entry(8), R1)];
+      case 'ksym': return [ldKsym(R1, ip.symbol), ...addConst(R1, ip.offset), stx(sizeFieldFor(8), R7, first, R1)];
+      case 'imm': return [...loadConst(R1, ip.value), stx(sizeFieldFor(8), R7, first, R1)];
+      case 'reg-ip': return [ldx(sizeFieldFor(8), R1, R6, PT_REGS_OFFSET.ip), stx(sizeFieldFor(8), R7, first, R1)];
       // kernel 5.15+ (uprobes 6.6+): bpf_get_func_ip gives the probed function's address
-      case 'func-ip': return [mov64Reg(R1, R6), call(Helper.get_func_ip), stx(sizeOf(8), R7, entry(8), R0)];
+      case 'func-ip': return [mov64Reg(R1, R6), call(Helper.get_func_ip), stx(sizeFieldFor(8), R7, first, R0)];
     }
   })();
   // ksym + large offset would clobber r1 in addConst; offsets are small, but keep r1 for the value
   if (ip.op === 'ksym' && !fitsImm32(ip.offset)) throw new Error(`probe offset ${ip.offset} too large`);
-  if (!p.format.isReturn) return annotate(`__probe_ip`, first);
+  if (!p.format.isReturn) return annotate(FIELD_STRING_IP, value);
+  const retIp = entry(fieldOffset(p.format, FIELD_STRING_RETIP));
   return [
-    ...annotate('__probe_func', first),
-    ...annotate('__probe_ret_ip', [ldx(sizeOf(8), R1, R6, PT_REGS_OFFSET.ip), stx(sizeOf(8), R7, entry(16), R1)]),
+    ...annotate(FIELD_STRING_FUNC, value),
+    ...annotate(FIELD_STRING_RETIP, [ldx(sizeFieldFor(8), R1, R6, PT_REGS_OFFSET.ip), stx(sizeFieldFor(8), R7, retIp, R1)]),
   ];
 }
 
 /** misses[eventId] += 1 (the profile's misses); r0 is clobbered. */
-function countMiss(eventId: number): AsmItem[] {
+function countMiss(e: Emitter, eventId: number): AsmItem[] {
   return [
-    st(sizeOf(4), R10, KEY_SLOT, eventId),
+    st(sizeFieldFor(4), R10, KEY_SLOT, eventId),
     mov64Reg(R2, R10), alu64Imm('add', R2, KEY_SLOT),
     ldMapFd(R1, MISSES_MAP),
     call(Helper.map_lookup_elem),
-    jmpImm('jeq', R0, 0, 'out'),
-    ldx(sizeOf(8), R1, R0, 0),
+    jmpImm('jeq', R0, 0, e.exitLabel),
+    ldx(sizeFieldFor(8), R1, R0, 0),
     alu64Imm('add', R1, 1),
-    stx(sizeOf(8), R0, 0, R1),
+    stx(sizeFieldFor(8), R0, 0, R1),
   ];
 }
 
 /** How a program gets the memory its record is built in (into r7, ctx into r6) and hands the record over. */
 interface RecordSink {
-  acquire(p: ProbeProgram, eventId: number): AsmItem[];
+  acquire(e: Emitter, eventId: number): AsmItem[];
   /** r8 holds the dynamic offset when the event has dynamic data. */
-  submit(p: ProbeProgram, eventId: number, dynamic: boolean): AsmItem[];
+  submit(e: Emitter, eventId: number, dynamic: boolean): AsmItem[];
 }
 
 const RECORD_SINK: Readonly<Record<'sleepable' | 'atomic', RecordSink>> = {
   atomic: {
-    acquire: () => annotate('record = scratch[0]', [
+    acquire: (e) => annotate('record = scratch[0]', [
       mov64Reg(R6, R1),
-      st(sizeOf(4), R10, KEY_SLOT, 0),
+      st(sizeFieldFor(4), R10, KEY_SLOT, 0),
       mov64Reg(R2, R10), alu64Imm('add', R2, KEY_SLOT),
       ldMapFd(R1, SCRATCH_MAP),
       call(Helper.map_lookup_elem),
-      jmpImm('jeq', R0, 0, 'out'),
+      jmpImm('jeq', R0, 0, e.exitLabel),
       mov64Reg(R7, R0),
     ]),
-    submit: (p, eventId, dynamic) => [
+    submit: (e, eventId, dynamic) => [
       ...annotate('perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, record, size)', [
         mov64Reg(R1, R6),
         ldMapFd(R2, EVENTS_MAP),
@@ -369,20 +386,21 @@ const RECORD_SINK: Readonly<Record<'sleepable' | 'atomic', RecordSink>> = {
         mov64Reg(R4, R7),
         ...(dynamic
           ? [mov64Reg(R5, R8), alu64Imm('add', R5, RECORD_PREFIX_SIZE)]
-          : [mov64Imm(R5, RECORD_PREFIX_SIZE + p.format.entrySize)]),
+          : [mov64Imm(R5, RECORD_PREFIX_SIZE + e.program.format.entrySize)]),
         call(Helper.perf_event_output),
       ]),
       ...annotate('a full ring drops the record: count it as a miss of this event', [
-        jmpImm('jeq', R0, 0, 'out'),
-        ...countMiss(eventId),
+        jmpImm('jeq', R0, 0, e.exitLabel),
+        ...countMiss(e, eventId),
       ]),
     ],
   },
   // The reservation is the program's own: no other task can touch it while
   // this one sleeps. It is sized for the largest record the event can make.
   sleepable: {
-    acquire: (p, eventId) => {
-      const got = 'record_reserved';
+    acquire: (e, eventId) => {
+      const p = e.program;
+      const got = e.unique('record_reserved');
       return [
         ...annotate(`record = ringbuf_reserve(&records, ${recordCapacity(p)}, 0)`, [
           mov64Reg(R6, R1),
@@ -392,7 +410,7 @@ const RECORD_SINK: Readonly<Record<'sleepable' | 'atomic', RecordSink>> = {
           call(Helper.ringbuf_reserve),
           jmpImm('jne', R0, 0, got),
         ]),
-        ...annotate('a full ring drops the record: count it as a miss of this event', [...countMiss(eventId), ja('out')]),
+        ...annotate('a full ring drops the record: count it as a miss of this event', [...countMiss(e, eventId), ja(e.exitLabel)]),
         label(got),
         mov64Reg(R7, R0),
       ];
@@ -400,17 +418,20 @@ const RECORD_SINK: Readonly<Record<'sleepable' | 'atomic', RecordSink>> = {
     // Waking the reader on every record (flags 0 when it keeps up) costs a
     // wakeup per hit; like the perf rings' watermark, wake it only once a
     // quarter of the ring is waiting: it also drains on its poll timeout.
-    submit: () => annotate('ringbuf_submit(record, ringbuf_query(&records, BPF_RB_AVAIL_DATA) < ring/4 ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP)', [
+    submit: (e) => {
+      const chosen = e.unique('wake_chosen');
+      return annotate('ringbuf_submit(record, ringbuf_query(&records, BPF_RB_AVAIL_DATA) < ring/4 ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP)', [
       ldMapFd(R1, RINGBUF_MAP),
       mov64Imm(R2, BPF_RB_AVAIL_DATA),
       call(Helper.ringbuf_query),
       mov64Imm(R2, BPF_RB_NO_WAKEUP),
-      jmpImm('jlt', R0, RINGBUF_WAKEUP_BYTES, 'wake_chosen'),
+      jmpImm('jlt', R0, RINGBUF_WAKEUP_BYTES, chosen),
       mov64Imm(R2, BPF_RB_FORCE_WAKEUP),
-      label('wake_chosen'),
+      label(chosen),
       mov64Reg(R1, R7),
       call(Helper.ringbuf_submit),
-    ]),
+      ]);
+    },
   },
 };
 
@@ -419,27 +440,27 @@ export function generateProgram(p: ProbeProgram, eventId: number): AsmItem[] {
   const e = new Emitter(p);
   const dynamic = p.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
   const sink = RECORD_SINK[flavor(p)];
-  e.push(...sink.acquire(p, eventId));
+  e.push(...sink.acquire(e, eventId));
   e.push(...annotate('prefix: time, tgid, cpu, comm; common_type, common_pid', [
     call(Helper.ktime_get_ns),
-    stx(sizeOf(8), R7, PREFIX_TS, R0),
+    stx(sizeFieldFor(8), R7, PREFIX_TS, R0),
     call(Helper.get_current_pid_tgid),
-    stx(sizeOf(4), R7, entry(4), R0),
+    stx(sizeFieldFor(4), R7, entry(fieldOffset(p.format, 'common_pid')), R0),
     alu64Imm('rsh', R0, 32),
-    stx(sizeOf(4), R7, PREFIX_TGID, R0),
+    stx(sizeFieldFor(4), R7, PREFIX_TGID, R0),
     call(Helper.get_smp_processor_id),
-    stx(sizeOf(4), R7, PREFIX_CPU, R0),
+    stx(sizeFieldFor(4), R7, PREFIX_CPU, R0),
     mov64Reg(R1, R7), alu64Imm('add', R1, PREFIX_COMM),
-    mov64Imm(R2, 16),
+    mov64Imm(R2, TASK_COMM_LEN),
     call(Helper.get_current_comm),
     // common_type, with common_flags and common_preempt_count zero
-    st(sizeOf(4), R7, entry(0), eventId),
+    st(sizeFieldFor(4), R7, entry(fieldOffset(p.format, 'common_type')), eventId),
   ]));
   e.push(...emitProbeIp(p));
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
   if (e.entryBase) e.push(mov64Reg(R9, R7), alu64Imm('add', R9, RECORD_PREFIX_SIZE));
   for (const f of p.fetches) e.push(...emitFetch(e, f));
-  e.push(...sink.submit(p, eventId, dynamic));
-  e.push(label('out'), mov64Imm(R0, 0), exit());
+  e.push(...sink.submit(e, eventId, dynamic));
+  e.push(label(e.exitLabel), mov64Imm(R0, 0), exit());
   return e.items;
 }

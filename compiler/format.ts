@@ -1,56 +1,31 @@
-// The record a probe emits and the `format` the kernel would publish for the
-// same event. Compiler computes these (layout.ts); the .o carries them in its
-// metadata section; the runtime decodes and prints with them.
-import type { ArgType, FetchArg, ProbeDefinition } from '../grammar/ast.js';
+// The kernel's per-event `format` file (events/<grp>/<ev>/format), written
+// from an EventFormat exactly as the kernel prints it (kernel/trace/
+// trace_events.c: f_show). The compiler owns it: `compile --format` prints it,
+// and the runtime only ever reads formats (from metadata or the kernel's file).
+import type { EventFormat, FieldFormat } from './abi.js';
 
-/**
- * Every perf sample our programs emit starts with this prefix, then the
- * kernel-identical trace entry. The prefix holds what ftrace keeps outside
- * the entry (timestamp, tgid, comm at the hit) so the runtime can print the
- * same line without asking the kernel later.
- *
- *   off  size  what
- *     0     8  ktime ns at the hit (bpf_ktime_get_ns: CLOCK_MONOTONIC, as ftrace's "perf"/"mono" clock)
- *     8     4  tgid
- *    12     4  cpu (bpf_get_smp_processor_id)
- *    16    16  comm (bpf_get_current_comm)
- */
-export const RECORD_PREFIX_SIZE = 32;
-export const PREFIX_TS = 0;
-export const PREFIX_TGID = 8;
-export const PREFIX_CPU = 12;
-export const PREFIX_COMM = 16;
+// The contract's types and record prefix, for importers that predate compiler/abi.ts.
+export type { ArgField, EventFormat, FieldFormat } from './abi.js';
+export { PREFIX_COMM, PREFIX_CPU, PREFIX_TGID, PREFIX_TS, RECORD_PREFIX_SIZE } from './abi.js';
 
-/** One `field:` line of a format file, offsets relative to the trace entry (not the prefix). */
-export interface FieldFormat {
-  /** As the format file prints it: "unsigned short", "unsigned long", "u32", "__data_loc char[]", "u8[4]" ... */
-  readonly ctype: string;
-  readonly name: string;
-  readonly offset: number;
-  readonly size: number;
-  readonly signed: boolean;
+/** The `field:` declaration: arrays as `TYPE NAME[]` (probe fields have len 0), __data_loc as is. */
+function fieldDecl(f: FieldFormat): string {
+  const bracket = f.ctype.indexOf('[');
+  if (bracket < 0 || f.ctype.startsWith('__data_loc')) return `${f.ctype} ${f.name}`;
+  return `${f.ctype.slice(0, bracket)} ${f.name}[]`;
 }
 
-/** A probe argument's field plus what the printer needs to render it. */
-export interface ArgField extends FieldFormat {
-  readonly type: ArgType;
-  readonly fetch: FetchArg;
-  /** Kernel print format fragment, e.g. "arg1=0x%Lx", "s=\"%s\"", for the print fmt line. */
-  readonly printFragment: string;
+function fieldLine(f: FieldFormat): string {
+  return `\tfield:${fieldDecl(f)};\toffset:${f.offset};\tsize:${f.size};\tsigned:${f.signed ? 1 : 0};\n`;
 }
 
-export interface EventFormat {
-  readonly group: string;
-  readonly event: string;
-  readonly isReturn: boolean;
-  /** common_type, common_flags, common_preempt_count, common_pid. */
-  readonly commonFields: readonly FieldFormat[];
-  /** __probe_ip, or __probe_func and __probe_ret_ip for return probes. */
-  readonly probeFields: readonly FieldFormat[];
-  readonly argFields: readonly ArgField[];
-  /** Size of the fixed part of the trace entry; dynamic (__data_loc) data follows it. */
-  readonly entrySize: number;
-  /** The `print fmt:` line, exactly as the kernel writes it. */
-  readonly printFmt: string;
-  readonly definition: ProbeDefinition;
+/** The format file text for an event; `id` is the trace event type number (common_type). */
+export function renderFormatFile(fmt: EventFormat, id: number): string {
+  let s = `name: ${fmt.event}\nID: ${id}\nformat:\n`;
+  for (const f of fmt.commonFields) s += fieldLine(f);
+  s += '\n';
+  for (const f of fmt.probeFields) s += fieldLine(f);
+  for (const f of fmt.argFields) s += fieldLine(f);
+  s += `\nprint fmt: ${fmt.printFmt}\n`;
+  return s;
 }

@@ -3,7 +3,7 @@
 // zero or more times, store it into the record, adjust a bitfield, repeat for
 // arrays. Codegen turns each into BPF; nothing here knows about BPF.
 import type { RegName } from '../grammar/ast.js';
-import type { EventFormat } from './format.js';
+import type { EventFormat, ProbePlace } from './abi.js';
 
 /** Which helper family a memory access goes through. */
 export type MemSpace =
@@ -59,8 +59,8 @@ export interface BitfieldOp {
 
 export interface FetchProgram {
   readonly argName: string;
-  /** The user's text for this argument, for annotations and error mapping. */
-  readonly comm: string;
+  /** The argument's source text after `NAME=` (the kernel's `comm` of an arg), for annotations and error mapping. */
+  readonly argText: string;
   readonly source: FetchSource;
   readonly derefs: readonly Deref[];
   readonly store: StoreOp;
@@ -84,6 +84,12 @@ export type ProbeIpSource =
 
 export interface ProbeProgram {
   readonly name: string;
+  /** The definition as the kernel reads it back, for the object's metadata and error messages. */
+  readonly definition: string;
+  /** Where the probe attaches. */
+  readonly place: ProbePlace;
+  /** Return kprobes only: r<N>. */
+  readonly maxactive?: number;
   /** libbpf section name: kprobe/SYM, kretprobe/SYM, uprobe/..., uretprobe/... */
   readonly section: string;
   readonly format: EventFormat;

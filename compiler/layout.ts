@@ -3,7 +3,7 @@
 // traceprobe_define_arg_fields): fields packed with no padding, in argument order.
 import type { ProbeDefinition } from '../grammar/ast.js';
 import { fetchTypeOf } from '../grammar/fetch-types.js';
-import type { ArgField, EventFormat, FieldFormat } from './format.js';
+import { FIELD_STRING_FUNC, FIELD_STRING_IP, FIELD_STRING_RETIP, type ArgField, type EventFormat, type FieldFormat } from './abi.js';
 
 // kernel: struct trace_entry
 const COMMON_FIELDS: readonly FieldFormat[] = [
@@ -17,11 +17,10 @@ const COMMON_SIZE = 8;
 const ulong = (name: string, offset: number): FieldFormat =>
   ({ ctype: 'unsigned long', name, offset, size: 8, signed: false });
 
-// kernel: FIELD_STRING_IP / FIELD_STRING_FUNC / FIELD_STRING_RETIP
 function probeFields(isReturn: boolean): FieldFormat[] {
   return isReturn
-    ? [ulong('__probe_func', COMMON_SIZE), ulong('__probe_ret_ip', COMMON_SIZE + 8)]
-    : [ulong('__probe_ip', COMMON_SIZE)];
+    ? [ulong(FIELD_STRING_FUNC, COMMON_SIZE), ulong(FIELD_STRING_RETIP, COMMON_SIZE + 8)]
+    : [ulong(FIELD_STRING_IP, COMMON_SIZE)];
 }
 
 /** One argument's value reference(s) in the print fmt argument list. */
@@ -46,23 +45,25 @@ export function layoutEvent(def: ProbeDefinition): EventFormat {
     const fragment = count === undefined
       ? `${arg.name}=${ft.fmt}`
       : `${arg.name}={${Array.from({ length: count }, () => ft.fmt).join(',')}}`;
-    argFields.push({ ctype, name: arg.name, offset, size, signed: ft.signed, type: arg.type, fetch: arg.fetch, printFragment: fragment });
+    argFields.push({
+      ctype, name: arg.name, offset, size, signed: ft.signed, print: arg.type.base, ...(count !== undefined ? { count } : {}), printFragment: fragment,
+    });
     fmtParts.push(fragment);
     refs.push(...printRefs(arg.name, ft.isString, count));
     offset += size;
   }
   const head = def.isReturn ? '(%lx <- %lx)' : '(%lx)';
-  const headRefs = def.isReturn ? ['REC->__probe_func', 'REC->__probe_ret_ip'] : ['REC->__probe_ip'];
+  const headRefs = probe.map((f) => `REC->${f.name}`);
   const printFmt = `"${[head, ...fmtParts].join(' ')}", ${[...headRefs, ...refs].join(', ')}`;
   return {
     group: def.group,
     event: def.event,
+    tracer: def.tracer,
     isReturn: def.isReturn,
     commonFields: COMMON_FIELDS,
     probeFields: probe,
     argFields,
     entrySize: offset,
     printFmt,
-    definition: def,
   };
 }

@@ -3,9 +3,10 @@
 // a memory value becomes the store's own read; strings read at the final
 // address; $stackN and stack-passed $argN are reads above the stack pointer).
 import type { FetchArg, ProbeArg, ProbeDefinition, Tracer } from '../grammar/ast.js';
+import { formatProbeCommand } from '../grammar/format.js';
+import { RECORD_PREFIX_SIZE, SCRATCH_VALUE_MAX, TASK_COMM_LEN, type ArgField, type ProbePlace } from './abi.js';
 import { ARG_REGS, PT_REGS_OFFSET, RETVAL_REG, STACK_REG, WORD_SIZE } from './arch/x86_64.js';
 import { fetchTypeOf } from '../grammar/fetch-types.js';
-import { RECORD_PREFIX_SIZE, type ArgField } from './format.js';
 import type { Deref, FetchProgram, FetchSource, MemSpace, ProbeIpSource, ProbeProgram, StoreOp } from './ir.js';
 import { layoutEvent } from './layout.js';
 
@@ -27,8 +28,6 @@ export interface LowerOptions {
 
 /** kernel: MAX_STRING_SIZE (PATH_MAX), a string's bytes including its NUL. */
 export const MAX_STRING_SIZE = 4096;
-/** The largest per-CPU map value the kernel allows (PCPU_MIN_UNIT_SIZE); the record is built there. */
-export const SCRATCH_VALUE_MAX = 32768;
 
 /** Memory an implicit dereference reads: uprobes only see user memory. */
 const defaultSpace = (tracer: Tracer): MemSpace => (tracer === 'uprobe' ? 'user' : 'auto');
@@ -113,7 +112,7 @@ function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: Lo
   };
   return {
     argName: arg.name,
-    comm: arg.source,
+    argText: arg.source,
     source,
     derefs: kept,
     store,
@@ -127,7 +126,8 @@ function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: Lo
 function probeIpOf(def: ProbeDefinition): ProbeIpSource {
   const p = def.point;
   if (def.tracer === 'uprobe') return def.isReturn ? { op: 'func-ip' } : { op: 'reg-ip' };
-  if (p.kind === 'symbol') return { op: 'ksym', symbol: p.module ? p.symbol : p.symbol, offset: p.offset };
+  // a module symbol is in kallsyms under its own name
+  if (p.kind === 'symbol') return { op: 'ksym', symbol: p.symbol, offset: p.offset };
   if (p.kind === 'address') return { op: 'imm', value: p.address };
   return { op: 'reg-ip' };
 }
@@ -160,7 +160,7 @@ export function programNameOf(def: ProbeDefinition): string {
 /** Dynamic bytes a store needs besides its strings. */
 function fixedDynamicSize(store: StoreOp): number {
   switch (store.op) {
-    case 'comm': return 16; // kernel: TASK_COMM_LEN
+    case 'comm': return TASK_COMM_LEN;
     case 'immstr': return store.readable ? Buffer.byteLength(store.value) + 1 : 0;
     case 'symstr': return 8;
     default: return 0;
@@ -186,12 +186,27 @@ export function recordCapacity(p: ProbeProgram): number {
   return RECORD_PREFIX_SIZE + p.format.entrySize + fixed + strings * p.maxStringSize;
 }
 
+/** The probe's place in the contract's terms (the syntax tree's point, field by field). */
+function placeOf(def: ProbeDefinition): ProbePlace {
+  const p = def.point;
+  const refCtr = (r: bigint | undefined) => (r !== undefined ? { refCtrOffset: r } : {});
+  switch (p.kind) {
+    case 'symbol': return { kind: 'symbol', ...(p.module !== undefined ? { module: p.module } : {}), symbol: p.symbol, offset: p.offset };
+    case 'address': return { kind: 'address', address: p.address };
+    case 'file': return { kind: 'file', path: p.path, offset: p.offset, ...refCtr(p.refCtrOffset) };
+    case 'file-symbol': return { kind: 'file-symbol', path: p.path, symbol: p.symbol, offset: p.offset, ...refCtr(p.refCtrOffset) };
+  }
+}
+
 export function lowerProbe(def: ProbeDefinition, opts: LowerOptions = {}): ProbeProgram {
   const format = layoutEvent(def);
   const fetches = def.args.map((a, i) => lowerArg(a, format.argFields[i]!, def, opts));
   const sleepable = isSleepable(def, opts);
   return {
     name: programNameOf(def),
+    definition: formatProbeCommand(def),
+    place: placeOf(def),
+    ...(def.maxactive !== undefined ? { maxactive: def.maxactive } : {}),
     section: sectionOf(def, sleepable),
     format,
     probeIp: probeIpOf(def),

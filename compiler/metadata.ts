@@ -1,27 +1,17 @@
-// The self-describing part of a .o: each event's name, probe point and field
-// layout, in a section of our own, so the runtime can decode records from the
-// object alone. JSON, with bigints tagged so they survive the round trip.
+// The self-describing part of a .o: its ObjectMetadata (compiler/abi.ts) in a
+// section of our own, so the runtime can attach and print from the object
+// alone. JSON, with bigints tagged so they survive the round trip. An object
+// is untrusted input: what comes back is checked against the model, field by
+// field, before anything uses it, and a bad one is an ObjectFormatError.
 import { readObject } from '../bpf/elf-reader.js';
-import type { EventFormat } from './format.js';
+import { KprobeBpfError } from '../lib/errors.js';
+import {
+  METADATA_SECTION, METADATA_VERSION, type EventMetadata, type ObjectMetadata, type ProbeSite,
+} from './abi.js';
+import { checkObjectMetadata } from './metadata-schema.js';
 
-export const METADATA_SECTION = '.kprobe_bpf.events';
-export const METADATA_VERSION = 1;
-
-export interface EventMetadata {
-  /** The value the program writes into common_type: the record's event. */
-  readonly id: number;
-  /** Program (function) name and its section in the object. */
-  readonly program: string;
-  readonly section: string;
-  /** Bytes reserved per string in the record's dynamic area. */
-  readonly maxStringSize: number;
-  readonly format: EventFormat;
-}
-
-export interface ObjectMetadata {
-  readonly version: number;
-  readonly events: readonly EventMetadata[];
-}
+/** An object file that is not what it claims: one line naming the object and what is wrong. */
+export class ObjectFormatError extends KprobeBpfError {}
 
 const BIGINT_TAG = '$bigint';
 
@@ -30,16 +20,60 @@ export function encodeMetadata(meta: ObjectMetadata): Uint8Array {
   return new TextEncoder().encode(json);
 }
 
-export function decodeMetadata(bytes: Uint8Array): ObjectMetadata {
-  const meta = JSON.parse(new TextDecoder().decode(bytes), (_k, v: unknown) =>
-    v !== null && typeof v === 'object' && BIGINT_TAG in v ? BigInt((v as Record<string, string>)[BIGINT_TAG]!) : v) as ObjectMetadata;
-  if (meta.version !== METADATA_VERSION) throw new Error(`object metadata version ${meta.version} is not ${METADATA_VERSION}`);
-  return meta;
+/** A {"$bigint": "123"} object back to 123n; anything else as it is (the schema check judges it). */
+function reviveBigint(_k: string, v: unknown): unknown {
+  if (v === null || typeof v !== 'object' || !(BIGINT_TAG in v)) return v;
+  const text = (v as Record<string, unknown>)[BIGINT_TAG];
+  return typeof text === 'string' && /^-?\d+$/.test(text) ? BigInt(text) : v;
 }
 
-/** The events an object written by `kprobe-bpf compile` describes. */
-export function eventsOfObject(bytes: Uint8Array): readonly EventMetadata[] {
-  const sec = readObject(bytes).section(METADATA_SECTION);
-  if (!sec) throw new Error(`not an object written by kprobe-bpf compile (no ${METADATA_SECTION} section)`);
-  return decodeMetadata(sec.data).events;
+/**
+ * The metadata of the object named `label`, checked: valid UTF-8 JSON, our
+ * version, and every field the runtime reads present with the right type.
+ */
+export function decodeMetadata(bytes: Uint8Array, label = 'object'): ObjectMetadata {
+  const fail = (what: string, cause?: unknown): never => {
+    throw new ObjectFormatError(`${label}: ${METADATA_SECTION} metadata ${what}`, cause === undefined ? {} : { cause });
+  };
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (e) {
+    return fail('is not UTF-8 text: the object is corrupt', e);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text, reviveBigint);
+  } catch (e) {
+    return fail('is not valid JSON: the object is corrupt', e);
+  }
+  const version = raw !== null && typeof raw === 'object' ? (raw as { version?: unknown }).version : undefined;
+  if (typeof version !== 'number') return fail('has no version number: the object is corrupt');
+  if (version !== METADATA_VERSION) {
+    return fail(`is version ${version}, this kprobe-bpf reads version ${METADATA_VERSION}: compile the object again with this kprobe-bpf`);
+  }
+  const problem = checkObjectMetadata(raw);
+  if (problem !== undefined) return fail(`is malformed (${problem}): the object is corrupt`);
+  return raw as ObjectMetadata;
+}
+
+/** The events an object written by `kprobe-bpf compile` describes; `label` names it in errors. */
+export function eventsOfObject(bytes: Uint8Array, label = 'object'): readonly EventMetadata[] {
+  let sec;
+  try {
+    sec = readObject(bytes).section(METADATA_SECTION);
+  } catch (e) {
+    throw new ObjectFormatError(`${label}: not a readable ELF object (${(e as Error).message})`, { cause: e });
+  }
+  if (!sec) throw new ObjectFormatError(`${label}: not an object written by kprobe-bpf compile (no ${METADATA_SECTION} section)`);
+  return decodeMetadata(sec.data, label).events;
+}
+
+/** What attaching the event's probe needs. */
+export function probeSiteOf(e: EventMetadata): ProbeSite {
+  const f = e.format;
+  return {
+    tracer: f.tracer, isReturn: f.isReturn, group: f.group, event: f.event, point: e.place,
+    ...(e.maxactive !== undefined ? { maxactive: e.maxactive } : {}),
+  };
 }

@@ -1,14 +1,21 @@
-// Probe definitions -> one relocatable BPF object: a program per event, the
-// shared perf ring and scratch maps, __ksym externs for kernel addresses, and
-// our metadata section.
+// Probe definitions -> one relocatable BPF object, in two steps as cilium's
+// CollectionSpec: buildObjectSpec() decides everything the object holds (a
+// program per event, the shared perf ring, scratch and misses maps, the ring
+// buffer when a program is sleepable, __ksym externs for kernel addresses, the
+// metadata), writeObject() only encodes it. Tests and benches that need a
+// variant edit the spec instead of re-creating the map list.
 import type { ProbeDefinition } from '../grammar/ast.js';
 import type { AsmItem } from '../bpf/asm.js';
 import { MapType } from '../bpf/elf.js';
-import { programFromAsm, writeObject, type ProgramSpec } from '../bpf/elf-writer.js';
-import { EVENTS_MAP, MISSES_MAP, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP, generateProgram } from './codegen.js';
+import { programFromAsm, writeObject as writeElfObject, type MapSpec, type ProgramSpec } from '../bpf/elf-writer.js';
+import {
+  EVENTS_MAP, METADATA_SECTION, METADATA_VERSION, MISSES_MAP, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP,
+  type EventMetadata, type ObjectMetadata,
+} from './abi.js';
+import { generateProgram } from './codegen.js';
 import type { ProbeProgram } from './ir.js';
 import { lowerProbe, recordCapacity, type LowerOptions } from './lower.js';
-import { METADATA_SECTION, METADATA_VERSION, encodeMetadata, type EventMetadata } from './metadata.js';
+import { encodeMetadata } from './metadata.js';
 
 export interface CompiledProgram {
   readonly ir: ProbeProgram;
@@ -17,14 +24,21 @@ export interface CompiledProgram {
   readonly spec: ProgramSpec;
 }
 
+/** Everything an object will hold, before encoding. */
+export interface ObjectSpec {
+  readonly license: string;
+  readonly programs: readonly CompiledProgram[];
+  readonly maps: readonly MapSpec[];
+  /** Kernel symbols the programs load the address of (resolved by libbpf from kallsyms). */
+  readonly externs: readonly string[];
+  readonly metadata: ObjectMetadata;
+}
+
 export interface CompiledObject {
   readonly programs: readonly CompiledProgram[];
   readonly object: Uint8Array;
 }
 
-export { RINGBUF_BYTES };
-
-/** Kernel symbols whose addresses the programs load (resolved by libbpf from kallsyms). */
 function externsOf(programs: readonly ProbeProgram[]): string[] {
   const names = new Set<string>();
   for (const p of programs) {
@@ -34,8 +48,31 @@ function externsOf(programs: readonly ProbeProgram[]): string[] {
   return [...names];
 }
 
-export function compileDefinitions(defs: readonly ProbeDefinition[], opts: LowerOptions = {}): CompiledObject {
-  if (defs.length === 0) throw new Error('no probe definitions to compile');
+/** The maps the programs share: rings, record scratch, per-event misses. */
+export function mapsOf(programs: readonly CompiledProgram[]): MapSpec[] {
+  const scratchSize = Math.max(...programs.map((p) => recordCapacity(p.ir)));
+  return [
+    { name: EVENTS_MAP, type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 0 },
+    { name: SCRATCH_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: scratchSize, maxEntries: 1 },
+    // indexed by event id, which starts at 1
+    { name: MISSES_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: programs.length + 1 },
+    ...(programs.some((p) => p.ir.sleepable)
+      ? [{ name: RINGBUF_MAP, type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: RINGBUF_BYTES }]
+      : []),
+  ];
+}
+
+/** What the object says about one program's event. */
+export function eventMetadataOf(p: CompiledProgram): EventMetadata {
+  const { ir } = p;
+  return {
+    id: p.eventId, program: ir.name, section: ir.section, sleepable: ir.sleepable, maxStringSize: ir.maxStringSize,
+    definition: ir.definition, place: ir.place, ...(ir.maxactive !== undefined ? { maxactive: ir.maxactive } : {}),
+    format: ir.format,
+  };
+}
+
+function checkUniqueEvents(defs: readonly ProbeDefinition[]): void {
   const seen = new Set<string>();
   for (const d of defs) {
     const name = `${d.group}/${d.event}`;
@@ -43,29 +80,37 @@ export function compileDefinitions(defs: readonly ProbeDefinition[], opts: Lower
     if (seen.has(name)) throw new Error(`${name}: event is defined twice`);
     seen.add(name);
   }
+}
+
+export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: LowerOptions = {}): ObjectSpec {
+  if (defs.length === 0) throw new Error('no probe definitions to compile');
+  checkUniqueEvents(defs);
   const programs = defs.map((def, i): CompiledProgram => {
     const ir = lowerProbe(def, opts);
     const eventId = i + 1;
     const items = generateProgram(ir, eventId);
     return { ir, eventId, items, spec: programFromAsm(ir.name, ir.section, items, 'pt_regs') };
   });
-  const scratchSize = Math.max(...programs.map((p) => recordCapacity(p.ir)));
-  const events: EventMetadata[] = programs.map((p) => ({
-    id: p.eventId, program: p.ir.name, section: p.ir.section, maxStringSize: p.ir.maxStringSize, format: p.ir.format,
-  }));
-  const object = writeObject({
+  return {
     license: 'GPL',
-    programs: programs.map((p) => p.spec),
-    maps: [
-      { name: EVENTS_MAP, type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 0 },
-      { name: SCRATCH_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: scratchSize, maxEntries: 1 },
-      { name: MISSES_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: programs.length + 1 },
-      ...(programs.some((p) => p.ir.sleepable)
-        ? [{ name: RINGBUF_MAP, type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: RINGBUF_BYTES }]
-        : []),
-    ],
-    externs: externsOf(programs.map((p) => p.ir)).map((name) => ({ name })),
-    extraSections: [{ name: METADATA_SECTION, data: encodeMetadata({ version: METADATA_VERSION, events }) }],
+    programs,
+    maps: mapsOf(programs),
+    externs: externsOf(programs.map((p) => p.ir)),
+    metadata: { version: METADATA_VERSION, events: programs.map(eventMetadataOf) },
+  };
+}
+
+export function writeObject(spec: ObjectSpec): Uint8Array {
+  return writeElfObject({
+    license: spec.license,
+    programs: spec.programs.map((p) => p.spec),
+    maps: spec.maps,
+    externs: spec.externs.map((name) => ({ name })),
+    extraSections: [{ name: METADATA_SECTION, data: encodeMetadata(spec.metadata) }],
   });
-  return { programs, object };
+}
+
+export function compileDefinitions(defs: readonly ProbeDefinition[], opts: LowerOptions = {}): CompiledObject {
+  const spec = buildObjectSpec(defs, opts);
+  return { programs: spec.programs, object: writeObject(spec) };
 }

@@ -1,37 +1,11 @@
-// The kernel's per-event `format` file (events/<grp>/<ev>/format), both ways:
-// renderFormatFile() writes an EventFormat as the kernel prints it
-// (kernel/trace/trace_events.c: f_show), parseFormatFile() reads the kernel's
-// own file back into an EventFormat, so the printer can be judged against the
-// kernel on events the kernel itself defined.
-import type { ArgType, BaseType, FetchArg, ProbeArg, ProbeDefinition } from '../grammar/ast.js';
-import type { ArgField, EventFormat, FieldFormat } from '../compiler/format.js';
-
-/** Field names the kernel gives the probe address fields (trace_probe.h FIELD_STRING_*). */
-export const FIELD_STRING_IP = '__probe_ip';
-export const FIELD_STRING_RETIP = '__probe_ret_ip';
-export const FIELD_STRING_FUNC = '__probe_func';
-
-/** The `field:` declaration: arrays as `TYPE NAME[]` (probe fields have len 0), __data_loc as is. */
-function fieldDecl(f: FieldFormat): string {
-  const bracket = f.ctype.indexOf('[');
-  if (bracket < 0 || f.ctype.startsWith('__data_loc')) return `${f.ctype} ${f.name}`;
-  return `${f.ctype.slice(0, bracket)} ${f.name}[]`;
-}
-
-function fieldLine(f: FieldFormat): string {
-  return `\tfield:${fieldDecl(f)};\toffset:${f.offset};\tsize:${f.size};\tsigned:${f.signed ? 1 : 0};\n`;
-}
-
-/** The format file text for an event; `id` is the trace event type number (common_type). */
-export function renderFormatFile(fmt: EventFormat, id: number): string {
-  let s = `name: ${fmt.event}\nID: ${id}\nformat:\n`;
-  for (const f of fmt.commonFields) s += fieldLine(f);
-  s += '\n';
-  for (const f of fmt.probeFields) s += fieldLine(f);
-  for (const f of fmt.argFields) s += fieldLine(f);
-  s += `\nprint fmt: ${fmt.printFmt}\n`;
-  return s;
-}
+// The kernel's per-event `format` file (events/<grp>/<ev>/format) read back
+// into an EventFormat, so the printer can be judged against the kernel on
+// events the kernel itself defined. (Writing one is the compiler's:
+// compiler/format.ts.)
+import {
+  FIELD_STRING_FUNC, FIELD_STRING_IP, FIELD_STRING_RETIP,
+  type ArgField, type EventFormat, type FieldFormat, type PrintKind, type ProbeTracer,
+} from '../compiler/abi.js';
 
 export interface ParsedFormatFile {
   readonly id: number;
@@ -57,39 +31,27 @@ function printFmtString(printFmt: string): string {
 }
 
 /** The kernel's per-type print formats (trace_probe.c DEFINE_BASIC_PRINT_TYPE_FUNC) -> fetch type. */
-const TYPE_OF_PRINT_FMT: Readonly<Record<string, (size: number) => BaseType>> = {
-  '%u': (size) => `u${size * 8}` as BaseType,
+const TYPE_OF_PRINT_FMT: Readonly<Record<string, (size: number) => PrintKind>> = {
+  '%u': (size) => `u${size * 8}` as PrintKind,
   '%Lu': () => 'u64',
-  '%d': (size) => `s${size * 8}` as BaseType,
+  '%d': (size) => `s${size * 8}` as PrintKind,
   '%Ld': () => 's64',
-  '0x%x': (size) => `x${size * 8}` as BaseType,
+  '0x%x': (size) => `x${size * 8}` as PrintKind,
   '0x%Lx': () => 'x64',
   "'%c'": () => 'char',
   '%pS': () => 'symbol',
   '"%s"': () => 'string',
 };
 
-function argType(fragment: string, elemSize: number): { type: ArgType; count: number } {
-  let f = fragment;
-  let count = 0;
-  if (f.startsWith('{') && f.endsWith('}')) {
-    const parts = f.slice(1, -1).split(',');
-    count = parts.length;
-    f = parts[0]!;
-  }
+function printKindOf(fragment: string, elemSize: number): PrintKind {
+  const f = fragment.startsWith('{') && fragment.endsWith('}') ? fragment.slice(1, -1).split(',')[0]! : fragment;
   const make = TYPE_OF_PRINT_FMT[f];
   if (!make) throw new Error(`format file: unknown print format '${fragment}'`);
-  const base = make(elemSize);
-  const type: ArgType = count ? { base, arrayLength: count, implicit: false } : { base, implicit: false };
-  return { type, count };
+  return make(elemSize);
 }
 
-/**
- * Reads a kernel format file. The file has no group, tracer or fetch
- * programs; the caller passes the group and, when it has it, the definition
- * (else a placeholder definition is made whose args carry the field names).
- */
-export function parseFormatFile(text: string, group: string, tracer: 'kprobe' | 'uprobe' = 'uprobe', definition?: ProbeDefinition): ParsedFormatFile {
+/** Reads a kernel format file. The file names neither its group nor its tracer: the caller does. */
+export function parseFormatFile(text: string, group: string, tracer: ProbeTracer = 'uprobe'): ParsedFormatFile {
   const lines = text.split('\n');
   const name = /^name: (.*)$/.exec(lines[0] ?? '')?.[1];
   const id = Number(/^ID: (\d+)$/.exec(lines[1] ?? '')?.[1]);
@@ -121,28 +83,16 @@ export function parseFormatFile(text: string, group: string, tracer: 'kprobe' | 
     const isDataLoc = f.ctype.startsWith('__data_loc');
     const elems = body.startsWith('{') ? body.split(',').length : 1;
     const elemSize = isDataLoc ? 4 : f.size / elems;
-    const { type } = argType(body, elemSize);
+    const print = printKindOf(body, elemSize);
     const ctype = array ? `${f.ctype}[${elems}]` : f.ctype;
-    const defArg = definition?.args[k];
-    const fetch: FetchArg = defArg?.fetch ?? { kind: 'reg', reg: 'ax' };
-    return { ...f, ctype, type: defArg?.type ?? type, fetch, printFragment: frag };
+    return { ...f, ctype, print, ...(body.startsWith('{') ? { count: elems } : {}), printFragment: frag };
   });
 
   let entrySize = 0;
   for (const f of [...common, ...probeFields, ...argFields]) entrySize = Math.max(entrySize, f.offset + f.size);
-  const def: ProbeDefinition = definition ?? {
-    op: 'define',
-    tracer,
-    isReturn,
-    group,
-    event: name,
-    point: { kind: 'address', address: 0n },
-    args: argFields.map((a): ProbeArg => ({ name: a.name, source: a.name, fetch: a.fetch, type: a.type })),
-    source: '',
-  };
   return {
     id,
-    format: { group, event: name, isReturn, commonFields: common, probeFields, argFields, entrySize, printFmt, definition: def },
+    format: { group, event: name, tracer, isReturn, commonFields: common, probeFields, argFields, entrySize, printFmt },
   };
 }
 

@@ -10,8 +10,7 @@
 // entries-written and #P, then the lines; lines are held until the end since
 // the header counts them), 'pipe' streams lines as they come (trace_pipe has
 // no header). --json streams one object per line in either mode.
-import type { ProbeDefinition } from '../grammar/ast.js';
-import type { EventFormat } from '../compiler/format.js';
+import type { EventFormat, ProbeSite } from '../compiler/abi.js';
 import { AttachRegistry, attachBpfProbe, type ProbeAttachment, type Scope } from './attach/index.js';
 import { Kallsyms, emptyKallsyms } from './kallsyms.js';
 import { PerfReader, mapRingBuffer } from './ring/index.js';
@@ -20,7 +19,7 @@ import { renderProfile, type ProfileRow } from './profile.js';
 import { onlineCpus } from './sys/index.js';
 
 export interface SessionEvent {
-  readonly def: ProbeDefinition;
+  readonly def: ProbeSite;
   readonly format: EventFormat;
   /** common_type the program writes into its records' entries. */
   readonly typeId: number;

@@ -5,9 +5,8 @@
 // value: an exit code, or the kernel refusing sleepable programs, which
 // runTrace answers by compiling the lines again without them.
 import os from 'node:os';
-import type { ProbeDefinition } from '../grammar/ast.js';
-import { eventsOfObject, type EventMetadata } from '../compiler/metadata.js';
-import { EVENTS_MAP, MISSES_MAP, RINGBUF_MAP } from '../compiler/codegen.js';
+import { EVENTS_MAP, MISSES_MAP, RINGBUF_MAP, type EventMetadata } from '../compiler/abi.js';
+import { eventsOfObject, probeSiteOf } from '../compiler/metadata.js';
 import { LINUX_ERRNO } from '../lib/errno.js';
 import { KprobeBpfError, findCause } from '../lib/errors.js';
 import { AttachError, kprobeSupportProblem } from './attach/index.js';
@@ -39,8 +38,6 @@ export class TraceObjectError extends KprobeBpfError {}
 /** How one attempt ended: an exit code, or the kernel refusing the object's sleepable programs (why, for the message). */
 type Attempt = { readonly exit: number } | { readonly sleepableRefused: string };
 
-/** libbpf's sections for sleepable uprobes (libbpf.c section_defs: uprobe.s+, uretprobe.s+). */
-const isSleepableSection = (section: string): boolean => /^u(ret)?probe\.s(\/|$)/.test(section);
 
 const say = (msg: string) => process.stderr.write(`kprobe-bpf trace: ${msg}\n`);
 
@@ -70,12 +67,12 @@ class LibbpfLog {
  * the uprobe events still run (the kernel itself would refuse only those lines).
  */
 function attachable(events: readonly EventMetadata[]): EventMetadata[] {
-  const kernelProblem = events.some((e) => e.format.definition.tracer === 'kprobe') ? kprobeSupportProblem() : undefined;
+  const kernelProblem = events.some((e) => e.format.tracer === 'kprobe') ? kprobeSupportProblem() : undefined;
   if (!kernelProblem) return [...events];
   for (const e of events) {
-    if (e.format.definition.tracer === 'kprobe') say(`${e.format.group}/${e.format.event}: not attached: ${kernelProblem}`);
+    if (e.format.tracer === 'kprobe') say(`${e.format.group}/${e.format.event}: not attached: ${kernelProblem}`);
   }
-  return events.filter((e) => e.format.definition.tracer !== 'kprobe');
+  return events.filter((e) => e.format.tracer !== 'kprobe');
 }
 
 /**
@@ -104,7 +101,7 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
 /** One attempt: the object's events, then load, then trace; the object is closed whatever happens. */
 async function traceOnce(opts: TraceOptions): Promise<Attempt> {
   const all = eventsOfObject(opts.object);
-  const sleepable = all.some((e) => isSleepableSection(e.section));
+  const sleepable = all.some((e) => e.sleepable);
   const events = attachable(all);
   if (events.length === 0) {
     say('no event can be attached on this kernel');
@@ -160,7 +157,7 @@ async function traceLoaded(
 ): Promise<Attempt> {
   const m = traceMaps(maps);
   const sessionEvents: SessionEvent[] = events.map((e) => ({
-    def: e.format.definition as ProbeDefinition,
+    def: probeSiteOf(e),
     format: e.format,
     typeId: e.id,
     progFd: programFds.get(e.program)!,
@@ -211,7 +208,7 @@ function reportLosses(summary: SessionSummary, events: readonly EventMetadata[],
   }
   // Sleepable programs count a failed ring buffer reservation as a miss (no PERF_RECORD_LOST there).
   const dropped = ringMisses
-    ? events.filter((e) => isSleepableSection(e.section)).reduce((n, e) => n + Number(mapLookupPerCpuU64Sum(ringMisses.fd, e.id)), 0)
+    ? events.filter((e) => e.sleepable).reduce((n, e) => n + Number(mapLookupPerCpuU64Sum(ringMisses.fd, e.id)), 0)
     : 0;
   if (dropped > 0) say(`${dropped} events lost: the ring buffer of the sleepable uprobe programs filled faster than it was read`);
 }

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
+import { METADATA_SECTION } from '../../compiler/abi.js';
 import type { Command } from '../command.js';
 import { INPUT_HELP, INPUT_OPTIONS, normalizeArgv, readDefinitions, type InputValues } from '../probe-input.js';
 
@@ -86,21 +87,32 @@ async function objectFile(path: string): Promise<CheckInput | string> {
   } catch (e) {
     return `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
   }
-  const events = new Map<string, string>();
+  const events = new Map<string, { event: string; definition: string }>();
+  let sec;
   try {
     const { readObject } = await import('../../bpf/elf-reader.js');
-    const { METADATA_SECTION, decodeMetadata } = await import('../../compiler/metadata.js');
-    const sec = readObject(bytes).section(METADATA_SECTION);
-    if (sec) for (const e of decodeMetadata(sec.data).events) events.set(e.program, `${e.format.group}/${e.format.event}`);
+    sec = readObject(bytes).section(METADATA_SECTION);
   } catch {
-    // not ours, or unreadable here: libbpf will say what is wrong with it
+    // not an ELF we can read here: libbpf will say what is wrong with it
+  }
+  // ours, so the metadata must be whole: trace would refuse it
+  if (sec) {
+    const { decodeMetadata, ObjectFormatError } = await import('../../compiler/metadata.js');
+    try {
+      for (const e of decodeMetadata(sec.data, basename(path)).events) {
+        events.set(e.program, { event: `${e.format.group}/${e.format.event}`, definition: e.definition });
+      }
+    } catch (e) {
+      if (e instanceof ObjectFormatError) return e.message;
+      throw e;
+    }
   }
   return {
     label: basename(path),
     bytes,
     origin: (program) => {
-      const event = events.get(program);
-      return event ? { event, definition: '', noteAt: () => undefined } : undefined;
+      const hit = events.get(program);
+      return hit ? { ...hit, noteAt: () => undefined } : undefined;
     },
   };
 }

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { disassemble } from '../../bpf/disasm.js';
 import { compileDefinitions, type CompiledObject } from '../../compiler/object.js';
-import { renderFormatFile } from '../../runtime/format-file.js';
+import { renderFormatFile } from '../../compiler/format.js';
 import type { Command } from '../command.js';
 import { INPUT_HELP, INPUT_OPTIONS, normalizeArgv, readDefinitions } from '../probe-input.js';
 

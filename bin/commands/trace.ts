@@ -1,6 +1,7 @@
 // kprobe-bpf trace: compile (or take an object), load through libbpf, attach
 // every probe, read the perf rings and print what ftrace prints.
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
 import { INPUT_HELP, INPUT_OPTIONS, normalizeArgv, readDefinitions } from '../probe-input.js';
@@ -45,7 +46,11 @@ async function loadInput(values: Parameters<typeof readDefinitions>[0], objects:
   if (objects.length === 1) {
     if (values.e?.length || values.f?.length) return 'give either -e/-f lines or an object file, not both';
     if (!sleepable) return "--no-sleepable applies to -e/-f lines: give it to 'kprobe-bpf compile' when writing the object";
-    return { object: new Uint8Array(readFileSync(objects[0]!)) };
+    const object = new Uint8Array(readFileSync(objects[0]!));
+    // a corrupt or foreign object stops here with one line (ObjectFormatError), before anything is loaded
+    const { eventsOfObject } = await import('../../compiler/metadata.js');
+    eventsOfObject(object, basename(objects[0]!));
+    return { object };
   }
   const defs = await readDefinitions(values);
   if (defs === undefined) return undefined;

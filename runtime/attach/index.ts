@@ -1,6 +1,6 @@
 // runtime/attach: probe kinds behind one interface. attachProbe() picks the
 // kind from the definition's tracer; each kind knows its PMU and fallback.
-import type { ProbeDefinition } from '../../grammar/ast.js';
+import type { ProbeSite } from '../../compiler/abi.js';
 import { LINUX_ERRNO } from '../../lib/errno.js';
 import { SysError } from '../sys/index.js';
 import { AttachError, type AttachOp } from './errors.js';
@@ -9,16 +9,16 @@ import type { ProbeAttachment, Scope } from './probe.js';
 import { attachUprobe, uprobeTarget } from './uprobe.js';
 
 export interface ProbeKind {
-  attach(def: ProbeDefinition, scope: Scope): ProbeAttachment;
+  attach(def: ProbeSite, scope: Scope): ProbeAttachment;
 }
 
-export const PROBE_KINDS: Readonly<Record<ProbeDefinition['tracer'], ProbeKind>> = {
+export const PROBE_KINDS: Readonly<Record<ProbeSite['tracer'], ProbeKind>> = {
   uprobe: { attach: (def, scope) => attachUprobe(uprobeTarget(def), scope) },
   kprobe: { attach: (def, scope) => attachKprobe(kprobeTarget(def), scope) },
 };
 
 /** Opens the probe's perf event(s), disabled; the caller sets the BPF program, then enables. */
-export function attachProbe(def: ProbeDefinition, scope: Scope = {}): ProbeAttachment {
+export function attachProbe(def: ProbeSite, scope: Scope = {}): ProbeAttachment {
   return PROBE_KINDS[def.tracer].attach(def, scope);
 }
 
@@ -36,7 +36,7 @@ function attachStep(a: ProbeAttachment, op: AttachOp, step: () => void): void {
  * Opens, attaches progFd, enables; closes again if any step fails. A program
  * that was never loaded (fd < 0) is refused before any perf event is opened.
  */
-export function attachBpfProbe(def: ProbeDefinition, progFd: number, scope: Scope = {}): ProbeAttachment {
+export function attachBpfProbe(def: ProbeSite, progFd: number, scope: Scope = {}): ProbeAttachment {
   if (progFd < 0) {
     throw new AttachError('PERF_EVENT_IOC_SET_BPF', `${def.tracer} ${def.group}/${def.event}`, LINUX_ERRNO.EBADF, `${def.group}/${def.event}: no loaded BPF program to attach (fd ${progFd})`);
   }

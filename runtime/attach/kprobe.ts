@@ -4,7 +4,7 @@
 // is asked for, which the PMU cannot carry. A kernel without kprobes (no PMU,
 // no kprobe_events: CONFIG_KPROBES / CONFIG_KPROBE_EVENTS off) gets a message
 // that says so.
-import type { ProbeDefinition } from '../../grammar/ast.js';
+import type { ProbeSite } from '../../compiler/abi.js';
 import { EVENT_SOURCE_DEVICES, fieldBits, readPmu, type DynamicPmu } from './pmu.js';
 import { openPmuProbe, type ProbeAttachment, type Scope } from './probe.js';
 import { attachTracefsProbe, tracefsRoot } from './tracefs-probe.js';
@@ -26,7 +26,7 @@ export class KprobesUnsupportedError extends KprobeBpfError {}
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
-export function kprobeTarget(def: ProbeDefinition): KprobeTarget {
+export function kprobeTarget(def: ProbeSite): KprobeTarget {
   const p = def.point;
   const ma = def.maxactive !== undefined ? { maxactive: def.maxactive } : {};
   if (p.kind === 'symbol') return { symbol: p.module ? `${p.module}:${p.symbol}` : p.symbol, offset: p.offset, isReturn: def.isReturn, ...ma };

@@ -6,7 +6,7 @@
 // the ELF symbol tables. Falls back to tracefs uprobe_events when the PMU is
 // missing.
 import { resolve as resolvePath } from 'node:path';
-import type { ProbeDefinition } from '../../grammar/ast.js';
+import type { ProbeSite } from '../../compiler/abi.js';
 import { ElfSymbols } from '../elf-symbols.js';
 import { fieldBits, readPmu, type DynamicPmu } from './pmu.js';
 import { openPmuProbe, type ProbeAttachment, type Scope } from './probe.js';
@@ -25,7 +25,7 @@ export interface UprobeTarget {
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
 /** The kernel-meaning target of a uprobe definition (PATH:SYMBOL resolved to PATH:OFFSET). */
-export function uprobeTarget(def: ProbeDefinition): UprobeTarget {
+export function uprobeTarget(def: ProbeSite): UprobeTarget {
   const p = def.point;
   if (p.kind === 'file') return { path: resolvePath(p.path), offset: p.offset, isReturn: def.isReturn, ...(p.refCtrOffset !== undefined ? { refCtrOffset: p.refCtrOffset } : {}) };
   if (p.kind === 'file-symbol') {

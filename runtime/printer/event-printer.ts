@@ -4,9 +4,8 @@
 // event's part of a trace line as the kernel's print_uprobe_event /
 // print_kprobe_event / print_kretprobe_event write it, the JSON form is
 // the same data as object members.
-import type { EventFormat, FieldFormat } from '../../compiler/format.js';
+import { FIELD_STRING_FUNC, FIELD_STRING_IP, FIELD_STRING_RETIP, type EventFormat, type FieldFormat } from '../../compiler/abi.js';
 import type { Kallsyms } from '../kallsyms.js';
-import { FIELD_STRING_FUNC, FIELD_STRING_IP, FIELD_STRING_RETIP } from '../format-file.js';
 import type { OutBuffer } from './out-buffer.js';
 import { ELEMENT_SIZE, jsonWriters, textWriters, type ValueWriter } from './values.js';
 
@@ -52,7 +51,7 @@ function ipSym(ksyms: Kallsyms, out: OutBuffer, buf: Buffer, p: number, mode: 'o
 
 /** The "(...)" after the event name, per tracer and direction. */
 function probeWriter(fmt: EventFormat, ksyms: Kallsyms): { text: ProbeWriter; json: ProbeWriter } {
-  const kernel = fmt.definition.tracer === 'kprobe';
+  const kernel = fmt.tracer === 'kprobe';
   if (!fmt.isReturn) {
     const ip = field(fmt.probeFields, FIELD_STRING_IP);
     const open = enc('('), close = enc(')'), j0 = enc('"ip":"0x'), jsym = enc('","sym":"');
@@ -112,10 +111,10 @@ function fieldPlans(fmt: EventFormat, ksyms: Kallsyms): FieldPlan[] {
   const tw = textWriters(ksyms);
   const jw = jsonWriters(ksyms);
   return fmt.argFields.map((a, i) => {
-    const base = a.type.base;
+    const base = a.print;
     return {
       offset: a.offset,
-      count: a.type.arrayLength ?? 0,
+      count: a.count ?? 0,
       step: ELEMENT_SIZE[base],
       text: tw[base],
       json: jw[base],

@@ -2,6 +2,7 @@
 // (kernel/trace/trace_probe.c: DEFINE_BASIC_PRINT_TYPE_FUNC, print_type_string,
 // print_type_symbol) and, for --json, as JSON values. A writer reads the value
 // at buf[p] of the entry that starts at buf[entry] and formats it into out.
+import { PRINT_KIND_SIZE } from '../../compiler/abi.js';
 import type { BaseType } from '../../grammar/ast.js';
 import type { Kallsyms } from '../kallsyms.js';
 import type { OutBuffer } from './out-buffer.js';
@@ -9,13 +10,7 @@ import type { OutBuffer } from './out-buffer.js';
 export type ValueWriter = (out: OutBuffer, buf: Buffer, p: number, entry: number, entryEnd: number) => void;
 
 /** Bytes each element occupies in the entry (strings are a u32 __data_loc). */
-export const ELEMENT_SIZE: Readonly<Record<BaseType, number>> = {
-  u8: 1, u16: 2, u32: 4, u64: 8,
-  s8: 1, s16: 2, s32: 4, s64: 8,
-  x8: 1, x16: 2, x32: 4, x64: 8,
-  char: 1, symbol: 8,
-  string: 4, ustring: 4, symstr: 4,
-};
+export const ELEMENT_SIZE: Readonly<Record<BaseType, number>> = PRINT_KIND_SIZE;
 
 const FAULT = Buffer.from('(fault)', 'latin1');
 const Q = 0x22; // "

@@ -4,7 +4,7 @@
 import t from 'tap';
 import * as A from '../../bpf/asm.js';
 import { insnText, UNKNOWN } from '../../bpf/disasm.js';
-import { decode, encode, type Insn, R0, R1, R2, R3, R6, R9, R10, Size, sizeOf } from '../../bpf/insn.js';
+import { decode, encode, type Insn, R0, R1, R2, R3, R6, R9, R10, Size, sizeFieldFor } from '../../bpf/insn.js';
 import { everyDslForm, everyOpcode, randomInsns } from './corpus.js';
 import { llvmMcEncode, toolSkipReason } from './tools.js';
 
@@ -42,7 +42,7 @@ const TABLE: [string, A.AsmInsn][] = [
   ['r1 = *(u8 *)(r2 + 3)', A.ldx(Size.B, R1, R2, 3)],
   ['r1 = *(u16 *)(r2 - 2)', A.ldx(Size.H, R1, R2, -2)],
   ['r1 = *(u32 *)(r6 + 0)', A.ldx(Size.W, R1, R6, 0)],
-  ['r1 = *(u64 *)(r6 + 112)', A.ldx(sizeOf(8), R1, R6, 112)],
+  ['r1 = *(u64 *)(r6 + 112)', A.ldx(sizeFieldFor(8), R1, R6, 112)],
   ['*(u64 *)(r10 - 8) = r1', A.stx(Size.DW, R10, -8, R1)],
   ['*(u32 *)(r10 - 4) = r1', A.stx(Size.W, R10, -4, R1)],
   ['*(u16 *)(r10 - 32768) = r1', A.stx(Size.H, R10, -32768, R1)],

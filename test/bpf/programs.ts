@@ -5,14 +5,15 @@
 import * as A from '../../bpf/asm.js';
 import { type MapSpec, type ObjectSpec, type ProgramSpec, programFromAsm } from '../../bpf/elf-writer.js';
 import { MapType } from '../../bpf/elf.js';
+import { EVENTS_MAP, SCRATCH_MAP } from '../../compiler/abi.js';
 import { R0, R1, R2, R3, R4, R5, R6, R7, R10, Size } from '../../bpf/insn.js';
 
 export const PT_REGS = { ax: 80, dx: 96, si: 104, di: 112, ip: 128, sp: 152 } as const;
 export const RECORD_SIZE = 64;
 
 export const MAPS: MapSpec[] = [
-  { name: 'events', type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 0 },
-  { name: 'scratch', type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 1024, maxEntries: 1 },
+  { name: EVENTS_MAP, type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 0 },
+  { name: SCRATCH_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 1024, maxEntries: 1 },
 ];
 
 /** r7 = &scratch[0] or exit 0 when the lookup fails (the verifier insists on the check). */
@@ -21,7 +22,7 @@ function scratchValue(): A.AsmItem[] {
     A.st(Size.W, R10, -4, 0),
     A.mov64Reg(R2, R10),
     A.alu64Imm('add', R2, -4),
-    A.ldMapFd(R1, 'scratch'),
+    A.ldMapFd(R1, SCRATCH_MAP),
     A.call(A.Helper.map_lookup_elem),
     A.jmpImm('jeq', R0, 0, 'out'),
     A.mov64Reg(R7, R0),
@@ -43,7 +44,7 @@ function output(): A.AsmItem[] {
   return [
     ...A.annotate('emit record', [
       A.mov64Reg(R1, R6),
-      A.ldMapFd(R2, 'events'),
+      A.ldMapFd(R2, EVENTS_MAP),
       A.ldImm64(R3, 0xffffffffn), // BPF_F_CURRENT_CPU
       A.mov64Reg(R4, R7),
       A.mov64Imm(R5, RECORD_SIZE),

@@ -12,7 +12,8 @@ import t from 'tap';
 import { basename } from 'node:path';
 import { uprobeEventsSkipReason, withKernelLock } from '../lib/kernel.js';
 import { ElfSymbols } from '../../runtime/elf-symbols.js';
-import { parseFormatFile, renderFormatFile } from '../../runtime/format-file.js';
+import { renderFormatFile } from '../../compiler/format.js';
+import { parseFormatFile } from '../../runtime/format-file.js';
 import { PerfReader } from '../../runtime/ring/index.js';
 import { TracePrinter, ftraceHeader } from '../../runtime/printer/index.js';
 import { Kallsyms } from '../../runtime/kallsyms.js';
@@ -67,7 +68,7 @@ t.test('our ring reader + printer print what the kernel trace file prints', { sk
         const parsed = parseFormatFile(fmtText, group);
         t.equal(renderFormatFile(parsed.format, parsed.id), fmtText, `${ev}: format file round-trips`);
         printer.register(parsed.format, parsed.id);
-        for (const a of parsed.format.argFields) if (a.type.base === 'char') charFields.add(`${ev}.${a.name}`);
+        for (const a of parsed.format.argFields) if (a.print === 'char') charFields.add(`${ev}.${a.name}`);
         jprinter.register(parsed.format, parsed.id);
         inst.enable(kgroup, ev);
         const id = BigInt(eventId(group, ev));

@@ -134,18 +134,15 @@ function kprobeFormat(isReturn: boolean): EventFormat {
   return {
     group: 'kprobes',
     event: isReturn ? 'r_foo_0' : 'p_foo_0',
+    tracer: 'kprobe',
     isReturn,
     commonFields: common,
     probeFields,
     argFields: [
-      { ctype: 'u64', name: 'sym', offset: at, size: 8, signed: false, type: { base: 'symbol', implicit: false }, fetch: { kind: 'reg', reg: 'di' }, printFragment: 'sym=%pS' },
+      { ctype: 'u64', name: 'sym', offset: at, size: 8, signed: false, print: 'symbol', printFragment: 'sym=%pS' },
     ],
     entrySize: at + 8,
     printFmt: '',
-    definition: {
-      op: 'define', tracer: 'kprobe', isReturn, group: 'kprobes', event: 'p_foo_0',
-      point: { kind: 'symbol', symbol: 'foo', offset: 0n }, args: [], source: '',
-    },
   };
 }
 

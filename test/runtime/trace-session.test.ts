@@ -41,7 +41,7 @@ t.test('trace session: -c command, trace file output with header, profile, nothi
       let out = '';
       let prof = '';
       const session = new TraceSession(
-        [{ def: { op: 'define', tracer: 'uprobe', isReturn: false, group: kgroup, event: 'hot', point: { kind: 'file', path: target.path, offset: off }, args: [], source: '' }, format, typeId: 3, progFd }],
+        [{ def: { tracer: 'uprobe', isReturn: false, group: kgroup, event: 'hot', point: { kind: 'file', path: target.path, offset: off } }, format, typeId: 3, progFd }],
         (cpu, fd) => mapUpdateU32(mapFd, cpu, fd),
         {
           scope: { pid: held.pid },

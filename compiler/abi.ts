@@ -1,0 +1,160 @@
+// The contract between a compiled object and the runtime that loads it: the
+// map names the programs and the tracer share, the record prefix the programs
+// write and the readers decode, the kernel's probe field names, and the
+// metadata model an object carries about its events. Nothing here depends on
+// the syntax tree: an object describes itself in these terms only, so the
+// runtime never needs the grammar's types to trace it.
+
+/** PERF_EVENT_ARRAY the atomic programs send their records through (one ring per CPU). */
+export const EVENTS_MAP = 'events';
+/** PERCPU_ARRAY whose single value is the atomic programs' record buffer. */
+export const SCRATCH_MAP = 'scratch';
+/** Per-CPU u64 per event id: records the program could not hand to the ring (the profile's misses). */
+export const MISSES_MAP = 'misses';
+/** BPF_MAP_TYPE_RINGBUF sleepable programs reserve their records in (one ring for every CPU). */
+export const RINGBUF_MAP = 'records';
+/**
+ * Its size (a power-of-two multiple of the page size, kernel:
+ * ringbuf_map_alloc): 4 MiB hold about a thousand records with a full-size
+ * string each.
+ */
+export const RINGBUF_BYTES = 4 << 20;
+
+/** kernel: TASK_COMM_LEN, the bytes of a task's comm including its NUL. */
+export const TASK_COMM_LEN = 16;
+
+/**
+ * Every record our programs emit starts with this prefix, then the
+ * kernel-identical trace entry. The prefix holds what ftrace keeps outside
+ * the entry (timestamp, tgid, comm at the hit) so the runtime can print the
+ * same line without asking the kernel later.
+ *
+ *   off  size  what
+ *     0     8  ktime ns at the hit (bpf_ktime_get_ns: CLOCK_MONOTONIC, as ftrace's "perf"/"mono" clock)
+ *     8     4  tgid
+ *    12     4  cpu (bpf_get_smp_processor_id)
+ *    16    16  comm (bpf_get_current_comm, TASK_COMM_LEN)
+ */
+export const RECORD_PREFIX_SIZE = 32;
+export const PREFIX_TS = 0;
+export const PREFIX_TGID = 8;
+export const PREFIX_CPU = 12;
+export const PREFIX_COMM = 16;
+
+/** Field names the kernel gives the probe address fields (kernel: trace_probe.h FIELD_STRING_*). */
+export const FIELD_STRING_IP = '__probe_ip';
+export const FIELD_STRING_RETIP = '__probe_ret_ip';
+export const FIELD_STRING_FUNC = '__probe_func';
+
+/** The section of an object written by `kprobe-bpf compile` that holds its ObjectMetadata. */
+export const METADATA_SECTION = '.kprobe_bpf.events';
+/** Raised whenever ObjectMetadata changes shape: an object of another version is refused, not misread. */
+export const METADATA_VERSION = 2;
+
+/** Which kernel tracer an event belongs to. */
+export type ProbeTracer = 'kprobe' | 'uprobe';
+
+/**
+ * How one value of an argument prints (the kernel's fetch type names,
+ * trace_probe.c probe_fetch_types[]), and the bytes each element occupies in
+ * the entry (strings are a u32 __data_loc).
+ */
+export const PRINT_KIND_SIZE = {
+  u8: 1, u16: 2, u32: 4, u64: 8,
+  s8: 1, s16: 2, s32: 4, s64: 8,
+  x8: 1, x16: 2, x32: 4, x64: 8,
+  char: 1, symbol: 8,
+  string: 4, ustring: 4, symstr: 4,
+} as const;
+export type PrintKind = keyof typeof PRINT_KIND_SIZE;
+export const PRINT_KINDS = Object.keys(PRINT_KIND_SIZE) as readonly PrintKind[];
+
+/**
+ * The largest per-CPU map value the kernel allows (PCPU_MIN_UNIT_SIZE): a
+ * record, prefix included, is built in one, so no record is larger.
+ */
+export const SCRATCH_VALUE_MAX = 32768;
+
+/** One `field:` line of a format file, offsets relative to the trace entry (not the prefix). */
+export interface FieldFormat {
+  /** As the format file prints it: "unsigned short", "unsigned long", "u32", "__data_loc char[]", "u8[4]" ... */
+  readonly ctype: string;
+  readonly name: string;
+  readonly offset: number;
+  readonly size: number;
+  readonly signed: boolean;
+}
+
+/** A probe argument's field plus what the printer needs to render it. */
+export interface ArgField extends FieldFormat {
+  /** How each element prints. */
+  readonly print: PrintKind;
+  /** Element count of a TYPE[N] field; absent for a scalar. */
+  readonly count?: number;
+  /** Kernel print format fragment, e.g. "arg1=0x%Lx", "s=\"%s\"", for the print fmt line. */
+  readonly printFragment: string;
+}
+
+/** An event's trace entry and `format` file, as the kernel would publish them. */
+export interface EventFormat {
+  readonly group: string;
+  readonly event: string;
+  readonly tracer: ProbeTracer;
+  readonly isReturn: boolean;
+  /** common_type, common_flags, common_preempt_count, common_pid. */
+  readonly commonFields: readonly FieldFormat[];
+  /** __probe_ip, or __probe_func and __probe_ret_ip for return probes. */
+  readonly probeFields: readonly FieldFormat[];
+  readonly argFields: readonly ArgField[];
+  /** Size of the fixed part of the trace entry; dynamic (__data_loc) data follows it. */
+  readonly entrySize: number;
+  /** The `print fmt:` line, exactly as the kernel writes it. */
+  readonly printFmt: string;
+}
+
+/** Where a probe sits, as the attach code needs it. */
+export type ProbePlace =
+  /** kprobe [MOD:]SYM[+offs] */
+  | { readonly kind: 'symbol'; readonly module?: string; readonly symbol: string; readonly offset: bigint }
+  /** kprobe MEMADDR */
+  | { readonly kind: 'address'; readonly address: bigint }
+  /** uprobe PATH:OFFSET[(REF_CTR_OFFSET)] */
+  | { readonly kind: 'file'; readonly path: string; readonly offset: bigint; readonly refCtrOffset?: bigint }
+  /** uprobe PATH:SYMBOL[+offs], resolved to a file offset when attached */
+  | { readonly kind: 'file-symbol'; readonly path: string; readonly symbol: string; readonly offset: bigint; readonly refCtrOffset?: bigint };
+
+/** What attaching a probe needs: its tracer, direction, name and place. */
+export interface ProbeSite {
+  readonly tracer: ProbeTracer;
+  readonly isReturn: boolean;
+  readonly group: string;
+  readonly event: string;
+  readonly point: ProbePlace;
+  /** Return kprobes only: r<N>; absent means the kernel's default. */
+  readonly maxactive?: number;
+}
+
+/** One event of an object: its program, how to attach it, how to print its records. */
+export interface EventMetadata {
+  /** The value the program writes into common_type: the record's event. */
+  readonly id: number;
+  /** Program (function) name and its section in the object. */
+  readonly program: string;
+  readonly section: string;
+  /** BPF_F_SLEEPABLE: the program sends through RINGBUF_MAP, and a kernel before 6.0 refuses it. */
+  readonly sleepable: boolean;
+  /** Bytes reserved per string in the record's dynamic area. */
+  readonly maxStringSize: number;
+  /** The definition as the kernel reads it back (kprobe_events / uprobe_events). */
+  readonly definition: string;
+  /** Where the probe sits; its tracer, direction and name are the format's. */
+  readonly place: ProbePlace;
+  /** Return kprobes only: r<N>. */
+  readonly maxactive?: number;
+  readonly format: EventFormat;
+}
+
+export interface ObjectMetadata {
+  readonly version: number;
+  readonly events: readonly EventMetadata[];
+}
