@@ -27,13 +27,15 @@ const CLI = fileURLToPath(new URL('../../../bin/kprobe-bpf', import.meta.url));
 type Kind = { int: number } | 'char' | 'string' | { array: number } | 'chars';
 interface Field { readonly name: string; readonly fetch: string; readonly kind: Kind }
 
-const INTS: Field[] = [8, 16, 32, 64].flatMap((bits) => ['u', 's', 'x'].map((p) => ({ name: `${p}${bits}`, fetch: `%di:${p}${bits}`, kind: { int: bits } })));
+/** Every integer type of one value with distinct bytes (%dx: a stack address). */
+const INTS: Field[] = [8, 16, 32, 64].flatMap((bits) => ['u', 's', 'x'].map((p) => ({ name: `${p}${bits}`, fetch: `%dx:${p}${bits}`, kind: { int: bits } })));
 const EVENTS: Record<string, { fn: string; ret?: boolean; fields: Field[] }> = {
   ints: {
     fn: 'kpb_target',
     fields: [
       ...INTS,
       { name: 'neg', fetch: '%cx:s64', kind: { int: 64 } },
+      { name: 'small', fetch: '%di:s8', kind: { int: 8 } },
       { name: 'bf', fetch: '%di:b3@2/8', kind: { int: 8 } },
       { name: 'c', fetch: '%r8:char', kind: 'char' },
     ],
