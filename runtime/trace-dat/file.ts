@@ -1,7 +1,7 @@
 // A whole trace.dat, version 6 (trace-cmd.dat.v6(5)), from its parts: the
 // initial format, header info, event formats, kallsyms, trace_printk formats
 // (none: our events are no trace_printk), saved cmdlines, the CPU count,
-// "flyrecord" with each CPU's (offset, size), then each CPU's pages at a
+// options (the trace clock), "flyrecord" with each CPU's (offset, size), then each CPU's pages at a
 // page-aligned offset.
 import { cmdlinesSection } from './cmdlines.js';
 import { u32, u64 } from './bytes.js';
@@ -9,6 +9,7 @@ import { eventFormats, type DatEvent } from './event-formats.js';
 import { headerInfo } from './header-info.js';
 import { initialFormat } from './initial.js';
 import { kallsymsSection, type DatSymbol } from './kallsyms-section.js';
+import { optionsSection } from './options.js';
 import { cpuPages, type DatRecord } from './ring-page.js';
 
 export interface TraceDatContents {
@@ -32,6 +33,7 @@ function header(c: TraceDatContents, sizes: readonly number[], dataStart: number
     u32(0), // trace_printk formats: none
     cmdlinesSection(c.comms),
     u32(sizes.length),
+    optionsSection(),
     FLYRECORD,
   ];
   let off = dataStart;

@@ -61,7 +61,9 @@ t.test('the file: flyrecord with a page-aligned (offset, size) per CPU, each CPU
   const b = readFileSync(write(t, dir));
   const fly = b.indexOf('flyrecord\0');
   t.ok(fly > 0);
-  t.equal(b.readUInt32LE(fly - 4), 2, 'two CPUs');
+  const options = b.indexOf('options  \0');
+  t.equal(b.readUInt32LE(options - 4), 2, 'two CPUs, then the options');
+  t.equal(b.toString('latin1', options + 10, fly), '\x04\x00\x07\x00\x00\x00[mono]\x00\x00\x00', 'TRACECLOCK "[mono]", then the end of options');
   const [off0, size0, off1, size1] = [0, 8, 16, 24].map((k) => Number(b.readBigUInt64LE(fly + 10 + k)));
   t.equal(off0, Math.ceil((fly + 10 + 32) / 4096) * 4096, 'CPU data starts at the next page');
   t.equal(size0, 4096);
