@@ -13,13 +13,13 @@
 // the field's width. A string fetch that faulted has no raw value (its
 // __data_loc length is 0); there print-fmt mode shows "" where we print (fault).
 import t from 'tap';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { uprobeEventsSkipReason } from '../lib/kernel.js';
-import { buildTarget } from './lib/target.js';
+import { buildTarget, runTarget } from './lib/target.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/kprobe-bpf', import.meta.url));
 
@@ -162,6 +162,33 @@ t.test('trace-cmd report of our trace.dat shows what our text output shows, even
   t.equal(printed.length, 3);
   t.ok(printed.every((l) => / bad=""$/.test(l)), `trace-cmd prints bad="" (${printed[0]})`);
   t.end();
+});
+
+t.test('Ctrl-C: the file is written with every event printed before it, and trace-cmd reads it', { skip: uprobeEventsSkipReason() ?? traceCmdMissing() }, async (t) => {
+  const target = buildTarget({ name: 'kpbdatsig' });
+  const dir = mkdtempSync(join(tmpdir(), 'kpb-dat-'));
+  t.teardown(() => { target.cleanup(); rmSync(dir, { recursive: true, force: true }); });
+  const dat = join(dir, 'sig.dat');
+  // System-wide (no -c/-p): hits come from runs of the target we start until one is printed.
+  const child = spawn(CLI, ['trace', '-e', `p:kpbdatsig${process.pid}/hot ${target.path}:kpb_hot i=%di:s32`, '-o', dat, '--pipe'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  for (let i = 0; i < 600 && !out.includes(' hot: ') && child.exitCode === null; i++) {
+    runTarget(target, ['0', '2']);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  runTarget(target, ['0', '2']);
+  while (out.split(' hot: ').length - 1 < 2 && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+  child.kill('SIGINT');
+  t.equal(await exit, 130, `exit status 128+SIGINT (stderr: ${err})`);
+  const printed = out.split('\n').filter((l) => / hot: /.test(l)).length;
+  t.ok(printed >= 2, `events were printed before Ctrl-C (${printed})`);
+  t.match(err, new RegExp(`wrote ${printed} events to `), 'the file holds every printed event');
+  const report = execFileSync('trace-cmd', ['report', dat], { encoding: 'utf8' });
+  t.equal(report.split('\n').filter((l) => / hot: /.test(l)).length, printed, 'trace-cmd reads them all');
 });
 
 function traceCmdMissing(): string | undefined {
