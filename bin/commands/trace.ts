@@ -29,8 +29,8 @@ ${INPUT_HELP}
                  and KernelShark, written when the trace ends (also on
                  Ctrl-C); the text still goes to stdout, so the terminal
                  shows what the file holds
-  -q, --quiet    print nothing on stdout (with -o: only the file, like
-                 'trace-cmd record')
+  -q, --quiet    print no events on stdout (with -o: only the file, like
+                 'trace-cmd record'; a -c command's own output stays)
   --profile      afterwards print the kprobe_profile table (event, hits, misses) to stderr
   --no-sleepable compile uprobe programs non-sleepable (for kernels before 6.0):
                  strings in pages the process has not touched yet then print

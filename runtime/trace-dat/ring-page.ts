@@ -20,9 +20,14 @@ const MAX_DELTA = 2 ** TIME_DELTA_BITS;
 export interface DatRecord {
   /** Timestamp in ns. */
   readonly ts: number;
-  /** The trace entry (common_type first). */
-  readonly entry: Uint8Array;
+  /** The trace entry (common_type first) is data[start, end): records share one arena, no view each. */
+  readonly data: Buffer;
+  readonly start: number;
+  readonly end: number;
 }
+
+/** A record whose entry is a buffer of its own. */
+export const datRecord = (ts: number, entry: Buffer): DatRecord => ({ ts, data: entry, start: 0, end: entry.length });
 
 const align4 = (n: number): number => (n + 3) & ~3;
 
@@ -37,16 +42,16 @@ export function fitsPage(entryLength: number, pageSize: number): boolean {
   return 8 + eventSize(entryLength) <= pageSize - PAGE_HEADER_SIZE;
 }
 
-function writeEvent(page: Buffer, at: number, delta: number, entry: Uint8Array): number {
-  const data = align4(entry.length);
+function writeEvent(page: Buffer, at: number, delta: number, r: DatRecord): number {
+  const data = align4(r.end - r.start);
   if (data <= MAX_SMALL_DATA) {
     page.writeUInt32LE(((delta << 5) | (data / 4)) >>> 0, at);
-    page.set(entry, at + 4);
+    r.data.copy(page, at + 4, r.start, r.end);
     return at + 4 + data;
   }
   page.writeUInt32LE((delta << 5) >>> 0, at);
   page.writeUInt32LE(data + 4, at + 4);
-  page.set(entry, at + 8);
+  r.data.copy(page, at + 8, r.start, r.end);
   return at + 8 + data;
 }
 
@@ -70,7 +75,7 @@ export function cpuPages(records: readonly DatRecord[], pageSize: number): Buffe
   };
   for (const r of records) {
     const delta = r.ts - last;
-    const need = eventSize(r.entry.length) + (delta >= MAX_DELTA ? 8 : 0);
+    const need = eventSize(r.end - r.start) + (delta >= MAX_DELTA ? 8 : 0);
     if (!page || at + need > pageSize) {
       close();
       page = Buffer.alloc(pageSize);
@@ -78,11 +83,11 @@ export function cpuPages(records: readonly DatRecord[], pageSize: number): Buffe
       page.writeBigUInt64LE(BigInt(r.ts), 0);
       at = PAGE_HEADER_SIZE;
       last = r.ts;
-      at = writeEvent(page, at, 0, r.entry);
+      at = writeEvent(page, at, 0, r);
       continue;
     }
     if (delta >= MAX_DELTA) at = writeTimeExtend(page, at, delta);
-    at = writeEvent(page, at, delta >= MAX_DELTA ? 0 : delta, r.entry);
+    at = writeEvent(page, at, delta >= MAX_DELTA ? 0 : delta, r);
     last = r.ts;
   }
   close();

@@ -2,12 +2,12 @@
 // header_page/header_event describe it): page timestamp, commit, then
 // events with a 5-bit type_len and a 27-bit time delta.
 import t from 'tap';
-import { cpuPages, eventSize, fitsPage } from '../../../runtime/trace-dat/ring-page.js';
+import { cpuPages, datRecord, eventSize, fitsPage } from '../../../runtime/trace-dat/ring-page.js';
 
-const entry = (n: number, fill: number) => new Uint8Array(n).fill(fill);
+const entry = (n: number, fill: number) => Buffer.alloc(n, fill);
 
 t.test('small events: type_len = padded length / 4, the delta from the previous event, data padded to 4', (t) => {
-  const b = cpuPages([{ ts: 1000, entry: entry(10, 0xaa) }, { ts: 1100, entry: entry(8, 0xbb) }], 64);
+  const b = cpuPages([datRecord(1000, entry(10, 0xaa)), datRecord(1100, entry(8, 0xbb))], 64);
   t.equal(b.length, 64, 'one page');
   t.equal(b.readBigUInt64LE(0), 1000n, 'page timestamp = first event');
   t.equal(b.readBigUInt64LE(8), BigInt(4 + 12 + 4 + 8), 'commit = data bytes used');
@@ -22,7 +22,7 @@ t.test('small events: type_len = padded length / 4, the delta from the previous 
 t.test('an event over 112 bytes: type_len 0 and array[0] = padded length + 4', (t) => {
   t.equal(eventSize(113), 8 + 116);
   t.equal(eventSize(112), 4 + 112);
-  const b = cpuPages([{ ts: 5, entry: entry(113, 1) }], 256);
+  const b = cpuPages([datRecord(5, entry(113, 1))], 256);
   t.equal(b.readUInt32LE(16), 0);
   t.equal(b.readUInt32LE(20), 120);
   t.equal(b[24], 1);
@@ -32,7 +32,7 @@ t.test('an event over 112 bytes: type_len 0 and array[0] = padded length + 4', (
 
 t.test('a delta that needs more than 27 bits: a time extend event (type 30) carries delta >> 27', (t) => {
   const delta = 2 ** 27 * 3 + 5;
-  const b = cpuPages([{ ts: 0, entry: entry(4, 1) }, { ts: delta, entry: entry(4, 2) }], 64);
+  const b = cpuPages([datRecord(0, entry(4, 1)), datRecord(delta, entry(4, 2))], 64);
   t.equal(b.readUInt32LE(24), (5 << 5) | 30, 'extend: low 27 bits in time_delta');
   t.equal(b.readUInt32LE(28), 3, 'extend: high bits in array[0]');
   t.equal(b.readUInt32LE(32), 1, 'then the event with delta 0');
@@ -42,7 +42,7 @@ t.test('a delta that needs more than 27 bits: a time extend event (type 30) carr
 
 t.test('a full page: the next event opens a new page with its own timestamp', (t) => {
   // 64-byte pages hold 48 bytes of data: three 16-byte events.
-  const recs = [0, 1, 2, 3].map((i) => ({ ts: 10 + i, entry: entry(12, i) }));
+  const recs = [0, 1, 2, 3].map((i) => (datRecord(10 + i, entry(12, i))));
   const b = cpuPages(recs, 64);
   t.equal(b.length, 128);
   t.equal(b.readBigUInt64LE(8), 48n);
