@@ -13,7 +13,7 @@
 import type { EventFormat, ProbeSite } from '../compiler/abi.js';
 import { AttachRegistry, attachBpfProbe, type ProbeAttachment, type Scope } from './attach/index.js';
 import { Kallsyms, emptyKallsyms } from './kallsyms.js';
-import { PerfReader, mapRingBuffer } from './ring/index.js';
+import { PerfReader, mapRingBuffer, type RingHandler } from './ring/index.js';
 import { TracePrinter, fdSink, ftraceHeader, type Sink } from './printer/index.js';
 import { renderProfile, type ProfileRow } from './profile.js';
 import { onlineCpus } from './sys/index.js';
@@ -47,6 +47,8 @@ export interface SessionOptions {
   readonly onAttached?: () => void;
   /** The BPF ring buffer map sleepable programs write to (fd, max_entries), read beside the perf rings. */
   readonly ringBuffer?: { readonly fd: number; readonly size: number };
+  /** Also handed every record the printer prints (prefix + entry), e.g. a trace.dat writer. */
+  readonly recordSink?: (raw: Buffer, off: number, len: number) => void;
 }
 
 export interface SessionSummary {
@@ -90,7 +92,7 @@ export class TraceSession {
     });
     for (const e of events) this.printer.register(e.format, e.typeId);
     this.reader = PerfReader.forBpfOutput(opts.pages !== undefined ? { pages: opts.pages } : {});
-    this.registry.addCleanup(() => this.reader.close(this.printer.handler()));
+    this.registry.addCleanup(() => this.reader.close(this.handler()));
     this.finalSink = out;
     try {
       if (opts.ringBuffer) this.reader.addSource(mapRingBuffer(opts.ringBuffer.fd, opts.ringBuffer.size));
@@ -102,6 +104,14 @@ export class TraceSession {
   }
 
   private readonly finalSink: Sink;
+
+  /** The printer's ring handler, teeing printed records to the record sink when there is one. */
+  private handler(): RingHandler {
+    const h = this.printer.handler();
+    const tee = this.opts.recordSink;
+    if (!tee) return h;
+    return { ...h, onSample: (raw, off, len) => { if (this.printer.printRecord(raw, off, len)) tee(raw, off, len); } };
+  }
 
   /** Attaches every probe; on any failure detaches what was attached and throws. Installs the signal/exit hooks. */
   attach(): void {
@@ -125,7 +135,7 @@ export class TraceSession {
 
   /** Reads and prints until stopped; then drains, detaches, writes header/lines/profile. */
   async run(): Promise<SessionSummary> {
-    const h = this.printer.handler();
+    const h = this.handler();
     const timer = this.opts.durationMs !== undefined ? setTimeout(() => this.stop('duration'), this.opts.durationMs) : undefined;
     this.opts.until?.then(
       () => this.stop('until'),

@@ -15,6 +15,7 @@ import { stderrLogger, type LogLevel, type Logger } from './bridge/logger.js';
 import { BpfObject } from './loader.js';
 import { mapLookupPerCpuU64Sum, mapUpdateU32 } from './sys/index.js';
 import { loadForTrace, type TraceMap } from './trace-load.js';
+import { openTraceDat, type TraceDatOutput } from './trace-dat/output.js';
 import { TraceSession, type SessionEvent, type SessionSummary } from './trace-session.js';
 
 export interface TraceOptions {
@@ -30,6 +31,10 @@ export interface TraceOptions {
    * refuses sleepable uprobes; absent for an object file input.
    */
   readonly recompileAtomic?: () => Uint8Array;
+  /** -o FILE.dat: also write the printed records as trace-cmd's trace.dat. */
+  readonly output?: string;
+  /** Print nothing on stdout (with output: only the file). */
+  readonly quiet?: boolean;
 }
 
 /** The object lacks something every object `compile` writes has. */
@@ -164,7 +169,10 @@ async function traceLoaded(
   }));
   const held = opts.command ? await launchHeld(opts.command) : undefined;
   let released = false;
+  let dat: TraceDatOutput | undefined;
+  let finished = false;
   try {
+    dat = opts.output !== undefined ? openTraceDat(opts.output, sessionEvents) : undefined;
     const pid = held?.pid ?? opts.pid;
     const session = new TraceSession(sessionEvents, (cpu, fd) => mapUpdateU32(m.perf.fd, cpu, fd), {
       json: opts.json,
@@ -175,14 +183,19 @@ async function traceLoaded(
       ...(pid !== undefined ? { scope: { pid } } : {}),
       ...(opts.durationMs !== undefined ? { durationMs: opts.durationMs } : {}),
       ...(held ? { until: held.exited, onAttached: () => { released = true; held.release(); } } : {}),
+      ...(dat ? { recordSink: dat.add } : {}),
+      ...(opts.quiet ? { sink: () => {} } : {}),
     });
     const refused = attachOrRefusal(session, sleepable);
     if (refused) return { sleepableRefused: refused };
     const summary = await session.run();
+    finished = true;
+    if (dat) say(dat.finish());
     reportLosses(summary, events, m.misses && m.ring ? m.misses : undefined);
     return { exit: exitCode(summary, held && released ? held : undefined) };
   } finally {
     if (held && !released) held.kill('SIGKILL');
+    if (dat && !finished) dat.abandon();
   }
 }
 

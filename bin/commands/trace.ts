@@ -9,7 +9,7 @@ import { splitCommand } from '../split-command.js';
 
 const HELP = `usage: kprobe-bpf trace [-e LINE]... [-f FILE]... [OBJ.o] [-c CMD | -p PID]
                         [--duration S] [--json] [--pipe] [--profile] [--legacy]
-                        [--no-sleepable]
+                        [--no-sleepable] [-o FILE.dat [-q]]
 
 Attaches the probes and prints each hit exactly as the kernel's trace file
 would: the '# tracer: nop' header, then one line per event. Runs until Ctrl-C,
@@ -23,6 +23,15 @@ ${INPUT_HELP}
   --duration S   stop after S seconds
   --json         one JSON object per event instead of ftrace lines
   --pipe         stream lines as they come, without the header (like trace_pipe)
+  -o, --output FILE.dat
+                 also write the events as trace-cmd's trace.dat (version 6:
+                 event formats, header page, kallsyms for kprobe addresses,
+                 saved cmdlines, per-CPU ring pages) for 'trace-cmd report'
+                 and KernelShark, written when the trace ends (also on
+                 Ctrl-C); the text still goes to stdout, so the terminal
+                 shows what the file holds
+  -q, --quiet    print no events on stdout (with -o: only the file, like
+                 'trace-cmd record'; a -c command's own output stays)
   --profile      afterwards print the kprobe_profile table (event, hits, misses) to stderr
   --no-sleepable compile uprobe programs non-sleepable (for kernels before 6.0):
                  strings in pages the process has not touched yet then print
@@ -74,6 +83,8 @@ const trace: Command = {
         json: { type: 'boolean' },
         pipe: { type: 'boolean' },
         profile: { type: 'boolean' },
+        output: { type: 'string', short: 'o' },
+        quiet: { type: 'boolean', short: 'q' },
         'no-sleepable': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -103,6 +114,8 @@ const trace: Command = {
       json: values.json ?? false,
       mode: values.pipe ? 'pipe' : 'trace',
       profile: values.profile ?? false,
+      ...(values.output !== undefined ? { output: values.output } : {}),
+      quiet: values.quiet ?? false,
     });
   },
 };
