@@ -4,7 +4,7 @@
 // format files are the ones `compile --format` prints, with ID = the
 // common_type our records carry, so the reader decodes the entries with them.
 import type { EventFormat } from '../../compiler/format.js';
-import { renderFormatFile } from '../format-file.js';
+import { renderFormatFile } from '../../compiler/format.js';
 import { cstring, sized, u32 } from './bytes.js';
 
 export interface DatEvent {

@@ -1,14 +1,20 @@
 // `trace` refuses, before attaching anything, a probe whose BPF program was
 // never loaded: one line naming the program, exit 1, no perf event left open.
-// The object is issue 17's mutant (fixtures/hostile/program-not-loaded.o): its
-// program section has a type libbpf does not take as a program, so the load
-// succeeds with no program fd, and the tracer used to call
-// PERF_EVENT_IOC_SET_BPF with fd -1.
+// Issue 17's mutant (fixtures/hostile/program-not-loaded.o) was written by
+// an older kprobe-bpf (metadata version 1), so today it is refused before
+// loading, by its metadata version. The same mutation is made here on an
+// object compiled now: its program section loses SHF_EXECINSTR, so libbpf
+// does not take it as a program, the load succeeds with no program fd, and
+// the tracer used to call PERF_EVENT_IOC_SET_BPF with fd -1.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProbeDefinition } from '../../grammar/ast.js';
+import { parseProbeCommands } from '../../grammar/index.js';
+import { compileDefinitions } from '../../compiler/object.js';
 import { LINUX_ERRNO } from '../../lib/errno.js';
 import { AttachError, attachBpfProbe } from '../../runtime/attach/index.js';
 import { ElfSymbols } from '../../runtime/elf-symbols.js';
@@ -63,8 +69,48 @@ t.test('the kernel refusing a program on the probe is an AttachError the tracer 
   t.end();
 });
 
-t.test('trace of an object whose program never got an fd: one line naming it, exit 1', { skip: rootSkipReason() }, (t) => {
+/** SHF_EXECINSTR cleared on every section whose name starts with `prefix` (ELF64 little-endian section headers). */
+function dropExecInstr(obj: Uint8Array, prefix: string): Uint8Array {
+  const b = Buffer.from(obj);
+  const shoff = Number(b.readBigUInt64LE(0x28));
+  const shentsize = b.readUInt16LE(0x3a);
+  const shnum = b.readUInt16LE(0x3c);
+  const strtab = Number(b.readBigUInt64LE(shoff + b.readUInt16LE(0x3e) * shentsize + 0x18));
+  let changed = 0;
+  for (let i = 0; i < shnum; i++) {
+    const sh = shoff + i * shentsize;
+    const nameAt = strtab + b.readUInt32LE(sh);
+    const name = b.subarray(nameAt, b.indexOf(0, nameAt)).toString('latin1');
+    if (!name.startsWith(prefix)) continue;
+    b.writeBigUInt64LE(b.readBigUInt64LE(sh + 8) & ~4n, sh + 8);
+    changed++;
+  }
+  if (changed === 0) throw new Error(`no section starts with ${prefix}`);
+  return b;
+}
+
+/** `p:ceo/x /bin/true:0x1000` compiled now, with its program section no longer a program to libbpf. */
+function notLoadedObject(): Uint8Array {
+  const [def] = parseProbeCommands('p:ceo/x /bin/true:0x1000').commands as ProbeDefinition[];
+  return dropExecInstr(compileDefinitions([def!], { sleepable: false }).object, 'uprobe');
+}
+
+t.test('the shared fixture, from an older kprobe-bpf: refused by its metadata version, one line, exit 1', { skip: rootSkipReason() }, (t) => {
   const r = spawnSync(CLI, ['trace', '--duration', '1', NOT_LOADED], { encoding: 'utf8', timeout: 60_000 });
+  t.equal(r.status, 1, 'exit 1');
+  t.equal(r.stdout, '', 'nothing traced');
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  t.equal(lines.length, 1, `one line: ${r.stderr}`);
+  t.match(lines[0], /program-not-loaded\.o: .*metadata is version 1, this kprobe-bpf reads version \d+/, 'says the object is too old');
+  t.end();
+});
+
+t.test('trace of an object whose program never got an fd: one line naming it, exit 1', { skip: rootSkipReason() }, (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kpb-notloaded-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'not-loaded.o');
+  writeFileSync(file, notLoadedObject());
+  const r = spawnSync(CLI, ['trace', '--duration', '1', file], { encoding: 'utf8', timeout: 60_000 });
   t.equal(r.status, 1, 'exit 1');
   t.equal(r.stdout, '', 'nothing traced');
   const lines = r.stderr.split('\n').filter((l) => l !== '');
@@ -78,7 +124,7 @@ t.test('runTrace on it returns 1 and leaves no perf event or signal hook behind'
   const { runTrace } = await import('../../runtime/tracer.js');
   const fds = perfEventFds().length;
   const hooks = process.listenerCount('SIGINT');
-  const code = await runTrace({ object: new Uint8Array(readFileSync(NOT_LOADED)), durationMs: 1000, json: false, mode: 'trace', profile: false });
+  const code = await runTrace({ object: notLoadedObject(), durationMs: 1000, json: false, mode: 'trace', profile: false });
   t.equal(code, 1);
   t.equal(perfEventFds().length, fds, 'no perf event left open');
   t.equal(process.listenerCount('SIGINT'), hooks, 'no signal hook left');
