@@ -63,6 +63,7 @@ export const TP_ERR = {
   DOUBLE_ARGS: '$arg* can be used only once in the parameters',
   NEED_STRING_TYPE: '$comm and immediate-string only accepts string type',
   TOO_MANY_ARGS: 'Too many arguments are specified',
+  FAIL_REG_PROBE: 'Failed to register probe event',
 } as const;
 
 export type ErrorCode = keyof typeof TP_ERR;

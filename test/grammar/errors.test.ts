@@ -208,7 +208,7 @@ t.test('a refusal is a KprobeBpfError named ProbeSyntaxError', async (t) => {
 
 t.test('parseProbeCommandsUntilError: the lines before the bad one, and its error, as a value', async (t) => {
   const { commands, error } = parseProbeCommandsUntilError('p:g/a do_sys_open\n-:g/a\np:g/b do_sys_open %zz\np:g/c do_sys_open', { fileKind });
-  t.same(commands.map(formatProbeCommand), ['p:g/a do_sys_open', '-:g/a']);
+  t.same(commands.map((c) => formatProbeCommand(c)), ['p:g/a do_sys_open', '-:g/a']);
   t.ok(error instanceof ProbeSyntaxError);
   t.equal(error?.message, 'Invalid register name');
   t.equal(error?.lineNumber, 3);
