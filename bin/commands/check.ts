@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
-import { INPUT_HELP, INPUT_OPTIONS, normalizeArgv, readDefinitions, type InputValues } from '../probe-input.js';
+import { INPUT_HELP, INPUT_OPTIONS, kernelUsageError, normalizeArgv, readDefinitions, type InputValues } from '../probe-input.js';
 
 const HELP = `usage: kprobe-bpf check [-e LINE]... [-f FILE]... [--legacy] [OBJ.o]...
 
@@ -128,6 +128,8 @@ const check: Command = {
       allowPositionals: true,
     });
     if (values.help) { process.stdout.write(HELP); return 0; }
+    const badKernel = await kernelUsageError(values, 'check');
+    if (badKernel !== undefined) return badKernel;
     const inputs: CheckInput[] = [];
     if (values.e?.length || values.f?.length) {
       const c = await compileForCheck(values);
