@@ -37,14 +37,11 @@ export const CHANGES: readonly Row[] = [
   { version: '6.6', change: { filter: { cpus: true } }, source: 'CPUS{} and FILTER_CPUMASK, 6.6 merge' },
   { version: '6.9', change: { probe: { exitArgs: true } }, source: '25f00e40 entry arguments in return probes (probes-v6.9)' },
   {
-    version: '6.11',
-    change: { probe: { extraArgs: 'refuse', unloggedErrors: ['TOO_MANY_ARGS'] } },
-    source: '73f35080477e "Fix MAX_TRACE_ARGS limit handling": more than 128 arguments is E2BIG, not logged (inferred)',
-  },
-  {
     version: '6.12',
-    change: { filter: { stacktraceField: true } },
-    source: 'trace_define_generic_fields in 6.12.107 (first mainline version not established)',
+    change: { probe: { extraArgs: 'refuse', unloggedErrors: ['TOO_MANY_ARGS'] }, filter: { stacktraceField: true } },
+    source: '73f35080477e "Fix MAX_TRACE_ARGS limit handling" (v6.12-rc, CVE-2024-50132): more than 128 arguments '
+      + 'is E2BIG, not logged, for kprobes and uprobes (whether 6.12.y took the 6.15 log entry is to be seen on a 6.12 '
+      + 'guest); trace_define_generic_fields in 6.12.107 (first mainline version not established)',
   },
   {
     version: '6.15',
