@@ -27,14 +27,20 @@ export const CHANGES: readonly Row[] = [
     version: '6.5',
     change: {
       probe: {
-        btfArgs: true, typeErrorOffset: 'dereference', unloggedErrors: [],
-        errorTexts: {}, // BAD_MAXACT_TYPE reworded with fprobe events, NEED_STRING_TYPE logged
+        btfArgs: true, typeErrorOffset: 'dereference',
+        errorTexts: {}, // BAD_MAXACT_TYPE reworded with fprobe events
       },
     },
     source: 'b576e09 BTF function parameters and $arg*, fprobe events ("Maxactive is only for function exit"), '
-      + 'traceprobe_parse_context offsets, "$comm and immediate-string only accepts string type" (inferred)',
+      + 'traceprobe_parse_context offsets (inferred)',
   },
   { version: '6.6', change: { filter: { cpus: true } }, source: 'CPUS{} and FILTER_CPUMASK, 6.6 merge' },
+  {
+    version: '6.8',
+    change: { probe: { unloggedErrors: [] } },
+    source: '8c427cc2fa73 "Fix to show a parse error for bad type for $comm" (v6.8-rc; stable 6.6.y, 6.7.y; '
+      + 'its 6.1.y backport failed, as the live guest shows)',
+  },
   { version: '6.9', change: { probe: { exitArgs: true } }, source: '25f00e40 entry arguments in return probes (probes-v6.9)' },
   {
     version: '6.12',
