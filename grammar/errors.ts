@@ -5,7 +5,8 @@ import { KprobeBpfError } from '../lib/errors.js';
 /**
  * Message text per error code, as this machine's kernel (6.18) writes it
  * (kernel: kernel/trace/trace_probe.h ERRORS). Checked line by line against
- * the live error_log by test/grammar/kernel-diff.test.ts.
+ * the live error_log by test/grammar/kernel-diff.test.ts. Older kernels'
+ * wording, and the refusals they do not log: ProbeRules (kernel-rules/).
  */
 export const TP_ERR = {
   FILE_NOT_FOUND: 'Failed to find the given file',
