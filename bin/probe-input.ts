@@ -9,18 +9,26 @@ export const INPUT_OPTIONS = {
   e: { type: 'string', short: 'e', multiple: true },
   f: { type: 'string', short: 'f', multiple: true },
   legacy: { type: 'boolean' },
+  kernel: { type: 'string' },
 } as const;
+
+export const KERNEL_HELP = [
+  '  --kernel V   check the lines with the rules of kernel version V (6.1, 6.12, 6.18...)',
+  '               as its kprobe_events/uprobe_events would; default: the running kernel\'s',
+].join('\n');
 
 export const INPUT_HELP = [
   '  -e LINE      a probe definition, as written to kprobe_events/uprobe_events (repeatable)',
   '  -f FILE      read definitions from FILE, one per line, # comments (repeatable; - is stdin)',
   '  --legacy     accept the 2009 syntax (aN, sN, rv, ra, unnamed events)',
+  KERNEL_HELP,
 ].join('\n');
 
 export interface InputValues {
   e?: string[];
   f?: string[];
   legacy?: boolean;
+  kernel?: string;
 }
 
 /** The whole input text: -f files then -e lines, in the order given per kind. */
@@ -58,13 +66,27 @@ export function applyRemovals(commands: readonly ProbeCommand[]): ProbeDefinitio
 }
 
 /**
- * Reads and parses the input; on a syntax error prints what the kernel would
+ * --kernel VERSION: prints the one-line usage error for a version the rules
+ * table does not know and gives the exit status (2); undefined when usable.
+ */
+export async function kernelUsageError(v: { kernel?: string | undefined }, command: string): Promise<number | undefined> {
+  if (v.kernel === undefined) return undefined;
+  const { unknownKernelReason } = await import('../grammar/index.js');
+  const reason = unknownKernelReason(v.kernel);
+  if (reason === undefined) return undefined;
+  process.stderr.write(`kprobe-bpf ${command}: --kernel: ${reason}\n`);
+  return 2;
+}
+
+/**
+ * Reads and parses the input (with the rules of --kernel, else the running kernel's); on a syntax error prints what the kernel would
  * append to tracing/error_log and resolves to undefined.
  */
 export async function readDefinitions(v: InputValues): Promise<ProbeDefinition[] | undefined> {
-  const { parseProbeCommands, ProbeSyntaxError, formatErrorLog } = await import('../grammar/index.js');
+  const { parseProbeCommands, ProbeSyntaxError, formatErrorLog, selectKernel } = await import('../grammar/index.js');
   try {
-    const { commands } = parseProbeCommands(inputText(v), { legacy: v.legacy ?? false });
+    const rules = selectKernel(v.kernel).probe;
+    const { commands } = parseProbeCommands(inputText(v), { legacy: v.legacy ?? false, rules });
     return applyRemovals(commands);
   } catch (e) {
     if (e instanceof ProbeSyntaxError) {

@@ -5,7 +5,8 @@ import { KprobeBpfError } from '../lib/errors.js';
 /**
  * Message text per error code, as this machine's kernel (6.18) writes it
  * (kernel: kernel/trace/trace_probe.h ERRORS). Checked line by line against
- * the live error_log by test/grammar/kernel-diff.test.ts.
+ * the live error_log by test/grammar/kernel-diff.test.ts. Older kernels'
+ * wording, and the refusals they do not log: ProbeRules (kernel-rules/).
  */
 export const TP_ERR = {
   FILE_NOT_FOUND: 'Failed to find the given file',
@@ -63,6 +64,7 @@ export const TP_ERR = {
   DOUBLE_ARGS: '$arg* can be used only once in the parameters',
   NEED_STRING_TYPE: '$comm and immediate-string only accepts string type',
   TOO_MANY_ARGS: 'Too many arguments are specified',
+  FAIL_REG_PROBE: 'Failed to register probe event',
 } as const;
 
 export type ErrorCode = keyof typeof TP_ERR;

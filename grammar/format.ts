@@ -23,12 +23,36 @@ function place(def: ProbeDefinition): string {
   }
 }
 
+export interface FormatOptions {
+  /**
+   * The possible CPUs of the kernel that reads the line back (possibleCpus()).
+   * Given, a return kprobe without r<N> shows the maxactive the kernel gave it
+   * when registering it, as kprobe_events does; absent, it shows none.
+   */
+  readonly possibleCpus?: number;
+}
+
+/**
+ * kernel: register_kretprobe sets a maxactive left at 0 to
+ * max(10, 2 * num_possible_cpus()) (CONFIG_PREEMPTION, which Debian's kernels
+ * have; 6.1 to 6.18), and trace_kprobe_show prints the field when it is not 0.
+ * A probe on a module not loaded yet is not registered and shows none: only
+ * the running kernel knows that, so the readback assumes a registered probe.
+ */
+export const registeredMaxactive = (possibleCpus: number): number => Math.max(10, 2 * possibleCpus);
+
+function maxactiveOf(def: ProbeDefinition, opts: FormatOptions): number | undefined {
+  if (def.tracer !== 'kprobe' || !def.isReturn) return undefined;
+  if (def.maxactive) return def.maxactive;
+  return opts.possibleCpus !== undefined ? registeredMaxactive(opts.possibleCpus) : undefined;
+}
+
 /** One line, no trailing newline. */
-export function formatProbeCommand(cmd: ProbeCommand): string {
+export function formatProbeCommand(cmd: ProbeCommand, opts: FormatOptions = {}): string {
   if (cmd.op === 'remove') {
     return `-:${cmd.group !== undefined ? `${cmd.group}/` : ''}${cmd.event}${cmd.args?.length ? ` ${cmd.args.join(' ')}` : ''}`;
   }
-  const head = `${cmd.isReturn ? 'r' : 'p'}${cmd.tracer === 'kprobe' && cmd.isReturn && cmd.maxactive ? cmd.maxactive : ''}`;
+  const head = `${cmd.isReturn ? 'r' : 'p'}${maxactiveOf(cmd, opts) ?? ''}`;
   const args = cmd.args.map((a) => ` ${a.name}=${a.source}`).join('');
   return `${head}:${cmd.group}/${cmd.event} ${place(cmd)}${args}`;
 }

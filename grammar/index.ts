@@ -1,16 +1,23 @@
 // Public face of the grammar stage: text in, typed commands out, or the
 // kernel's own error. Pure apart from the uprobe file check, which is
-// injectable (fileKind) and defaults to stat(2).
+// injectable (fileKind) and defaults to stat(2), and the kernel version,
+// which defaults to the running kernel's (rules).
 import type { ProbeCommand, Tracer } from './ast.js';
 import { MAX_LINE_LEN, sourceLines, splitArgv } from './argv.js';
 import { ProbeSyntaxError } from './errors.js';
 import { fileKindFromFs } from './file-kind.js';
+import { runningKernel, type ProbeRules } from './kernel-rules/index.js';
 import { translateLegacyArgv } from './legacy.js';
 import { parseCommand, tracerOf, type FileKind } from './probe.js';
 
 export type { ProbeCommand, ProbeDefinition, ProbeRemoval, Tracer } from './ast.js';
 export { ProbeSyntaxError, formatErrorLog, TP_ERR } from './errors.js';
-export { formatProbeCommand } from './format.js';
+export { formatProbeCommand, type FormatOptions } from './format.js';
+export { possibleCpus } from './possible-cpus.js';
+export {
+  CHECKED_KERNELS, KNOWN_KERNELS, kernelRules, runningKernel, selectKernel, UnknownKernelError, unknownKernelReason,
+  type KernelRules, type ProbeRules,
+} from './kernel-rules/index.js';
 export type { FileKind } from './probe.js';
 
 export interface ParseOptions {
@@ -24,6 +31,8 @@ export interface ParseOptions {
   readonly fileKind?: (path: string) => FileKind;
   /** Line number of the first line (for errors), default 1. */
   readonly firstLine?: number;
+  /** The kernel version's rules (kernelRules(v).probe); default the running kernel's. */
+  readonly rules?: ProbeRules;
 }
 
 export interface ParseResult {
@@ -58,7 +67,7 @@ export function parseProbeCommandsUntilError(text: string, options: ParseOptions
 
 function parseInto(text: string, options: ParseOptions, commands: ProbeCommand[]): void {
   const fileKind = options.fileKind ?? fileKindFromFs;
-  const lineOpts = { tracer: options.tracer, symbolPlaces: options.symbolPlaces, fileKind };
+  const lineOpts = { tracer: options.tracer, symbolPlaces: options.symbolPlaces, fileKind, rules: options.rules ?? runningKernel().probe };
   const firstLine = (options.firstLine ?? 1) - 1;
   for (const line of sourceLines(text)) {
     let argv = splitArgv(line.text);

@@ -8,6 +8,7 @@ import { kstrtol, kstrtoul, kstrtouint } from './kstrto.js';
 import {
   DEFAULT_GROUP, MAX_EVENT_NAME_LEN, kprobeEventName, type KprobePoint, parseEventName, uprobeEventName, uprobeSymbolEventName,
 } from './names.js';
+import type { ProbeRules } from './kernel-rules/index.js';
 import { checkProbeArg, type ArgContext } from './rules.js';
 
 /** kernel: MAX_TRACE_ARGS, KRETPROBE_MAXACTIVE_MAX. */
@@ -25,6 +26,8 @@ export interface LineOptions {
   readonly symbolPlaces?: boolean;
   /** Looks a uprobe path up; the kernel resolves it relative to the writer's cwd, following links. */
   readonly fileKind: (path: string) => FileKind;
+  /** The rules of the kernel version the line is checked for. */
+  readonly rules: ProbeRules;
 }
 
 const SUBSYSTEM: Record<Tracer, Subsystem> = { kprobe: 'trace_kprobe', uprobe: 'trace_uprobe' };
@@ -32,15 +35,19 @@ const SUBSYSTEM: Record<Tracer, Subsystem> = { kprobe: 'trace_kprobe', uprobe: '
 /** Carries the words and the current argv index the way trace_probe_log does. */
 class Log {
   index = 0;
-  constructor(readonly argv: readonly string[], readonly tracer: Tracer, readonly lineNumber: number) {}
+  constructor(
+    readonly argv: readonly string[], readonly tracer: Tracer, readonly lineNumber: number, readonly rules: ProbeRules,
+  ) {}
 
   /** Refuses with the kernel's entry for the current word (kernel: trace_probe_log_err). */
   readonly refuse = (code: ErrorCode, offset: number): never => { throw this.error(code, offset); };
 
+  /** The kernel's entry in this version's words; a refusal it does not log yet is a bare error. */
   error(code: ErrorCode, offset: number): ProbeSyntaxError {
     return new ProbeSyntaxError({
-      subsystem: SUBSYSTEM[this.tracer], code, message: TP_ERR[code], command: this.argv.join(' '),
-      caretColumn: caretColumn(this.argv, this.index, offset), lineNumber: this.lineNumber, logged: true,
+      subsystem: SUBSYSTEM[this.tracer], code, message: this.rules.errorTexts[code] ?? TP_ERR[code], command: this.argv.join(' '),
+      caretColumn: caretColumn(this.argv, this.index, offset), lineNumber: this.lineNumber,
+      logged: !this.rules.unloggedErrors.includes(code),
     });
   }
 
@@ -76,7 +83,7 @@ function eventName(log: Log, argv0: string, at: number): { group?: string; event
 function parseUprobe(log: Log, argv: readonly string[], source: string, opts: LineOptions): ProbeDefinition {
   const a0 = argv[0]!;
   let isReturn = a0[0] === 'r';
-  if (argv.length - 2 > MAX_TRACE_ARGS) { log.index = 2; throw log.error('TOO_MANY_ARGS', 0); }
+  const words = argsWithin(log, argv.slice(2));
   const eventText = a0[1] === ':' ? 2 : -1;
   const place = argv[1]!;
   if (!place.includes('/')) throw log.silent("uprobe place must be PATH:OFFSET with a '/' in PATH");
@@ -127,15 +134,27 @@ function parseUprobe(log: Log, argv: readonly string[], source: string, opts: Li
   const named = eventText >= 0 ? eventName(log, a0, eventText) : {};
   const event = named.event
     ?? (point.kind === 'file' ? uprobeEventName(path, point.offset) : uprobeSymbolEventName(path, point.symbol, point.offset));
-  const args = parseArgs(log, argv.slice(2), { kernel: false, isReturn, fentry: false });
+  const args = parseArgs(log, words, { kernel: false, isReturn, fentry: false, rules: opts.rules });
   return { op: 'define', tracer: 'uprobe', isReturn, group: named.group ?? DEFAULT_GROUP.uprobe, event, point, args, source };
 }
 
-/** kernel: argv_has_var_arg + traceprobe_expand_meta_args, without BTF. */
+/**
+ * kernel: more than MAX_TRACE_ARGS arguments. Refused (E2BIG) where the rules
+ * say so, else the kernel parses the first MAX_TRACE_ARGS and drops the rest.
+ */
+function argsWithin(log: Log, words: readonly string[]): readonly string[] {
+  if (words.length <= MAX_TRACE_ARGS) return words;
+  if (log.rules.extraArgs === 'ignore') return words.slice(0, MAX_TRACE_ARGS);
+  log.index = 2;
+  throw log.error('TOO_MANY_ARGS', 0);
+}
+
+/** kernel: argv_has_var_arg + traceprobe_expand_meta_args, without BTF (kernels with BTF arguments). */
 function checkVarArgs(log: Log, words: readonly string[], ctx: ArgContext): void {
+  if (!ctx.rules.btfArgs) return;
   let found = false;
   let star = -1;
-  const entryOrExit = ctx.kernel && (ctx.isReturn || ctx.fentry);
+  const entryOrExit = ctx.kernel && ((ctx.rules.exitArgs && ctx.isReturn) || ctx.fentry);
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!;
     if (!w.startsWith('$arg')) continue;
@@ -164,12 +183,12 @@ const neverASymbol = (name: string): boolean => name === '' || /^[0-9]/.test(nam
 function checkArgSymbols(log: Log, symbols: readonly string[]): void {
   for (const text of symbols) {
     const sign = text.search(/[+-]/);
-    // A bad offset is -EINVAL there ("Failed to register probe event"), which stops the loop: left to load time.
-    if (sign >= 0 && kstrtol(text.slice(sign)) === undefined) return;
-    if (neverASymbol(sign >= 0 ? text.slice(0, sign) : text)) {
-      log.index = 1;
-      throw log.error('BAD_PROBE_ADDR', 0);
-    }
+    log.index = 1;
+    // An offset traceprobe_split_symbol_offset cannot read is -EINVAL there, whatever the symbol
+    // table holds: "Failed to register probe event" at the place. The names before it are taken
+    // to resolve (a name that does not is -ENOENT first: a load-time check, as for the place).
+    if (sign >= 0 && kstrtol(text.slice(sign)) === undefined) throw log.error('FAIL_REG_PROBE', 0);
+    if (neverASymbol(sign >= 0 ? text.slice(0, sign) : text)) throw log.error('BAD_PROBE_ADDR', 0);
   }
 }
 
@@ -229,17 +248,16 @@ function parseKprobePlace(log: Log, place: string, isReturn: boolean): KprobePla
 }
 
 /** kernel: __trace_kprobe_create. */
-function parseKprobe(log: Log, argv: readonly string[], source: string): ProbeDefinition {
+function parseKprobe(log: Log, argv: readonly string[], source: string, rules: ProbeRules): ProbeDefinition {
   const a0 = argv[0]!;
   const colon = a0.indexOf(':', 1);
   const maxactive = parseMaxactive(log, a0, colon);
   const { point, isReturn, fentry } = parseKprobePlace(log, argv[1]!, a0[0] === 'r');
   const named = colon >= 0 ? eventName(log, a0, colon + 1) : {};
   const event = named.event ?? kprobeEventName(isReturn, point);
-  const words = argv.slice(2);
-  const ctx: ArgContext = { kernel: true, isReturn, fentry };
-  checkVarArgs(log, words, ctx);
-  if (words.length > MAX_TRACE_ARGS) { log.index = 2; throw log.error('TOO_MANY_ARGS', 0); }
+  const ctx: ArgContext = { kernel: true, isReturn, fentry, rules };
+  checkVarArgs(log, argv.slice(2), ctx);
+  const words = argsWithin(log, argv.slice(2));
   const symbols: string[] = [];
   const args = parseArgs(log, words, ctx, symbols);
   checkArgSymbols(log, symbols);
@@ -273,11 +291,11 @@ export function tracerOf(argv: readonly string[], forced?: Tracer): Tracer {
 export function parseCommand(
   argv: readonly string[], source: string, lineNumber: number, opts: LineOptions, removalTracer: Tracer,
 ): ProbeCommand {
-  if (argv[0]![0] === '-') return parseRemoval(new Log(argv, removalTracer, lineNumber), argv, source, removalTracer);
+  if (argv[0]![0] === '-') return parseRemoval(new Log(argv, removalTracer, lineNumber, opts.rules), argv, source, removalTracer);
   const tracer = tracerOf(argv, opts.tracer);
-  const log = new Log(argv, tracer, lineNumber);
+  const log = new Log(argv, tracer, lineNumber, opts.rules);
   const c = argv[0]![0];
   if (c !== 'p' && c !== 'r') throw log.silent(`unknown command '${argv[0]}': a definition starts with p, r or -`);
   if (argv.length < 2) throw log.silent('a definition needs a probe place');
-  return tracer === 'uprobe' ? parseUprobe(log, argv, source, opts) : parseKprobe(log, argv, source);
+  return tracer === 'uprobe' ? parseUprobe(log, argv, source, opts) : parseKprobe(log, argv, source, opts.rules);
 }

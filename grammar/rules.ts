@@ -9,6 +9,7 @@ import type { ArgType, Bitfield, FetchArg } from './ast.js';
 import type { ErrorCode, Refuse } from './errors.js';
 import { FETCH_TYPES, fetchTypeNamed, type FetchType } from './fetch-types.js';
 import { kstrtol, kstrtoul, kstrtouint, simpleStrtoul } from './kstrto.js';
+import type { ProbeRules } from './kernel-rules/index.js';
 import { isGoodName } from './names.js';
 import { isRegName } from './registers.js';
 
@@ -31,6 +32,7 @@ export interface ArgContext {
   readonly kernel: boolean;   // TPARG_FL_KERNEL (kprobe) — else TPARG_FL_USER (uprobe)
   readonly isReturn: boolean; // TPARG_FL_RETURN
   readonly fentry: boolean;   // TPARG_FL_FENTRY (kprobe on a function entry)
+  readonly rules: ProbeRules;
 }
 
 /** What the rules learned about an accepted argument. */
@@ -58,11 +60,19 @@ class ArgParse {
   readonly code: Op[] = new Array<Op>(FETCH_INSN_MAX).fill('NOP');
   pc = 0;
   offset: number;
+  /** Where the argument's body starts in the argv word. */
+  readonly bodyOffset: number;
   /** kernel: the FETCH_NOP_SYMBOL insn's data (one per argument at most: a fetch has one leaf). */
   symbol: string | undefined;
   constructor(readonly ctx: ArgContext, bodyOffset: number, private readonly refuse: Refuse) {
     this.code[FETCH_INSN_MAX - 1] = 'END';
     this.offset = bodyOffset;
+    this.bodyOffset = bodyOffset;
+  }
+
+  /** Where a type error is reported: the body's offset, or where a dereference left it (ProbeRules.typeErrorOffset). */
+  typeErrorAt(typeOffset: number): number {
+    return (this.ctx.rules.typeErrorOffset === 'argument' ? this.bodyOffset : this.offset) + typeOffset;
   }
 
   fail(code: ErrorCode, offset = this.offset): never { return this.refuse(code, offset); }
@@ -88,9 +98,9 @@ class ArgParse {
       case '-': return this.deref(arg);
       case '\\': return this.immediate(arg);
       default:
-        // kernel: a bare identifier, or a '(' typecast, is a BTF argument; kprobe-bpf has no BTF
-        // argument support, and uprobes never have it (live 6.18: NOSUP_BTFARG for both).
-        if (isAlpha(arg[0]) || arg[0] === '_' || arg[0] === '(') this.fail('NOSUP_BTFARG');
+        // kernel (BTF arguments): a bare identifier, or a '(' typecast, is a BTF argument; kprobe-bpf
+        // has no BTF argument support, and uprobes never have it (live 6.18: NOSUP_BTFARG for both).
+        if (this.ctx.rules.btfArgs && (isAlpha(arg[0]) || arg[0] === '_' || arg[0] === '(')) this.fail('NOSUP_BTFARG');
         return this.fail('BAD_FETCH_ARG');
     }
   }
@@ -116,8 +126,8 @@ class ArgParse {
       const n = kstrtoul(arg.slice(3), 10) ?? this.fail('BAD_VAR');
       if (n === 0n || n > PARAM_MAX_STACK) this.fail('BAD_ARG_NUM');
       if (isFunctionEntry(this.ctx)) this.code[this.pc] = 'ARG';
-      else if (isFunctionReturn(this.ctx)) this.code[this.pc] = 'EDATA';
-      else this.fail('NOFENTRY_ARGS');
+      else if (this.ctx.rules.exitArgs && isFunctionReturn(this.ctx)) this.code[this.pc] = 'EDATA';
+      else this.fail(this.ctx.rules.btfArgs ? 'NOFENTRY_ARGS' : 'BAD_VAR');
       return { kind: 'arg', index: Number(n) };
     }
     return this.fail('BAD_VAR');
@@ -232,6 +242,7 @@ function arrayCount(rest: string, at: number, refuse: Refuse): number {
 /** kernel: find_fetch_type; a bitfield b<w>@<o>/<c> is stored as u<c>. */
 function findFetchType(t: string | undefined, ctx: ArgContext): FetchType | undefined {
   if (t !== undefined && !ctx.kernel && (t === 'symbol' || t === 'symstr')) return undefined;
+  if ((t === 'char' && !ctx.rules.charType) || (t === 'symstr' && !ctx.rules.symstrType)) return undefined;
   const name = t ?? 'x64';
   if (name[0] === 'b') {
     const slash = name.indexOf('/');
@@ -288,8 +299,8 @@ function finalizeStore(p: ArgParse, spec: TypeSpec): Op {
   const last = p.code[p.pc]!;
   if (type.isString) {
     const symstr = type.name === 'symstr';
-    // note: p.offset may have moved into a dereference, as the kernel's ctx->offset has.
-    if (!(symstr ? SYMSTR_OK : STRING_OK).has(last)) p.fail(symstr ? 'BAD_SYMSTRING' : 'BAD_STRING', p.offset + spec.typeOffset);
+    // note: p.offset may have moved into a dereference, as the kernel's ctx->offset has (typeErrorAt).
+    if (!(symstr ? SYMSTR_OK : STRING_OK).has(last)) p.fail(symstr ? 'BAD_SYMSTRING' : 'BAD_STRING', p.typeErrorAt(spec.typeOffset));
     if (symstr || last === 'IMM' || last === 'COMM' || last === 'DATA' || count > 0) p.claimNext();
     const cur = p.code[p.pc];
     p.code[p.pc] = type.name === 'ustring' || cur === 'UDEREF' ? 'ST_USTRING' : symstr ? 'ST_SYMSTR' : 'ST_STRING';
@@ -310,11 +321,11 @@ function finalizeFetch(p: ArgParse, spec: TypeSpec): Bitfield | undefined {
   let bitfield: Bitfield | undefined;
   if (spec.typeText !== undefined) {
     const bf = parseBitfield(spec.typeText, spec.type, p);
-    if (bf === 'bad') p.fail('BAD_BITFIELD', p.offset + spec.typeOffset);
+    if (bf === 'bad') p.fail('BAD_BITFIELD', p.typeErrorAt(spec.typeOffset));
     bitfield = bf;
   }
   if (spec.count > 0) {
-    if (!ARRAY_OK.has(store)) p.fail('BAD_STRING', p.offset + spec.typeOffset);
+    if (!ARRAY_OK.has(store)) p.fail('BAD_STRING', p.typeErrorAt(spec.typeOffset));
     p.claimNext();
   }
   return bitfield;

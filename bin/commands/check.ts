@@ -9,7 +9,7 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { METADATA_SECTION } from '../../compiler/abi.js';
 import type { Command } from '../command.js';
-import { INPUT_HELP, INPUT_OPTIONS, normalizeArgv, readDefinitions, type InputValues } from '../probe-input.js';
+import { INPUT_HELP, INPUT_OPTIONS, kernelUsageError, normalizeArgv, readDefinitions, type InputValues } from '../probe-input.js';
 
 const HELP = `usage: kprobe-bpf check [-e LINE]... [-f FILE]... [--legacy] [OBJ.o]...
 
@@ -140,6 +140,8 @@ const check: Command = {
       allowPositionals: true,
     });
     if (values.help) { process.stdout.write(HELP); return 0; }
+    const badKernel = await kernelUsageError(values, 'check');
+    if (badKernel !== undefined) return badKernel;
     const inputs: CheckInput[] = [];
     if (values.e?.length || values.f?.length) {
       const c = await compileForCheck(values);

@@ -5,7 +5,7 @@ import { disassemble } from '../../bpf/disasm.js';
 import { compileDefinitions, type CompiledObject } from '../../compiler/object.js';
 import { renderFormatFile } from '../../compiler/format.js';
 import type { Command } from '../command.js';
-import { INPUT_HELP, INPUT_OPTIONS, normalizeArgv, readDefinitions } from '../probe-input.js';
+import { INPUT_HELP, INPUT_OPTIONS, kernelUsageError, normalizeArgv, readDefinitions } from '../probe-input.js';
 
 const HELP = `usage: kprobe-bpf compile [-e LINE]... [-f FILE]... -o OUT.o [--legacy] [--disasm] [--format]
                           [--no-sleepable]
@@ -54,6 +54,8 @@ const compile: Command = {
       allowPositionals: false,
     });
     if (values.help) { process.stdout.write(HELP); return 0; }
+    const badKernel = await kernelUsageError(values, 'compile');
+    if (badKernel !== undefined) return badKernel;
     if (!values.o && !values.disasm && !values.format) { process.stderr.write(`kprobe-bpf compile: -o OUT.o, --disasm or --format is required\n\n${HELP}`); return 2; }
     const defs = await readDefinitions(values);
     if (defs === undefined) return 1;

@@ -3,10 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
-import { normalizeArgv } from '../probe-input.js';
-import { formatProbeCommand, parseProbeCommandsUntilError, type Tracer } from '../../grammar/index.js';
+import { kernelUsageError, normalizeArgv } from '../probe-input.js';
+import { formatProbeCommand, parseProbeCommandsUntilError, possibleCpus, selectKernel, type Tracer } from '../../grammar/index.js';
 
-const HELP = `usage: kprobe-bpf parse [-e LINE]... [-f FILE]... [--legacy] [--tracer kprobe|uprobe]
+const HELP = `usage: kprobe-bpf parse [-e LINE]... [-f FILE]... [--legacy] [--tracer kprobe|uprobe] [--kernel V]
 
 Parses dynamic-event definitions as the kernel's kprobe_events/uprobe_events
 would, and prints each one in the canonical form the kernel prints when the
@@ -21,6 +21,10 @@ options:
                       with '/' and ':' is a uprobe, anything else a kprobe)
       --legacy        also accept the 2009 fetch args: aN (argument N, from 0),
                       sN (stack entry N), rv (return value), ra (return address)
+      --kernel V      the rules of kernel version V (6.1, 6.12, 6.18...) as its
+                      kprobe_events/uprobe_events apply them; default: the
+                      running kernel's (uname -r). A return kprobe reads back
+                      with the maxactive the kernel registers it with here
   -h, --help          this text
 
 grammar (kernel Documentation/trace/kprobetrace.rst, uprobetracer.rst):
@@ -56,6 +60,7 @@ const parse: Command = {
           file: { type: 'string', short: 'f', multiple: true },
           tracer: { type: 'string' },
           legacy: { type: 'boolean' },
+          kernel: { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         },
         tokens: true,
@@ -71,6 +76,11 @@ const parse: Command = {
       process.stderr.write(`kprobe-bpf parse: --tracer must be kprobe or uprobe, not '${tracer}'\n`);
       return 2;
     }
+    const badKernel = await kernelUsageError(parsed.values, 'parse');
+    if (badKernel !== undefined) return badKernel;
+    const rules = selectKernel(parsed.values.kernel).probe;
+    // the readback of a return kprobe shows the maxactive it is registered with on this machine
+    const readback = { possibleCpus: possibleCpus() };
     // Sources in the order given: each -e is one write, each -f one file.
     const sources = (parsed.tokens ?? []).flatMap((tok) =>
       tok.kind === 'option' && (tok.name === 'expr' || tok.name === 'file') && tok.value !== undefined
@@ -90,9 +100,9 @@ const parse: Command = {
         return 1;
       }
       const { commands, error } = parseProbeCommandsUntilError(text, {
-        legacy: parsed.values.legacy === true, ...(tracer ? { tracer: tracer as Tracer } : {}),
+        legacy: parsed.values.legacy === true, rules, ...(tracer ? { tracer: tracer as Tracer } : {}),
       });
-      for (const c of commands) out.push(`${formatProbeCommand(c)}\n`);
+      for (const c of commands) out.push(`${formatProbeCommand(c, readback)}\n`);
       if (error) {
         process.stdout.write(out.join(''));
         const where = src.kind === 'file' ? `${src.value === '-' ? '<stdin>' : src.value}:${error.lineNumber}` : `-e '${src.value}'`;

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
-import { INPUT_HELP, INPUT_OPTIONS, normalizeArgv, readDefinitions } from '../probe-input.js';
+import { INPUT_HELP, INPUT_OPTIONS, kernelUsageError, normalizeArgv, readDefinitions } from '../probe-input.js';
 import { splitCommand } from '../split-command.js';
 
 const HELP = `usage: kprobe-bpf trace [-e LINE]... [-f FILE]... [OBJ.o] [-c CMD | -p PID]
@@ -91,6 +91,8 @@ const trace: Command = {
       allowPositionals: true,
     });
     if (values.help) { process.stdout.write(HELP); return 0; }
+    const badKernel = await kernelUsageError(values, 'trace');
+    if (badKernel !== undefined) return badKernel;
     const usage = (msg: string) => { process.stderr.write(`kprobe-bpf trace: ${msg}\n`); return 2; };
     if (values.c !== undefined && values.p !== undefined) return usage('-c and -p exclude each other');
     const pid = values.p === undefined ? undefined : Number(values.p);

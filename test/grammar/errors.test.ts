@@ -23,7 +23,7 @@ const NOT_FROM_THE_GRAMMAR: Record<string, string> = {
   NON_UNIQ_SYMBOL: 'needs kallsyms: a load-time check',
   EVENT_EXIST: 'an event name already taken: live kernel state, a load-time check',
   BAD_INSN_BNDRY: 'an offset inside an instruction: needs the kernel text, a load-time check',
-  FAIL_REG_PROBE: 'registration', DIFF_PROBE_TYPE: 'registration next to an existing probe',
+  DIFF_PROBE_TYPE: 'registration next to an existing probe',
   DIFF_ARG_TYPE: 'registration next to an existing probe', SAME_PROBE: 'registration next to an existing probe',
   EVENT_TOO_BIG: 'registration (the event exceeds a page)',
   NO_TRACEPOINT: 'tracepoint probes (t:), not kprobe/uprobe syntax', BAD_TP_NAME: 'tracepoint probes (t:)',
@@ -73,6 +73,9 @@ const CASES: [string, ErrorCode, string][] = [
   ['p:g/e %return', 'BAD_PROBE_ADDR', '      ^'],
   // An empty @SYM is parsed, then fails kallsyms_lookup_name at registration: -ENOENT, logged at the place.
   ['p:g/e vfs_read a=@', 'BAD_PROBE_ADDR', '      ^'],
+  // registration: an @SYM offset traceprobe_split_symbol_offset cannot read is -EINVAL whatever kallsyms holds
+  ['p:g/e vfs_read a=@nr_cpu_ids+x', 'FAIL_REG_PROBE', '      ^'],
+  ['p:g/e vfs_read a=@nr_cpu_ids+', 'FAIL_REG_PROBE', '      ^'],
   ['p:g/e vfs_read %di +0(@-8):u32', 'BAD_PROBE_ADDR', '      ^'],
   ['r:g/e do_sys_open+4', 'BAD_RETPROBE', '      ^'],
   ['p:g/e do_sys_open%ret', 'BAD_ADDR_SUFFIX', '                 ^'],
@@ -208,7 +211,7 @@ t.test('a refusal is a KprobeBpfError named ProbeSyntaxError', async (t) => {
 
 t.test('parseProbeCommandsUntilError: the lines before the bad one, and its error, as a value', async (t) => {
   const { commands, error } = parseProbeCommandsUntilError('p:g/a do_sys_open\n-:g/a\np:g/b do_sys_open %zz\np:g/c do_sys_open', { fileKind });
-  t.same(commands.map(formatProbeCommand), ['p:g/a do_sys_open', '-:g/a']);
+  t.same(commands.map((c) => formatProbeCommand(c)), ['p:g/a do_sys_open', '-:g/a']);
   t.ok(error instanceof ProbeSyntaxError);
   t.equal(error?.message, 'Invalid register name');
   t.equal(error?.lineNumber, 3);

@@ -94,7 +94,7 @@ t.test('one write of many lines: applied up to the first bad line, like the kern
     // What we accept before the failing line is what the kernel created.
     const lines = text.split('\n');
     const upTo = ours ? lines.slice(0, ours.lineNumber - 1).join('\n') : text;
-    oursBefore = parseProbeCommands(upTo, { tracer: 'uprobe' }).commands.map(formatProbeCommand);
+    oursBefore = parseProbeCommands(upTo, { tracer: 'uprobe' }).commands.map((c) => formatProbeCommand(c));
     t.ok(refused, 'the kernel refuses the write');
     t.same(created, oursBefore, 'the same definitions were applied before the bad line');
     t.same(log, ours ? [ours.toErrorLog()] : [], 'the same error_log entry');

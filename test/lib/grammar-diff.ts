@@ -3,7 +3,7 @@
 // parseProbeCommands. Used by the host's uprobe differential test and the
 // guest's kprobe one.
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { formatProbeCommand, parseProbeCommands, ProbeSyntaxError, type ParseOptions } from '../../grammar/index.js';
+import { formatProbeCommand, parseProbeCommands, possibleCpus, ProbeSyntaxError, type ParseOptions } from '../../grammar/index.js';
 import { TRACEFS } from './kernel.js';
 
 const ERROR_LOG = `${TRACEFS}/error_log`;
@@ -61,11 +61,16 @@ export function askKernel(events: string, line: string, clearLog = false): Answe
   return { accepted, ...(errno ? { errno } : {}), readback, log: entries };
 }
 
-/** Our parser's answer; anything but a kernel-style error (an internal crash) is recorded as a disagreement. */
+/**
+ * Our parser's answer, read back as this machine's kernel would (a return
+ * kprobe shows the maxactive it registers with for this machine's CPUs);
+ * anything but a kernel-style error (an internal crash) is recorded as a disagreement.
+ */
 export function askUs(line: string, opts: ParseOptions): Answer {
   try {
     const { commands } = parseProbeCommands(line, opts);
-    return { accepted: true, readback: commands.filter((c) => c.op === 'define').map(formatProbeCommand), log: [] };
+    const cpus = possibleCpus();
+    return { accepted: true, readback: commands.filter((c) => c.op === 'define').map((c) => formatProbeCommand(c, { possibleCpus: cpus })), log: [] };
   } catch (e) {
     if (!(e instanceof ProbeSyntaxError)) return { accepted: false, readback: [], log: [`(not a kernel error) ${(e as Error).message}`] };
     return { accepted: false, readback: [], log: e.logged ? [e.toErrorLog()] : [] };
