@@ -9,6 +9,7 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
 import { INPUT_HELP, INPUT_OPTIONS, normalizeArgv, readDefinitions, type InputValues } from '../probe-input.js';
+import { checkNeed, refusedBeforeStart } from '../refusal.js';
 
 const HELP = `usage: kprobe-bpf check [-e LINE]... [-f FILE]... [--legacy] [OBJ.o]...
 
@@ -141,6 +142,7 @@ const check: Command = {
     }
     if (!inputs.length) { process.stderr.write(`kprobe-bpf check: nothing to check (give -e LINE, -f FILE or OBJ.o)\n\n${HELP}`); return 2; }
 
+    if (await refusedBeforeStart('check', await checkNeed(values, inputs))) return 1;
     const { checkObject } = await import('../../runtime/loader.js');
     const verbose = values.v ?? false;
     const rows: string[][] = [['EVENT', 'SECTION', 'INSNS', 'VERIFIED', 'LOAD_MS', 'RESULT']];

@@ -5,6 +5,8 @@ import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
 import { INPUT_HELP, INPUT_OPTIONS, normalizeArgv, readDefinitions } from '../probe-input.js';
 import { splitCommand } from '../split-command.js';
+import { definitionsOfObject, explainingRefusals, refusedBeforeStart } from '../refusal.js';
+import type { ProbeDefinition } from '../../grammar/ast.js';
 
 const HELP = `usage: kprobe-bpf trace [-e LINE]... [-f FILE]... [OBJ.o] [-c CMD | -p PID]
                         [--duration S] [--json] [--pipe] [--profile] [--legacy]
@@ -35,6 +37,8 @@ entries-written and reported on stderr.
 
 interface TraceInput {
   readonly object: Uint8Array;
+  /** What the object probes (for the refusal diagnosis). */
+  readonly definitions: readonly ProbeDefinition[];
   /** The lines compiled again without sleepable programs (lines only). */
   readonly recompileAtomic?: () => Uint8Array;
 }
@@ -45,7 +49,8 @@ async function loadInput(values: Parameters<typeof readDefinitions>[0], objects:
   if (objects.length === 1) {
     if (values.e?.length || values.f?.length) return 'give either -e/-f lines or an object file, not both';
     if (!sleepable) return "--no-sleepable applies to -e/-f lines: give it to 'kprobe-bpf compile' when writing the object";
-    return { object: new Uint8Array(readFileSync(objects[0]!)) };
+    const object = new Uint8Array(readFileSync(objects[0]!));
+    return { object, definitions: await definitionsOfObject(object) };
   }
   const defs = await readDefinitions(values);
   if (defs === undefined) return undefined;
@@ -53,8 +58,8 @@ async function loadInput(values: Parameters<typeof readDefinitions>[0], objects:
   const { compileDefinitions } = await import('../../compiler/object.js');
   const { COMPILE_OPTIONS } = await import('../compile-options.js');
   const object = compileDefinitions(defs, { ...COMPILE_OPTIONS, sleepable }).object;
-  if (!sleepable) return { object };
-  return { object, recompileAtomic: () => compileDefinitions(defs, { ...COMPILE_OPTIONS, sleepable: false }).object };
+  if (!sleepable) return { object, definitions: defs };
+  return { object, definitions: defs, recompileAtomic: () => compileDefinitions(defs, { ...COMPILE_OPTIONS, sleepable: false }).object };
 }
 
 const trace: Command = {
@@ -88,8 +93,10 @@ const trace: Command = {
     if (input === undefined) return 1;
     if (typeof input === 'string') return usage(input);
 
+    const need = { tracing: true, attach: true, definitions: input.definitions };
+    if (await refusedBeforeStart('trace', need)) return 1;
     const { runTrace } = await import('../../runtime/tracer.js');
-    return runTrace({
+    return explainingRefusals('trace', need, () => runTrace({
       object: input.object,
       ...(input.recompileAtomic ? { recompileAtomic: input.recompileAtomic } : {}),
       ...(command ? { command } : {}),
@@ -98,7 +105,7 @@ const trace: Command = {
       json: values.json ?? false,
       mode: values.pipe ? 'pipe' : 'trace',
       profile: values.profile ?? false,
-    });
+    }));
   },
 };
 export default trace;

@@ -7,7 +7,7 @@
 import { BpfBridge, BridgeRefusal } from './bpf-bridge.js';
 import { LINUX_EACCES, LINUX_EBADF, LINUX_EFAULT, LINUX_EINVAL, LINUX_O_CLOEXEC, toLinuxOpenFlags, toWasiErrno, toWasiOpenFlags } from './errno.js';
 import * as libc from './libc.js';
-import { LIBBPF_PRINT_LEVELS, type Logger } from './logger.js';
+import { LIBBPF_PRINT_LEVELS, libbpfText, type Logger } from './logger.js';
 
 /**
  * Files libbpf reads while opening and loading an object: kernel BTF, CPU
@@ -193,7 +193,7 @@ export class HostBridge {
       access: guard((pathOff: number, mode: number) => this.sysResult(libc.access(this.cstring(pathOff, 'access'), mode))),
       log: (level: number, msg: number, len: number) => {
         const text = Buffer.from(this.mem().subarray(msg, msg + len)).toString('utf8');
-        this.log(LIBBPF_PRINT_LEVELS[level] ?? 'debug', text);
+        this.log(LIBBPF_PRINT_LEVELS[level] ?? 'debug', libbpfText(text));
       },
     };
   }

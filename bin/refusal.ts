@@ -1,0 +1,47 @@
+// The CLI's side of runtime/diagnose: asks before check or trace touches the
+// kernel, prints the one line that says what is refused and what to do, and
+// turns a refusal that still comes (EPERM/EACCES thrown later) into that line.
+import type { ProbeDefinition } from '../grammar/ast.js';
+import type { Need } from '../runtime/diagnose.js';
+
+/** The probe definitions an object written by `kprobe-bpf compile` describes ([] for any other object). */
+export async function definitionsOfObject(bytes: Uint8Array): Promise<ProbeDefinition[]> {
+  const { eventsOfObject } = await import('../compiler/metadata.js');
+  try {
+    return eventsOfObject(bytes).map((e) => e.format.definition as ProbeDefinition);
+  } catch {
+    return [];
+  }
+}
+
+/** True (after saying why on stderr) when the kernel is known to refuse what `need` asks. */
+export async function refusedBeforeStart(command: string, need: Need): Promise<boolean> {
+  const { diagnose } = await import('../runtime/diagnose.js');
+  const why = diagnose(need);
+  if (why) process.stderr.write(`kprobe-bpf ${command}: ${why.message}\n`);
+  return why !== undefined;
+}
+
+/** Runs the command's kernel part; an EPERM/EACCES a host cause explains becomes its line and exit 1. */
+export async function explainingRefusals(command: string, need: Need, run: () => Promise<number>): Promise<number> {
+  try {
+    return await run();
+  } catch (e) {
+    const { explainRefusal } = await import('../runtime/diagnose.js');
+    const why = explainRefusal(e, need);
+    if (!why) throw e;
+    process.stderr.write(`kprobe-bpf ${command}: ${why.message}\n`);
+    return 1;
+  }
+}
+
+/**
+ * What check asks: loading only; tracing programs when it checks lines or
+ * our objects (another libbpf object may hold programs anyone may load).
+ */
+export async function checkNeed(input: { e?: string[]; f?: string[]; legacy?: boolean }, objects: readonly { bytes: Uint8Array }[]): Promise<Need> {
+  const { readDefinitions } = await import('./probe-input.js');
+  const lines = input.e?.length || input.f?.length ? (await readDefinitions(input)) ?? [] : [];
+  const ours = (await Promise.all(objects.map((o) => definitionsOfObject(o.bytes)))).flat();
+  return { tracing: lines.length + ours.length > 0, attach: false, definitions: [...lines, ...ours] };
+}
