@@ -41,7 +41,9 @@ export async function explainingRefusals(command: string, need: Need, run: () =>
  */
 export async function checkNeed(input: { e?: string[]; f?: string[]; legacy?: boolean }, objects: readonly { bytes: Uint8Array }[]): Promise<Need> {
   const { readDefinitions } = await import('./probe-input.js');
-  const lines = input.e?.length || input.f?.length ? (await readDefinitions(input)) ?? [] : [];
+  const given = Boolean(input.e?.length || input.f?.length);
+  // Read again for their binaries, unless one was stdin (already consumed by the compile).
+  const lines = given && !input.f?.includes('-') ? (await readDefinitions(input)) ?? [] : [];
   const ours = (await Promise.all(objects.map((o) => definitionsOfObject(o.bytes)))).flat();
-  return { tracing: lines.length + ours.length > 0, attach: false, definitions: [...lines, ...ours] };
+  return { tracing: given || ours.length > 0, attach: false, definitions: [...lines, ...ours] };
 }

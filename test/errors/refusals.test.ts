@@ -5,7 +5,7 @@
 // symbol the binary lacks, and (this kernel has CONFIG_KPROBES off) kprobes.
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,4 +76,18 @@ const kconfig = existsSync('/proc/config.gz') ? gunzipSync(readFileSync('/proc/c
 const kprobesOff = kconfig !== '' && !/^CONFIG_KPROBES=y$/m.test(kconfig);
 t.test('kprobes on a kernel built without CONFIG_KPROBES (ENOENT)', { skip: isRoot && kprobesOff ? false : 'needs root and a kernel whose /proc/config.gz has CONFIG_KPROBES off' }, async (t) => {
   t.equal(refused(t, ['trace', '-e', 'p:refusal/k do_sys_open']), 'kprobe-bpf trace: this kernel has no kprobes: it was built without CONFIG_KPROBES and CONFIG_KPROBE_EVENTS (ENOENT); use a kernel with them, or probe user space with uprobes\n');
+});
+
+const bpfDisabled = Number(existsSync('/proc/sys/kernel/unprivileged_bpf_disabled') ? readFileSync('/proc/sys/kernel/unprivileged_bpf_disabled', 'utf8') : '0');
+/** A socket filter object built with clang: not ours and not a tracing program, so only the sysctl stands in the way. */
+function socketFilter(): string | undefined {
+  const src = join(dir, 'filter.c');
+  const obj = join(dir, 'filter.o');
+  writeFileSync(src, '__attribute__((section("socket"), used)) int keep(void *skb) { return 0; }\nchar _license[] __attribute__((section("license"), used)) = "GPL";\n');
+  return spawnSync('clang', ['-target', 'bpf', '-O2', '-c', src, '-o', obj]).status === 0 ? obj : undefined;
+}
+const filter = nobodyCanRun && bpfDisabled > 0 ? socketFilter() : undefined;
+t.test('checking a socket filter object as a user under kernel.unprivileged_bpf_disabled (EPERM)', { skip: filter ? false : 'needs root to setpriv, kernel.unprivileged_bpf_disabled set, and clang -target bpf' }, async (t) => {
+  chmodSync(dir, 0o755);
+  t.equal(refused(t, ['check', filter!], NOBODY), `kprobe-bpf check: kernel.unprivileged_bpf_disabled = ${bpfDisabled} refuses bpf() to users without CAP_BPF, and uid 65534 lacks it (EPERM); run it with sudo\n`);
 });
