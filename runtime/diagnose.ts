@@ -7,8 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import type { ProbeDefinition } from '../grammar/ast.js';
-import { LINUX_ERRNO, type ErrnoName } from '../lib/errno.js';
-import { ErrnoError, findCause } from '../lib/errors.js';
+import { LINUX_ERRNO, errnoName, type ErrnoName } from '../lib/errno.js';
 import { ELFCLASS64 } from '../bpf/elf.js';
 import { ElfSymbols } from './elf-symbols.js';
 import { readPmu } from './attach/pmu.js';
@@ -132,14 +131,29 @@ export function diagnose(need: Need, facts: HostFacts = readHostFacts()): Diagno
   return undefined;
 }
 
+/** The first error of a chain of causes that carries a Linux errno (ErrnoError, or the runtime's SysError). */
+function errnoOf(err: unknown): { errno: number; message: string } | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 16; e = e.cause, depth++) {
+    const errno = (e as { errno?: unknown }).errno;
+    if (typeof errno === 'number') return { errno, message: e.message };
+  }
+  return undefined;
+}
+
 /**
  * A refusal thrown after diagnose() passed (EPERM or EACCES from a system
- * call): the host cause that explains it, when one does.
+ * call): the host cause that explains it; else, for a process without
+ * CAP_SYS_ADMIN, that (the kernel asks it for some probes, e.g. uprobe perf
+ * events with kernel.perf_event_paranoid > -1, where CAP_PERFMON is not enough).
  */
 export function explainRefusal(err: unknown, need: Need, facts: HostFacts = readHostFacts()): Diagnosis | undefined {
-  const e = findCause(err, ErrnoError);
+  const e = errnoOf(err);
   if (!e || (e.errno !== LINUX_ERRNO.EPERM && e.errno !== LINUX_ERRNO.EACCES)) return undefined;
-  return diagnose({ ...need, definitions: [] }, facts);
+  const host = diagnose({ ...need, definitions: [] }, facts);
+  if (host || facts.caps.sysAdmin) return host;
+  const name = errnoName(e.errno) as ErrnoName;
+  const what = e.message.split('\n')[0]!.replace(/: [^:]*\((EPERM|EACCES)\)$/, '');
+  return { errno: name, message: `${what}: refused to ${who(facts)} without CAP_SYS_ADMIN (${name}); run it with sudo` };
 }
 
 function readNumber(path: string): number | undefined {

@@ -61,3 +61,12 @@ t.test('a refusal thrown later is explained by the host cause; other errors are 
   t.equal(explainRefusal(new ErrnoError('bpf', LINUX_ERRNO.EINVAL), need, USER), undefined);
   t.equal(explainRefusal(new Error('other'), need, USER), undefined);
 });
+
+t.test('a system call refused to a process with CAP_BPF and CAP_PERFMON but not CAP_SYS_ADMIN names CAP_SYS_ADMIN', async (t) => {
+  const facts: HostFacts = { ...USER, caps: { sysAdmin: false, perfmon: true, bpf: true } };
+  const sysErr = Object.assign(new Error('uprobe /x:0x10: perf_event_open (type 8, pid -1, cpu 0): Permission denied (EACCES)'), { errno: LINUX_ERRNO.EACCES });
+  t.same(explainRefusal(new Error('attach failed', { cause: sysErr }), trace('p:diag/u /bin/true:0x10'), facts), {
+    errno: 'EACCES', message: 'uprobe /x:0x10: perf_event_open (type 8, pid -1, cpu 0): refused to uid 1000 without CAP_SYS_ADMIN (EACCES); run it with sudo',
+  });
+  t.equal(explainRefusal(sysErr, trace('p:diag/u /bin/true:0x10'), ROOT), undefined, 'root: not explained, the error goes through');
+});

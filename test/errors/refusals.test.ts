@@ -91,3 +91,20 @@ t.test('checking a socket filter object as a user under kernel.unprivileged_bpf_
   chmodSync(dir, 0o755);
   t.equal(refused(t, ['check', filter!], NOBODY), `kprobe-bpf check: kernel.unprivileged_bpf_disabled = ${bpfDisabled} refuses bpf() to users without CAP_BPF, and uid 65534 lacks it (EPERM); run it with sudo\n`);
 });
+
+/** setpriv to nobody with these capabilities (inheritable and ambient, so node keeps them). */
+const nobodyWith = (caps: string) => [...NOBODY, `--inh-caps=${caps}`, `--ambient-caps=${caps}`];
+t.test('a user with CAP_BPF but not CAP_PERFMON is told so (EPERM)', { skip: nobodyCanRun ? false : 'needs root to setpriv to uid 65534' }, async (t) => {
+  t.equal(refused(t, ['check', '-e', 'p:refusal/bpfonly /bin/true:0x10'], nobodyWith('+bpf')),
+    'kprobe-bpf check: tracing BPF programs need CAP_PERFMON and uid 65534 lacks it (EPERM); run it with sudo, or grant CAP_PERFMON as well as CAP_BPF\n');
+});
+
+t.test('with CAP_BPF and CAP_PERFMON check passes; a uprobe perf event the kernel still refuses is explained in one line', { skip: nobodyCanRun ? false : 'needs root to setpriv to uid 65534' }, async (t) => {
+  const ok = kprobeBpf(['check', '-e', 'p:refusal/caps /bin/true:0x10'], nobodyWith('+bpf,+perfmon'));
+  t.equal(ok.status, 0, ok.stderr);
+  t.match(ok.stdout, /^refusal\/caps +uprobe\.s\/\/bin\/true:0x10 .* ok$/m);
+  const r = kprobeBpf(['trace', '-e', 'p:refusal/caps /bin/true:0x10', '--duration', '0.2'], nobodyWith('+bpf,+perfmon'));
+  if (r.status === 0) return; // a kernel that lets CAP_PERFMON open uprobe perf events: nothing to explain
+  t.equal(r.status, 1);
+  t.match(r.stderr, /^kprobe-bpf trace: uprobe \/bin\/true:0x10: perf_event_open \(type \d+, pid -1, cpu \d+\): refused to uid 65534 without CAP_SYS_ADMIN \((EACCES|EPERM)\); run it with sudo\n$/);
+});
