@@ -7,7 +7,7 @@ SHELL := /bin/bash
 
 NPM_STAMP := node_modules/.kprobe-bpf-stamp
 TSC_STAMP := dist/.build-stamp
-TS_SOURCES := $(shell find lib grammar compiler bpf runtime bin test bench -name '*.ts' -not -path '*/node_modules/*' 2>/dev/null)
+TS_SOURCES := $(shell find lib grammar compiler bpf runtime bin api test bench -name '*.ts' -not -path '*/node_modules/*' 2>/dev/null)
 
 # Debian packages the tests and build need; mk/*.mk fragments add theirs.
 APT_PACKAGES := gcc llvm bpftool

@@ -1,5 +1,7 @@
+#!/usr/bin/env node
 // kprobe-bpf: one CLI, subcommands loaded lazily so `parse` does not pay for
-// koffi or the wasm loader at start-up.
+// koffi or the wasm loader at start-up. The package's `bin` is this file.
+import { readFileSync } from 'node:fs';
 import type { Command } from './command.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
@@ -20,18 +22,35 @@ function usage(): string {
     'commands:',
     ...rows,
     '',
-    "Run 'kprobe-bpf <command> --help' for a command's options.",
+    "Run 'kprobe-bpf help <command>' (or '<command> --help') for a command's options,",
+    "'kprobe-bpf --version' for the version.",
   ].join('\n');
 }
 
+/** The version of the package this file belongs to (dist/bin/cli.js -> package.json). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** `help COMMAND` is `COMMAND --help`; bare `help` (or -h) the overview. */
+function helpArgv(rest: readonly string[]): string[] | undefined {
+  return rest[0] === undefined ? undefined : [rest[0], '--help'];
+}
+
 async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+  const asked = argv[0] === 'help' ? helpArgv(argv.slice(1)) : argv;
+  if (asked === undefined) {
+    process.stdout.write(usage() + '\n');
+    return 0;
+  }
+  const [name, ...rest] = asked;
+  if (name === undefined || name === '-h' || name === '--help') {
     process.stdout.write(usage() + '\n');
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-V') {
-    process.stdout.write('kprobe-bpf 0.1.0\n');
+    process.stdout.write(`kprobe-bpf ${packageVersion()}\n`);
     return 0;
   }
   const entry = COMMANDS[name];

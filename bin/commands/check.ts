@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { METADATA_SECTION } from '../../compiler/abi.js';
 import type { Command } from '../command.js';
 import { INPUT_HELP, INPUT_OPTIONS, kernelUsageError, normalizeArgv, readDefinitions, type InputValues } from '../probe-input.js';
+import { checkNeed, refusedBeforeStart } from '../refusal.js';
 
 const HELP = `usage: kprobe-bpf check [-e LINE]... [-f FILE]... [--legacy] [OBJ.o]...
 
@@ -155,6 +156,7 @@ const check: Command = {
     }
     if (!inputs.length) { process.stderr.write(`kprobe-bpf check: nothing to check (give -e LINE, -f FILE or OBJ.o)\n\n${HELP}`); return 2; }
 
+    if (await refusedBeforeStart('check', await checkNeed(values, inputs))) return 1;
     const { checkObject, LoaderError } = await import('../../runtime/loader.js');
     const verbose = values.v ?? false;
     const rows: string[][] = [['EVENT', 'SECTION', 'INSNS', 'VERIFIED', 'LOAD_MS', 'RESULT']];

@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
 import { INPUT_HELP, INPUT_OPTIONS, kernelUsageError, normalizeArgv, readDefinitions } from '../probe-input.js';
 import { splitCommand } from '../split-command.js';
+import { definitionsOfObject, explainingRefusals, refusedBeforeStart } from '../refusal.js';
+import type { ProbeSite } from '../../compiler/abi.js';
 
 const HELP = `usage: kprobe-bpf trace [-e LINE]... [-f FILE]... [OBJ.o] [-c CMD | -p PID]
                         [--duration S] [--json] [--pipe] [--profile] [--legacy]
@@ -45,6 +47,8 @@ entries-written and reported on stderr.
 
 interface TraceInput {
   readonly object: Uint8Array;
+  /** What the object probes (for the refusal diagnosis). */
+  readonly definitions: readonly ProbeSite[];
   /** The lines compiled again without sleepable programs (lines only). */
   readonly recompileAtomic?: () => Uint8Array;
 }
@@ -59,7 +63,7 @@ async function loadInput(values: Parameters<typeof readDefinitions>[0], objects:
     // a corrupt or foreign object stops here with one line (ObjectFormatError), before anything is loaded
     const { eventsOfObject } = await import('../../compiler/metadata.js');
     eventsOfObject(object, basename(objects[0]!));
-    return { object };
+    return { object, definitions: await definitionsOfObject(object) };
   }
   const defs = await readDefinitions(values);
   if (defs === undefined) return undefined;
@@ -67,8 +71,8 @@ async function loadInput(values: Parameters<typeof readDefinitions>[0], objects:
   const { compileDefinitions } = await import('../../compiler/object.js');
   const { COMPILE_OPTIONS } = await import('../compile-options.js');
   const object = compileDefinitions(defs, { ...COMPILE_OPTIONS, sleepable }).object;
-  if (!sleepable) return { object };
-  return { object, recompileAtomic: () => compileDefinitions(defs, { ...COMPILE_OPTIONS, sleepable: false }).object };
+  if (!sleepable) return { object, definitions: defs };
+  return { object, definitions: defs, recompileAtomic: () => compileDefinitions(defs, { ...COMPILE_OPTIONS, sleepable: false }).object };
 }
 
 const trace: Command = {
@@ -106,8 +110,10 @@ const trace: Command = {
     if (input === undefined) return 1;
     if (typeof input === 'string') return usage(input);
 
+    const need = { tracing: true, attach: true, definitions: input.definitions };
+    if (await refusedBeforeStart('trace', need)) return 1;
     const { runTrace } = await import('../../runtime/tracer.js');
-    return runTrace({
+    return explainingRefusals('trace', need, () => runTrace({
       object: input.object,
       ...(input.recompileAtomic ? { recompileAtomic: input.recompileAtomic } : {}),
       ...(command ? { command } : {}),
@@ -118,7 +124,7 @@ const trace: Command = {
       profile: values.profile ?? false,
       ...(values.output !== undefined ? { output: values.output } : {}),
       quiet: values.quiet ?? false,
-    });
+    }));
   },
 };
 export default trace;

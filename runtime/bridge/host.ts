@@ -11,7 +11,7 @@ import { FdTable } from './fd-table.js';
 import { BridgeRefusal } from './refusal.js';
 import { cStringAt, inBounds } from './wasm-memory.js';
 import * as libc from './libc.js';
-import { LIBBPF_PRINT_LEVELS, type Logger } from './logger.js';
+import { LIBBPF_PRINT_LEVELS, libbpfText, type Logger } from './logger.js';
 
 /**
  * Files libbpf reads while opening and loading an object: kernel BTF, CPU
@@ -239,7 +239,7 @@ export class HostBridge {
       log: (level: number, msg: number, len: number) => {
         const m = this.mem();
         if (!inBounds(msg, len, m.length)) return;
-        this.log(LIBBPF_PRINT_LEVELS[level] ?? 'debug', Buffer.from(m.subarray(msg, msg + len)).toString('utf8'));
+        this.log(LIBBPF_PRINT_LEVELS[level] ?? 'debug', libbpfText(Buffer.from(m.subarray(msg, msg + len)).toString('utf8')));
       },
     };
   }
