@@ -11,6 +11,7 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import {
   describeDisagreement, diffLines, readEvents as readEventsOf, sameAnswer, sortDisagreements, type Answer, type Disagreement, type KnownDisagreements,
 } from '../lib/grammar-diff.js';
@@ -25,7 +26,9 @@ const G = 'kbgk';
 /** Stands for __x64_sys_getpid's address ("0x" and 16 hex digits) in the recorded lines and answers. */
 const ADDRESS = '{getpid}';
 
-const KNOWN = (JSON.parse(readFileSync(new URL('../../../test/guest/kprobe-grammar-known.json', import.meta.url), 'utf8')) as {
+/** Debian's 6.12 guest (bookworm-backports) has its own record until the rules per kernel version cover it. */
+const KNOWN_FILE = release().startsWith('6.12.') ? 'kprobe-grammar-known-6.12.json' : 'kprobe-grammar-known.json';
+const KNOWN = (JSON.parse(readFileSync(new URL(`../../../test/guest/${KNOWN_FILE}`, import.meta.url), 'utf8')) as {
   known: KnownDisagreements[];
 }).known;
 
@@ -117,7 +120,8 @@ t.test('kprobe grammar: `parse` agrees with the 6.1 kernel\'s kprobe_events', { 
   for (const d of run.disagreements) {
     if (!d.line.includes(address) || !d.kernel.accepted) { rest.push(d); continue; }
     const { answer, hashes } = unhashAddressPlace(d.kernel, address);
-    t.equal(hashes.length, 1, `the kernel hashes the address one way in place and name: ${d.line}`, { readback: d.kernel.readback });
+    if (hashes.length === 2 && KNOWN_FILE.includes('6.12')) t.fail(`the kernel hashes two addresses in place and name: ${d.line}`, { todo: '6.12 (IBT) moves a kprobe on a function entry starting with ENDBR 4 bytes in and reads that address back as the place; the name keeps the address given', readback: d.kernel.readback });
+    else t.equal(hashes.length, 1, `the kernel hashes the address one way in place and name: ${d.line}`, { readback: d.kernel.readback });
     const unhashed = { ...d, kernel: answer };
     if (sameAnswer(unhashed.kernel, unhashed.ours)) t.pass(`the same, the address unhashed: ${d.line}`);
     else rest.push(unhashed);
