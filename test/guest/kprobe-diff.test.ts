@@ -1,4 +1,5 @@
-// Inside the guest: every kprobe feature end to end, the 6.1 kernel's own
+// Inside the guest: every kprobe feature end to end, the guest kernel's own
+// (6.1, 6.12; known differences per kernel: kernel-known.ts)
 // kprobe_events tracer as the judge. The same definitions file goes to
 // kprobe_events and to `kprobe-bpf trace -f FILE -c WORKLOAD`, both at once
 // on the same probe hits (kdiff.ts), so trace lines must be identical apart

@@ -1,4 +1,4 @@
-// Inside the guest: the 6.1 kernel's own kprobe_events takes definitions,
+// Inside the guest: the guest kernel's (6.1, 6.12) own kprobe_events takes definitions,
 // the probes fire on a syscall this process makes, and the trace lines,
 // format files and removal behave; ftrace.ts, the helper differential
 // tests build on, is exercised end to end against kprobes.
