@@ -65,3 +65,43 @@ $(VM_FIX)/uprobe_target: $(VM_FIX_SRC)/uprobe_target.c
 $(VM_FIX)/kprobe_workload: $(VM_FIX_SRC)/kprobe_workload.c
 	@mkdir -p $(@D)
 	gcc -O1 -static -Wall -o $@ $<
+
+# The second guest kernel: Debian's 6.12 from bookworm-backports, fetched
+# with a private apt state and unpacked under build/vm612/kernel (never
+# installed on the host; test/vm/fetch-kernel.sh). It is fetched once; its
+# images are rebuilt when the scripts that make them change.
+#
+#   make vm612          kernel + initramfs + manifest (+ the shared fixtures)
+#   make vm612-kernel   just the download and unpack
+# `make build` tolerates a failed download (no network): test/vm.test.ts
+# then skips the 6.12 guest, saying why; any other failure stops the build.
+VM612_SUITE := bookworm-backports
+VM612_DIR := build/vm612
+VM612_KDIR := $(VM612_DIR)/kernel
+VM612_RELEASE := $(VM612_KDIR)/release
+VM612_KERNEL := $(VM612_DIR)/vmlinux
+VM612_INITRAMFS := $(VM612_DIR)/initramfs.cpio
+VM612_MANIFEST := $(VM612_DIR)/guest.json
+BUILD_TARGETS += vm612-if-reachable
+
+.PHONY: vm612 vm612-kernel vm612-if-reachable
+vm612: $(VM612_MANIFEST) vm-fixtures
+vm612-kernel: $(VM612_RELEASE)
+vm612-if-reachable:
+	@if $(MAKE) --no-print-directory vm612-kernel; then $(MAKE) --no-print-directory vm612; \
+	else echo "vm612: the $(VM612_SUITE) kernel could not be downloaded; the 6.12 guest suite will be skipped"; fi
+
+$(VM612_RELEASE): test/vm/fetch-kernel.sh
+	test/vm/fetch-kernel.sh $(VM612_KDIR) $(VM612_SUITE)
+
+$(VM612_KERNEL): $(VM612_RELEASE) test/vm/extract-vmlinux.sh
+	test/vm/extract-vmlinux.sh $(VM612_KDIR)/root/boot/vmlinuz-$$(cat $<) $@
+
+$(VM612_INITRAMFS): $(VM612_RELEASE) /bin/busybox test/vm/init.sh test/vm/mkinitramfs.sh
+	test/vm/mkinitramfs.sh $$(cat $<) test/vm/init.sh $@ $(VM612_KDIR)/root
+
+# modules: the unpacked tree's lib/modules, bound into the guest by /init.
+$(VM612_MANIFEST): $(VM612_KERNEL) $(VM612_INITRAMFS)
+	@printf '{"release":"%s","kernel":"%s","initramfs":"%s","fixtures":"%s","modules":"%s"}\n' \
+	  "$$(cat $(VM612_RELEASE))" '$(abspath $(VM612_KERNEL))' '$(abspath $(VM612_INITRAMFS))' '$(abspath $(VM_FIX))' \
+	  '$(abspath $(VM612_KDIR)/root/lib/modules)' > $@

@@ -1,16 +1,17 @@
 // Inside the guest: a clang-built kprobe object (test/guest/fixtures,
-// compiled on the host by `make vm`) passes the 6.1 kernel's verifier through
+// compiled on the host by `make vm`) passes the guest kernel's verifier (6.1, 6.12) through
 // bpftool, and the system libbpf attaches its kprobe and kretprobe, which
 // then count exactly the opens this test asks for. The kernel is the judge.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
+import { release } from 'node:os';
 import { withKernelLock } from '../lib/kernel.js';
 import { loadAll, pinDir, showPinned, unpinAll } from './bpftool.js';
 import { fixture, notInGuestReason } from './env.js';
 
 const skip = notInGuestReason();
 
-t.test('bpftool prog loadall: the 6.1 verifier accepts every program of the clang-built kprobe object', { skip }, async (t) => {
+t.test(`bpftool prog loadall: the ${release()} verifier accepts every program of the clang-built kprobe object`, { skip }, async (t) => {
   const obj = fixture('kprobe_count.bpf.o');
   const dir = pinDir('loadall');
   try {

@@ -1,11 +1,11 @@
 // Inside the guest: every program of the compiler's corpus (test/compiler/
 // corpus.ts, kernel symbols taken from the guest's own kallsyms) passes the
-// 6.1 kernel's verifier, loaded by Debian's bpftool (libbpf) with `prog
+// guest kernel's verifier (6.1, 6.12), loaded by Debian's bpftool (libbpf) with `prog
 // loadall` as on the host (test/compiler/corpus.test.ts): a second kernel
 // version besides the host's. Compiled in-process (one node, no CLI spawns).
 import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileDefinitions } from '../../compiler/object.js';
 import { kernelRules, parseProbeCommands, type ProbeDefinition } from '../../grammar/index.js';
@@ -19,7 +19,7 @@ const skip = notInGuestReason();
 /** Programs per object, as on the host. */
 const CHUNK = 20;
 
-t.test('the 6.1 verifier accepts every program of the compiler corpus', { skip }, async (t) => {
+t.test(`the ${release()} verifier accepts every program of the compiler corpus`, { skip }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kbpf-corpus-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const target = fixture('uprobe_target');
@@ -56,5 +56,5 @@ t.test('the 6.1 verifier accepts every program of the compiler corpus', { skip }
       }
     }
   });
-  t.equal(loaded, defs.length, `${loaded} of ${defs.length} programs passed the 6.1 verifier`);
+  t.equal(loaded, defs.length, `${loaded} of ${defs.length} programs passed the ${release()} verifier`);
 });

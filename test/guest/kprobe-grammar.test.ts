@@ -33,6 +33,15 @@ const ADDRESS = '{getpid}';
 const LOAD_TIME = (JSON.parse(readFileSync(new URL('../../../test/guest/kprobe-grammar-known.json', import.meta.url), 'utf8')) as {
   loadTime: KnownDisagreements[];
 }).loadTime;
+/**
+ * Debian's 6.12 guest (bookworm-backports): what the rules table does not
+ * cover yet (BTF-named and BTF-checked $argN, issue 12), recorded answer for
+ * answer; each is a todo only while both answers stay exactly so.
+ */
+const ON_612 = release().startsWith('6.12.');
+const KNOWN_612 = ON_612 ? (JSON.parse(readFileSync(new URL('../../../test/guest/kprobe-grammar-known-6.12.json', import.meta.url), 'utf8')) as {
+  known: KnownDisagreements[];
+}).known : [];
 
 /** ~150 kprobe lines: places, names, maxactive, %return, and every kprobe-only fetch form, valid and not. */
 function corpus(getpid: string): string[] {
@@ -124,7 +133,8 @@ t.test('kprobe grammar: `parse` with the guest kernel\'s rules agrees with its k
   for (const d of run.disagreements) {
     if (!d.line.includes(address) || !d.kernel.accepted) { rest.push(d); continue; }
     const { answer, hashes } = unhashAddressPlace(d.kernel, address);
-    t.equal(hashes.length, 1, `the kernel hashes the address one way in place and name: ${d.line}`, { readback: d.kernel.readback });
+    if (hashes.length === 2 && ON_612) t.fail(`the kernel hashes two addresses in place and name: ${d.line}`, { todo: '6.12 (IBT) moves a kprobe on a function entry starting with ENDBR 4 bytes in and reads that address back as the place; the name keeps the address given', readback: d.kernel.readback });
+    else t.equal(hashes.length, 1, `the kernel hashes the address one way in place and name: ${d.line}`, { readback: d.kernel.readback });
     const unhashed = { ...d, kernel: answer };
     if (sameAnswer(unhashed.kernel, unhashed.ours)) t.pass(`the same, the address unhashed: ${d.line}`);
     else rest.push(unhashed);
@@ -132,10 +142,13 @@ t.test('kprobe grammar: `parse` with the guest kernel\'s rules agrees with its k
   t.ok(rest.length < run.disagreements.length, 'address places were compared with the kernel\'s hash put back');
   const sorted = sortDisagreements(rest, record);
   for (const { found, why } of sorted.known) t.pass(`checked at load time, not by the grammar: ${found.line} (${why})`);
-  for (const d of sorted.unexplained) {
+  const todo = sortDisagreements(sorted.unexplained, KNOWN_612.map((k) => ({ why: k.why, cases: k.cases.map((c) => ({ line: at(c.line), kernel: atAnswer(c.kernel), ours: atAnswer(c.ours) })) })));
+  for (const { found, why } of todo.known) t.fail(`known disagreement on ${release()}: ${found.line.slice(0, 80)}`, { todo: why, found: describeDisagreement(found) });
+  for (const k of todo.unseen) t.fail(`a recorded ${release()} disagreement no longer occurs as recorded: ${k.line}`, { diagnostic: true, why: k.why });
+  for (const d of todo.unexplained) {
     t.fail(`disagreement: ${d.line}`, { diagnostic: true, found: describeDisagreement(d), entry: JSON.stringify(d).replaceAll(address, ADDRESS) });
   }
   for (const k of sorted.unseen) t.fail(`a load-time line no longer occurs as recorded: ${k.line}`, { diagnostic: true, why: k.why });
-  t.comment(`${sorted.known.length} checked at load time, ${sorted.unexplained.length} unexplained, ${sorted.unseen.length} recorded but not seen`);
+  t.comment(`${sorted.known.length} checked at load time, ${todo.known.length} known (todo), ${todo.unexplained.length} unexplained, ${sorted.unseen.length} recorded but not seen`);
   t.notOk(readEventsOf(EVENTS).some((l) => l.includes(`:${G}`)), 'nothing of ours left in kprobe_events');
 });

@@ -1,4 +1,5 @@
-// runInGuest: boot the throwaway 6.1 guest, run one command in it as root
+// runInGuest: boot a throwaway guest (6.1 unless images names another
+// kernel, e.g. 6.12), run one command in it as root
 // in the caller's cwd (the host's / read-only over 9p, with a tmpfs overlay),
 // and hand back its output and exit status. Anything short of the command
 // finishing and its exit code reaching the host (a panic, a hang, qemu dying)

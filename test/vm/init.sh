@@ -22,9 +22,12 @@ while read -r m; do
   insmod "/lib/modules/$m" || die "insmod $m failed"
 done < /modules
 
-xchg=
+xchg= modules=
 for arg in $(cat /proc/cmdline); do
-  case "$arg" in kbpf.xchg=*) xchg=${arg#kbpf.xchg=} ;; esac
+  case "$arg" in
+    kbpf.xchg=*) xchg=${arg#kbpf.xchg=} ;;
+    kbpf.modules=*) modules=${arg#kbpf.modules=} ;;
+  esac
 done
 [ -n "$xchg" ] || die "no kbpf.xchg= on the kernel command line"
 
@@ -52,6 +55,13 @@ mount -t debugfs debugfs $r/sys/kernel/debug || die "cannot mount debugfs"
 mount -t bpf bpf $r/sys/fs/bpf || die "cannot mount bpffs"
 mkdir -p "$r$xchg"
 mount --bind /xchg "$r$xchg"
+# A kernel that is not installed on the host (unpacked under build/) brings
+# its modules tree: bound where the guest's modprobe looks for them.
+if [ -n "$modules" ]; then
+  rel=$(uname -r)
+  mkdir -p "$r/lib/modules/$rel"
+  mount --bind "$r$modules/$rel" "$r/lib/modules/$rel" || die "cannot bind $modules/$rel"
+fi
 
 # virtio_console names its device nodes vport<dev>p<port>; the names the
 # host gave the ports are in sysfs (no udev here to make /dev/virtio-ports).

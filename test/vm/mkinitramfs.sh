@@ -1,15 +1,18 @@
 #!/bin/bash
-# mkinitramfs.sh KVER INIT OUT
+# mkinitramfs.sh KVER INIT OUT [BASEDIR]
 # Builds the guest's tiny initramfs: busybox-static, the modules that reach the
 # host over virtio/9p plus overlayfs (each with its dependencies, in load order
 # as `modprobe --show-depends` gives them), and INIT as /init. Stored
 # uncompressed: under TCG the kernel would unpack a compressed one in
-# emulated code, slower than copying a few more MB.
+# emulated code, slower than copying a few more MB. BASEDIR: a kernel
+# unpacked with dpkg-deb -x (its lib/modules/KVER), instead of the host's.
 set -eu -o pipefail
-kver=$1 init=$2 out=$3
+kver=$1 init=$2 out=$3 basedir=${4:-/}
 export LC_ALL=C
 # virtio_pci: the bus; virtio_console: stdout/stderr ports; 9pnet_virtio + 9p:
 # the host's / and the exchange dir; overlay: a writable layer over the host's /.
+# A module built into the kernel (6.12: virtio_pci, virtio_console) is listed
+# by modprobe as `builtin NAME`: nothing to copy, nothing to load.
 modules="virtio_pci virtio_console 9pnet_virtio 9p overlay"
 
 root="$out.d"
@@ -25,7 +28,7 @@ done
 
 : > "$root/modules"
 for m in $modules; do
-  modprobe -S "$kver" --show-depends "$m"
+  modprobe -d "$basedir" -S "$kver" --show-depends "$m"
 done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' | while read -r ko; do
   base=$(basename "$ko")
   case "$ko" in

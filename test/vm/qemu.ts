@@ -27,8 +27,10 @@ export const DEFAULT_SHAPE: MachineShape = { memoryMiB: 1024, cpus: 2 };
 // ends qemu at once instead of hanging until the timeout. kbpf.xchg (a
 // dotted, unknown module parameter) is ignored by the kernel and not handed
 // to init, but /init reads it from /proc/cmdline; guest tests look for it too.
-function kernelArgs(p: BootPaths): string {
-  return ['console=ttyS0', 'quiet', 'panic=-1', `kbpf.xchg=${p.xchg}`].join(' ');
+// kbpf.modules: where /init finds a modules tree the host has not installed.
+function kernelArgs(images: GuestImages, p: BootPaths): string {
+  const modules = images.modules === undefined ? [] : [`kbpf.modules=${images.modules}`];
+  return ['console=ttyS0', 'quiet', 'panic=-1', `kbpf.xchg=${p.xchg}`, ...modules].join(' ');
 }
 
 export function qemuArgs(images: GuestImages, p: BootPaths, shape: MachineShape = DEFAULT_SHAPE): string[] {
@@ -42,7 +44,7 @@ export function qemuArgs(images: GuestImages, p: BootPaths, shape: MachineShape 
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-nic', 'none',
     // The uncompressed ELF boots through its PVH note: about twice as fast
     // under TCG as the bzImage, which would decompress itself in emulation.
-    '-kernel', images.kernel, '-initrd', images.initramfs, '-append', kernelArgs(p),
+    '-kernel', images.kernel, '-initrd', images.initramfs, '-append', kernelArgs(images, p),
     '-serial', `file:${p.console}`,
     '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
     '-virtfs', `local,path=${p.xchg},mount_tag=xchg,security_model=none,multidevs=remap`,

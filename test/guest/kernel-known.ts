@@ -1,0 +1,80 @@
+// Differences from a guest kernel's own tracer that are understood and not
+// yet fixed, per kernel release: each maps what the kernel printed to what
+// kprobe-bpf prints today. kprobe-diff.test.ts makes a line that differs
+// only so a todo (one per difference, with its line count), fails any other
+// difference, and fails a recorded difference that no longer occurs on its
+// kernel, so a fix shows. 6.1 has none.
+import { release } from 'node:os';
+
+export interface KnownDifference {
+  why: string;
+  /** The kernel's trace line (comparable form) as kprobe-bpf prints it today. */
+  line: (kernel: string) => string;
+  /** The kernel's format file as `compile --format` prints it today; absent when formats agree. */
+  format?: (kernel: string) => string;
+}
+
+/** Untyped `NAME=$retval` arguments in the definitions, with their event's name. */
+const untypedRetvals = (defs: readonly string[]): { event: string; name: string }[] =>
+  defs.flatMap((d) => {
+    const event = /^[pr]\d*:(?:[^/\s]+\/)?(\S+) /.exec(d)?.[1];
+    return event === undefined ? [] : [...d.matchAll(/ (\w+)=\$retval(?= |$)/g)].map((m) => ({ event, name: m[1]! }));
+  });
+
+/** The differences Debian's 6.12 (bookworm-backports) shows for these definitions. */
+function debian612(defs: readonly string[]): KnownDifference[] {
+  const retvals = untypedRetvals(defs);
+  const asHex = (n: string) => `0x${BigInt.asUintN(64, BigInt(n)).toString(16)}`;
+  return [
+    {
+      why: 'kprobe site past ENDBR: 6.12 (IBT) places a kprobe on a function entry that starts with ENDBR 4 bytes in and ftrace prints that (FUNC+0x4/SIZE); bpf_get_func_ip() returns the function address there (get_entry_ip), so kprobe-bpf prints FUNC+0x0',
+      line: (l) => l.replace(/^(\S+ \[\d+\] \w+: \()([^\s+]+)\+0x4\//, '$1$2+0x0/'),
+    },
+    {
+      why: 'untyped $retval: 6.12 types it from the function\'s BTF return type (long: s64, printed %Ld); kprobe-bpf keeps the untyped u64 printed 0x%Lx',
+      line: (l) => retvals.reduce(
+        (s, { event, name }) => (s.includes(`] ${event}: (`) ? s.replace(new RegExp(`( ${name}=)(-?\\d+)(?= |$)`), (_m, a: string, n: string) => `${a}${asHex(n)}`) : s),
+        l,
+      ),
+      format: (f) => retvals.reduce(
+        (s, { event, name }) => (!f.startsWith(`name: ${event}\n`) ? s : s.replace(new RegExp(`field:s64 ${name};(\\toffset:\\d+;\\tsize:8;\\t)signed:1;`), `field:u64 ${name};$1signed:0;`).replace(` ${name}=%Ld`, ` ${name}=0x%Lx`)),
+        f,
+      ),
+    },
+  ];
+}
+
+/** The known differences of the running kernel for these definitions. */
+export function knownDifferences(defs: readonly string[], kernelRelease: string = release()): KnownDifference[] {
+  return kernelRelease.startsWith('6.12.') ? debian612(defs) : [];
+}
+
+export interface Explained {
+  /** The kernel's side with each line that differs only by known differences replaced by ours. */
+  expected: string[];
+  /** Per known difference, how many items it explained. */
+  used: Map<KnownDifference, number>;
+}
+
+/**
+ * Compares ours with the kernel's item by item: where they differ and the
+ * known differences applied to the kernel's item give ours, that item is
+ * explained (each difference that changed it counted).
+ */
+export function explain(kernel: readonly string[], ours: readonly string[], known: readonly KnownDifference[], pick: (k: KnownDifference) => (s: string) => string): Explained {
+  const used = new Map<KnownDifference, number>(known.map((k) => [k, 0]));
+  const expected = kernel.map((k, i) => {
+    if (ours[i] === undefined || ours[i] === k) return k;
+    let s = k;
+    const changed: KnownDifference[] = [];
+    for (const d of known) {
+      const next = pick(d)(s);
+      if (next !== s) changed.push(d);
+      s = next;
+    }
+    if (s !== ours[i]) return k;
+    for (const d of changed) used.set(d, used.get(d)! + 1);
+    return s;
+  });
+  return { expected, used };
+}
