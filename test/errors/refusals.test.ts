@@ -21,8 +21,12 @@ const kprobeBpf = (argv: string[], setpriv: string[] = []) =>
 const dir = mkdtempSync(join(tmpdir(), 'kpb-refusal-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The uprobes the kernel knows right now (tracefs), to see that none is left behind. */
-const uprobeEvents = () => (existsSync('/sys/kernel/tracing/uprobe_events') ? readFileSync('/sys/kernel/tracing/uprobe_events', 'utf8') : '');
+/**
+ * This test's uprobes (group `refusal`) the kernel knows right now, to see
+ * that none is left behind; other test files define their own at the same time.
+ */
+const uprobeEvents = () => (existsSync('/sys/kernel/tracing/uprobe_events') ? readFileSync('/sys/kernel/tracing/uprobe_events', 'utf8') : '')
+  .split('\n').filter((l) => /^[pr]:refusal\//.test(l)).join('\n');
 
 function refused(t: Test, argv: string[], prefix: string[] = []) {
   const before = uprobeEvents();

@@ -2,7 +2,7 @@
 // tap runs test files in parallel, so such tests serialise on one lock, and
 // each says why it skips when the kernel feature is truly absent.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 
 export const TRACEFS = '/sys/kernel/tracing';
 const LOCK_DIR = '/tmp/kprobe-bpf-kernel.lock';
@@ -37,9 +37,13 @@ export function uprobeEventsSkipReason(): string | undefined {
 }
 
 function lockHolderAlive(): boolean {
+  let pid: number;
   try {
-    const pid = Number(readFileSync(`${LOCK_DIR}/pid`, 'utf8'));
-    if (!pid) return true; // being written right now
+    pid = Number(readFileSync(`${LOCK_DIR}/pid`, 'utf8'));
+  } catch {
+    return true; // released (or being released) right now: try again
+  }
+  try {
     process.kill(pid, 0);
     return true;
   } catch (e) {
@@ -49,15 +53,23 @@ function lockHolderAlive(): boolean {
 
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
-/** Runs fn while holding the machine-wide kernel-state lock (mkdir is atomic). */
+/**
+ * Runs fn while holding the machine-wide kernel-state lock. The lock is a
+ * directory that appears with its holder's pid already inside (made aside,
+ * then renamed into place: rename(2) is atomic and fails on an existing
+ * non-empty directory), so no one ever sees a lock without its holder.
+ */
 export async function withKernelLock<T>(fn: () => Promise<T> | T): Promise<T> {
   for (;;) {
+    const mine = mkdtempSync(`${LOCK_DIR}.new-`);
+    writeFileSync(`${mine}/pid`, String(process.pid));
     try {
-      mkdirSync(LOCK_DIR);
-      writeFileSync(`${LOCK_DIR}/pid`, String(process.pid));
+      renameSync(mine, LOCK_DIR);
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      rmSync(mine, { recursive: true, force: true });
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
       if (!lockHolderAlive()) rmSync(LOCK_DIR, { recursive: true, force: true });
       else await sleep(50);
     }
