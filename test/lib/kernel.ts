@@ -2,7 +2,7 @@
 // tap runs test files in parallel, so such tests serialise on one lock, and
 // each says why it skips when the kernel feature is truly absent.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 
 export const TRACEFS = '/sys/kernel/tracing';
 const LOCK_DIR = '/tmp/kprobe-bpf-kernel.lock';
