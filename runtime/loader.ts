@@ -17,7 +17,7 @@ import { cString } from './bridge/wasm-memory.js';
 export { LibbpfCrashError, LibbpfTimeoutError, LoaderError } from './bridge/libbpf-call.js';
 
 /** A program as libbpf reads it from the object, before loading. */
-export interface ObjectProgram {
+export interface LibbpfProgram {
   /** libbpf's name for it (the ELF symbol): unique within the object */
   name: string;
   /** ELF section, e.g. "kprobe/do_sys_open" */
@@ -30,7 +30,7 @@ export interface ObjectProgram {
 }
 
 /** A map as libbpf reads it from the object, before creating it. */
-export interface ObjectMap {
+export interface LibbpfMap {
   name: string;
   /** enum bpf_map_type */
   type: number;
@@ -40,7 +40,7 @@ export interface ObjectMap {
   flags: number;
 }
 
-export interface LoadedProgram extends ObjectProgram {
+export interface LoadedProgram extends LibbpfProgram {
   /** kernel fd, or -1 if not loaded */
   fd: number;
   loaded: boolean;
@@ -54,7 +54,7 @@ export interface LoadedProgram extends ObjectProgram {
   errno: number;
 }
 
-export interface LoadedMap extends ObjectMap {
+export interface LoadedMap extends LibbpfMap {
   fd: number;
 }
 
@@ -180,7 +180,7 @@ export class BpfObject {
     return out;
   }
 
-  private objectProgram(p: number): ObjectProgram {
+  private libbpfProgram(p: number): LibbpfProgram {
     const x = this.inst.exports;
     return {
       name: this.str(x.bpf_program__name(p)),
@@ -191,7 +191,7 @@ export class BpfObject {
     };
   }
 
-  private objectMap(m: number): ObjectMap {
+  private libbpfMap(m: number): LibbpfMap {
     const x = this.inst.exports;
     return {
       name: this.str(x.bpf_map__name(m)),
@@ -208,14 +208,14 @@ export class BpfObject {
     return this.str(this.inst.exports.bpf_object__name(this.obj));
   }
 
-  programs(): ObjectProgram[] {
+  programs(): LibbpfProgram[] {
     this.live();
-    return this.progHandles().map((p) => this.objectProgram(p));
+    return this.progHandles().map((p) => this.libbpfProgram(p));
   }
 
-  maps(): ObjectMap[] {
+  maps(): LibbpfMap[] {
     this.live();
-    return this.mapHandles().map((m) => this.objectMap(m));
+    return this.mapHandles().map((m) => this.libbpfMap(m));
   }
 
   /** Leaves a program out of load() (bpf_program__set_autoload). */
@@ -245,7 +245,7 @@ export class BpfObject {
     const programs = progs.map((p, i) => this.loadedProgram(p, this.logBuf + i, logSize, loads, r < 0));
     if (r < 0) throw this.loadFailure(programs, toLinuxErrno(-r));
     const x = this.inst.exports;
-    const maps = this.mapHandles().map((m) => ({ ...this.objectMap(m), fd: Math.max(x.bpf_map__fd(m), -1) }));
+    const maps = this.mapHandles().map((m) => ({ ...this.libbpfMap(m), fd: Math.max(x.bpf_map__fd(m), -1) }));
     return { programs, maps, totalNs };
   }
 
@@ -281,7 +281,7 @@ export class BpfObject {
   /** A program's outcome, matched to its BPF_PROG_LOAD calls by fd (loaded) or by its own log buffer (rejected). */
   private loadedProgram(handle: number, logBuf: number, logSize: number, loads: readonly ProgLoadRecord[], failed: boolean): LoadedProgram {
     const x = this.inst.exports;
-    const info = this.objectProgram(handle);
+    const info = this.libbpfProgram(handle);
     // libbpf answers -errno (wasi numbering) for a program without fd
     const fd = Math.max(x.bpf_program__fd(handle), -1);
     const ok = fd >= 0 ? loads.find((l) => l.fd === fd) : undefined;
@@ -364,7 +364,7 @@ export interface ProgramVerdict {
 }
 
 /** A program that never reached the kernel, as checkObject reports it. */
-const notLoaded = (p: ObjectProgram): LoadedProgram => ({ ...p, fd: -1, loaded: false, verifiedInsns: undefined, loadNs: undefined, log: '', errno: 0 });
+const notLoaded = (p: LibbpfProgram): LoadedProgram => ({ ...p, fd: -1, loaded: false, verifiedInsns: undefined, loadNs: undefined, log: '', errno: 0 });
 
 /**
  * Loads every program of an object and reports each one's verdict. libbpf

@@ -3,18 +3,9 @@
 // random slots (which also exercise what LLVM 14 cannot decode).
 import * as A from '../../bpf/asm.js';
 import { AluOp, Class, type Insn, JmpOp, LD_IMM64, Mode, type Reg, Size, Source } from '../../bpf/insn.js';
+import { prng } from '../lib/prng.js';
 
-/** Deterministic PRNG (mulberry32) so a failure can be reproduced. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../lib/prng.js';
 
 const SIZES = [Size.B, Size.H, Size.W, Size.DW] as const;
 const IMMS = [0, 1, -1, 7, -8, 0x7fffffff, -0x80000000, 255, 65536];

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import t from 'tap';
 import { checkObject, LibbpfCrashError, LibbpfTimeoutError, LoaderError } from '../../runtime/loader.js';
 import { compileBpf, KPROBE_WITH_MAP, loadSkipReason, openFds } from './lib.js';
+import { prng } from '../lib/prng.js';
 
 const skip = loadSkipReason();
 const MUTANTS_PER_SEED = 150;
@@ -17,16 +18,6 @@ const SEED = 0x17b1d9e;
 // ~10 s of CPU; more wall time when other tests load the machine
 t.setTimeout(240_000);
 
-/** mulberry32: a small PRNG with a fixed seed, so every run fuzzes the same mutants. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SPECIAL_U32 = [0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 0xfffffff8];
 

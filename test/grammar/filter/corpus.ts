@@ -3,6 +3,7 @@
 // nesting), and broken ones made from them by small edits. A fixed seed
 // makes the corpus the same on every run.
 
+import { prng as rng } from '../../lib/prng.js';
 export interface CorpusEvent {
   readonly name: string;
   /** Field names of the event, with whether each is a string field. */
@@ -11,17 +12,7 @@ export interface CorpusEvent {
   readonly generic?: readonly string[];
 }
 
-/** mulberry32: small, seedable, good enough to spread choices. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng as rng } from '../../lib/prng.js';
 
 const NUMBERS = ['0', '1', '-1', '42', '0x10', '0X1f', '010', '08', '0x', '-0x8000000000000000', '-9223372036854775808', '-9223372036854775809',
   '18446744073709551615', '18446744073709551616', '4294967296', '255', '256', '-129', '127', '12abc', '1e3', '123456789012345678901234',
