@@ -29,7 +29,7 @@ import {
   EVENTS_MAP, FIELD_STRING_FUNC, FIELD_STRING_IP, FIELD_STRING_RETIP, MISSES_MAP, PREFIX_COMM, PREFIX_CPU, PREFIX_TGID,
   PREFIX_TS, RECORD_PREFIX_SIZE, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP, TASK_COMM_LEN, type EventFormat,
 } from './abi.js';
-import { PT_REGS_OFFSET } from './arch/x86_64.js';
+import { KPROBE_OPCODE_SIZE, PT_REGS_OFFSET } from './arch/x86_64.js';
 import type { FetchProgram, FetchSource, MemSpace, ProbeProgram, StoreOp } from './ir.js';
 import { recordCapacity } from './lower.js';
 
@@ -332,6 +332,7 @@ function emitProbeIp(p: ProbeProgram): AsmItem[] {
       case 'ksym': return [ldKsym(R1, ip.symbol), ...addConst(R1, ip.offset), stx(sizeFieldFor(8), R7, first, R1)];
       case 'imm': return [...loadConst(R1, ip.value), stx(sizeFieldFor(8), R7, first, R1)];
       case 'reg-ip': return [ldx(sizeFieldFor(8), R1, R6, PT_REGS_OFFSET.ip), stx(sizeFieldFor(8), R7, first, R1)];
+      case 'kprobe-addr': return [ldx(sizeFieldFor(8), R1, R6, PT_REGS_OFFSET.ip), ...addConst(R1, -BigInt(KPROBE_OPCODE_SIZE)), stx(sizeFieldFor(8), R7, first, R1)];
       // kernel 5.15+ (uprobes 6.6+): bpf_get_func_ip gives the probed function's address
       case 'func-ip': return [mov64Reg(R1, R6), call(Helper.get_func_ip), stx(sizeFieldFor(8), R7, first, R0)];
     }

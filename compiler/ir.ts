@@ -74,11 +74,18 @@ export interface FetchProgram {
 }
 
 export type ProbeIpSource =
-  /** kprobes: the probed address, known at load time (symbol + offset). */
+  /** return kprobes: the probed function's address, known at load time (symbol + offset). */
   | { readonly op: 'ksym'; readonly symbol: string; readonly offset: bigint }
   | { readonly op: 'imm'; readonly value: bigint }
   /** uprobes: the instruction pointer at the hit is the probed address. */
   | { readonly op: 'reg-ip' }
+  /**
+   * kprobes on entry: where the kernel's kprobe really sits (kp->addr, which
+   * ftrace prints), the instruction pointer minus the breakpoint's size. An
+   * IBT kernel puts a probe on a function starting with ENDBR 4 bytes in, so
+   * the symbol's address is not it there.
+   */
+  | { readonly op: 'kprobe-addr' }
   /** return probes: the probed function's address as the kernel reports it (bpf_get_func_ip). */
   | { readonly op: 'func-ip' };
 

@@ -126,6 +126,7 @@ function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: Lo
 function probeIpOf(def: ProbeDefinition): ProbeIpSource {
   const p = def.point;
   if (def.tracer === 'uprobe') return def.isReturn ? { op: 'func-ip' } : { op: 'reg-ip' };
+  if (!def.isReturn) return { op: 'kprobe-addr' };
   // a module symbol is in kallsyms under its own name
   if (p.kind === 'symbol') return { op: 'ksym', symbol: p.symbol, offset: p.offset };
   if (p.kind === 'address') return { op: 'imm', value: p.address };

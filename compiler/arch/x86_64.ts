@@ -17,3 +17,9 @@ export const ARG_REGS: readonly RegName[] = ['di', 'si', 'dx', 'cx', 'r8', 'r9']
 export const RETVAL_REG: RegName = 'ax';
 export const STACK_REG: RegName = 'sp';
 export const IP_REG: RegName = 'ip';
+/**
+ * A kprobe handler sees ip = kp->addr + sizeof(kprobe_opcode_t), the int3
+ * (arch/x86 kprobes: the breakpoint hit, kprobe_ftrace_handler and the
+ * optimized probe's callback all set it so).
+ */
+export const KPROBE_OPCODE_SIZE = 1;

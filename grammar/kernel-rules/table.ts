@@ -44,15 +44,24 @@ export const CHANGES: readonly Row[] = [
   { version: '6.9', change: { probe: { exitArgs: true } }, source: '25f00e40 entry arguments in return probes (probes-v6.9)' },
   {
     version: '6.12',
-    change: { probe: { extraArgs: 'refuse', unloggedErrors: ['TOO_MANY_ARGS'] }, filter: { stacktraceField: true } },
+    change: {
+      probe: { extraArgs: 'refuse', unloggedErrors: ['TOO_MANY_ARGS'], errorTexts: { BAD_VAR: 'Invalid $-valiable specified' } },
+      filter: { stacktraceField: true },
+    },
     source: '73f35080477e "Fix MAX_TRACE_ARGS limit handling" (v6.12-rc, CVE-2024-50132): more than 128 arguments '
-      + 'is E2BIG, not logged, for kprobes and uprobes (whether 6.12.y took the 6.15 log entry is to be seen on a 6.12 '
-      + 'guest); trace_define_generic_fields in 6.12.107 (first mainline version not established)',
+      + 'is E2BIG, not logged, for kprobes and uprobes (the live Debian 6.12.95 guest: E2BIG, error_log empty); '
+      + 'BAD_VAR still spelt "valiable" in the live 6.12.95 guest and its vmlinux (Debian\'s 6.1.0-57 has the fix by a '
+      + 'stable backport; 6.2 to 6.11 not checked); trace_define_generic_fields in 6.12.107 (first mainline version not established)',
   },
   {
     version: '6.15',
     change: { probe: { unloggedErrors: [] } },
     source: '57faaa04804c "Log error for exceeding the number of arguments" (for-6.15; stable 6.14.y), live 6.18 uprobes',
   },
-  { version: '6.18', change: { filter: { trailingOperator: 'refuse' } }, source: 'live 6.18: "a == 1 &&" refused; 6.12.107 source accepts' },
+  {
+    version: '6.18',
+    change: { probe: { errorTexts: {} }, filter: { trailingOperator: 'refuse' } },
+    source: 'live 6.18: "a == 1 &&" refused, 6.12.107 source accepts; BAD_VAR spelt "variable" (first mainline version '
+      + 'after 6.12 with the fix not established)',
+  },
 ];

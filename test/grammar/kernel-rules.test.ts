@@ -58,6 +58,15 @@ t.test('$argN off a function entry and in a return probe, per version', async (t
   t.same(under('6.9', ret), { readback: [`${ret.replace('$arg1', 'arg1=$arg1')}`] });
 });
 
+t.test('BAD_VAR: "variable" in Debian\'s 6.1 (a stable backport) and 6.18, still "valiable" in Debian\'s 6.12.95', async (t) => {
+  const col = K.length;
+  t.same(under('6.1', `${K}$foo`), refused('Invalid $-variable specified', col));
+  t.same(under('6.12', `${K}$foo`), refused('Invalid $-valiable specified', col));
+  t.same(under('6.12', `${K}$comm[2]`), refused('Invalid $-valiable specified', col));
+  t.same(under('6.18', `${K}$foo`), refused('Invalid $-variable specified', col));
+  t.same(under('6.12', 'p4:g/a do_sys_openat2'), refused('Maxactive is only for function exit', 1), 'the other 6.5 texts stay');
+});
+
 t.test('more than 128 arguments: 6.1 drops the rest, 6.12 refuses (E2BIG, unlogged), 6.15 logs it', async (t) => {
   const args = Array.from({ length: 129 }, (_, i) => `a${i}=%di`);
   const line = K + args.join(' ');

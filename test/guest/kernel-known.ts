@@ -27,10 +27,6 @@ function debian612(defs: readonly string[]): KnownDifference[] {
   const asHex = (n: string) => `0x${BigInt.asUintN(64, BigInt(n)).toString(16)}`;
   return [
     {
-      why: 'kprobe site past ENDBR: 6.12 (IBT) places a kprobe on a function entry that starts with ENDBR 4 bytes in and ftrace prints that (FUNC+0x4/SIZE); bpf_get_func_ip() returns the function address there (get_entry_ip), so kprobe-bpf prints FUNC+0x0',
-      line: (l) => l.replace(/^(\S+ \[\d+\] \w+: \()([^\s+]+)\+0x4\//, '$1$2+0x0/'),
-    },
-    {
       why: 'untyped $retval: 6.12 types it from the function\'s BTF return type (long: s64, printed %Ld); kprobe-bpf keeps the untyped u64 printed 0x%Lx',
       line: (l) => retvals.reduce(
         (s, { event, name }) => (s.includes(`] ${event}: (`) ? s.replace(new RegExp(`( ${name}=)(-?\\d+)(?= |$)`), (_m, a: string, n: string) => `${a}${asHex(n)}`) : s),

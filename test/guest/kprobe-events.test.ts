@@ -7,7 +7,8 @@ import { openSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { withKernelLock, TRACEFS } from '../lib/kernel.js';
 import { notInGuestReason } from './env.js';
-import { defineEvents, dynamicEventsSkipReason, formatWithoutId, removeEvents, listEvents, traceWithKernel, writeDynamicEvent, DynamicEventError } from './ftrace.js';
+import { probeOffset } from './kprobe-site.js';
+import { dynamicEventsSkipReason, formatWithoutId, listEvents, traceWithKernel, writeDynamicEvent, DynamicEventError } from './ftrace.js';
 
 const skip = notInGuestReason() ?? dynamicEventsSkipReason('kprobe');
 const GROUP = `kbpf_guest${process.pid}`;
@@ -26,28 +27,11 @@ function openMissing(paths: string[]): number[] {
 
 const myComm = () => readFileSync('/proc/self/comm', 'utf8').trim();
 
-/**
- * Where the kernel puts a kprobe on FUNC, as its own debugfs list says
- * ("ADDR  k  FUNC+0xOFF ..." for a probe defined, not enabled): 0x0, or
- * past an ENDBR on an IBT kernel (6.12). Asked before tracing, since reading
- * the list opens a file the traced probe would see.
- */
-function probeOffset(func: string): string | undefined {
-  const [probe] = defineEvents('kprobe', [`p:${GROUP}/where ${func}`]);
-  let list: string;
-  try {
-    list = readFileSync('/sys/kernel/debug/kprobes/list', 'utf8');
-  } finally {
-    removeEvents(probe ? [probe] : []);
-  }
-  return new RegExp(`\\sk\\s+${func}\\+(0x[0-9a-f]+)`).exec(list)?.[1];
-}
-
 t.test('kprobe_events: an entry probe on do_sys_openat2 prints one trace line per open this process makes', { skip }, async (t) => {
   const paths = [1, 2, 3].map((i) => `${tmpdir()}/kbpf-missing-${process.pid}-${i}`);
   let offset: string | undefined;
   const trace = await withKernelLock(() => {
-    offset = probeOffset('do_sys_openat2');
+    offset = probeOffset(GROUP, 'do_sys_openat2');
     return traceWithKernel({
       kind: 'kprobe',
       definitions: [`p:${GROUP}/open do_sys_openat2 dfd=%di:s32 path=+0(%si):ustring`],

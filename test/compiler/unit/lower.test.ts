@@ -94,3 +94,9 @@ t.test('sleepable programs: uprobes by default, never kprobes; the section says 
   const k = lower('r:g/e vfs_read+0 x=%di');
   t.same([k.sleepable, k.section, k.probeIp], [false, 'kretprobe/vfs_read', { op: 'ksym', symbol: 'vfs_read', offset: 0n }]);
 });
+
+t.test('__probe_ip of an entry kprobe is where the kprobe sits (ip minus int3), not the symbol: IBT moves it past ENDBR', async (t) => {
+  t.same(lower('p:g/e vfs_read x=%di').probeIp, { op: 'kprobe-addr' });
+  t.same(lower('p:g/e vfs_read+4 x=%di').probeIp, { op: 'kprobe-addr' });
+  t.same(lower('r:g/e vfs_read x=%di').probeIp, { op: 'ksym', symbol: 'vfs_read', offset: 0n }, 'a return probe keeps the symbol (ftrace prints it with %ps, no offset)');
+});
