@@ -32,6 +32,8 @@ import {
 import { PT_REGS_OFFSET } from './arch/x86_64.js';
 import type { FetchProgram, FetchSource, MemSpace, ProbeProgram, StoreOp } from './ir.js';
 import { recordCapacity } from './lower.js';
+import type { CheckedFilter } from '../grammar/filter/index.js';
+import { emitFilterGate } from './filter-codegen.js';
 
 /** The reader of the BPF ring buffer is woken once a quarter of it waits to be read. */
 const RINGBUF_WAKEUP_BYTES = RINGBUF_BYTES / 4;
@@ -435,8 +437,8 @@ const RECORD_SINK: Readonly<Record<'sleepable' | 'atomic', RecordSink>> = {
   },
 };
 
-/** The whole program for one probe event; `eventId` becomes common_type. */
-export function generateProgram(p: ProbeProgram, eventId: number): AsmItem[] {
+/** The whole program for one probe event; `eventId` becomes common_type; a filter decides which records are sent. */
+export function generateProgram(p: ProbeProgram, eventId: number, filter?: CheckedFilter): AsmItem[] {
   const e = new Emitter(p);
   const dynamic = p.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
   const sink = RECORD_SINK[flavor(p)];
@@ -460,6 +462,7 @@ export function generateProgram(p: ProbeProgram, eventId: number): AsmItem[] {
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
   if (e.entryBase) e.push(mov64Reg(R9, R7), alu64Imm('add', R9, RECORD_PREFIX_SIZE));
   for (const f of p.fetches) e.push(...emitFetch(e, f));
+  if (filter) e.push(...emitFilterGate({ program: p, capacity: recordCapacity(p), fresh: (x) => e.fresh(x) }, filter, eventId, e.exitLabel));
   e.push(...sink.submit(e, eventId, dynamic));
   e.push(label(e.exitLabel), mov64Imm(R0, 0), exit());
   return e.items;

@@ -5,7 +5,7 @@
 // value: an exit code, or the kernel refusing sleepable programs, which
 // runTrace answers by compiling the lines again without them.
 import os from 'node:os';
-import { EVENTS_MAP, MISSES_MAP, RINGBUF_MAP, type EventMetadata } from '../compiler/abi.js';
+import { EVENTS_MAP, FILTERED_MAP, MISSES_MAP, RINGBUF_MAP, type EventMetadata } from '../compiler/abi.js';
 import { eventsOfObject, probeSiteOf } from '../compiler/metadata.js';
 import { LINUX_ERRNO } from '../lib/errno.js';
 import { KprobeBpfError, findCause } from '../lib/errors.js';
@@ -139,12 +139,13 @@ async function loadAndTrace(obj: BpfObject, events: readonly EventMetadata[], sl
 }
 
 /** The maps every trace object has (the perf event array) and may have (misses, ring buffer). */
-function traceMaps(maps: ReadonlyMap<string, TraceMap>): { perf: TraceMap; misses?: TraceMap; ring?: TraceMap } {
+function traceMaps(maps: ReadonlyMap<string, TraceMap>): { perf: TraceMap; misses?: TraceMap; ring?: TraceMap; filtered?: TraceMap } {
   const perf = maps.get(EVENTS_MAP);
   if (!perf) throw new TraceObjectError(`object has no '${EVENTS_MAP}' map`);
   const misses = maps.get(MISSES_MAP);
   const ring = maps.get(RINGBUF_MAP);
-  return { perf, ...(misses ? { misses } : {}), ...(ring ? { ring } : {}) };
+  const filtered = maps.get(FILTERED_MAP);
+  return { perf, ...(misses ? { misses } : {}), ...(ring ? { ring } : {}), ...(filtered ? { filtered } : {}) };
 }
 
 /** Starts the -c command held, opens the session, attaches, runs until stopped, reports. */
@@ -171,6 +172,7 @@ async function traceLoaded(
       mode: opts.mode,
       profile: opts.profile,
       ...(m.misses ? { missesOf: (id: number) => Number(mapLookupPerCpuU64Sum(m.misses!.fd, id)) } : {}),
+      ...(m.filtered ? { filteredOf: (id: number) => Number(mapLookupPerCpuU64Sum(m.filtered!.fd, id)) } : {}),
       ...(m.ring ? { ringBuffer: { fd: m.ring.fd, size: m.ring.maxEntries } } : {}),
       ...(pid !== undefined ? { scope: { pid } } : {}),
       ...(opts.durationMs !== undefined ? { durationMs: opts.durationMs } : {}),

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
-import { INPUT_HELP, INPUT_OPTIONS, normalizeArgv, readDefinitions } from '../probe-input.js';
+import { compileFiltered, INPUT_HELP, INPUT_OPTIONS, normalizeArgv, readFilteredDefinitions, type InputValues } from '../probe-input.js';
 import { splitCommand } from '../split-command.js';
 
 const HELP = `usage: kprobe-bpf trace [-e LINE]... [-f FILE]... [OBJ.o] [-c CMD | -p PID]
@@ -41,10 +41,10 @@ interface TraceInput {
 }
 
 /** The object to load: compiled from the lines, or an object file (its metadata describes the events). */
-async function loadInput(values: Parameters<typeof readDefinitions>[0], objects: readonly string[], sleepable: boolean): Promise<TraceInput | undefined | string> {
+async function loadInput(values: InputValues, objects: readonly string[], sleepable: boolean): Promise<TraceInput | undefined | string> {
   if (objects.length > 1) return 'one object file at a time';
   if (objects.length === 1) {
-    if (values.e?.length || values.f?.length) return 'give either -e/-f lines or an object file, not both';
+    if (values.e?.length || values.f?.length || values.filter?.length) return 'give either -e/-f lines (and --filter) or an object file, not both';
     if (!sleepable) return "--no-sleepable applies to -e/-f lines: give it to 'kprobe-bpf compile' when writing the object";
     const object = new Uint8Array(readFileSync(objects[0]!));
     // a corrupt or foreign object stops here with one line (ObjectFormatError), before anything is loaded
@@ -52,14 +52,15 @@ async function loadInput(values: Parameters<typeof readDefinitions>[0], objects:
     eventsOfObject(object, basename(objects[0]!));
     return { object };
   }
-  const defs = await readDefinitions(values);
-  if (defs === undefined) return undefined;
-  if (defs.length === 0) return 'no probe definitions given (-e LINE, -f FILE or OBJ.o)';
+  const input = await readFilteredDefinitions(values);
+  if (input === undefined) return undefined;
+  if (input.defs.length === 0) return 'no probe definitions given (-e LINE, -f FILE or OBJ.o)';
   const { compileDefinitions } = await import('../../compiler/object.js');
   const { COMPILE_OPTIONS } = await import('../compile-options.js');
-  const object = compileDefinitions(defs, { ...COMPILE_OPTIONS, sleepable }).object;
-  if (!sleepable) return { object };
-  return { object, recompileAtomic: () => compileDefinitions(defs, { ...COMPILE_OPTIONS, sleepable: false }).object };
+  const compiled = await compileFiltered(input, { ...COMPILE_OPTIONS, sleepable });
+  if (compiled === undefined) return undefined;
+  if (!sleepable) return { object: compiled.object };
+  return { object: compiled.object, recompileAtomic: () => compileDefinitions(input.defs, { ...COMPILE_OPTIONS, sleepable: false, filters: input.filters }).object };
 }
 
 const trace: Command = {
