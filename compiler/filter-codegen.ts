@@ -8,7 +8,7 @@
 // have no side effects, so any order gives the kernel's answer.
 import { R0, R1, R10, R2, R3, R7, sizeFieldFor, type Reg } from '../bpf/insn.js';
 import {
-  type AsmItem, type JmpName, Helper, alu64Imm, alu64Reg, annotate, call, isLabel, ja, jmpImm, jmpReg, label, ldImm64, ldMapFd, ldx, mov64Imm, mov64Reg, st, stx,
+  type AsmItem, type JmpName, Helper, alu64Imm, alu64Reg, annotate, call, isLabel, ja, jmpImm, jmpReg, label, ldImm64, ldMapFd, ldx, mov64Reg, st, stx,
 } from '../bpf/asm.js';
 import type { CheckedExpr, CheckedFilter, CheckedPredicate, Compare, PredicateTest } from '../grammar/filter/index.js';
 import { regexMatch } from '../grammar/filter/regex.js';
@@ -18,10 +18,15 @@ import { emitStringMatch, FILTER_LEN_SLOT, FilterCodegenError, type Labels, type
 
 export { FilterCodegenError } from './filter-strings.js';
 
-export interface FilterTarget extends Labels {
+/** kernel: BPF_COMPLEXITY_LIMIT_JMP_SEQ is 8192 pending states; the rest of the program keeps a margin. */
+const PENDING_BUDGET = 7000;
+
+export interface FilterTarget extends Omit<Labels, 'earlyExit'> {
   readonly program: ProbeProgram;
   /** Bytes of the buffer r7 points to (the record can be no larger). */
   readonly capacity: number;
+  /** Pending verifier states the filter's loops may leave (default PENDING_BUDGET; tests set 0 to force full-window loops). */
+  readonly pendingBudget?: number;
 }
 
 const entry = (off: number) => RECORD_PREFIX_SIZE + off;
@@ -34,7 +39,7 @@ const HOLDS: Readonly<Record<Exclude<Compare, 'band'>, readonly [signed: JmpName
 const NEGATED: Readonly<Record<Exclude<Compare, 'band'>, Exclude<Compare, 'band'>>> = { eq: 'ne', ne: 'eq', lt: 'ge', le: 'gt', gt: 'le', ge: 'lt' };
 
 /** Jump to `no` unless `reg OP value` (reg a 64-bit value, value as the kernel converted it). */
-function compareTo(reg: Reg, compare: Compare, signed: boolean, value: bigint, no: string, l: Labels): AsmItem[] {
+function compareTo(reg: Reg, compare: Compare, signed: boolean, value: bigint, no: string, l: Pick<Labels, 'fresh'>): AsmItem[] {
   const bits = BigInt.asUintN(64, value);
   if (compare === 'band') {
     const yes = l.fresh('band');
@@ -56,7 +61,7 @@ function loadInteger(offset: number, width: 8 | 16 | 32 | 64, signed: boolean): 
 }
 
 /** kernel: do_filter_scalar_cpumask with r1 the scalar (the mask has two CPUs or more, or none). */
-function scalarInMask(compare: 'eq' | 'ne' | 'band', cpus: readonly number[], no: string, l: Labels): AsmItem[] {
+function scalarInMask(compare: 'eq' | 'ne' | 'band', cpus: readonly number[], no: string, l: Pick<Labels, 'fresh'>): AsmItem[] {
   if (compare === 'eq') return [ja(no)];
   if (compare === 'ne') return [];
   const yes = l.fresh('cpu_in');
@@ -101,7 +106,7 @@ function stringView(t: FilterTarget, p: CheckedPredicate, test: StringTest, empt
   }
 }
 
-function stringPredicate(t: FilterTarget, p: CheckedPredicate, test: StringTest, no: string): AsmItem[] {
+function stringPredicate(t: FilterTarget & Labels, p: CheckedPredicate, test: StringTest, no: string): AsmItem[] {
   const pass = t.fresh('str_pass'), mismatch = t.fresh('str_mismatch'), empty = t.fresh('str_empty');
   const [setup, view] = stringView(t, p, test, empty, no);
   // kernel: a faulted string has length 0; the matchers then see ""
@@ -116,7 +121,7 @@ function stringPredicate(t: FilterTarget, p: CheckedPredicate, test: StringTest,
   ];
 }
 
-function functionPredicate(p: CheckedPredicate, test: Extract<PredicateTest, { kind: 'function' }>, no: string, l: Labels): AsmItem[] {
+function functionPredicate(p: CheckedPredicate, test: Extract<PredicateTest, { kind: 'function' }>, no: string, l: Pick<Labels, 'fresh'>): AsmItem[] {
   const load = loadInteger(p.field.offset, 64, false);
   if (!test.not) return [...load, ...compareTo(R1, 'ge', false, test.start, no, l), ...compareTo(R1, 'lt', false, test.end, no, l)];
   const pass = l.fresh('outside');
@@ -124,7 +129,7 @@ function functionPredicate(p: CheckedPredicate, test: Extract<PredicateTest, { k
 }
 
 /** One predicate: falls through when it holds, jumps to `no` when not. */
-function predicate(t: FilterTarget, p: CheckedPredicate, no: string): AsmItem[] {
+function predicate(t: FilterTarget & Labels, p: CheckedPredicate, no: string): AsmItem[] {
   const test = p.test;
   switch (test.kind) {
     case 'never': return [ja(no)];
@@ -144,7 +149,7 @@ function predicate(t: FilterTarget, p: CheckedPredicate, no: string): AsmItem[] 
 }
 
 /** Code that ends in a jump to `yes` or `no`. */
-function condition(t: FilterTarget, e: CheckedExpr, yes: string, no: string, text: Buffer): AsmItem[] {
+function condition(t: FilterTarget & Labels, e: CheckedExpr, yes: string, no: string, text: Buffer): AsmItem[] {
   switch (e.kind) {
     case 'pred': {
       const { start, end } = e.pred.node.span;
@@ -193,7 +198,9 @@ function tidy(items: AsmItem[]): AsmItem[] {
 }
 
 /** The filter: falls through when the kernel keeps the record, jumps to `reject` when it drops it. */
-export function emitFilter(t: FilterTarget, filter: CheckedFilter, reject: string): AsmItem[] {
+export function emitFilter(target: FilterTarget, filter: CheckedFilter, reject: string): AsmItem[] {
+  let pending = target.pendingBudget ?? PENDING_BUDGET;
+  const t: FilterTarget & Labels = { ...target, earlyExit: (n: number) => { if (n > pending) return false; pending -= n; return true; } };
   const keep = t.fresh('filter_keep');
   return tidy([...condition(t, filter.expr, keep, reject, Buffer.from(filter.text, 'utf8')), label(keep)]);
 }
@@ -204,11 +211,11 @@ const KEY_SLOT = -4;
 /**
  * The filter between building the record and sending it: a record the
  * filter drops is counted in filtered[eventId] (the profile counts it as a
- * hit, as the kernel's nhit does) and, when it sits in a ring buffer
- * reservation, discarded; then the program returns. `exit` is the program's
- * return-0 label.
+ * hit, as the kernel's nhit does) and released with `release` (a ring
+ * buffer reservation's discard; nothing for a scratch record); then the
+ * program returns. `exit` is the program's return-0 label.
  */
-export function emitFilterGate(t: FilterTarget, filter: CheckedFilter, eventId: number, exit: string): AsmItem[] {
+export function emitFilterGate(t: FilterTarget, filter: CheckedFilter, eventId: number, exit: string, release: readonly AsmItem[]): AsmItem[] {
   const reject = t.fresh('filter_reject'), send = t.fresh('filter_keep_send');
   let test: AsmItem[];
   try {
@@ -222,7 +229,7 @@ export function emitFilterGate(t: FilterTarget, filter: CheckedFilter, eventId: 
     ja(send),
     label(reject),
     ...annotate('the filter drops the record: count the hit, release the record', [
-      ...(t.program.sleepable ? [mov64Reg(R1, R7), mov64Imm(R2, 0), call(Helper.ringbuf_discard)] : []),
+      ...release,
       st(sizeFieldFor(4), R10, KEY_SLOT, eventId),
       mov64Reg(R2, R10), alu64Imm('add', R2, KEY_SLOT),
       ldMapFd(R1, FILTERED_MAP),

@@ -7,7 +7,8 @@
 // pending state per iteration. Registers: r0-r5 only (r6-r9 belong to the
 // program around the filter).
 import { R0, R1, R10, R2, R3, R4, R5, sizeFieldFor } from '../bpf/insn.js';
-import { type AsmItem, alu64Imm, alu64Reg, ja, jmpImm, jmpReg, label, ldx, mov64Imm, mov64Reg } from '../bpf/asm.js';
+import { type AsmItem, alu64Imm, alu64Reg, ja, jmpImm, jmpReg, label, ldx, mov64Imm, mov64Reg, stx } from '../bpf/asm.js';
+import { emitGlob } from './filter-glob.js';
 import type { StringMatch } from '../grammar/filter/index.js';
 import { KprobeBpfError } from '../lib/errors.js';
 
@@ -27,7 +28,32 @@ export interface StringView {
   readonly window: number;
 }
 
-export interface Labels { fresh(prefix: string): string }
+export interface Labels {
+  fresh(prefix: string): string;
+  /**
+   * Whether a loop may leave as soon as the string ends: each of its
+   * iterations then leaves the verifier one pending state, and a program may
+   * hold at most BPF_COMPLEXITY_LIMIT_JMP_SEQ (8192) of them. Without, the
+   * loop runs the whole window with the end folded into its arithmetic.
+   */
+  earlyExit(iterations: number): boolean;
+}
+
+/**
+ * A search loop's end test, at the top of its body (r5 the position): with an
+ * early exit, leave for `done` once `q` bytes from r5 pass `limit` (the
+ * length at FILTER_LEN_SLOT); otherwise nothing here and `pastEnd` later.
+ */
+export function loopEnd(early: boolean, q: number, done: string): AsmItem[] {
+  if (!early) return [];
+  return [ldx(sizeFieldFor(8), R3, R10, FILTER_LEN_SLOT), mov64Reg(R4, R5), alu64Imm('add', R4, q), jmpReg('jgt', R4, R3, done)];
+}
+
+/** Without an early exit: r3 |= 1 when q bytes from r5 pass the length (r2 clobbered). */
+export function pastEnd(early: boolean, q: number): AsmItem[] {
+  if (early) return [];
+  return [ldx(sizeFieldFor(8), R2, R10, FILTER_LEN_SLOT), alu64Imm('add', R2, -q), alu64Reg('sub', R2, R5), alu64Imm('rsh', R2, 63), alu64Reg('or', R3, R2)];
+}
 
 const byte = (s: string, i: number): number => (i < s.length ? s.charCodeAt(i) : 0);
 const B = sizeFieldFor(1);
@@ -87,17 +113,20 @@ function middle(v: StringView, p: string, no: string, l: Labels): AsmItem[] {
       + `(about ${(last + 1) * perIteration} instructions for the verifier, at most ${SEARCH_BUDGET})`);
   }
   const loop = l.fresh('middle_at'), done = l.fresh('middle_done');
+  const early = v.len === 'slot' && l.earlyExit(last + 1);
   const body: AsmItem[] = [];
   for (let k = 0; k < p.length; k++) body.push(ldx(B, R2, R4, k), alu64Imm('xor', R2, byte(p, k)), alu64Reg('or', R3, R2));
   return [
     mov64Imm(R0, 1), mov64Imm(R5, 0),
     label(loop),
     jmpImm('jgt', R5, last, done),
-    ...(v.len === 'slot' ? [...loadLen(R3), mov64Reg(R4, R5), alu64Imm('add', R4, p.length), jmpReg('jgt', R4, R3, done)] : []),
+    ...loopEnd(early, p.length, done),
     mov64Reg(R4, R1), alu64Reg('add', R4, R5), mov64Imm(R3, 0),
     ...body,
     // r3 is the OR of byte differences (0..255): (r3 + 255) >> 8 is 1 exactly on a mismatch
-    alu64Imm('add', R3, 255), alu64Imm('rsh', R3, 8), alu64Reg('and', R0, R3),
+    alu64Imm('add', R3, 255), alu64Imm('rsh', R3, 8),
+    ...(v.len === 'slot' ? pastEnd(early, p.length) : []),
+    alu64Reg('and', R0, R3),
     alu64Imm('add', R5, 1), ja(loop),
     label(done),
     jmpImm('jne', R0, 0, no),
@@ -114,8 +143,22 @@ export function emitStringMatch(v: StringView, m: StringMatch, no: string, l: La
     case 'front': return front(v, m.pattern, no);
     case 'end': return end(v, m.pattern, no);
     case 'middle': return middle(v, m.pattern, no, l);
-    case 'glob':
-      throw new FilterCodegenError(`the glob "${m.pattern}" is not compiled to BPF: only the kernel's fast paths `
-        + '(WORD, WORD*, *WORD, *WORD*) are');
+    case 'glob': return [...globLength(v, m.pattern, l), ...emitGlob(m.pattern, v.window, no, l)];
   }
+}
+
+/**
+ * FILTER_LEN_SLOT = the string's length without its NUL, which glob_match
+ * reads up to: len - 1 for a dynamic string (our records keep its NUL), the
+ * first NUL of a comm (it always has one within TASK_COMM_LEN).
+ */
+function globLength(v: StringView, pattern: string, l: Labels): AsmItem[] {
+  if (v.len === 'slot') return [...loadLen(R2), alu64Imm('add', R2, -1), stx(sizeFieldFor(8), R10, FILTER_LEN_SLOT, R2)];
+  if (v.len !== v.window) {
+    throw new FilterCodegenError(`the glob "${pattern}" on a char[${v.len}] field is not compiled to BPF (glob_match reads on past the field when it holds no NUL)`);
+  }
+  const found = l.fresh('strlen_done');
+  const out: AsmItem[] = [];
+  for (let k = 0; k < v.len; k++) out.push(mov64Imm(R3, k), ldx(B, R2, R1, k), jmpImm('jeq', R2, 0, found));
+  return [...out, mov64Imm(R3, v.len - 1), label(found), stx(sizeFieldFor(8), R10, FILTER_LEN_SLOT, R3)];
 }

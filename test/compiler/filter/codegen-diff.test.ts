@@ -33,7 +33,8 @@ type Rand = () => number;
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 
 const WORDS = ['', 'a', 'al', 'alpha', 'alphabet', 'beta', 'ta', 'zeta', 'phtaph', 'ph', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', 'bash', 'kpb-worker', 'sshd'];
-const PATTERNS = ['alpha', 'al*', '*ta', '*ph*', '!*ph*', '!al*', '*', 'a', '', 'bash', '*sh', 'zeta', 'x*', '*xxxxxxxxxxxxxxxxxxxxxxx*', '1abc', 'al?ha', 'a*a'];
+const PATTERNS = ['alpha', 'al*', '*ta', '*ph*', '!*ph*', '!al*', '*', 'a', '', 'bash', '*sh', 'zeta', 'x*', '*xxxxxxxxxxxxxxxxxxxxxxx*', '1abc', 'al?ha', 'a*a',
+  '[ab]*', '*[!x]', '?', '??', 'a?*', '*a*a*', 'b[a-e]t?', '[]]x', 'a[', '*ta*a', '[a-]*', '*p?a*', '?h*a?h', 'k*-*r', '*[s-t]*h*', 'al\\p*', 'x*\\'];
 const NUMBERS = ['0', '1', '-1', '2', '-2', '3', '100', '-100', '127', '128', '255', '256', '0x7f', '0xff', '0xffff', '65535', '0x80000000', '2147483647',
   '-2147483648', '4294967295', '0x100000000', '-9223372036854775808', '0xffffffffffffffff', '9223372036854775807', '010', '0x8000000000000000'];
 const INT_FIELDS = ['a', 'b', 'c', 'd', 'e', 'f', 'u', 'h', 'arr', 'common_pid', 'common_type', 'common_flags', 'cpu', '__probe_ip'];
@@ -96,15 +97,16 @@ function record(r: Rand, p: ProbeProgram, capacity: number): TestRecord {
   return { bytes: b, cpu, comm };
 }
 
-function filterCode(p: ProbeProgram, filter: CheckedFilter, capacity: number) {
+function filterCode(p: ProbeProgram, filter: CheckedFilter, capacity: number, pendingBudget: number) {
   let n = 0;
-  const items = [...emitFilter({ program: p, capacity, fresh: (x) => `${x}_${n++}` }, filter, 'reject'),
+  const items = [...emitFilter({ program: p, capacity, fresh: (x) => `${x}_${n++}`, pendingBudget }, filter, 'reject'),
     mov64Imm(R0, 1), exit(), label('reject'), mov64Imm(R0, 0), exit()];
   return assemble(items).insns;
 }
 
-t.test('generated filter code keeps exactly the records the kernel evaluator keeps', async (t) => {
-  const r = rng(20261202);
+// Search loops leave at the string's end while the verifier's budget of pending states lasts, and run the whole window after: both shapes.
+for (const pendingBudget of [7000, 0]) t.test(`generated filter code keeps exactly the records the kernel evaluator keeps (${pendingBudget ? 'loops leave at the string end' : 'loops run the whole window'})`, async (t) => {
+  const r = rng(20261202 + pendingBudget);
   const capacity = recordCapacity(program);
   const records = Array.from({ length: 48 }, () => record(r, program, capacity));
   let filters = 0, refusedByKernel = 0, notCompiled = 0, decisions = 0, agree = 0, kept = 0;
@@ -122,7 +124,7 @@ t.test('generated filter code keeps exactly the records the kernel evaluator kee
     filters++;
     let code;
     try {
-      code = filterCode(program, checked, capacity);
+      code = filterCode(program, checked, capacity, pendingBudget);
     } catch (e) {
       if (!(e instanceof FilterCodegenError)) throw e;
       notCompiled++;
@@ -140,5 +142,5 @@ t.test('generated filter code keeps exactly the records the kernel evaluator kee
   }
   t.equal(agree, decisions, `${agree}/${decisions} decisions agree (${filters} filters the kernel accepts, ${notCompiled} of them refused by codegen, ${refusedByKernel} generated filters refused by the kernel's parser)`);
   t.ok(kept > decisions / 10 && kept < decisions * 0.9, `both answers are common (${kept} kept of ${decisions})`);
-  t.ok(notCompiled < filters / 4, `most filters compile (${[...refusals].join('; ')})`);
+  t.ok(notCompiled < filters / 10, `most filters compile (${[...refusals].join('; ')})`);
 });

@@ -37,6 +37,7 @@ function alu(op: number, a: bigint, b: bigint): bigint {
   switch (op) {
     case AluOp.ADD: return (a + b) & M64;
     case AluOp.SUB: return (a - b) & M64;
+    case AluOp.MUL: return (a * b) & M64;
     case AluOp.OR: return a | b;
     case AluOp.AND: return a & b;
     case AluOp.XOR: return a ^ b;
