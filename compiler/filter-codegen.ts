@@ -20,6 +20,15 @@ export { FilterCodegenError } from './filter-strings.js';
 
 /** kernel: BPF_COMPLEXITY_LIMIT_JMP_SEQ is 8192 pending states; the rest of the program keeps a margin. */
 const PENDING_BUDGET = 7000;
+/** kernel: BPF_COMPLEXITY_LIMIT_INSNS, 1M instructions processed; the rest of the program keeps a margin. */
+const VERIFY_BUDGET = 950_000;
+/**
+ * What the verifier processed per instruction of a search loop's straight
+ * run, measured on 6.18 (`check`): up to ~2.4 in a sleepable program, ~6.5 in
+ * an atomic one (the perf path's states prune less). Rounded up: a filter
+ * over the budget is refused here, not by the kernel.
+ */
+const VERIFY_FACTOR = { sleepable: 3, atomic: 7.5 } as const;
 
 export interface FilterTarget extends Omit<Labels, 'earlyExit'> {
   readonly program: ProbeProgram;
@@ -199,10 +208,27 @@ function tidy(items: AsmItem[]): AsmItem[] {
 
 /** The filter: falls through when the kernel keeps the record, jumps to `reject` when it drops it. */
 export function emitFilter(target: FilterTarget, filter: CheckedFilter, reject: string): AsmItem[] {
-  let pending = target.pendingBudget ?? PENDING_BUDGET;
-  const t: FilterTarget & Labels = { ...target, earlyExit: (n: number) => { if (n > pending) return false; pending -= n; return true; } };
+  const text = Buffer.from(filter.text, 'utf8');
+  // A first pass counts the search loops and what the verifier spends on them.
+  let loops = 0, cost = 0;
+  condition({ ...target, earlyExit: (n, per) => { loops++; cost += n * per; return false; } }, filter.expr, 'k', 'r', text);
+  const verify = Math.round(cost * VERIFY_FACTOR[target.program.sleepable ? 'sleepable' : 'atomic']);
+  if (verify > VERIFY_BUDGET) {
+    throw new FilterCodegenError(`its string searches would take the verifier about ${verify} instructions over strings of up to `
+      + `${target.program.maxStringSize} bytes (its limit is 1M with the rest of the program): use fewer or shorter patterns`);
+  }
+  // A loop that leaves at the string's end leaves a pending state per position, and the
+  // verifier walks the rest of the program from each: only when it is the only loop.
+  const pending = target.pendingBudget ?? PENDING_BUDGET;
+  const t: FilterTarget & Labels = { ...target, earlyExit: (n) => loops === 1 && n <= pending };
   const keep = t.fresh('filter_keep');
-  return tidy([...condition(t, filter.expr, keep, reject, Buffer.from(filter.text, 'utf8')), label(keep)]);
+  const code = tidy([...condition(t, filter.expr, keep, reject, text), label(keep)]);
+  // tidy keeps a label only where code reaches it
+  if (code.some((it) => isLabel(it) && it.label === keep)) return code;
+  // The filter never keeps a record (e.g. `cpu & 1`): the sending code after
+  // it would be unreachable, which the verifier refuses; a compare it cannot
+  // decide statically (the CPU is never 2^64 - 1) keeps it on the graph.
+  return annotate(`filter: ${filter.text} (never true)`, [ldx(sizeFieldFor(4), R1, R7, PREFIX_CPU), jmpImm('jne', R1, -1, reject)]);
 }
 
 /** codegen.ts's map key slot. */

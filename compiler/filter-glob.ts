@@ -116,24 +116,31 @@ function mismatchInto(atoms: readonly Atom[]): AsmItem[] {
 function inner(atoms: readonly Atom[], window: number, no: string, l: Labels): AsmItem[] {
   const q = atoms.length;
   const loop = l.fresh('glob_at'), done = l.fresh('glob_done');
-  const early = l.earlyExit(window - q + 1);
-  return [
-    mov64Imm(R0, NONE), mov64Imm(R5, 0),
-    label(loop),
-    jmpImm('jgt', R5, window - q, done),
-    ...loopEnd(early, q, done),
+  const match: AsmItem[] = [
     stx(DW, R10, FOUND_SLOT, R0),
     mov64Reg(R4, R1), alu64Reg('add', R4, R5), mov64Imm(R3, 0),
     ...mismatchInto(atoms),
     // r3: OR of byte differences and class misses (0..255), 0 on a match; a place before POS_SLOT is a mismatch too
     alu64Imm('add', R3, 255), alu64Imm('rsh', R3, 8),
     ldx(DW, R2, R10, POS_SLOT), mov64Reg(R4, R5), alu64Reg('sub', R4, R2), alu64Imm('rsh', R4, 63), alu64Reg('or', R3, R4),
-    ...pastEnd(early, q),
+  ];
+  const keep: AsmItem[] = [
     // candidate = match ? i : NONE; found = min(found, candidate)
     alu64Imm('xor', R3, 1), mov64Imm(R2, NONE), alu64Reg('sub', R2, R5), alu64Reg('mul', R2, R3), mov64Imm(R3, NONE), alu64Reg('sub', R3, R2),
     ldx(DW, R0, R10, FOUND_SLOT), mov64Reg(R2, R0), alu64Reg('sub', R2, R3), mov64Reg(R4, R2), alu64Imm('arsh', R4, 63), alu64Reg('and', R2, R4),
     alu64Reg('add', R3, R2), mov64Reg(R0, R3),
-    alu64Imm('add', R5, 1), ja(loop),
+    alu64Imm('add', R5, 1),
+  ];
+  const early = l.earlyExit(window - q + 1, match.length + keep.length + 7);
+  return [
+    mov64Imm(R0, NONE), mov64Imm(R5, 0),
+    label(loop),
+    jmpImm('jgt', R5, window - q, done),
+    ...loopEnd(early, q, done),
+    ...match,
+    ...pastEnd(early, q),
+    ...keep,
+    ja(loop),
     label(done),
     jmpImm('jeq', R0, NONE, no),
     alu64Imm('add', R0, q), stx(DW, R10, POS_SLOT, R0),

@@ -36,7 +36,7 @@ export interface Labels {
    * hold at most BPF_COMPLEXITY_LIMIT_JMP_SEQ (8192) of them. Without, the
    * loop runs the whole window with the end folded into its arithmetic.
    */
-  earlyExit(iterations: number): boolean;
+  earlyExit(iterations: number, perIteration: number): boolean;
 }
 
 /**
@@ -113,7 +113,7 @@ function middle(v: StringView, p: string, no: string, l: Labels): AsmItem[] {
       + `(about ${(last + 1) * perIteration} instructions for the verifier, at most ${SEARCH_BUDGET})`);
   }
   const loop = l.fresh('middle_at'), done = l.fresh('middle_done');
-  const early = v.len === 'slot' && l.earlyExit(last + 1);
+  const early = l.earlyExit(last + 1, perIteration) && v.len === 'slot';
   const body: AsmItem[] = [];
   for (let k = 0; k < p.length; k++) body.push(ldx(B, R2, R4, k), alu64Imm('xor', R2, byte(p, k)), alu64Reg('or', R3, R2));
   return [
