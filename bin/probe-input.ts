@@ -5,8 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { ProbeCommand, ProbeDefinition } from '../grammar/ast.js';
 import { KprobeBpfError } from '../lib/errors.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
-import type { LowerOptions } from '../compiler/lower.js';
-import type { CompiledObject } from '../compiler/object.js';
+import type { CompiledObject, ObjectOptions } from '../compiler/object.js';
 
 export const INPUT_OPTIONS = {
   e: { type: 'string', short: 'e', multiple: true },
@@ -114,7 +113,7 @@ export async function readFilteredDefinitions(v: InputValues): Promise<FilteredD
 }
 
 /** Compiles the definitions with their filters; a filter BPF cannot express is reported (resolves to undefined). */
-export async function compileFiltered(input: FilteredDefinitions, opts: LowerOptions): Promise<CompiledObject | undefined> {
+export async function compileFiltered(input: FilteredDefinitions, opts: Omit<ObjectOptions, 'filters'>): Promise<CompiledObject | undefined> {
   const { compileDefinitions } = await import('../compiler/object.js');
   const { FilterCodegenError } = await import('../compiler/filter-codegen.js');
   try {

@@ -13,6 +13,8 @@ export const SCRATCH_MAP = 'scratch';
 export const MISSES_MAP = 'misses';
 /** Per-CPU u64 per event id: hits the event's filter dropped (the profile counts them as hits, as the kernel does). */
 export const FILTERED_MAP = 'filtered';
+/** ARRAY of one u32 in programs compiled for -p/-c: the tgid they record (0: every process), written by the runtime before attaching. */
+export const SCOPE_MAP = 'scope';
 /** BPF_MAP_TYPE_RINGBUF sleepable programs reserve their records in (one ring for every CPU). */
 export const RINGBUF_MAP = 'records';
 /**

@@ -34,6 +34,7 @@ import type { FetchProgram, FetchSource, MemSpace, ProbeProgram, StoreOp } from 
 import { recordCapacity } from './lower.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
 import { emitFilterGate } from './filter-codegen.js';
+import { emitScopeCheck } from './filter-scope.js';
 
 /** The reader of the BPF ring buffer is woken once a quarter of it waits to be read. */
 const RINGBUF_WAKEUP_BYTES = RINGBUF_BYTES / 4;
@@ -446,8 +447,9 @@ function releaseRecord(e: Emitter, helper: number): AsmItem[] {
 }
 
 /** The whole program for one probe event; `eventId` becomes common_type; a filter decides which records are sent. */
-export function generateProgram(p: ProbeProgram, eventId: number, filter?: CheckedFilter): AsmItem[] {
+export function generateProgram(p: ProbeProgram, eventId: number, filter?: CheckedFilter, scoped = false): AsmItem[] {
   const e = new Emitter(p);
+  if (scoped) e.push(...emitScopeCheck(e.exitLabel, (x) => e.fresh(x)));
   const dynamic = p.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
   const sink = RECORD_SINK[flavor(p)];
   e.push(...sink.acquire(e, eventId));

@@ -10,7 +10,7 @@ import { MapType } from '../bpf/elf.js';
 import { programFromAsm, writeObject as writeElfObject, type MapSpec, type ProgramSpec } from '../bpf/elf-writer.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
 import {
-  EVENTS_MAP, FILTERED_MAP, METADATA_SECTION, METADATA_VERSION, MISSES_MAP, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP,
+  EVENTS_MAP, FILTERED_MAP, METADATA_SECTION, SCOPE_MAP, METADATA_VERSION, MISSES_MAP, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP,
   type EventMetadata, type ObjectMetadata,
 } from './abi.js';
 import { generateProgram } from './codegen.js';
@@ -22,11 +22,14 @@ import { filterReadback } from '../grammar/filter/syntax.js';
 /** What compiling needs beyond lowering: each event's checked filter, keyed GRP/EVENT. */
 export interface ObjectOptions extends LowerOptions {
   readonly filters?: ReadonlyMap<string, CheckedFilter>;
+  /** Programs check SCOPE_MAP's tgid first (trace -p/-c). */
+  readonly scoped?: boolean;
 }
 
 export interface CompiledProgram {
   readonly ir: ProbeProgram;
   readonly filter?: CheckedFilter;
+  readonly scoped?: boolean;
   readonly eventId: number;
   readonly items: readonly AsmItem[];
   readonly spec: ProgramSpec;
@@ -64,6 +67,7 @@ export function mapsOf(programs: readonly CompiledProgram[]): MapSpec[] {
     { name: SCRATCH_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: scratchSize, maxEntries: 1 },
     // indexed by event id, which starts at 1
     { name: MISSES_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: programs.length + 1 },
+    ...(programs.some((p) => p.scoped) ? [{ name: SCOPE_MAP, type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 }] : []),
     ...(programs.some((p) => p.filter)
       ? [{ name: FILTERED_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: programs.length + 1 }]
       : []),
@@ -100,8 +104,8 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOp
     const ir = lowerProbe(def, opts);
     const eventId = i + 1;
     const filter = opts.filters?.get(`${def.group}/${def.event}`);
-    const items = generateProgram(ir, eventId, filter);
-    return { ir, eventId, items, spec: programFromAsm(ir.name, ir.section, items, 'pt_regs'), ...(filter ? { filter } : {}) };
+    const items = generateProgram(ir, eventId, filter, opts.scoped ?? false);
+    return { ir, eventId, items, spec: programFromAsm(ir.name, ir.section, items, 'pt_regs'), ...(filter ? { filter } : {}), ...(opts.scoped ? { scoped: true } : {}) };
   });
   return {
     license: 'GPL',

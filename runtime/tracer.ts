@@ -5,7 +5,7 @@
 // value: an exit code, or the kernel refusing sleepable programs, which
 // runTrace answers by compiling the lines again without them.
 import os from 'node:os';
-import { EVENTS_MAP, FILTERED_MAP, MISSES_MAP, RINGBUF_MAP, type EventMetadata } from '../compiler/abi.js';
+import { EVENTS_MAP, FILTERED_MAP, MISSES_MAP, RINGBUF_MAP, SCOPE_MAP, type EventMetadata } from '../compiler/abi.js';
 import { eventsOfObject, probeSiteOf } from '../compiler/metadata.js';
 import { LINUX_ERRNO } from '../lib/errno.js';
 import { KprobeBpfError, findCause } from '../lib/errors.js';
@@ -167,6 +167,9 @@ async function traceLoaded(
   let released = false;
   try {
     const pid = held?.pid ?? opts.pid;
+    // programs compiled for -p/-c check the tgid themselves: attach for every task (every thread of it too)
+    const inProgram = maps.get(SCOPE_MAP);
+    if (inProgram && pid !== undefined) mapUpdateU32(inProgram.fd, 0, pid);
     const session = new TraceSession(sessionEvents, (cpu, fd) => mapUpdateU32(m.perf.fd, cpu, fd), {
       json: opts.json,
       mode: opts.mode,
@@ -174,7 +177,7 @@ async function traceLoaded(
       ...(m.misses ? { missesOf: (id: number) => Number(mapLookupPerCpuU64Sum(m.misses!.fd, id)) } : {}),
       ...(m.filtered ? { filteredOf: (id: number) => Number(mapLookupPerCpuU64Sum(m.filtered!.fd, id)) } : {}),
       ...(m.ring ? { ringBuffer: { fd: m.ring.fd, size: m.ring.maxEntries } } : {}),
-      ...(pid !== undefined ? { scope: { pid } } : {}),
+      ...(pid !== undefined && !inProgram ? { scope: { pid } } : {}),
       ...(opts.durationMs !== undefined ? { durationMs: opts.durationMs } : {}),
       ...(held ? { until: held.exited, onAttached: () => { released = true; held.release(); } } : {}),
     });

@@ -41,7 +41,7 @@ interface TraceInput {
 }
 
 /** The object to load: compiled from the lines, or an object file (its metadata describes the events). */
-async function loadInput(values: InputValues, objects: readonly string[], sleepable: boolean): Promise<TraceInput | undefined | string> {
+async function loadInput(values: InputValues, objects: readonly string[], sleepable: boolean, scoped: boolean): Promise<TraceInput | undefined | string> {
   if (objects.length > 1) return 'one object file at a time';
   if (objects.length === 1) {
     if (values.e?.length || values.f?.length || values.filter?.length) return 'give either -e/-f lines (and --filter) or an object file, not both';
@@ -57,10 +57,10 @@ async function loadInput(values: InputValues, objects: readonly string[], sleepa
   if (input.defs.length === 0) return 'no probe definitions given (-e LINE, -f FILE or OBJ.o)';
   const { compileDefinitions } = await import('../../compiler/object.js');
   const { COMPILE_OPTIONS } = await import('../compile-options.js');
-  const compiled = await compileFiltered(input, { ...COMPILE_OPTIONS, sleepable });
+  const compiled = await compileFiltered(input, { ...COMPILE_OPTIONS, sleepable, scoped });
   if (compiled === undefined) return undefined;
   if (!sleepable) return { object: compiled.object };
-  return { object: compiled.object, recompileAtomic: () => compileDefinitions(input.defs, { ...COMPILE_OPTIONS, sleepable: false, filters: input.filters }).object };
+  return { object: compiled.object, recompileAtomic: () => compileDefinitions(input.defs, { ...COMPILE_OPTIONS, sleepable: false, scoped, filters: input.filters }).object };
 }
 
 const trace: Command = {
@@ -90,7 +90,7 @@ const trace: Command = {
     const command = values.c === undefined ? undefined : splitCommand(values.c);
     if (command !== undefined && command.length === 0) return usage('-c: empty command');
 
-    const input = await loadInput(values, positionals, !values['no-sleepable']);
+    const input = await loadInput(values, positionals, !values['no-sleepable'], pid !== undefined || command !== undefined);
     if (input === undefined) return 1;
     if (typeof input === 'string') return usage(input);
 
