@@ -4,12 +4,15 @@
 import { readFileSync } from 'node:fs';
 import type { ProbeCommand, ProbeDefinition } from '../grammar/ast.js';
 import { KprobeBpfError } from '../lib/errors.js';
+import type { CheckedFilter } from '../grammar/filter/index.js';
+import type { CompiledObject, ObjectOptions } from '../compiler/object.js';
 
 export const INPUT_OPTIONS = {
   e: { type: 'string', short: 'e', multiple: true },
   f: { type: 'string', short: 'f', multiple: true },
   legacy: { type: 'boolean' },
   kernel: { type: 'string' },
+  filter: { type: 'string', multiple: true },
 } as const;
 
 export const KERNEL_HELP = [
@@ -22,6 +25,9 @@ export const INPUT_HELP = [
   '  -f FILE      read definitions from FILE, one per line, # comments (repeatable; - is stdin)',
   '  --legacy     accept the 2009 syntax (aN, sN, rv, ra, unnamed events)',
   KERNEL_HELP,
+  '  LINE if FILTER, --filter GRP/EVENT:FILTER, --filter GRP:FILTER',
+  '               an event\'s (or a group\'s) filter in the kernel\'s events/.../filter language;',
+  '               only records it keeps leave the program (repeatable; a later one replaces)',
 ].join('\n');
 
 export interface InputValues {
@@ -29,6 +35,7 @@ export interface InputValues {
   f?: string[];
   legacy?: boolean;
   kernel?: string;
+  filter?: string[];
 }
 
 /** The whole input text: -f files then -e lines, in the order given per kind. */
@@ -94,6 +101,49 @@ export async function readDefinitions(v: InputValues): Promise<ProbeDefinition[]
       return undefined;
     }
     throw e;
+  }
+}
+
+/** Definitions and the filter each event ends up with. */
+export interface FilteredDefinitions {
+  readonly defs: ProbeDefinition[];
+  readonly filters: ReadonlyMap<string, CheckedFilter>;
+}
+
+/**
+ * Like readDefinitions, with `if FILTER` on lines and --filter options; a
+ * refused filter is printed as the kernel's error_log entry (resolves to undefined).
+ */
+export async function readFilteredDefinitions(v: InputValues): Promise<FilteredDefinitions | undefined> {
+  const { parseProbeCommands, ProbeSyntaxError, formatErrorLog, selectKernel } = await import('../grammar/index.js');
+  const { FilterOptionError } = await import('../grammar/filter/index.js');
+  const { filterOptions, filtersByCommand, filterWrites, resolveFilters, splitLineFilters } = await import('./filter-input.js');
+  let defs: ProbeDefinition[];
+  let writes;
+  try {
+    const split = splitLineFilters(inputText(v));
+    const { commands } = parseProbeCommands(split.text, { legacy: v.legacy ?? false, rules: selectKernel(v.kernel).probe });
+    defs = applyRemovals(commands);
+    writes = filterWrites(filtersByCommand(commands, split.filters), filterOptions(v.filter));
+  } catch (e) {
+    if (e instanceof ProbeSyntaxError) { process.stderr.write(formatErrorLog(e) + '\n'); return undefined; }
+    if (e instanceof FilterOptionError) { process.stderr.write(`kprobe-bpf: ${e.message}\n`); return undefined; }
+    throw e;
+  }
+  const resolved = await resolveFilters(defs, writes, v.kernel);
+  return resolved && { defs, filters: resolved.filters };
+}
+
+/** Compiles the definitions with their filters; a filter BPF cannot express is reported (resolves to undefined). */
+export async function compileFiltered(input: FilteredDefinitions, opts: Omit<ObjectOptions, 'filters'>): Promise<CompiledObject | undefined> {
+  const { compileDefinitions } = await import('../compiler/object.js');
+  const { FilterCodegenError } = await import('../compiler/filter-codegen.js');
+  try {
+    return compileDefinitions(input.defs, { ...opts, filters: input.filters });
+  } catch (e) {
+    if (!(e instanceof FilterCodegenError)) throw e;
+    process.stderr.write(`kprobe-bpf: filter not compiled: ${e.message}\n`);
+    return undefined;
   }
 }
 

@@ -3,6 +3,7 @@
 // turns a refusal that still comes (EPERM/EACCES thrown later) into that line.
 import type { ProbeSite } from '../compiler/abi.js';
 import type { Need } from '../runtime/diagnose.js';
+import type { InputValues } from './probe-input.js';
 
 /** The probe definitions an object written by `kprobe-bpf compile` describes ([] for any other object). */
 export async function definitionsOfObject(bytes: Uint8Array): Promise<ProbeSite[]> {
@@ -39,11 +40,11 @@ export async function explainingRefusals(command: string, need: Need, run: () =>
  * What check asks: loading only; tracing programs when it checks lines or
  * our objects (another libbpf object may hold programs anyone may load).
  */
-export async function checkNeed(input: { e?: string[]; f?: string[]; legacy?: boolean }, objects: readonly { bytes: Uint8Array }[]): Promise<Need> {
-  const { readDefinitions } = await import('./probe-input.js');
+export async function checkNeed(input: InputValues, objects: readonly { bytes: Uint8Array }[]): Promise<Need> {
+  const { readFilteredDefinitions } = await import('./probe-input.js');
   const given = Boolean(input.e?.length || input.f?.length);
   // Read again for their binaries, unless one was stdin (already consumed by the compile).
-  const lines = given && !input.f?.includes('-') ? (await readDefinitions(input)) ?? [] : [];
+  const lines = given && !input.f?.includes('-') ? (await readFilteredDefinitions(input))?.defs ?? [] : [];
   const ours = (await Promise.all(objects.map((o) => definitionsOfObject(o.bytes)))).flat();
   return { tracing: given || ours.length > 0, attach: false, definitions: [...lines, ...ours] };
 }

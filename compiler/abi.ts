@@ -11,6 +11,10 @@ export const EVENTS_MAP = 'events';
 export const SCRATCH_MAP = 'scratch';
 /** Per-CPU u64 per event id: records the program could not hand to the ring (the profile's misses). */
 export const MISSES_MAP = 'misses';
+/** Per-CPU u64 per event id: hits the event's filter dropped (the profile counts them as hits, as the kernel does). */
+export const FILTERED_MAP = 'filtered';
+/** ARRAY of one u32 in programs compiled for -p/-c: the tgid they record (0: every process), written by the runtime before attaching. */
+export const SCOPE_MAP = 'scope';
 /** BPF_MAP_TYPE_RINGBUF sleepable programs reserve their records in (one ring for every CPU). */
 export const RINGBUF_MAP = 'records';
 /**
@@ -49,7 +53,7 @@ export const FIELD_STRING_FUNC = '__probe_func';
 /** The section of an object written by `kprobe-bpf compile` that holds its ObjectMetadata. */
 export const METADATA_SECTION = '.kprobe_bpf.events';
 /** Raised whenever ObjectMetadata changes shape: an object of another version is refused, not misread. */
-export const METADATA_VERSION = 2;
+export const METADATA_VERSION = 3;
 
 /** Which kernel tracer an event belongs to. */
 export type ProbeTracer = 'kprobe' | 'uprobe';
@@ -152,6 +156,8 @@ export interface EventMetadata {
   /** Return kprobes only: r<N>. */
   readonly maxactive?: number;
   readonly format: EventFormat;
+  /** The event's filter as its `filter` file reads back (version 3); absent when it has none. */
+  readonly filter?: string;
 }
 
 export interface ObjectMetadata {

@@ -32,6 +32,9 @@ import {
 import { KPROBE_OPCODE_SIZE, PT_REGS_OFFSET } from './arch/x86_64.js';
 import type { FetchProgram, FetchSource, MemSpace, ProbeProgram, StoreOp } from './ir.js';
 import { recordCapacity } from './lower.js';
+import type { CheckedFilter } from '../grammar/filter/index.js';
+import { emitFilterGate } from './filter-codegen.js';
+import { emitScopeCheck } from './filter-scope.js';
 
 /** The reader of the BPF ring buffer is woken once a quarter of it waits to be read. */
 const RINGBUF_WAKEUP_BYTES = RINGBUF_BYTES / 4;
@@ -419,26 +422,35 @@ const RECORD_SINK: Readonly<Record<'sleepable' | 'atomic', RecordSink>> = {
     // Waking the reader on every record (flags 0 when it keeps up) costs a
     // wakeup per hit; like the perf rings' watermark, wake it only once a
     // quarter of the ring is waiting: it also drains on its poll timeout.
-    submit: (e) => {
-      const chosen = e.unique('wake_chosen');
-      return annotate('ringbuf_submit(record, ringbuf_query(&records, BPF_RB_AVAIL_DATA) < ring/4 ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP)', [
-      ldMapFd(R1, RINGBUF_MAP),
-      mov64Imm(R2, BPF_RB_AVAIL_DATA),
-      call(Helper.ringbuf_query),
-      mov64Imm(R2, BPF_RB_NO_WAKEUP),
-      jmpImm('jlt', R0, RINGBUF_WAKEUP_BYTES, chosen),
-      mov64Imm(R2, BPF_RB_FORCE_WAKEUP),
-      label(chosen),
-      mov64Reg(R1, R7),
-      call(Helper.ringbuf_submit),
-      ]);
-    },
+    submit: (e) => annotate('ringbuf_submit(record, ringbuf_query(&records, BPF_RB_AVAIL_DATA) < ring/4 ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP)',
+      releaseRecord(e, Helper.ringbuf_submit)),
   },
 };
 
-/** The whole program for one probe event; `eventId` becomes common_type. */
-export function generateProgram(p: ProbeProgram, eventId: number): AsmItem[] {
+/**
+ * Hands the reservation in r7 to `helper` (submit or discard) with the wakeup
+ * chosen by how much waits: a discarded record holds its ring space until
+ * the reader passes it, so a discard wakes the reader like a submit.
+ */
+function releaseRecord(e: Emitter, helper: number): AsmItem[] {
+  const chosen = e.fresh('wake_chosen');
+  return [
+    ldMapFd(R1, RINGBUF_MAP),
+    mov64Imm(R2, BPF_RB_AVAIL_DATA),
+    call(Helper.ringbuf_query),
+    mov64Imm(R2, BPF_RB_NO_WAKEUP),
+    jmpImm('jlt', R0, RINGBUF_WAKEUP_BYTES, chosen),
+    mov64Imm(R2, BPF_RB_FORCE_WAKEUP),
+    label(chosen),
+    mov64Reg(R1, R7),
+    call(helper),
+  ];
+}
+
+/** The whole program for one probe event; `eventId` becomes common_type; a filter decides which records are sent. */
+export function generateProgram(p: ProbeProgram, eventId: number, filter?: CheckedFilter, scoped = false): AsmItem[] {
   const e = new Emitter(p);
+  if (scoped) e.push(...emitScopeCheck(e.exitLabel, (x) => e.fresh(x)));
   const dynamic = p.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
   const sink = RECORD_SINK[flavor(p)];
   e.push(...sink.acquire(e, eventId));
@@ -461,6 +473,10 @@ export function generateProgram(p: ProbeProgram, eventId: number): AsmItem[] {
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
   if (e.entryBase) e.push(mov64Reg(R9, R7), alu64Imm('add', R9, RECORD_PREFIX_SIZE));
   for (const f of p.fetches) e.push(...emitFetch(e, f));
+  if (filter) {
+    const target = { program: p, capacity: recordCapacity(p), fresh: (x: string) => e.fresh(x) };
+    e.push(...emitFilterGate(target, filter, eventId, e.exitLabel, p.sleepable ? releaseRecord(e, Helper.ringbuf_discard) : []));
+  }
   e.push(...sink.submit(e, eventId, dynamic));
   e.push(label(e.exitLabel), mov64Imm(R0, 0), exit());
   return e.items;

@@ -77,7 +77,7 @@ const OBJECT_METADATA = record({
   version: count,
   events: list(record({
     id: count, program: str, section: str, sleepable: bool, maxStringSize: count,
-    definition: str, place: PROBE_PLACE, maxactive: optional(count), format: EVENT_FORMAT,
+    definition: str, place: PROBE_PLACE, maxactive: optional(count), format: EVENT_FORMAT, filter: optional(str),
   })),
 });
 

@@ -8,17 +8,28 @@ import type { ProbeDefinition } from '../grammar/ast.js';
 import type { AsmItem } from '../bpf/asm.js';
 import { MapType } from '../bpf/elf.js';
 import { programFromAsm, writeObject as writeElfObject, type MapSpec, type ProgramSpec } from '../bpf/elf-writer.js';
+import type { CheckedFilter } from '../grammar/filter/index.js';
 import {
-  EVENTS_MAP, METADATA_SECTION, METADATA_VERSION, MISSES_MAP, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP,
+  EVENTS_MAP, FILTERED_MAP, METADATA_SECTION, SCOPE_MAP, METADATA_VERSION, MISSES_MAP, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP,
   type EventMetadata, type ObjectMetadata,
 } from './abi.js';
 import { generateProgram } from './codegen.js';
 import type { ProbeProgram } from './ir.js';
 import { lowerProbe, recordCapacity, type LowerOptions } from './lower.js';
 import { encodeMetadata } from './metadata.js';
+import { filterReadback } from '../grammar/filter/syntax.js';
+
+/** What compiling needs beyond lowering: each event's checked filter, keyed GRP/EVENT. */
+export interface ObjectOptions extends LowerOptions {
+  readonly filters?: ReadonlyMap<string, CheckedFilter>;
+  /** Programs check SCOPE_MAP's tgid first (trace -p/-c). */
+  readonly scoped?: boolean;
+}
 
 export interface CompiledProgram {
   readonly ir: ProbeProgram;
+  readonly filter?: CheckedFilter;
+  readonly scoped?: boolean;
   readonly eventId: number;
   readonly items: readonly AsmItem[];
   readonly spec: ProgramSpec;
@@ -56,6 +67,10 @@ export function mapsOf(programs: readonly CompiledProgram[]): MapSpec[] {
     { name: SCRATCH_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: scratchSize, maxEntries: 1 },
     // indexed by event id, which starts at 1
     { name: MISSES_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: programs.length + 1 },
+    ...(programs.some((p) => p.scoped) ? [{ name: SCOPE_MAP, type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 }] : []),
+    ...(programs.some((p) => p.filter)
+      ? [{ name: FILTERED_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: programs.length + 1 }]
+      : []),
     ...(programs.some((p) => p.ir.sleepable)
       ? [{ name: RINGBUF_MAP, type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: RINGBUF_BYTES }]
       : []),
@@ -68,7 +83,7 @@ export function eventMetadataOf(p: CompiledProgram): EventMetadata {
   return {
     id: p.eventId, program: ir.name, section: ir.section, sleepable: ir.sleepable, maxStringSize: ir.maxStringSize,
     definition: ir.definition, place: ir.place, ...(ir.maxactive !== undefined ? { maxactive: ir.maxactive } : {}),
-    format: ir.format,
+    format: ir.format, ...(p.filter ? { filter: filterReadback(p.filter.text) } : {}),
   };
 }
 
@@ -82,14 +97,15 @@ function checkUniqueEvents(defs: readonly ProbeDefinition[]): void {
   }
 }
 
-export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: LowerOptions = {}): ObjectSpec {
+export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOptions = {}): ObjectSpec {
   if (defs.length === 0) throw new Error('no probe definitions to compile');
   checkUniqueEvents(defs);
   const programs = defs.map((def, i): CompiledProgram => {
     const ir = lowerProbe(def, opts);
     const eventId = i + 1;
-    const items = generateProgram(ir, eventId);
-    return { ir, eventId, items, spec: programFromAsm(ir.name, ir.section, items, 'pt_regs') };
+    const filter = opts.filters?.get(`${def.group}/${def.event}`);
+    const items = generateProgram(ir, eventId, filter, opts.scoped ?? false);
+    return { ir, eventId, items, spec: programFromAsm(ir.name, ir.section, items, 'pt_regs'), ...(filter ? { filter } : {}), ...(opts.scoped ? { scoped: true } : {}) };
   });
   return {
     license: 'GPL',
@@ -110,7 +126,7 @@ export function writeObject(spec: ObjectSpec): Uint8Array {
   });
 }
 
-export function compileDefinitions(defs: readonly ProbeDefinition[], opts: LowerOptions = {}): CompiledObject {
+export function compileDefinitions(defs: readonly ProbeDefinition[], opts: ObjectOptions = {}): CompiledObject {
   const spec = buildObjectSpec(defs, opts);
   return { programs: spec.programs, object: writeObject(spec) };
 }

@@ -43,6 +43,8 @@ export interface SessionOptions {
   readonly kallsyms?: Kallsyms;
   /** Records an event's program could not deliver (failed outputs), for the profile's misses. */
   readonly missesOf?: (typeId: number) => number;
+  /** Hits an event's filter dropped in the program: the profile counts them as hits, as the kernel's nhit does. */
+  readonly filteredOf?: (typeId: number) => number;
   /** Called once, after attaching, before the workload is released. */
   readonly onAttached?: () => void;
   /** The BPF ring buffer map sleepable programs write to (fd, max_entries), read beside the perf rings. */
@@ -162,8 +164,9 @@ export class TraceSession {
       this.held.length = 0;
     }
     const missesOf = this.opts.missesOf ?? (() => 0);
+    const filteredOf = this.opts.filteredOf ?? (() => 0);
     const profile: ProfileRow[] = this.events.map((e) => ({
-      event: e.format.event, hits: this.printer.eventFor(e.typeId)?.hits ?? 0, misses: missesOf(e.typeId),
+      event: e.format.event, hits: (this.printer.eventFor(e.typeId)?.hits ?? 0) + filteredOf(e.typeId), misses: missesOf(e.typeId),
     }));
     if (this.opts.profile) (this.opts.profileSink ?? fdSink(2))(Buffer.from(renderProfile(profile, lost)));
     return { printed: this.printer.written, lost, profile, stoppedBy: this.stopReason ?? 'stop', ...(this.stopSignal ? { signal: this.stopSignal } : {}) };

@@ -5,7 +5,7 @@
 // value: an exit code, or the kernel refusing sleepable programs, which
 // runTrace answers by compiling the lines again without them.
 import os from 'node:os';
-import { EVENTS_MAP, MISSES_MAP, RINGBUF_MAP, type EventMetadata } from '../compiler/abi.js';
+import { EVENTS_MAP, FILTERED_MAP, MISSES_MAP, RINGBUF_MAP, SCOPE_MAP, type EventMetadata } from '../compiler/abi.js';
 import { eventsOfObject, probeSiteOf } from '../compiler/metadata.js';
 import { LINUX_ERRNO } from '../lib/errno.js';
 import { KprobeBpfError, findCause } from '../lib/errors.js';
@@ -144,12 +144,13 @@ async function loadAndTrace(obj: BpfObject, events: readonly EventMetadata[], sl
 }
 
 /** The maps every trace object has (the perf event array) and may have (misses, ring buffer). */
-function traceMaps(maps: ReadonlyMap<string, TraceMap>): { perf: TraceMap; misses?: TraceMap; ring?: TraceMap } {
+function traceMaps(maps: ReadonlyMap<string, TraceMap>): { perf: TraceMap; misses?: TraceMap; ring?: TraceMap; filtered?: TraceMap } {
   const perf = maps.get(EVENTS_MAP);
   if (!perf) throw new TraceObjectError(`object has no '${EVENTS_MAP}' map`);
   const misses = maps.get(MISSES_MAP);
   const ring = maps.get(RINGBUF_MAP);
-  return { perf, ...(misses ? { misses } : {}), ...(ring ? { ring } : {}) };
+  const filtered = maps.get(FILTERED_MAP);
+  return { perf, ...(misses ? { misses } : {}), ...(ring ? { ring } : {}), ...(filtered ? { filtered } : {}) };
 }
 
 /** Starts the -c command held, opens the session, attaches, runs until stopped, reports. */
@@ -174,13 +175,17 @@ async function traceLoaded(
   try {
     dat = opts.output !== undefined ? openTraceDat(opts.output, sessionEvents) : undefined;
     const pid = held?.pid ?? opts.pid;
+    // programs compiled for -p/-c check the tgid themselves: attach for every task (every thread of it too)
+    const inProgram = maps.get(SCOPE_MAP);
+    if (inProgram && pid !== undefined) mapUpdateU32(inProgram.fd, 0, pid);
     const session = new TraceSession(sessionEvents, (cpu, fd) => mapUpdateU32(m.perf.fd, cpu, fd), {
       json: opts.json,
       mode: opts.mode,
       profile: opts.profile,
       ...(m.misses ? { missesOf: (id: number) => Number(mapLookupPerCpuU64Sum(m.misses!.fd, id)) } : {}),
+      ...(m.filtered ? { filteredOf: (id: number) => Number(mapLookupPerCpuU64Sum(m.filtered!.fd, id)) } : {}),
       ...(m.ring ? { ringBuffer: { fd: m.ring.fd, size: m.ring.maxEntries } } : {}),
-      ...(pid !== undefined ? { scope: { pid } } : {}),
+      ...(pid !== undefined && !inProgram ? { scope: { pid } } : {}),
       ...(opts.durationMs !== undefined ? { durationMs: opts.durationMs } : {}),
       ...(held ? { until: held.exited, onAttached: () => { released = true; held.release(); } } : {}),
       ...(dat ? { recordSink: dat.add } : {}),

@@ -9,7 +9,7 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { METADATA_SECTION } from '../../compiler/abi.js';
 import type { Command } from '../command.js';
-import { INPUT_HELP, INPUT_OPTIONS, kernelUsageError, normalizeArgv, readDefinitions, type InputValues } from '../probe-input.js';
+import { compileFiltered, INPUT_HELP, INPUT_OPTIONS, kernelUsageError, normalizeArgv, readFilteredDefinitions, type InputValues } from '../probe-input.js';
 import { checkNeed, refusedBeforeStart } from '../refusal.js';
 
 const HELP = `usage: kprobe-bpf check [-e LINE]... [-f FILE]... [--legacy] [OBJ.o]...
@@ -50,11 +50,12 @@ export interface CheckInput {
 export type CompileForCheck = (input: InputValues) => Promise<CheckInput | undefined>;
 
 export const compileForCheck: CompileForCheck = async (input) => {
-  const defs = await readDefinitions(input);
-  if (defs === undefined) return undefined;
-  const { compileDefinitions } = await import('../../compiler/object.js');
+  const filtered = await readFilteredDefinitions(input);
+  if (filtered === undefined) return undefined;
+  const defs = filtered.defs;
   const { isWide } = await import('../../bpf/insn.js');
-  const compiled = compileDefinitions(defs, (await import('../compile-options.js')).COMPILE_OPTIONS);
+  const compiled = await compileFiltered(filtered, (await import('../compile-options.js')).COMPILE_OPTIONS);
+  if (compiled === undefined) return undefined;
   const byName = new Map(compiled.programs.map((p, i) => [p.ir.name, { p, def: defs[i]! }]));
   return {
     label: '(command line)',
@@ -144,7 +145,7 @@ const check: Command = {
     const badKernel = await kernelUsageError(values, 'check');
     if (badKernel !== undefined) return badKernel;
     const inputs: CheckInput[] = [];
-    if (values.e?.length || values.f?.length) {
+    if (values.e?.length || values.f?.length || values.filter?.length) {
       const c = await compileForCheck(values);
       if (!c) return 1;
       inputs.push(c);

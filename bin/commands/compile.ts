@@ -2,10 +2,10 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { disassemble } from '../../bpf/disasm.js';
-import { compileDefinitions, type CompiledObject } from '../../compiler/object.js';
+import type { CompiledObject } from '../../compiler/object.js';
 import { renderFormatFile } from '../../compiler/format.js';
 import type { Command } from '../command.js';
-import { INPUT_HELP, INPUT_OPTIONS, kernelUsageError, normalizeArgv, readDefinitions } from '../probe-input.js';
+import { compileFiltered, INPUT_HELP, INPUT_OPTIONS, kernelUsageError, normalizeArgv, readFilteredDefinitions } from '../probe-input.js';
 
 const HELP = `usage: kprobe-bpf compile [-e LINE]... [-f FILE]... -o OUT.o [--legacy] [--disasm] [--format]
                           [--no-sleepable]
@@ -57,10 +57,11 @@ const compile: Command = {
     const badKernel = await kernelUsageError(values, 'compile');
     if (badKernel !== undefined) return badKernel;
     if (!values.o && !values.disasm && !values.format) { process.stderr.write(`kprobe-bpf compile: -o OUT.o, --disasm or --format is required\n\n${HELP}`); return 2; }
-    const defs = await readDefinitions(values);
-    if (defs === undefined) return 1;
-    if (defs.length === 0) { process.stderr.write('kprobe-bpf compile: no probe definitions given (-e LINE or -f FILE)\n'); return 2; }
-    const compiled = compileDefinitions(defs, { ...(await import('../compile-options.js')).COMPILE_OPTIONS, sleepable: !values['no-sleepable'] });
+    const input = await readFilteredDefinitions(values);
+    if (input === undefined) return 1;
+    if (input.defs.length === 0) { process.stderr.write('kprobe-bpf compile: no probe definitions given (-e LINE or -f FILE)\n'); return 2; }
+    const compiled = await compileFiltered(input, { ...(await import('../compile-options.js')).COMPILE_OPTIONS, sleepable: !values['no-sleepable'] });
+    if (compiled === undefined) return 1;
     if (values.o) writeFileSync(values.o, compiled.object);
     if (values.disasm) process.stdout.write(listing(compiled));
     if (values.format) process.stdout.write(formatFiles(compiled));

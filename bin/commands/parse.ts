@@ -4,9 +4,12 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
 import { kernelUsageError, normalizeArgv } from '../probe-input.js';
+import { filterOptions, filtersByCommand, filterWrites, resolveFilters, splitLineFilters } from '../filter-input.js';
+import type { ProbeCommand, ProbeDefinition } from '../../grammar/ast.js';
 import { formatProbeCommand, parseProbeCommandsUntilError, possibleCpus, selectKernel, type Tracer } from '../../grammar/index.js';
 
-const HELP = `usage: kprobe-bpf parse [-e LINE]... [-f FILE]... [--legacy] [--tracer kprobe|uprobe] [--kernel V]
+const HELP = `usage: kprobe-bpf parse [-e LINE]... [-f FILE]... [--filter GRP[/EVENT]:FILTER]... [--legacy]
+                        [--tracer kprobe|uprobe] [--kernel V]
 
 Parses dynamic-event definitions as the kernel's kprobe_events/uprobe_events
 would, and prints each one in the canonical form the kernel prints when the
@@ -25,6 +28,12 @@ options:
                       kprobe_events/uprobe_events apply them; default: the
                       running kernel's (uname -r). A return kprobe reads back
                       with the maxactive the kernel registers it with here
+      --filter GRP/EVENT:FILTER, --filter GRP:FILTER
+                      set an event's or a group's filter (a write to
+                      events/GRP/EVENT/filter or events/GRP/filter); LINE may
+                      end in 'if FILTER' too. A definition with a filter
+                      prints as 'DEFINITION if FILTER', the filter as the
+                      kernel's filter file reads it back
   -h, --help          this text
 
 grammar (kernel Documentation/trace/kprobetrace.rst, uprobetracer.rst):
@@ -61,6 +70,7 @@ const parse: Command = {
           tracer: { type: 'string' },
           legacy: { type: 'boolean' },
           kernel: { type: 'string' },
+          filter: { type: 'string', multiple: true },
           help: { type: 'boolean', short: 'h' },
         },
         tokens: true,
@@ -89,22 +99,49 @@ const parse: Command = {
       process.stderr.write(`kprobe-bpf parse: give definitions with -e LINE or -f FILE\n\n${HELP}`);
       return 2;
     }
-    const out: string[] = [];
+    const printed: ProbeCommand[] = [];
+    const lineFilters = new Map<ProbeDefinition, string>();
+    const flush = async (): Promise<boolean> => {
+      const defs = printed.flatMap((c) => (c.op === 'define' ? [c] : []));
+      let resolved;
+      try {
+        resolved = await resolveFilters(defs, filterWrites(lineFilters, filterOptions(parsed.values.filter)), parsed.values.kernel);
+      } catch (e) {
+        process.stderr.write(`kprobe-bpf parse: ${(e as Error).message}\n`);
+        return false;
+      }
+      if (!resolved) return false;
+      const { filterReadback } = await import('../../grammar/filter/index.js');
+      process.stdout.write(printed.map((c) => {
+        const f = c.op === 'define' ? resolved.filters.get(`${c.group}/${c.event}`) : undefined;
+        return `${formatProbeCommand(c, readback)}${f ? ` if ${filterReadback(f.text)}` : ''}\n`;
+      }).join(''));
+      return true;
+    };
     for (const src of sources) {
       let text: string;
       try {
         text = src.kind === 'expr' ? src.value : await readSource(src.value);
       } catch (e) {
-        process.stdout.write(out.join(''));
+        await flush();
         process.stderr.write(`kprobe-bpf parse: cannot read ${src.value}: ${(e as Error).message}\n`);
         return 1;
       }
-      const { commands, error } = parseProbeCommandsUntilError(text, {
+      let split;
+      try {
+        split = splitLineFilters(text);
+      } catch (e) {
+        await flush();
+        process.stderr.write(`kprobe-bpf parse: ${(e as Error).message}\n`);
+        return 1;
+      }
+      const { commands, error } = parseProbeCommandsUntilError(split.text, {
         legacy: parsed.values.legacy === true, rules, ...(tracer ? { tracer: tracer as Tracer } : {}),
       });
-      for (const c of commands) out.push(`${formatProbeCommand(c, readback)}\n`);
+      printed.push(...commands);
+      for (const [d, f] of filtersByCommand(commands, split.filters)) lineFilters.set(d, f);
       if (error) {
-        process.stdout.write(out.join(''));
+        await flush();
         const where = src.kind === 'file' ? `${src.value === '-' ? '<stdin>' : src.value}:${error.lineNumber}` : `-e '${src.value}'`;
         process.stderr.write(error.logged
           ? `${error.toErrorLog()}\n`
@@ -112,8 +149,7 @@ const parse: Command = {
         return 1;
       }
     }
-    process.stdout.write(out.join(''));
-    return 0;
+    return (await flush()) ? 0 : 1;
   },
 };
 

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
-import { INPUT_HELP, INPUT_OPTIONS, kernelUsageError, normalizeArgv, readDefinitions } from '../probe-input.js';
+import { compileFiltered, INPUT_HELP, INPUT_OPTIONS, kernelUsageError, normalizeArgv, readFilteredDefinitions, type InputValues } from '../probe-input.js';
 import { splitCommand } from '../split-command.js';
 import { definitionsOfObject, explainingRefusals, refusedBeforeStart } from '../refusal.js';
 import type { ProbeSite } from '../../compiler/abi.js';
@@ -54,10 +54,10 @@ interface TraceInput {
 }
 
 /** The object to load: compiled from the lines, or an object file (its metadata describes the events). */
-async function loadInput(values: Parameters<typeof readDefinitions>[0], objects: readonly string[], sleepable: boolean): Promise<TraceInput | undefined | string> {
+async function loadInput(values: InputValues, objects: readonly string[], sleepable: boolean, scoped: boolean): Promise<TraceInput | undefined | string> {
   if (objects.length > 1) return 'one object file at a time';
   if (objects.length === 1) {
-    if (values.e?.length || values.f?.length) return 'give either -e/-f lines or an object file, not both';
+    if (values.e?.length || values.f?.length || values.filter?.length) return 'give either -e/-f lines (and --filter) or an object file, not both';
     if (!sleepable) return "--no-sleepable applies to -e/-f lines: give it to 'kprobe-bpf compile' when writing the object";
     const object = new Uint8Array(readFileSync(objects[0]!));
     // a corrupt or foreign object stops here with one line (ObjectFormatError), before anything is loaded
@@ -65,14 +65,19 @@ async function loadInput(values: Parameters<typeof readDefinitions>[0], objects:
     eventsOfObject(object, basename(objects[0]!));
     return { object, definitions: await definitionsOfObject(object) };
   }
-  const defs = await readDefinitions(values);
-  if (defs === undefined) return undefined;
-  if (defs.length === 0) return 'no probe definitions given (-e LINE, -f FILE or OBJ.o)';
+  const input = await readFilteredDefinitions(values);
+  if (input === undefined) return undefined;
+  if (input.defs.length === 0) return 'no probe definitions given (-e LINE, -f FILE or OBJ.o)';
   const { compileDefinitions } = await import('../../compiler/object.js');
   const { COMPILE_OPTIONS } = await import('../compile-options.js');
-  const object = compileDefinitions(defs, { ...COMPILE_OPTIONS, sleepable }).object;
-  if (!sleepable) return { object, definitions: defs };
-  return { object, definitions: defs, recompileAtomic: () => compileDefinitions(defs, { ...COMPILE_OPTIONS, sleepable: false }).object };
+  const compiled = await compileFiltered(input, { ...COMPILE_OPTIONS, sleepable, scoped });
+  if (compiled === undefined) return undefined;
+  if (!sleepable) return { object: compiled.object, definitions: input.defs };
+  return {
+    object: compiled.object,
+    definitions: input.defs,
+    recompileAtomic: () => compileDefinitions(input.defs, { ...COMPILE_OPTIONS, sleepable: false, scoped, filters: input.filters }).object,
+  };
 }
 
 const trace: Command = {
@@ -106,7 +111,7 @@ const trace: Command = {
     const command = values.c === undefined ? undefined : splitCommand(values.c);
     if (command !== undefined && command.length === 0) return usage('-c: empty command');
 
-    const input = await loadInput(values, positionals, !values['no-sleepable']);
+    const input = await loadInput(values, positionals, !values['no-sleepable'], pid !== undefined || command !== undefined);
     if (input === undefined) return 1;
     if (typeof input === 'string') return usage(input);
 

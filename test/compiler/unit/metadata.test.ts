@@ -53,10 +53,10 @@ t.test('the corrupt-metadata fixture: one line naming the object and that its me
 
 t.test('an object of another metadata version is refused by version, not misread', async (t) => {
   const s = spec();
-  const old = writeObject({ ...s, metadata: { ...s.metadata, version: 1 } });
+  const old = writeObject({ ...s, metadata: { ...s.metadata, version: 2 } });
   t.throws(() => eventsOfObject(old, 'old.o'), {
     name: 'ObjectFormatError',
-    message: 'old.o: .kprobe_bpf.events metadata is version 1, this kprobe-bpf reads version 2: compile the object again with this kprobe-bpf',
+    message: 'old.o: .kprobe_bpf.events metadata is version 2, this kprobe-bpf reads version 3: compile the object again with this kprobe-bpf',
   });
 });
 

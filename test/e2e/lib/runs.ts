@@ -7,7 +7,7 @@
 // heap and stack sit at the same addresses with the same contents in both
 // runs: probe addresses, pointers, $stack and the registers compare as they are.
 import { execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TRACEFS } from '../../lib/kernel.js';
 import { TraceInstance, removeUprobeEvent } from '../../runtime/lib/tracefs.js';
@@ -61,7 +61,7 @@ export interface KernelRun {
  * (under setarch -R), and reads back trace, format files and uprobe_profile.
  * Removes everything it created, whatever happens.
  */
-export function kernelRun(group: string, defs: readonly [string, string][], command: readonly string[]): KernelRun {
+export function kernelRun(group: string, defs: readonly [string, string][], command: readonly string[], filters: ReadonlyMap<string, string> = new Map()): KernelRun {
   // uprobe_profile names the file, not the group: keep the rows of the files our lines probe
   const probedPaths = new Set(defs.map(([, line]) => line.split(' ')[1]!.replace(/:[^:]*$/, '')));
   const inst = new TraceInstance(`${group}i`);
@@ -75,6 +75,8 @@ export function kernelRun(group: string, defs: readonly [string, string][], comm
       }
       added.push(ev);
     }
+    // a filter belongs to the instance's event file (instances/NAME/events/GRP/EVENT/filter)
+    for (const [ev, filter] of filters) writeFileSync(`${inst.dir}/events/${group}/${ev}/filter`, filter);
     for (const [ev] of defs) inst.enable(group, ev);
     try {
       execFileSync('setarch', setarchArgv(command), { stdio: 'pipe' });
