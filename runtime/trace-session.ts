@@ -47,6 +47,8 @@ export interface SessionOptions {
   readonly onAttached?: () => void;
   /** The BPF ring buffer map sleepable programs write to (fd, max_entries), read beside the perf rings. */
   readonly ringBuffer?: { readonly fd: number; readonly size: number };
+  /** ns from the records' CLOCK_MONOTONIC to the trace clock lines print (runtime/trace-clock.ts); default 0 (`mono`). */
+  readonly clockOffsetNs?: number;
 }
 
 export interface SessionSummary {
@@ -87,6 +89,7 @@ export class TraceSession {
       json: opts.json ?? false,
       kallsyms,
       ...(opts.scope?.pid !== undefined ? { tgid: opts.scope.pid } : {}),
+      clockOffsetNs: opts.clockOffsetNs ?? 0,
     });
     for (const e of events) this.printer.register(e.format, e.typeId);
     this.reader = PerfReader.forBpfOutput(opts.pages !== undefined ? { pages: opts.pages } : {});

@@ -10,12 +10,14 @@ import { eventsOfObject, probeSiteOf } from '../compiler/metadata.js';
 import { LINUX_ERRNO } from '../lib/errno.js';
 import { KprobeBpfError, findCause } from '../lib/errors.js';
 import { AttachError, kprobeSupportProblem } from './attach/index.js';
+import { tracefsRoot } from './attach/tracefs-probe.js';
 import { launchHeld, type HeldCommand } from './launch.js';
 import { stderrLogger, type LogLevel, type Logger } from './bridge/logger.js';
 import { BpfObject } from './loader.js';
 import { mapLookupPerCpuU64Sum, mapUpdateU32 } from './sys/index.js';
 import { loadForTrace, type TraceMap } from './trace-load.js';
 import { TraceSession, type SessionEvent, type SessionSummary } from './trace-session.js';
+import { measureClockOffset, type TraceClock } from './trace-clock.js';
 
 export interface TraceOptions {
   readonly object: Uint8Array;
@@ -25,6 +27,8 @@ export interface TraceOptions {
   readonly json: boolean;
   readonly mode: 'trace' | 'pipe';
   readonly profile: boolean;
+  /** The trace clock lines print on (default `local`, ftrace's default). */
+  readonly clock?: TraceClock;
   /**
    * The same lines compiled without sleepable programs, for a kernel that
    * refuses sleepable uprobes; absent for an object file input.
@@ -162,6 +166,7 @@ async function traceLoaded(
     typeId: e.id,
     progFd: programFds.get(e.program)!,
   }));
+  const clock = measureClockOffset(opts.clock ?? 'local', tracefsRoot());
   const held = opts.command ? await launchHeld(opts.command) : undefined;
   let released = false;
   try {
@@ -170,6 +175,7 @@ async function traceLoaded(
       json: opts.json,
       mode: opts.mode,
       profile: opts.profile,
+      clockOffsetNs: clock.offsetNs,
       ...(m.misses ? { missesOf: (id: number) => Number(mapLookupPerCpuU64Sum(m.misses!.fd, id)) } : {}),
       ...(m.ring ? { ringBuffer: { fd: m.ring.fd, size: m.ring.maxEntries } } : {}),
       ...(pid !== undefined ? { scope: { pid } } : {}),

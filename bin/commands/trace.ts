@@ -6,10 +6,13 @@ import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
 import { INPUT_HELP, INPUT_OPTIONS, normalizeArgv, readDefinitions } from '../probe-input.js';
 import { splitCommand } from '../split-command.js';
+import { TRACE_CLOCKS, type TraceClock } from '../../runtime/trace-clock.js';
+
+const isTraceClock = (s: string): s is TraceClock => (TRACE_CLOCKS as readonly string[]).includes(s);
 
 const HELP = `usage: kprobe-bpf trace [-e LINE]... [-f FILE]... [OBJ.o] [-c CMD | -p PID]
                         [--duration S] [--json] [--pipe] [--profile] [--legacy]
-                        [--no-sleepable]
+                        [--no-sleepable] [--clock local|mono|boot]
 
 Attaches the probes and prints each hit exactly as the kernel's trace file
 would: the '# tracer: nop' header, then one line per event. Runs until Ctrl-C,
@@ -28,6 +31,10 @@ ${INPUT_HELP}
                  strings in pages the process has not touched yet then print
                  (fault) where the kernel faults them in; without it such a
                  kernel gets them anyway, after saying so
+  --clock CLOCK  the trace clock timestamps are on, as ftrace's trace_clock:
+                 local (default, sched_clock), mono (CLOCK_MONOTONIC) or boot
+                 (CLOCK_BOOTTIME); local and boot are CLOCK_MONOTONIC plus an
+                 offset read from the kernel's own clock when tracing starts
   -h, --help     this help
 
 Lost events are never hidden: they are counted per CPU in the header's
@@ -75,6 +82,7 @@ const trace: Command = {
         pipe: { type: 'boolean' },
         profile: { type: 'boolean' },
         'no-sleepable': { type: 'boolean' },
+        clock: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -88,6 +96,9 @@ const trace: Command = {
     if (duration !== undefined && !(duration > 0)) return usage(`--duration: not a positive number of seconds: ${values.duration}`);
     const command = values.c === undefined ? undefined : splitCommand(values.c);
     if (command !== undefined && command.length === 0) return usage('-c: empty command');
+
+    const clock = values.clock ?? 'local';
+    if (!isTraceClock(clock)) return usage(`--clock: not one of ${TRACE_CLOCKS.join(', ')}: ${clock}`);
 
     const input = await loadInput(values, positionals, !values['no-sleepable']);
     if (input === undefined) return 1;
@@ -103,6 +114,7 @@ const trace: Command = {
       json: values.json ?? false,
       mode: values.pipe ? 'pipe' : 'trace',
       profile: values.profile ?? false,
+      clock,
     });
   },
 };

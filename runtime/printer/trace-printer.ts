@@ -36,6 +36,11 @@ export interface TracePrinterOptions {
    * runs for every task whatever the perf event's task, so the check is here.
    */
   tgid?: number;
+  /**
+   * ns added to a record's bpf_ktime_get_ns (CLOCK_MONOTONIC) to put it on
+   * the chosen trace clock (runtime/trace-clock.ts); default 0: `mono`.
+   */
+  clockOffsetNs?: number;
 }
 
 export class TracePrinter {
@@ -48,6 +53,7 @@ export class TracePrinter {
   /** Records of other processes dropped by the tgid filter. */
   filtered = 0;
   private readonly tgid: number;
+  private readonly clockOffsetNs: number;
   /** Lost samples reported by the ring, per CPU. */
   readonly lost = new Map<number, number>();
   /** Lines printed. */
@@ -58,6 +64,7 @@ export class TracePrinter {
     this.json = opts.json ?? false;
     this.ksyms = opts.kallsyms ?? emptyKallsyms();
     this.tgid = opts.tgid ?? -1;
+    this.clockOffsetNs = opts.clockOffsetNs ?? 0;
   }
 
   /** Compiles the printer for an event whose entries carry common_type === typeId. */
@@ -93,7 +100,7 @@ export class TracePrinter {
       this.filtered++;
       return false;
     }
-    return this.line(buf, off + RECORD_PREFIX_SIZE, off + len, buf, off + PREFIX_COMM, recordCpu(buf, off), recordTime(buf, off));
+    return this.line(buf, off + RECORD_PREFIX_SIZE, off + len, buf, off + PREFIX_COMM, recordCpu(buf, off), recordTime(buf, off) + this.clockOffsetNs);
   }
 
   /** A bare trace entry; comm is the task name as bytes (NUL-terminated or not). */
