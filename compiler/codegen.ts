@@ -30,6 +30,8 @@ import {
   PREFIX_TS, RECORD_PREFIX_SIZE, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP, TASK_COMM_LEN, type EventFormat,
 } from './abi.js';
 import { PT_REGS_OFFSET } from './arch/x86_64.js';
+import { emitTraceContext } from './codegen-flags.js';
+import { DEFAULT_TRACE_CONTEXT_RULES, type TraceContextRules } from './codegen-flags-rules.js';
 import type { FetchProgram, FetchSource, MemSpace, ProbeProgram, StoreOp } from './ir.js';
 import { recordCapacity } from './lower.js';
 
@@ -435,8 +437,11 @@ const RECORD_SINK: Readonly<Record<'sleepable' | 'atomic', RecordSink>> = {
   },
 };
 
-/** The whole program for one probe event; `eventId` becomes common_type. */
-export function generateProgram(p: ProbeProgram, eventId: number): AsmItem[] {
+/**
+ * The whole program for one probe event; `eventId` becomes common_type. The
+ * flags column follows the kernel `rules` (compiler/codegen-flags-rules.ts).
+ */
+export function generateProgram(p: ProbeProgram, eventId: number, rules: TraceContextRules = DEFAULT_TRACE_CONTEXT_RULES): AsmItem[] {
   const e = new Emitter(p);
   const dynamic = p.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
   const sink = RECORD_SINK[flavor(p)];
@@ -456,6 +461,7 @@ export function generateProgram(p: ProbeProgram, eventId: number): AsmItem[] {
     // common_type, with common_flags and common_preempt_count zero
     st(sizeFieldFor(4), R7, entry(fieldOffset(p.format, 'common_type')), eventId),
   ]));
+  e.push(...emitTraceContext(p.format, entry(0), DEREF_SLOT, rules));
   e.push(...emitProbeIp(p));
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
   if (e.entryBase) e.push(mov64Reg(R9, R7), alu64Imm('add', R9, RECORD_PREFIX_SIZE));

@@ -88,7 +88,7 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: LowerOpt
   const programs = defs.map((def, i): CompiledProgram => {
     const ir = lowerProbe(def, opts);
     const eventId = i + 1;
-    const items = generateProgram(ir, eventId);
+    const items = generateProgram(ir, eventId, opts.traceContext);
     return { ir, eventId, items, spec: programFromAsm(ir.name, ir.section, items, 'pt_regs') };
   });
   return {

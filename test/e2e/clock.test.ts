@@ -12,12 +12,10 @@
 // sched_clock - CLOCK_MONOTONIC was 22 ms); the largest difference found is
 // reported.
 import t, { type Test } from 'tap';
-import { uprobeEventsSkipReason, withKernelLock } from '../lib/kernel.js';
-import { TraceInstance, addUprobeEvent, removeUprobeEvent } from '../runtime/lib/tracefs.js';
-import { buildLoopTarget, tickProbe } from './lib/loop-target.js';
+import { uprobeEventsSkipReason } from '../lib/kernel.js';
 import { runCli } from './lib/runs.js';
-import { stampedLines, type StampedLine } from './lib/stamped-lines.js';
-import { writeFileSync } from 'node:fs';
+import { sameRun } from './lib/same-run.js';
+import type { StampedLine } from './lib/stamped-lines.js';
 
 const skip = uprobeEventsSkipReason();
 const HITS = 20;
@@ -44,29 +42,12 @@ function compareStamps(t: Test, kernel: readonly StampedLine[], ours: readonly S
 
 for (const clock of ['local', 'mono', 'boot'] as const) {
   t.test(`--clock ${clock}: stamps agree with the kernel's trace_clock ${clock} for the same hits`, { skip }, async (t) => {
-    await withKernelLock(async () => {
-      const target = buildLoopTarget();
-      const group = `kpbclock${process.pid}${clock}`;
-      const inst = new TraceInstance(`${group}i`);
-      try {
-        writeFileSync(`${inst.dir}/trace_clock`, clock);
-        addUprobeEvent(tickProbe(target, group));
-        inst.enable(group, 'tick');
-        const args = ['trace', '-e', tickProbe(target, 'kpbclockours'), '-c', `${target.path} ${HITS} 0 ${NAP_US}`];
-        // the default clock is local, as ftrace's: say it only for the others
-        const ours = await runCli(clock === 'local' ? args : [...args, '--clock', clock]);
-        inst.enable(group, 'tick', false);
-        t.equal(ours.code, 0, 'kprobe-bpf trace exits 0', { stderr: ours.stderr });
-        const kernel = stampedLines(inst.trace()).filter((l) => l.comm === 'kpbloop');
-        t.equal(kernel.length, HITS, `the kernel traced the ${HITS} hits`);
-        const worst = compareStamps(t, kernel, stampedLines(ours.stdout));
-        t.ok(Number.isFinite(worst), `largest difference from the kernel's stamp of the same hit: ${worst} µs`);
-      } finally {
-        inst.remove();
-        removeUprobeEvent(group, 'tick');
-        target.cleanup();
-      }
-    });
+    // the default clock is local, as ftrace's: say it only for the others
+    const run = await sameRun({ tag: `clk${clock}`, clock, hits: HITS, spin: 0, napUs: NAP_US, args: clock === 'local' ? [] : ['--clock', clock] });
+    t.equal(run.cli.code, 0, 'kprobe-bpf trace exits 0', { stderr: run.cli.stderr });
+    t.equal(run.kernel.length, HITS, `the kernel traced the ${HITS} hits`);
+    const worst = compareStamps(t, run.kernel, run.ours);
+    t.ok(Number.isFinite(worst), `largest difference from the kernel's stamp of the same hit: ${worst} µs`);
   });
 }
 
