@@ -29,6 +29,8 @@ export interface TraceOptions {
   readonly profile: boolean;
   /** The trace clock lines print on (default `local`, ftrace's default). */
   readonly clock?: TraceClock;
+  /** Each pid's last name seen instead of the name at the hit (ftrace's saved_cmdlines). */
+  readonly ftraceComm?: boolean;
   /**
    * The same lines compiled without sleepable programs, for a kernel that
    * refuses sleepable uprobes; absent for an object file input.
@@ -176,6 +178,7 @@ async function traceLoaded(
       mode: opts.mode,
       profile: opts.profile,
       clockOffsetNs: clock.offsetNs,
+      ftraceComm: opts.ftraceComm ?? false,
       ...(m.misses ? { missesOf: (id: number) => Number(mapLookupPerCpuU64Sum(m.misses!.fd, id)) } : {}),
       ...(m.ring ? { ringBuffer: { fd: m.ring.fd, size: m.ring.maxEntries } } : {}),
       ...(pid !== undefined ? { scope: { pid } } : {}),

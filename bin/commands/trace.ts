@@ -12,7 +12,7 @@ const isTraceClock = (s: string): s is TraceClock => (TRACE_CLOCKS as readonly s
 
 const HELP = `usage: kprobe-bpf trace [-e LINE]... [-f FILE]... [OBJ.o] [-c CMD | -p PID]
                         [--duration S] [--json] [--pipe] [--profile] [--legacy]
-                        [--no-sleepable] [--clock local|mono|boot]
+                        [--no-sleepable] [--clock local|mono|boot] [--ftrace-comm]
 
 Attaches the probes and prints each hit exactly as the kernel's trace file
 would: the '# tracer: nop' header, then one line per event. Runs until Ctrl-C,
@@ -35,6 +35,9 @@ ${INPUT_HELP}
                  local (default, sched_clock), mono (CLOCK_MONOTONIC) or boot
                  (CLOCK_BOOTTIME); local and boot are CLOCK_MONOTONIC plus an
                  offset read from the kernel's own clock when tracing starts
+  --ftrace-comm  name each line's task as ftrace does, by the last name seen
+                 for its pid (saved_cmdlines), instead of its name at the hit:
+                 a hit before an exec or a rename then shows the later name
   -h, --help     this help
 
 Lost events are never hidden: they are counted per CPU in the header's
@@ -83,6 +86,7 @@ const trace: Command = {
         profile: { type: 'boolean' },
         'no-sleepable': { type: 'boolean' },
         clock: { type: 'string' },
+        'ftrace-comm': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -115,6 +119,7 @@ const trace: Command = {
       mode: values.pipe ? 'pipe' : 'trace',
       profile: values.profile ?? false,
       clock,
+      ftraceComm: values['ftrace-comm'] ?? false,
     });
   },
 };

@@ -14,6 +14,7 @@ import { emptyKallsyms, type Kallsyms } from '../kallsyms.js';
 import { compileEventPrinter, type EventPrinter } from './event-printer.js';
 import { ftraceHeader } from './ftrace-header.js';
 import { latFmtBytes } from './lat-fmt.js';
+import { SavedCmdlines } from './saved-cmdlines.js';
 import { jsonStringBody } from './values.js';
 import { OutBuffer, fdSink, type Sink } from './out-buffer.js';
 
@@ -41,6 +42,11 @@ export interface TracePrinterOptions {
    * the chosen trace clock (runtime/trace-clock.ts); default 0: `mono`.
    */
   clockOffsetNs?: number;
+  /**
+   * --ftrace-comm: print each pid's last name seen (ftrace's saved_cmdlines)
+   * instead of the name at the hit; records are then held until printHeld().
+   */
+  ftraceComm?: boolean;
 }
 
 export class TracePrinter {
@@ -54,6 +60,7 @@ export class TracePrinter {
   filtered = 0;
   private readonly tgid: number;
   private readonly clockOffsetNs: number;
+  private readonly cmdlines: SavedCmdlines | undefined;
   /** Lost samples reported by the ring, per CPU. */
   readonly lost = new Map<number, number>();
   /** Lines printed. */
@@ -65,6 +72,7 @@ export class TracePrinter {
     this.ksyms = opts.kallsyms ?? emptyKallsyms();
     this.tgid = opts.tgid ?? -1;
     this.clockOffsetNs = opts.clockOffsetNs ?? 0;
+    this.cmdlines = opts.ftraceComm ? new SavedCmdlines() : undefined;
   }
 
   /** Compiles the printer for an event whose entries carry common_type === typeId. */
@@ -100,7 +108,30 @@ export class TracePrinter {
       this.filtered++;
       return false;
     }
-    return this.line(buf, off + RECORD_PREFIX_SIZE, off + len, buf, off + PREFIX_COMM, recordCpu(buf, off), recordTime(buf, off) + this.clockOffsetNs);
+    if (this.cmdlines) {
+      this.cmdlines.save(buf.readInt32LE(off + RECORD_PREFIX_SIZE + ENTRY_PID), buf, off + PREFIX_COMM);
+      this.cmdlines.hold(buf, off, len);
+      return true;
+    }
+    return this.recordLine(buf, off, len, buf, off + PREFIX_COMM);
+  }
+
+  private recordLine(buf: Buffer, off: number, len: number, comm: Uint8Array, commOff: number): boolean {
+    return this.line(buf, off + RECORD_PREFIX_SIZE, off + len, comm, commOff, recordCpu(buf, off), recordTime(buf, off) + this.clockOffsetNs);
+  }
+
+  /**
+   * --ftrace-comm: prints the records held so far, each with its pid's name
+   * as last seen now (as ftrace reads saved_cmdlines when the trace is read).
+   */
+  printHeld(): void {
+    const names = this.cmdlines;
+    if (!names) return;
+    for (const r of names.takeHeld()) {
+      const name = names.nameOf(r.readInt32LE(RECORD_PREFIX_SIZE + ENTRY_PID));
+      if (name) this.recordLine(r, 0, r.length, name, 0);
+      else this.recordLine(r, 0, r.length, r, PREFIX_COMM);
+    }
   }
 
   /** A bare trace entry; comm is the task name as bytes (NUL-terminated or not). */

@@ -14,7 +14,7 @@
 import t, { type Test } from 'tap';
 import { uprobeEventsSkipReason } from '../lib/kernel.js';
 import { runCli } from './lib/runs.js';
-import { sameRun } from './lib/same-run.js';
+import { loopRun } from './lib/same-run.js';
 import type { StampedLine } from './lib/stamped-lines.js';
 
 const skip = uprobeEventsSkipReason();
@@ -43,7 +43,7 @@ function compareStamps(t: Test, kernel: readonly StampedLine[], ours: readonly S
 for (const clock of ['local', 'mono', 'boot'] as const) {
   t.test(`--clock ${clock}: stamps agree with the kernel's trace_clock ${clock} for the same hits`, { skip }, async (t) => {
     // the default clock is local, as ftrace's: say it only for the others
-    const run = await sameRun({ tag: `clk${clock}`, clock, hits: HITS, spin: 0, napUs: NAP_US, args: clock === 'local' ? [] : ['--clock', clock] });
+    const run = await loopRun({ tag: `clk${clock}`, clock, hits: HITS, spin: 0, napUs: NAP_US, args: clock === 'local' ? [] : ['--clock', clock] });
     t.equal(run.cli.code, 0, 'kprobe-bpf trace exits 0', { stderr: run.cli.stderr });
     t.equal(run.kernel.length, HITS, `the kernel traced the ${HITS} hits`);
     const worst = compareStamps(t, run.kernel, run.ours);

@@ -13,7 +13,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { uprobeEventsSkipReason } from '../lib/kernel.js';
-import { sameRun } from './lib/same-run.js';
+import { loopRun } from './lib/same-run.js';
 
 const skip = uprobeEventsSkipReason();
 const HITS = 300;
@@ -41,7 +41,7 @@ function preemptionConfigured(): boolean {
 
 t.test("the flags column is the kernel's uprobe tracer's, hit by hit", { skip }, async (t) => {
   const tifOf = VARIANTS[preemptionConfigured() ? 'preemption' : 'none'];
-  const run = await sameRun({ tag: 'flg', clock: 'local', hits: HITS, spin: 20000, napUs: 0 });
+  const run = await loopRun({ tag: 'flg', clock: 'local', hits: HITS, spin: 20000, napUs: 0 });
   t.equal(run.cli.code, 0, 'kprobe-bpf trace exits 0', { stderr: run.cli.stderr });
   t.equal(run.kernel.length, HITS, `the kernel traced the ${HITS} hits`);
   t.same(run.ours.map((l) => l.body), run.kernel.map((l) => l.body), 'the same hits in the same order');

@@ -20,31 +20,39 @@ export interface SameRunOptions {
   /** Name part of the groups and instance (unique per test). */
   readonly tag: string;
   readonly clock: string;
-  readonly hits: number;
-  /** Busy-loop iterations and sleep (µs) before each call. */
-  readonly spin: number;
-  readonly napUs: number;
   /** More `trace` arguments. */
   readonly args?: readonly string[];
 }
 
-export function sameRun(o: SameRunOptions): Promise<SameRun> {
+/** What runs: the command line, the probe line (event `tick`) for a group, the pids' comms to keep from the kernel's trace. */
+export interface SameRunTarget {
+  readonly command: string;
+  readonly probe: (group: string) => string;
+  readonly comms: readonly string[];
+}
+
+/** The loop target: `hits` calls, each after `spin` busy iterations and `napUs` µs of sleep. */
+export function loopRun(o: SameRunOptions & { readonly hits: number; readonly spin: number; readonly napUs: number }): Promise<SameRun> {
+  const target = buildLoopTarget();
+  return sameRun(o, { command: `${target.path} ${o.hits} ${o.spin} ${o.napUs}`, probe: (g) => tickProbe(target, g), comms: ['kpbloop'] })
+    .finally(() => target.cleanup());
+}
+
+export function sameRun(o: SameRunOptions, target: SameRunTarget): Promise<SameRun> {
   return withKernelLock(async () => {
-    const target = buildLoopTarget();
     const group = `kpb${o.tag}${process.pid}`;
     const inst = new TraceInstance(`${group}i`);
     try {
       writeFileSync(`${inst.dir}/trace_clock`, o.clock);
-      addUprobeEvent(tickProbe(target, group));
+      addUprobeEvent(target.probe(group));
       inst.enable(group, 'tick');
-      const cli = await runCli(['trace', '-e', tickProbe(target, `${group}o`), '-c', `${target.path} ${o.hits} ${o.spin} ${o.napUs}`, ...(o.args ?? [])]);
+      const cli = await runCli(['trace', '-e', target.probe(`${group}o`), '-c', target.command, ...(o.args ?? [])]);
       inst.enable(group, 'tick', false);
-      const kernel = stampedLines(inst.trace()).filter((l) => l.comm === 'kpbloop');
+      const kernel = stampedLines(inst.trace()).filter((l) => target.comms.includes(l.comm));
       return { kernel, ours: stampedLines(cli.stdout), cli };
     } finally {
       inst.remove();
       removeUprobeEvent(group, 'tick');
-      target.cleanup();
     }
   });
 }
