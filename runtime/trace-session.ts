@@ -97,7 +97,7 @@ export class TraceSession {
       clockOffsetNs: opts.clockOffsetNs ?? 0,
       ftraceComm: opts.ftraceComm ?? false,
     });
-    for (const e of events) this.printer.register(e.format, e.typeId);
+    for (const e of events) this.printer.register(e.format, e.typeId, e.def.point);
     this.reader = PerfReader.forBpfOutput(opts.pages !== undefined ? { pages: opts.pages } : {});
     this.registry.addCleanup(() => this.reader.close(this.printer.handler()));
     this.finalSink = out;

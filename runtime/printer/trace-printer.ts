@@ -8,6 +8,7 @@
 //   - a bare trace entry with the context given by the caller (kernel
 //     tracepoint samples, used to test against the kernel).
 import { PREFIX_COMM, RECORD_PREFIX_SIZE, type EventFormat } from '../../compiler/format.js';
+import type { ProbePlace } from '../../compiler/abi.js';
 import { recordCpu, recordTgid, recordTime } from '../ring/record-prefix.js';
 import type { RingHandler, SampleMeta } from '../ring/source.js';
 import { emptyKallsyms, type Kallsyms } from '../kallsyms.js';
@@ -15,6 +16,7 @@ import { compileEventPrinter, type EventPrinter } from './event-printer.js';
 import { ftraceHeader } from './ftrace-header.js';
 import { latFmtBytes } from './lat-fmt.js';
 import { SavedCmdlines } from './saved-cmdlines.js';
+import { uprobeFuncOf } from './uprobe-func.js';
 import { jsonStringBody } from './values.js';
 import { OutBuffer, fdSink, type Sink } from './out-buffer.js';
 
@@ -76,9 +78,11 @@ export class TracePrinter {
   }
 
   /** Compiles the printer for an event whose entries carry common_type === typeId. */
-  register(format: EventFormat, typeId: number): EventPrinter {
+  register(format: EventFormat, typeId: number, place?: ProbePlace): EventPrinter {
     if (!Number.isInteger(typeId) || typeId < 0 || typeId > 0xffff) throw new Error(`event type id ${typeId} is not a u16`);
-    const p = compileEventPrinter(format, this.ksyms);
+    // a return uprobe's function address, where the kernel left it 0 (before 6.6), from where it sits
+    const uprobeFunc = place && format.tracer === 'uprobe' && format.isReturn ? uprobeFuncOf(place) : undefined;
+    const p = compileEventPrinter(format, this.ksyms, uprobeFunc);
     this.byType[typeId] = p;
     return p;
   }

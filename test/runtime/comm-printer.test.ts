@@ -4,18 +4,14 @@
 // own; without the option the name at the hit prints at once. The kernel's
 // own lines judge the whole in test/e2e/comm.test.ts.
 import t from 'tap';
+import { COMMON_FIELDS } from './lib/trace-entry.js';
 import { TracePrinter } from '../../runtime/printer/index.js';
 import type { EventFormat } from '../../compiler/abi.js';
 import { PREFIX_COMM, PREFIX_CPU, PREFIX_TS, RECORD_PREFIX_SIZE } from '../../compiler/abi.js';
 
 const FORMAT: EventFormat = {
   group: 'g', event: 'tick', tracer: 'uprobe', isReturn: false,
-  commonFields: [
-    { ctype: 'unsigned short', name: 'common_type', offset: 0, size: 2, signed: false },
-    { ctype: 'unsigned char', name: 'common_flags', offset: 2, size: 1, signed: false },
-    { ctype: 'unsigned char', name: 'common_preempt_count', offset: 3, size: 1, signed: false },
-    { ctype: 'int', name: 'common_pid', offset: 4, size: 4, signed: true },
-  ],
+  commonFields: COMMON_FIELDS,
   probeFields: [{ ctype: 'unsigned long', name: '__probe_ip', offset: 8, size: 8, signed: false }],
   argFields: [],
   entrySize: 16,
