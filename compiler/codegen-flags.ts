@@ -13,8 +13,9 @@
 // one read at the task's address finds it on every kernel version.
 // PREEMPT_RESCHED (x86: the inverted bit 31 of the per-CPU __preempt_count)
 // cannot be read without the per-CPU symbol in kallsyms (KALLSYMS_ALL); the
-// scheduler folds it whenever it sets TIF_NEED_RESCHED on a running task
-// (resched_curr, scheduler_ipi), so it is taken to follow TIF_NEED_RESCHED.
+// scheduler folds it in soon after it sets TIF_NEED_RESCHED on a running task
+// (resched_curr, scheduler_ipi), so it is taken to follow TIF_NEED_RESCHED:
+// a reschedule not folded yet prints 'L' here where the kernel prints 'l'.
 // kprobe lines keep flags 0: their context (irqs, preempt depth, irq nesting)
 // depends on the probed code and needs that per-CPU preempt count.
 import { R0, R1, R2, R3, R7, R10, sizeFieldFor, type Reg } from '../bpf/insn.js';

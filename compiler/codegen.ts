@@ -458,7 +458,7 @@ export function generateProgram(p: ProbeProgram, eventId: number, rules: TraceCo
     mov64Reg(R1, R7), alu64Imm('add', R1, PREFIX_COMM),
     mov64Imm(R2, TASK_COMM_LEN),
     call(Helper.get_current_comm),
-    // common_type, with common_flags and common_preempt_count zero
+    // common_type, with common_flags and common_preempt_count zero (emitTraceContext sets a uprobe's)
     st(sizeFieldFor(4), R7, entry(fieldOffset(p.format, 'common_type')), eventId),
   ]));
   e.push(...emitTraceContext(p.format, entry(0), DEREF_SLOT, rules));

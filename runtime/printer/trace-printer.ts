@@ -9,6 +9,8 @@
 //     tracepoint samples, used to test against the kernel).
 import { PREFIX_COMM, RECORD_PREFIX_SIZE, type EventFormat } from '../../compiler/format.js';
 import type { ProbePlace } from '../../compiler/abi.js';
+import { traceContextRulesFor } from '../../compiler/codegen-flags-rules.js';
+import { release } from 'node:os';
 import { recordCpu, recordTgid, recordTime } from '../ring/record-prefix.js';
 import type { RingHandler, SampleMeta } from '../ring/source.js';
 import { emptyKallsyms, type Kallsyms } from '../kallsyms.js';
@@ -49,6 +51,8 @@ export interface TracePrinterOptions {
    * instead of the name at the hit; records are then held until printHeld().
    */
   ftraceComm?: boolean;
+  /** The flags column of a kernel with lazy reschedule (6.13+; lat-fmt.ts); default: the running kernel's. */
+  lazyResched?: boolean;
 }
 
 export class TracePrinter {
@@ -63,6 +67,7 @@ export class TracePrinter {
   private readonly tgid: number;
   private readonly clockOffsetNs: number;
   private readonly cmdlines: SavedCmdlines | undefined;
+  private readonly lazyResched: boolean;
   /** Lost samples reported by the ring, per CPU. */
   readonly lost = new Map<number, number>();
   /** Lines printed. */
@@ -75,6 +80,7 @@ export class TracePrinter {
     this.tgid = opts.tgid ?? -1;
     this.clockOffsetNs = opts.clockOffsetNs ?? 0;
     this.cmdlines = opts.ftraceComm ? new SavedCmdlines() : undefined;
+    this.lazyResched = opts.lazyResched ?? traceContextRulesFor(release(), true).tifNeedReschedLazy !== undefined;
   }
 
   /** Compiles the printer for an event whose entries carry common_type === typeId. */
@@ -185,7 +191,7 @@ export class TracePrinter {
     out.ascii(' [');
     out.udec(cpu, 3, 0x30);
     out.ascii('] ');
-    out.bytes(latFmtBytes(buf[entry + ENTRY_FLAGS]!, buf[entry + ENTRY_PREEMPT]!));
+    out.bytes(latFmtBytes(buf[entry + ENTRY_FLAGS]!, buf[entry + ENTRY_PREEMPT]!, this.lazyResched));
     // " %5lu.%06lu: "
     out.byte(0x20);
     out.udec(secs, 5);
