@@ -22,7 +22,7 @@ import { stampedLines } from '../e2e/lib/stamped-lines.js';
 
 const skip = notInGuestReason();
 const G = `kbpf_ff${process.pid}`;
-const DURATION_S = 20;
+const DURATION_S = 8;
 
 /** The most frequent value and the set of values. */
 function tally(xs: readonly string[]): { top: string | undefined; all: Set<string> } {
