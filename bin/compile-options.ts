@@ -1,7 +1,8 @@
 // What the CLI hands the compiler beyond the definitions: the ELF symbol
 // resolver for PATH:SYMBOL probes (runtime/ reads the binary; the compiler
-// stays free of file access).
+// stays free of file access), and the running kernel's facts for the flags column.
 import type { LowerOptions } from '../compiler/lower.js';
 import { resolveFileSymbol } from '../runtime/elf-symbols.js';
+import { hostTraceContextRules } from '../runtime/kernel-trace-context.js';
 
-export const COMPILE_OPTIONS: LowerOptions = { resolveFileSymbol };
+export const COMPILE_OPTIONS: LowerOptions = { resolveFileSymbol, traceContext: hostTraceContextRules() };

@@ -30,6 +30,8 @@ import {
   PREFIX_TS, RECORD_PREFIX_SIZE, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP, TASK_COMM_LEN, type EventFormat,
 } from './abi.js';
 import { KPROBE_OPCODE_SIZE, PT_REGS_OFFSET } from './arch/x86_64.js';
+import { emitTraceContext } from './codegen-flags.js';
+import { DEFAULT_TRACE_CONTEXT_RULES, type TraceContextRules } from './codegen-flags-rules.js';
 import type { FetchProgram, FetchSource, MemSpace, ProbeProgram, StoreOp } from './ir.js';
 import { recordCapacity } from './lower.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
@@ -447,8 +449,23 @@ function releaseRecord(e: Emitter, helper: number): AsmItem[] {
   ];
 }
 
-/** The whole program for one probe event; `eventId` becomes common_type; a filter decides which records are sent. */
-export function generateProgram(p: ProbeProgram, eventId: number, filter?: CheckedFilter, scoped = false): AsmItem[] {
+/** What shapes one event's program besides its fetches. */
+export interface ProgramOptions {
+  /** Decides which records are sent (the event's filter). */
+  readonly filter?: CheckedFilter;
+  /** Only the task group in the scope map (trace -p / -c) makes records. */
+  readonly scoped?: boolean;
+  /** How the flags column is computed (compiler/codegen-flags-rules.ts). */
+  readonly traceContext?: TraceContextRules;
+}
+
+/**
+ * The whole program for one probe event; `eventId` becomes common_type; a
+ * filter decides which records are sent; the flags column follows the
+ * kernel's rules.
+ */
+export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramOptions = {}): AsmItem[] {
+  const { filter, scoped = false, traceContext: rules = DEFAULT_TRACE_CONTEXT_RULES } = opts;
   const e = new Emitter(p);
   if (scoped) e.push(...emitScopeCheck(e.exitLabel, (x) => e.fresh(x)));
   const dynamic = p.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
@@ -466,9 +483,10 @@ export function generateProgram(p: ProbeProgram, eventId: number, filter?: Check
     mov64Reg(R1, R7), alu64Imm('add', R1, PREFIX_COMM),
     mov64Imm(R2, TASK_COMM_LEN),
     call(Helper.get_current_comm),
-    // common_type, with common_flags and common_preempt_count zero
+    // common_type, with common_flags and common_preempt_count zero (emitTraceContext sets a uprobe's)
     st(sizeFieldFor(4), R7, entry(fieldOffset(p.format, 'common_type')), eventId),
   ]));
+  e.push(...emitTraceContext(p.format, entry(0), DEREF_SLOT, rules));
   e.push(...emitProbeIp(p));
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
   if (e.entryBase) e.push(mov64Reg(R9, R7), alu64Imm('add', R9, RECORD_PREFIX_SIZE));

@@ -2,6 +2,7 @@
 // kernel's stages, with the kernel's rewrites applied (the last dereference of
 // a memory value becomes the store's own read; strings read at the final
 // address; $stackN and stack-passed $argN are reads above the stack pointer).
+import type { TraceContextRules } from './codegen-flags-rules.js';
 import type { FetchArg, ProbeArg, ProbeDefinition, Tracer } from '../grammar/ast.js';
 import { formatProbeCommand } from '../grammar/format.js';
 import { RECORD_PREFIX_SIZE, SCRATCH_VALUE_MAX, TASK_COMM_LEN, type ArgField, type ProbePlace } from './abi.js';
@@ -24,6 +25,8 @@ export interface LowerOptions {
    * 6.0+ (sleepable uprobe BPF programs); kprobes are never sleepable.
    */
   readonly sleepable?: boolean;
+  /** The kernel facts the flags column is computed with (compiler/codegen-flags-rules.ts; default DEFAULT_TRACE_CONTEXT_RULES). */
+  readonly traceContext?: TraceContextRules;
 }
 
 /** kernel: MAX_STRING_SIZE (PATH_MAX), a string's bytes including its NUL. */

@@ -104,7 +104,7 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOp
     const ir = lowerProbe(def, opts);
     const eventId = i + 1;
     const filter = opts.filters?.get(`${def.group}/${def.event}`);
-    const items = generateProgram(ir, eventId, filter, opts.scoped ?? false);
+    const items = generateProgram(ir, eventId, { ...(filter ? { filter } : {}), scoped: opts.scoped ?? false, ...(opts.traceContext ? { traceContext: opts.traceContext } : {}) });
     return { ir, eventId, items, spec: programFromAsm(ir.name, ir.section, items, 'pt_regs'), ...(filter ? { filter } : {}), ...(opts.scoped ? { scoped: true } : {}) };
   });
   return {

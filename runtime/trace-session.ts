@@ -51,6 +51,10 @@ export interface SessionOptions {
   readonly ringBuffer?: { readonly fd: number; readonly size: number };
   /** Also handed every record the printer prints (prefix + entry), e.g. a trace.dat writer. */
   readonly recordSink?: (raw: Buffer, off: number, len: number) => void;
+  /** ns from the records' CLOCK_MONOTONIC to the trace clock lines print (runtime/trace-clock.ts); default 0 (`mono`). */
+  readonly clockOffsetNs?: number;
+  /** --ftrace-comm: each pid's last name seen, as ftrace's saved_cmdlines (TracePrinterOptions.ftraceComm). */
+  readonly ftraceComm?: boolean;
 }
 
 export interface SessionSummary {
@@ -67,6 +71,8 @@ export class TraceSession {
   private readonly reader: PerfReader;
   private readonly printer: TracePrinter;
   private readonly held: Buffer[] = [];
+  /** The trace file's lines wait for its header (which counts them); trace_pipe's and JSON's stream. */
+  private readonly holdLines: boolean;
   private readonly attachments: ProbeAttachment[] = [];
   private stopReason: SessionSummary['stoppedBy'] | undefined;
   private stopSignal: NodeJS.Signals | undefined;
@@ -85,14 +91,17 @@ export class TraceSession {
     const mode = opts.mode ?? 'trace';
     const out = opts.sink ?? fdSink(1);
     const holdLines = mode === 'trace' && !opts.json;
+    this.holdLines = holdLines;
     const kallsyms = opts.kallsyms ?? (events.some((e) => e.def.tracer === 'kprobe') ? Kallsyms.load() : emptyKallsyms());
     this.printer = new TracePrinter({
       sink: holdLines ? (b) => this.held.push(Buffer.from(b)) : out,
       json: opts.json ?? false,
       kallsyms,
       ...(opts.scope?.pid !== undefined ? { tgid: opts.scope.pid } : {}),
+      clockOffsetNs: opts.clockOffsetNs ?? 0,
+      ftraceComm: opts.ftraceComm ?? false,
     });
-    for (const e of events) this.printer.register(e.format, e.typeId);
+    for (const e of events) this.printer.register(e.format, e.typeId, e.def.point);
     this.reader = PerfReader.forBpfOutput(opts.pages !== undefined ? { pages: opts.pages } : {});
     this.registry.addCleanup(() => this.reader.close(this.handler()));
     this.finalSink = out;
@@ -146,6 +155,8 @@ export class TraceSession {
     try {
       while (this.stopReason === undefined) {
         await Promise.race([this.reader.poll(h, 100), new Promise<void>((r) => (this.wake = r))]);
+        // --ftrace-comm: trace_pipe names each line's pid as last seen when read; the trace file, at the end
+        if (!this.holdLines) this.printer.printHeld();
         this.printer.out.flush();
       }
     } finally {
@@ -153,6 +164,7 @@ export class TraceSession {
       // Detach first so no new hits arrive, then the reader cleanup drains the rest.
       this.registry.closeAll();
       this.registry.unhook();
+      this.printer.printHeld();
       this.printer.flush();
     }
     const lost = this.printer.lost;

@@ -10,6 +10,7 @@ import { eventsOfObject, probeSiteOf } from '../compiler/metadata.js';
 import { LINUX_ERRNO } from '../lib/errno.js';
 import { KprobeBpfError, findCause } from '../lib/errors.js';
 import { AttachError, kprobeSupportProblem } from './attach/index.js';
+import { tracefsRoot } from './attach/tracefs-probe.js';
 import { launchHeld, type HeldCommand } from './launch.js';
 import { stderrLogger, type LogLevel, type Logger } from './bridge/logger.js';
 import { BpfObject } from './loader.js';
@@ -17,6 +18,7 @@ import { mapLookupPerCpuU64Sum, mapUpdateU32 } from './sys/index.js';
 import { loadForTrace, type TraceMap } from './trace-load.js';
 import { openTraceDat, type TraceDatOutput } from './trace-dat/output.js';
 import { TraceSession, type SessionEvent, type SessionSummary } from './trace-session.js';
+import { measureClockOffset, type TraceClock } from './trace-clock.js';
 
 export interface TraceOptions {
   readonly object: Uint8Array;
@@ -26,6 +28,10 @@ export interface TraceOptions {
   readonly json: boolean;
   readonly mode: 'trace' | 'pipe';
   readonly profile: boolean;
+  /** The trace clock lines print on (default `local`, ftrace's default). */
+  readonly clock?: TraceClock;
+  /** Each pid's last name seen instead of the name at the hit (ftrace's saved_cmdlines). */
+  readonly ftraceComm?: boolean;
   /**
    * The same lines compiled without sleepable programs, for a kernel that
    * refuses sleepable uprobes; absent for an object file input.
@@ -168,6 +174,7 @@ async function traceLoaded(
     typeId: e.id,
     progFd: programFds.get(e.program)!,
   }));
+  const clock = measureClockOffset(opts.clock ?? 'local', tracefsRoot());
   const held = opts.command ? await launchHeld(opts.command) : undefined;
   let released = false;
   let dat: TraceDatOutput | undefined;
@@ -182,6 +189,8 @@ async function traceLoaded(
       json: opts.json,
       mode: opts.mode,
       profile: opts.profile,
+      clockOffsetNs: clock.offsetNs,
+      ftraceComm: opts.ftraceComm ?? false,
       ...(m.misses ? { missesOf: (id: number) => Number(mapLookupPerCpuU64Sum(m.misses!.fd, id)) } : {}),
       ...(m.filtered ? { filteredOf: (id: number) => Number(mapLookupPerCpuU64Sum(m.filtered!.fd, id)) } : {}),
       ...(m.ring ? { ringBuffer: { fd: m.ring.fd, size: m.ring.maxEntries } } : {}),

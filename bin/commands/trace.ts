@@ -8,10 +8,14 @@ import { compileFiltered, INPUT_HELP, INPUT_OPTIONS, kernelUsageError, normalize
 import { splitCommand } from '../split-command.js';
 import { definitionsOfObject, explainingRefusals, refusedBeforeStart } from '../refusal.js';
 import type { ProbeSite } from '../../compiler/abi.js';
+import { TRACE_CLOCKS, type TraceClock } from '../../runtime/trace-clock.js';
+
+const isTraceClock = (s: string): s is TraceClock => (TRACE_CLOCKS as readonly string[]).includes(s);
 
 const HELP = `usage: kprobe-bpf trace [-e LINE]... [-f FILE]... [OBJ.o] [-c CMD | -p PID]
                         [--duration S] [--json] [--pipe] [--profile] [--legacy]
-                        [--no-sleepable] [-o FILE.dat [-q]]
+                        [--no-sleepable] [-o FILE.dat [-q]] [--clock local|mono|boot]
+                        [--ftrace-comm]
 
 Attaches the probes and prints each hit exactly as the kernel's trace file
 would: the '# tracer: nop' header, then one line per event. Runs until Ctrl-C,
@@ -39,6 +43,13 @@ ${INPUT_HELP}
                  strings in pages the process has not touched yet then print
                  (fault) where the kernel faults them in; without it such a
                  kernel gets them anyway, after saying so
+  --clock CLOCK  the trace clock timestamps are on, as ftrace's trace_clock:
+                 local (default, sched_clock), mono (CLOCK_MONOTONIC) or boot
+                 (CLOCK_BOOTTIME); local and boot are CLOCK_MONOTONIC plus an
+                 offset read from the kernel's own clock when tracing starts
+  --ftrace-comm  name each line's task as ftrace does, by the last name seen
+                 for its pid (saved_cmdlines), instead of its name at the hit:
+                 a hit before an exec or a rename then shows the later name
   -h, --help     this help
 
 Lost events are never hidden: they are counted per CPU in the header's
@@ -95,6 +106,8 @@ const trace: Command = {
         output: { type: 'string', short: 'o' },
         quiet: { type: 'boolean', short: 'q' },
         'no-sleepable': { type: 'boolean' },
+        clock: { type: 'string' },
+        'ftrace-comm': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -110,6 +123,9 @@ const trace: Command = {
     if (duration !== undefined && !(duration > 0)) return usage(`--duration: not a positive number of seconds: ${values.duration}`);
     const command = values.c === undefined ? undefined : splitCommand(values.c);
     if (command !== undefined && command.length === 0) return usage('-c: empty command');
+
+    const clock = values.clock ?? 'local';
+    if (!isTraceClock(clock)) return usage(`--clock: not one of ${TRACE_CLOCKS.join(', ')}: ${clock}`);
 
     const input = await loadInput(values, positionals, !values['no-sleepable'], pid !== undefined || command !== undefined);
     if (input === undefined) return 1;
@@ -129,6 +145,8 @@ const trace: Command = {
       profile: values.profile ?? false,
       ...(values.output !== undefined ? { output: values.output } : {}),
       quiet: values.quiet ?? false,
+      clock,
+      ftraceComm: values['ftrace-comm'] ?? false,
     }));
   },
 };

@@ -7,6 +7,7 @@
 import { FIELD_STRING_FUNC, FIELD_STRING_IP, FIELD_STRING_RETIP, type EventFormat, type FieldFormat } from '../../compiler/abi.js';
 import type { Kallsyms } from '../kallsyms.js';
 import type { OutBuffer } from './out-buffer.js';
+import type { UprobeFunc } from './uprobe-func.js';
 import { ELEMENT_SIZE, jsonWriters, textWriters, type ValueWriter } from './values.js';
 
 interface FieldPlan {
@@ -49,8 +50,24 @@ function ipSym(ksyms: Kallsyms, out: OutBuffer, buf: Buffer, p: number, mode: 'o
   else out.bytes(ksyms.format(lo, hi, mode));
 }
 
+/**
+ * A return uprobe's __probe_func: 0 (a kernel before 6.6, see uprobe-func.ts)
+ * becomes the function's address in the hitting task's process when known.
+ */
+function uprobeFuncWriter(fmt: EventFormat, func: number, uprobeFunc: UprobeFunc | undefined): ProbeWriter {
+  if (!uprobeFunc) return (out, buf, e) => hex64At(out, buf, e + func);
+  const pid = field(fmt.commonFields, 'common_pid');
+  return (out, buf, e) => {
+    const lo = buf.readUInt32LE(e + func);
+    const hi = buf.readUInt32LE(e + func + 4);
+    const addr = lo === 0 && hi === 0 ? uprobeFunc(buf.readInt32LE(e + pid)) : undefined;
+    if (addr === undefined) out.hex64(lo, hi);
+    else out.hex64(Number(addr & 0xffffffffn), Number(addr >> 32n));
+  };
+}
+
 /** The "(...)" after the event name, per tracer and direction. */
-function probeWriter(fmt: EventFormat, ksyms: Kallsyms): { text: ProbeWriter; json: ProbeWriter } {
+function probeWriter(fmt: EventFormat, ksyms: Kallsyms, uprobeFunc?: UprobeFunc): { text: ProbeWriter; json: ProbeWriter } {
   const kernel = fmt.tracer === 'kprobe';
   if (!fmt.isReturn) {
     const ip = field(fmt.probeFields, FIELD_STRING_IP);
@@ -73,6 +90,7 @@ function probeWriter(fmt: EventFormat, ksyms: Kallsyms): { text: ProbeWriter; js
   const func = field(fmt.probeFields, FIELD_STRING_FUNC);
   const ret = field(fmt.probeFields, FIELD_STRING_RETIP);
   const arrow = enc(' <- '), close = enc(')');
+  const funcHex = uprobeFuncWriter(fmt, func, kernel ? undefined : uprobeFunc);
   const j0 = enc('"func":"0x'), j1 = enc('","ret_ip":"0x'), jsym = enc('","ret_sym":"'), jfunc = enc('","func_sym":"');
   return {
     text: kernel
@@ -87,12 +105,12 @@ function probeWriter(fmt: EventFormat, ksyms: Kallsyms): { text: ProbeWriter; js
           out.ascii('(0x');
           hex64At(out, buf, e + ret);
           out.ascii(' <- 0x');
-          hex64At(out, buf, e + func);
+          funcHex(out, buf, e);
           out.bytes(close);
         },
     json: (out, buf, e) => {
       out.bytes(j0);
-      hex64At(out, buf, e + func);
+      funcHex(out, buf, e);
       out.bytes(j1);
       hex64At(out, buf, e + ret);
       if (kernel) {
@@ -124,9 +142,10 @@ function fieldPlans(fmt: EventFormat, ksyms: Kallsyms): FieldPlan[] {
   });
 }
 
-export function compileEventPrinter(fmt: EventFormat, ksyms: Kallsyms): EventPrinter {
+/** `uprobeFunc`: a return uprobe's function address per process, for records without one (kernels before 6.6). */
+export function compileEventPrinter(fmt: EventFormat, ksyms: Kallsyms, uprobeFunc?: UprobeFunc): EventPrinter {
   const plans = fieldPlans(fmt, ksyms);
-  const probe = probeWriter(fmt, ksyms);
+  const probe = probeWriter(fmt, ksyms, uprobeFunc);
   const namePrefix = enc(`${fmt.event}: `);
   const jsonName = enc(`"group":${JSON.stringify(fmt.group)},"event":${JSON.stringify(fmt.event)},`);
   const jsonArgs = enc(',"args":{');

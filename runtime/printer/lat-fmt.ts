@@ -2,6 +2,10 @@
 // trace_print_lat_fmt) from a trace entry's common_flags and
 // common_preempt_count: irqs-off/BH, need-resched, hard/softirq/NMI,
 // preempt depth, migrate-disable depth. Each distinct pair is rendered once.
+// Before 6.13 the kernel had no lazy reschedule: bit 0x02 was
+// TRACE_FLAG_IRQS_NOSUPPORT ('X' in the irqs-off column) and need-resched
+// read only NEED_RESCHED and PREEMPT_RESCHED, so the same bytes print
+// differently there (flags 0xff: "DB..." on 6.13+, "DN..." on 6.1).
 
 /** enum trace_flag_type (kernel/trace/trace.h). */
 const TRACE_FLAG_IRQS_OFF = 0x01;
@@ -12,6 +16,16 @@ const TRACE_FLAG_SOFTIRQ = 0x10;
 const TRACE_FLAG_PREEMPT_RESCHED = 0x20;
 const TRACE_FLAG_NMI = 0x40;
 const TRACE_FLAG_BH_OFF = 0x80;
+
+/** Before 6.13 (kernel/trace/trace.h), the bit lazy reschedule took over. */
+const TRACE_FLAG_IRQS_NOSUPPORT = 0x02;
+
+/** need-resched column by (NEED_RESCHED | PREEMPT_RESCHED) bits, before 6.13. */
+const NEED_RESCHED_CHAR_NO_LAZY: Readonly<Record<number, string>> = {
+  [TRACE_FLAG_NEED_RESCHED | TRACE_FLAG_PREEMPT_RESCHED]: 'N',
+  [TRACE_FLAG_NEED_RESCHED]: 'n',
+  [TRACE_FLAG_PREEMPT_RESCHED]: 'p',
+};
 
 /** need-resched column by (NEED_RESCHED | NEED_RESCHED_LAZY | PREEMPT_RESCHED) bits. */
 const NEED_RESCHED_CHAR: Readonly<Record<number, string>> = {
@@ -24,11 +38,15 @@ const NEED_RESCHED_CHAR: Readonly<Record<number, string>> = {
   [TRACE_FLAG_NEED_RESCHED_LAZY]: 'l',
 };
 
-export function latFmt(flags: number, preemptCount: number): string {
+/** The column as the kernel prints it; `lazy`: a kernel with lazy reschedule (6.13+). */
+export function latFmt(flags: number, preemptCount: number, lazy = true): string {
   const bhOff = flags & TRACE_FLAG_BH_OFF;
   const irqsOff = flags & TRACE_FLAG_IRQS_OFF;
-  const irq = irqsOff && bhOff ? 'D' : irqsOff ? 'd' : bhOff ? 'b' : '.';
-  const nr = NEED_RESCHED_CHAR[flags & (TRACE_FLAG_NEED_RESCHED | TRACE_FLAG_NEED_RESCHED_LAZY | TRACE_FLAG_PREEMPT_RESCHED)] ?? '.';
+  const noSupport = !lazy && flags & TRACE_FLAG_IRQS_NOSUPPORT;
+  const irq = irqsOff && bhOff ? 'D' : irqsOff ? 'd' : bhOff ? 'b' : noSupport ? 'X' : '.';
+  const nr = lazy
+    ? NEED_RESCHED_CHAR[flags & (TRACE_FLAG_NEED_RESCHED | TRACE_FLAG_NEED_RESCHED_LAZY | TRACE_FLAG_PREEMPT_RESCHED)] ?? '.'
+    : NEED_RESCHED_CHAR_NO_LAZY[flags & (TRACE_FLAG_NEED_RESCHED | TRACE_FLAG_PREEMPT_RESCHED)] ?? '.';
   const nmi = flags & TRACE_FLAG_NMI;
   const hard = flags & TRACE_FLAG_HARDIRQ;
   const soft = flags & TRACE_FLAG_SOFTIRQ;
@@ -38,12 +56,12 @@ export function latFmt(flags: number, preemptCount: number): string {
   return irq + nr + hs + pc + mg;
 }
 
-const cache: (Buffer | undefined)[] = new Array(1 << 16);
+const cache: (Buffer | undefined)[] = new Array(1 << 17);
 
 /** latFmt as cached bytes. */
-export function latFmtBytes(flags: number, preemptCount: number): Buffer {
-  const k = ((flags & 0xff) << 8) | (preemptCount & 0xff);
+export function latFmtBytes(flags: number, preemptCount: number, lazy = true): Buffer {
+  const k = (lazy ? 1 << 16 : 0) | ((flags & 0xff) << 8) | (preemptCount & 0xff);
   let b = cache[k];
-  if (!b) cache[k] = b = Buffer.from(latFmt(flags, preemptCount), 'latin1');
+  if (!b) cache[k] = b = Buffer.from(latFmt(flags, preemptCount, lazy), 'latin1');
   return b;
 }

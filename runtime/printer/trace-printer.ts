@@ -8,12 +8,17 @@
 //   - a bare trace entry with the context given by the caller (kernel
 //     tracepoint samples, used to test against the kernel).
 import { PREFIX_COMM, RECORD_PREFIX_SIZE, type EventFormat } from '../../compiler/format.js';
+import type { ProbePlace } from '../../compiler/abi.js';
+import { traceContextRulesFor } from '../../compiler/codegen-flags-rules.js';
+import { release } from 'node:os';
 import { recordCpu, recordTgid, recordTime } from '../ring/record-prefix.js';
 import type { RingHandler, SampleMeta } from '../ring/source.js';
 import { emptyKallsyms, type Kallsyms } from '../kallsyms.js';
 import { compileEventPrinter, type EventPrinter } from './event-printer.js';
 import { ftraceHeader } from './ftrace-header.js';
 import { latFmtBytes } from './lat-fmt.js';
+import { SavedCmdlines } from './saved-cmdlines.js';
+import { uprobeFuncOf } from './uprobe-func.js';
 import { jsonStringBody } from './values.js';
 import { OutBuffer, fdSink, type Sink } from './out-buffer.js';
 
@@ -36,6 +41,18 @@ export interface TracePrinterOptions {
    * runs for every task whatever the perf event's task, so the check is here.
    */
   tgid?: number;
+  /**
+   * ns added to a record's bpf_ktime_get_ns (CLOCK_MONOTONIC) to put it on
+   * the chosen trace clock (runtime/trace-clock.ts); default 0: `mono`.
+   */
+  clockOffsetNs?: number;
+  /**
+   * --ftrace-comm: print each pid's last name seen (ftrace's saved_cmdlines)
+   * instead of the name at the hit; records are then held until printHeld().
+   */
+  ftraceComm?: boolean;
+  /** The flags column of a kernel with lazy reschedule (6.13+; lat-fmt.ts); default: the running kernel's. */
+  lazyResched?: boolean;
 }
 
 export class TracePrinter {
@@ -48,6 +65,9 @@ export class TracePrinter {
   /** Records of other processes dropped by the tgid filter. */
   filtered = 0;
   private readonly tgid: number;
+  private readonly clockOffsetNs: number;
+  private readonly cmdlines: SavedCmdlines | undefined;
+  private readonly lazyResched: boolean;
   /** Lost samples reported by the ring, per CPU. */
   readonly lost = new Map<number, number>();
   /** Lines printed. */
@@ -58,12 +78,17 @@ export class TracePrinter {
     this.json = opts.json ?? false;
     this.ksyms = opts.kallsyms ?? emptyKallsyms();
     this.tgid = opts.tgid ?? -1;
+    this.clockOffsetNs = opts.clockOffsetNs ?? 0;
+    this.cmdlines = opts.ftraceComm ? new SavedCmdlines() : undefined;
+    this.lazyResched = opts.lazyResched ?? traceContextRulesFor(release(), true).tifNeedReschedLazy !== undefined;
   }
 
   /** Compiles the printer for an event whose entries carry common_type === typeId. */
-  register(format: EventFormat, typeId: number): EventPrinter {
+  register(format: EventFormat, typeId: number, place?: ProbePlace): EventPrinter {
     if (!Number.isInteger(typeId) || typeId < 0 || typeId > 0xffff) throw new Error(`event type id ${typeId} is not a u16`);
-    const p = compileEventPrinter(format, this.ksyms);
+    // a return uprobe's function address, where the kernel left it 0 (before 6.6), from where it sits
+    const uprobeFunc = place && format.tracer === 'uprobe' && format.isReturn ? uprobeFuncOf(place) : undefined;
+    const p = compileEventPrinter(format, this.ksyms, uprobeFunc);
     this.byType[typeId] = p;
     return p;
   }
@@ -93,7 +118,30 @@ export class TracePrinter {
       this.filtered++;
       return false;
     }
-    return this.line(buf, off + RECORD_PREFIX_SIZE, off + len, buf, off + PREFIX_COMM, recordCpu(buf, off), recordTime(buf, off));
+    if (this.cmdlines) {
+      this.cmdlines.save(buf.readInt32LE(off + RECORD_PREFIX_SIZE + ENTRY_PID), buf, off + PREFIX_COMM);
+      this.cmdlines.hold(buf, off, len);
+      return true;
+    }
+    return this.recordLine(buf, off, len, buf, off + PREFIX_COMM);
+  }
+
+  private recordLine(buf: Buffer, off: number, len: number, comm: Uint8Array, commOff: number): boolean {
+    return this.line(buf, off + RECORD_PREFIX_SIZE, off + len, comm, commOff, recordCpu(buf, off), recordTime(buf, off) + this.clockOffsetNs);
+  }
+
+  /**
+   * --ftrace-comm: prints the records held so far, each with its pid's name
+   * as last seen now (as ftrace reads saved_cmdlines when the trace is read).
+   */
+  printHeld(): void {
+    const names = this.cmdlines;
+    if (!names) return;
+    for (const r of names.takeHeld()) {
+      const name = names.nameOf(r.readInt32LE(RECORD_PREFIX_SIZE + ENTRY_PID));
+      if (name) this.recordLine(r, 0, r.length, name, 0);
+      else this.recordLine(r, 0, r.length, r, PREFIX_COMM);
+    }
   }
 
   /** A bare trace entry; comm is the task name as bytes (NUL-terminated or not). */
@@ -143,7 +191,7 @@ export class TracePrinter {
     out.ascii(' [');
     out.udec(cpu, 3, 0x30);
     out.ascii('] ');
-    out.bytes(latFmtBytes(buf[entry + ENTRY_FLAGS]!, buf[entry + ENTRY_PREEMPT]!));
+    out.bytes(latFmtBytes(buf[entry + ENTRY_FLAGS]!, buf[entry + ENTRY_PREEMPT]!, this.lazyResched));
     // " %5lu.%06lu: "
     out.byte(0x20);
     out.udec(secs, 5);

@@ -15,7 +15,7 @@ const LINES = [
   'p:g/bits /bin/true:0x1000 b=+4(%si):b3@2/8 c=$comm',
 ];
 
-const EXPECTED = `uprobe//bin/true:0x1000: g__ip  (g/ip, 43 instructions)
+const EXPECTED = `uprobe//bin/true:0x1000: g__ip  (g/ip, 59 instructions)
 ; record = scratch[0]
        0:\tr6 = r1
        1:\t*(u32 *)(r10 - 4) = 0
@@ -23,7 +23,7 @@ const EXPECTED = `uprobe//bin/true:0x1000: g__ip  (g/ip, 43 instructions)
        3:\tr2 += -4
        4:\tld_pseudo\tr1, 1, 0
        6:\tcall 1
-       7:\tif r0 == 0 goto +36 <out>
+       7:\tif r0 == 0 goto +52 <out>
        8:\tr7 = r0
 ; prefix: time, tgid, cpu, comm; common_type, common_pid
        9:\tcall 5
@@ -39,34 +39,51 @@ const EXPECTED = `uprobe//bin/true:0x1000: g__ip  (g/ip, 43 instructions)
       19:\tr2 = 16
       20:\tcall 16
       21:\t*(u32 *)(r7 + 32) = 1
+; common_flags, common_preempt_count: tracing_gen_ctx_dec() of a uprobe handler
+      22:\tcall 35
+      23:\tr3 = r0
+      24:\tr1 = r10
+      25:\tr1 += -16
+      26:\tr2 = 8
+      27:\tcall 113
+      28:\tr0 = *(u64 *)(r10 - 16)
+      29:\tr2 = r0
+      30:\tr2 >>= 3
+      31:\tr2 &= 1
+      32:\tr2 *= 36
+      33:\tr2 <<= 16
+      34:\tr2 -= 1
+      35:\t*(u8 *)(r7 + 35) = r2
+      36:\tr2 >>= 16
+      37:\t*(u8 *)(r7 + 34) = r2
 ; __probe_ip
-      22:\tr1 = *(u64 *)(r6 + 128)
-      23:\t*(u64 *)(r7 + 40) = r1
+      38:\tr1 = *(u64 *)(r6 + 128)
+      39:\t*(u64 *)(r7 + 40) = r1
 ; x=%di:u32
-      24:\tr3 = *(u64 *)(r6 + 112)
-      25:\t*(u32 *)(r7 + 48) = r3
+      40:\tr3 = *(u64 *)(r6 + 112)
+      41:\t*(u32 *)(r7 + 48) = r3
 ; perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, record, size)
-      26:\tr1 = r6
-      27:\tld_pseudo\tr2, 1, 0
-      29:\tw3 = -1
-      30:\tr4 = r7
-      31:\tr5 = 52
-      32:\tcall 25
+      42:\tr1 = r6
+      43:\tld_pseudo\tr2, 1, 0
+      45:\tw3 = -1
+      46:\tr4 = r7
+      47:\tr5 = 52
+      48:\tcall 25
 ; a full ring drops the record: count it as a miss of this event
-      33:\tif r0 == 0 goto +10 <out>
-      34:\t*(u32 *)(r10 - 4) = 1
-      35:\tr2 = r10
-      36:\tr2 += -4
-      37:\tld_pseudo\tr1, 1, 0
-      39:\tcall 1
-      40:\tif r0 == 0 goto +3 <out>
-      41:\tr1 = *(u64 *)(r0 + 0)
-      42:\tr1 += 1
-      43:\t*(u64 *)(r0 + 0) = r1
+      49:\tif r0 == 0 goto +10 <out>
+      50:\t*(u32 *)(r10 - 4) = 1
+      51:\tr2 = r10
+      52:\tr2 += -4
+      53:\tld_pseudo\tr1, 1, 0
+      55:\tcall 1
+      56:\tif r0 == 0 goto +3 <out>
+      57:\tr1 = *(u64 *)(r0 + 0)
+      58:\tr1 += 1
+      59:\t*(u64 *)(r0 + 0) = r1
 
-0000000000000160 <out>:
-      44:\tr0 = 0
-      45:\texit
+00000000000001e0 <out>:
+      60:\tr0 = 0
+      61:\texit
 
 kretprobe/vfs_read: g__ret  (g/ret, 45 instructions)
 ; record = scratch[0]
@@ -124,7 +141,7 @@ kretprobe/vfs_read: g__ret  (g/ret, 45 instructions)
       47:\tr0 = 0
       48:\texit
 
-uprobe//bin/true:0x1000: g__bits  (g/bits, 67 instructions)
+uprobe//bin/true:0x1000: g__bits  (g/bits, 83 instructions)
 ; record = scratch[0]
        0:\tr6 = r1
        1:\t*(u32 *)(r10 - 4) = 0
@@ -132,7 +149,7 @@ uprobe//bin/true:0x1000: g__bits  (g/bits, 67 instructions)
        3:\tr2 += -4
        4:\tld_pseudo\tr1, 1, 0
        6:\tcall 1
-       7:\tif r0 == 0 goto +60 <out>
+       7:\tif r0 == 0 goto +76 <out>
        8:\tr7 = r0
 ; prefix: time, tgid, cpu, comm; common_type, common_pid
        9:\tcall 5
@@ -148,61 +165,78 @@ uprobe//bin/true:0x1000: g__bits  (g/bits, 67 instructions)
       19:\tr2 = 16
       20:\tcall 16
       21:\t*(u32 *)(r7 + 32) = 3
+; common_flags, common_preempt_count: tracing_gen_ctx_dec() of a uprobe handler
+      22:\tcall 35
+      23:\tr3 = r0
+      24:\tr1 = r10
+      25:\tr1 += -16
+      26:\tr2 = 8
+      27:\tcall 113
+      28:\tr0 = *(u64 *)(r10 - 16)
+      29:\tr2 = r0
+      30:\tr2 >>= 3
+      31:\tr2 &= 1
+      32:\tr2 *= 36
+      33:\tr2 <<= 16
+      34:\tr2 -= 1
+      35:\t*(u8 *)(r7 + 35) = r2
+      36:\tr2 >>= 16
+      37:\t*(u8 *)(r7 + 34) = r2
 ; __probe_ip
-      22:\tr1 = *(u64 *)(r6 + 128)
-      23:\t*(u64 *)(r7 + 40) = r1
-      24:\tr8 = 21
+      38:\tr1 = *(u64 *)(r6 + 128)
+      39:\t*(u64 *)(r7 + 40) = r1
+      40:\tr8 = 21
 ; b=+4(%si):b3@2/8
-      25:\tr3 = *(u64 *)(r6 + 104)
-      26:\tr3 += 4
-      27:\tr1 = r7
-      28:\tr1 += 48
-      29:\tr2 = 1
-      30:\tcall 112
-      31:\tr1 = *(u8 *)(r7 + 48)
-      32:\tr1 <<= 59
-      33:\tr1 >>= 61
-      34:\t*(u8 *)(r7 + 48) = r1
+      41:\tr3 = *(u64 *)(r6 + 104)
+      42:\tr3 += 4
+      43:\tr1 = r7
+      44:\tr1 += 48
+      45:\tr2 = 1
+      46:\tcall 112
+      47:\tr1 = *(u8 *)(r7 + 48)
+      48:\tr1 <<= 59
+      49:\tr1 >>= 61
+      50:\t*(u8 *)(r7 + 48) = r1
 ; c=$comm
-      35:\tr1 = r7
-      36:\tr1 += r8
-      37:\tr1 += 32
-      38:\tr2 = 16
-      39:\tr3 = r7
-      40:\tr3 += 16
-      41:\tcall 115
-      42:\tif r0 <= 16 goto +1 <len_ok_0>
-      43:\tr0 = 0
+      51:\tr1 = r7
+      52:\tr1 += r8
+      53:\tr1 += 32
+      54:\tr2 = 16
+      55:\tr3 = r7
+      56:\tr3 += 16
+      57:\tcall 115
+      58:\tif r0 <= 16 goto +1 <len_ok_0>
+      59:\tr0 = 0
 
-0000000000000160 <len_ok_0>:
-      44:\tr1 = r0
-      45:\tr1 <<= 16
-      46:\tr1 |= r8
-      47:\t*(u32 *)(r7 + 49) = r1
-      48:\tr8 += r0
+00000000000001e0 <len_ok_0>:
+      60:\tr1 = r0
+      61:\tr1 <<= 16
+      62:\tr1 |= r8
+      63:\t*(u32 *)(r7 + 49) = r1
+      64:\tr8 += r0
 ; perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, record, size)
-      49:\tr1 = r6
-      50:\tld_pseudo\tr2, 1, 0
-      52:\tw3 = -1
-      53:\tr4 = r7
-      54:\tr5 = r8
-      55:\tr5 += 32
-      56:\tcall 25
+      65:\tr1 = r6
+      66:\tld_pseudo\tr2, 1, 0
+      68:\tw3 = -1
+      69:\tr4 = r7
+      70:\tr5 = r8
+      71:\tr5 += 32
+      72:\tcall 25
 ; a full ring drops the record: count it as a miss of this event
-      57:\tif r0 == 0 goto +10 <out>
-      58:\t*(u32 *)(r10 - 4) = 3
-      59:\tr2 = r10
-      60:\tr2 += -4
-      61:\tld_pseudo\tr1, 1, 0
-      63:\tcall 1
-      64:\tif r0 == 0 goto +3 <out>
-      65:\tr1 = *(u64 *)(r0 + 0)
-      66:\tr1 += 1
-      67:\t*(u64 *)(r0 + 0) = r1
+      73:\tif r0 == 0 goto +10 <out>
+      74:\t*(u32 *)(r10 - 4) = 3
+      75:\tr2 = r10
+      76:\tr2 += -4
+      77:\tld_pseudo\tr1, 1, 0
+      79:\tcall 1
+      80:\tif r0 == 0 goto +3 <out>
+      81:\tr1 = *(u64 *)(r0 + 0)
+      82:\tr1 += 1
+      83:\t*(u64 *)(r0 + 0) = r1
 
-0000000000000220 <out>:
-      68:\tr0 = 0
-      69:\texit
+00000000000002a0 <out>:
+      84:\tr0 = 0
+      85:\texit
 `;
 
 t.test('annotated disassembly of three probes is exactly the checked listing', async (t) => {

@@ -1,0 +1,77 @@
+// Which clock a trace line's timestamp is on. Our programs stamp each record
+// with bpf_ktime_get_ns (ktime_get_mono_fast_ns: CLOCK_MONOTONIC, ftrace's
+// `mono` clock). ftrace's default `local` clock is sched_clock(), which no BPF
+// helper reads, and `boot` is CLOCK_BOOTTIME; both run at the rate of
+// CLOCK_MONOTONIC up to a fixed offset (boot: the time spent suspended;
+// local: sched_clock's origin, plus the slow NTP slew of CLOCK_MONOTONIC).
+// So the runtime measures that offset once, from the kernel's own clock:
+// a write to trace_marker in a private instance set to that trace_clock is
+// stamped by the kernel in the clock's ns (the instance's `raw` option prints
+// them unrounded), and the write is bracketed by two CLOCK_MONOTONIC reads
+// (process.hrtime: libuv's clock_gettime(CLOCK_MONOTONIC)). The narrowest of
+// several brackets wins; its half-width is the offset's error.
+import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
+import { KprobeBpfError } from '../lib/errors.js';
+
+/** The ftrace trace clocks a trace can print (kernel/trace/trace.c trace_clocks[] names). */
+export const TRACE_CLOCKS = ['local', 'mono', 'boot'] as const;
+export type TraceClock = (typeof TRACE_CLOCKS)[number];
+
+/** ns to add to a record's bpf_ktime_get_ns to get the chosen clock, and how far off it may be. */
+export interface ClockOffset {
+  readonly clock: TraceClock;
+  readonly offsetNs: number;
+  /** Half the narrowest bracket: the offset is exact to within this many ns (0 for mono). */
+  readonly errorNs: number;
+}
+
+export class TraceClockError extends KprobeBpfError {}
+
+const SAMPLES = 16;
+/** A `raw` trace line of a marker: "PID CPU TS # IP TEXT" (kernel/trace/trace_output.c trace_print_raw / print_raw). */
+const RAW_MARKER = /^\d+ \d+ (\d+) # \S+ kpbclk(\d+)$/gm;
+
+/** The offset of `clock` from CLOCK_MONOTONIC, measured now through the tracefs at `root`. */
+export function measureClockOffset(clock: TraceClock, root: string | undefined): ClockOffset {
+  if (clock === 'mono') return { clock, offsetNs: 0, errorNs: 0 };
+  if (!root) throw new TraceClockError(`--clock ${clock} needs tracefs (mount -t tracefs nodev /sys/kernel/tracing), or use --clock mono`);
+  const dir = `${root}/instances/kprobe_bpf_clock_${process.pid}`;
+  try {
+    mkdirSync(dir);
+  } catch (e) {
+    throw new TraceClockError(`--clock ${clock}: cannot create a trace instance to read the kernel's clock`, { cause: e });
+  }
+  try {
+    writeFileSync(`${dir}/trace_clock`, clock);
+    writeFileSync(`${dir}/options/raw`, '1');
+    return bracketMarkers(dir, clock);
+  } finally {
+    rmdirSync(dir);
+  }
+}
+
+/** Writes SAMPLES markers, each between two CLOCK_MONOTONIC reads; keeps the narrowest bracket. */
+function bracketMarkers(dir: string, clock: TraceClock): ClockOffset {
+  const brackets: [bigint, bigint][] = [];
+  const fd = openSync(`${dir}/trace_marker`, 'w');
+  try {
+    for (let i = 0; i < SAMPLES; i++) {
+      const before = process.hrtime.bigint();
+      writeSync(fd, `kpbclk${i}`);
+      brackets.push([before, process.hrtime.bigint()]);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  let best: ClockOffset | undefined;
+  let bestWidth = -1n;
+  for (const m of readFileSync(`${dir}/trace`, 'latin1').matchAll(RAW_MARKER)) {
+    const [before, after] = brackets[Number(m[2])]!;
+    const width = after - before;
+    if (best && width >= bestWidth) continue;
+    bestWidth = width;
+    best = { clock, offsetNs: Number(BigInt(m[1]!) - before - width / 2n), errorNs: Number(width / 2n) };
+  }
+  if (!best) throw new TraceClockError(`--clock ${clock}: the kernel's trace instance recorded none of our markers`);
+  return best;
+}
