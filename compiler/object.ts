@@ -16,6 +16,7 @@ import { generateProgram } from './codegen.js';
 import type { ProbeProgram } from './ir.js';
 import { lowerProbe, recordCapacity, type LowerOptions } from './lower.js';
 import { encodeMetadata } from './metadata.js';
+import { mark } from '../lib/timing.js';
 
 export interface CompiledProgram {
   readonly ir: ProbeProgram;
@@ -111,6 +112,9 @@ export function writeObject(spec: ObjectSpec): Uint8Array {
 }
 
 export function compileDefinitions(defs: readonly ProbeDefinition[], opts: LowerOptions = {}): CompiledObject {
+  mark('module load (compiler)');
   const spec = buildObjectSpec(defs, opts);
-  return { programs: spec.programs, object: writeObject(spec) };
+  const object = writeObject(spec);
+  mark('compile');
+  return { programs: spec.programs, object };
 }

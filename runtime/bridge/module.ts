@@ -8,6 +8,7 @@ import { HostBridge } from './host.js';
 import type { Logger } from './logger.js';
 import { wasmBuildFile } from './paths.js';
 import { wasiImports } from './wasi.js';
+import { mark } from '../../lib/timing.js';
 
 /** What glue.c and libbpf export (pointers are wasm offsets). */
 export interface LibbpfExports {
@@ -51,7 +52,11 @@ export interface LibbpfInstance {
 let compiled: WebAssembly.Module | undefined;
 
 export function libbpfModule(): WebAssembly.Module {
-  compiled ??= new WebAssembly.Module(readFileSync(wasmBuildFile('libbpf.wasm')));
+  if (!compiled) {
+    mark('module load (runtime)');
+    compiled = new WebAssembly.Module(readFileSync(wasmBuildFile('libbpf.wasm')));
+    mark('wasm compile');
+  }
   return compiled;
 }
 
@@ -93,5 +98,6 @@ export function instantiateLibbpf(log: Logger): LibbpfInstance {
   exports = instance.exports as unknown as LibbpfExports;
   exports._initialize();
   exports.kb_init();
+  mark('wasm instantiate');
   return { exports, host, memory };
 }
