@@ -4,8 +4,11 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from './command.js';
 import { mark } from '../lib/timing.js';
+import { enableCompileCache } from './compile-cache.js';
 
 mark('node start');
+// before any command's modules are loaded (all of them come through import() below)
+enableCompileCache();
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   parse: { summary: 'parse probe definitions and print them as the kernel reads them back', load: async () => (await import('./commands/parse.js')).default },
