@@ -22,5 +22,9 @@ export function timingLines(list: readonly { phase: string; at: number }[]): str
 
 function report(): void {
   marks.push({ phase: 'exit', at: performance.now() });
-  process.stderr.write(timingLines(marks).join('\n') + '\n');
+  const mem = process.memoryUsage();
+  const mib = (n: number) => (n / 1048576).toFixed(1);
+  // what the peak RSS is made of, at exit: V8 heap, buffers outside it (rings, wasm memory), the peak itself
+  const memory = `kprobe-bpf memory: maxRSS ${mib(process.resourceUsage().maxRSS * 1024)} rss ${mib(mem.rss)} heapTotal ${mib(mem.heapTotal)} heapUsed ${mib(mem.heapUsed)} external ${mib(mem.external)} arrayBuffers ${mib(mem.arrayBuffers)}`;
+  process.stderr.write(timingLines(marks).join('\n') + '\n' + memory + '\n');
 }
