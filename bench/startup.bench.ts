@@ -40,7 +40,7 @@ function measure(argv: readonly string[], env: NodeJS.ProcessEnv, dir: string): 
       if (code !== 0) return reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr}`));
       const [u, s, m] = readFileSync(stats, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
       const phases = new Map<string, number>();
-      for (const mm of stderr.matchAll(/^kprobe-bpf timing: (.+) ([\d.]+)$/gm)) phases.set(mm[1]!, Number(mm[2]));
+      for (const mm of stderr.matchAll(/^kprobe-bpf timing: (.+) ([\d.]+) ms, rss [\d.]+ MiB$/gm)) phases.set(mm[1]!, Number(mm[2]));
       resolve({ wallMs, cpuMs: (u! + s!) * 1000, rssKiB: m!, phases });
     });
   });
