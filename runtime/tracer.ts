@@ -15,7 +15,7 @@ import { stderrLogger, type LogLevel, type Logger } from './bridge/logger.js';
 import { BpfObject } from './loader.js';
 import { mapLookupPerCpuU64Sum, mapUpdateU32 } from './sys/index.js';
 import { loadForTrace, type TraceMap } from './trace-load.js';
-import { openTraceDat, type TraceDatOutput } from './trace-dat/output.js';
+import type { TraceDatOutput } from './trace-dat/output.js';
 import { TraceSession, type SessionEvent, type SessionSummary } from './trace-session.js';
 
 export interface TraceOptions {
@@ -172,7 +172,8 @@ async function traceLoaded(
   let dat: TraceDatOutput | undefined;
   let finished = false;
   try {
-    dat = opts.output !== undefined ? openTraceDat(opts.output, sessionEvents) : undefined;
+    // the trace.dat writer (15 modules) is loaded only when -o asks for it
+    dat = opts.output !== undefined ? (await import('./trace-dat/output.js')).openTraceDat(opts.output, sessionEvents) : undefined;
     const pid = held?.pid ?? opts.pid;
     const session = new TraceSession(sessionEvents, (cpu, fd) => mapUpdateU32(m.perf.fd, cpu, fd), {
       json: opts.json,
