@@ -3,6 +3,12 @@
 // koffi or the wasm loader at start-up. The package's `bin` is this file.
 import { readFileSync } from 'node:fs';
 import type { Command } from './command.js';
+import { mark } from '../lib/timing.js';
+import { enableCompileCache } from './compile-cache.js';
+
+mark('node start');
+// before any command's modules are loaded (all of them come through import() below)
+enableCompileCache();
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   parse: { summary: 'parse probe definitions and print them as the kernel reads them back', load: async () => (await import('./commands/parse.js')).default },
@@ -59,6 +65,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const command = await entry.load();
+  mark('module load (command)');
   return command.run(rest);
 }
 

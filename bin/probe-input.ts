@@ -6,6 +6,7 @@ import type { ProbeCommand, ProbeDefinition } from '../grammar/ast.js';
 import { KprobeBpfError } from '../lib/errors.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
 import type { CompiledObject, ObjectOptions } from '../compiler/object.js';
+import { mark } from '../lib/timing.js';
 
 export const INPUT_OPTIONS = {
   e: { type: 'string', short: 'e', multiple: true },
@@ -91,9 +92,11 @@ export async function kernelUsageError(v: { kernel?: string | undefined }, comma
  */
 export async function readDefinitions(v: InputValues): Promise<ProbeDefinition[] | undefined> {
   const { parseProbeCommands, ProbeSyntaxError, formatErrorLog, selectKernel } = await import('../grammar/index.js');
+  mark('module load (grammar)');
   try {
     const rules = selectKernel(v.kernel).probe;
     const { commands } = parseProbeCommands(inputText(v), { legacy: v.legacy ?? false, rules });
+    mark('grammar');
     return applyRemovals(commands);
   } catch (e) {
     if (e instanceof ProbeSyntaxError) {

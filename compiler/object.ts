@@ -25,6 +25,7 @@ export interface ObjectOptions extends LowerOptions {
   /** Programs check SCOPE_MAP's tgid first (trace -p/-c). */
   readonly scoped?: boolean;
 }
+import { mark } from '../lib/timing.js';
 
 export interface CompiledProgram {
   readonly ir: ProbeProgram;
@@ -127,6 +128,9 @@ export function writeObject(spec: ObjectSpec): Uint8Array {
 }
 
 export function compileDefinitions(defs: readonly ProbeDefinition[], opts: ObjectOptions = {}): CompiledObject {
+  mark('module load (compiler)');
   const spec = buildObjectSpec(defs, opts);
-  return { programs: spec.programs, object: writeObject(spec) };
+  const object = writeObject(spec);
+  mark('compile');
+  return { programs: spec.programs, object };
 }

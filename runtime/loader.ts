@@ -13,6 +13,7 @@ import { acquireLibbpf, discardLibbpf, releaseLibbpf, type LibbpfInstance } from
 import type { ProgLoadRecord } from './bridge/bpf-bridge.js';
 import { objectInfo } from './bridge/object-info.js';
 import { cString } from './bridge/wasm-memory.js';
+import { mark } from '../lib/timing.js';
 
 export { LibbpfCrashError, LibbpfTimeoutError, LoaderError } from './bridge/libbpf-call.js';
 
@@ -156,6 +157,7 @@ export class BpfObject {
       // one line: libbpf's warnings say what it found wrong
       throw new LoaderError(`${what}: ${text} (${errnoName(errno)})${log.warnings.length ? `: ${log.warnings.map((w) => w.replace(/^libbpf: /, '').replace(/\.$/, '')).join('; ')}` : ''}`, errno);
     }
+    mark('libbpf open');
     return new BpfObject(inst, obj, opts, log, strings);
   }
 
@@ -244,6 +246,7 @@ export class BpfObject {
     const loads = this.inst.host.bpf.progLoads.slice(loadsBefore);
     const programs = progs.map((p, i) => this.loadedProgram(p, this.logBuf + i, logSize, loads, r < 0));
     if (r < 0) throw this.loadFailure(programs, toLinuxErrno(-r));
+    mark('libbpf load');
     const x = this.inst.exports;
     const maps = this.mapHandles().map((m) => ({ ...this.libbpfMap(m), fd: Math.max(x.bpf_map__fd(m), -1) }));
     return { programs, maps, totalNs };

@@ -17,6 +17,7 @@ import { PerfReader, mapRingBuffer, type RingHandler } from './ring/index.js';
 import { TracePrinter, fdSink, ftraceHeader, type Sink } from './printer/index.js';
 import { renderProfile, type ProfileRow } from './profile.js';
 import { onlineCpus } from './sys/index.js';
+import { mark } from '../lib/timing.js';
 
 export interface SessionEvent {
   readonly def: ProbeSite;
@@ -126,6 +127,7 @@ export class TraceSession {
 
   /** Attaches every probe; on any failure detaches what was attached and throws. Installs the signal/exit hooks. */
   attach(): void {
+    mark('session setup (-c spawn, rings)');
     this.registry.hook();
     try {
       for (const e of this.events) this.attachments.push(this.registry.add(attachBpfProbe(e.def, e.progFd, this.opts.scope ?? {})));
@@ -134,6 +136,7 @@ export class TraceSession {
       this.registry.unhook();
       throw e;
     }
+    mark('attach');
     this.opts.onAttached?.();
   }
 

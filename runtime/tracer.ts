@@ -16,7 +16,7 @@ import { stderrLogger, type LogLevel, type Logger } from './bridge/logger.js';
 import { BpfObject } from './loader.js';
 import { mapLookupPerCpuU64Sum, mapUpdateU32 } from './sys/index.js';
 import { loadForTrace, type TraceMap } from './trace-load.js';
-import { openTraceDat, type TraceDatOutput } from './trace-dat/output.js';
+import type { TraceDatOutput } from './trace-dat/output.js';
 import { TraceSession, type SessionEvent, type SessionSummary } from './trace-session.js';
 import { measureClockOffset, type TraceClock } from './trace-clock.js';
 
@@ -180,7 +180,8 @@ async function traceLoaded(
   let dat: TraceDatOutput | undefined;
   let finished = false;
   try {
-    dat = opts.output !== undefined ? openTraceDat(opts.output, sessionEvents) : undefined;
+    // the trace.dat writer (15 modules) is loaded only when -o asks for it
+    dat = opts.output !== undefined ? (await import('./trace-dat/output.js')).openTraceDat(opts.output, sessionEvents) : undefined;
     const pid = held?.pid ?? opts.pid;
     // programs compiled for -p/-c check the tgid themselves: attach for every task (every thread of it too)
     const inProgram = maps.get(SCOPE_MAP);

@@ -4,6 +4,7 @@
 // runs even from the 'exit' hook.
 import { closeAll } from '../../lib/close-all.js';
 import type { ProbeAttachment } from './probe.js';
+import { mark } from '../../lib/timing.js';
 
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 /** 128 + signal number, the shell's exit status for a death by signal. */
@@ -73,6 +74,7 @@ export class AttachRegistry {
     const cleanups = [...this.cleanups].reverse();
     this.live.clear();
     this.cleanups.clear();
-    closeAll([...probes.map((a) => () => a.close()), ...cleanups]);
+    if (probes.length) mark('run');
+    closeAll([...probes.map((a) => () => a.close()), () => { if (probes.length) mark('detach'); }, ...cleanups]);
   }
 }

@@ -4,10 +4,12 @@
 // to a small pool, so the next object skips instantiation and finds libbpf's
 // kernel feature probes already cached, as native libbpf does in a process.
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { HostBridge } from './host.js';
 import type { Logger } from './logger.js';
 import { wasmBuildFile } from './paths.js';
 import { wasiImports } from './wasi.js';
+import { mark } from '../../lib/timing.js';
 
 /** What glue.c and libbpf export (pointers are wasm offsets). */
 export interface LibbpfExports {
@@ -51,7 +53,18 @@ export interface LibbpfInstance {
 let compiled: WebAssembly.Module | undefined;
 
 export function libbpfModule(): WebAssembly.Module {
-  compiled ??= new WebAssembly.Module(readFileSync(wasmBuildFile('libbpf.wasm')));
+  if (!compiled) {
+    mark('module load (runtime)');
+    // Liftoff only, no TurboFan tier-up: a run calls libbpf for ~100 ms, too
+    // short for the optimizing compiles of its hot functions to pay back. Measured
+    // on a one-uprobe trace, Node 20: libbpf load 59 ms instead of 104-211, CPU -60 ms,
+    // peak RSS 7.5 MiB lower; Node 22 and 24 (whose V8 tiers up lazily) the same either way.
+    // Not where Liftoff is turned off on purpose (the QEMU guest runs node
+    // --no-liftoff: Liftoff code crashed at random under TCG).
+    if (!process.execArgv.includes('--no-liftoff')) setFlagsFromString('--liftoff-only');
+    compiled = new WebAssembly.Module(readFileSync(wasmBuildFile('libbpf.wasm')));
+    mark('wasm compile');
+  }
   return compiled;
 }
 
@@ -93,5 +106,6 @@ export function instantiateLibbpf(log: Logger): LibbpfInstance {
   exports = instance.exports as unknown as LibbpfExports;
   exports._initialize();
   exports.kb_init();
+  mark('wasm instantiate');
   return { exports, host, memory };
 }

@@ -30,14 +30,17 @@ export function mapRingBuffer(mapFd: number, size: number): RingBuffer {
   try {
     const consumer = mmapFd(mapFd, PAGE_SIZE, PROT_READ | PROT_WRITE);
     maps.push(consumer);
-    // The producer page, then the data area mapped twice (kernel: ringbuf_map_mmap).
-    const producer = mmapFd(mapFd, PAGE_SIZE + 2 * size, PROT_READ, undefined, PAGE_SIZE);
+    // The producer page, then the data area once: the kernel offers it twice
+    // (ringbuf_map_mmap) and populates whatever is mapped, so the second copy
+    // would cost its whole size in RSS (4 MiB); the reader copies the rare wrapped record.
+    const producer = mmapFd(mapFd, PAGE_SIZE + size, PROT_READ, undefined, PAGE_SIZE);
     maps.push(producer);
     return new RingBuffer(
       {
         consumerPos: new BigUint64Array(consumer.buffer, 0, 1),
         producerPos: new BigUint64Array(producer.buffer, 0, 1),
-        data: Buffer.from(producer.buffer, PAGE_SIZE, 2 * size),
+        data: Buffer.from(producer.buffer, PAGE_SIZE, size),
+        size,
       },
       { fd: mapFd, release: unmapAll },
     );

@@ -2,9 +2,11 @@
 // records in, read as the kernel lays it out (kernel/bpf/ringbuf.c), over
 // views the caller provides (the mmap owner, or plain memory in tests):
 //   - the consumer page, ours to write (consumer_pos at +0);
-//   - the producer page (producer_pos at +0), then the data area mapped twice
-//     in a row, so a record that wraps the end reads contiguously and is
-//     always handed out in place;
+//   - the producer page (producer_pos at +0), then the data area, mapped
+//     once (a record that wraps the end is copied whole into a scratch buffer)
+//     or twice in a row as the kernel offers (it then reads contiguously and
+//     is always handed out in place; the second copy costs its size in RSS,
+//     the kernel populates the whole mapping);
 //   - each record: u32 len (bit 31 BUSY while the producer still writes it,
 //     bit 30 DISCARD), u32 page offset, then len bytes, padded to 8.
 // Positions only grow; offsets are taken modulo the size. consumer_pos is
@@ -28,8 +30,10 @@ export interface RingBufferViews {
   readonly consumerPos: BigUint64Array;
   /** producer_pos (element 0). */
   readonly producerPos: BigUint64Array;
-  /** The data area twice in a row (2 * max_entries bytes, 4-byte aligned). */
+  /** The data area once, or twice in a row (4-byte aligned). */
   readonly data: Buffer;
+  /** max_entries (default data.length / 2: mapped twice). */
+  readonly size?: number;
 }
 
 export interface RingBufferOptions {
@@ -47,6 +51,11 @@ export class RingBuffer implements RingSource {
   private producerPos: BigUint64Array;
   private lens: Uint32Array;
   private data: Buffer;
+  /** Whether data holds the area once: a wrapping record is then copied into scratch. */
+  private readonly single: boolean;
+  private scratch: Buffer = Buffer.alloc(0);
+  /** Where the peeked record's bytes are: data, or scratch for a wrapped record of a single mapping. */
+  private recData: Buffer = Buffer.alloc(0);
   private release: Release | undefined;
   private open = true;
   private readonly mask: number;
@@ -59,7 +68,8 @@ export class RingBuffer implements RingSource {
   private recOff = -1;
 
   constructor(views: RingBufferViews, opts: RingBufferOptions = {}) {
-    const size = views.data.length / 2;
+    const size = views.size ?? views.data.length / 2;
+    if (views.data.length !== size && views.data.length !== 2 * size) throw new RingLayoutError(`ring buffer: data area of ${views.data.length} bytes for a ${size}-byte ring`);
     if (!Number.isInteger(size) || size < RINGBUF_HDR_SIZE || (size & (size - 1)) !== 0) throw new RingLayoutError(`ring buffer: data area of ${size} bytes is not a power of two`);
     if (views.data.byteOffset % 4 !== 0) throw new RingLayoutError('ring buffer: data area is not 4-byte aligned');
     this.fd = opts.fd ?? -1;
@@ -68,6 +78,7 @@ export class RingBuffer implements RingSource {
     this.consumerPos = views.consumerPos;
     this.producerPos = views.producerPos;
     this.data = views.data;
+    this.single = views.data.length === size;
     this.lens = new Uint32Array(views.data.buffer, views.data.byteOffset, views.data.length / 4);
     this.tail = Number(Atomics.load(this.consumerPos, 0));
   }
@@ -95,25 +106,40 @@ export class RingBuffer implements RingSource {
       }
       this.recLen = bytes;
       this.recOff = off + RINGBUF_HDR_SIZE;
+      this.recData = this.data;
+      // the header is 8-aligned and never wraps; the bytes after it may
+      if (this.single && this.recOff + bytes > this.data.length) this.unwrap();
       return true;
     }
   }
 
+  /** Copies the peeked record's two pieces (end of the area, then its start) into scratch. */
+  private unwrap(): void {
+    const len = this.recLen;
+    if (this.scratch.length < len) this.scratch = Buffer.alloc(Math.max(len, 2 * this.scratch.length));
+    const first = this.data.length - this.recOff;
+    this.data.copy(this.scratch, 0, this.recOff);
+    this.data.copy(this.scratch, first, 0, len - first);
+    this.recData = this.scratch;
+    this.recOff = 0;
+  }
+
   /** Sort key of the peeked record: the record's own timestamp (our record prefix) by timeOf, else 0. */
   peekTime(timeOf?: RawTime): number {
-    return timeOf ? timeOf(this.data, this.recOff, this.recLen) : 0;
+    return timeOf ? timeOf(this.recData, this.recOff, this.recLen) : 0;
   }
 
   /** Hands the peeked record to h and moves past it; returns 1. */
   deliver(h: RingHandler): number {
     const off = this.recOff;
     const len = this.recLen;
+    const data = this.recData;
     this.cursor += ringbufRecordSpan(len);
     const meta = this.meta;
-    if (hasRecordCpu(len)) meta.cpu = recordCpu(this.data, off);
-    if (hasRecordTime(len)) meta.time = recordTime(this.data, off);
+    if (hasRecordCpu(len)) meta.cpu = recordCpu(data, off);
+    if (hasRecordTime(len)) meta.time = recordTime(data, off);
     this.samples++;
-    h.onSample(this.data, off, len, meta);
+    h.onSample(data, off, len, meta);
     return 1;
   }
 
@@ -132,6 +158,8 @@ export class RingBuffer implements RingSource {
     this.producerPos = new BigUint64Array(0);
     this.lens = new Uint32Array(0);
     this.data = Buffer.alloc(0);
+    this.recData = this.data;
+    this.scratch = this.data;
     const release = this.release;
     this.release = undefined;
     release?.();

