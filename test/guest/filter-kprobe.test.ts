@@ -14,14 +14,21 @@ import { eventFieldsOf } from '../../compiler/filter-events.js';
 import { layoutEvent } from '../../compiler/layout.js';
 import { compileFilter, filterTypeOf, kallsymsHost, localFilterHost, type CheckedFilter, type FilterHost } from '../../grammar/filter/index.js';
 import { kernelRules, parseProbeCommands, type ProbeDefinition } from '../../grammar/index.js';
+import { majorMinor } from '../../grammar/kernel-rules/index.js';
 import { checkObject } from '../../runtime/loader.js';
-import { askOurs, sameFilterAnswer } from '../lib/filter-kernel.js';
+import { askOurs, sameFilterAnswer, type FilterAnswer } from '../lib/filter-kernel.js';
 import { withKernelLock } from '../lib/kernel.js';
 import { buildFilterCorpus, EDGE_FILTERS, type CorpusEvent } from '../grammar/filter/corpus.js';
 import { symbolFileOffset } from './elf-symbol.js';
 import { fixture, notInGuestReason } from './env.js';
 import { createKprobeFilterStand, type KprobeSpec } from './filter-kprobe-stand.js';
 import { dynamicEventsSkipReason } from './ftrace.js';
+
+type Disagreement = { readonly event: string; readonly filter: string; readonly kernel: FilterAnswer; readonly ours: FilterAnswer };
+/** Recorded disagreements per guest release, answer for answer (filter-kprobe-known.json). */
+const KNOWN = (JSON.parse(readFileSync(new URL('../../../test/guest/filter-kprobe-known.json', import.meta.url), 'utf8')) as {
+  known: Record<string, Array<Disagreement & { why: string }>>;
+}).known;
 
 const skip = notInGuestReason() ?? dynamicEventsSkipReason('kprobe');
 const RULES = kernelRules(release());
@@ -49,21 +56,29 @@ t.test(`the filter front end with ${release()}'s rules agrees with its kprobe ev
   const count = Number(process.env.KPROBE_BPF_FILTER_COUNT ?? 2200);
   const corpus = [...EDGE_FILTERS, ...buildFilterCorpus(events, count, 0x5eed, symbols)];
   const started = Date.now();
-  const disagreements: string[] = [];
+  const disagreements: Disagreement[] = [];
   let accepted = 0;
   await withKernelLock(() => {
     for (const { event, filter } of corpus) {
       const kernel = stand.ask(event, filter);
       const ours = askOurs(filter, stand.fields.get(event)!, rules, host);
       if (kernel.accepted) accepted++;
-      if (!sameFilterAnswer(kernel, ours)) disagreements.push(`${event}: ${JSON.stringify(filter)}\n  kernel: ${JSON.stringify(kernel)}\n  ours:   ${JSON.stringify(ours)}`);
+      if (!sameFilterAnswer(kernel, ours)) disagreements.push({ event, filter, kernel, ours });
     }
   });
   const agree = corpus.length - disagreements.length;
   t.comment(`kprobe filter differential on ${release()} (rules ${RULES.version}): ${agree}/${corpus.length} agree (${accepted} accepted by the kernel) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  for (const d of disagreements.slice(0, 40)) t.fail('disagreement', { diagnostic: true, found: d });
+  const known = KNOWN[majorMinor(release())] ?? [];
+  const isKnown = (d: Disagreement) => known.find((k) => k.event === d.event && k.filter === d.filter && sameFilterAnswer(k.kernel, d.kernel) && sameFilterAnswer(k.ours, d.ours));
+  const unexplained = disagreements.filter((d) => !isKnown(d));
+  for (const d of disagreements) {
+    const k = isKnown(d);
+    if (k) t.fail(`known disagreement on ${release()}: ${d.event}: ${JSON.stringify(d.filter)}`, { todo: k.why });
+  }
+  for (const d of unexplained.slice(0, 40)) t.fail(`disagreement: ${d.event}: ${JSON.stringify(d.filter)}`, { diagnostic: true, found: JSON.stringify(d) });
+  for (const k of known.filter((k) => !disagreements.some((d) => isKnown(d) === k))) t.fail(`a recorded disagreement no longer occurs as recorded: ${k.event}: ${JSON.stringify(k.filter)}`, { why: k.why });
   t.ok(corpus.length >= 2000, `${corpus.length} filters`);
-  t.equal(disagreements.length, 0, `${agree}/${corpus.length} filters agree with the ${release()} kernel`);
+  t.equal(unexplained.length, 0, `${agree}/${corpus.length} filters agree with the ${release()} kernel, ${disagreements.length - unexplained.length} known disagreements (todo)`);
 });
 
 /** One filter of every kind: numeric, string ==, each glob fast path, a full glob, cpu, comm, &&/||/!. */
