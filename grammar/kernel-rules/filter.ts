@@ -18,7 +18,12 @@ export interface FilterRules {
   readonly trailingOperator: 'accept' | 'refuse';
 }
 
-/** 6.1.4 = 6.1.176 source (filters-and-modern-events.md §1, §3). */
+/**
+ * 6.1.4 = 6.1.176 source (filters-and-modern-events.md §1, §3), except the
+ * trailing operator: the live Debian 6.1.0-57 guest refuses `a == 1 &&` with
+ * "Meaningless filter expression" as 6.18 does (a stable backport), while
+ * the live 6.12.95 guest accepts it (test/guest/filter-kprobe.test.ts).
+ */
 export const FILTER_BASE: Omit<FilterRules, 'version'> = {
-  functionSuffix: false, cpus: false, stacktraceField: false, trailingOperator: 'accept',
+  functionSuffix: false, cpus: false, stacktraceField: false, trailingOperator: 'refuse',
 };

@@ -86,12 +86,16 @@ t.test('error_log entry and filter file, as the kernel prints them', async (t) =
   t.equal(trailing.filter, 'a == 1 &&', 'trailing whitespace is gone before parsing');
 });
 
-t.test('6.1 and 6.12 accept a trailing && or ||; 6.1 has neither CPUS{} nor .function', async (t) => {
-  for (const v of ['6.1', '6.12']) {
-    const r = filterRulesFor(v);
-    t.doesNotThrow(() => compileFilter('a == 1 &&', FIELDS, { rules: r, host }), `${v}: a == 1 &&`);
-    t.doesNotThrow(() => compileFilter('a == 1 && b == 2 ||', FIELDS, { rules: r, host }), `${v}: two terms and ||`);
-    t.equal(refusal('a == 1 || b == 2 &&', r).code, 'ERRNO', `${v}: a pending || under a trailing && leaves a backward jump`);
+t.test('6.12 accepts a trailing && or ||, Debian 6.1 refuses it as 6.18 does; 6.1 has neither CPUS{} nor .function', async (t) => {
+  const r612 = filterRulesFor('6.12');
+  t.doesNotThrow(() => compileFilter('a == 1 &&', FIELDS, { rules: r612, host }), '6.12: a == 1 &&');
+  t.doesNotThrow(() => compileFilter('a == 1 && b == 2 ||', FIELDS, { rules: r612, host }), '6.12: two terms and ||');
+  // Measured in the 6.12.95 guest: accepted; our port of predicate_parse finds a backward jump there.
+  t.doesNotThrow(() => compileFilter('a == 1 || b == 2 &&', FIELDS, { rules: r612, host }), '6.12: a pending || under a trailing &&', { todo: 'the 6.12.95 guest accepts it; grammar/filter/parser.ts refuses with Error: (0)' });
+  const r61 = filterRulesFor('6.1');
+  for (const f of ['a == 1 &&', 'a == 1 && b == 2 ||', 'a == 1 || b == 2 &&']) {
+    const e = refusal(f, r61);
+    t.equal(e.message, 'Meaningless filter expression', `6.1: ${f}`);
   }
   const v61 = filterRulesFor('6.1.176');
   t.equal(refusal('a == CPUS{1}', v61).code, 'INVALID_VALUE');
