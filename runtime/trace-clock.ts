@@ -10,7 +10,7 @@
 // them unrounded), and the write is bracketed by two CLOCK_MONOTONIC reads
 // (process.hrtime: libuv's clock_gettime(CLOCK_MONOTONIC)). The narrowest of
 // several brackets wins; its half-width is the offset's error.
-import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
 import { KprobeBpfError } from '../lib/errors.js';
 
 /** The ftrace trace clocks a trace can print (kernel/trace/trace.c trace_clocks[] names). */
@@ -31,10 +31,22 @@ const SAMPLES = 16;
 /** A `raw` trace line of a marker: "PID CPU TS # IP TEXT" (kernel/trace/trace_output.c trace_print_raw / print_raw). */
 const RAW_MARKER = /^\d+ \d+ (\d+) # \S+ kpbclk(\d+)$/gm;
 
+/** Why the kernel's clock cannot be read: tracefs not mounted, or mounted where this user may not look. */
+function noTracefsReason(clock: TraceClock): string {
+  try {
+    readdirSync('/sys/kernel/tracing');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EACCES') {
+      return `--clock ${clock} reads the kernel's clock through tracefs, which uid ${process.getuid?.() ?? '?'} may not read (EACCES); run it with sudo, or use --clock mono`;
+    }
+  }
+  return `--clock ${clock} needs tracefs (mount -t tracefs nodev /sys/kernel/tracing), or use --clock mono`;
+}
+
 /** The offset of `clock` from CLOCK_MONOTONIC, measured now through the tracefs at `root`. */
 export function measureClockOffset(clock: TraceClock, root: string | undefined): ClockOffset {
   if (clock === 'mono') return { clock, offsetNs: 0, errorNs: 0 };
-  if (!root) throw new TraceClockError(`--clock ${clock} needs tracefs (mount -t tracefs nodev /sys/kernel/tracing), or use --clock mono`);
+  if (!root) throw new TraceClockError(noTracefsReason(clock));
   const dir = `${root}/instances/kprobe_bpf_clock_${process.pid}`;
   try {
     mkdirSync(dir);

@@ -107,7 +107,11 @@ t.test('with CAP_BPF and CAP_PERFMON check passes; a uprobe perf event the kerne
   const ok = kprobeBpf(['check', '-e', 'p:refusal/caps /bin/true:0x10'], nobodyWith('+bpf,+perfmon'));
   t.equal(ok.status, 0, ok.stderr);
   t.match(ok.stdout, /^refusal\/caps +uprobe\.s\/\/bin\/true:0x10 .* ok$/m);
-  const r = kprobeBpf(['trace', '-e', 'p:refusal/caps /bin/true:0x10', '--duration', '0.2'], nobodyWith('+bpf,+perfmon'));
+  // The default clock (local) is read from tracefs, which is root's: that is said first, in one line.
+  const local = kprobeBpf(['trace', '-e', 'p:refusal/caps /bin/true:0x10', '--duration', '0.2'], nobodyWith('+bpf,+perfmon'));
+  t.equal(local.status, 1);
+  t.equal(local.stderr, "kprobe-bpf: --clock local reads the kernel's clock through tracefs, which uid 65534 may not read (EACCES); run it with sudo, or use --clock mono\n");
+  const r = kprobeBpf(['trace', '-e', 'p:refusal/caps /bin/true:0x10', '--duration', '0.2', '--clock', 'mono'], nobodyWith('+bpf,+perfmon'));
   if (r.status === 0) return; // a kernel that lets CAP_PERFMON open uprobe perf events: nothing to explain
   t.equal(r.status, 1);
   t.match(r.stderr, /^kprobe-bpf trace: uprobe \/bin\/true:0x10: perf_event_open \(type \d+, pid -1, cpu \d+\): refused to uid 65534 without CAP_SYS_ADMIN \((EACCES|EPERM)\); run it with sudo\n$/);
