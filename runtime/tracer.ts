@@ -181,7 +181,7 @@ async function traceLoaded(
   let finished = false;
   try {
     // the trace.dat writer (15 modules) is loaded only when -o asks for it
-    dat = opts.output !== undefined ? (await import('./trace-dat/output.js')).openTraceDat(opts.output, sessionEvents) : undefined;
+    dat = opts.output !== undefined ? (await import('./trace-dat/output.js')).openTraceDat(opts.output, sessionEvents, { name: clock.clock, offsetNs: clock.offsetNs }) : undefined;
     const pid = held?.pid ?? opts.pid;
     // programs compiled for -p/-c check the tgid themselves: attach for every task (every thread of it too)
     const inProgram = maps.get(SCOPE_MAP);

@@ -79,8 +79,8 @@ t.test('the installed kprobe-bpf traces a command (-c)', async (t) => {
   // The command's own stdout (sema=0) is interleaved with ours.
   const hits = r.stdout.split('\n').filter((l) => / hot: /.test(l));
   t.equal(hits.length, 2, r.stdout);
-  t.match(hits[0], /^ +kpbtarget-\d+ +\[\d{3}\] \.{5} +[\d.]+: hot: \(0x[0-9a-f]+\) i=0$/);
-  t.match(hits[1], /^ +kpbtarget-\d+ +\[\d{3}\] \.{5} +[\d.]+: hot: \(0x[0-9a-f]+\) i=1$/);
+  t.match(hits[0], /^ +kpbtarget-\d+ +\[\d{3}\] [.dDbBNnLlZzHhs]{3}[0-9a-f.]{2} +[\d.]+: hot: \(0x[0-9a-f]+\) i=0$/);
+  t.match(hits[1], /^ +kpbtarget-\d+ +\[\d{3}\] [.dDbBNnLlZzHhs]{3}[0-9a-f.]{2} +[\d.]+: hot: \(0x[0-9a-f]+\) i=1$/);
 });
 
 t.test('the installed package is a library: parse and compile through its exports', async (t) => {

@@ -17,6 +17,8 @@ export interface TraceDatContents {
   readonly events: readonly DatEvent[];
   readonly symbols: readonly DatSymbol[];
   readonly comms: ReadonlyMap<number, string>;
+  /** The trace clock the timestamps are on (default mono). */
+  readonly clock?: string;
   /** Per CPU (index = CPU number), records in time order. */
   readonly cpus: readonly (readonly DatRecord[])[];
 }
@@ -33,7 +35,7 @@ function header(c: TraceDatContents, sizes: readonly number[], dataStart: number
     u32(0), // trace_printk formats: none
     cmdlinesSection(c.comms),
     u32(sizes.length),
-    optionsSection(),
+    optionsSection(c.clock),
     FLYRECORD,
   ];
   let off = dataStart;

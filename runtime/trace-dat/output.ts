@@ -14,9 +14,9 @@ export interface TraceDatOutput {
   abandon(): void;
 }
 
-export function openTraceDat(path: string, events: readonly { format: EventFormat; typeId: number }[]): TraceDatOutput {
+export function openTraceDat(path: string, events: readonly { format: EventFormat; typeId: number }[], clock?: { name: string; offsetNs: number }): TraceDatOutput {
   const cpus = Math.max(0, ...onlineCpus()) + 1;
-  const writer = new TraceDatWriter(path, events, { cpus });
+  const writer = new TraceDatWriter(path, events, { cpus, ...(clock ? { clock } : {}) });
   return {
     add: writer.add,
     finish() {

@@ -23,6 +23,8 @@ export interface TraceDatWriterOptions {
   readonly pageSize?: number;
   /** CPUs the machine has (the file holds a data section for each). */
   readonly cpus: number;
+  /** The trace clock the text output uses (--clock) and its offset from the records' CLOCK_MONOTONIC; default mono, 0. */
+  readonly clock?: { readonly name: string; readonly offsetNs: number };
   /** Kernel symbols for kprobe addresses (default: /proc/kallsyms when an event is a kprobe). */
   readonly kallsyms?: Kallsyms;
 }
@@ -68,7 +70,7 @@ export class TraceDatWriter {
       return;
     }
     const cpu = recordCpu(raw, off);
-    (this.perCpu[cpu] ??= new CpuRecords()).push(recordTime(raw, off), raw, entry, entryLen);
+    (this.perCpu[cpu] ??= new CpuRecords()).push(recordTime(raw, off) + (this.opts.clock?.offsetNs ?? 0), raw, entry, entryLen);
     this.noteComm(raw.readInt32LE(entry + ENTRY_PID), raw, off + PREFIX_COMM);
     for (const at of this.addressFields.get(type) ?? []) this.addresses.add(raw.readBigUInt64LE(entry + at));
   };
@@ -88,7 +90,10 @@ export class TraceDatWriter {
       const cpus = Math.max(this.opts.cpus, this.perCpu.length);
       const records = Array.from({ length: cpus }, (_, cpu) => this.perCpu[cpu]?.records() ?? []);
       const kallsyms = this.addresses.size ? (this.opts.kallsyms ?? Kallsyms.load()) : emptyKallsyms();
-      const chunks = traceDatChunks({ pageSize: this.pageSize, events: this.events, symbols: symbolsFor(this.addresses, kallsyms), comms: this.comms, cpus: records });
+      const chunks = traceDatChunks({
+        pageSize: this.pageSize, events: this.events, symbols: symbolsFor(this.addresses, kallsyms), comms: this.comms, cpus: records,
+        ...(this.opts.clock ? { clock: this.opts.clock.name } : {}),
+      });
       for (const c of chunks) for (let o = 0; o < c.length; ) o += writeSync(this.fd, c, o, c.length - o);
       this.written = records.reduce((n, r) => n + r.length, 0);
     } finally {
