@@ -27,7 +27,7 @@ import { dynamicEventsSkipReason } from './ftrace.js';
 type Disagreement = { readonly event: string; readonly filter: string; readonly kernel: FilterAnswer; readonly ours: FilterAnswer };
 /** Recorded disagreements per guest release, answer for answer (filter-kprobe-known.json). */
 const KNOWN = (JSON.parse(readFileSync(new URL('../../../test/guest/filter-kprobe-known.json', import.meta.url), 'utf8')) as {
-  known: Record<string, Array<Disagreement & { why: string }>>;
+  known: Record<string, Array<Disagreement & { why: string; varies?: boolean }>>;
 }).known;
 
 const skip = notInGuestReason() ?? dynamicEventsSkipReason('kprobe');
@@ -76,7 +76,8 @@ t.test(`the filter front end with ${release()}'s rules agrees with its kprobe ev
     if (k) t.fail(`known disagreement on ${release()}: ${d.event}: ${JSON.stringify(d.filter)}`, { todo: k.why });
   }
   for (const d of unexplained.slice(0, 40)) t.fail(`disagreement: ${d.event}: ${JSON.stringify(d.filter)}`, { diagnostic: true, found: JSON.stringify(d) });
-  for (const k of known.filter((k) => !disagreements.some((d) => isKnown(d) === k))) t.fail(`a recorded disagreement no longer occurs as recorded: ${k.event}: ${JSON.stringify(k.filter)}`, { why: k.why });
+  // An entry marked `varies` is one the kernel answers differently from run to run: not seeing it is no news.
+  for (const k of known.filter((k) => !k.varies && !disagreements.some((d) => isKnown(d) === k))) t.fail(`a recorded disagreement no longer occurs as recorded: ${k.event}: ${JSON.stringify(k.filter)}`, { why: k.why });
   t.ok(corpus.length >= 2000, `${corpus.length} filters`);
   t.equal(unexplained.length, 0, `${agree}/${corpus.length} filters agree with the ${release()} kernel, ${disagreements.length - unexplained.length} known disagreements (todo)`);
 });
