@@ -2,9 +2,9 @@
 // one function, a private tracefs instance (its own filter files and
 // error_log), one filter write at a time. The uprobe twin is
 // test/lib/filter-kernel.ts (createFilterStand), whose answers these match.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { fieldsFromFormat, type EventField } from '../../grammar/filter/index.js';
-import type { FilterAnswer } from '../lib/filter-kernel.js';
+import { askFilterFile, type FilterAnswer } from '../lib/filter-kernel.js';
 import { TRACEFS } from '../lib/kernel.js';
 
 export interface KprobeSpec { readonly event: string; readonly args: string }
@@ -17,15 +17,6 @@ export interface KprobeFilterStand {
 
 const KPROBE_EVENTS = `${TRACEFS}/kprobe_events`;
 
-/** error_log entries less their timestamps: the message line, the command, the caret. */
-function errorLogEntries(path: string): string[] {
-  const lines = readFileSync(path, 'utf8').split('\n');
-  return lines.flatMap((l, i) => {
-    const m = /^\[\s*[0-9.]+\] (.*)$/.exec(l);
-    return m ? [`${m[1]}\n${lines[i + 1] ?? ''}\n${lines[i + 2] ?? ''}`] : [];
-  });
-}
-
 /** Creates the events (under the caller's kernel lock) and the instance named after the group. */
 export function createKprobeFilterStand(group: string, func: string, probes: readonly KprobeSpec[]): KprobeFilterStand {
   const instance = `${TRACEFS}/instances/${group}`;
@@ -33,13 +24,7 @@ export function createKprobeFilterStand(group: string, func: string, probes: rea
   if (!existsSync(instance)) mkdirSync(instance);
   const fields = new Map(probes.map((p) => [p.event, fieldsFromFormat(readFileSync(`${TRACEFS}/events/${group}/${p.event}/format`, 'utf8'))]));
   const log = `${instance}/error_log`;
-  const ask = (event: string, filter: string): FilterAnswer => {
-    const file = `${instance}/events/${group}/${event}/filter`;
-    writeFileSync(log, '');
-    let errno: string | undefined;
-    try { writeFileSync(file, filter); } catch (e) { errno = (e as NodeJS.ErrnoException).code; }
-    return { accepted: errno === undefined, ...(errno ? { errno } : {}), readback: readFileSync(file, 'utf8'), log: errorLogEntries(log) };
-  };
+  const ask = (event: string, filter: string): FilterAnswer => askFilterFile(`${instance}/events/${group}/${event}/filter`, log, filter);
   const remove = () => {
     if (existsSync(instance)) rmdirSync(instance);
     for (const p of probes) {

@@ -48,7 +48,8 @@ export function buildFilterTarget(dir: string, source = DEFAULT_TARGET, prefix =
   return { binary, offset: `0x${BigInt(`0x${m[1]}`).toString(16)}` };
 }
 
-function readLog(path: string): string[] {
+/** error_log entries less their timestamps: the message line, the command, the caret. */
+export function readLog(path: string): string[] {
   const lines = readFileSync(path, 'utf8').split('\n');
   const out: string[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -56,6 +57,14 @@ function readLog(path: string): string[] {
     if (m) out.push(`${m[1]}\n${lines[i + 1] ?? ''}\n${lines[i + 2] ?? ''}`);
   }
   return out;
+}
+
+/** One write of `filter` to a tracefs filter file: refused or not (errno), the file read back, the error_log's new entries. */
+export function askFilterFile(file: string, log: string, filter: string): FilterAnswer {
+  writeFileSync(log, '');
+  let errno: string | undefined;
+  try { writeFileSync(file, filter); } catch (e) { errno = (e as NodeJS.ErrnoException).code; }
+  return { accepted: errno === undefined, ...(errno ? { errno } : {}), readback: readFileSync(file, 'utf8'), log: readLog(log) };
 }
 
 /** Creates the events (under the caller's kernel lock) and the private instance. */
@@ -66,20 +75,12 @@ export function createFilterStand(target: { binary: string; offset: string }, pr
   if (!existsSync(instance)) mkdirSync(instance);
   const fields = new Map(probes.map((p) => [p.event, fieldsFromFormat(readFileSync(`${TRACEFS}/events/${group}/${p.event}/format`, 'utf8'))]));
   const log = `${instance}/error_log`;
-  const ask = (event: string, filter: string): FilterAnswer => {
-    const file = `${instance}/events/${group}/${event}/filter`;
-    writeFileSync(log, '');
-    let errno: string | undefined;
-    try { writeFileSync(file, filter); } catch (e) { errno = (e as NodeJS.ErrnoException).code; }
-    return { accepted: errno === undefined, ...(errno ? { errno } : {}), readback: readFileSync(file, 'utf8'), log: readLog(log) };
-  };
+  const ask = (event: string, filter: string): FilterAnswer => askFilterFile(`${instance}/events/${group}/${event}/filter`, log, filter);
   const askGroup = (filter: string): FilterAnswer => {
     const file = `${instance}/events/${group}/filter`;
-    writeFileSync(log, '');
-    let errno: string | undefined;
-    try { writeFileSync(file, filter); } catch (e) { errno = (e as NodeJS.ErrnoException).code; }
+    const answer = askFilterFile(file, log, filter);
     const files = [file, ...probes.map((p) => `${instance}/events/${group}/${p.event}/filter`)];
-    return { accepted: errno === undefined, ...(errno ? { errno } : {}), readback: files.map((f) => readFileSync(f, 'utf8')).join('--\n'), log: readLog(log).sort() };
+    return { ...answer, readback: files.map((f) => readFileSync(f, 'utf8')).join('--\n'), log: [...answer.log].sort() };
   };
   const remove = () => {
     for (const p of probes) {
