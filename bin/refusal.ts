@@ -41,10 +41,8 @@ export async function explainingRefusals(command: string, need: Need, run: () =>
  * our objects (another libbpf object may hold programs anyone may load).
  */
 export async function checkNeed(input: InputValues, objects: readonly { bytes: Uint8Array }[]): Promise<Need> {
-  const { readFilteredDefinitions } = await import('./probe-input.js');
   const given = Boolean(input.e?.length || input.f?.length);
-  // Read again for their binaries, unless one was stdin (already consumed by the compile).
-  const lines = given && !input.f?.includes('-') ? (await readFilteredDefinitions(input))?.defs ?? [] : [];
+  // The lines are among `objects` already (compiled, their probe sites in its metadata): no second parse.
   const ours = (await Promise.all(objects.map((o) => definitionsOfObject(o.bytes)))).flat();
-  return { tracing: given || ours.length > 0, attach: false, definitions: [...lines, ...ours] };
+  return { tracing: given || ours.length > 0, attach: false, definitions: ours };
 }
