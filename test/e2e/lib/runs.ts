@@ -11,6 +11,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { fileURLToPath } from 'node:url';
 import { TRACEFS } from '../../lib/kernel.js';
 import { TraceInstance, removeUprobeEvent } from '../../runtime/lib/tracefs.js';
+import { stampedLines } from './stamped-lines.js';
 
 /** The CLI as installed in a checkout (bin/kprobe-bpf runs dist/bin/cli.js). */
 export const CLI = fileURLToPath(new URL('../../../../bin/kprobe-bpf', import.meta.url));
@@ -22,17 +23,9 @@ export interface TraceLine {
   readonly body: string;
 }
 
-const LINE_RE = /^\s*(.*)-(\d+)\s+\[(\d{3})\] (.{5}) +\d+\.\d{6}: (.*)$/;
-
+/** The trace lines of a trace file or pipe output (header and the workload's own output left out). */
 export function traceLines(trace: string): TraceLine[] {
-  const out: TraceLine[] = [];
-  for (const line of trace.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = LINE_RE.exec(line);
-    if (!m) continue; // the workload's own output shares stdout
-    out.push({ comm: m[1]!, body: m[5]! });
-  }
-  return out;
+  return stampedLines(trace).map(({ comm, body }) => ({ comm, body }));
 }
 
 export const headerOf = (trace: string): string => trace.split('\n').filter((l) => l.startsWith('#')).join('\n');
