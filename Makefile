@@ -17,7 +17,7 @@ TEST_FILES := 'dist/test/**/*.test.js'
 include $(sort $(wildcard mk/*.mk))
 
 .PHONY: all build deps apt-deps test demo bench clean
-all: build
+all: deps build
 
 deps: $(NPM_STAMP) apt-deps
 
