@@ -13,7 +13,8 @@ import {
 import type { CheckedExpr, CheckedFilter, CheckedPredicate, Compare, PredicateTest } from '../grammar/filter/index.js';
 import { regexMatch } from '../grammar/filter/regex.js';
 import { FILTERED_MAP, PREFIX_COMM, PREFIX_CPU, RECORD_PREFIX_SIZE, TASK_COMM_LEN } from './abi.js';
-import type { ProbeProgram } from './ir.js';
+import type { FetchProgram, ProbeProgram } from './ir.js';
+import { planFilter, type FilterStage } from './filter-order.js';
 import { emitStringMatch, FILTER_LEN_SLOT, FilterCodegenError, type Labels, type StringView } from './filter-strings.js';
 
 export { FilterCodegenError } from './filter-strings.js';
@@ -207,7 +208,7 @@ function tidy(items: AsmItem[]): AsmItem[] {
 }
 
 /** The filter: falls through when the kernel keeps the record, jumps to `reject` when it drops it. */
-export function emitFilter(target: FilterTarget, filter: CheckedFilter, reject: string): AsmItem[] {
+export function emitFilter(target: FilterTarget, filter: CheckedFilter, reject: string, shown = filter.text): AsmItem[] {
   const text = Buffer.from(filter.text, 'utf8');
   // A first pass counts the search loops and what the verifier spends on them.
   let loops = 0, cost = 0;
@@ -228,30 +229,48 @@ export function emitFilter(target: FilterTarget, filter: CheckedFilter, reject: 
   // The filter never keeps a record (e.g. `cpu & 1`): the sending code after
   // it would be unreachable, which the verifier refuses; a compare it cannot
   // decide statically (the CPU is never 2^64 - 1) keeps it on the graph.
-  return annotate(`filter: ${filter.text} (never true)`, [ldx(sizeFieldFor(4), R1, R7, PREFIX_CPU), jmpImm('jne', R1, -1, reject)]);
+  return annotate(`filter: ${shown} (never true)`, [ldx(sizeFieldFor(4), R1, R7, PREFIX_CPU), jmpImm('jne', R1, -1, reject)]);
 }
 
 /** codegen.ts's map key slot. */
 const KEY_SLOT = -4;
 
-/**
- * The filter between building the record and sending it: a record the
- * filter drops is counted in filtered[eventId] (the profile counts it as a
- * hit, as the kernel's nhit does) and released with `release` (a ring
- * buffer reservation's discard; nothing for a scratch record); then the
- * program returns. `exit` is the program's return-0 label.
- */
-export function emitFilterGate(t: FilterTarget, filter: CheckedFilter, eventId: number, exit: string, release: readonly AsmItem[]): AsmItem[] {
-  const reject = t.fresh('filter_reject'), send = t.fresh('filter_keep_send');
-  let test: AsmItem[];
+/** One stage's test, its refusal named after the event. */
+function stageTest(t: FilterTarget, stage: FilterStage, whole: CheckedExpr, reject: string): AsmItem[] {
   try {
-    test = emitFilter(t, filter, reject);
+    if (stage.skips.length === 0 && stage.filter.expr === whole) return emitFilter(t, stage.filter, reject);
+    // a part of the filter: a never-true annotation names its own predicates
+    const text = Buffer.from(stage.filter.text, 'utf8');
+    const shown = stage.filter.predicates.map((p) => text.subarray(p.node.span.start, p.node.span.end).toString('utf8')).join(' && ');
+    const code = emitFilter(t, stage.filter, reject, shown);
+    return stage.skips.length === 0 ? code : annotate(`filter, before fetching ${stage.skips.join(', ')}`, code);
   } catch (e) {
     if (!(e instanceof FilterCodegenError)) throw e;
     throw new FilterCodegenError(`${t.program.format.group}/${t.program.format.event}: ${e.message}`, { cause: e });
   }
+}
+
+/**
+ * The fetches and the filter between building the prefix and sending the
+ * record (filter-order.ts decides where each part of the filter runs): a
+ * record the filter drops is counted in filtered[eventId] (the profile
+ * counts it as a hit, as the kernel's nhit does) and released with `release`
+ * (a ring buffer reservation's discard; nothing for a scratch record); then
+ * the program returns. `exit` is the program's return-0 label; `fetch`
+ * emits one fetch.
+ */
+export function emitFilteredFetches(t: FilterTarget, filter: CheckedFilter, eventId: number, exit: string, release: readonly AsmItem[],
+  fetch: (f: FetchProgram) => AsmItem[]): AsmItem[] {
+  const reject = t.fresh('filter_reject'), send = t.fresh('filter_keep_send');
+  const plan = planFilter(t.program, filter);
+  const out: AsmItem[] = [];
+  plan.fetches.forEach((f, i) => {
+    for (const s of plan.stages) if (s.after === i) out.push(...stageTest(t, s, filter.expr, reject));
+    out.push(...fetch(f));
+  });
+  for (const s of plan.stages) if (s.after === plan.fetches.length) out.push(...stageTest(t, s, filter.expr, reject));
   return [
-    ...test,
+    ...out,
     ja(send),
     label(reject),
     ...annotate('the filter drops the record: count the hit, release the record', [
