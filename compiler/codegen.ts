@@ -35,7 +35,7 @@ import { DEFAULT_TRACE_CONTEXT_RULES, type TraceContextRules } from './codegen-f
 import type { FetchProgram, FetchSource, MemSpace, ProbeProgram, StoreOp } from './ir.js';
 import { recordCapacity } from './lower.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
-import { emitFilteredFetches } from './filter-codegen.js';
+import { emitFilterBeforeRecord, emitFilteredFetches } from './filter-codegen.js';
 import { emitScopeCheck } from './filter-scope.js';
 
 /** The reader of the BPF ring buffer is woken once a quarter of it waits to be read. */
@@ -470,6 +470,9 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
   if (scoped) e.push(...emitScopeCheck(e.exitLabel, (x) => e.fresh(x)));
   const dynamic = p.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
   const sink = RECORD_SINK[flavor(p)];
+  const target = { program: p, capacity: recordCapacity(p), fresh: (x: string) => e.fresh(x) };
+  // the filter's tests on the CPU, common_pid and registers run before anything is reserved (filter-order.ts)
+  if (filter) e.push(...emitFilterBeforeRecord(target, filter, eventId, e.exitLabel, (f) => emitFetch(e, f)));
   e.push(...sink.acquire(e, eventId));
   e.push(...annotate('prefix: time, tgid, cpu, comm; common_type, common_pid', [
     call(Helper.ktime_get_ns),
@@ -492,7 +495,6 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
   if (e.entryBase) e.push(mov64Reg(R9, R7), alu64Imm('add', R9, RECORD_PREFIX_SIZE));
   if (filter) {
     // the filter's numeric tests may run between fetches (filter-order.ts), the rest on the whole record
-    const target = { program: p, capacity: recordCapacity(p), fresh: (x: string) => e.fresh(x) };
     const release = p.sleepable ? releaseRecord(e, Helper.ringbuf_discard) : [];
     e.push(...emitFilteredFetches(target, filter, eventId, e.exitLabel, release, (f) => emitFetch(e, f)));
   } else {

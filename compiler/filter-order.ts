@@ -12,6 +12,7 @@
 // (their search loops' verifier budget is counted over one filter there).
 import type { CheckedExpr, CheckedFilter, CheckedPredicate } from '../grammar/filter/index.js';
 import type { FetchProgram, ProbeProgram } from './ir.js';
+import { RECORD_PREFIX_SIZE } from './abi.js';
 
 /**
  * What a fetch costs: 0, registers and constants (no helper call); 1,
@@ -20,6 +21,16 @@ import type { FetchProgram, ProbeProgram } from './ir.js';
  */
 export type FetchRank = 0 | 1 | 2;
 const LAST: FetchRank = 2;
+/**
+ * Where a conjunct can be tested: BEFORE, before the record exists (the
+ * running CPU, common_pid, common_type and arguments read straight from a
+ * register or a constant, into a stack window); else after the fetches of
+ * that rank.
+ */
+export type StageRank = typeof BEFORE | FetchRank;
+export const BEFORE = -1;
+/** Bytes of the record (from its start, prefix included) the stack window before the record holds. */
+export const BEFORE_WINDOW = 256;
 
 export function fetchRank(f: FetchProgram): FetchRank {
   switch (f.store.op) {
@@ -29,9 +40,9 @@ export function fetchRank(f: FetchProgram): FetchRank {
   }
 }
 
-/** One check of the filter: `filter` over the fields built by the first `after` fetches of the plan. */
+/** One check of the filter: `filter` over the fields built by the first `after` fetches of the plan (BEFORE: before the record). */
 export interface FilterStage {
-  readonly after: number;
+  readonly after: number | typeof BEFORE;
   readonly filter: CheckedFilter;
   /** Fetches the program skips when this check drops the record (empty: the final check on the whole record). */
   readonly skips: readonly string[];
@@ -40,6 +51,8 @@ export interface FilterStage {
 export interface FilterPlan {
   /** The fetches in the order the program makes them. */
   readonly fetches: readonly FetchProgram[];
+  /** The fetches the test before the record makes into its stack window (when the first stage is BEFORE). */
+  readonly beforeFetches: readonly FetchProgram[];
   /** In program order; the last one runs after every fetch unless early ones decide everything. */
   readonly stages: readonly FilterStage[];
 }
@@ -67,18 +80,38 @@ function predicatesOf(e: CheckedExpr): CheckedPredicate[] {
  * cpu and __probe_ip are in the record before any fetch; an argument after
  * its own fetch; a string test only on the whole record.
  */
-function predicateRank(p: CheckedPredicate, fetches: readonly FetchProgram[]): FetchRank {
+function predicateRank(p: CheckedPredicate, fetches: readonly FetchProgram[]): StageRank {
   switch (p.test.kind) {
-    case 'never': case 'integer': case 'cpu': case 'cpu_in_mask': case 'integer_in_mask': case 'function': break;
+    case 'cpu': case 'cpu_in_mask': return BEFORE;
+    case 'never': case 'integer': case 'integer_in_mask': break;
+    case 'function': return p.field.origin === 'event' ? rankOfField(p, fetches) : 0;
     default: return LAST;
   }
+  if (p.field.origin === 'common') return p.field.name === 'common_pid' || p.field.name === 'common_type' ? BEFORE : 0;
   if (p.field.origin !== 'event') return 0;
+  const f = fetches.find((x) => x.argName === p.field.name);
+  return f && fetchedBeforeRecord(f) ? BEFORE : rankOfField(p, fetches);
+}
+
+function rankOfField(p: CheckedPredicate, fetches: readonly FetchProgram[]): FetchRank {
   const f = fetches.find((x) => x.argName === p.field.name);
   return f ? fetchRank(f) : 0;
 }
 
-const conjunctRank = (e: CheckedExpr, fetches: readonly FetchProgram[]): FetchRank =>
-  predicatesOf(e).reduce<FetchRank>((r, p) => Math.max(r, predicateRank(p, fetches)) as FetchRank, 0);
+/**
+ * A register or a constant stored as it is, inside the window before the
+ * record, at an offset aligned to its size: the verifier refuses a
+ * misaligned stack access (the record, a map value or a ring buffer
+ * reservation, packs its fields as the kernel does).
+ */
+export function fetchedBeforeRecord(f: FetchProgram): boolean {
+  if (fetchRank(f) !== 0 || (f.source.op !== 'reg' && f.source.op !== 'imm') || f.store.op !== 'raw') return false;
+  const at = RECORD_PREFIX_SIZE + f.fieldOffset;
+  return at % f.store.size === 0 && at + f.store.size <= BEFORE_WINDOW;
+}
+
+const conjunctRank = (e: CheckedExpr, fetches: readonly FetchProgram[]): StageRank =>
+  predicatesOf(e).reduce<StageRank>((r, p) => Math.max(r, predicateRank(p, fetches)) as StageRank, BEFORE);
 
 const andOf = (terms: readonly CheckedExpr[]): CheckedExpr => (terms.length === 1 ? terms[0]! : { kind: 'and', terms });
 
@@ -94,12 +127,22 @@ function subFilter(filter: CheckedFilter, terms: readonly CheckedExpr[]): Checke
  * to move, this is the one check on the whole record.
  */
 export function planFilter(program: ProbeProgram, filter: CheckedFilter): FilterPlan {
-  const whole: FilterPlan = { fetches: program.fetches, stages: [{ after: program.fetches.length, filter, skips: [] }] };
+  const whole: FilterPlan = { fetches: program.fetches, beforeFetches: [], stages: [{ after: program.fetches.length, filter, skips: [] }] };
   const terms = conjuncts(filter.expr);
   const ranks = terms.map((c) => conjunctRank(c, program.fetches));
   const fetches = ([0, 1, 2] as const).flatMap((r) => program.fetches.filter((f) => fetchRank(f) === r));
   const stages: FilterStage[] = [];
   let late = terms.map((_, i) => i);
+  let beforeFetches: FetchProgram[] = [];
+  // before the record: always worth it (no reservation, no prefix helpers for a dropped hit)
+  const before = late.filter((i) => ranks[i] === BEFORE);
+  if (before.length > 0) {
+    const sub = subFilter(filter, before.map((i) => terms[i]!));
+    const named = new Set(sub.predicates.map((p) => p.field.name));
+    beforeFetches = program.fetches.filter((f) => named.has(f.argName));
+    stages.push({ after: BEFORE, filter: sub, skips: ['the record'] });
+    late = late.filter((i) => ranks[i] !== BEFORE);
+  }
   for (const r of [0, 1] as const) {
     const after = fetches.filter((f) => fetchRank(f) <= r).length;
     if (after === fetches.length) break;
@@ -110,5 +153,6 @@ export function planFilter(program: ProbeProgram, filter: CheckedFilter): Filter
   }
   if (stages.length === 0) return whole;
   if (late.length > 0) stages.push({ after: fetches.length, filter: subFilter(filter, late.map((i) => terms[i]!)), skips: [] });
-  return { fetches, stages };
+  // with nothing tested between fetches, they keep their order
+  return { fetches: stages.some((s) => s.after !== BEFORE && s.skips.length > 0) ? fetches : program.fetches, beforeFetches, stages };
 }

@@ -10,7 +10,7 @@ import { disassemble } from '../../../bpf/disasm.js';
 import { generateProgram } from '../../../compiler/codegen.js';
 import { emitFilter, FilterCodegenError } from '../../../compiler/filter-codegen.js';
 import { eventFieldsOf } from '../../../compiler/filter-events.js';
-import { conjuncts, fetchRank, planFilter, type FilterPlan } from '../../../compiler/filter-order.js';
+import { BEFORE, conjuncts, fetchedBeforeRecord, fetchRank, planFilter, type FilterPlan } from '../../../compiler/filter-order.js';
 import { recordCapacity } from '../../../compiler/lower.js';
 import { RECORD_PREFIX_SIZE } from '../../../compiler/abi.js';
 import type { ProbeProgram } from '../../../compiler/ir.js';
@@ -31,7 +31,7 @@ function planOf(line: string, text: string): { program: ProbeProgram; filter: Ch
 
 /** Each stage as `after: its predicates`, for compact expectations. */
 const shape = (text: string, plan: FilterPlan) =>
-  plan.stages.map((s) => `${s.after}: ${s.filter.predicates.map((p) => text.slice(p.node.span.start, p.node.span.end)).join(' & ')}`);
+  plan.stages.map((s) => `${s.after === BEFORE ? 'before' : s.after}: ${s.filter.predicates.map((p) => text.slice(p.node.span.start, p.node.span.end)).join(' & ')}`);
 
 /** The program's disassembly, one annotation or instruction per line. */
 function listing(program: ProbeProgram, filter: CheckedFilter): string[] {
@@ -39,28 +39,50 @@ function listing(program: ProbeProgram, filter: CheckedFilter): string[] {
   return disassemble(insns, { annotate: true, strict: false }).map((l) => l.trim());
 }
 
-t.test('num == 1 && s ~ "x*": the number is tested before the string is fetched', async (t) => {
+t.test('num == 1 && s ~ "x*": the register is tested before the record is reserved', async (t) => {
   const text = 'num == 1 && s ~ "x*"';
   const { program, filter, plan } = planOf(LINE, text);
-  t.same(plan.fetches.map((f) => f.argName), ['num', 'p', 's'], 'the fixed-size fields first, the string last');
-  t.same(shape(text, plan), ['1: num == 1', '3: s ~ "x*"'], 'num == 1 right after num, the string test on the whole record');
-  t.same(plan.stages[0]!.skips, ['p', 's'], 'a record it drops skips the other fetches');
+  t.same(shape(text, plan), ['before: num == 1', '3: s ~ "x*"'], 'num == 1 before the record, the string test on the whole record');
+  t.same(plan.beforeFetches.map((f) => f.argName), ['num'], 'num is fetched into the window');
+  t.same(plan.fetches, program.fetches, 'nothing tested between fetches: their order is kept');
   const l = listing(program, filter);
   const at = (needle: string) => l.findIndex((x) => x.includes(needle));
-  t.ok(at('; filter, before fetching p, s; filter: num == 1') > 0, '--disasm says where and why');
-  t.ok(at('filter: num == 1') < at('; s=+0(%si):string'), 'the test comes before the string fetch');
-  t.ok(at('; s=+0(%si):string') < at('filter: s ~ "x*"'), 'the string test after it');
+  t.ok(at('; filter, before the record is reserved') >= 0, '--disasm says where');
+  t.ok(at('filter: num == 1') < at('record = ringbuf_reserve'), 'the test comes before the reservation');
+  t.ok(at('record = ringbuf_reserve') < at('; s=+0(%si):string') && at('; s=+0(%si):string') < at('filter: s ~ "x*"'), 'the string test after the string fetch');
   t.equal(l.filter((x) => x.includes('filter: num == 1')).length, 1, 'tested once');
+  t.ok(at('the filter drops the hit before its record exists') > 0, 'a dropped hit is still counted');
 });
 
-t.test('each conjunct after the costliest fetch it needs', async (t) => {
-  const text = 'p > 3 && s != "a" && common_pid != 1 && !(num < 0 || s == "b")';
+t.test('p > 3 && s ~ "x*": a memory read is tested before the string is fetched', async (t) => {
+  const text = 'p > 3 && s ~ "x*"';
+  const { program, filter, plan } = planOf(LINE, text);
+  t.same(plan.fetches.map((f) => f.argName), ['num', 'p', 's'], 'the fixed-size fields first, the string last');
+  t.same(shape(text, plan), ['2: p > 3', '3: s ~ "x*"']);
+  t.same(plan.stages[0]!.skips, ['s'], 'a record it drops skips the string fetch');
+  const l = listing(program, filter);
+  const at = (needle: string) => l.findIndex((x) => x.includes(needle));
+  t.ok(at('; filter, before fetching s; filter: p > 3') > at('; p=+8(%di):u32'), '--disasm says where and why, after p is read');
+  t.ok(at('filter: p > 3') < at('; s=+0(%si):string'), 'before the string fetch');
+});
+
+t.test('each conjunct where the fields it needs are first built', async (t) => {
+  const text = 'p > 3 && s != "a" && common_pid != 1 && !(num < 0 || s == "b") && common_flags == 0';
   const { plan } = planOf(LINE, text);
-  t.same(shape(text, plan), ['1: common_pid != 1 & num < 0', '2: p > 3', '3: s != "a" & s == "b"'],
-    'registers and common fields first, a memory read next, strings last; !(a || b) is !a && !b');
-  t.same(plan.stages.map((s) => s.skips), [['p', 's'], ['s'], []]);
-  const late = plan.stages[2]!.filter.expr;
+  t.same(shape(text, plan), ['before: common_pid != 1 & num < 0', '1: common_flags == 0', '2: p > 3', '3: s != "a" & s == "b"'],
+    'common_pid and registers before the record, common_flags with the record, a memory read next, strings last; !(a || b) is !a && !b');
+  const late = plan.stages[3]!.filter.expr;
   t.same(late.kind === 'and' ? late.terms.map((x) => x.kind) : [], ['pred', 'not'], 'the rest in source order, the negation kept');
+});
+
+t.test('the window before the record holds the first fields only', async (t) => {
+  const args = Array.from({ length: 40 }, (_, i) => `a${i}=%di:u64`).join(' ');
+  const text = 'a0 == 1 && a39 == 2 && cpu == 0';
+  const { plan } = planOf(`p:g/e /bin/true:0x1000 ${args} s=+0(%si):string`, text);
+  t.same(shape(text, plan), ['before: a0 == 1 & cpu == 0', '40: a39 == 2'], 'a field past the window waits for the record');
+  const packed = planOf('p:g/e /bin/true:0x1000 c=%dx:u8 e=%r8:x64 s=+0(%si):string', 'e == 1 && c == 2 && s ~ "x*"');
+  t.same(packed.plan.beforeFetches.map((f) => f.argName), ['c'], 'a field at an offset not aligned to its size stays in the record (the verifier refuses misaligned stack access)');
+  t.same(shape('e == 1 && c == 2 && s ~ "x*"', packed.plan), ['before: c == 2', '2: e == 1', '3: s ~ "x*"']);
 });
 
 t.test('nothing moves where the answer could differ or nothing would be saved', async (t) => {
@@ -75,14 +97,14 @@ t.test('nothing moves where the answer could differ or nothing would be saved', 
   unchanged(LINE, '!(num == 1 && s ~ "x*")', '!(a && b) is !a || !b');
   unchanged(LINE, '(num == 1 || s == "y") && (s ~ "x*" || p == 2)', 'every conjunct names the string');
   unchanged(LINE, 's ~ "x*" && comm == "sh"', 'string tests, comm included, stay on the whole record');
-  unchanged('p:g/e /bin/true:0x1000 num=%di:s32 p=%si:u32', 'num == 1 && p == 2', 'no costlier fetch to skip');
+  unchanged('p:g/e /bin/true:0x1000 num=%di:s32 p=%si:u32', 'common_preempt_count == 0', 'a field the record sets, and no costlier fetch to skip');
   unchanged('p:g/e /bin/true:0x1000 num=%di:s32 s=+0(%si):string', 's ~ "x*"', 'no numeric test');
 });
 
 t.test('an || of numbers is one conjunct: it moves whole', async (t) => {
   const text = '(num == 1 || cpu == 2) && s ~ "x*"';
   const { plan } = planOf(LINE, text);
-  t.same(shape(text, plan), ['1: num == 1 & cpu == 2', '3: s ~ "x*"']);
+  t.same(shape(text, plan), ['before: num == 1 & cpu == 2', '3: s ~ "x*"']);
   t.equal(plan.stages[0]!.filter.expr.kind, 'or');
 });
 
@@ -126,11 +148,13 @@ t.test('random filters in stages keep exactly the records the kernel evaluator k
     filters++;
     const plan = planFilter(program, checked);
     if (plan.stages.length > 1) staged++;
-    // a stage before the end reads only fields its fetches have built, and no string
+    // a stage before the end reads only fields built by then, and no string
     for (const s of plan.stages.slice(0, -1)) {
-      const built = new Set(plan.fetches.slice(0, s.after).map((f) => f.argName));
+      const built = new Set((s.after === BEFORE ? plan.beforeFetches : plan.fetches.slice(0, s.after)).map((f) => f.argName));
       for (const p of s.filter.predicates) {
         if (p.test.kind === 'string' || (rank.has(p.field.name) && !built.has(p.field.name))) misplaced++;
+        if (s.after === BEFORE && !(p.test.kind === 'cpu' || p.test.kind === 'cpu_in_mask' || ['common_pid', 'common_type'].includes(p.field.name)
+          || program.fetches.some((f) => f.argName === p.field.name && fetchedBeforeRecord(f)))) misplaced++;
       }
     }
     const dynamic = (fs: typeof plan.fetches) => fs.filter((f) => rank.get(f.argName) === 2).map((f) => f.argName).join();
