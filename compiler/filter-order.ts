@@ -8,8 +8,12 @@
 // fetched for a record the filter drops. Fetches that do not grow the
 // record's dynamic area write fixed offsets only, so building them first
 // leaves every record byte where it was; the dynamic ones keep their order.
-// Only numeric tests move: string tests keep their place in the final check
-// (their search loops' verifier budget is counted over one filter there).
+// Tests on the CPU, common_pid and arguments taken straight from a register
+// go first of all, before the record is even reserved (filter-codegen.ts:
+// emitFilterBeforeRecord). Only numeric tests move: string tests keep their
+// place in the final check (their search loops' verifier budget is counted
+// over one filter there). What the kernel does with a hit the filter drops
+// is the same either way: nothing is recorded, the hit is counted.
 import type { CheckedExpr, CheckedFilter, CheckedPredicate } from '../grammar/filter/index.js';
 import type { FetchProgram, ProbeProgram } from './ir.js';
 import { RECORD_PREFIX_SIZE } from './abi.js';
