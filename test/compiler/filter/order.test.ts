@@ -1,6 +1,7 @@
 // Where the filter runs in the program (compiler/filter-order.ts): numeric
-// conjuncts on fields built before the strings are tested before the
-// strings are fetched, only where the answer cannot differ; random filters
+// conjuncts on the CPU, common_pid and registers before the record is
+// reserved, on other fixed-size fields before the strings are fetched, only
+// where the answer cannot differ; random filters
 // split into stages keep exactly the records the kernel's evaluator keeps
 // (the stages' code run in order by the test interpreter on full records).
 import t from 'tap';
