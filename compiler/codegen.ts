@@ -35,7 +35,7 @@ import { DEFAULT_TRACE_CONTEXT_RULES, type TraceContextRules } from './codegen-f
 import type { FetchProgram, FetchSource, MemSpace, ProbeProgram, StoreOp } from './ir.js';
 import { recordCapacity } from './lower.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
-import { emitFilterGate } from './filter-codegen.js';
+import { emitFilterBeforeRecord, emitFilteredFetches } from './filter-codegen.js';
 import { emitScopeCheck } from './filter-scope.js';
 
 /** The reader of the BPF ring buffer is woken once a quarter of it waits to be read. */
@@ -470,6 +470,9 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
   if (scoped) e.push(...emitScopeCheck(e.exitLabel, (x) => e.fresh(x)));
   const dynamic = p.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
   const sink = RECORD_SINK[flavor(p)];
+  const target = { program: p, capacity: recordCapacity(p), fresh: (x: string) => e.fresh(x) };
+  // the filter's tests on the CPU, common_pid and registers run before anything is reserved (filter-order.ts)
+  if (filter) e.push(...emitFilterBeforeRecord(target, filter, eventId, e.exitLabel, (f) => emitFetch(e, f)));
   e.push(...sink.acquire(e, eventId));
   e.push(...annotate('prefix: time, tgid, cpu, comm; common_type, common_pid', [
     call(Helper.ktime_get_ns),
@@ -490,10 +493,12 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
   e.push(...emitProbeIp(p));
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
   if (e.entryBase) e.push(mov64Reg(R9, R7), alu64Imm('add', R9, RECORD_PREFIX_SIZE));
-  for (const f of p.fetches) e.push(...emitFetch(e, f));
   if (filter) {
-    const target = { program: p, capacity: recordCapacity(p), fresh: (x: string) => e.fresh(x) };
-    e.push(...emitFilterGate(target, filter, eventId, e.exitLabel, p.sleepable ? releaseRecord(e, Helper.ringbuf_discard) : []));
+    // the filter's numeric tests may run between fetches (filter-order.ts), the rest on the whole record
+    const release = p.sleepable ? releaseRecord(e, Helper.ringbuf_discard) : [];
+    e.push(...emitFilteredFetches(target, filter, eventId, e.exitLabel, release, (f) => emitFetch(e, f)));
+  } else {
+    for (const f of p.fetches) e.push(...emitFetch(e, f));
   }
   e.push(...sink.submit(e, eventId, dynamic));
   e.push(label(e.exitLabel), mov64Imm(R0, 0), exit());
