@@ -39,7 +39,7 @@ import { emitFilterBeforeRecord, emitFilteredFetches } from './filter-codegen.js
 import { emitScopeCheck } from './filter-scope.js';
 
 /** The reader of the BPF ring buffer is woken once a quarter of it waits to be read. */
-const RINGBUF_WAKEUP_BYTES = RINGBUF_BYTES / 4;
+const ringbufWakeupBytes = (ringBytes: number): number => ringBytes / 4;
 /** kernel: a __data_loc field is u32 (length << 16 | offset from the entry start). */
 const DATA_LOC_LEN_SHIFT = 16;
 /** uapi/linux/bpf.h: ringbuf_query's BPF_RB_AVAIL_DATA, submit's BPF_RB_NO_WAKEUP / BPF_RB_FORCE_WAKEUP. */
@@ -99,7 +99,7 @@ class Emitter {
   readonly entryBase: boolean;
   /** Where every early exit and the end of the program jump: return 0. */
   readonly exitLabel: string;
-  constructor(readonly program: ProbeProgram) {
+  constructor(readonly program: ProbeProgram, readonly ringBytes: number = RINGBUF_BYTES) {
     this.entryBase = dynamicDestinations(program) >= 3;
     this.exitLabel = this.unique('out');
   }
@@ -441,7 +441,7 @@ function releaseRecord(e: Emitter, helper: number): AsmItem[] {
     mov64Imm(R2, BPF_RB_AVAIL_DATA),
     call(Helper.ringbuf_query),
     mov64Imm(R2, BPF_RB_NO_WAKEUP),
-    jmpImm('jlt', R0, RINGBUF_WAKEUP_BYTES, chosen),
+    jmpImm('jlt', R0, ringbufWakeupBytes(e.ringBytes), chosen),
     mov64Imm(R2, BPF_RB_FORCE_WAKEUP),
     label(chosen),
     mov64Reg(R1, R7),
@@ -457,6 +457,8 @@ export interface ProgramOptions {
   readonly scoped?: boolean;
   /** How the flags column is computed (compiler/codegen-flags-rules.ts). */
   readonly traceContext?: TraceContextRules;
+  /** Size of the BPF ring buffer map (default RINGBUF_BYTES): a quarter of it waiting wakes the reader. */
+  readonly ringBytes?: number;
 }
 
 /**
@@ -465,8 +467,8 @@ export interface ProgramOptions {
  * kernel's rules.
  */
 export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramOptions = {}): AsmItem[] {
-  const { filter, scoped = false, traceContext: rules = DEFAULT_TRACE_CONTEXT_RULES } = opts;
-  const e = new Emitter(p);
+  const { filter, scoped = false, traceContext: rules = DEFAULT_TRACE_CONTEXT_RULES, ringBytes = RINGBUF_BYTES } = opts;
+  const e = new Emitter(p, ringBytes);
   if (scoped) e.push(...emitScopeCheck(e.exitLabel, (x) => e.fresh(x)));
   const dynamic = p.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
   const sink = RECORD_SINK[flavor(p)];
