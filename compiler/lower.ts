@@ -10,6 +10,7 @@ import { ARG_REGS, PT_REGS_OFFSET, RETVAL_REG, STACK_REG, WORD_SIZE } from './ar
 import { fetchTypeOf } from '../grammar/fetch-types.js';
 import type { Deref, FetchProgram, FetchSource, MemSpace, ProbeIpSource, ProbeProgram, StoreOp } from './ir.js';
 import { layoutEvent } from './layout.js';
+import { KprobeBpfError } from '../lib/errors.js';
 import { attachedOf, eventFieldSource } from './eprobe.js';
 import type { EventField } from '../grammar/filter/index.js';
 
@@ -94,6 +95,11 @@ function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: Lo
   let store: StoreOp;
   let kept = derefs;
   const base = arg.type.base;
+  if ((source.op === 'comm' || source.op === 'immstr') && !ft.isString) {
+    // kernel (6.5+ eprobes): $comm and \"str" keep the default type there, so the value is the
+    // kernel address of current->comm or of the parsed string: nothing a BPF program can know
+    throw new KprobeBpfError(`${def.group}/${def.event}: ${arg.name}=${arg.source}: as a number this is a kernel address only the kernel's own eprobe knows; type it :string`);
+  }
   if (source.op === 'comm') store = { op: 'comm' };
   else if (source.op === 'immstr') store = { op: 'immstr', value: source.value, readable: def.tracer !== 'uprobe' };
   else if (base === 'symstr') store = { op: 'symstr' };
