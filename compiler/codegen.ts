@@ -336,7 +336,7 @@ function emitFetch(e: Emitter, f: FetchProgram): AsmItem[] {
 
 /** __probe_ip, or __probe_func and __probe_ret_ip, at the offsets the layout gave them. */
 function emitProbeIp(p: ProbeProgram): AsmItem[] {
-  if (p.format.probeFields.length === 0) return []; // eprobes: no __probe_ip
+  if (p.format.tracer === 'eprobe') return []; // eprobes: no __probe_ip
   const ip = p.probeIp;
   const first = entry(fieldOffset(p.format, p.format.isReturn ? FIELD_STRING_FUNC : FIELD_STRING_IP));
   const value: AsmItem[] = (() => {
