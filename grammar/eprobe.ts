@@ -12,6 +12,7 @@ import { rulesAt } from './kernel-rules/index.js';
 import { MAX_EVENT_NAME_LEN, parseEventName } from './names.js';
 import { argsWithin, type LineOptions, type Log } from './probe.js';
 import { checkProbeArg, type ArgContext } from './rules.js';
+import { kstrtol } from './kstrto.js';
 
 /** kernel: EPROBE_EVENT_SYSTEM. */
 export const EPROBE_GROUP = 'eprobes';
@@ -92,7 +93,16 @@ function eprobeArgs(log: Log, words: readonly string[], fields: readonly EventFi
       }
       throw e;
     }
-    const { symbol: _symbol, ...arg } = checked;
+    const { symbol, ...arg } = checked;
+    // kernel: traceprobe_update_arg — a symbol that cannot split or resolve is -EINVAL/-ENOENT, logged by
+    // nobody; only names kallsyms never holds are known here (the rest resolve at load time)
+    if (symbol !== undefined) {
+      const sign = symbol.search(/[+-]/);
+      const name = sign >= 0 ? symbol.slice(0, sign) : symbol;
+      if ((sign >= 0 && kstrtol(symbol.slice(sign)) === undefined) || name === '' || /^[0-9]/.test(name)) {
+        throw log.silent(`@${symbol}: no such kernel symbol (the kernel refuses the line without an error_log entry)`);
+      }
+    }
     const fetch = opts.rules.eventFields === 'update' ? resolveFields(log, arg.fetch, fields) : arg.fetch;
     used.add(arg.name);
     args.push({ ...arg, fetch });

@@ -108,7 +108,7 @@ class ArgParse {
       default:
         // kernel (BTF arguments): a bare identifier, or a '(' typecast, is a BTF argument; kprobe-bpf
         // has no BTF argument support, and uprobes never have it (live 6.18: NOSUP_BTFARG for both).
-        if (this.ctx.rules.btfArgs && (isAlpha(arg[0]) || arg[0] === '_' || arg[0] === '(')) this.fail('NOSUP_BTFARG');
+        if (this.ctx.rules.btfArgs && (isAlpha(arg[0]) || arg[0] === '_' || (arg[0] === '(' && this.ctx.rules.btfTypecast))) this.fail('NOSUP_BTFARG');
         return this.fail('BAD_FETCH_ARG');
     }
   }
@@ -155,7 +155,7 @@ class ArgParse {
       return { kind: 'eventfield', name };
     }
     if (name === 'comm' || name === 'COMM') { this.code[this.pc] = 'COMM'; return { kind: 'comm' }; }
-    return this.fail('BAD_VAR', 0);
+    return this.fail('BAD_VAR');
   }
 
   /** '@': @ADDR, @+FILE_OFFS (uprobes) or @SYM[+|-offs] (kprobes), each read through a dereference. */

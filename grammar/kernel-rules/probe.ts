@@ -46,6 +46,12 @@ export interface ProbeRules {
    * keeps the default type, as an event may have a `comm` field).
    */
   readonly eventFields: 'update' | 'parse';
+  /**
+   * A '(' starts a BTF argument (a typecast) as a letter or '_' does: live
+   * 6.18 (uprobes) says "BTF is not available or not supported"; 6.12.95's
+   * parse_probe_arg only knows letters and '_' (eprobes there: "Invalid fetch argument").
+   */
+  readonly btfTypecast: boolean;
 }
 
 /**
@@ -66,4 +72,5 @@ export const PROBE_BASE: Omit<ProbeRules, 'version'> = {
   extraArgs: 'ignore',
   typeErrorOffset: 'argument',
   eventFields: 'update',
+  btfTypecast: false,
 };

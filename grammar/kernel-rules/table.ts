@@ -61,8 +61,9 @@ export const CHANGES: readonly Row[] = [
   },
   {
     version: '6.18',
-    change: { probe: { errorTexts: {} }, filter: { trailingOperator: 'refuse' } },
-    source: 'live 6.18: "a == 1 &&" refused, 6.12.107 source accepts; BAD_VAR spelt "variable" (first mainline version '
+    change: { probe: { errorTexts: {}, btfTypecast: true }, filter: { trailingOperator: 'refuse' } },
+    source: 'live 6.18: "a == 1 &&" refused, 6.12.107 source accepts; "(" starts a BTF argument (6.12.95 guest eprobes: '
+      + '"Invalid fetch argument"; first version not established); BAD_VAR spelt "variable" (first mainline version '
       + 'after 6.12 with the fix not established)',
   },
 ];
