@@ -95,9 +95,10 @@ function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: Lo
   let store: StoreOp;
   let kept = derefs;
   const base = arg.type.base;
-  if ((source.op === 'comm' || source.op === 'immstr') && !ft.isString) {
-    // kernel (6.5+ eprobes): $comm and \"str" keep the default type there, so the value is the
-    // kernel address of current->comm or of the parsed string: nothing a BPF program can know
+  if ((source.op === 'comm' || source.op === 'immstr') && (!ft.isString || count !== undefined)) {
+    // kernel (eprobes): $comm and \"str" keep the default type there, so the value is the kernel
+    // address of current->comm or of the parsed string (an array reads char * from there): nothing
+    // a BPF program can know
     throw new KprobeBpfError(`${def.group}/${def.event}: ${arg.name}=${arg.source}: as a number this is a kernel address only the kernel's own eprobe knows; type it :string`);
   }
   if (source.op === 'comm') store = { op: 'comm' };

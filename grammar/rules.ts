@@ -291,8 +291,8 @@ function parseArgType(body: string, bodyOffset: number, ctx: ArgContext, refuse:
   }
   const typeOffset = colon >= 0 ? colon + 1 : 0;
   let type: FetchType | undefined;
-  // kernel (6.5+): "But ignore for eprobes": an attached event may have a field named comm.
-  const exempt = ctx.tevent !== undefined && ctx.rules.eventFields === 'parse';
+  // kernel: "But ignore for eprobes": an attached event may have a field named comm (6.1.0-57 and 6.12.95 guests alike).
+  const exempt = ctx.tevent !== undefined;
   if (!exempt && (fetchText === '$comm' || fetchText === '$COMM' || fetchText.startsWith('\\"'))) {
     if (count > 0 || (typeText !== undefined && typeText !== 'string')) refuse('NEED_STRING_TYPE', bodyOffset + typeOffset);
     type = FETCH_TYPES.string;

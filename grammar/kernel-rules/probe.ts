@@ -40,10 +40,10 @@ export interface ProbeRules {
   /**
    * When an eprobe's `$FIELD` is looked up in the attached event: 'update'
    * (6.1: any `$NAME` parses, the field is looked up after the argument and a
-   * miss is "Attached event does not have this field"; `$comm` is a string
-   * like everywhere) or 'parse' (6.5, the common parser's
-   * parse_trace_event_arg: a miss is BAD_VAR at the word's start, and `$comm`
-   * keeps the default type, as an event may have a `comm` field).
+   * miss is "Attached event does not have this field" at the word's start)
+   * or 'parse' (6.5, the common parser's parse_trace_event_arg: a miss is
+   * BAD_VAR at the `$`). Both leave `$comm` and `\"str"` the default type
+   * there, as an event may have a `comm` field.
    */
   readonly eventFields: 'update' | 'parse';
   /**

@@ -58,4 +58,5 @@ for (const [v, word] of [['6.1', 'variable'], ['6.12', 'valiable']] as const) {
 t.equal(answer('e sched.sched_switch x=$nope', '6.1'), 'event_probe: error: Attached event does not have this field\n  Command: e sched.sched_switch x=$nope\n                                ^', '6.1: an unknown field, found after the argument');
 t.equal(answer('e sched.sched_switch x=$nope', '6.12'), 'event_probe: error: Invalid $-valiable specified\n  Command: e sched.sched_switch x=$nope\n                                  ^', '6.12: an unknown field, BAD_VAR at the $');
 t.equal(answer('e sched.sched_switch $comm', '6.1'), 'e:eprobes/sched_switch sched.sched_switch arg1=$comm', '6.1: $comm');
-t.equal(answer('e sched.sched_switch $comm:u32', '6.12'), 'e:eprobes/sched_switch sched.sched_switch arg1=$comm:u32', '6.12: $comm keeps any type');
+both('e sched.sched_switch $comm:u32', 'e:eprobes/sched_switch sched.sched_switch arg1=$comm:u32', '$comm keeps any type (an event may have a comm field)');
+both('e sched.sched_switch \\"s":u32', 'e:eprobes/sched_switch sched.sched_switch arg1=\\"s":u32', '\\"str" keeps any type too');
