@@ -13,6 +13,11 @@ import { formatProbeCommand, kernelRules, parseProbeCommands, ProbeSyntaxError, 
 import { readErrorLog, type Answer } from '../lib/grammar-diff.js';
 import { TRACEFS, withKernelLock } from '../lib/kernel.js';
 import { notInGuestReason } from './env.js';
+import { runCli } from './kdiff.js';
+import { compileDefinitions } from '../../compiler/object.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const DYNAMIC_EVENTS = `${TRACEFS}/dynamic_events`;
 const skip = notInGuestReason();
@@ -122,4 +127,26 @@ t.test('eprobe grammar: `parse` with the guest kernel\'s rules agrees with its d
     else t.fail(`disagreement: ${r.line.slice(0, 100)}`, { diagnostic: true, kernel: r.kernel, ours: r.ours });
   }
   t.comment(`eprobe grammar differential on ${release()}: ${agree}/${lines.length} lines agree (${results.filter((r) => r.kernel.accepted).length} accepted by the kernel)`);
+
+  // every accepted line's program through this kernel's verifier, in one object (one `check`)
+  const named = results.filter((r) => r.kernel.accepted && r.ours.accepted && r.line.startsWith('e:kbge/a '))
+    .map((r, i) => r.line.replace('e:kbge/a ', `e:kbge/a${i} `));
+  const compilable = named.filter((l) => {
+    try {
+      compileDefinitions(parseProbeCommands(l, opts).commands.flatMap((c) => (c.op === 'define' ? [c] : [])));
+      return true;
+    } catch {
+      return false; // $comm or \"str" as a number: refused at compile time, said why (compiler/lower.ts)
+    }
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'kbge-'));
+  try {
+    writeFileSync(join(dir, 'defs'), `${compilable.join('\n')}\n`);
+    const check = await runCli(['check', '-f', join(dir, 'defs')]);
+    const ok = check.stdout.split('\n').filter((l) => /\sok$/.test(l)).length;
+    t.equal(check.code, 0, `check: all ${compilable.length} programs of the accepted lines pass the verifier (${named.length - compilable.length} refused at compile time)`, { stdout: check.stdout.slice(-3000), stderr: check.stderr.slice(-3000) });
+    t.equal(ok, compilable.length, 'one verified program per line');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
