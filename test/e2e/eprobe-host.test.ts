@@ -87,3 +87,19 @@ t.test('eprobe on sched_switch: $FIELD of each size and sign, a char array as a 
   const mismatched = lines.filter((l) => Number(re.exec(l.body)?.[1]) !== l.pid);
   t.same(mismatched.map((l) => l.raw), [], 'prev_pid is the pid of the task that switched out (current)');
 });
+
+t.test('eprobe programs of every fetch form pass this kernel\'s verifier', { skip }, async (t) => {
+  const ex = 'sched.sched_process_exec', sw = 'sched.sched_switch', op = `${SYS}.${EV}`;
+  const lines = [
+    `e:kpbv/a ${sw} a=$prev_pid b=$prev_pid:s8 c=$prev_prio:u16 d=$prev_state:s64 e=$prev_comm f=$prev_comm:string g=$next_comm:ustring`,
+    `e:kpbv/b ${sw} a=$prev_pid:b3@2/32 b=$prev_state:x8 c=+0($prev_state):u32 d=+8(+0($prev_state)):u8[4] e=$comm:string f=$COMM:string`,
+    `e:kpbv/c ${sw} a=@jiffies_to_msecs b=@jiffies_to_msecs:u32 c=\\42 d=\\"imm":string e=+0(@jiffies_to_msecs):string f=$prev_state:symbol g=$prev_state:symstr`,
+    `e:kpbv/d ${ex} a=$filename b=$filename:string c=$pid:s32 d=$old_pid if filename ~ "*sh*" || filename == "/bin/true"`,
+    `e:kpbv/e ${op} a=$filename b=$filename:ustring c=+0($filename):string d=$__syscall_nr if flags & 0x40 && dfd != 3`,
+    `e:kpbv/f ${sw} if prev_comm ~ "kw*" && next_comm != "swapper/0" || COMM == "bash" || cpu == 0`,
+    `e:kpbv/g ${sw} n=$next_pid if !(prev_pid < 100) && (next_prio >= 120 || prev_state & 1)`,
+  ];
+  const cli = await runCli(['check', ...lines.flatMap((l) => ['-e', l])]);
+  t.equal(cli.code, 0, 'check passes', { stdout: cli.stdout, stderr: cli.stderr });
+  t.equal(cli.stdout.split('\n').filter((l) => /\sok$/.test(l)).length, lines.length, 'one verified program per line');
+});
