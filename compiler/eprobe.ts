@@ -8,7 +8,7 @@
 import { R1, R2, R3, R6, R7, sizeFieldFor } from '../bpf/insn.js';
 import { type AsmItem, Helper, alu64Imm, alu64Reg, annotate, call, ja, label, ldx, mov64Imm, mov64Reg, stx } from '../bpf/asm.js';
 import type { AttachedEvent } from '../grammar/ast.js';
-import { filterTypeOf, type CheckedFilter, type EventField } from '../grammar/filter/index.js';
+import { filterTypeOf, type CheckedExpr, type CheckedFilter, type EventField } from '../grammar/filter/index.js';
 import { rulesAt } from '../grammar/kernel-rules/index.js';
 import { PREFIX_COMM, PREFIX_CPU, RECORD_PREFIX_SIZE, TASK_COMM_LEN } from './abi.js';
 import { emitFilter } from './filter-codegen.js';
@@ -29,11 +29,19 @@ export function eventFieldSource(fields: readonly EventField[], name: string): E
   return { op: 'event-field', name, offset: f.offset, size: f.size, signed: f.signed, ...(string ? { string } : {}) };
 }
 
+/** Whether a filter tests a `__data_loc` string. */
+function testsDynamic(e: CheckedExpr): boolean {
+  switch (e.kind) {
+    case 'and': case 'or': return e.terms.some(testsDynamic);
+    case 'not': return testsDynamic(e.term);
+    case 'pred': return e.pred.test.kind === 'string' && e.pred.test.source === 'dynamic';
+  }
+}
+
 /** Whether the program reads an attached dynamic string: the record copy then holds room for them. */
 function readsDynamic(fetches: readonly FetchProgram[], filter: CheckedFilter | undefined): boolean {
   const src = fetches.some((f) => f.source.op === 'event-field' && (f.source.string === 'dynamic' || f.source.string === 'relative'));
-  const text = filter ? JSON.stringify(filter.expr, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) : '';
-  return src || text.includes('"dynamic"');
+  return src || (filter !== undefined && testsDynamic(filter.expr));
 }
 
 /** The record copy's place (after the record the program builds, `recordBytes`) and size. */
