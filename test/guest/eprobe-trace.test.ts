@@ -23,6 +23,8 @@ const DEFS = [
   `e:${G}/cm syscalls.sys_enter_openat c=$comm:string i=\\7 s=\\"ab":string m=$mode:x8`,
   `e:${G}/cl syscalls.sys_enter_close fd=$fd:s32 nr=$__syscall_nr:s32`,
   `e:${G}/sw sched.sched_switch prev=$prev_pid:s32 pc=$prev_comm:string nc=$next_comm:string pr=$prev_prio:s32`,
+  `e:${G}/swf sched.sched_switch p=$prev_pid:s32 b=$prev_state:b2@0/64 n=$next_pid if prev_comm ~ "ca*" && prev_prio >= 100`,
+  `e:${G}/cl2 syscalls.sys_enter_close a=@nr_cpu_ids:u32 i=\\-1:s8 fd=$fd:x16 x=@nr_cpu_ids:u8[4]`,
 ];
 const EVENTS = DEFS.map((d) => /^e:\S+\/(\S+)/.exec(d)![1]!);
 const COMMAND = 'cat /etc/hostname /nonexistent-kbet';
