@@ -76,7 +76,7 @@ export const METADATA_SECTION = '.kprobe_bpf.events';
 export const METADATA_VERSION = 3;
 
 /** Which kernel tracer an event belongs to. */
-export type ProbeTracer = 'kprobe' | 'uprobe';
+export type ProbeTracer = 'kprobe' | 'uprobe' | 'eprobe';
 
 /**
  * How one value of an argument prints (the kernel's fetch type names,
@@ -134,6 +134,8 @@ export interface EventFormat {
   readonly entrySize: number;
   /** The `print fmt:` line, exactly as the kernel writes it. */
   readonly printFmt: string;
+  /** eprobes: the event attached to, printed in each line as `(SYSTEM.EVENT)`. */
+  readonly attached?: { readonly system: string; readonly event: string };
 }
 
 /** Where a probe sits, as the attach code needs it. */
@@ -145,7 +147,9 @@ export type ProbePlace =
   /** uprobe PATH:OFFSET[(REF_CTR_OFFSET)] */
   | { readonly kind: 'file'; readonly path: string; readonly offset: bigint; readonly refCtrOffset?: bigint }
   /** uprobe PATH:SYMBOL[+offs], resolved to a file offset when attached */
-  | { readonly kind: 'file-symbol'; readonly path: string; readonly symbol: string; readonly offset: bigint; readonly refCtrOffset?: bigint };
+  | { readonly kind: 'file-symbol'; readonly path: string; readonly symbol: string; readonly offset: bigint; readonly refCtrOffset?: bigint }
+  /** eprobe: the trace event SYSTEM/EVENT whose tracepoint the program runs on */
+  | { readonly kind: 'event'; readonly system: string; readonly event: string };
 
 /** What attaching a probe needs: its tracer, direction, name and place. */
 export interface ProbeSite {

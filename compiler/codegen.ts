@@ -37,6 +37,7 @@ import { recordCapacity } from './lower.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
 import { emitFilterBeforeRecord, emitFilteredFetches } from './filter-codegen.js';
 import { emitScopeCheck } from './filter-scope.js';
+import { emitAttached, emitEventField } from './eprobe.js';
 
 /** The reader of the BPF ring buffer is woken once a quarter of it waits to be read. */
 const ringbufWakeupBytes = (ringBytes: number): number => ringBytes / 4;
@@ -140,6 +141,11 @@ function emitSource(e: Emitter, src: FetchSource): AsmItem[] {
     case 'comm':
     case 'immstr':
       return [];
+    case 'event-field': {
+      const raw = e.program.attached?.raw;
+      if (!raw) throw new Error(`${e.program.name}: $${src.name} outside an event probe`);
+      return emitEventField(src, raw);
+    }
   }
 }
 
@@ -330,6 +336,7 @@ function emitFetch(e: Emitter, f: FetchProgram): AsmItem[] {
 
 /** __probe_ip, or __probe_func and __probe_ret_ip, at the offsets the layout gave them. */
 function emitProbeIp(p: ProbeProgram): AsmItem[] {
+  if (p.format.tracer === 'eprobe') return []; // eprobes: no __probe_ip
   const ip = p.probeIp;
   const first = entry(fieldOffset(p.format, p.format.isReturn ? FIELD_STRING_FUNC : FIELD_STRING_IP));
   const value: AsmItem[] = (() => {
@@ -491,6 +498,7 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
     // common_type, with common_flags and common_preempt_count zero (emitTraceContext sets a uprobe's)
     st(sizeFieldFor(4), R7, entry(fieldOffset(p.format, 'common_type')), eventId),
   ]));
+  e.push(...emitAttached(p, (x) => e.fresh(x), e.exitLabel));
   e.push(...emitTraceContext(p.format, entry(0), DEREF_SLOT, rules));
   e.push(...emitProbeIp(p));
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));

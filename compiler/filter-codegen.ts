@@ -37,6 +37,8 @@ export interface FilterTarget extends Omit<Labels, 'earlyExit'> {
   readonly capacity: number;
   /** Pending verifier states the filter's loops may leave (default PENDING_BUDGET; tests set 0 to force full-window loops). */
   readonly pendingBudget?: number;
+  /** The bytes a dynamic string field can hold, when the record is not the program's own (an eprobe's attached event). */
+  readonly dynamicWindow?: (field: string) => number;
 }
 
 const entry = (off: number) => RECORD_PREFIX_SIZE + off;
@@ -99,7 +101,7 @@ function stringView(t: FilterTarget, p: CheckedPredicate, test: StringTest, empt
     case 'comm': return [movRecord(PREFIX_COMM), { len: TASK_COMM_LEN, window: TASK_COMM_LEN }];
     case 'static': return [movRecord(entry(p.field.offset)), { len: test.length, window: Math.max(0, t.capacity - entry(p.field.offset)) }];
     case 'dynamic': {
-      const window = dynamicWindow(t.program, p.field.name);
+      const window = t.dynamicWindow ? t.dynamicWindow(p.field.name) : dynamicWindow(t.program, p.field.name);
       return [[
         ldx(sizeFieldFor(4), R2, R7, entry(p.field.offset)),
         mov64Reg(R3, R2), alu64Imm('and', R3, 0xffff), alu64Imm('rsh', R2, 16),
