@@ -55,8 +55,8 @@ export const METADATA_SECTION = '.kprobe_bpf.events';
 /** Raised whenever ObjectMetadata changes shape: an object of another version is refused, not misread. */
 export const METADATA_VERSION = 3;
 
-/** Which kernel tracer an event belongs to. */
-export type ProbeTracer = 'kprobe' | 'uprobe';
+/** Which kernel tracer an event belongs to (fprobe/tprobe: dynamic_events' `f` and `t` events). */
+export type ProbeTracer = 'kprobe' | 'uprobe' | 'fprobe' | 'tprobe';
 
 /**
  * How one value of an argument prints (the kernel's fetch type names,
@@ -125,7 +125,11 @@ export type ProbePlace =
   /** uprobe PATH:OFFSET[(REF_CTR_OFFSET)] */
   | { readonly kind: 'file'; readonly path: string; readonly offset: bigint; readonly refCtrOffset?: bigint }
   /** uprobe PATH:SYMBOL[+offs], resolved to a file offset when attached */
-  | { readonly kind: 'file-symbol'; readonly path: string; readonly symbol: string; readonly offset: bigint; readonly refCtrOffset?: bigint };
+  | { readonly kind: 'file-symbol'; readonly path: string; readonly symbol: string; readonly offset: bigint; readonly refCtrOffset?: bigint }
+  /** fprobe [MOD:]SYM: a function's entry or exit, through the BPF trampoline (fentry/fexit) */
+  | { readonly kind: 'function'; readonly module?: string; readonly symbol: string }
+  /** tprobe TRACEPOINT: the tracepoint's raw arguments (tp_btf) */
+  | { readonly kind: 'tracepoint'; readonly name: string };
 
 /** What attaching a probe needs: its tracer, direction, name and place. */
 export interface ProbeSite {

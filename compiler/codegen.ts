@@ -37,6 +37,7 @@ import { recordCapacity } from './lower.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
 import { emitFilterGate } from './filter-codegen.js';
 import { emitScopeCheck } from './filter-scope.js';
+import { emitFtraceSite, emitTrampolineRetIp } from './trampoline-codegen.js';
 
 /** The reader of the BPF ring buffer is woken once a quarter of it waits to be read. */
 const RINGBUF_WAKEUP_BYTES = RINGBUF_BYTES / 4;
@@ -140,6 +141,8 @@ function emitSource(e: Emitter, src: FetchSource): AsmItem[] {
     case 'comm':
     case 'immstr':
       return [];
+    // fentry/fexit/tp_btf: the context is the trampoline's u64 slots
+    case 'ctx': return [ldx(sizeFieldFor(8), R3, R6, src.offset)];
   }
 }
 
@@ -329,7 +332,7 @@ function emitFetch(e: Emitter, f: FetchProgram): AsmItem[] {
 }
 
 /** __probe_ip, or __probe_func and __probe_ret_ip, at the offsets the layout gave them. */
-function emitProbeIp(p: ProbeProgram): AsmItem[] {
+function emitProbeIp(e: Emitter, p: ProbeProgram): AsmItem[] {
   const ip = p.probeIp;
   const first = entry(fieldOffset(p.format, p.format.isReturn ? FIELD_STRING_FUNC : FIELD_STRING_IP));
   const value: AsmItem[] = (() => {
@@ -340,6 +343,7 @@ function emitProbeIp(p: ProbeProgram): AsmItem[] {
       case 'kprobe-addr': return [ldx(sizeFieldFor(8), R1, R6, PT_REGS_OFFSET.ip), ...addConst(R1, -BigInt(KPROBE_OPCODE_SIZE)), stx(sizeFieldFor(8), R7, first, R1)];
       // kernel 5.15+ (uprobes 6.6+): bpf_get_func_ip gives the probed function's address
       case 'func-ip': return [mov64Reg(R1, R6), call(Helper.get_func_ip), stx(sizeFieldFor(8), R7, first, R0)];
+      case 'ftrace-site': return emitFtraceSite(ip, first, DEREF_SLOT, (x) => e.fresh(x));
     }
   })();
   // ksym + large offset would clobber r1 in addConst; offsets are small, but keep r1 for the value
@@ -348,7 +352,9 @@ function emitProbeIp(p: ProbeProgram): AsmItem[] {
   const retIp = entry(fieldOffset(p.format, FIELD_STRING_RETIP));
   return [
     ...annotate(FIELD_STRING_FUNC, value),
-    ...annotate(FIELD_STRING_RETIP, [ldx(sizeFieldFor(8), R1, R6, PT_REGS_OFFSET.ip), stx(sizeFieldFor(8), R7, retIp, R1)]),
+    ...annotate(FIELD_STRING_RETIP, p.retIp?.op === 'trampoline-frame'
+      ? emitTrampolineRetIp(p.retIp, retIp, DEREF_SLOT)
+      : [ldx(sizeFieldFor(8), R1, R6, PT_REGS_OFFSET.ip), stx(sizeFieldFor(8), R7, retIp, R1)]),
   ];
 }
 
@@ -487,7 +493,7 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
     st(sizeFieldFor(4), R7, entry(fieldOffset(p.format, 'common_type')), eventId),
   ]));
   e.push(...emitTraceContext(p.format, entry(0), DEREF_SLOT, rules));
-  e.push(...emitProbeIp(p));
+  e.push(...emitProbeIp(e, p));
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
   if (e.entryBase) e.push(mov64Reg(R9, R7), alu64Imm('add', R9, RECORD_PREFIX_SIZE));
   for (const f of p.fetches) e.push(...emitFetch(e, f));

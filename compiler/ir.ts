@@ -21,7 +21,9 @@ export type FetchSource =
   /** @+FILE_OFFS: the address in the probed process that the file offset maps to. */
   | { readonly op: 'foffs'; readonly fileOffset: bigint; readonly probeFileOffset: bigint }
   | { readonly op: 'comm' }
-  | { readonly op: 'immstr'; readonly value: string };
+  | { readonly op: 'immstr'; readonly value: string }
+  /** fentry/fexit/tp_btf: a u64 slot of the program's context (an argument, fexit's return value). */
+  | { readonly op: 'ctx'; readonly offset: number };
 
 /** Stage 2: val = *(unsigned long *)(val + offset). */
 export interface Deref {
@@ -87,7 +89,27 @@ export type ProbeIpSource =
    */
   | { readonly op: 'kprobe-addr' }
   /** return probes: the probed function's address as the kernel reports it (bpf_get_func_ip). */
-  | { readonly op: 'func-ip' };
+  | { readonly op: 'func-ip' }
+  /**
+   * fprobe and tprobe events: the function's ftrace site, what the kernel's
+   * fprobe reports (the symbol, +4 past an ENDBR on an IBT kernel). From
+   * bpf_get_func_ip (fentry/fexit: the traced function's address) or a
+   * kernel symbol (a tracepoint's __probestub_TP), moved past an ENDBR64
+   * read at that address.
+   */
+  | { readonly op: 'ftrace-site'; readonly base: 'func-ip' }
+  | { readonly op: 'ftrace-site'; readonly base: 'ksym'; readonly symbol: string };
+
+/** __probe_ret_ip of a return probe. */
+export type ProbeRetIpSource =
+  /** kretprobe/uretprobe: the ip register at the return is the caller's return address. */
+  | { readonly op: 'reg-ip' }
+  /**
+   * fexit: the traced function's caller's return address, read from the
+   * trampoline's frame at this byte offset from ctx (above the saved rbp and
+   * the trampoline's own return address into the function).
+   */
+  | { readonly op: 'trampoline-frame'; readonly ctxOffset: number };
 
 export interface ProbeProgram {
   readonly name: string;
@@ -100,8 +122,12 @@ export interface ProbeProgram {
   /** libbpf section name: kprobe/SYM, kretprobe/SYM, uprobe/..., uretprobe/... */
   readonly section: string;
   readonly format: EventFormat;
-  /** __probe_ip (or __probe_func) and, for return probes, __probe_ret_ip (always the ip register). */
+  /** __probe_ip (or __probe_func). */
   readonly probeIp: ProbeIpSource;
+  /** Return probes: __probe_ret_ip (absent: the ip register). */
+  readonly retIp?: ProbeRetIpSource;
+  /** What r1 points at when the program starts: pt_regs (kprobe, uprobe) or the trampoline's u64 slots (fentry, fexit, tp_btf). */
+  readonly context: 'pt_regs' | 'slots';
   readonly fetches: readonly FetchProgram[];
   /** Bytes reserved for each string in the dynamic area. */
   readonly maxStringSize: number;

@@ -10,6 +10,8 @@ import { ARG_REGS, PT_REGS_OFFSET, RETVAL_REG, STACK_REG, WORD_SIZE } from './ar
 import { fetchTypeOf } from '../grammar/fetch-types.js';
 import type { Deref, FetchProgram, FetchSource, MemSpace, ProbeIpSource, ProbeProgram, StoreOp } from './ir.js';
 import { layoutEvent } from './layout.js';
+import { callerReturnSlot, CTX_SLOT, isTrampolineTracer, trampolineSection, trampolineSource, type FunctionSlots } from './trampoline.js';
+import { btfFunctionSlots } from './trampoline-btf.js';
 
 export interface LowerOptions {
   /** Bytes reserved per string in the dynamic area (kernel: up to MAX_STRING_SIZE). */
@@ -27,6 +29,8 @@ export interface LowerOptions {
   readonly sleepable?: boolean;
   /** The kernel facts the flags column is computed with (compiler/codegen-flags-rules.ts; default DEFAULT_TRACE_CONTEXT_RULES). */
   readonly traceContext?: TraceContextRules;
+  /** fexit events: the argument slots of the probed function (default: the running kernel's BTF). */
+  readonly functionSlots?: FunctionSlots;
 }
 
 /** kernel: MAX_STRING_SIZE (PATH_MAX), a string's bytes including its NUL. */
@@ -40,9 +44,15 @@ const reg = (name: keyof typeof PT_REGS_OFFSET): FetchSource =>
 
 interface Chain { source: FetchSource; derefs: Deref[] }
 
+/** fprobe/tprobe events: where arguments and the return value are in the program's context slots. */
+type SlotSource = (fetch: Extract<FetchArg, { kind: 'arg' | 'retval' | 'reg' | 'stack' | 'stackp' }>) => FetchSource;
+
 /** Flattens nested dereferences into a source and a list of reads, innermost first. */
-function chainOf(fetch: FetchArg, tracer: Tracer, probeFileOffset: bigint): Chain {
+function chainOf(fetch: FetchArg, tracer: Tracer, probeFileOffset: bigint, slots?: SlotSource): Chain {
   const space = defaultSpace(tracer);
+  if (slots && ['arg', 'retval', 'reg', 'stack', 'stackp'].includes(fetch.kind)) {
+    return { source: slots(fetch as Parameters<SlotSource>[0]), derefs: [] };
+  }
   switch (fetch.kind) {
     case 'reg': return { source: reg(fetch.reg), derefs: [] };
     case 'stackp': return { source: reg(STACK_REG), derefs: [] };
@@ -63,7 +73,7 @@ function chainOf(fetch: FetchArg, tracer: Tracer, probeFileOffset: bigint): Chai
     case 'symbol': return { source: { op: 'ksym', symbol: fetch.symbol, offset: fetch.offset }, derefs: [{ offset: 0n, space }] };
     case 'fileoffs': return { source: { op: 'foffs', fileOffset: fetch.offset, probeFileOffset }, derefs: [{ offset: 0n, space: 'user' }] };
     case 'deref': {
-      const inner = chainOf(fetch.inner, tracer, probeFileOffset);
+      const inner = chainOf(fetch.inner, tracer, probeFileOffset, slots);
       return { source: inner.source, derefs: [...inner.derefs, { offset: fetch.offset, space: fetch.user ? 'user' : space }] };
     }
   }
@@ -80,16 +90,16 @@ function probeFileOffsetOf(def: ProbeDefinition, opts: LowerOptions): bigint {
 
 const usesFileOffset = (f: FetchArg): boolean => f.kind === 'fileoffs' || (f.kind === 'deref' && usesFileOffset(f.inner));
 
-function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: LowerOptions): FetchProgram {
+function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: LowerOptions, slots?: SlotSource): FetchProgram {
   const probeFileOffset = usesFileOffset(arg.fetch) ? probeFileOffsetOf(def, opts) : 0n;
-  const { source, derefs } = chainOf(arg.fetch, def.tracer, probeFileOffset);
+  const { source, derefs } = chainOf(arg.fetch, def.tracer, probeFileOffset, slots);
   const ft = fetchTypeOf(arg.type);
   const count = arg.type.arrayLength;
   let store: StoreOp;
   let kept = derefs;
   const base = arg.type.base;
   if (source.op === 'comm') store = { op: 'comm' };
-  else if (source.op === 'immstr') store = { op: 'immstr', value: source.value, readable: def.tracer === 'kprobe' };
+  else if (source.op === 'immstr') store = { op: 'immstr', value: source.value, readable: def.tracer !== 'uprobe' };
   else if (base === 'symstr') store = { op: 'symstr' };
   else if (ft.isString) {
     // kernel: a string reads at the last dereference's address; for an array
@@ -128,6 +138,9 @@ function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: Lo
 
 function probeIpOf(def: ProbeDefinition): ProbeIpSource {
   const p = def.point;
+  // kernel: a tprobe sits on the tracepoint's __probestub_TP; an fprobe on the function's ftrace site
+  if (p.kind === 'tracepoint') return { op: 'ftrace-site', base: 'ksym', symbol: `__probestub_${p.name}` };
+  if (p.kind === 'function') return { op: 'ftrace-site', base: 'func-ip' };
   if (def.tracer === 'uprobe') return def.isReturn ? { op: 'func-ip' } : { op: 'reg-ip' };
   if (!def.isReturn) return { op: 'kprobe-addr' };
   // a module symbol is in kallsyms under its own name
@@ -146,6 +159,7 @@ export const isSleepable = (def: ProbeDefinition, opts: LowerOptions = {}): bool
  */
 export function sectionOf(def: ProbeDefinition, sleepable = false): string {
   const p = def.point;
+  if (isTrampolineTracer(def)) return trampolineSection(def);
   const base = `${def.tracer}${def.isReturn ? 'ret' : ''}`.replace('kprobe' + 'ret', 'kretprobe').replace('uprobe' + 'ret', 'uretprobe');
   const kind = sleepable ? `${base}.s` : base;
   switch (p.kind) {
@@ -153,6 +167,7 @@ export function sectionOf(def: ProbeDefinition, sleepable = false): string {
     case 'address': return `${kind}/0x${p.address.toString(16)}`;
     case 'file': return `${kind}/${p.path}:0x${p.offset.toString(16)}`;
     case 'file-symbol': return `${kind}/${p.path}:${p.symbol}${p.offset ? `+${p.offset}` : ''}`;
+    default: throw new Error(`${def.group}/${def.event}: no probe section for a ${p.kind} place`);
   }
 }
 
@@ -199,12 +214,43 @@ function placeOf(def: ProbeDefinition): ProbePlace {
     case 'address': return { kind: 'address', address: p.address };
     case 'file': return { kind: 'file', path: p.path, offset: p.offset, ...refCtr(p.refCtrOffset) };
     case 'file-symbol': return { kind: 'file-symbol', path: p.path, symbol: p.symbol, offset: p.offset, ...refCtr(p.refCtrOffset) };
+    case 'function': return { kind: 'function', ...(p.module !== undefined ? { module: p.module } : {}), symbol: p.symbol };
+    case 'tracepoint': return { kind: 'tracepoint', name: p.name };
   }
 }
 
+/**
+ * fexit: the probed function's argument slots, from BTF (needed for the
+ * return value's slot and the trampoline's frame); asked only when used.
+ */
+function argSlotsOf(def: ProbeDefinition, opts: LowerOptions): () => number {
+  let n: number | undefined;
+  return () => {
+    if (n !== undefined) return n;
+    const p = def.point;
+    if (p.kind !== 'function') throw new Error(`${def.group}/${def.event}: $retval on a tracepoint`);
+    const slots = (opts.functionSlots ?? btfFunctionSlots()).argSlots(p.symbol, p.module);
+    if (slots === undefined) {
+      throw new Error(`${def.group}/${def.event}: the kernel's BTF has no function ${p.module ? `${p.module}:` : ''}${p.symbol} (an fexit program needs its prototype)`);
+    }
+    n = slots;
+    return n;
+  };
+}
+
+/** fprobe/tprobe: the context slots, and fexit's __probe_ret_ip from the trampoline's frame. */
+function trampolineParts(def: ProbeDefinition, opts: LowerOptions): { slots: SlotSource; retIp?: ProbeIpSourceRet } {
+  const argSlots = argSlotsOf(def, opts);
+  const slots: SlotSource = (f) => trampolineSource(f, def, argSlots);
+  if (!def.isReturn) return { slots };
+  return { slots, retIp: { op: 'trampoline-frame', ctxOffset: callerReturnSlot(argSlots()) * CTX_SLOT } };
+}
+type ProbeIpSourceRet = NonNullable<ProbeProgram['retIp']>;
+
 export function lowerProbe(def: ProbeDefinition, opts: LowerOptions = {}): ProbeProgram {
   const format = layoutEvent(def);
-  const fetches = def.args.map((a, i) => lowerArg(a, format.argFields[i]!, def, opts));
+  const trampoline = isTrampolineTracer(def) ? trampolineParts(def, opts) : undefined;
+  const fetches = def.args.map((a, i) => lowerArg(a, format.argFields[i]!, def, opts, trampoline?.slots));
   const sleepable = isSleepable(def, opts);
   return {
     name: programNameOf(def),
@@ -214,6 +260,8 @@ export function lowerProbe(def: ProbeDefinition, opts: LowerOptions = {}): Probe
     section: sectionOf(def, sleepable),
     format,
     probeIp: probeIpOf(def),
+    ...(trampoline?.retIp ? { retIp: trampoline.retIp } : {}),
+    context: trampoline ? 'slots' : 'pt_regs',
     fetches,
     maxStringSize: stringRoom(fetches, format.entrySize, opts.maxStringSize),
     sleepable,

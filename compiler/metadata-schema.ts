@@ -58,7 +58,7 @@ function union(tag: string, variants: Readonly<Record<string, Check>>): Check {
 const FIELD = { ctype: str, name: str, offset: count, size: count, signed: bool };
 
 const EVENT_FORMAT = record({
-  group: str, event: str, tracer: oneOf(['kprobe', 'uprobe']), isReturn: bool,
+  group: str, event: str, tracer: oneOf(['kprobe', 'uprobe', 'fprobe', 'tprobe']), isReturn: bool,
   commonFields: list(record(FIELD)),
   probeFields: list(record(FIELD)),
   argFields: list(record({ ...FIELD, print: oneOf(PRINT_KINDS), count: optional(count), printFragment: str })),
@@ -71,6 +71,8 @@ const PROBE_PLACE = union('kind', {
   address: record({ address: big }),
   file: record({ path: str, offset: big, refCtrOffset: optional(big) }),
   'file-symbol': record({ path: str, symbol: str, offset: big, refCtrOffset: optional(big) }),
+  function: record({ module: optional(str), symbol: str }),
+  tracepoint: record({ name: str }),
 });
 
 const OBJECT_METADATA = record({

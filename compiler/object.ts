@@ -54,7 +54,7 @@ export interface CompiledObject {
 function externsOf(programs: readonly ProbeProgram[]): string[] {
   const names = new Set<string>();
   for (const p of programs) {
-    if (p.probeIp.op === 'ksym') names.add(p.probeIp.symbol);
+    if (p.probeIp.op === 'ksym' || (p.probeIp.op === 'ftrace-site' && p.probeIp.base === 'ksym')) names.add(p.probeIp.symbol);
     for (const f of p.fetches) if (f.source.op === 'ksym') names.add(f.source.symbol);
   }
   return [...names];
@@ -106,7 +106,7 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOp
     const eventId = i + 1;
     const filter = opts.filters?.get(`${def.group}/${def.event}`);
     const items = generateProgram(ir, eventId, { ...(filter ? { filter } : {}), scoped: opts.scoped ?? false, ...(opts.traceContext ? { traceContext: opts.traceContext } : {}) });
-    return { ir, eventId, items, spec: programFromAsm(ir.name, ir.section, items, 'pt_regs'), ...(filter ? { filter } : {}), ...(opts.scoped ? { scoped: true } : {}) };
+    return { ir, eventId, items, spec: programFromAsm(ir.name, ir.section, items, ir.context === 'pt_regs' ? 'pt_regs' : undefined), ...(filter ? { filter } : {}), ...(opts.scoped ? { scoped: true } : {}) };
   });
   return {
     license: 'GPL',

@@ -5,8 +5,11 @@ import type { RegName } from './registers.js';
 
 export type { RegName } from './registers.js';
 
-/** Which kernel tracer the line belongs to (kprobe_events or uprobe_events). */
-export type Tracer = 'kprobe' | 'uprobe';
+/**
+ * Which kernel tracer the line belongs to: kprobe_events, uprobe_events, or
+ * dynamic_events' fprobe (`f`) and tracepoint probe (`t`) events (6.5).
+ */
+export type Tracer = 'kprobe' | 'uprobe' | 'fprobe' | 'tprobe';
 
 /** Base types of a fetch argument (kernel: probe_fetch_types[]). */
 export type BasicType =
@@ -70,7 +73,9 @@ export type ProbePoint =
   | { readonly kind: 'symbol'; readonly module?: string; readonly symbol: string; readonly offset: bigint } // kprobe [MOD:]SYM[+offs]
   | { readonly kind: 'address'; readonly address: bigint }                                                // kprobe MEMADDR
   | { readonly kind: 'file'; readonly path: string; readonly offset: bigint; readonly refCtrOffset?: bigint } // uprobe PATH:OFFSET
-  | { readonly kind: 'file-symbol'; readonly path: string; readonly symbol: string; readonly offset: bigint; readonly refCtrOffset?: bigint }; // our PATH:SYMBOL[+offs]
+  | { readonly kind: 'file-symbol'; readonly path: string; readonly symbol: string; readonly offset: bigint; readonly refCtrOffset?: bigint } // our PATH:SYMBOL[+offs]
+  | { readonly kind: 'function'; readonly module?: string; readonly symbol: string }                       // fprobe [MOD:]SYM
+  | { readonly kind: 'tracepoint'; readonly name: string };                                                 // tprobe TRACEPOINT
 
 export interface ProbeDefinition {
   readonly op: 'define';

@@ -65,6 +65,9 @@ export const TP_ERR = {
   NEED_STRING_TYPE: '$comm and immediate-string only accepts string type',
   TOO_MANY_ARGS: 'Too many arguments are specified',
   FAIL_REG_PROBE: 'Failed to register probe event',
+  // fprobe and tracepoint probe events (6.5)
+  NO_TRACEPOINT: 'Tracepoint is not found',
+  BAD_TP_NAME: 'Invalid character in tracepoint name',
 } as const;
 
 export type ErrorCode = keyof typeof TP_ERR;
@@ -77,7 +80,7 @@ export type ErrorCode = keyof typeof TP_ERR;
 export type Refuse = (code: ErrorCode, offset: number) => never;
 
 /** Subsystem names as they prefix error_log entries. */
-export type Subsystem = 'trace_kprobe' | 'trace_uprobe';
+export type Subsystem = 'trace_kprobe' | 'trace_uprobe' | 'trace_fprobe';
 
 /** Prefix of the command line in error_log (kernel: trace.c CMD_PREFIX). */
 export const CMD_PREFIX = '  Command: ';

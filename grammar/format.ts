@@ -20,6 +20,10 @@ function place(def: ProbeDefinition): string {
       return `${p.path}:${hex16(p.offset)}${refCtr(p.refCtrOffset)}`; // "%s:0x%0*lx"
     case 'file-symbol': // our extension: printed as written, the kernel never sees it
       return `${p.path}:${p.symbol}${p.offset !== 0n ? `+0x${p.offset.toString(16)}` : ''}${refCtr(p.refCtrOffset)}`;
+    case 'function': // kernel: trace_fprobe_show " %s%s" (symbol, "%return")
+      return `${p.module !== undefined ? `${p.module}:` : ''}${p.symbol}${def.isReturn ? '%return' : ''}`;
+    case 'tracepoint':
+      return p.name;
   }
 }
 
@@ -47,12 +51,19 @@ function maxactiveOf(def: ProbeDefinition, opts: FormatOptions): number | undefi
   return opts.possibleCpus !== undefined ? registeredMaxactive(opts.possibleCpus) : undefined;
 }
 
+/** The command letter and maxactive (kernel: trace_fprobe_show prints `f`/`t` and an exit probe's nr_maxactive when set). */
+function headOf(def: ProbeDefinition, opts: FormatOptions): string {
+  if (def.tracer === 'fprobe') return `f${def.isReturn && def.maxactive ? def.maxactive : ''}`;
+  if (def.tracer === 'tprobe') return 't';
+  return `${def.isReturn ? 'r' : 'p'}${maxactiveOf(def, opts) ?? ''}`;
+}
+
 /** One line, no trailing newline. */
 export function formatProbeCommand(cmd: ProbeCommand, opts: FormatOptions = {}): string {
   if (cmd.op === 'remove') {
     return `-:${cmd.group !== undefined ? `${cmd.group}/` : ''}${cmd.event}${cmd.args?.length ? ` ${cmd.args.join(' ')}` : ''}`;
   }
-  const head = `${cmd.isReturn ? 'r' : 'p'}${maxactiveOf(cmd, opts) ?? ''}`;
+  const head = headOf(cmd, opts);
   const args = cmd.args.map((a) => ` ${a.name}=${a.source}`).join('');
   return `${head}:${cmd.group}/${cmd.event} ${place(cmd)}${args}`;
 }

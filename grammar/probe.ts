@@ -10,6 +10,7 @@ import {
 } from './names.js';
 import type { ProbeRules } from './kernel-rules/index.js';
 import { checkProbeArg, type ArgContext } from './rules.js';
+import { parseFprobe } from './fprobe.js';
 
 /** kernel: MAX_TRACE_ARGS, KRETPROBE_MAXACTIVE_MAX. */
 export const MAX_TRACE_ARGS = 128;
@@ -30,10 +31,10 @@ export interface LineOptions {
   readonly rules: ProbeRules;
 }
 
-const SUBSYSTEM: Record<Tracer, Subsystem> = { kprobe: 'trace_kprobe', uprobe: 'trace_uprobe' };
+const SUBSYSTEM: Record<Tracer, Subsystem> = { kprobe: 'trace_kprobe', uprobe: 'trace_uprobe', fprobe: 'trace_fprobe', tprobe: 'trace_fprobe' };
 
 /** Carries the words and the current argv index the way trace_probe_log does. */
-class Log {
+export class Log {
   index = 0;
   constructor(
     readonly argv: readonly string[], readonly tracer: Tracer, readonly lineNumber: number, readonly rules: ProbeRules,
@@ -61,7 +62,7 @@ class Log {
 }
 
 /** A definition's arguments (kernel: the traceprobe_parse_probe_arg loop). */
-function parseArgs(log: Log, words: readonly string[], ctx: ArgContext, symbols: string[] = []): ProbeArg[] {
+export function parseArgs(log: Log, words: readonly string[], ctx: ArgContext, symbols: string[] = []): ProbeArg[] {
   const args: ProbeArg[] = [];
   const used = new Set<string>();
   for (let i = 0; i < words.length; i++) {
@@ -74,7 +75,7 @@ function parseArgs(log: Log, words: readonly string[], ctx: ArgContext, symbols:
   return args;
 }
 
-function eventName(log: Log, argv0: string, at: number): { group?: string; event?: string } {
+export function eventName(log: Log, argv0: string, at: number): { group?: string; event?: string } {
   log.index = 0;
   return parseEventName(argv0.slice(at), at, log.refuse);
 }
@@ -142,7 +143,7 @@ function parseUprobe(log: Log, argv: readonly string[], source: string, opts: Li
  * kernel: more than MAX_TRACE_ARGS arguments. Refused (E2BIG) where the rules
  * say so, else the kernel parses the first MAX_TRACE_ARGS and drops the rest.
  */
-function argsWithin(log: Log, words: readonly string[]): readonly string[] {
+export function argsWithin(log: Log, words: readonly string[]): readonly string[] {
   if (words.length <= MAX_TRACE_ARGS) return words;
   if (log.rules.extraArgs === 'ignore') return words.slice(0, MAX_TRACE_ARGS);
   log.index = 2;
@@ -150,7 +151,7 @@ function argsWithin(log: Log, words: readonly string[]): readonly string[] {
 }
 
 /** kernel: argv_has_var_arg + traceprobe_expand_meta_args, without BTF (kernels with BTF arguments). */
-function checkVarArgs(log: Log, words: readonly string[], ctx: ArgContext): void {
+export function checkVarArgs(log: Log, words: readonly string[], ctx: ArgContext): void {
   if (!ctx.rules.btfArgs) return;
   let found = false;
   let star = -1;
@@ -180,7 +181,7 @@ const neverASymbol = (name: string): boolean => name === '' || /^[0-9]/.test(nam
  * __trace_kprobe_create logs as BAD_PROBE_ADDR at the place (argv[1], offset 0).
  * Only names that can never resolve are refused here; the rest wait for load time.
  */
-function checkArgSymbols(log: Log, symbols: readonly string[]): void {
+export function checkArgSymbols(log: Log, symbols: readonly string[]): void {
   for (const text of symbols) {
     const sign = text.search(/[+-]/);
     log.index = 1;
@@ -283,6 +284,10 @@ function parseRemoval(log: Log, argv: readonly string[], source: string, tracer:
 /** Which tracer a definition's words belong to, as the kernel tells them apart. */
 export function tracerOf(argv: readonly string[], forced?: Tracer): Tracer {
   if (forced) return forced;
+  // dynamic_events: fprobe (f) and tracepoint probe (t) events
+  const c = argv[0]?.[0];
+  if (c === 'f') return 'fprobe';
+  if (c === 't') return 'tprobe';
   const place = argv[1] ?? '';
   return place.includes('/') && place.includes(':') ? 'uprobe' : 'kprobe';
 }
@@ -295,6 +300,11 @@ export function parseCommand(
   const tracer = tracerOf(argv, opts.tracer);
   const log = new Log(argv, tracer, lineNumber, opts.rules);
   const c = argv[0]![0];
+  if (tracer === 'fprobe' || tracer === 'tprobe') {
+    // kernel: dyn_event ops that know no 'f'/'t' all cancel, a bare -EINVAL (6.1)
+    if (!opts.rules.fprobeEvents || (c !== 'f' && c !== 't')) throw log.silent(`unknown command '${argv[0]}': a definition starts with p, r or -`);
+    return parseFprobe(log, argv, source);
+  }
   if (c !== 'p' && c !== 'r') throw log.silent(`unknown command '${argv[0]}': a definition starts with p, r or -`);
   if (argv.length < 2) throw log.silent('a definition needs a probe place');
   return tracer === 'uprobe' ? parseUprobe(log, argv, source, opts) : parseKprobe(log, argv, source, opts.rules);

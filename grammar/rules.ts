@@ -32,6 +32,8 @@ export interface ArgContext {
   readonly kernel: boolean;   // TPARG_FL_KERNEL (kprobe) — else TPARG_FL_USER (uprobe)
   readonly isReturn: boolean; // TPARG_FL_RETURN
   readonly fentry: boolean;   // TPARG_FL_FENTRY (kprobe on a function entry)
+  /** TPARG_FL_FPROBE: an fprobe or tracepoint probe event, which has no registers. */
+  readonly fprobe?: boolean;
   readonly rules: ProbeRules;
 }
 
@@ -88,6 +90,8 @@ class ArgParse {
     switch (arg[0]) {
       case '$': return this.vars(arg.slice(1));
       case '%': {
+        // kernel: eprobe and fprobe do not handle registers
+        if (this.ctx.fprobe) return this.fail('BAD_VAR');
         const reg = arg.slice(1);
         if (!isRegName(reg)) return this.fail('BAD_REG_NAME');
         this.code[this.pc] = 'REG';

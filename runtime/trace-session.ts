@@ -93,7 +93,7 @@ export class TraceSession {
     const out = opts.sink ?? fdSink(1);
     const holdLines = mode === 'trace' && !opts.json;
     this.holdLines = holdLines;
-    const kallsyms = opts.kallsyms ?? (events.some((e) => e.def.tracer === 'kprobe') ? Kallsyms.load() : emptyKallsyms());
+    const kallsyms = opts.kallsyms ?? (events.some((e) => e.def.tracer !== 'uprobe') ? Kallsyms.load() : emptyKallsyms());
     this.printer = new TracePrinter({
       sink: holdLines ? (b) => this.held.push(Buffer.from(b)) : out,
       json: opts.json ?? false,

@@ -27,7 +27,7 @@ export const CHANGES: readonly Row[] = [
     version: '6.5',
     change: {
       probe: {
-        btfArgs: true, typeErrorOffset: 'dereference',
+        btfArgs: true, fprobeEvents: true, typeErrorOffset: 'dereference',
         errorTexts: {}, // BAD_MAXACT_TYPE reworded with fprobe events
       },
     },

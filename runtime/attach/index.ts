@@ -7,6 +7,7 @@ import { AttachError, type AttachOp } from './errors.js';
 import { attachKprobe, kprobeTarget } from './kprobe.js';
 import type { ProbeAttachment, Scope } from './probe.js';
 import { attachUprobe, uprobeTarget } from './uprobe.js';
+import { attachTracing } from './trampoline.js';
 
 export interface ProbeKind {
   attach(def: ProbeSite, scope: Scope): ProbeAttachment;
@@ -15,6 +16,9 @@ export interface ProbeKind {
 export const PROBE_KINDS: Readonly<Record<ProbeSite['tracer'], ProbeKind>> = {
   uprobe: { attach: (def, scope) => attachUprobe(uprobeTarget(def), scope) },
   kprobe: { attach: (def, scope) => attachKprobe(kprobeTarget(def), scope) },
+  // the program is its own attachment (a BPF link); a scope is the program's own check (trace -p/-c compile scoped)
+  fprobe: { attach: (def) => attachTracing(def) },
+  tprobe: { attach: (def) => attachTracing(def) },
 };
 
 /** Opens the probe's perf event(s), disabled; the caller sets the BPF program, then enables. */
@@ -57,3 +61,4 @@ export { KprobesUnsupportedError, attachKprobe, kprobeSupportProblem, kprobeTarg
 export { PerfProbe, type ProbeAttachment, type ProbeKindName, type Scope } from './probe.js';
 export { attachUprobe, describeUprobe, uprobeTarget, type UprobeTarget } from './uprobe.js';
 export { readPmu, type DynamicPmu } from './pmu.js';
+export { TracingLink, attachTracing, openTracingLink, trampolineKind } from './trampoline.js';

@@ -68,7 +68,7 @@ function uprobeFuncWriter(fmt: EventFormat, func: number, uprobeFunc: UprobeFunc
 
 /** The "(...)" after the event name, per tracer and direction. */
 function probeWriter(fmt: EventFormat, ksyms: Kallsyms, uprobeFunc?: UprobeFunc): { text: ProbeWriter; json: ProbeWriter } {
-  const kernel = fmt.tracer === 'kprobe';
+  const kernel = fmt.tracer !== 'uprobe';
   if (!fmt.isReturn) {
     const ip = field(fmt.probeFields, FIELD_STRING_IP);
     const open = enc('('), close = enc(')'), j0 = enc('"ip":"0x'), jsym = enc('","sym":"');
