@@ -32,7 +32,7 @@ export function readErrorLog(): LogEntry[] {
 export const readEvents = (file: string): string[] => readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
 
 export function removeEventLine(file: string, line: string): void {
-  const m = /^[pr][0-9]*:(\S+)/.exec(line);
+  const m = /^[prft][0-9]*:(\S+)/.exec(line);
   if (m) appendFileSync(file, `-:${m[1]}\n`);
 }
 
