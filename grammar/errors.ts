@@ -77,7 +77,15 @@ export type ErrorCode = keyof typeof TP_ERR;
  * The rules pass the offset within the current argv word; the caller, who
  * knows the word, turns it into the ProbeSyntaxError it throws. Never returns.
  */
-export type Refuse = (code: ErrorCode, offset: number) => never;
+export type Refuse = (code: ErrorCode, offset: number, then?: ErrorCode) => never;
+// `then`: a second entry the kernel logs at the same place before failing
+// (fprobe's register argument: BAD_VAR, then BAD_FETCH_ARG); the error is `then`'s.
+
+/** An error_log entry logged for the same line before the one that failed it. */
+export interface EarlierEntry {
+  readonly message: string;
+  readonly caretColumn: number;
+}
 
 /** Subsystem names as they prefix error_log entries. */
 export type Subsystem = 'trace_kprobe' | 'trace_uprobe' | 'trace_fprobe';
@@ -93,6 +101,8 @@ export interface ProbeSyntaxErrorInit {
   readonly caretColumn: number;
   readonly lineNumber: number;
   readonly logged: boolean;
+  /** Entries the kernel logged for this line before this one, oldest first. */
+  readonly earlier?: readonly EarlierEntry[];
 }
 
 /**
@@ -109,6 +119,7 @@ export class ProbeSyntaxError extends KprobeBpfError {
   readonly caretColumn: number;
   readonly lineNumber: number;
   readonly logged: boolean;
+  readonly earlier: readonly EarlierEntry[];
 
   constructor(init: ProbeSyntaxErrorInit) {
     super(init.message);
@@ -118,15 +129,26 @@ export class ProbeSyntaxError extends KprobeBpfError {
     this.caretColumn = init.caretColumn;
     this.lineNumber = init.lineNumber;
     this.logged = init.logged;
+    this.earlier = init.earlier ?? [];
   }
 
-  /** The three lines error_log shows for this error, less the timestamp. */
+  /** The three lines error_log shows for this error (after any earlier entries), less the timestamps. */
   toErrorLog(): string {
     return formatErrorLog(this);
+  }
+
+  /** Each error_log entry this line leaves, oldest first. */
+  errorLogEntries(): string[] {
+    const at = { subsystem: this.subsystem, command: this.command };
+    return [...this.earlier, { message: this.message, caretColumn: this.caretColumn }].map((x) => formatErrorLog({ ...at, ...x }));
   }
 }
 
 /** `<subsystem>: error: <text>` / `  Command: <cmd>` / caret line (kernel: tracing_err_log_show_pos). */
-export function formatErrorLog(e: Pick<ProbeSyntaxError, 'subsystem' | 'message' | 'command' | 'caretColumn'>): string {
+export function formatErrorLog(e: Pick<ProbeSyntaxError, 'subsystem' | 'message' | 'command' | 'caretColumn'> & { readonly earlier?: readonly EarlierEntry[] }): string {
+  if (e.earlier?.length) {
+    const at = { subsystem: e.subsystem, command: e.command };
+    return [...e.earlier, { message: e.message, caretColumn: e.caretColumn }].map((x) => formatErrorLog({ ...at, ...x })).join('\n');
+  }
   return `${e.subsystem}: error: ${e.message}\n${CMD_PREFIX}${e.command}\n${' '.repeat(CMD_PREFIX.length + e.caretColumn)}^`;
 }

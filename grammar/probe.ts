@@ -3,7 +3,7 @@
 // __trace_uprobe_create, trace_dynevent.c dyn_event_release).
 import type { ProbeArg, ProbeCommand, ProbeDefinition, ProbePoint, ProbeRemoval, Tracer } from './ast.js';
 import { caretColumn } from './argv.js';
-import { ProbeSyntaxError, TP_ERR, type ErrorCode, type Subsystem } from './errors.js';
+import { ProbeSyntaxError, TP_ERR, type EarlierEntry, type ErrorCode, type Subsystem } from './errors.js';
 import { kstrtol, kstrtoul, kstrtouint } from './kstrto.js';
 import {
   DEFAULT_GROUP, MAX_EVENT_NAME_LEN, kprobeEventName, type KprobePoint, parseEventName, uprobeEventName, uprobeSymbolEventName,
@@ -41,14 +41,18 @@ export class Log {
   ) {}
 
   /** Refuses with the kernel's entry for the current word (kernel: trace_probe_log_err). */
-  readonly refuse = (code: ErrorCode, offset: number): never => { throw this.error(code, offset); };
+  readonly refuse = (code: ErrorCode, offset: number, then?: ErrorCode): never => {
+    if (then === undefined) throw this.error(code, offset);
+    const first = this.error(code, offset);
+    throw this.error(then, offset, [{ message: first.message, caretColumn: first.caretColumn }]);
+  };
 
   /** The kernel's entry in this version's words; a refusal it does not log yet is a bare error. */
-  error(code: ErrorCode, offset: number): ProbeSyntaxError {
+  error(code: ErrorCode, offset: number, earlier?: readonly EarlierEntry[]): ProbeSyntaxError {
     return new ProbeSyntaxError({
       subsystem: SUBSYSTEM[this.tracer], code, message: this.rules.errorTexts[code] ?? TP_ERR[code], command: this.argv.join(' '),
       caretColumn: caretColumn(this.argv, this.index, offset), lineNumber: this.lineNumber,
-      logged: !this.rules.unloggedErrors.includes(code),
+      logged: !this.rules.unloggedErrors.includes(code), ...(earlier ? { earlier } : {}),
     });
   }
 

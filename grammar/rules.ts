@@ -77,7 +77,7 @@ class ArgParse {
     return (this.ctx.rules.typeErrorOffset === 'argument' ? this.bodyOffset : this.offset) + typeOffset;
   }
 
-  fail(code: ErrorCode, offset = this.offset): never { return this.refuse(code, offset); }
+  fail(code: ErrorCode, offset = this.offset, then?: ErrorCode): never { return this.refuse(code, offset, then); }
 
   /** Moves to the next insn slot; the last one is the END the kernel keeps free. */
   advance(): void { if (++this.pc === FETCH_INSN_MAX - 1) this.fail('TOO_MANY_OPS'); }
@@ -90,8 +90,9 @@ class ArgParse {
     switch (arg[0]) {
       case '$': return this.vars(arg.slice(1));
       case '%': {
-        // kernel: eprobe and fprobe do not handle registers
-        if (this.ctx.fprobe) return this.fail('BAD_VAR');
+        // kernel: eprobe and fprobe do not handle registers — logged, then the argument is
+        // left without a fetch op: BAD_FETCH_ARG at the same place (parse_probe_arg's `break`)
+        if (this.ctx.fprobe) return this.fail('BAD_VAR', this.offset, 'BAD_FETCH_ARG');
         const reg = arg.slice(1);
         if (!isRegName(reg)) return this.fail('BAD_REG_NAME');
         this.code[this.pc] = 'REG';

@@ -44,6 +44,8 @@ t.test('f and t lines read back as dynamic_events shows them', async (t) => {
     ['t:my/sw sched_switch', 't:my/sw sched_switch'],
     // an unknown tracepoint is taken as a module's, armed when it loads (CONFIG_MODULES)
     ['t no_such_tracepoint', 't:tracepoints/no_such_tracepoint no_such_tracepoint'],
+    // a number is ftrace's function index (set_ftrace_filter's), which the 6.12 guest accepts
+    ['f 1234', 'f:fprobes/1234__entry 1234'],
   ];
   for (const [line, want] of cases) t.equal(readback(line), want, line);
 });
@@ -66,10 +68,12 @@ t.test('refusals: message, caret, error_log location', async (t) => {
     ['t sched_switch%return', 'Invalid probed address suffix', 14],
     ['t sched.switch', 'Invalid character in tracepoint name', 7],
     ['t sched_switch a=$retval', '$retval is not available on probe', 17],
-    ['f vfs_read %di', 'Invalid $-valiable specified', 11],
-    ['f vfs_read +0(%si)', 'Invalid $-valiable specified', 14],
+    // kernel: BAD_VAR is logged, then the argument has no fetch op: BAD_FETCH_ARG, two entries
+    ['f vfs_read %di', 'Invalid fetch argument', 11],
+    ['f vfs_read +0(%si)', 'Invalid fetch argument', 14],
+    // ftrace_set_filter matches no function: -EINVAL from registering
+    ['f vfs_read+4', 'Failed to register probe event', 2],
     ['f:bad-name vfs_read', 'Event name must follow the same rules as C identifiers', 2],
-    ['f 1234 $arg1', 'Invalid probed address or symbol', 2],
     ['f vfs_read $arg*', 'BTF is not available or not supported', 11],
   ];
   for (const [line, message, caret] of cases) {
@@ -79,6 +83,15 @@ t.test('refusals: message, caret, error_log location', async (t) => {
     t.equal(e.caretColumn, caret, `${line}: caret`);
     t.ok(e.logged, `${line}: logged`);
   }
+});
+
+t.test('a register: two error_log entries, as the kernel logs them', async (t) => {
+  const e = refusal('f vfs_read %di');
+  t.same(e.errorLogEntries(), [
+    `trace_fprobe: error: Invalid $-valiable specified\n  Command: f vfs_read %di\n${' '.repeat(11 + 11)}^`,
+    `trace_fprobe: error: Invalid fetch argument\n  Command: f vfs_read %di\n${' '.repeat(11 + 11)}^`,
+  ]);
+  t.equal(e.toErrorLog(), e.errorLogEntries().join('\n'), 'the CLI prints both');
 });
 
 t.test('6.1 has no f or t lines: a bare EINVAL, nothing in error_log', async (t) => {

@@ -40,7 +40,6 @@ const DEFINITIONS = [
   'f:kbpff/read_ret ksys_read%return ret=$retval:s64 count=$arg3:u64',
   'f:kbpff/open do_sys_openat2 dfd=$arg1:s32 name=+0($arg2):ustring flags=+0($arg3):x64 mode=+8($arg3):u16',
   'f:kbpff/sleep hrtimer_nanosleep ns=$arg1:s64 mode=$arg2:u32',
-  'f:kbpff/getpid __x64_sys_getpid%return pid=$retval:s32',
   't:kbpft/enter sys_enter nr=$arg2:s64',
   't:kbpft/exit sys_exit ret=$arg2:s64',
 ];
