@@ -35,6 +35,7 @@ import { DEFAULT_TRACE_CONTEXT_RULES, type TraceContextRules } from './codegen-f
 import type { FetchProgram, FetchSource, MemSpace, ProbeProgram, StoreOp } from './ir.js';
 import { recordCapacity } from './lower.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
+import type { CoreAccess } from '../bpf/btf-core.js';
 import { emitFilterGate } from './filter-codegen.js';
 import { emitScopeCheck } from './filter-scope.js';
 import { emitFtraceSite, emitTrampolineRetIp } from './trampoline-codegen.js';
@@ -120,6 +121,15 @@ function loadConst(dst: Reg, v: bigint): AsmItem[] {
   return fitsImm32(v) ? [mov64Imm(dst, Number(v))] : [ldImm64(dst, BigInt.asUintN(64, v))];
 }
 
+/**
+ * dst += a struct member's offset that libbpf relocates (CO-RE): always one
+ * `add` with the offset as immediate, even 0, for libbpf to patch.
+ */
+function addMemberOffset(dst: Reg, v: bigint, core: CoreAccess | undefined): AsmItem[] {
+  if (!core) return addConst(dst, v);
+  return [{ ...alu64Imm('add', dst, Number(v)), core }];
+}
+
 function addConst(dst: Reg, v: bigint): AsmItem[] {
   if (v === 0n) return [];
   if (fitsImm32(v)) return [alu64Imm('add', dst, Number(v))];
@@ -147,9 +157,9 @@ function emitSource(e: Emitter, src: FetchSource): AsmItem[] {
 }
 
 /** Stage 2: r3 = *(unsigned long *)(r3 + offset), zero when the read faults. */
-function emitDeref(e: Emitter, offset: bigint, space: MemSpace): AsmItem[] {
+function emitDeref(e: Emitter, offset: bigint, space: MemSpace, core?: CoreAccess): AsmItem[] {
   return [
-    ...addConst(R3, offset),
+    ...addMemberOffset(R3, offset, core),
     mov64Reg(R1, R10), alu64Imm('add', R1, DEREF_SLOT),
     mov64Imm(R2, WORD),
     call(READ_HELPER[flavor(e.program)][space]),
@@ -279,7 +289,7 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
     case 'mem': {
       const bytes = store.size * (f.count ?? 1);
       const out: AsmItem[] = [
-        ...addConst(R3, store.offset),
+        ...addMemberOffset(R3, store.offset, store.core),
         mov64Reg(R1, R7), alu64Imm('add', R1, field),
         mov64Imm(R2, bytes),
         call(READ_HELPER[flavor(e.program)][store.space]),
@@ -291,7 +301,7 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
       return out;
     }
     case 'string': {
-      if (f.count === undefined) return [...addConst(R3, store.offset), ...emitString(e, store.space, f.fieldOffset)];
+      if (f.count === undefined) return [...addMemberOffset(R3, store.offset, store.core), ...emitString(e, store.space, f.fieldOffset)];
       // an array of char *: element i's pointer is read from val + offset + 8i
       const out: AsmItem[] = [stx(sizeFieldFor(8), R10, ARRAY_BASE_SLOT, R3)];
       for (let i = 0; i < f.count; i++) {
@@ -326,7 +336,7 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
 
 function emitFetch(e: Emitter, f: FetchProgram): AsmItem[] {
   const body: AsmItem[] = [...emitSource(e, f.source)];
-  for (const d of f.derefs) body.push(...emitDeref(e, d.offset, d.space));
+  for (const d of f.derefs) body.push(...emitDeref(e, d.offset, d.space, d.core));
   body.push(...emitStore(e, f, f.store));
   return annotate(`${f.argName}=${f.argText}`, body);
 }

@@ -4,6 +4,7 @@
 // arrays. Codegen turns each into BPF; nothing here knows about BPF.
 import type { RegName } from '../grammar/ast.js';
 import type { EventFormat, ProbePlace } from './abi.js';
+import type { CoreAccess } from '../bpf/btf-core.js';
 
 /** Which helper family a memory access goes through. */
 export type MemSpace =
@@ -29,6 +30,8 @@ export type FetchSource =
 export interface Deref {
   readonly offset: bigint;
   readonly space: MemSpace;
+  /** A struct member's offset, relocated by libbpf to the running kernel's layout (CO-RE). */
+  readonly core?: CoreAccess;
 }
 
 /** Stage 3: how the value lands in the record. */
@@ -36,12 +39,12 @@ export type StoreOp =
   /** The value itself, truncated to size. */
   | { readonly op: 'raw'; readonly size: number }
   /** size bytes read from val + offset (the last dereference of a non-string). */
-  | { readonly op: 'mem'; readonly offset: bigint; readonly size: number; readonly space: MemSpace }
+  | { readonly op: 'mem'; readonly offset: bigint; readonly size: number; readonly space: MemSpace; readonly core?: CoreAccess }
   /**
    * NUL-terminated string at val + offset, into dynamic data behind a __data_loc.
    * With a count (TYPE[N]) val + offset is an array of char * instead, one string each.
    */
-  | { readonly op: 'string'; readonly offset: bigint; readonly space: MemSpace }
+  | { readonly op: 'string'; readonly offset: bigint; readonly space: MemSpace; readonly core?: CoreAccess }
   /** $comm: the current task's comm, as a string. */
   | { readonly op: 'comm' }
   /**

@@ -12,6 +12,7 @@ import type { Deref, FetchProgram, FetchSource, MemSpace, ProbeIpSource, ProbePr
 import { layoutEvent } from './layout.js';
 import { callerReturnSlot, CTX_SLOT, isTrampolineTracer, trampolineSection, trampolineSource, type FunctionSlots } from './trampoline.js';
 import { btfFunctionSlots } from './trampoline-btf.js';
+import { btfCoreTypes, type CoreTypes } from './core-relo.js';
 
 export interface LowerOptions {
   /** Bytes reserved per string in the dynamic area (kernel: up to MAX_STRING_SIZE). */
@@ -31,10 +32,16 @@ export interface LowerOptions {
   readonly traceContext?: TraceContextRules;
   /** fexit events: the argument slots of the probed function (default: the running kernel's BTF). */
   readonly functionSlots?: FunctionSlots;
+  /** Struct members reached through BTF, as CO-RE accesses (default: the running kernel's BTF). */
+  readonly coreTypes?: CoreTypes;
 }
 
 /** kernel: MAX_STRING_SIZE (PATH_MAX), a string's bytes including its NUL. */
 export const MAX_STRING_SIZE = 4096;
+
+let runningCoreTypes: CoreTypes | undefined;
+/** The running kernel's BTF, read once per process and only when a member access needs it. */
+const defaultCoreTypes = (): CoreTypes => (runningCoreTypes ??= btfCoreTypes());
 
 /** Memory an implicit dereference reads: uprobes only see user memory. */
 const defaultSpace = (tracer: Tracer): MemSpace => (tracer === 'uprobe' ? 'user' : 'auto');
@@ -48,7 +55,7 @@ interface Chain { source: FetchSource; derefs: Deref[] }
 type SlotSource = (fetch: Extract<FetchArg, { kind: 'arg' | 'retval' | 'reg' | 'stack' | 'stackp' }>) => FetchSource;
 
 /** Flattens nested dereferences into a source and a list of reads, innermost first. */
-function chainOf(fetch: FetchArg, tracer: Tracer, probeFileOffset: bigint, slots?: SlotSource): Chain {
+function chainOf(fetch: FetchArg, tracer: Tracer, probeFileOffset: bigint, slots?: SlotSource, core?: CoreTypes): Chain {
   const space = defaultSpace(tracer);
   if (slots && ['arg', 'retval', 'reg', 'stack', 'stackp'].includes(fetch.kind)) {
     return { source: slots(fetch as Parameters<SlotSource>[0]), derefs: [] };
@@ -73,8 +80,9 @@ function chainOf(fetch: FetchArg, tracer: Tracer, probeFileOffset: bigint, slots
     case 'symbol': return { source: { op: 'ksym', symbol: fetch.symbol, offset: fetch.offset }, derefs: [{ offset: 0n, space }] };
     case 'fileoffs': return { source: { op: 'foffs', fileOffset: fetch.offset, probeFileOffset }, derefs: [{ offset: 0n, space: 'user' }] };
     case 'deref': {
-      const inner = chainOf(fetch.inner, tracer, probeFileOffset, slots);
-      return { source: inner.source, derefs: [...inner.derefs, { offset: fetch.offset, space: fetch.user ? 'user' : space }] };
+      const inner = chainOf(fetch.inner, tracer, probeFileOffset, slots, core);
+      const member = fetch.member && { core: (core ?? defaultCoreTypes()).access(fetch.member) };
+      return { source: inner.source, derefs: [...inner.derefs, { offset: fetch.offset, space: fetch.user ? 'user' : space, ...member }] };
     }
   }
 }
@@ -92,7 +100,7 @@ const usesFileOffset = (f: FetchArg): boolean => f.kind === 'fileoffs' || (f.kin
 
 function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: LowerOptions, slots?: SlotSource): FetchProgram {
   const probeFileOffset = usesFileOffset(arg.fetch) ? probeFileOffsetOf(def, opts) : 0n;
-  const { source, derefs } = chainOf(arg.fetch, def.tracer, probeFileOffset, slots);
+  const { source, derefs } = chainOf(arg.fetch, def.tracer, probeFileOffset, slots, opts.coreTypes);
   const ft = fetchTypeOf(arg.type);
   const count = arg.type.arrayLength;
   let store: StoreOp;
@@ -107,12 +115,12 @@ function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: Lo
     const last = derefs[derefs.length - 1];
     const space: MemSpace = base === 'ustring' ? 'user' : last?.space ?? defaultSpace(def.tracer);
     kept = last ? derefs.slice(0, -1) : derefs;
-    store = { op: 'string', offset: last?.offset ?? 0n, space };
+    store = { op: 'string', offset: last?.offset ?? 0n, space, ...(last?.core ? { core: last.core } : {}) };
   } else {
     const last = derefs[derefs.length - 1];
     if (last) {
       kept = derefs.slice(0, -1);
-      store = { op: 'mem', offset: last.offset, size: ft.size, space: last.space };
+      store = { op: 'mem', offset: last.offset, size: ft.size, space: last.space, ...(last.core ? { core: last.core } : {}) };
     } else {
       store = { op: 'raw', size: ft.size };
     }

@@ -54,7 +54,20 @@ export type FetchArg =
   | { readonly kind: 'memaddr'; readonly address: bigint }      // @ADDR
   | { readonly kind: 'symbol'; readonly symbol: string; readonly offset: bigint } // @SYM[+|-offs]
   | { readonly kind: 'fileoffs'; readonly offset: bigint }      // @+FILE_OFFS (uprobe)
-  | { readonly kind: 'deref'; readonly offset: bigint; readonly user: boolean; readonly inner: FetchArg };
+  | { readonly kind: 'deref'; readonly offset: bigint; readonly user: boolean; readonly inner: FetchArg; readonly member?: MemberAccess };
+
+/**
+ * A dereference that reads a struct member found through BTF (`ptr->a.b`):
+ * `offset` is the member's byte offset in the BTF it was parsed against; the
+ * compiler makes it a CO-RE relocation so libbpf moves it to the running
+ * kernel's layout. `path` is the member names from the struct `root`,
+ * `accessIndices` their member indices there.
+ */
+export interface MemberAccess {
+  readonly root: string;
+  readonly path: readonly string[];
+  readonly accessIndices: readonly number[];
+}
 
 export interface ProbeArg {
   /** Field name (user's, or the kernel's generated `argN`). */
