@@ -50,6 +50,7 @@ function source(s: FetchSource, format: EventFormat): string {
     case 'foffs': return `*(__u64 *)(rec + ${E(ipField(format))}) + ${s.fileOffset - s.probeFileOffset}`;
     case 'comm': case 'immstr': return '0';
     case 'ctx': return `((__u64 *)ctx)[${s.offset / 8}]`;
+    case 'entry-word': return `entry_word(${s.slot})`;
   }
 }
 

@@ -159,6 +159,8 @@ export interface EventMetadata {
   readonly place: ProbePlace;
   /** Return kprobes only: r<N>. */
   readonly maxactive?: number;
+  /** Return kprobes with entry arguments: the program attached at the function's entry to save them. */
+  readonly entryProgram?: string;
   readonly format: EventFormat;
   /** The event's filter as its `filter` file reads back (version 3); absent when it has none. */
   readonly filter?: string;

@@ -39,6 +39,7 @@ import type { CoreAccess } from '../bpf/btf-core.js';
 import { emitFilterGate } from './filter-codegen.js';
 import { emitScopeCheck } from './filter-scope.js';
 import { emitFtraceSite, emitTrampolineRetIp } from './trampoline-codegen.js';
+import { emitEntryDataLoad } from './entry-data.js';
 
 /** The reader of the BPF ring buffer is woken once a quarter of it waits to be read. */
 const RINGBUF_WAKEUP_BYTES = RINGBUF_BYTES / 4;
@@ -153,6 +154,7 @@ function emitSource(e: Emitter, src: FetchSource): AsmItem[] {
       return [];
     // fentry/fexit/tp_btf: the context is the trampoline's u64 slots
     case 'ctx': return [ldx(sizeFieldFor(8), R3, R6, src.offset)];
+    case 'entry-word': return [ldx(sizeFieldFor(8), R3, R10, src.slot)];
   }
 }
 
@@ -487,6 +489,7 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
   const dynamic = p.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
   const sink = RECORD_SINK[flavor(p)];
   e.push(...sink.acquire(e, eventId));
+  if (p.entryData) e.push(...emitEntryDataLoad(p.entryData, eventId, e.exitLabel, (x) => e.fresh(x)));
   e.push(...annotate('prefix: time, tgid, cpu, comm; common_type, common_pid', [
     call(Helper.ktime_get_ns),
     stx(sizeFieldFor(8), R7, PREFIX_TS, R0),

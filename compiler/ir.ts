@@ -5,6 +5,7 @@
 import type { RegName } from '../grammar/ast.js';
 import type { EventFormat, ProbePlace } from './abi.js';
 import type { CoreAccess } from '../bpf/btf-core.js';
+import type { EntryData } from './entry-data.js';
 
 /** Which helper family a memory access goes through. */
 export type MemSpace =
@@ -24,7 +25,9 @@ export type FetchSource =
   | { readonly op: 'comm' }
   | { readonly op: 'immstr'; readonly value: string }
   /** fentry/fexit/tp_btf: a u64 slot of the program's context (an argument, fexit's return value). */
-  | { readonly op: 'ctx'; readonly offset: number };
+  | { readonly op: 'ctx'; readonly offset: number }
+  /** A return kprobe's entry argument, saved at entry and copied to this stack slot (compiler/entry-data.ts). */
+  | { readonly op: 'entry-word'; readonly slot: number };
 
 /** Stage 2: val = *(unsigned long *)(val + offset). */
 export interface Deref {
@@ -129,6 +132,8 @@ export interface ProbeProgram {
   readonly probeIp: ProbeIpSource;
   /** Return probes: __probe_ret_ip (absent: the ip register). */
   readonly retIp?: ProbeRetIpSource;
+  /** Return kprobes with entry arguments: what the entry program saves (compiler/entry-data.ts). */
+  readonly entryData?: EntryData;
   /** What r1 points at when the program starts: pt_regs (kprobe, uprobe) or the trampoline's u64 slots (fentry, fexit, tp_btf). */
   readonly context: 'pt_regs' | 'slots';
   readonly fetches: readonly FetchProgram[];

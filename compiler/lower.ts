@@ -13,6 +13,7 @@ import { layoutEvent } from './layout.js';
 import { callerReturnSlot, CTX_SLOT, isTrampolineTracer, trampolineSection, trampolineSource, type FunctionSlots } from './trampoline.js';
 import { btfFunctionSlots } from './trampoline-btf.js';
 import { btfCoreTypes, type CoreTypes } from './core-relo.js';
+import { entryArgSlot, entryDataOf, type EntryData } from './entry-data.js';
 
 export interface LowerOptions {
   /** Bytes reserved per string in the dynamic area (kernel: up to MAX_STRING_SIZE). */
@@ -34,6 +35,11 @@ export interface LowerOptions {
   readonly functionSlots?: FunctionSlots;
   /** Struct members reached through BTF, as CO-RE accesses (default: the running kernel's BTF). */
   readonly coreTypes?: CoreTypes;
+  /**
+   * $argN in a return kprobe is the value at entry (6.9+, the kernel's entry
+   * data; default true); false reads the register at the return, as 6.1 does.
+   */
+  readonly entryArgs?: boolean;
 }
 
 /** kernel: MAX_STRING_SIZE (PATH_MAX), a string's bytes including its NUL. */
@@ -255,10 +261,20 @@ function trampolineParts(def: ProbeDefinition, opts: LowerOptions): { slots: Slo
 }
 type ProbeIpSourceRet = NonNullable<ProbeProgram['retIp']>;
 
+/** A return kprobe's $argN from the words its entry program saved. */
+function entrySlots(data: EntryData): SlotSource {
+  return (f) => {
+    if (f.kind === 'arg') return { op: 'entry-word', slot: entryArgSlot(data, f.index) };
+    return chainOf(f, 'kprobe', 0n).source;
+  };
+}
+
 export function lowerProbe(def: ProbeDefinition, opts: LowerOptions = {}): ProbeProgram {
   const format = layoutEvent(def);
   const trampoline = isTrampolineTracer(def) ? trampolineParts(def, opts) : undefined;
-  const fetches = def.args.map((a, i) => lowerArg(a, format.argFields[i]!, def, opts, trampoline?.slots));
+  const entryData = opts.entryArgs !== false ? entryDataOf(def) : undefined;
+  const slots = trampoline?.slots ?? (entryData ? entrySlots(entryData) : undefined);
+  const fetches = def.args.map((a, i) => lowerArg(a, format.argFields[i]!, def, opts, slots));
   const sleepable = isSleepable(def, opts);
   return {
     name: programNameOf(def),
@@ -270,6 +286,7 @@ export function lowerProbe(def: ProbeDefinition, opts: LowerOptions = {}): Probe
     probeIp: probeIpOf(def),
     ...(trampoline?.retIp ? { retIp: trampoline.retIp } : {}),
     context: trampoline ? 'slots' : 'pt_regs',
+    ...(entryData ? { entryData } : {}),
     fetches,
     maxStringSize: stringRoom(fetches, format.entrySize, opts.maxStringSize),
     sleepable,

@@ -79,7 +79,7 @@ const OBJECT_METADATA = record({
   version: count,
   events: list(record({
     id: count, program: str, section: str, sleepable: bool, maxStringSize: count,
-    definition: str, place: PROBE_PLACE, maxactive: optional(count), format: EVENT_FORMAT, filter: optional(str),
+    definition: str, place: PROBE_PLACE, maxactive: optional(count), entryProgram: optional(str), format: EVENT_FORMAT, filter: optional(str),
   })),
 });
 

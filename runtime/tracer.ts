@@ -173,6 +173,7 @@ async function traceLoaded(
     format: e.format,
     typeId: e.id,
     progFd: programFds.get(e.program)!,
+    ...(e.entryProgram !== undefined && programFds.has(e.entryProgram) ? { entryProgFd: programFds.get(e.entryProgram)! } : {}),
   }));
   const clock = measureClockOffset(opts.clock ?? 'local', tracefsRoot());
   const held = opts.command ? await launchHeld(opts.command) : undefined;

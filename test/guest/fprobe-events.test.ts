@@ -16,7 +16,7 @@ import { describeDisagreement, diffLines } from '../lib/grammar-diff.js';
 import { TRACEFS, withKernelLock } from '../lib/kernel.js';
 import { fixture, notInGuestReason } from './env.js';
 import { dynamicEventsSkipReason, formatWithoutId, listEvents, writeDynamicEvent } from './ftrace.js';
-import { diffRun, runCli, splitFormats } from './kdiff.js';
+import { diffRun, realReturnAddress, runCli, splitFormats } from './kdiff.js';
 
 const DYNAMIC_EVENTS = `${TRACEFS}/dynamic_events`;
 const rules = notInGuestReason() ? undefined : kernelRules(release()).probe;
@@ -100,6 +100,19 @@ t.test('trace lines of f and t events match the kernel\'s on the same hits', { s
   const ourExit = alone.stdout.split('\n').find((l) => l.includes('read_ret: ('));
   const ret = (l: string | undefined) => /\((\S+) <- /.exec(l ?? '')?.[1];
   t.equal(ret(ourExit), ret(kernelExit), `__probe_ret_ip is the caller's return address, as the kernel's (${ret(kernelExit)})`, { ours: ourExit, stderr: alone.stderr });
+});
+
+t.test('entry arguments of a return kprobe: saved at entry, as the kernel\'s entry data', { skip: skip ?? (rules?.exitArgs ? undefined : 'no entry arguments in return probes before 6.9') }, async (t) => {
+  // kretprobe programs cannot see the entry: an entry kprobe program saves the words per task (compiler/entry-data.ts)
+  const defs = [`p:kbpfe/${MARKER} __x64_sys_execve`, 'r:kbpfe/read_ret ksys_read ret=$retval:s64 fd=$arg1:u32 count=$arg3:u64 b=+0($arg2):u8 ip=%ip:symbol'];
+  const r = await withKernelLock(() => diffRun({
+    definitions: defs, kernelLineFix: realReturnAddress, defsFile: join(dir, 'defs-entry'), command: `${fixture('kprobe_workload')} ${ROUNDS}`, marker: MARKER,
+  }));
+  t.equal(r.ours.code, 0, 'trace exits 0', { stderr: r.ours.stderr });
+  const reads = r.kernelWindow.filter((l) => l.includes('read_ret: ('));
+  t.ok(reads.length >= ROUNDS, `the kernel traced ${reads.length} returns of ksys_read`);
+  t.ok(reads.some((l) => / count=7 /.test(l)), 'the kernel shows the entry count (7 on the first round)');
+  t.same(r.oursWindow, r.kernelWindow, 'every line equal, entry arguments included (timestamps and flags aside)');
 });
 
 t.test('format files of f and t events are the kernel\'s', { skip }, async (t) => {
