@@ -13,8 +13,11 @@ secs() { sed -n 's/.* copied, \([0-9.]*\) s,.*/\1/p'; }
 DD="dd if=/dev/zero of=/dev/null bs=1 count=$N"
 echo "baseline $($DD 2>&1 | secs)"
 echo "baseline $($DD 2>&1 | secs)"
-echo "fentry $($CLI trace --pipe -e 'f:kbb/rd vfs_read' -c "$DD" 2>&1 >/dev/null | secs)"
-echo "kprobe $($CLI trace --pipe -e 'p:kbb/rd vfs_read' -c "$DD" 2>&1 >/dev/null | secs)"
+# interleaved, three rounds: the table takes each variant's fastest run (TCG timing is noisy)
+for round in 1 2 3; do
+  echo "fentry $($CLI trace --pipe -e 'f:kbb/rd vfs_read' -c "$DD" 2>&1 >/dev/null | secs)"
+  echo "kprobe $($CLI trace --pipe -e 'p:kbb/rd vfs_read' -c "$DD" 2>&1 >/dev/null | secs)"
+done
 echo 'f:kbb/rd vfs_read' >> $T/dynamic_events
 mkdir $T/instances/kbb
 echo 1 > $T/instances/kbb/events/kbb/rd/enable

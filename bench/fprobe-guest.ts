@@ -18,7 +18,7 @@ for (const line of r.stdout.split('\n')) {
   if (m) runs.set(m[1]!, [...(runs.get(m[1]!) ?? []), Number(m[2])]);
 }
 const base = Math.min(...(runs.get('baseline') ?? [NaN]));
-const perHit = (name: string): number => ((runs.get(name)?.[0] ?? NaN) - base) / N * 1e9;
+const perHit = (name: string): number => (Math.min(...(runs.get(name) ?? [NaN])) - base) / N * 1e9;
 const fentry = perHit('fentry');
 process.stdout.write(`vfs_read hits: ${N} per run, baseline ${base.toFixed(3)} s (guest, TCG)\n`);
 for (const name of ['fentry', 'kprobe', 'kernel-fprobe']) {
