@@ -36,13 +36,13 @@ import type { FetchProgram, FetchSource, MemSpace, ProbeProgram, StoreOp } from 
 import { recordCapacity } from './lower.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
 import type { CoreAccess } from '../bpf/btf-core.js';
-import { emitFilterGate } from './filter-codegen.js';
+import { emitFilterBeforeRecord, emitFilteredFetches } from './filter-codegen.js';
 import { emitScopeCheck } from './filter-scope.js';
 import { emitFtraceSite, emitTrampolineRetIp } from './trampoline-codegen.js';
 import { emitEntryDataLoad } from './entry-data.js';
 
 /** The reader of the BPF ring buffer is woken once a quarter of it waits to be read. */
-const RINGBUF_WAKEUP_BYTES = RINGBUF_BYTES / 4;
+const ringbufWakeupBytes = (ringBytes: number): number => ringBytes / 4;
 /** kernel: a __data_loc field is u32 (length << 16 | offset from the entry start). */
 const DATA_LOC_LEN_SHIFT = 16;
 /** uapi/linux/bpf.h: ringbuf_query's BPF_RB_AVAIL_DATA, submit's BPF_RB_NO_WAKEUP / BPF_RB_FORCE_WAKEUP. */
@@ -102,7 +102,7 @@ class Emitter {
   readonly entryBase: boolean;
   /** Where every early exit and the end of the program jump: return 0. */
   readonly exitLabel: string;
-  constructor(readonly program: ProbeProgram) {
+  constructor(readonly program: ProbeProgram, readonly ringBytes: number = RINGBUF_BYTES) {
     this.entryBase = dynamicDestinations(program) >= 3;
     this.exitLabel = this.unique('out');
   }
@@ -459,7 +459,7 @@ function releaseRecord(e: Emitter, helper: number): AsmItem[] {
     mov64Imm(R2, BPF_RB_AVAIL_DATA),
     call(Helper.ringbuf_query),
     mov64Imm(R2, BPF_RB_NO_WAKEUP),
-    jmpImm('jlt', R0, RINGBUF_WAKEUP_BYTES, chosen),
+    jmpImm('jlt', R0, ringbufWakeupBytes(e.ringBytes), chosen),
     mov64Imm(R2, BPF_RB_FORCE_WAKEUP),
     label(chosen),
     mov64Reg(R1, R7),
@@ -475,6 +475,8 @@ export interface ProgramOptions {
   readonly scoped?: boolean;
   /** How the flags column is computed (compiler/codegen-flags-rules.ts). */
   readonly traceContext?: TraceContextRules;
+  /** Size of the BPF ring buffer map (default RINGBUF_BYTES): a quarter of it waiting wakes the reader. */
+  readonly ringBytes?: number;
 }
 
 /**
@@ -483,11 +485,14 @@ export interface ProgramOptions {
  * kernel's rules.
  */
 export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramOptions = {}): AsmItem[] {
-  const { filter, scoped = false, traceContext: rules = DEFAULT_TRACE_CONTEXT_RULES } = opts;
-  const e = new Emitter(p);
+  const { filter, scoped = false, traceContext: rules = DEFAULT_TRACE_CONTEXT_RULES, ringBytes = RINGBUF_BYTES } = opts;
+  const e = new Emitter(p, ringBytes);
   if (scoped) e.push(...emitScopeCheck(e.exitLabel, (x) => e.fresh(x)));
   const dynamic = p.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
   const sink = RECORD_SINK[flavor(p)];
+  const target = { program: p, capacity: recordCapacity(p), fresh: (x: string) => e.fresh(x) };
+  // the filter's tests on the CPU, common_pid and registers run before anything is reserved (filter-order.ts)
+  if (filter) e.push(...emitFilterBeforeRecord(target, filter, eventId, e.exitLabel, (f) => emitFetch(e, f)));
   e.push(...sink.acquire(e, eventId));
   if (p.entryData) e.push(...emitEntryDataLoad(p.entryData, eventId, e.exitLabel, (x) => e.fresh(x)));
   e.push(...annotate('prefix: time, tgid, cpu, comm; common_type, common_pid', [
@@ -509,10 +514,12 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
   e.push(...emitProbeIp(e, p));
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
   if (e.entryBase) e.push(mov64Reg(R9, R7), alu64Imm('add', R9, RECORD_PREFIX_SIZE));
-  for (const f of p.fetches) e.push(...emitFetch(e, f));
   if (filter) {
-    const target = { program: p, capacity: recordCapacity(p), fresh: (x: string) => e.fresh(x) };
-    e.push(...emitFilterGate(target, filter, eventId, e.exitLabel, p.sleepable ? releaseRecord(e, Helper.ringbuf_discard) : []));
+    // the filter's numeric tests may run between fetches (filter-order.ts), the rest on the whole record
+    const release = p.sleepable ? releaseRecord(e, Helper.ringbuf_discard) : [];
+    e.push(...emitFilteredFetches(target, filter, eventId, e.exitLabel, release, (f) => emitFetch(e, f)));
+  } else {
+    for (const f of p.fetches) e.push(...emitFetch(e, f));
   }
   e.push(...sink.submit(e, eventId, dynamic));
   e.push(label(e.exitLabel), mov64Imm(R0, 0), exit());

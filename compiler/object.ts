@@ -10,7 +10,7 @@ import { MapType } from '../bpf/elf.js';
 import { programFromAsm, writeObject as writeElfObject, type MapSpec, type ProgramSpec } from '../bpf/elf-writer.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
 import {
-  EVENTS_MAP, FILTERED_MAP, METADATA_SECTION, SCOPE_MAP, METADATA_VERSION, MISSES_MAP, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP,
+  EVENTS_MAP, FILTERED_MAP, METADATA_SECTION, SCOPE_MAP, METADATA_VERSION, MISSES_MAP, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP, ringbufBytes,
   type EventMetadata, type ObjectMetadata,
 } from './abi.js';
 import { generateProgram } from './codegen.js';
@@ -25,6 +25,8 @@ export interface ObjectOptions extends LowerOptions {
   readonly filters?: ReadonlyMap<string, CheckedFilter>;
   /** Programs check SCOPE_MAP's tgid first (trace -p/-c). */
   readonly scoped?: boolean;
+  /** The CPUs the object will run on (trace: this machine's): the BPF ring buffer is sized to them and the records (ringbufBytes); without it, RINGBUF_BYTES. */
+  readonly ringCpus?: number;
 }
 import { mark } from '../lib/timing.js';
 
@@ -64,7 +66,7 @@ function externsOf(programs: readonly ProbeProgram[]): string[] {
 }
 
 /** The maps the programs share: rings, record scratch, per-event misses. */
-export function mapsOf(programs: readonly CompiledProgram[]): MapSpec[] {
+export function mapsOf(programs: readonly CompiledProgram[], ringBytes: number = RINGBUF_BYTES): MapSpec[] {
   const scratchSize = Math.max(...programs.map((p) => recordCapacity(p.ir)));
   return [
     { name: EVENTS_MAP, type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 0 },
@@ -79,7 +81,7 @@ export function mapsOf(programs: readonly CompiledProgram[]): MapSpec[] {
       ? [entryDataMap(Math.max(...programs.map((p) => p.ir.entryData?.args.length ?? 0)))]
       : []),
     ...(programs.some((p) => p.ir.sleepable)
-      ? [{ name: RINGBUF_MAP, type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: RINGBUF_BYTES }]
+      ? [{ name: RINGBUF_MAP, type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: ringBytes }]
       : []),
   ];
 }
@@ -115,11 +117,13 @@ function checkUniqueEvents(defs: readonly ProbeDefinition[]): void {
 export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOptions = {}): ObjectSpec {
   if (defs.length === 0) throw new Error('no probe definitions to compile');
   checkUniqueEvents(defs);
+  const irs = defs.map((def) => lowerProbe(def, opts));
+  const ringBytes = opts.ringCpus === undefined ? RINGBUF_BYTES : ringbufBytes(Math.max(...irs.map(recordCapacity)), opts.ringCpus);
   const programs = defs.map((def, i): CompiledProgram => {
-    const ir = lowerProbe(def, opts);
+    const ir = irs[i]!;
     const eventId = i + 1;
     const filter = opts.filters?.get(`${def.group}/${def.event}`);
-    const items = generateProgram(ir, eventId, { ...(filter ? { filter } : {}), scoped: opts.scoped ?? false, ...(opts.traceContext ? { traceContext: opts.traceContext } : {}) });
+    const items = generateProgram(ir, eventId, { ...(filter ? { filter } : {}), scoped: opts.scoped ?? false, ringBytes, ...(opts.traceContext ? { traceContext: opts.traceContext } : {}) });
     const entry = ir.entryData && entryProgramOf(ir, eventId);
     return {
       ir, eventId, items, spec: programFromAsm(ir.name, ir.section, items, ir.context === 'pt_regs' ? 'pt_regs' : undefined),
@@ -129,7 +133,7 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOp
   return {
     license: 'GPL',
     programs,
-    maps: mapsOf(programs),
+    maps: mapsOf(programs, ringBytes),
     externs: externsOf(programs.map((p) => p.ir)),
     metadata: { version: METADATA_VERSION, events: programs.map(eventMetadataOf) },
   };
