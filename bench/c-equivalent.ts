@@ -50,6 +50,8 @@ function source(s: FetchSource, format: EventFormat): string {
     case 'foffs': return `*(__u64 *)(rec + ${E(ipField(format))}) + ${s.fileOffset - s.probeFileOffset}`;
     case 'comm': case 'immstr': return '0';
     case 'event-field': return `0 /* eprobe $${s.name}: not in the C equivalent */`;
+    case 'ctx': return `((__u64 *)ctx)[${s.offset / 8}]`;
+    case 'entry-word': return `entry_word(${s.slot})`;
   }
 }
 

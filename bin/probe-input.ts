@@ -131,7 +131,7 @@ export async function readFilteredDefinitions(v: InputValues): Promise<FilteredD
     defs = applyRemovals(commands);
     writes = filterWrites(filtersByCommand(commands, split.filters), filterOptions(v.filter));
   } catch (e) {
-    if (e instanceof ProbeSyntaxError) { process.stderr.write([...e.earlier, formatErrorLog(e)].join('\n') + '\n'); return undefined; }
+    if (e instanceof ProbeSyntaxError) { process.stderr.write(formatErrorLog(e) + '\n'); return undefined; }
     if (e instanceof FilterOptionError) { process.stderr.write(`kprobe-bpf: ${e.message}\n`); return undefined; }
     throw e;
   }

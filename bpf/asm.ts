@@ -295,6 +295,7 @@ export function assemble(items: readonly AsmItem[]): Assembled {
     if (a.imm64 !== undefined) out.imm64 = a.imm64;
     if (a.ref !== undefined) out.ref = a.ref;
     if (a.comment !== undefined) out.comment = a.comment;
+    if (a.core !== undefined) out.core = a.core;
     if (target !== undefined) {
       const to = labelSlot.get(target);
       if (to === undefined) throw new AsmError(`unknown label '${target}'`);

@@ -135,6 +135,15 @@ export class BtfBuilder {
     this.types.u32(elem).u32(index).u32(nelems);
     return id;
   }
+  /** An ENUM with no values: enough for a CO-RE local type, which libbpf matches by kind and name. */
+  enumType(name: string, size: number, signed = false): TypeId {
+    return this.head(name, Kind.ENUM, 0, size, signed);
+  }
+  union(name: string, size: number, members: readonly BtfMember[]): TypeId {
+    const id = this.head(name, Kind.UNION, members.length, size);
+    for (const m of members) this.types.u32(this.strings.add(m.name)).u32(m.type).u32(m.bitOffset);
+    return id;
+  }
   struct(name: string, size: number, members: readonly BtfMember[]): TypeId {
     const id = this.head(name, Kind.STRUCT, members.length, size);
     for (const m of members) this.types.u32(this.strings.add(m.name)).u32(m.type).u32(m.bitOffset);
@@ -351,13 +360,26 @@ export interface LineInfo {
   lineNum: number;
   col: number;
 }
+/** A CO-RE relocation (uapi bpf_core_relo): which instruction, the local root type, the access string "0:i:j...", the kind. */
+export interface CoreRelo {
+  insnOff: number;
+  typeId: TypeId;
+  access: string;
+  kind: number;
+}
 export interface BtfExtSection {
   section: string;
   funcInfo: FuncInfo[];
   lineInfo: LineInfo[];
+  coreRelos?: CoreRelo[];
 }
 
-const BTF_EXT_HDR_LEN = 24; // magic..line_info_len (no CO-RE part)
+/** uapi/linux/bpf.h enum bpf_core_relo_kind: BPF_CORE_FIELD_BYTE_OFFSET. */
+export const CORE_FIELD_BYTE_OFFSET = 0;
+
+const BTF_EXT_HDR_LEN = 24; // magic..line_info_len
+const BTF_EXT_HDR_CORE_LEN = 32; // + core_relo_off, core_relo_len
+const CORE_RELO_REC = 16;
 const FUNC_INFO_REC = 8;
 const LINE_INFO_REC = 16;
 
@@ -386,15 +408,27 @@ export function encodeBtfExt(btf: BtfBuilder, sections: readonly BtfExtSection[]
       }
     }
   }
+  const core = new ByteWriter();
+  core.u32(CORE_RELO_REC);
+  for (const s of sections) {
+    if (!s.coreRelos?.length) continue;
+    core.u32(btf.strings.add(s.section)).u32(s.coreRelos.length);
+    for (const r of s.coreRelos) core.u32(r.insnOff * 8).u32(r.typeId).u32(btf.strings.add(r.access)).u32(r.kind);
+  }
   const f = func.finish();
   const l = line.finish();
+  const c = core.finish();
   const hasLines = l.length > 4;
+  const hasCore = c.length > 4;
   const w = new ByteWriter();
-  w.u16(BTF_MAGIC).u8(BTF_VERSION).u8(0).u32(BTF_EXT_HDR_LEN);
+  w.u16(BTF_MAGIC).u8(BTF_VERSION).u8(0).u32(hasCore ? BTF_EXT_HDR_CORE_LEN : BTF_EXT_HDR_LEN);
   w.u32(0).u32(f.length);
   w.u32(f.length).u32(hasLines ? l.length : 0);
+  const linesLen = hasLines ? l.length : 0;
+  if (hasCore) w.u32(f.length + linesLen).u32(c.length);
   w.bytes(f);
   if (hasLines) w.bytes(l);
+  if (hasCore) w.bytes(c);
   return w.finish();
 }
 

@@ -16,7 +16,8 @@
 
 import { assemble, type AsmItem } from './asm.js';
 import { KprobeBpfError } from '../lib/errors.js';
-import { BtfBuilder, encodeBtfExt, FuncLinkage, IntEncoding, type TypeId, VarLinkage, type BtfExtSection, type LineInfo } from './btf.js';
+import { BtfBuilder, CORE_FIELD_BYTE_OFFSET, encodeBtfExt, FuncLinkage, IntEncoding, type TypeId, VarLinkage, type BtfExtSection, type CoreRelo, type LineInfo } from './btf.js';
+import { coreAccessString, CoreTypeWriter } from './btf-core.js';
 import { ByteWriter } from './byte-writer.js';
 import {
   EHDR_SIZE,
@@ -299,6 +300,17 @@ function lineInfoFor(p: ProgramSpec, insns: readonly Insn[], file: string): Line
   return out;
 }
 
+/** CO-RE field-offset relocations of a program's instructions, offsets in slots from its start. */
+function coreRelosFor(insns: readonly Insn[], core: CoreTypeWriter): CoreRelo[] {
+  const slotsAt = slotOffsets(insns);
+  const out: CoreRelo[] = [];
+  insns.forEach((i, k) => {
+    if (!i.core) return;
+    out.push({ insnOff: slotsAt[k]!, typeId: core.add(i.core.root), access: coreAccessString(i.core), kind: CORE_FIELD_BYTE_OFFSET });
+  });
+  return out;
+}
+
 /** Externs declared by the caller plus any an instruction refers to, in first-seen order. */
 function collectExterns(spec: ObjectSpec): ExternSpec[] {
   const seen = new Set<string>();
@@ -345,10 +357,12 @@ function layoutMaps(maps: readonly MapSpec[]): MapLayout {
 function btfExtFor(spec: ObjectSpec, groups: readonly SectionGroup[], btf: BtfBuilder, funcIds: readonly TypeId[]): Uint8Array | undefined {
   if (spec.btfExt === false || !spec.programs.length) return undefined;
   const file = spec.sourceName ?? 'kprobe-bpf';
+  const core = new CoreTypeWriter(btf);
   const ext: BtfExtSection[] = groups.map((g) => ({
     section: g.name,
     funcInfo: g.programs.map((p) => ({ insnOff: p.offset / SLOT_BYTES, typeId: funcIds[p.index]! })),
     lineInfo: g.programs.flatMap((p) => lineInfoFor(p.spec, p.insns, file).map((l) => ({ ...l, insnOff: l.insnOff + p.offset / SLOT_BYTES }))),
+    coreRelos: g.programs.flatMap((p) => coreRelosFor(p.insns, core).map((r) => ({ ...r, insnOff: r.insnOff + p.offset / SLOT_BYTES }))),
   }));
   return encodeBtfExt(btf, ext);
 }

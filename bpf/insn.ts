@@ -19,6 +19,7 @@
 // `ld_imm64` (LD|IMM|DW) is the one wide instruction: two slots, the second has
 // opcode 0 and carries the upper 32 bits of the constant in its imm.
 // Nothing here knows about probes, maps or syscalls.
+import type { CoreAccess } from './btf-core.js';
 
 /** Instruction class, the low 3 bits of the opcode (RFC 9669 §3.3). */
 export const Class = {
@@ -176,6 +177,8 @@ export interface Insn {
   ref?: Relocation;
   /** Source annotation carried to the annotated disassembly. */
   comment?: string;
+  /** CO-RE: the immediate is this field's byte offset, for libbpf to patch (a .BTF.ext core_relo record). */
+  core?: CoreAccess;
 }
 
 export const LD_IMM64 = Class.LD | Mode.IMM | Size.DW; // 0x18

@@ -75,8 +75,8 @@ export const METADATA_SECTION = '.kprobe_bpf.events';
 /** Raised whenever ObjectMetadata changes shape: an object of another version is refused, not misread. */
 export const METADATA_VERSION = 3;
 
-/** Which kernel tracer an event belongs to. */
-export type ProbeTracer = 'kprobe' | 'uprobe' | 'eprobe';
+/** Which kernel tracer an event belongs to (eprobe: dynamic_events' `e` events; fprobe/tprobe: its `f` and `t` events). */
+export type ProbeTracer = 'kprobe' | 'uprobe' | 'eprobe' | 'fprobe' | 'tprobe';
 
 /**
  * How one value of an argument prints (the kernel's fetch type names,
@@ -149,7 +149,11 @@ export type ProbePlace =
   /** uprobe PATH:SYMBOL[+offs], resolved to a file offset when attached */
   | { readonly kind: 'file-symbol'; readonly path: string; readonly symbol: string; readonly offset: bigint; readonly refCtrOffset?: bigint }
   /** eprobe: the trace event SYSTEM/EVENT whose tracepoint the program runs on */
-  | { readonly kind: 'event'; readonly system: string; readonly event: string };
+  | { readonly kind: 'event'; readonly system: string; readonly event: string }
+  /** fprobe [MOD:]SYM: a function's entry or exit, through the BPF trampoline (fentry/fexit) */
+  | { readonly kind: 'function'; readonly module?: string; readonly symbol: string }
+  /** tprobe TRACEPOINT: the tracepoint's raw arguments (tp_btf) */
+  | { readonly kind: 'tracepoint'; readonly name: string };
 
 /** What attaching a probe needs: its tracer, direction, name and place. */
 export interface ProbeSite {
@@ -179,6 +183,8 @@ export interface EventMetadata {
   readonly place: ProbePlace;
   /** Return kprobes only: r<N>. */
   readonly maxactive?: number;
+  /** Return kprobes with entry arguments: the program attached at the function's entry to save them. */
+  readonly entryProgram?: string;
   readonly format: EventFormat;
   /** The event's filter as its `filter` file reads back (version 3); absent when it has none. */
   readonly filter?: string;

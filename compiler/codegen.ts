@@ -35,9 +35,12 @@ import { DEFAULT_TRACE_CONTEXT_RULES, type TraceContextRules } from './codegen-f
 import type { FetchProgram, FetchSource, MemSpace, ProbeProgram, StoreOp } from './ir.js';
 import { recordCapacity } from './lower.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
+import type { CoreAccess } from '../bpf/btf-core.js';
 import { emitFilterBeforeRecord, emitFilteredFetches } from './filter-codegen.js';
 import { emitScopeCheck } from './filter-scope.js';
 import { emitAttached, emitEventField } from './eprobe.js';
+import { emitFtraceSite, emitTrampolineRetIp } from './trampoline-codegen.js';
+import { emitEntryDataLoad } from './entry-data.js';
 
 /** The reader of the BPF ring buffer is woken once a quarter of it waits to be read. */
 const ringbufWakeupBytes = (ringBytes: number): number => ringBytes / 4;
@@ -120,6 +123,15 @@ function loadConst(dst: Reg, v: bigint): AsmItem[] {
   return fitsImm32(v) ? [mov64Imm(dst, Number(v))] : [ldImm64(dst, BigInt.asUintN(64, v))];
 }
 
+/**
+ * dst += a struct member's offset that libbpf relocates (CO-RE): always one
+ * `add` with the offset as immediate, even 0, for libbpf to patch.
+ */
+function addMemberOffset(dst: Reg, v: bigint, core: CoreAccess | undefined): AsmItem[] {
+  if (!core) return addConst(dst, v);
+  return [{ ...alu64Imm('add', dst, Number(v)), core }];
+}
+
 function addConst(dst: Reg, v: bigint): AsmItem[] {
   if (v === 0n) return [];
   if (fitsImm32(v)) return [alu64Imm('add', dst, Number(v))];
@@ -146,13 +158,16 @@ function emitSource(e: Emitter, src: FetchSource): AsmItem[] {
       if (!raw) throw new Error(`${e.program.name}: $${src.name} outside an event probe`);
       return emitEventField(src, raw);
     }
+    // fentry/fexit/tp_btf: the context is the trampoline's u64 slots
+    case 'ctx': return [ldx(sizeFieldFor(8), R3, R6, src.offset)];
+    case 'entry-word': return [ldx(sizeFieldFor(8), R3, R10, src.slot)];
   }
 }
 
 /** Stage 2: r3 = *(unsigned long *)(r3 + offset), zero when the read faults. */
-function emitDeref(e: Emitter, offset: bigint, space: MemSpace): AsmItem[] {
+function emitDeref(e: Emitter, offset: bigint, space: MemSpace, core?: CoreAccess): AsmItem[] {
   return [
-    ...addConst(R3, offset),
+    ...addMemberOffset(R3, offset, core),
     mov64Reg(R1, R10), alu64Imm('add', R1, DEREF_SLOT),
     mov64Imm(R2, WORD),
     call(READ_HELPER[flavor(e.program)][space]),
@@ -282,7 +297,7 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
     case 'mem': {
       const bytes = store.size * (f.count ?? 1);
       const out: AsmItem[] = [
-        ...addConst(R3, store.offset),
+        ...addMemberOffset(R3, store.offset, store.core),
         mov64Reg(R1, R7), alu64Imm('add', R1, field),
         mov64Imm(R2, bytes),
         call(READ_HELPER[flavor(e.program)][store.space]),
@@ -294,7 +309,7 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
       return out;
     }
     case 'string': {
-      if (f.count === undefined) return [...addConst(R3, store.offset), ...emitString(e, store.space, f.fieldOffset)];
+      if (f.count === undefined) return [...addMemberOffset(R3, store.offset, store.core), ...emitString(e, store.space, f.fieldOffset)];
       // an array of char *: element i's pointer is read from val + offset + 8i
       const out: AsmItem[] = [stx(sizeFieldFor(8), R10, ARRAY_BASE_SLOT, R3)];
       for (let i = 0; i < f.count; i++) {
@@ -329,13 +344,13 @@ function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
 
 function emitFetch(e: Emitter, f: FetchProgram): AsmItem[] {
   const body: AsmItem[] = [...emitSource(e, f.source)];
-  for (const d of f.derefs) body.push(...emitDeref(e, d.offset, d.space));
+  for (const d of f.derefs) body.push(...emitDeref(e, d.offset, d.space, d.core));
   body.push(...emitStore(e, f, f.store));
   return annotate(`${f.argName}=${f.argText}`, body);
 }
 
 /** __probe_ip, or __probe_func and __probe_ret_ip, at the offsets the layout gave them. */
-function emitProbeIp(p: ProbeProgram): AsmItem[] {
+function emitProbeIp(e: Emitter, p: ProbeProgram): AsmItem[] {
   if (p.format.tracer === 'eprobe') return []; // eprobes: no __probe_ip
   const ip = p.probeIp;
   const first = entry(fieldOffset(p.format, p.format.isReturn ? FIELD_STRING_FUNC : FIELD_STRING_IP));
@@ -347,6 +362,7 @@ function emitProbeIp(p: ProbeProgram): AsmItem[] {
       case 'kprobe-addr': return [ldx(sizeFieldFor(8), R1, R6, PT_REGS_OFFSET.ip), ...addConst(R1, -BigInt(KPROBE_OPCODE_SIZE)), stx(sizeFieldFor(8), R7, first, R1)];
       // kernel 5.15+ (uprobes 6.6+): bpf_get_func_ip gives the probed function's address
       case 'func-ip': return [mov64Reg(R1, R6), call(Helper.get_func_ip), stx(sizeFieldFor(8), R7, first, R0)];
+      case 'ftrace-site': return emitFtraceSite(ip, first, DEREF_SLOT, (x) => e.fresh(x));
     }
   })();
   // ksym + large offset would clobber r1 in addConst; offsets are small, but keep r1 for the value
@@ -355,7 +371,9 @@ function emitProbeIp(p: ProbeProgram): AsmItem[] {
   const retIp = entry(fieldOffset(p.format, FIELD_STRING_RETIP));
   return [
     ...annotate(FIELD_STRING_FUNC, value),
-    ...annotate(FIELD_STRING_RETIP, [ldx(sizeFieldFor(8), R1, R6, PT_REGS_OFFSET.ip), stx(sizeFieldFor(8), R7, retIp, R1)]),
+    ...annotate(FIELD_STRING_RETIP, p.retIp?.op === 'trampoline-frame'
+      ? emitTrampolineRetIp(p.retIp, retIp, DEREF_SLOT)
+      : [ldx(sizeFieldFor(8), R1, R6, PT_REGS_OFFSET.ip), stx(sizeFieldFor(8), R7, retIp, R1)]),
   ];
 }
 
@@ -483,6 +501,7 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
   // the filter's tests on the CPU, common_pid and registers run before anything is reserved (filter-order.ts)
   if (filter) e.push(...emitFilterBeforeRecord(target, filter, eventId, e.exitLabel, (f) => emitFetch(e, f)));
   e.push(...sink.acquire(e, eventId));
+  if (p.entryData) e.push(...emitEntryDataLoad(p.entryData, eventId, e.exitLabel, (x) => e.fresh(x)));
   e.push(...annotate('prefix: time, tgid, cpu, comm; common_type, common_pid', [
     call(Helper.ktime_get_ns),
     stx(sizeFieldFor(8), R7, PREFIX_TS, R0),
@@ -500,7 +519,7 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
   ]));
   e.push(...emitAttached(p, (x) => e.fresh(x), e.exitLabel));
   e.push(...emitTraceContext(p.format, entry(0), DEREF_SLOT, rules));
-  e.push(...emitProbeIp(p));
+  e.push(...emitProbeIp(e, p));
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
   if (e.entryBase) e.push(mov64Reg(R9, R7), alu64Imm('add', R9, RECORD_PREFIX_SIZE));
   if (filter) {

@@ -5,6 +5,8 @@
 import type { RegName } from '../grammar/ast.js';
 import type { EventFormat, ProbePlace } from './abi.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
+import type { CoreAccess } from '../bpf/btf-core.js';
+import type { EntryData } from './entry-data.js';
 
 /** Which helper family a memory access goes through. */
 export type MemSpace =
@@ -24,7 +26,11 @@ export type FetchSource =
   | { readonly op: 'comm' }
   | { readonly op: 'immstr'; readonly value: string }
   /** eprobe $FIELD: a field of the attached event's raw record (compiler/eprobe.ts). */
-  | EventFieldSource;
+  | EventFieldSource
+  /** fentry/fexit/tp_btf: a u64 slot of the program's context (an argument, fexit's return value). */
+  | { readonly op: 'ctx'; readonly offset: number }
+  /** A return kprobe's entry argument, saved at entry and copied to this stack slot (compiler/entry-data.ts). */
+  | { readonly op: 'entry-word'; readonly slot: number };
 
 /**
  * kernel: get_event_field — a string field gives its address (a
@@ -58,6 +64,8 @@ export interface RawRecordCopy {
 export interface Deref {
   readonly offset: bigint;
   readonly space: MemSpace;
+  /** A struct member's offset, relocated by libbpf to the running kernel's layout (CO-RE). */
+  readonly core?: CoreAccess;
 }
 
 /** Stage 3: how the value lands in the record. */
@@ -65,12 +73,12 @@ export type StoreOp =
   /** The value itself, truncated to size. */
   | { readonly op: 'raw'; readonly size: number }
   /** size bytes read from val + offset (the last dereference of a non-string). */
-  | { readonly op: 'mem'; readonly offset: bigint; readonly size: number; readonly space: MemSpace }
+  | { readonly op: 'mem'; readonly offset: bigint; readonly size: number; readonly space: MemSpace; readonly core?: CoreAccess }
   /**
    * NUL-terminated string at val + offset, into dynamic data behind a __data_loc.
    * With a count (TYPE[N]) val + offset is an array of char * instead, one string each.
    */
-  | { readonly op: 'string'; readonly offset: bigint; readonly space: MemSpace }
+  | { readonly op: 'string'; readonly offset: bigint; readonly space: MemSpace; readonly core?: CoreAccess }
   /** $comm: the current task's comm, as a string. */
   | { readonly op: 'comm' }
   /**
@@ -118,7 +126,27 @@ export type ProbeIpSource =
    */
   | { readonly op: 'kprobe-addr' }
   /** return probes: the probed function's address as the kernel reports it (bpf_get_func_ip). */
-  | { readonly op: 'func-ip' };
+  | { readonly op: 'func-ip' }
+  /**
+   * fprobe and tprobe events: the function's ftrace site, what the kernel's
+   * fprobe reports (the symbol, +4 past an ENDBR on an IBT kernel). From
+   * bpf_get_func_ip (fentry/fexit: the traced function's address) or a
+   * kernel symbol (a tracepoint's __probestub_TP), moved past an ENDBR64
+   * read at that address.
+   */
+  | { readonly op: 'ftrace-site'; readonly base: 'func-ip' }
+  | { readonly op: 'ftrace-site'; readonly base: 'ksym'; readonly symbol: string };
+
+/** __probe_ret_ip of a return probe. */
+export type ProbeRetIpSource =
+  /** kretprobe/uretprobe: the ip register at the return is the caller's return address. */
+  | { readonly op: 'reg-ip' }
+  /**
+   * fexit: the traced function's caller's return address, read from the
+   * trampoline's frame at this byte offset from ctx (above the saved rbp and
+   * the trampoline's own return address into the function).
+   */
+  | { readonly op: 'trampoline-frame'; readonly ctxOffset: number };
 
 export interface ProbeProgram {
   readonly name: string;
@@ -131,8 +159,14 @@ export interface ProbeProgram {
   /** libbpf section name: kprobe/SYM, kretprobe/SYM, uprobe/..., uretprobe/... */
   readonly section: string;
   readonly format: EventFormat;
-  /** __probe_ip (or __probe_func) and, for return probes, __probe_ret_ip (always the ip register). */
+  /** __probe_ip (or __probe_func). */
   readonly probeIp: ProbeIpSource;
+  /** Return probes: __probe_ret_ip (absent: the ip register). */
+  readonly retIp?: ProbeRetIpSource;
+  /** Return kprobes with entry arguments: what the entry program saves (compiler/entry-data.ts). */
+  readonly entryData?: EntryData;
+  /** What r1 points at when the program starts: pt_regs (kprobe, uprobe) or the trampoline's u64 slots (fentry, fexit, tp_btf). */
+  readonly context: 'pt_regs' | 'slots';
   readonly fetches: readonly FetchProgram[];
   /** Bytes reserved for each string in the dynamic area. */
   readonly maxStringSize: number;

@@ -13,6 +13,10 @@ import { layoutEvent } from './layout.js';
 import { KprobeBpfError } from '../lib/errors.js';
 import { attachedOf, eventFieldSource } from './eprobe.js';
 import type { EventField } from '../grammar/filter/index.js';
+import { callerReturnSlot, CTX_SLOT, isTrampolineTracer, trampolineSection, trampolineSource, type FunctionSlots } from './trampoline.js';
+import { btfFunctionSlots } from './trampoline-btf.js';
+import { btfCoreTypes, type CoreTypes } from './core-relo.js';
+import { entryArgSlot, entryDataOf, type EntryData } from './entry-data.js';
 
 export interface LowerOptions {
   /** Bytes reserved per string in the dynamic area (kernel: up to MAX_STRING_SIZE). */
@@ -30,10 +34,23 @@ export interface LowerOptions {
   readonly sleepable?: boolean;
   /** The kernel facts the flags column is computed with (compiler/codegen-flags-rules.ts; default DEFAULT_TRACE_CONTEXT_RULES). */
   readonly traceContext?: TraceContextRules;
+  /** fexit events: the argument slots of the probed function (default: the running kernel's BTF). */
+  readonly functionSlots?: FunctionSlots;
+  /** Struct members reached through BTF, as CO-RE accesses (default: the running kernel's BTF). */
+  readonly coreTypes?: CoreTypes;
+  /**
+   * $argN in a return kprobe is the value at entry (6.9+, the kernel's entry
+   * data; default true); false reads the register at the return, as 6.1 does.
+   */
+  readonly entryArgs?: boolean;
 }
 
 /** kernel: MAX_STRING_SIZE (PATH_MAX), a string's bytes including its NUL. */
 export const MAX_STRING_SIZE = 4096;
+
+let runningCoreTypes: CoreTypes | undefined;
+/** The running kernel's BTF, read once per process and only when a member access needs it. */
+const defaultCoreTypes = (): CoreTypes => (runningCoreTypes ??= btfCoreTypes());
 
 /** Memory an implicit dereference reads: uprobes only see user memory. */
 const defaultSpace = (tracer: Tracer): MemSpace => (tracer === 'uprobe' ? 'user' : 'auto');
@@ -46,9 +63,15 @@ const reg = (name: keyof typeof PT_REGS_OFFSET): FetchSource =>
 
 interface Chain { source: FetchSource; derefs: Deref[] }
 
+/** fprobe/tprobe events: where arguments and the return value are in the program's context slots. */
+type SlotSource = (fetch: Extract<FetchArg, { kind: 'arg' | 'retval' | 'reg' | 'stack' | 'stackp' }>) => FetchSource;
+
 /** Flattens nested dereferences into a source and a list of reads, innermost first. */
-function chainOf(fetch: FetchArg, tracer: Tracer, probeFileOffset: bigint, fields: readonly EventField[] = []): Chain {
+function chainOf(fetch: FetchArg, tracer: Tracer, probeFileOffset: bigint, slots?: SlotSource, core?: CoreTypes, fields: readonly EventField[] = []): Chain {
   const space = defaultSpace(tracer);
+  if (slots && ['arg', 'retval', 'reg', 'stack', 'stackp'].includes(fetch.kind)) {
+    return { source: slots(fetch as Parameters<SlotSource>[0]), derefs: [] };
+  }
   switch (fetch.kind) {
     case 'eventfield': return { source: eventFieldSource(fields, fetch.name), derefs: [] };
     case 'reg': return { source: reg(fetch.reg), derefs: [] };
@@ -70,8 +93,9 @@ function chainOf(fetch: FetchArg, tracer: Tracer, probeFileOffset: bigint, field
     case 'symbol': return { source: { op: 'ksym', symbol: fetch.symbol, offset: fetch.offset }, derefs: [{ offset: 0n, space }] };
     case 'fileoffs': return { source: { op: 'foffs', fileOffset: fetch.offset, probeFileOffset }, derefs: [{ offset: 0n, space: 'user' }] };
     case 'deref': {
-      const inner = chainOf(fetch.inner, tracer, probeFileOffset, fields);
-      return { source: inner.source, derefs: [...inner.derefs, { offset: fetch.offset, space: fetch.user ? 'user' : space }] };
+      const inner = chainOf(fetch.inner, tracer, probeFileOffset, slots, core, fields);
+      const member = fetch.member && { core: (core ?? defaultCoreTypes()).access(fetch.member) };
+      return { source: inner.source, derefs: [...inner.derefs, { offset: fetch.offset, space: fetch.user ? 'user' : space, ...member }] };
     }
   }
 }
@@ -87,9 +111,9 @@ function probeFileOffsetOf(def: ProbeDefinition, opts: LowerOptions): bigint {
 
 const usesFileOffset = (f: FetchArg): boolean => f.kind === 'fileoffs' || (f.kind === 'deref' && usesFileOffset(f.inner));
 
-function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: LowerOptions): FetchProgram {
+function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: LowerOptions, slots?: SlotSource): FetchProgram {
   const probeFileOffset = usesFileOffset(arg.fetch) ? probeFileOffsetOf(def, opts) : 0n;
-  const { source, derefs } = chainOf(arg.fetch, def.tracer, probeFileOffset, fieldsOf(def));
+  const { source, derefs } = chainOf(arg.fetch, def.tracer, probeFileOffset, slots, opts.coreTypes, fieldsOf(def));
   const ft = fetchTypeOf(arg.type);
   const count = arg.type.arrayLength;
   let store: StoreOp;
@@ -110,12 +134,12 @@ function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: Lo
     const last = derefs[derefs.length - 1];
     const space: MemSpace = base === 'ustring' ? 'user' : last?.space ?? defaultSpace(def.tracer);
     kept = last ? derefs.slice(0, -1) : derefs;
-    store = { op: 'string', offset: last?.offset ?? 0n, space };
+    store = { op: 'string', offset: last?.offset ?? 0n, space, ...(last?.core ? { core: last.core } : {}) };
   } else {
     const last = derefs[derefs.length - 1];
     if (last) {
       kept = derefs.slice(0, -1);
-      store = { op: 'mem', offset: last.offset, size: ft.size, space: last.space };
+      store = { op: 'mem', offset: last.offset, size: ft.size, space: last.space, ...(last.core ? { core: last.core } : {}) };
     } else {
       store = { op: 'raw', size: ft.size };
     }
@@ -141,6 +165,9 @@ function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: Lo
 
 function probeIpOf(def: ProbeDefinition): ProbeIpSource {
   const p = def.point;
+  // kernel: a tprobe sits on the tracepoint's __probestub_TP; an fprobe on the function's ftrace site
+  if (p.kind === 'tracepoint') return { op: 'ftrace-site', base: 'ksym', symbol: `__probestub_${p.name}` };
+  if (p.kind === 'function') return { op: 'ftrace-site', base: 'func-ip' };
   if (def.tracer === 'uprobe') return def.isReturn ? { op: 'func-ip' } : { op: 'reg-ip' };
   if (def.tracer === 'eprobe') return { op: 'imm', value: 0n }; // no __probe_ip field: not emitted
   if (!def.isReturn) return { op: 'kprobe-addr' };
@@ -161,6 +188,7 @@ export const isSleepable = (def: ProbeDefinition, opts: LowerOptions = {}): bool
 export function sectionOf(def: ProbeDefinition, sleepable = false): string {
   const p = def.point;
   if (p.kind === 'event') return `tracepoint/${p.system}/${p.event}`; // BPF_PROG_TYPE_TRACEPOINT
+  if (isTrampolineTracer(def)) return trampolineSection(def);
   const base = `${def.tracer}${def.isReturn ? 'ret' : ''}`.replace('kprobe' + 'ret', 'kretprobe').replace('uprobe' + 'ret', 'uretprobe');
   const kind = sleepable ? `${base}.s` : base;
   switch (p.kind) {
@@ -168,6 +196,7 @@ export function sectionOf(def: ProbeDefinition, sleepable = false): string {
     case 'address': return `${kind}/0x${p.address.toString(16)}`;
     case 'file': return `${kind}/${p.path}:0x${p.offset.toString(16)}`;
     case 'file-symbol': return `${kind}/${p.path}:${p.symbol}${p.offset ? `+${p.offset}` : ''}`;
+    default: throw new Error(`${def.group}/${def.event}: no probe section for a ${p.kind} place`);
   }
 }
 
@@ -216,12 +245,53 @@ function placeOf(def: ProbeDefinition): ProbePlace {
     case 'file': return { kind: 'file', path: p.path, offset: p.offset, ...refCtr(p.refCtrOffset) };
     case 'file-symbol': return { kind: 'file-symbol', path: p.path, symbol: p.symbol, offset: p.offset, ...refCtr(p.refCtrOffset) };
     case 'event': return { kind: 'event', system: p.system, event: p.event };
+    case 'function': return { kind: 'function', ...(p.module !== undefined ? { module: p.module } : {}), symbol: p.symbol };
+    case 'tracepoint': return { kind: 'tracepoint', name: p.name };
   }
+}
+
+/**
+ * fexit: the probed function's argument slots, from BTF (needed for the
+ * return value's slot and the trampoline's frame); asked only when used.
+ */
+function argSlotsOf(def: ProbeDefinition, opts: LowerOptions): () => number {
+  let n: number | undefined;
+  return () => {
+    if (n !== undefined) return n;
+    const p = def.point;
+    if (p.kind !== 'function') throw new Error(`${def.group}/${def.event}: $retval on a tracepoint`);
+    const slots = (opts.functionSlots ?? btfFunctionSlots()).argSlots(p.symbol, p.module);
+    if (slots === undefined) {
+      throw new Error(`${def.group}/${def.event}: the kernel's BTF has no function ${p.module ? `${p.module}:` : ''}${p.symbol} (an fexit program needs its prototype)`);
+    }
+    n = slots;
+    return n;
+  };
+}
+
+/** fprobe/tprobe: the context slots, and fexit's __probe_ret_ip from the trampoline's frame. */
+function trampolineParts(def: ProbeDefinition, opts: LowerOptions): { slots: SlotSource; retIp?: ProbeIpSourceRet } {
+  const argSlots = argSlotsOf(def, opts);
+  const slots: SlotSource = (f) => trampolineSource(f, def, argSlots);
+  if (!def.isReturn) return { slots };
+  return { slots, retIp: { op: 'trampoline-frame', ctxOffset: callerReturnSlot(argSlots()) * CTX_SLOT } };
+}
+type ProbeIpSourceRet = NonNullable<ProbeProgram['retIp']>;
+
+/** A return kprobe's $argN from the words its entry program saved. */
+function entrySlots(data: EntryData): SlotSource {
+  return (f) => {
+    if (f.kind === 'arg') return { op: 'entry-word', slot: entryArgSlot(data, f.index) };
+    return chainOf(f, 'kprobe', 0n).source;
+  };
 }
 
 export function lowerProbe(def: ProbeDefinition, opts: LowerOptions = {}): ProbeProgram {
   const format = layoutEvent(def);
-  const fetches = def.args.map((a, i) => lowerArg(a, format.argFields[i]!, def, opts));
+  const trampoline = isTrampolineTracer(def) ? trampolineParts(def, opts) : undefined;
+  const entryData = opts.entryArgs !== false ? entryDataOf(def) : undefined;
+  const slots = trampoline?.slots ?? (entryData ? entrySlots(entryData) : undefined);
+  const fetches = def.args.map((a, i) => lowerArg(a, format.argFields[i]!, def, opts, slots));
   const sleepable = isSleepable(def, opts);
   const maxStringSize = stringRoom(fetches, format.entrySize, opts.maxStringSize);
   const attached = def.point.kind === 'event' ? attachedOf(def.point, fetches, recordCapacity({ fetches, format, maxStringSize })) : undefined;
@@ -233,6 +303,9 @@ export function lowerProbe(def: ProbeDefinition, opts: LowerOptions = {}): Probe
     section: sectionOf(def, sleepable),
     format,
     probeIp: probeIpOf(def),
+    ...(trampoline?.retIp ? { retIp: trampoline.retIp } : {}),
+    context: trampoline ? 'slots' : 'pt_regs',
+    ...(entryData ? { entryData } : {}),
     fetches,
     maxStringSize,
     sleepable,

@@ -58,7 +58,7 @@ function union(tag: string, variants: Readonly<Record<string, Check>>): Check {
 const FIELD = { ctype: str, name: str, offset: count, size: count, signed: bool };
 
 const EVENT_FORMAT = record({
-  group: str, event: str, tracer: oneOf(['kprobe', 'uprobe', 'eprobe']), isReturn: bool,
+  group: str, event: str, tracer: oneOf(['kprobe', 'uprobe', 'eprobe', 'fprobe', 'tprobe']), isReturn: bool,
   attached: optional(record({ system: str, event: str })),
   commonFields: list(record(FIELD)),
   probeFields: list(record(FIELD)),
@@ -73,13 +73,15 @@ const PROBE_PLACE = union('kind', {
   file: record({ path: str, offset: big, refCtrOffset: optional(big) }),
   'file-symbol': record({ path: str, symbol: str, offset: big, refCtrOffset: optional(big) }),
   event: record({ system: str, event: str }),
+  function: record({ module: optional(str), symbol: str }),
+  tracepoint: record({ name: str }),
 });
 
 const OBJECT_METADATA = record({
   version: count,
   events: list(record({
     id: count, program: str, section: str, sleepable: bool, maxStringSize: count,
-    definition: str, place: PROBE_PLACE, maxactive: optional(count), format: EVENT_FORMAT, filter: optional(str),
+    definition: str, place: PROBE_PLACE, maxactive: optional(count), entryProgram: optional(str), format: EVENT_FORMAT, filter: optional(str),
   })),
 });
 

@@ -17,6 +17,7 @@ import { generateProgram } from './codegen.js';
 import type { ProbeProgram } from './ir.js';
 import { lowerProbe, recordCapacity, type LowerOptions } from './lower.js';
 import { encodeMetadata } from './metadata.js';
+import { entryDataMap, generateEntryProgram } from './entry-data.js';
 import { filterReadback } from '../grammar/filter/syntax.js';
 
 /** What compiling needs beyond lowering: each event's checked filter, keyed GRP/EVENT. */
@@ -36,6 +37,8 @@ export interface CompiledProgram {
   readonly eventId: number;
   readonly items: readonly AsmItem[];
   readonly spec: ProgramSpec;
+  /** A return kprobe's entry program, which saves its entry arguments (compiler/entry-data.ts). */
+  readonly entry?: { readonly items: readonly AsmItem[]; readonly spec: ProgramSpec };
 }
 
 /** Everything an object will hold, before encoding. */
@@ -56,7 +59,7 @@ export interface CompiledObject {
 function externsOf(programs: readonly ProbeProgram[]): string[] {
   const names = new Set<string>();
   for (const p of programs) {
-    if (p.probeIp.op === 'ksym') names.add(p.probeIp.symbol);
+    if (p.probeIp.op === 'ksym' || (p.probeIp.op === 'ftrace-site' && p.probeIp.base === 'ksym')) names.add(p.probeIp.symbol);
     for (const f of p.fetches) if (f.source.op === 'ksym') names.add(f.source.symbol);
   }
   return [...names];
@@ -74,6 +77,9 @@ export function mapsOf(programs: readonly CompiledProgram[], ringBytes: number =
     ...(programs.some((p) => p.filter)
       ? [{ name: FILTERED_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: programs.length + 1 }]
       : []),
+    ...(programs.some((p) => p.ir.entryData)
+      ? [entryDataMap(Math.max(...programs.map((p) => p.ir.entryData?.args.length ?? 0)))]
+      : []),
     ...(programs.some((p) => p.ir.sleepable)
       ? [{ name: RINGBUF_MAP, type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: ringBytes }]
       : []),
@@ -86,8 +92,16 @@ export function eventMetadataOf(p: CompiledProgram): EventMetadata {
   return {
     id: p.eventId, program: ir.name, section: ir.section, sleepable: ir.sleepable, maxStringSize: ir.maxStringSize,
     definition: ir.definition, place: ir.place, ...(ir.maxactive !== undefined ? { maxactive: ir.maxactive } : {}),
+    ...(p.entry ? { entryProgram: p.entry.spec.name } : {}),
     format: ir.format, ...(p.filter ? { filter: filterReadback(p.filter.text) } : {}),
   };
+}
+
+/** The kprobe on the function's entry that saves a return probe's entry arguments. */
+function entryProgramOf(ir: ProbeProgram, eventId: number): CompiledProgram['entry'] {
+  const items = generateEntryProgram(ir.entryData!, eventId);
+  const section = ir.section.replace(/^kretprobe\//, 'kprobe/');
+  return { items, spec: programFromAsm(`${ir.name}__entry`, section, items, 'pt_regs') };
 }
 
 function checkUniqueEvents(defs: readonly ProbeDefinition[]): void {
@@ -110,7 +124,11 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOp
     const eventId = i + 1;
     const filter = opts.filters?.get(`${def.group}/${def.event}`);
     const items = generateProgram(ir, eventId, { ...(filter ? { filter } : {}), scoped: opts.scoped ?? false, ringBytes, ...(opts.traceContext ? { traceContext: opts.traceContext } : {}) });
-    return { ir, eventId, items, spec: programFromAsm(ir.name, ir.section, items, 'pt_regs'), ...(filter ? { filter } : {}), ...(opts.scoped ? { scoped: true } : {}) };
+    const entry = ir.entryData && entryProgramOf(ir, eventId);
+    return {
+      ir, eventId, items, spec: programFromAsm(ir.name, ir.section, items, ir.context === 'pt_regs' ? 'pt_regs' : undefined),
+      ...(entry ? { entry } : {}), ...(filter ? { filter } : {}), ...(opts.scoped ? { scoped: true } : {}),
+    };
   });
   return {
     license: 'GPL',
@@ -124,7 +142,7 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOp
 export function writeObject(spec: ObjectSpec): Uint8Array {
   return writeElfObject({
     license: spec.license,
-    programs: spec.programs.map((p) => p.spec),
+    programs: spec.programs.flatMap((p) => (p.entry ? [p.spec, p.entry.spec] : [p.spec])),
     maps: spec.maps,
     externs: spec.externs.map((name) => ({ name })),
     extraSections: [{ name: METADATA_SECTION, data: encodeMetadata(spec.metadata) }],

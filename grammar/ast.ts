@@ -6,8 +6,11 @@ import type { CheckedFilter, EventField } from './filter/index.js';
 
 export type { RegName } from './registers.js';
 
-/** Which kernel tracer the line belongs to (kprobe_events, uprobe_events, or dynamic_events' `e` event probes). */
-export type Tracer = 'kprobe' | 'uprobe' | 'eprobe';
+/**
+ * Which kernel tracer the line belongs to: kprobe_events, uprobe_events, or
+ * dynamic_events' event probes (`e`), fprobe (`f`) and tracepoint probe (`t`) events (6.5).
+ */
+export type Tracer = 'kprobe' | 'uprobe' | 'eprobe' | 'fprobe' | 'tprobe';
 
 /** Base types of a fetch argument (kernel: probe_fetch_types[]). */
 export type BasicType =
@@ -52,8 +55,21 @@ export type FetchArg =
   | { readonly kind: 'memaddr'; readonly address: bigint }      // @ADDR
   | { readonly kind: 'symbol'; readonly symbol: string; readonly offset: bigint } // @SYM[+|-offs]
   | { readonly kind: 'fileoffs'; readonly offset: bigint }      // @+FILE_OFFS (uprobe)
-  | { readonly kind: 'deref'; readonly offset: bigint; readonly user: boolean; readonly inner: FetchArg }
+  | { readonly kind: 'deref'; readonly offset: bigint; readonly user: boolean; readonly inner: FetchArg; readonly member?: MemberAccess }
   | { readonly kind: 'eventfield'; readonly name: string };      // eprobe $FIELD of the attached event
+
+/**
+ * A dereference that reads a struct member found through BTF (`ptr->a.b`):
+ * `offset` is the member's byte offset in the BTF it was parsed against; the
+ * compiler makes it a CO-RE relocation so libbpf moves it to the running
+ * kernel's layout. `path` is the member names from the struct `root`,
+ * `accessIndices` their member indices there.
+ */
+export interface MemberAccess {
+  readonly root: string;
+  readonly path: readonly string[];
+  readonly accessIndices: readonly number[];
+}
 
 export interface ProbeArg {
   /** Field name (user's, or the kernel's generated `argN`). */
@@ -73,6 +89,8 @@ export type ProbePoint =
   | { readonly kind: 'address'; readonly address: bigint }                                                // kprobe MEMADDR
   | { readonly kind: 'file'; readonly path: string; readonly offset: bigint; readonly refCtrOffset?: bigint } // uprobe PATH:OFFSET
   | { readonly kind: 'file-symbol'; readonly path: string; readonly symbol: string; readonly offset: bigint; readonly refCtrOffset?: bigint } // our PATH:SYMBOL[+offs]
+  | { readonly kind: 'function'; readonly module?: string; readonly symbol: string }                       // fprobe [MOD:]SYM
+  | { readonly kind: 'tracepoint'; readonly name: string }                                                  // tprobe TRACEPOINT
   | AttachedEvent; // eprobe SYSTEM.EVENT
 
 /**

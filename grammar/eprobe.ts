@@ -5,7 +5,6 @@
 // The attached event's fields come from the caller (AttachedEventLookup:
 // bin/ reads the running kernel's format files); the grammar reads nothing.
 import type { AttachedEvent, FetchArg, ProbeArg, ProbeDefinition } from './ast.js';
-import { caretColumn } from './argv.js';
 import { ProbeSyntaxError } from './errors.js';
 import { compileFilter, FilterSyntaxError, type EventField } from './filter/index.js';
 import { rulesAt } from './kernel-rules/index.js';
@@ -33,7 +32,7 @@ function attachedName(log: Log): { system: string; event: string } {
     named = parseEventName(log.argv[1]!, 0, log.refuse);
   } catch (e) {
     // the name parser logged its own entry first, then the eprobe's
-    if (e instanceof ProbeSyntaxError) throw log.error('NO_EVENT_INFO', 0, [e.toErrorLog()]);
+    if (e instanceof ProbeSyntaxError) throw log.error('NO_EVENT_INFO', 0, [...e.earlier, { message: e.message, caretColumn: e.caretColumn }]);
     throw e;
   }
   if (named.group === undefined || named.event === undefined) throw log.error('NO_EVENT_INFO', 0);
@@ -82,17 +81,7 @@ function eprobeArgs(log: Log, words: readonly string[], fields: readonly EventFi
   const used = new Set<string>();
   for (let i = 0; i < words.length; i++) {
     log.index = i + 2;
-    let checked;
-    try {
-      checked = checkProbeArg(words[i]!, i, used, ctx, log.refuse);
-    } catch (e) {
-      // "eprobe and fprobe do not handle registers": BAD_VAR, then BAD_FETCH_ARG at the same place
-      if (e instanceof ProbeSyntaxError && e.code === 'BAD_FETCH_ARG' && e.command[e.caretColumn] === '%') {
-        const offset = e.caretColumn - caretColumn(log.argv, log.index, 0);
-        throw log.error('BAD_FETCH_ARG', offset, [log.error('BAD_VAR', offset).toErrorLog()]);
-      }
-      throw e;
-    }
+    const checked = checkProbeArg(words[i]!, i, used, ctx, log.refuse);
     const { symbol, ...arg } = checked;
     // kernel: traceprobe_update_arg — a symbol that cannot split or resolve is -EINVAL/-ENOENT, logged by
     // nobody; only names kallsyms never holds are known here (the rest resolve at load time)

@@ -70,6 +70,9 @@ export const TP_ERR = {
   BAD_ATTACH_EVENT: 'Attached event does not exist',
   BAD_ATTACH_ARG: 'Attached event does not have this field',
   NO_EP_FILTER: "No filter rule after 'if'",
+  // fprobe and tracepoint probe events (6.5)
+  NO_TRACEPOINT: 'Tracepoint is not found',
+  BAD_TP_NAME: 'Invalid character in tracepoint name',
 } as const;
 
 export type ErrorCode = keyof typeof TP_ERR;
@@ -79,13 +82,21 @@ export type ErrorCode = keyof typeof TP_ERR;
  * The rules pass the offset within the current argv word; the caller, who
  * knows the word, turns it into the ProbeSyntaxError it throws. Never returns.
  */
-export type Refuse = (code: ErrorCode, offset: number) => never;
+export type Refuse = (code: ErrorCode, offset: number, then?: ErrorCode) => never;
+// `then`: a second entry the kernel logs at the same place before failing
+// (fprobe's register argument: BAD_VAR, then BAD_FETCH_ARG); the error is `then`'s.
+
+/** An error_log entry logged for the same line before the one that failed it. */
+export interface EarlierEntry {
+  readonly message: string;
+  readonly caretColumn: number;
+}
 
 /**
  * Subsystem names as they prefix error_log entries; an eprobe's `if FILTER`
  * is logged by the filter parser under its own name.
  */
-export type Subsystem = 'trace_kprobe' | 'trace_uprobe' | 'event_probe' | 'event filter parse error';
+export type Subsystem = 'trace_kprobe' | 'trace_uprobe' | 'trace_fprobe' | 'event_probe' | 'event filter parse error';
 
 /** Prefix of the command line in error_log (kernel: trace.c CMD_PREFIX). */
 export const CMD_PREFIX = '  Command: ';
@@ -98,8 +109,8 @@ export interface ProbeSyntaxErrorInit {
   readonly caretColumn: number;
   readonly lineNumber: number;
   readonly logged: boolean;
-  /** Entries the kernel logged for the same write before this one (kernel: a check that logs and goes on). */
-  readonly earlier?: readonly string[];
+  /** Entries the kernel logged for this line before this one, oldest first. */
+  readonly earlier?: readonly EarlierEntry[];
 }
 
 /**
@@ -116,8 +127,7 @@ export class ProbeSyntaxError extends KprobeBpfError {
   readonly caretColumn: number;
   readonly lineNumber: number;
   readonly logged: boolean;
-  /** error_log entries written before this one by the same write (usually none). */
-  readonly earlier: readonly string[];
+  readonly earlier: readonly EarlierEntry[];
 
   constructor(init: ProbeSyntaxErrorInit) {
     super(init.message);
@@ -130,13 +140,23 @@ export class ProbeSyntaxError extends KprobeBpfError {
     this.earlier = init.earlier ?? [];
   }
 
-  /** The three lines error_log shows for this error, less the timestamp. */
+  /** The three lines error_log shows for this error (after any earlier entries), less the timestamps. */
   toErrorLog(): string {
     return formatErrorLog(this);
+  }
+
+  /** Each error_log entry this line leaves, oldest first. */
+  errorLogEntries(): string[] {
+    const at = { subsystem: this.subsystem, command: this.command };
+    return [...this.earlier, { message: this.message, caretColumn: this.caretColumn }].map((x) => formatErrorLog({ ...at, ...x }));
   }
 }
 
 /** `<subsystem>: error: <text>` / `  Command: <cmd>` / caret line (kernel: tracing_err_log_show_pos). */
-export function formatErrorLog(e: Pick<ProbeSyntaxError, 'subsystem' | 'message' | 'command' | 'caretColumn'>): string {
+export function formatErrorLog(e: Pick<ProbeSyntaxError, 'subsystem' | 'message' | 'command' | 'caretColumn'> & { readonly earlier?: readonly EarlierEntry[] }): string {
+  if (e.earlier?.length) {
+    const at = { subsystem: e.subsystem, command: e.command };
+    return [...e.earlier, { message: e.message, caretColumn: e.caretColumn }].map((x) => formatErrorLog({ ...at, ...x })).join('\n');
+  }
   return `${e.subsystem}: error: ${e.message}\n${CMD_PREFIX}${e.command}\n${' '.repeat(CMD_PREFIX.length + e.caretColumn)}^`;
 }

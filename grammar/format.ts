@@ -22,6 +22,10 @@ function place(def: ProbeDefinition): string {
       return `${p.path}:${p.symbol}${p.offset !== 0n ? `+0x${p.offset.toString(16)}` : ''}${refCtr(p.refCtrOffset)}`;
     case 'event':
       return `${p.system}.${p.event}`;
+    case 'function': // kernel: trace_fprobe_show " %s%s" (symbol, "%return")
+      return `${p.module !== undefined ? `${p.module}:` : ''}${p.symbol}${def.isReturn ? '%return' : ''}`;
+    case 'tracepoint':
+      return p.name;
   }
 }
 
@@ -49,6 +53,13 @@ function maxactiveOf(def: ProbeDefinition, opts: FormatOptions): number | undefi
   return opts.possibleCpus !== undefined ? registeredMaxactive(opts.possibleCpus) : undefined;
 }
 
+/** The command letter and maxactive (kernel: trace_fprobe_show prints `f`/`t` and an exit probe's nr_maxactive when set). */
+function headOf(def: ProbeDefinition, opts: FormatOptions): string {
+  if (def.tracer === 'fprobe') return `f${def.isReturn && def.maxactive ? def.maxactive : ''}`;
+  if (def.tracer === 'tprobe') return 't';
+  return `${def.isReturn ? 'r' : 'p'}${maxactiveOf(def, opts) ?? ''}`;
+}
+
 /** One line, no trailing newline. */
 export function formatProbeCommand(cmd: ProbeCommand, opts: FormatOptions = {}): string {
   if (cmd.op === 'remove') {
@@ -57,6 +68,6 @@ export function formatProbeCommand(cmd: ProbeCommand, opts: FormatOptions = {}):
   const args = cmd.args.map((a) => ` ${a.name}=${a.source}`).join('');
   // kernel: eprobe_dyn_event_show — the attached event, never the `if` filter
   if (cmd.point.kind === 'event') return `e:${cmd.group}/${cmd.event} ${cmd.point.system}.${cmd.point.event}${args}`;
-  const head = `${cmd.isReturn ? 'r' : 'p'}${maxactiveOf(cmd, opts) ?? ''}`;
+  const head = headOf(cmd, opts);
   return `${head}:${cmd.group}/${cmd.event} ${place(cmd)}${args}`;
 }

@@ -10,8 +10,8 @@ export type KprobePoint = Extract<ProbePoint, { kind: 'symbol' | 'address' }>;
 /** kernel: MAX_EVENT_NAME_LEN (buffer size, so names hold at most 63 chars). */
 export const MAX_EVENT_NAME_LEN = 64;
 
-/** kernel: KPROBE_EVENT_SYSTEM / UPROBE_EVENT_SYSTEM. */
-export const DEFAULT_GROUP = { kprobe: 'kprobes', uprobe: 'uprobes' } as const;
+/** kernel: KPROBE_EVENT_SYSTEM / UPROBE_EVENT_SYSTEM / FPROBE_EVENT_SYSTEM / TRACEPOINT_EVENT_SYSTEM. */
+export const DEFAULT_GROUP = { kprobe: 'kprobes', uprobe: 'uprobes', fprobe: 'fprobes', tprobe: 'tracepoints' } as const;
 
 const isAlpha = (c: string) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 const isDigit = (c: string) => c >= '0' && c <= '9';

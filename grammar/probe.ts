@@ -3,7 +3,7 @@
 // __trace_uprobe_create, trace_dynevent.c dyn_event_release).
 import type { ProbeArg, ProbeCommand, ProbeDefinition, ProbePoint, ProbeRemoval, Tracer } from './ast.js';
 import { caretColumn } from './argv.js';
-import { ProbeSyntaxError, TP_ERR, type ErrorCode, type Subsystem } from './errors.js';
+import { ProbeSyntaxError, TP_ERR, type EarlierEntry, type ErrorCode, type Subsystem } from './errors.js';
 import { kstrtol, kstrtoul, kstrtouint } from './kstrto.js';
 import {
   DEFAULT_GROUP, MAX_EVENT_NAME_LEN, kprobeEventName, type KprobePoint, parseEventName, uprobeEventName, uprobeSymbolEventName,
@@ -11,6 +11,7 @@ import {
 import type { ProbeRules } from './kernel-rules/index.js';
 import { checkProbeArg, type ArgContext } from './rules.js';
 import { parseEprobe, type AttachedEventLookup } from './eprobe.js';
+import { parseFprobe } from './fprobe.js';
 
 /** kernel: MAX_TRACE_ARGS, KRETPROBE_MAXACTIVE_MAX. */
 export const MAX_TRACE_ARGS = 128;
@@ -33,7 +34,7 @@ export interface LineOptions {
   readonly attachedEvent?: AttachedEventLookup;
 }
 
-const SUBSYSTEM: Record<Tracer, Subsystem> = { kprobe: 'trace_kprobe', uprobe: 'trace_uprobe', eprobe: 'event_probe' };
+const SUBSYSTEM: Record<Tracer, Subsystem> = { kprobe: 'trace_kprobe', uprobe: 'trace_uprobe', eprobe: 'event_probe', fprobe: 'trace_fprobe', tprobe: 'trace_fprobe' };
 
 /** Carries the words and the current argv index the way trace_probe_log does. */
 export class Log {
@@ -43,15 +44,19 @@ export class Log {
   ) {}
 
   /** Refuses with the kernel's entry for the current word (kernel: trace_probe_log_err). */
-  readonly refuse = (code: ErrorCode, offset: number): never => { throw this.error(code, offset); };
+  readonly refuse = (code: ErrorCode, offset: number, then?: ErrorCode): never => {
+    if (then === undefined) throw this.error(code, offset);
+    const first = this.error(code, offset);
+    throw this.error(then, offset, [{ message: first.message, caretColumn: first.caretColumn }]);
+  };
 
   /** The kernel's entry in this version's words; a refusal it does not log yet is a bare error. */
-  error(code: ErrorCode, offset: number, earlier?: readonly string[]): ProbeSyntaxError {
+  error(code: ErrorCode, offset: number, earlier?: readonly EarlierEntry[]): ProbeSyntaxError {
     return new ProbeSyntaxError({
       ...(earlier ? { earlier } : {}),
       subsystem: SUBSYSTEM[this.tracer], code, message: this.rules.errorTexts[code] ?? TP_ERR[code], command: this.argv.join(' '),
       caretColumn: caretColumn(this.argv, this.index, offset), lineNumber: this.lineNumber,
-      logged: !this.rules.unloggedErrors.includes(code),
+      logged: !this.rules.unloggedErrors.includes(code), ...(earlier ? { earlier } : {}),
     });
   }
 
@@ -65,7 +70,7 @@ export class Log {
 }
 
 /** A definition's arguments (kernel: the traceprobe_parse_probe_arg loop). */
-function parseArgs(log: Log, words: readonly string[], ctx: ArgContext, symbols: string[] = []): ProbeArg[] {
+export function parseArgs(log: Log, words: readonly string[], ctx: ArgContext, symbols: string[] = []): ProbeArg[] {
   const args: ProbeArg[] = [];
   const used = new Set<string>();
   for (let i = 0; i < words.length; i++) {
@@ -78,7 +83,7 @@ function parseArgs(log: Log, words: readonly string[], ctx: ArgContext, symbols:
   return args;
 }
 
-function eventName(log: Log, argv0: string, at: number): { group?: string; event?: string } {
+export function eventName(log: Log, argv0: string, at: number): { group?: string; event?: string } {
   log.index = 0;
   return parseEventName(argv0.slice(at), at, log.refuse);
 }
@@ -154,7 +159,7 @@ export function argsWithin(log: Log, words: readonly string[]): readonly string[
 }
 
 /** kernel: argv_has_var_arg + traceprobe_expand_meta_args, without BTF (kernels with BTF arguments). */
-function checkVarArgs(log: Log, words: readonly string[], ctx: ArgContext): void {
+export function checkVarArgs(log: Log, words: readonly string[], ctx: ArgContext): void {
   if (!ctx.rules.btfArgs) return;
   let found = false;
   let star = -1;
@@ -184,7 +189,7 @@ const neverASymbol = (name: string): boolean => name === '' || /^[0-9]/.test(nam
  * __trace_kprobe_create logs as BAD_PROBE_ADDR at the place (argv[1], offset 0).
  * Only names that can never resolve are refused here; the rest wait for load time.
  */
-function checkArgSymbols(log: Log, symbols: readonly string[]): void {
+export function checkArgSymbols(log: Log, symbols: readonly string[]): void {
   for (const text of symbols) {
     const sign = text.search(/[+-]/);
     log.index = 1;
@@ -287,7 +292,11 @@ function parseRemoval(log: Log, argv: readonly string[], source: string, tracer:
 /** Which tracer a definition's words belong to, as the kernel tells them apart. */
 export function tracerOf(argv: readonly string[], forced?: Tracer): Tracer {
   if (forced) return forced;
-  if (argv[0]?.[0] === 'e') return 'eprobe';
+  // dynamic_events: event probes (e), fprobe (f) and tracepoint probe (t) events
+  const c = argv[0]?.[0];
+  if (c === 'e') return 'eprobe';
+  if (c === 'f') return 'fprobe';
+  if (c === 't') return 'tprobe';
   const place = argv[1] ?? '';
   return place.includes('/') && place.includes(':') ? 'uprobe' : 'kprobe';
 }
@@ -301,6 +310,11 @@ export function parseCommand(
   const tracer = tracerOf(argv, opts.tracer);
   const log = new Log(argv, tracer, lineNumber, opts.rules);
   const c = argv[0]![0];
+  if (tracer === 'fprobe' || tracer === 'tprobe') {
+    // kernel: dyn_event ops that know no 'f'/'t' all cancel, a bare -EINVAL (6.1)
+    if (!opts.rules.fprobeEvents || (c !== 'f' && c !== 't')) throw log.silent(`unknown command '${argv[0]}': a definition starts with p, r or -`);
+    return parseFprobe(log, argv, source);
+  }
   if (c !== 'p' && c !== 'r') throw log.silent(`unknown command '${argv[0]}': a definition starts with p, r or -`);
   if (argv.length < 2) throw log.silent('a definition needs a probe place');
   return tracer === 'uprobe' ? parseUprobe(log, argv, source, opts) : parseKprobe(log, argv, source, opts.rules);

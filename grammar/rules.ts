@@ -32,6 +32,8 @@ export interface ArgContext {
   readonly kernel: boolean;   // TPARG_FL_KERNEL (kprobe) — else TPARG_FL_USER (uprobe)
   readonly isReturn: boolean; // TPARG_FL_RETURN
   readonly fentry: boolean;   // TPARG_FL_FENTRY (kprobe on a function entry)
+  /** TPARG_FL_FPROBE: an fprobe or tracepoint probe event, which has no registers. */
+  readonly fprobe?: boolean;
   readonly rules: ProbeRules;
   /**
    * TPARG_FL_TEVENT (eprobes): `$NAME` names a field of the attached event
@@ -80,7 +82,7 @@ class ArgParse {
     return (this.ctx.rules.typeErrorOffset === 'argument' ? this.bodyOffset : this.offset) + typeOffset;
   }
 
-  fail(code: ErrorCode, offset = this.offset): never { return this.refuse(code, offset); }
+  fail(code: ErrorCode, offset = this.offset, then?: ErrorCode): never { return this.refuse(code, offset, then); }
 
   /** Moves to the next insn slot; the last one is the END the kernel keeps free. */
   advance(): void { if (++this.pc === FETCH_INSN_MAX - 1) this.fail('TOO_MANY_OPS'); }
@@ -93,9 +95,9 @@ class ArgParse {
     switch (arg[0]) {
       case '$': return this.vars(arg.slice(1));
       case '%': {
-        // kernel: "eprobe and fprobe do not handle registers": BAD_VAR is logged, then the
-        // unset insn makes BAD_FETCH_ARG at the same place (two entries, the last one ours).
-        if (this.ctx.tevent) return this.fail('BAD_FETCH_ARG');
+        // kernel: eprobe and fprobe do not handle registers â logged, then the argument is
+        // left without a fetch op: BAD_FETCH_ARG at the same place (parse_probe_arg's `break`)
+        if (this.ctx.fprobe || this.ctx.tevent) return this.fail('BAD_VAR', this.offset, 'BAD_FETCH_ARG');
         const reg = arg.slice(1);
         if (!isRegName(reg)) return this.fail('BAD_REG_NAME');
         this.code[this.pc] = 'REG';

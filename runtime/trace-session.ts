@@ -26,6 +26,8 @@ export interface SessionEvent {
   /** common_type the program writes into its records' entries. */
   readonly typeId: number;
   readonly progFd: number;
+  /** A return kprobe's entry program (it saves the entry arguments), attached at the function's entry first. */
+  readonly entryProgFd?: number;
 }
 
 export interface SessionOptions {
@@ -98,7 +100,7 @@ export class TraceSession {
     if (!opts.sink && !holdLines) this.writer = new OutputWriter(1);
     const out = opts.sink ?? this.writer?.sink ?? fdSink(1);
     this.holdLines = holdLines;
-    const kallsyms = opts.kallsyms ?? (events.some((e) => e.def.tracer === 'kprobe') ? Kallsyms.load() : emptyKallsyms());
+    const kallsyms = opts.kallsyms ?? (events.some((e) => e.def.tracer !== 'uprobe') ? Kallsyms.load() : emptyKallsyms());
     this.printer = new TracePrinter({
       sink: holdLines ? (b) => this.held.push(Buffer.from(b)) : out,
       json: opts.json ?? false,
@@ -135,7 +137,15 @@ export class TraceSession {
     mark('session setup (-c spawn, rings)');
     this.registry.hook();
     try {
-      for (const e of this.events) this.attachments.push(this.registry.add(attachBpfProbe(e.def, e.progFd, this.opts.scope ?? {})));
+      for (const e of this.events) {
+        // the entry program first: a return seen before it is attached finds no entry words and makes no record
+        if (e.entryProgFd !== undefined) {
+          const { maxactive: _maxactive, ...site } = e.def;
+          const entry = { ...site, isReturn: false, event: `${e.def.event}__entry` };
+          this.attachments.push(this.registry.add(attachBpfProbe(entry, e.entryProgFd, this.opts.scope ?? {})));
+        }
+        this.attachments.push(this.registry.add(attachBpfProbe(e.def, e.progFd, this.opts.scope ?? {})));
+      }
     } catch (e) {
       this.registry.closeAll();
       this.registry.unhook();

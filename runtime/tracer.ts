@@ -133,7 +133,8 @@ async function traceOnce(opts: TraceOptions): Promise<Attempt> {
 
 /** Loads the wanted programs; traces when every event has its program. */
 async function loadAndTrace(obj: BpfObject, events: readonly EventMetadata[], sleepable: boolean, opts: TraceOptions, log: LibbpfLog): Promise<Attempt> {
-  const load = loadForTrace(obj, new Set(events.map((e) => e.program)), sleepable);
+  // a return kprobe's entry program (it saves entry arguments) is loaded with its event's
+  const load = loadForTrace(obj, new Set(events.flatMap((e) => (e.entryProgram !== undefined ? [e.program, e.entryProgram] : [e.program]))), sleepable);
   if (load.kind === 'sleepable-refused') return { sleepableRefused: load.reason };
   log.flush();
   if (load.kind === 'failed') {
@@ -173,6 +174,7 @@ async function traceLoaded(
     format: e.format,
     typeId: e.id,
     progFd: programFds.get(e.program)!,
+    ...(e.entryProgram !== undefined && programFds.has(e.entryProgram) ? { entryProgFd: programFds.get(e.entryProgram)! } : {}),
   }));
   const clock = measureClockOffset(opts.clock ?? 'local', tracefsRoot());
   const held = opts.command ? await launchHeld(opts.command) : undefined;

@@ -26,6 +26,12 @@ export interface ProbeRules {
    * and `$argN` off a function entry "Invalid $-variable specified".
    */
   readonly btfArgs: boolean;
+  /**
+   * dynamic_events' fprobe (`f`) and tracepoint probe (`t`) events (6.5;
+   * Debian enables CONFIG_FPROBE_EVENTS). Before, no dyn_event op takes the
+   * line: a bare -EINVAL, nothing logged.
+   */
+  readonly fprobeEvents: boolean;
   /** `$argN` in a return probe, saved at entry (6.9). */
   readonly exitArgs: boolean;
   /** More than MAX_TRACE_ARGS arguments: 'ignore' the rest (6.1), or 'refuse' (E2BIG). */
@@ -68,6 +74,7 @@ export const PROBE_BASE: Omit<ProbeRules, 'version'> = {
   charType: false,
   symstrType: true,
   btfArgs: false,
+  fprobeEvents: false,
   exitArgs: false,
   extraArgs: 'ignore',
   typeErrorOffset: 'argument',

@@ -27,7 +27,7 @@ export const CHANGES: readonly Row[] = [
     version: '6.5',
     change: {
       probe: {
-        btfArgs: true, typeErrorOffset: 'dereference', eventFields: 'parse',
+        btfArgs: true, fprobeEvents: true, typeErrorOffset: 'dereference', eventFields: 'parse',
         errorTexts: {}, // BAD_MAXACT_TYPE reworded with fprobe events
       },
     },

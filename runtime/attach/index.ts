@@ -8,6 +8,7 @@ import { attachKprobe, kprobeTarget } from './kprobe.js';
 import type { ProbeAttachment, Scope } from './probe.js';
 import { attachUprobe, uprobeTarget } from './uprobe.js';
 import { attachTracepoint } from './tracepoint.js';
+import { attachTracing } from './trampoline.js';
 
 export interface ProbeKind {
   attach(def: ProbeSite, scope: Scope): ProbeAttachment;
@@ -17,6 +18,9 @@ export const PROBE_KINDS: Readonly<Record<ProbeSite['tracer'], ProbeKind>> = {
   uprobe: { attach: (def, scope) => attachUprobe(uprobeTarget(def), scope) },
   kprobe: { attach: (def, scope) => attachKprobe(kprobeTarget(def), scope) },
   eprobe: { attach: (def, scope) => attachTracepoint(def, scope) },
+  // the program is its own attachment (a BPF link); a scope is the program's own check (trace -p/-c compile scoped)
+  fprobe: { attach: (def) => attachTracing(def) },
+  tprobe: { attach: (def) => attachTracing(def) },
 };
 
 /** Opens the probe's perf event(s), disabled; the caller sets the BPF program, then enables. */
@@ -60,3 +64,4 @@ export { PerfProbe, type ProbeAttachment, type ProbeKindName, type Scope } from 
 export { attachUprobe, describeUprobe, uprobeTarget, type UprobeTarget } from './uprobe.js';
 export { readPmu, type DynamicPmu } from './pmu.js';
 export { attachTracepoint, tracepointId } from './tracepoint.js';
+export { TracingLink, attachTracing, openTracingLink, trampolineKind } from './trampoline.js';

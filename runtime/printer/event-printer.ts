@@ -74,7 +74,7 @@ function probeWriter(fmt: EventFormat, ksyms: Kallsyms, uprobeFunc?: UprobeFunc)
     const json = enc(`"attached":${JSON.stringify(`${fmt.attached.system}.${fmt.attached.event}`)}`);
     return { text: (out) => out.bytes(head), json: (out) => out.bytes(json) };
   }
-  const kernel = fmt.tracer === 'kprobe';
+  const kernel = fmt.tracer !== 'uprobe';
   if (!fmt.isReturn) {
     const ip = field(fmt.probeFields, FIELD_STRING_IP);
     const open = enc('('), close = enc(')'), j0 = enc('"ip":"0x'), jsym = enc('","sym":"');

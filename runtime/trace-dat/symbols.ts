@@ -7,7 +7,7 @@ import type { DatSymbol } from './kallsyms-section.js';
 
 /** Offsets (in the entry) of the 8-byte fields that hold kernel addresses for an event, none for uprobes. */
 export function addressFieldOffsets(format: EventFormat): number[] {
-  if (format.tracer !== 'kprobe') return [];
+  if (format.tracer === 'uprobe') return [];
   const probe = format.probeFields.filter((f) => f.size === 8).map((f) => f.offset);
   const args = format.argFields.filter((f) => f.print === 'symbol' && f.count === undefined && f.size === 8).map((f) => f.offset);
   return [...probe, ...args];

@@ -32,7 +32,7 @@ function answer(line: string, version: string): string {
     return commands.map((c) => formatProbeCommand(c)).join('\n');
   } catch (e) {
     if (!(e instanceof ProbeSyntaxError)) throw e;
-    return [...e.earlier, e.toErrorLog()].join('\n');
+    return e.toErrorLog();
   }
 }
 

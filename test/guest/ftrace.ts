@@ -11,13 +11,14 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
 import { TRACEFS, ensureTracefs, withKernelLock } from '../lib/kernel.js';
 
-export type ProbeKind = 'kprobe' | 'uprobe';
+/** 'fprobe': fprobe (f) and tracepoint probe (t) events, which only dynamic_events takes (6.5). */
+export type ProbeKind = 'kprobe' | 'uprobe' | 'fprobe';
 
-/** The control file each kind of definition is written to (kernel: trace_kprobe.c, trace_uprobe.c). */
-export const EVENTS_FILE: Record<ProbeKind, string> = { kprobe: 'kprobe_events', uprobe: 'uprobe_events' };
+/** The control file each kind of definition is written to (kernel: trace_kprobe.c, trace_uprobe.c, trace_fprobe.c). */
+export const EVENTS_FILE: Record<ProbeKind, string> = { kprobe: 'kprobe_events', uprobe: 'uprobe_events', fprobe: 'dynamic_events' };
 
 /** The subsystem name the kernel prefixes its error_log lines with. */
-const ERROR_SUBSYS: Record<ProbeKind, string> = { kprobe: 'trace_kprobe', uprobe: 'trace_uprobe' };
+const ERROR_SUBSYS: Record<ProbeKind, string> = { kprobe: 'trace_kprobe', uprobe: 'trace_uprobe', fprobe: 'trace_fprobe' };
 
 /** One event the kernel created, as it reads the definition back. */
 export interface DynamicEvent {
@@ -116,7 +117,7 @@ export function formatWithoutId(format: string): string {
 }
 
 // "p:GRP/EVENT ...", "r10:GRP/EVENT ..." as kprobe_events and uprobe_events print them.
-const READBACK = /^[pr]\d*:([^/\s]+)\/(\S+)\s/;
+const READBACK = /^[prft]\d*:([^/\s]+)\/(\S+)\s/;
 
 function readLines(path: string): string[] {
   return readFileSync(path, 'utf8').split('\n').filter((l) => l !== '');
@@ -127,6 +128,8 @@ export function listEvents(kind: ProbeKind, tracefs = TRACEFS): DynamicEvent[] {
   const out: DynamicEvent[] = [];
   for (const readback of readLines(`${tracefs}/${EVENTS_FILE[kind]}`)) {
     const m = READBACK.exec(readback);
+    // dynamic_events lists every kind: an fprobe listing keeps the f and t lines
+    if (kind === 'fprobe' && !/^[ft]/.test(readback)) continue;
     if (m) out.push({ kind, group: m[1]!, event: m[2]!, readback });
   }
   return out;

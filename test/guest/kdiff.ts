@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TRACEFS } from '../lib/kernel.js';
-import { TraceInstance, comparable, defineEvents, parseTrace, removeEvents, type DynamicEvent, type TraceLine } from './ftrace.js';
+import { TraceInstance, comparable, defineEvents, parseTrace, removeEvents, type DynamicEvent, type ProbeKind, type TraceLine } from './ftrace.js';
 
 /** The CLI's entry point (bin/kprobe-bpf execs node on it). */
 export const CLI_JS = fileURLToPath(new URL('../../bin/cli.js', import.meta.url));
@@ -135,12 +135,14 @@ export async function diffRun(opts: {
   extraArgs?: string[];
   /** Compare our comms as ftrace would show them (lastCommPerPid); default true. */
   ftraceComm?: boolean;
+  /** Where the kernel's definitions go: kprobe_events (default) or dynamic_events for f/t lines. */
+  kind?: ProbeKind;
 }): Promise<DiffRun> {
   writeFileSync(opts.defsFile, opts.definitions.join('\n') + '\n');
   const inst = new TraceInstance(TRACEFS);
   let events: DynamicEvent[] = [];
   try {
-    events = defineEvents('kprobe', opts.kernelDefinitions ?? opts.definitions);
+    events = defineEvents(opts.kind ?? 'kprobe', opts.kernelDefinitions ?? opts.definitions);
     const formats: Record<string, string> = {};
     for (const e of events) formats[`${e.group}/${e.event}`] = readFileSync(`${TRACEFS}/events/${e.group}/${e.event}/format`, 'utf8');
     for (const e of events) inst.enable(e);

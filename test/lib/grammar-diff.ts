@@ -32,7 +32,7 @@ export function readErrorLog(): LogEntry[] {
 export const readEvents = (file: string): string[] => readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
 
 export function removeEventLine(file: string, line: string): void {
-  const m = /^[pr][0-9]*:(\S+)/.exec(line);
+  const m = /^[prft][0-9]*:(\S+)/.exec(line);
   if (m) appendFileSync(file, `-:${m[1]}\n`);
 }
 
@@ -73,7 +73,7 @@ export function askUs(line: string, opts: ParseOptions): Answer {
     return { accepted: true, readback: commands.filter((c) => c.op === 'define').map((c) => formatProbeCommand(c, { possibleCpus: cpus })), log: [] };
   } catch (e) {
     if (!(e instanceof ProbeSyntaxError)) return { accepted: false, readback: [], log: [`(not a kernel error) ${(e as Error).message}`] };
-    return { accepted: false, readback: [], log: e.logged ? [e.toErrorLog()] : [] };
+    return { accepted: false, readback: [], log: e.logged ? e.errorLogEntries() : [] };
   }
 }
 

@@ -1,0 +1,77 @@
+// fprobe (`f`) and tracepoint probe (`t`) events: BPF programs the kernel
+// calls itself — fentry/fexit through the function's BPF trampoline, tp_btf
+// from the tracepoint — so there is no perf event: the program already names
+// its target (attach_btf_id, resolved by libbpf from the kernel's BTF at
+// load), and BPF_RAW_TRACEPOINT_OPEN with no name turns it on, returning a
+// link fd that holds the attachment until closed (kernel: syscall.c
+// bpf_raw_tp_link_attach -> bpf_tracing_prog_attach for tracing programs).
+import type { ProbeSite } from '../../compiler/abi.js';
+import { closeFd } from '../sys/index.js';
+import { bpf } from '../sys/bpf.js';
+import { ProbeSetupError } from './errors.js';
+import type { ProbeAttachment, ProbeKindName } from './probe.js';
+
+/** uapi/linux/bpf.h: enum bpf_cmd. */
+const BPF_RAW_TRACEPOINT_OPEN = 17;
+/** union bpf_attr's raw_tracepoint: { __u64 name; __u32 prog_fd; __u32 pad; __u64 cookie; } */
+const RAW_TRACEPOINT_ATTR_SIZE = 24;
+
+/** The program kind a trampoline-or-tracepoint site is attached as. */
+export function trampolineKind(def: ProbeSite): ProbeKindName {
+  if (def.tracer === 'tprobe') return 'tp_btf';
+  return def.isReturn ? 'fexit' : 'fentry';
+}
+
+function describe(def: ProbeSite): string {
+  const p = def.point;
+  const where = p.kind === 'tracepoint' ? p.name : p.kind === 'function' ? `${p.module ? `${p.module}:` : ''}${p.symbol}` : `${def.group}/${def.event}`;
+  return `${trampolineKind(def)} ${where}`;
+}
+
+/** bpf(BPF_RAW_TRACEPOINT_OPEN) with name NULL: attaches the loaded program to the target it was loaded for. */
+export function openTracingLink(progFd: number, what: string): number {
+  const attr = new Uint8Array(RAW_TRACEPOINT_ATTR_SIZE);
+  new DataView(attr.buffer).setUint32(8, progFd, true);
+  return bpf(BPF_RAW_TRACEPOINT_OPEN, attr, `BPF_RAW_TRACEPOINT_OPEN ${what}`);
+}
+
+/**
+ * A link-based attachment: setBpf remembers the program, enable() makes the
+ * link (the program runs from then on), disable() and close() drop it.
+ * There is no perf counter, so count() is 0: hits are what the program counts.
+ */
+export class TracingLink implements ProbeAttachment {
+  readonly kind: ProbeKindName;
+  readonly description: string;
+  private progFd = -1;
+  private link = -1;
+  constructor(def: ProbeSite) {
+    this.kind = trampolineKind(def);
+    this.description = describe(def);
+  }
+
+  get fds(): readonly number[] { return this.link >= 0 ? [this.link] : []; }
+
+  setBpf(progFd: number): void { this.progFd = progFd; }
+
+  enable(): void {
+    if (this.link >= 0) return;
+    if (this.progFd < 0) throw new ProbeSetupError(`${this.description}: no BPF program to attach`);
+    this.link = openTracingLink(this.progFd, this.description);
+  }
+
+  disable(): void { this.close(); }
+
+  count(): bigint { return 0n; }
+
+  close(): void {
+    if (this.link < 0) return;
+    const fd = this.link;
+    this.link = -1;
+    closeFd(fd);
+  }
+}
+
+export function attachTracing(def: ProbeSite): ProbeAttachment {
+  return new TracingLink(def);
+}
