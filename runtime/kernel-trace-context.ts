@@ -1,5 +1,6 @@
 // The running kernel's rules for the flags column (compiler/codegen-flags-rules.ts):
-// its release, and CONFIG_PREEMPTION from the config it publishes.
+// its release, and CONFIG_PREEMPTION, CONFIG_KALLSYMS_ALL, CONFIG_PREEMPT_RCU
+// and CONFIG_PREEMPT_COUNT from the config it publishes.
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { gunzipSync } from 'node:zlib';
@@ -18,9 +19,15 @@ function kernelConfig(): string | undefined {
   }
 }
 
-/** The running kernel's rules; without a readable config, CONFIG_PREEMPTION as the default assumes. */
+/**
+ * The running kernel's rules; without a readable config, CONFIG_PREEMPTION
+ * as the default assumes and no per-CPU symbols (kprobe flags stay 0).
+ */
 export function hostTraceContextRules(): TraceContextRules {
   const config = kernelConfig();
-  const preemption = config === undefined ? DEFAULT_TRACE_CONTEXT_RULES.preemption : /^CONFIG_PREEMPTION=y$/m.test(config);
-  return traceContextRulesFor(release(), preemption);
+  if (config === undefined) return traceContextRulesFor(release(), DEFAULT_TRACE_CONTEXT_RULES.preemption);
+  const set = (name: string) => new RegExp(`^CONFIG_${name}=y$`, 'm').test(config);
+  return traceContextRulesFor(release(), set('PREEMPTION'), {
+    kallsymsAll: set('KALLSYMS_ALL'), preemptRcu: set('PREEMPT_RCU'), preemptCount: set('PREEMPT_COUNT'),
+  });
 }

@@ -14,7 +14,7 @@ import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TRACEFS, withKernelLock } from '../lib/kernel.js';
 import { fixture, notInGuestReason } from './env.js';
-import { explain, knownDifferences, type Explained } from './kernel-known.js';
+import { explain, knownDifferences, knownFlagDifferences, type Explained } from './kernel-known.js';
 import { defineEvents, dynamicEventsSkipReason, formatWithoutId, listEvents, writeDynamicEvent, removeEvents, type DynamicEvent } from './ftrace.js';
 import { CLI_JS, GUEST_NODE_FLAGS, diffRun, quoteArgs, realReturnAddress, readKallsyms, runCli, splitFormats, symstrArgs, symstrAsSymbol, type DiffRun, type Ksym } from './kdiff.js';
 
@@ -186,6 +186,14 @@ t.test('trace: kprobe-bpf prints the kernel tracer\'s lines on the same hits', {
     if (r.oursWindow[i] !== known.expected[i]) diffs.push(`#${i}\n  kernel: ${r.kernelWindow[i]}\n  ours:   ${r.oursWindow[i]}`);
   }
   if (diffs.length) t.comment(diffs.join('\n'));
+  // The flags column on its own (irqs-off, need-resched, hard/softirq/NMI,
+  // preempt depth, migrate-disable), line for line: the same hits in the
+  // same context, so the same context bits.
+  const flagsKnown = explain(r.kernelFlags, r.oursFlags, knownFlagDifferences(), (d) => d.line);
+  t.same(r.oursFlags, flagsKnown.expected, `the flags column of every line equal (${new Set(r.kernelFlags.map((f) => f.split(' ')[0])).size} distinct kernel values: ${[...new Set(r.kernelFlags.map((f) => f.split(' ')[0]))].join(' ')})`);
+  reportKnown(t, flagsKnown, 'flags column');
+  const flagDiffs = r.kernelFlags.flatMap((k, i) => (r.oursFlags[i] === flagsKnown.expected[i] ? [] : [`#${i} kernel ${k} ours ${r.oursFlags[i]}`]));
+  if (flagDiffs.length) t.comment(flagDiffs.slice(0, 20).join('\n'));
   t.same(listEvents('kprobe').filter((e) => e.group.startsWith('kprobe_bpf_')), [], 'our tracefs entries (maxactive) are gone');
 });
 
