@@ -188,11 +188,23 @@ t.test('trace: kprobe-bpf prints the kernel tracer\'s lines on the same hits', {
   if (diffs.length) t.comment(diffs.join('\n'));
   // The flags column on its own (irqs-off, need-resched, hard/softirq/NMI,
   // preempt depth, migrate-disable), line for line: the same hits in the
-  // same context, so the same context bits.
+  // same context, so the same context bits. Except one race: the two
+  // handlers of a hit run one after the other (the kprobe's aggregate list;
+  // a return's rethook list), and where irqs are on (irqs-off column '.'),
+  // an interrupt between them can set TIF_NEED_RESCHED, which nothing clears
+  // before the second one (preemption is off in both). Such a line differs
+  // in the need-resched column only; it is counted, not failed, while such
+  // lines stay a minority.
   const flagsKnown = explain(r.kernelFlags, r.oursFlags, knownFlagDifferences(), (d) => d.line);
-  t.same(r.oursFlags, flagsKnown.expected, `the flags column of every line equal (${new Set(r.kernelFlags.map((f) => f.split(' ')[0])).size} distinct kernel values: ${[...new Set(r.kernelFlags.map((f) => f.split(' ')[0]))].join(' ')})`);
+  const raced = (k: string, o: string) =>
+    k.length === o.length && k[0] === '.' && o[0] === '.' && k[1] !== o[1] && k.slice(2) === o.slice(2);
+  const racedAt = r.kernelFlags.flatMap((k, i) => (r.oursFlags[i] !== undefined && r.oursFlags[i] !== flagsKnown.expected[i] && raced(k, r.oursFlags[i]!) ? [i] : []));
+  const expectedFlags = flagsKnown.expected.map((k, i) => (racedAt.includes(i) ? r.oursFlags[i]! : k));
+  const values = [...new Set(r.kernelFlags.map((f) => f.split(' ')[0]))];
+  t.same(r.oursFlags, expectedFlags, `the flags column of every line equal (kernel values: ${values.join(' ')}; ${racedAt.length} of ${r.kernelFlags.length} need-resched raced between the handlers)`);
+  t.ok(racedAt.length * 4 < Math.max(r.kernelFlags.length, 4), `need-resched raced on a minority of lines (${racedAt.length})`);
   reportKnown(t, flagsKnown, 'flags column');
-  const flagDiffs = r.kernelFlags.flatMap((k, i) => (r.oursFlags[i] === flagsKnown.expected[i] ? [] : [`#${i} kernel ${k} ours ${r.oursFlags[i]}`]));
+  const flagDiffs = r.kernelFlags.flatMap((k, i) => (r.oursFlags[i] === flagsKnown.expected[i] ? [] : [`#${i} kernel ${k} ours ${r.oursFlags[i]}${racedAt.includes(i) ? ' (raced)' : ''}`]));
   if (flagDiffs.length) t.comment(flagDiffs.slice(0, 20).join('\n'));
   t.same(listEvents('kprobe').filter((e) => e.group.startsWith('kprobe_bpf_')), [], 'our tracefs entries (maxactive) are gone');
 });
