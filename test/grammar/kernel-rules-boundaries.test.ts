@@ -39,6 +39,7 @@ const below = (v: string) => { const [ma, mi] = v.split('.').map(Number); return
 
 /** Per row version, what tells it from the version below: [what, answer below, answer at]. */
 const BOUNDARIES: Record<string, [string, () => string, () => string][]> = {
+  '6.2': [['an unknown $-variable (Debian\'s 6.1 has the spelling fix)', () => probe('6.1', `${K}$foo`), () => probe('6.2', `${K}$foo`)]],
   '6.3': [
     ['the char type', () => probe('6.2', `${K}%di:char`), () => probe('6.3', `${K}%di:char`)],
     ['filter FIELD.function', () => filter('6.2', '__probe_ip.function == vfs_read'), () => filter('6.3', '__probe_ip.function == vfs_read')],
@@ -74,6 +75,7 @@ t.test('every row after the base has a boundary case, and each case answers diff
 t.test('the answers on each side of each row', async (t) => {
   const answers = Object.fromEntries(Object.entries(BOUNDARIES).map(([v, cases]) => [v, cases.map(([what, before, at]) => [what, before(), at()])]));
   t.same(answers, {
+    '6.2': [['an unknown $-variable (Debian\'s 6.1 has the spelling fix)', `ERROR Invalid $-variable specified @${K.length} logged`, `ERROR Invalid $-valiable specified @${K.length} logged`]],
     '6.3': [
       ['the char type', `ERROR Unknown type is specified @${K.length + 4} logged`, `${K}arg1=%di:char`],
       ['filter FIELD.function', 'INVALID_OP', 'ok'],
@@ -100,5 +102,5 @@ t.test('the answers on each side of each row', async (t) => {
 });
 
 t.test('--kernel outside the table says which versions are known', async (t) => {
-  for (const v of ['5.15', '6.19', '7.0', 'x']) t.match(unknownKernelReason(v), /known: 6\.1 to 6\.18 \(rows 6\.1, 6\.3, .*6\.18; checked on 6\.1, 6\.12, 6\.18\)$/, v);
+  for (const v of ['5.15', '6.19', '7.0', 'x']) t.match(unknownKernelReason(v), /known: 6\.1 to 6\.18 \(rows 6\.1, 6\.2, 6\.3, .*6\.18; checked on 6\.1, 6\.12, 6\.18\)$/, v);
 });
