@@ -3,8 +3,8 @@
 // into a private tracing instance while our CLI traces a command with the
 // same definitions, so every value (registers, $stack, kernel pointers,
 // jiffies-free data) is identical hit for hit and the lines compare as they
-// are, comm, pid and CPU included; only timestamps and the flags column are
-// set aside.
+// are, comm, pid and CPU included; only timestamps are set aside, and the
+// flags column is compared on its own (kernelFlags/oursFlags).
 //
 // Window: `-c CMD` starts the command as a held /bin/sh that execs CMD once
 // every probe is attached. The kernel, recording all along, also saw that
