@@ -97,11 +97,11 @@ function definitions(ks: Map<string, Ksym>, off: number): string[] {
     // MOD:SYM (the test loads the module), %ip and the caller inside/outside a module as symbol
     `p:kbpfd/misc ${MODULE}:load_misc_binary ip=%ip:symbol caller=$stack0:symbol cs=$stack0:symstr`,
     `r:kbpfd/misc_ret ${MODULE}:load_misc_binary rv=$retval:s32 ip=%ip:symbol`,
-    // the flags column in other contexts: timerqueue_add runs under the
-    // hrtimer base's raw spinlock (irqs off, preempt depth 1) when the
-    // workload's nanosleep arms its timer, and in hardirq context when a tick
-    // interrupts it
-    'p:kbpfd/tq timerqueue_add',
+    // the flags column in another context: dequeue_task_fair runs with the
+    // runqueue locked (irqs off, preemption disabled twice: __schedule and
+    // the raw spinlock) when the workload's nanosleep puts it to sleep
+    // (timerqueue_add, under the hrtimer base lock, cannot be kprobed on 6.1)
+    'p:kbpfd/deq dequeue_task_fair',
     // a group of its own, and -: removal of an event defined earlier in the same file
     'p:kbpfg2/getpid2 __x64_sys_getpid nr=+120(%di):s32',
     'p:kbpfd/gone do_sys_openat2 dfd=%di',
@@ -171,7 +171,7 @@ t.test('trace: kprobe-bpf prints the kernel tracer\'s lines on the same hits', {
   const created = r.kernel.events.map((e) => `${e.group}/${e.event}`).sort();
   t.same(created, [
     'kbpfd/addr', 'kbpfd/data', 'kbpfd/faults', 'kbpfd/filp', 'kbpfd/misc', 'kbpfd/misc_ret', 'kbpfd/open', 'kbpfd/open_off',
-    'kbpfd/open_ret', 'kbpfd/ret2', 'kbpfd/sleep', 'kbpfd/sleep_ret', 'kbpfd/tq', 'kbpfg2/getpid2', 'kbpfm/exec',
+    'kbpfd/open_ret', 'kbpfd/ret2', 'kbpfd/sleep', 'kbpfd/sleep_ret', 'kbpfd/deq', 'kbpfg2/getpid2', 'kbpfm/exec',
     `kprobes/p_do_sys_openat2_${/\+(\d+)/.exec(defs[2]!)![1]}`, 'kprobes/p_ksys_read_0', 'kprobes/r_ksys_read_0',
   ].sort(), 'the kernel made the events the file names (-:kbpfd/gone removed; generated names)');
   const ourEvents = new Set(r.ours.lines.map((l) => l.body.slice(0, l.body.indexOf(':'))));
