@@ -9,11 +9,12 @@
 // start costs ~1 s in the guest).
 import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TRACEFS, withKernelLock } from '../lib/kernel.js';
 import { fixture, notInGuestReason } from './env.js';
+import { GUEST_KERNELS, readImages } from '../vm/images.js';
 import { explain, knownDifferences, knownFlagDifferences, type Explained } from './kernel-known.js';
 import { defineEvents, dynamicEventsSkipReason, formatWithoutId, listEvents, writeDynamicEvent, removeEvents, type DynamicEvent } from './ftrace.js';
 import { CLI_JS, GUEST_NODE_FLAGS, diffRun, quoteArgs, realReturnAddress, readKallsyms, runCli, splitFormats, symstrArgs, symstrAsSymbol, type DiffRun, type Ksym } from './kdiff.js';
@@ -121,6 +122,26 @@ function reportKnown(t: Test, known: Explained, where: string): void {
   }
 }
 
+/**
+ * The running kernel's config where kprobe-bpf reads it (/boot/config-RELEASE,
+ * runtime/kernel-trace-context.ts): the flags column's rules come from it
+ * (CONFIG_KALLSYMS_ALL, CONFIG_PREEMPTION). The installed 6.1 has it in the
+ * host's /boot; a kernel unpacked under build/ (6.12) has it in its own tree,
+ * of which /init binds only the modules, so it is copied into the guest's
+ * (tmpfs-backed) /boot as a Debian install would have it.
+ */
+function bootConfig(): string {
+  const path = `/boot/config-${release()}`;
+  if (existsSync(path)) return `${path} present`;
+  for (const k of GUEST_KERNELS) {
+    const images = readImages(k.manifest);
+    if (images?.release !== release() || !images.modules) continue;
+    copyFileSync(join(images.modules, '..', '..', 'boot', `config-${release()}`), path);
+    return `${path} copied from ${k.manifest}'s tree`;
+  }
+  return `${path} absent`;
+}
+
 let ks: Map<string, Ksym> | undefined;
 let defs: string[] = [];
 let run: DiffRun | undefined;
@@ -129,6 +150,7 @@ const defsFile = join(dir, 'defs.txt');
 t.test('setup: load the module, read the guest kallsyms, find an instruction boundary', { skip }, async (t) => {
   const mp = spawnSync('modprobe', [MODULE], { encoding: 'utf8' });
   t.equal(mp.status, 0, `modprobe ${MODULE}`, { stderr: mp.stderr });
+  t.match(bootConfig(), / (present|copied)/, 'the kernel config is where kprobe-bpf reads it');
   ks = readKallsyms();
   t.ok(ks.get('load_misc_binary')?.module === MODULE, `load_misc_binary is in [${MODULE}]`);
   const off = await withKernelLock(() => firstBoundary('do_sys_openat2'));
