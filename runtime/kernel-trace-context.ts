@@ -6,16 +6,23 @@ import { release } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { DEFAULT_TRACE_CONTEXT_RULES, traceContextRulesFor, type TraceContextRules } from '../compiler/codegen-flags-rules.js';
 
-/** The running kernel's config text, if it publishes it (/proc/config.gz, or its /boot config). */
+/**
+ * The running kernel's config text, if it publishes it: /proc/config.gz
+ * (CONFIG_IKCONFIG_PROC), else its file in /boot (Debian, Ubuntu) or in its
+ * modules directory (Fedora).
+ */
 function kernelConfig(): string | undefined {
   try {
     return gunzipSync(readFileSync('/proc/config.gz')).toString('latin1');
   } catch {
-    try {
-      return readFileSync(`/boot/config-${release()}`, 'latin1');
-    } catch {
-      return undefined;
+    for (const path of [`/boot/config-${release()}`, `/lib/modules/${release()}/config`]) {
+      try {
+        return readFileSync(path, 'latin1');
+      } catch {
+        // the next place
+      }
     }
+    return undefined;
   }
 }
 
