@@ -16,12 +16,14 @@
 // scheduler folds it in soon after it sets TIF_NEED_RESCHED on a running task
 // (resched_curr, scheduler_ipi), so it is taken to follow TIF_NEED_RESCHED:
 // a reschedule not folded yet prints 'L' here where the kernel prints 'l'.
-// kprobe lines keep flags 0: their context (irqs, preempt depth, irq nesting)
-// depends on the probed code and needs that per-CPU preempt count.
+// kprobe lines depend on the probed code's context (irqs, preempt depth, irq
+// nesting): codegen-flags-kprobe.ts reads it from the per-CPU preempt count
+// where kallsyms shows it; elsewhere they keep flags 0.
 import { R0, R1, R2, R3, R7, R10, sizeFieldFor, type Reg } from '../bpf/insn.js';
 import { type AsmItem, Helper, alu64Imm, alu64Reg, annotate, call, ldx, mov64Imm, mov64Reg, stx } from '../bpf/asm.js';
 import type { EventFormat } from './abi.js';
 import type { TraceContextRules } from './codegen-flags-rules.js';
+import { emitKprobeTraceContext } from './codegen-flags-kprobe.js';
 
 /** enum trace_flag_type (kernel/trace/trace.h). */
 const TRACE_FLAG_NEED_RESCHED_LAZY = 0x02;
@@ -35,25 +37,40 @@ function tifToFlag(dst: Reg, tif: number, flag: number): AsmItem[] {
   return [mov64Reg(dst, R0), alu64Imm('rsh', dst, tif), alu64Imm('and', dst, 1), alu64Imm('mul', dst, flag)];
 }
 
+/** r0 = the current task's thread_info.flags (0 when the read faults), through stack slot `slot`. */
+function readTif(slot: number): AsmItem[] {
+  return [
+    call(Helper.get_current_task),
+    mov64Reg(R3, R0),
+    mov64Reg(R1, R10), alu64Imm('add', R1, slot),
+    mov64Imm(R2, 8),
+    call(Helper.probe_read_kernel),
+    // a failed read zeroes the slot: no need-resched then
+    ldx(sizeFieldFor(8), R0, R10, slot),
+  ];
+}
+
 /**
  * Stores common_flags and common_preempt_count of the entry at r7 + `entry`,
- * using stack slot `slot` (8 bytes); clobbers r0-r3. Nothing for kprobes
- * (their zeros stay), nor for a layout without those fields.
+ * using stack slot `slot` (8 bytes); clobbers r0-r3 (and r8 for a kprobe).
+ * Nothing for a kprobe where the preempt count cannot be read (its zeros
+ * stay), nor for a layout without those fields.
  */
 export function emitTraceContext(format: EventFormat, entry: number, slot: number, rules: TraceContextRules): AsmItem[] {
   const flagsField = format.commonFields.find((f) => f.name === 'common_flags');
   const preemptField = format.commonFields.find((f) => f.name === 'common_preempt_count');
-  if (format.tracer !== 'uprobe' || !flagsField || !preemptField) return [];
+  if (!flagsField || !preemptField) return [];
   const at = { flags: entry + flagsField.offset, preemptCount: entry + preemptField.offset, slot };
+  if (format.tracer === 'kprobe') {
+    const { preemptCount } = rules;
+    if (!preemptCount) return [];
+    return annotate('common_flags, common_preempt_count: tracing_gen_ctx_dec() of a kprobe handler',
+      emitKprobeTraceContext({ ...rules, preemptCount }, at, readTif(slot), tifToFlag));
+  }
+  if (format.tracer !== 'uprobe') return [];
   const lazy = rules.tifNeedReschedLazy;
   return annotate('common_flags, common_preempt_count: tracing_gen_ctx_dec() of a uprobe handler', [
-    call(Helper.get_current_task),
-    mov64Reg(R3, R0),
-    mov64Reg(R1, R10), alu64Imm('add', R1, at.slot),
-    mov64Imm(R2, 8),
-    call(Helper.probe_read_kernel),
-    // a failed read zeroes the slot: no need-resched then
-    ldx(sizeFieldFor(8), R0, R10, at.slot),
+    ...readTif(at.slot),
     ...tifToFlag(R2, rules.tifNeedResched, TRACE_FLAG_NEED_RESCHED | TRACE_FLAG_PREEMPT_RESCHED),
     ...(lazy === undefined ? [] : [...tifToFlag(R1, lazy, TRACE_FLAG_NEED_RESCHED_LAZY), alu64Reg('or', R2, R1)]),
     alu64Imm('lsh', R2, CTX_FLAGS_SHIFT),

@@ -56,12 +56,10 @@ export interface CompiledObject {
   readonly object: Uint8Array;
 }
 
-function externsOf(programs: readonly ProbeProgram[]): string[] {
+/** Every kernel symbol the programs' code loads the address of (fetches, probe addresses, the flags code's per-CPU reads). */
+function externsOf(programs: readonly CompiledProgram[]): string[] {
   const names = new Set<string>();
-  for (const p of programs) {
-    if (p.probeIp.op === 'ksym' || (p.probeIp.op === 'ftrace-site' && p.probeIp.base === 'ksym')) names.add(p.probeIp.symbol);
-    for (const f of p.fetches) if (f.source.op === 'ksym') names.add(f.source.symbol);
-  }
+  for (const p of programs) for (const it of p.items) if ('ref' in it && it.ref?.kind === 'extern') names.add(it.ref.symbol);
   return [...names];
 }
 
@@ -134,7 +132,7 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOp
     license: 'GPL',
     programs,
     maps: mapsOf(programs, ringBytes),
-    externs: externsOf(programs.map((p) => p.ir)),
+    externs: externsOf(programs),
     metadata: { version: METADATA_VERSION, events: programs.map(eventMetadataOf) },
   };
 }

@@ -21,6 +21,12 @@ export interface Row {
 
 export const CHANGES: readonly Row[] = [
   { version: '6.1', change: {}, source: 'Debian 6.1.0-57 (6.1.192): the base rows of probe.ts and filter.ts' },
+  {
+    version: '6.2',
+    change: { probe: { errorTexts: { BAD_MAXACT_TYPE: 'Maxactive is not for kprobe', BAD_VAR: 'Invalid $-valiable specified' } } },
+    source: 'mainline keeps BAD_VAR\'s "valiable" typo from 6.1.4 (source) through 6.12.95 (live guest, vmlinux strings) to at '
+      + 'least 6.12: the "variable" of Debian\'s 6.1.0-57 is a stable backport that mainline 6.2 does not have',
+  },
   { version: '6.3', change: { probe: { charType: true }, filter: { functionSuffix: true } },
     source: 'char fetch type (probes-v6.3, inferred); filter .function (6.3 merge)' },
   {
@@ -28,7 +34,8 @@ export const CHANGES: readonly Row[] = [
     change: {
       probe: {
         btfArgs: true, fprobeEvents: true, typeErrorOffset: 'dereference', eventFields: 'parse',
-        errorTexts: {}, // BAD_MAXACT_TYPE reworded with fprobe events
+        // BAD_MAXACT_TYPE reworded with fprobe events; BAD_VAR still misspelt
+        errorTexts: { BAD_VAR: 'Invalid $-valiable specified' },
       },
     },
     source: 'b576e09 BTF function parameters and $arg*, fprobe events ("Maxactive is only for function exit"), '
@@ -50,8 +57,8 @@ export const CHANGES: readonly Row[] = [
     },
     source: '73f35080477e "Fix MAX_TRACE_ARGS limit handling" (v6.12-rc, CVE-2024-50132): more than 128 arguments '
       + 'is E2BIG, not logged, for kprobes and uprobes (the live Debian 6.12.95 guest: E2BIG, error_log empty); '
-      + 'BAD_VAR still spelt "valiable" in the live 6.12.95 guest and its vmlinux (Debian\'s 6.1.0-57 has the fix by a '
-      + 'stable backport; 6.2 to 6.11 not checked); trace_define_generic_fields in 6.12.107 (first mainline version not established); '
+      + 'BAD_VAR still spelt "valiable" in the live 6.12.95 guest and its vmlinux (as from the 6.2 row; Debian\'s 6.1.0-57 has the fix by a '
+      + 'stable backport); trace_define_generic_fields in 6.12.107 (first mainline version not established); '
       + 'a trailing && or || accepted by the live 6.12.95 guest (6.1.0-57 and 6.18 refuse it)',
   },
   {

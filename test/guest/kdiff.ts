@@ -3,8 +3,8 @@
 // into a private tracing instance while our CLI traces a command with the
 // same definitions, so every value (registers, $stack, kernel pointers,
 // jiffies-free data) is identical hit for hit and the lines compare as they
-// are, comm, pid and CPU included; only timestamps and the flags column are
-// set aside.
+// are, comm, pid and CPU included; only timestamps are set aside, and the
+// flags column is compared on its own (kernelFlags/oursFlags).
 //
 // Window: `-c CMD` starts the command as a held /bin/sh that execs CMD once
 // every probe is attached. The kernel, recording all along, also saw that
@@ -106,7 +106,13 @@ export interface DiffRun {
   /** Both sides cut to the command's window, through comparable(). */
   kernelWindow: string[];
   oursWindow: string[];
+  /** The flags column of each window line, `FLAGS EVENT` (kprobe-diff.test.ts compares them apart). */
+  kernelFlags: string[];
+  oursFlags: string[];
 }
+
+/** `FLAGS EVENT` of a trace line: the column comparable() leaves out, with the event it belongs to. */
+export const flagsOf = (l: TraceLine): string => `${l.flags ?? '-'} ${l.body.slice(0, l.body.indexOf(':'))}`;
 
 const dbg = (m: string) => { if (process.env.KBPF_DUMP) process.stderr.write(`[kdiff ${(performance.now() / 1000).toFixed(1)}] ${m}\n`); };
 
@@ -164,14 +170,18 @@ export async function diffRun(opts: {
     const marker = ours.lines.find((l) => l.body.startsWith(`${opts.marker}: `));
     const pid = marker?.pid;
     const fix = opts.kernelLineFix ?? ((l: string) => l);
-    const kernelWindow = pid === undefined ? [] : fromLastMarker(ofPid(kernel.lines, pid), opts.marker).map((l) => fix(comparable(l)));
-    const oursWindow = pid === undefined ? [] : fromLastMarker(opts.ftraceComm === false ? ours.lines : lastCommPerPid(ours.lines), opts.marker).map((l) => comparable(l));
+    const kernelLines = pid === undefined ? [] : fromLastMarker(ofPid(kernel.lines, pid), opts.marker);
+    const ourLines = pid === undefined ? [] : fromLastMarker(opts.ftraceComm === false ? ours.lines : lastCommPerPid(ours.lines), opts.marker);
+    const kernelWindow = kernelLines.map((l) => fix(comparable(l)));
+    const oursWindow = ourLines.map((l) => comparable(l));
     return {
       kernel: { events, formats, lines: kernel.lines, header: text.split('\n').filter((l) => l.startsWith('#')).join('\n'), other: kernel.other, profile },
       ours: { ...cli, lines: ours.lines, other: ours.other },
       pid,
       kernelWindow,
       oursWindow,
+      kernelFlags: kernelLines.map(flagsOf),
+      oursFlags: ourLines.map(flagsOf),
     };
   } finally {
     try {

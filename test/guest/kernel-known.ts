@@ -40,6 +40,15 @@ function debian612(defs: readonly string[]): KnownDifference[] {
   ];
 }
 
+/**
+ * The flags column's known differences of the running kernel, on `FLAGS
+ * EVENT` lines (kdiff.ts flagsOf): none recorded; an entry maps the
+ * kernel's column to ours, and says why it cannot be known from BPF.
+ */
+export function knownFlagDifferences(_kernelRelease: string = release()): KnownDifference[] {
+  return [];
+}
+
 /** The known differences of the running kernel for these definitions. */
 export function knownDifferences(defs: readonly string[], kernelRelease: string = release()): KnownDifference[] {
   return kernelRelease.startsWith('6.12.') ? debian612(defs) : [];

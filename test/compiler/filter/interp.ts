@@ -69,14 +69,32 @@ function taken(op: number, a: bigint, b: bigint): boolean {
 
 export interface RunResult { readonly r0: bigint; readonly steps: number }
 
+/** Memory as a helper stub sees it. */
+export interface Memory {
+  load(addr: bigint, n: number): bigint;
+  store(addr: bigint, n: number, v: bigint): void;
+}
+
+/** What a run adds for code that calls helpers: more memory, preset registers, the helpers themselves. */
+export interface RunEnv {
+  readonly regions?: readonly Region[];
+  readonly regs?: Readonly<Record<number, bigint>>;
+  /** Helper `id` with r1-r5 in `r`; returns r0 (r1-r5 are then clobbered as the ABI allows). */
+  readonly call?: (id: number, r: readonly bigint[], mem: Memory) => bigint;
+}
+
+export type { Region };
+
 /** Runs `insns` with r7 = the record buffer, r10 = the stack top; returns r0 at exit. */
-export function runFilterCode(insns: readonly Insn[], record: Uint8Array, maxSteps = 5_000_000): RunResult {
+export function runFilterCode(insns: readonly Insn[], record: Uint8Array, maxSteps = 5_000_000, env: RunEnv = {}): RunResult {
   const slotToIndex = new Map<number, number>();
   let slot = 0;
   insns.forEach((insn, i) => { slotToIndex.set(slot, i); slot += isWide(insn) ? 2 : 1; });
   const indexToSlot = [...slotToIndex.entries()].reduce<number[]>((a, [s, i]) => { a[i] = s; return a; }, []);
-  const regions: Region[] = [{ base: RECORD_BASE, bytes: record }, { base: STACK_TOP - STACK_SIZE, bytes: new Uint8Array(Number(STACK_SIZE)) }];
+  const regions: Region[] = [{ base: RECORD_BASE, bytes: record }, { base: STACK_TOP - STACK_SIZE, bytes: new Uint8Array(Number(STACK_SIZE)) }, ...(env.regions ?? [])];
+  const mem: Memory = { load: (a, n) => load(regions, a, n), store: (a, n, v) => store(regions, a, n, v) };
   const r: bigint[] = new Array<bigint>(11).fill(0n);
+  for (const [k, v] of Object.entries(env.regs ?? {})) r[Number(k)] = v;
   r[7] = RECORD_BASE;
   r[10] = STACK_TOP;
   let pc = 0;
@@ -92,6 +110,10 @@ export function runFilterCode(insns: readonly Insn[], record: Uint8Array, maxSte
     else if (cls === Class.STX) store(regions, (r[insn.dst]! + BigInt(insn.off)) & M64, SIZE_BYTES[(insn.code & 0x18) as Size], r[insn.src]!);
     else if (cls === Class.ST) store(regions, (r[insn.dst]! + BigInt(insn.off)) & M64, SIZE_BYTES[(insn.code & 0x18) as Size], BigInt.asUintN(64, BigInt(insn.imm)));
     else if (cls === Class.JMP && (insn.code & 0xf0) === JmpOp.EXIT) return { r0: r[0]!, steps };
+    else if (cls === Class.JMP && (insn.code & 0xf0) === JmpOp.CALL && env.call) {
+      r[0] = BigInt.asUintN(64, env.call(insn.imm, r, mem));
+      for (let i = 1; i <= 5; i++) r[i] = 0xdeadn;
+    }
     else if (cls === Class.JMP) {
       if (taken(insn.code & 0xf0, r[insn.dst]!, src)) {
         const to = slotToIndex.get(indexToSlot[pc]! + 1 + insn.off);
