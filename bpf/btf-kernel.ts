@@ -67,6 +67,8 @@ export interface KernelBtf {
   type(id: TypeId): BtfType;
   /** Follows typedef/volatile/const/restrict/type_tag (kernel: btf_type_skip_modifiers). */
   skipModifiers(id: TypeId): { readonly id: TypeId; readonly type: BtfType };
+  /** The first type of `kind` named `name` in this BTF (not its modules). */
+  findNamed(kind: Kind, name: string): TypeId | undefined;
   /** kernel: btf_find_struct_member on `structId` (already past modifiers). */
   member(structId: TypeId, name: string): MemberLookup;
   /** The type's third header word (size or type id), read raw as the kernel's `type->size`/`type->type`. */
@@ -107,7 +109,7 @@ class BtfFile implements KernelBtf {
   private readonly startId: number;
   private readonly startStr: number;
   private offsets: Uint32Array | undefined;
-  private funcs: Map<string, TypeId> | undefined;
+  private named: Map<string, TypeId> | undefined;
   private readonly decoded = new Map<TypeId, BtfType>();
   private modules: BtfFile[] | undefined;
 
@@ -206,7 +208,13 @@ class BtfFile implements KernelBtf {
    * by name offset.
    */
   private findFunc(name: string): TypeId | undefined {
-    const cached = this.funcs?.get(name);
+    return this.findNamed(Kind.FUNC, name);
+  }
+
+  /** The first type of `kind` named `name` (kernel: btf_find_by_name_kind). */
+  findNamed(kind: Kind, name: string): TypeId | undefined {
+    const key = `${kind}:${name}`;
+    const cached = this.named?.get(key);
     if (cached !== undefined) return cached;
     const needle = Buffer.from(`\0${name}\0`, 'utf8');
     const hay = Buffer.from(this.strings.buffer, this.strings.byteOffset, this.strings.byteLength);
@@ -216,8 +224,8 @@ class BtfFile implements KernelBtf {
     const offsets = this.index();
     for (let i = 0; i < offsets.length; i++) {
       const at = offsets[i]!;
-      if (((this.words[at + 1]! >>> 24) & 0x1f) !== Kind.FUNC || !nameOffs.has(this.words[at]!)) continue;
-      (this.funcs ??= new Map()).set(name, this.startId + i);
+      if (((this.words[at + 1]! >>> 24) & 0x1f) !== kind || !nameOffs.has(this.words[at]!)) continue;
+      (this.named ??= new Map()).set(key, this.startId + i);
       return this.startId + i;
     }
     return undefined;
@@ -330,4 +338,11 @@ export function openKernelBtf(path: string = VMLINUX_BTF): KernelBtf | undefined
   if (!existsSync(path)) return undefined;
   const dir = path.endsWith('/vmlinux') ? path.slice(0, -'/vmlinux'.length) : undefined;
   return new BtfFile(path, readFileSync(path), undefined, dir);
+}
+
+let running: KernelBtf | undefined | null = null;
+/** The running kernel's BTF, opened once per process on first use (undefined: the kernel has none). */
+export function runningKernelBtf(): KernelBtf | undefined {
+  if (running === null) running = openKernelBtf();
+  return running;
 }

@@ -5,10 +5,12 @@
 import type { ProbeCommand, Tracer } from './ast.js';
 import { MAX_LINE_LEN, sourceLines, splitArgv } from './argv.js';
 import { ProbeSyntaxError } from './errors.js';
+import { KprobeBpfError } from '../lib/errors.js';
 import { fileKindFromFs } from './file-kind.js';
 import { runningKernel, type ProbeRules } from './kernel-rules/index.js';
 import { translateLegacyArgv } from './legacy.js';
 import { parseCommand, tracerOf, type FileKind } from './probe.js';
+import { openKernelBtf, runningKernelBtf, type KernelBtf } from '../bpf/btf-kernel.js';
 
 export type { ProbeCommand, ProbeDefinition, ProbeRemoval, Tracer } from './ast.js';
 export { ProbeSyntaxError, formatErrorLog, TP_ERR } from './errors.js';
@@ -33,7 +35,31 @@ export interface ParseOptions {
   readonly firstLine?: number;
   /** The kernel version's rules (kernelRules(v).probe); default the running kernel's. */
   readonly rules?: ProbeRules;
+  /**
+   * The kernel BTF that BTF arguments are checked and typed against: a BTF,
+   * a file to read one from (--btf), or null for none (a kernel without BTF).
+   * Default: the running kernel's /sys/kernel/btf/vmlinux, read on first need.
+   */
+  readonly btf?: KernelBtf | string | null;
 }
+
+/** The BTF option as the lazy source the grammar asks only when a line needs it. */
+export function btfSource(btf: ParseOptions['btf']): () => KernelBtf | undefined {
+  if (btf === null) return () => undefined;
+  if (btf === undefined) return runningKernelBtf;
+  if (typeof btf !== 'string') return () => btf;
+  let opened: KernelBtf | undefined | null = null;
+  return () => {
+    if (opened === null) {
+      opened = openKernelBtf(btf);
+      if (!opened) throw new BtfFileError(`--btf ${btf}: no such file`);
+    }
+    return opened;
+  };
+}
+
+/** A --btf file that cannot be read. */
+export class BtfFileError extends KprobeBpfError {}
 
 export interface ParseResult {
   readonly commands: ProbeCommand[];
@@ -67,7 +93,9 @@ export function parseProbeCommandsUntilError(text: string, options: ParseOptions
 
 function parseInto(text: string, options: ParseOptions, commands: ProbeCommand[]): void {
   const fileKind = options.fileKind ?? fileKindFromFs;
-  const lineOpts = { tracer: options.tracer, symbolPlaces: options.symbolPlaces, fileKind, rules: options.rules ?? runningKernel().probe };
+  const lineOpts = {
+    tracer: options.tracer, symbolPlaces: options.symbolPlaces, fileKind, rules: options.rules ?? runningKernel().probe, btf: btfSource(options.btf),
+  };
   const firstLine = (options.firstLine ?? 1) - 1;
   for (const line of sourceLines(text)) {
     let argv = splitArgv(line.text);

@@ -10,6 +10,8 @@ import {
 } from './names.js';
 import type { ProbeRules } from './kernel-rules/index.js';
 import { checkProbeArg, type ArgContext } from './rules.js';
+import { BtfLineContext, expandDentryArgs, expandMetaArgs } from './btf-args.js';
+import type { KernelBtf } from '../bpf/btf-kernel.js';
 
 /** kernel: MAX_TRACE_ARGS, KRETPROBE_MAXACTIVE_MAX. */
 export const MAX_TRACE_ARGS = 128;
@@ -28,6 +30,8 @@ export interface LineOptions {
   readonly fileKind: (path: string) => FileKind;
   /** The rules of the kernel version the line is checked for. */
   readonly rules: ProbeRules;
+  /** The kernel's BTF for BTF arguments, opened on first need; absent: none (a kernel without BTF). */
+  readonly btf?: () => KernelBtf | undefined;
 }
 
 const SUBSYSTEM: Record<Tracer, Subsystem> = { kprobe: 'trace_kprobe', uprobe: 'trace_uprobe' };
@@ -42,12 +46,18 @@ class Log {
   /** Refuses with the kernel's entry for the current word (kernel: trace_probe_log_err). */
   readonly refuse = (code: ErrorCode, offset: number): never => { throw this.error(code, offset); };
 
-  /** The kernel's entry in this version's words; a refusal it does not log yet is a bare error. */
+  /**
+   * The kernel's entry in this version's words; a refusal it does not log yet is a bare error.
+   * A NaN offset is one the kernel computes from a pointer difference (btf-args.ts): the caret
+   * goes to the word's end and is marked as not the kernel's.
+   */
   error(code: ErrorCode, offset: number): ProbeSyntaxError {
+    const unknown = Number.isNaN(offset);
     return new ProbeSyntaxError({
       subsystem: SUBSYSTEM[this.tracer], code, message: this.rules.errorTexts[code] ?? TP_ERR[code], command: this.argv.join(' '),
-      caretColumn: caretColumn(this.argv, this.index, offset), lineNumber: this.lineNumber,
+      caretColumn: caretColumn(this.argv, this.index, unknown ? (this.argv[this.index]?.length ?? 0) : offset), lineNumber: this.lineNumber,
       logged: !this.rules.unloggedErrors.includes(code),
+      ...(unknown ? { caretUnknown: true } : {}),
     });
   }
 
@@ -149,25 +159,16 @@ function argsWithin(log: Log, words: readonly string[]): readonly string[] {
   throw log.error('TOO_MANY_ARGS', 0);
 }
 
-/** kernel: argv_has_var_arg + traceprobe_expand_meta_args, without BTF (kernels with BTF arguments). */
-function checkVarArgs(log: Log, words: readonly string[], ctx: ArgContext): void {
-  if (!ctx.rules.btfArgs) return;
-  let found = false;
-  let star = -1;
+/**
+ * kernel: traceprobe_expand_meta_args on kernels with BTF arguments: `$arg*`
+ * and bare `$argN` words become the function's parameter names. Errors of
+ * the expanded words are reported at the original word of the same index, as
+ * the kernel's log (which keeps the original argv) does.
+ */
+function btfExpandedArgs(log: Log, words: readonly string[], ctx: ArgContext): readonly string[] {
+  if (!ctx.rules.btfArgs) return words;
   const entryOrExit = ctx.kernel && ((ctx.rules.exitArgs && ctx.isReturn) || ctx.fentry);
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i]!;
-    if (!w.startsWith('$arg')) continue;
-    log.index = i + 2;
-    if (!entryOrExit) throw log.error('NOFENTRY_ARGS', 0);
-    if (/^[0-9]/.test(w.slice(4))) { found = true; continue; }
-    if (w[4] !== '*') throw log.error('BAD_VAR', 0);
-    if (star >= 0) throw log.error('DOUBLE_ARGS', 0);
-    found = true;
-    star = i;
-  }
-  // $arg* needs the function's BTF, which kprobe-bpf does not read (the kernel: NOSUP_BTFARG without BTF).
-  if (found && star >= 0) throw log.error('NOSUP_BTFARG', 0);
+  return expandMetaArgs(log, words, entryOrExit, ctx.line!);
 }
 
 /** Neither kallsyms nor a module holds a name that is empty or starts with a digit. */
@@ -248,16 +249,27 @@ function parseKprobePlace(log: Log, place: string, isReturn: boolean): KprobePla
 }
 
 /** kernel: __trace_kprobe_create. */
-function parseKprobe(log: Log, argv: readonly string[], source: string, rules: ProbeRules): ProbeDefinition {
+function parseKprobe(log: Log, argv: readonly string[], source: string, opts: LineOptions): ProbeDefinition {
+  const rules = opts.rules;
   const a0 = argv[0]!;
   const colon = a0.indexOf(':', 1);
   const maxactive = parseMaxactive(log, a0, colon);
   const { point, isReturn, fentry } = parseKprobePlace(log, argv[1]!, a0[0] === 'r');
   const named = colon >= 0 ? eventName(log, a0, colon + 1) : {};
   const event = named.event ?? kprobeEventName(isReturn, point);
-  const ctx: ArgContext = { kernel: true, isReturn, fentry, rules };
-  checkVarArgs(log, argv.slice(2), ctx);
-  const words = argsWithin(log, argv.slice(2));
+  const line = new BtfLineContext({
+    // kernel: ctx.funcname is the place's symbol text, MOD: included (found in no BTF then)
+    ...(point.kind === 'symbol' ? { funcName: point.module !== undefined ? `${point.module}:${point.symbol}` : point.symbol } : {}),
+    ...(opts.btf ? { btf: opts.btf } : {}),
+  });
+  const ctx: ArgContext = { kernel: true, isReturn, fentry, rules, line };
+  let words = btfExpandedArgs(log, argv.slice(2), ctx);
+  words = argsWithin(log, words);
+  if (rules.dentryArgs) {
+    const expanded = expandDentryArgs(words, line);
+    if (!expanded) throw log.silent("%pd/%pD need the kernel's BTF (struct dentry and struct file offsets), and none was found");
+    words = expanded;
+  }
   const symbols: string[] = [];
   const args = parseArgs(log, words, ctx, symbols);
   checkArgSymbols(log, symbols);
@@ -297,5 +309,5 @@ export function parseCommand(
   const c = argv[0]![0];
   if (c !== 'p' && c !== 'r') throw log.silent(`unknown command '${argv[0]}': a definition starts with p, r or -`);
   if (argv.length < 2) throw log.silent('a definition needs a probe place');
-  return tracer === 'uprobe' ? parseUprobe(log, argv, source, opts) : parseKprobe(log, argv, source, opts.rules);
+  return tracer === 'uprobe' ? parseUprobe(log, argv, source, opts) : parseKprobe(log, argv, source, opts);
 }

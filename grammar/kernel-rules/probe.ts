@@ -28,6 +28,13 @@ export interface ProbeRules {
   readonly btfArgs: boolean;
   /** `$argN` in a return probe, saved at entry (6.9). */
   readonly exitArgs: boolean;
+  /**
+   * `->` and `.` member chains on BTF arguments and `$retval` (6.6,
+   * trace_btf.c). Before, `file->f_flags` is looked up whole as a parameter name.
+   */
+  readonly memberAccess: boolean;
+  /** `ARG:%pd` / `ARG:%pD` rewritten to the dentry's name string (6.10, traceprobe_expand_dentry_args). */
+  readonly dentryArgs: boolean;
   /** More than MAX_TRACE_ARGS arguments: 'ignore' the rest (6.1), or 'refuse' (E2BIG). */
   readonly extraArgs: 'ignore' | 'refuse';
   /**
@@ -54,6 +61,8 @@ export const PROBE_BASE: Omit<ProbeRules, 'version'> = {
   symstrType: true,
   btfArgs: false,
   exitArgs: false,
+  memberAccess: false,
+  dentryArgs: false,
   extraArgs: 'ignore',
   typeErrorOffset: 'argument',
 };

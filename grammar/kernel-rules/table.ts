@@ -34,7 +34,10 @@ export const CHANGES: readonly Row[] = [
     source: 'b576e09 BTF function parameters and $arg*, fprobe events ("Maxactive is only for function exit"), '
       + 'traceprobe_parse_context offsets (inferred)',
   },
-  { version: '6.6', change: { filter: { cpus: true } }, source: 'CPUS{} and FILTER_CPUMASK, 6.6 merge' },
+  {
+    version: '6.6', change: { probe: { memberAccess: true }, filter: { cpus: true } },
+    source: 'CPUS{} and FILTER_CPUMASK, 6.6 merge; trace_btf.c: -> and . member access on BTF arguments and $retval (probes-v6.6)',
+  },
   {
     version: '6.8',
     change: { probe: { unloggedErrors: [] } },
@@ -42,6 +45,7 @@ export const CHANGES: readonly Row[] = [
       + 'its 6.1.y backport failed, as the live guest shows)',
   },
   { version: '6.9', change: { probe: { exitArgs: true } }, source: '25f00e40 entry arguments in return probes (probes-v6.9)' },
+  { version: '6.10', change: { probe: { dentryArgs: true } }, source: 'd9b15224 / 20fe4d07 %pd and %pD (probes-v6.10)' },
   {
     version: '6.12',
     change: {
