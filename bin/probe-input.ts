@@ -13,12 +13,15 @@ export const INPUT_OPTIONS = {
   f: { type: 'string', short: 'f', multiple: true },
   legacy: { type: 'boolean' },
   kernel: { type: 'string' },
+  btf: { type: 'string' },
   filter: { type: 'string', multiple: true },
 } as const;
 
 export const KERNEL_HELP = [
   '  --kernel V   check the lines with the rules of kernel version V (6.1, 6.12, 6.18...)',
   '               as its kprobe_events/uprobe_events would; default: the running kernel\'s',
+  '  --btf FILE   the kernel BTF (a copy of its /sys/kernel/btf/vmlinux) that BTF arguments are',
+  '               named, checked and typed with; default: the running kernel\'s',
 ].join('\n');
 
 export const INPUT_HELP = [
@@ -36,6 +39,7 @@ export interface InputValues {
   f?: string[];
   legacy?: boolean;
   kernel?: string;
+  btf?: string;
   filter?: string[];
 }
 
@@ -95,7 +99,7 @@ export async function readDefinitions(v: InputValues): Promise<ProbeDefinition[]
   mark('module load (grammar)');
   try {
     const rules = selectKernel(v.kernel).probe;
-    const { commands } = parseProbeCommands(inputText(v), { legacy: v.legacy ?? false, rules });
+    const { commands } = parseProbeCommands(inputText(v), { legacy: v.legacy ?? false, rules, ...(v.btf !== undefined ? { btf: v.btf } : {}) });
     mark('grammar');
     return applyRemovals(commands);
   } catch (e) {
@@ -125,7 +129,9 @@ export async function readFilteredDefinitions(v: InputValues): Promise<FilteredD
   let writes;
   try {
     const split = splitLineFilters(inputText(v));
-    const { commands } = parseProbeCommands(split.text, { legacy: v.legacy ?? false, rules: selectKernel(v.kernel).probe });
+    const { commands } = parseProbeCommands(split.text, {
+      legacy: v.legacy ?? false, rules: selectKernel(v.kernel).probe, ...(v.btf !== undefined ? { btf: v.btf } : {}),
+    });
     defs = applyRemovals(commands);
     writes = filterWrites(filtersByCommand(commands, split.filters), filterOptions(v.filter));
   } catch (e) {

@@ -10,6 +10,17 @@ import { ARG_REGS, PT_REGS_OFFSET, RETVAL_REG, STACK_REG, WORD_SIZE } from './ar
 import { fetchTypeOf } from '../grammar/fetch-types.js';
 import type { Deref, FetchProgram, FetchSource, MemSpace, ProbeIpSource, ProbeProgram, StoreOp } from './ir.js';
 import { layoutEvent } from './layout.js';
+import { KprobeBpfError } from '../lib/errors.js';
+
+/**
+ * A probe argument the compiler cannot lower yet: an entry argument read in a
+ * return probe needs the value saved at the function's entry (the kernel's
+ * entry data), which kretprobe programs do not have yet.
+ */
+export class LowerError extends KprobeBpfError {}
+
+/** Whether the fetch reads a function argument saved at entry (kernel: FETCH_OP_EDATA). */
+const readsEntryData = (f: FetchArg): boolean => (f.kind === 'arg' && f.atEntry === true) || (f.kind === 'deref' && readsEntryData(f.inner));
 
 export interface LowerOptions {
   /** Bytes reserved per string in the dynamic area (kernel: up to MAX_STRING_SIZE). */
@@ -81,6 +92,9 @@ function probeFileOffsetOf(def: ProbeDefinition, opts: LowerOptions): bigint {
 const usesFileOffset = (f: FetchArg): boolean => f.kind === 'fileoffs' || (f.kind === 'deref' && usesFileOffset(f.inner));
 
 function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: LowerOptions): FetchProgram {
+  if (readsEntryData(arg.fetch)) {
+    throw new LowerError(`${def.group}/${def.event}: argument '${arg.name}=${arg.source}' reads the function's entry value in a return probe, which needs entry data: not yet compiled`);
+  }
   const probeFileOffset = usesFileOffset(arg.fetch) ? probeFileOffsetOf(def, opts) : 0n;
   const { source, derefs } = chainOf(arg.fetch, def.tracer, probeFileOffset);
   const ft = fetchTypeOf(arg.type);
@@ -107,7 +121,11 @@ function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: Lo
       store = { op: 'raw', size: ft.size };
     }
   }
-  const bf = arg.type.bitfield;
+  // kernel (BTF bitfields): shifted as a u64 over a field of the member's own size; the same bits
+  // come out of the field's own width when they fit in it, without touching the record past it
+  const declared = arg.type.bitfield;
+  const bf = declared && declared.container > ft.size * 8 && declared.width + declared.offset <= ft.size * 8
+    ? { ...declared, container: ft.size * 8 } : declared;
   const bitfield = bf && {
     containerSize: bf.container / 8,
     lshift: bf.container - bf.width - bf.offset,
