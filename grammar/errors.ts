@@ -108,6 +108,8 @@ export interface ProbeSyntaxErrorInit {
    * word's end, and a comparison with the kernel should not judge it.
    */
   readonly caretUnknown?: boolean;
+  /** error_log entries the kernel wrote for the same write before this one, oldest first. */
+  readonly earlier?: readonly ProbeSyntaxError[];
 }
 
 /**
@@ -125,6 +127,7 @@ export class ProbeSyntaxError extends KprobeBpfError {
   readonly lineNumber: number;
   readonly logged: boolean;
   readonly caretUnknown: boolean;
+  readonly earlier: readonly ProbeSyntaxError[];
 
   constructor(init: ProbeSyntaxErrorInit) {
     super(init.message);
@@ -135,11 +138,17 @@ export class ProbeSyntaxError extends KprobeBpfError {
     this.lineNumber = init.lineNumber;
     this.logged = init.logged;
     this.caretUnknown = init.caretUnknown ?? false;
+    this.earlier = init.earlier ?? [];
   }
 
   /** The three lines error_log shows for this error, less the timestamp. */
   toErrorLog(): string {
     return formatErrorLog(this);
+  }
+
+  /** Every entry error_log gains from the refused write: the earlier ones, then this one. */
+  errorLogEntries(): string[] {
+    return [...this.earlier.filter((e) => e.logged).map((e) => e.toErrorLog()), ...(this.logged ? [this.toErrorLog()] : [])];
   }
 }
 

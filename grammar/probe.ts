@@ -39,9 +39,18 @@ const SUBSYSTEM: Record<Tracer, Subsystem> = { kprobe: 'trace_kprobe', uprobe: '
 /** Carries the words and the current argv index the way trace_probe_log does. */
 class Log {
   index = 0;
+  /** Entries the kernel logged for this write before the error that ends it (see note). */
+  private readonly earlier: ProbeSyntaxError[] = [];
   constructor(
     readonly argv: readonly string[], readonly tracer: Tracer, readonly lineNumber: number, readonly rules: ProbeRules,
   ) {}
+
+  /**
+   * Logs an entry without refusing: the kernel does so where it logs an error
+   * and then goes on parsing (6.12's traceprobe_expand_meta_args for `$arg*`
+   * without BTF returns NULL, not an error); the refusal that follows carries it.
+   */
+  readonly note = (code: ErrorCode, offset: number): void => { this.earlier.push(this.error(code, offset)); };
 
   /** Refuses with the kernel's entry for the current word (kernel: trace_probe_log_err). */
   readonly refuse = (code: ErrorCode, offset: number): never => { throw this.error(code, offset); };
@@ -58,6 +67,7 @@ class Log {
       caretColumn: caretColumn(this.argv, this.index, unknown ? (this.argv[this.index]?.length ?? 0) : offset), lineNumber: this.lineNumber,
       logged: !this.rules.unloggedErrors.includes(code),
       ...(unknown ? { caretUnknown: true } : {}),
+      ...(this.earlier.length ? { earlier: [...this.earlier] } : {}),
     });
   }
 
@@ -239,13 +249,14 @@ function parseKprobePlace(log: Log, place: string, isReturn: boolean): KprobePla
   // place (6.1 finds the same at register time: -ENOENT, same message and caret).
   // MOD:SYM names wait for the module, as in the kernel.
   if (!symbol.includes(':') && neverASymbol(symbol)) throw log.error('BAD_PROBE_ADDR', 0);
-  // kernel: kprobe_on_func_entry() — needs kallsyms; offset 0 is the entry, anything else is not.
-  if (isReturn && offset !== 0n) throw log.error('BAD_RETPROBE', 0);
+  // kernel: kprobe_on_func_entry() — needs kallsyms; offset 0 is the entry (up to 4, past ENDBR, on an IBT kernel).
+  const entry = offset <= BigInt(log.rules.funcEntryMaxOffset);
+  if (isReturn && !entry) throw log.error('BAD_RETPROBE', 0);
   const modColon = symbol.indexOf(':');
   const point: KprobePoint = modColon >= 0
     ? { kind: 'symbol', module: symbol.slice(0, modColon), symbol: symbol.slice(modColon + 1), offset }
     : { kind: 'symbol', symbol, offset };
-  return { point, isReturn, fentry: !isReturn && offset === 0n };
+  return { point, isReturn, fentry: !isReturn && entry };
 }
 
 /** kernel: __trace_kprobe_create. */

@@ -149,7 +149,7 @@ const parse: Command = {
         await flush();
         const where = src.kind === 'file' ? `${src.value === '-' ? '<stdin>' : src.value}:${error.lineNumber}` : `-e '${src.value}'`;
         process.stderr.write(error.logged
-          ? `${error.toErrorLog()}\n`
+          ? `${error.errorLogEntries().join('\n')}\n`
           : `kprobe-bpf parse: ${where}: ${error.message} (the kernel refuses this line with EINVAL and logs nothing)\n`);
         return 1;
       }

@@ -33,6 +33,13 @@ export interface ProbeRules {
    * trace_btf.c). Before, `file->f_flags` is looked up whole as a parameter name.
    */
   readonly memberAccess: boolean;
+  /**
+   * The largest SYM+offs that is still the function's entry (kernel:
+   * arch_kprobe_on_func_entry): 0, or 4 (ENDBR) on a kernel built with
+   * CONFIG_X86_KERNEL_IBT, as Debian's 6.12 is. Entry decides TPARG_FL_FENTRY
+   * ($argN, BTF arguments) and which return probes are allowed.
+   */
+  readonly funcEntryMaxOffset: number;
   /** `ARG:%pd` / `ARG:%pD` rewritten to the dentry's name string (6.10, traceprobe_expand_dentry_args). */
   readonly dentryArgs: boolean;
   /** More than MAX_TRACE_ARGS arguments: 'ignore' the rest (6.1), or 'refuse' (E2BIG). */
@@ -63,6 +70,7 @@ export const PROBE_BASE: Omit<ProbeRules, 'version'> = {
   exitArgs: false,
   memberAccess: false,
   dentryArgs: false,
+  funcEntryMaxOffset: 0,
   extraArgs: 'ignore',
   typeErrorOffset: 'argument',
 };

@@ -49,14 +49,18 @@ export const CHANGES: readonly Row[] = [
   {
     version: '6.12',
     change: {
-      probe: { extraArgs: 'refuse', unloggedErrors: ['TOO_MANY_ARGS'], errorTexts: { BAD_VAR: 'Invalid $-valiable specified' } },
+      probe: {
+        extraArgs: 'refuse', unloggedErrors: ['TOO_MANY_ARGS'], errorTexts: { BAD_VAR: 'Invalid $-valiable specified' },
+        funcEntryMaxOffset: 4,
+      },
       filter: { stacktraceField: true, trailingOperator: 'accept' },
     },
     source: '73f35080477e "Fix MAX_TRACE_ARGS limit handling" (v6.12-rc, CVE-2024-50132): more than 128 arguments '
       + 'is E2BIG, not logged, for kprobes and uprobes (the live Debian 6.12.95 guest: E2BIG, error_log empty); '
       + 'BAD_VAR still spelt "valiable" in the live 6.12.95 guest and its vmlinux (Debian\'s 6.1.0-57 has the fix by a '
       + 'stable backport; 6.2 to 6.11 not checked); trace_define_generic_fields in 6.12.107 (first mainline version not established); '
-      + 'a trailing && or || accepted by the live 6.12.95 guest (6.1.0-57 and 6.18 refuse it)',
+      + 'a trailing && or || accepted by the live 6.12.95 guest (6.1.0-57 and 6.18 refuse it); '
+      + 'Debian builds 6.12 with CONFIG_X86_KERNEL_IBT: SYM+4 is the function entry (the live guest takes $arg* and BTF names there)',
   },
   {
     version: '6.15',
