@@ -41,6 +41,8 @@ export interface ParseOptions {
    * Default: the running kernel's /sys/kernel/btf/vmlinux, read on first need.
    */
   readonly btf?: KernelBtf | string | null;
+  /** Whether a kprobe on SYMBOL lands past an ENDBR (live kernel state, see LineOptions.endbr); default: never. */
+  readonly endbr?: (symbol: string) => boolean;
 }
 
 /** The BTF option as the lazy source the grammar asks only when a line needs it. */
@@ -95,6 +97,7 @@ function parseInto(text: string, options: ParseOptions, commands: ProbeCommand[]
   const fileKind = options.fileKind ?? fileKindFromFs;
   const lineOpts = {
     tracer: options.tracer, symbolPlaces: options.symbolPlaces, fileKind, rules: options.rules ?? runningKernel().probe, btf: btfSource(options.btf),
+    ...(options.endbr ? { endbr: options.endbr } : {}),
   };
   const firstLine = (options.firstLine ?? 1) - 1;
   for (const line of sourceLines(text)) {

@@ -32,6 +32,12 @@ export interface LineOptions {
   readonly rules: ProbeRules;
   /** The kernel's BTF for BTF arguments, opened on first need; absent: none (a kernel without BTF). */
   readonly btf?: () => KernelBtf | undefined;
+  /**
+   * Whether kprobes put a probe on SYMBOL 4 bytes in, past an ENDBR (live
+   * kernel state: an IBT kernel, a function that starts with ENDBR); then
+   * SYMBOL+1..+4 is still its entry. Absent: only +0 is.
+   */
+  readonly endbr?: (symbol: string) => boolean;
 }
 
 const SUBSYSTEM: Record<Tracer, Subsystem> = { kprobe: 'trace_kprobe', uprobe: 'trace_uprobe' };
@@ -224,7 +230,7 @@ interface KprobePlace {
 }
 
 /** kernel: the [MOD:]SYM[+offs][%return] | MEMADDR place of __trace_kprobe_create (argv[1]). */
-function parseKprobePlace(log: Log, place: string, isReturn: boolean): KprobePlace {
+function parseKprobePlace(log: Log, place: string, isReturn: boolean, endbr?: (symbol: string) => boolean): KprobePlace {
   const address = kstrtoul(place);
   if (address !== undefined) return { point: { kind: 'address', address }, isReturn, fentry: false };
   log.index = 1;
@@ -250,7 +256,8 @@ function parseKprobePlace(log: Log, place: string, isReturn: boolean): KprobePla
   // MOD:SYM names wait for the module, as in the kernel.
   if (!symbol.includes(':') && neverASymbol(symbol)) throw log.error('BAD_PROBE_ADDR', 0);
   // kernel: kprobe_on_func_entry() — needs kallsyms; offset 0 is the entry (up to 4, past ENDBR, on an IBT kernel).
-  const entry = offset <= BigInt(log.rules.funcEntryMaxOffset);
+  // kernel: arch_kprobe_on_func_entry — past an ENDBR the first 4 bytes are still the entry
+  const entry = offset === 0n || (offset <= BigInt(log.rules.funcEntryMaxOffset) && endbr?.(symbol) === true);
   if (isReturn && !entry) throw log.error('BAD_RETPROBE', 0);
   const modColon = symbol.indexOf(':');
   const point: KprobePoint = modColon >= 0
@@ -265,7 +272,7 @@ function parseKprobe(log: Log, argv: readonly string[], source: string, opts: Li
   const a0 = argv[0]!;
   const colon = a0.indexOf(':', 1);
   const maxactive = parseMaxactive(log, a0, colon);
-  const { point, isReturn, fentry } = parseKprobePlace(log, argv[1]!, a0[0] === 'r');
+  const { point, isReturn, fentry } = parseKprobePlace(log, argv[1]!, a0[0] === 'r', opts.endbr);
   const named = colon >= 0 ? eventName(log, a0, colon + 1) : {};
   const event = named.event ?? kprobeEventName(isReturn, point);
   const line = new BtfLineContext({

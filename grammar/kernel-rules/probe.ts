@@ -34,10 +34,12 @@ export interface ProbeRules {
    */
   readonly memberAccess: boolean;
   /**
-   * The largest SYM+offs that is still the function's entry (kernel:
-   * arch_kprobe_on_func_entry): 0, or 4 (ENDBR) on a kernel built with
-   * CONFIG_X86_KERNEL_IBT, as Debian's 6.12 is. Entry decides TPARG_FL_FENTRY
-   * ($argN, BTF arguments) and which return probes are allowed.
+   * The largest SYM+offs that is still the entry of a function that starts
+   * with ENDBR (kernel: arch_kprobe_on_func_entry): 0, or 4 on a kernel built
+   * with CONFIG_X86_KERNEL_IBT, as Debian's 6.12 is (the live guest: vfs_read+4
+   * is an entry, do_sys_openat2+4, no ENDBR there, is not). Which functions
+   * start with ENDBR is live state (LineOptions.endbr). Entry decides
+   * TPARG_FL_FENTRY ($argN, BTF arguments) and which return probes are allowed.
    */
   readonly funcEntryMaxOffset: number;
   /** `ARG:%pd` / `ARG:%pD` rewritten to the dentry's name string (6.10, traceprobe_expand_dentry_args). */

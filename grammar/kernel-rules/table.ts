@@ -60,7 +60,8 @@ export const CHANGES: readonly Row[] = [
       + 'BAD_VAR still spelt "valiable" in the live 6.12.95 guest and its vmlinux (Debian\'s 6.1.0-57 has the fix by a '
       + 'stable backport; 6.2 to 6.11 not checked); trace_define_generic_fields in 6.12.107 (first mainline version not established); '
       + 'a trailing && or || accepted by the live 6.12.95 guest (6.1.0-57 and 6.18 refuse it); '
-      + 'Debian builds 6.12 with CONFIG_X86_KERNEL_IBT: SYM+4 is the function entry (the live guest takes $arg* and BTF names there)',
+      + 'Debian builds 6.12 with CONFIG_X86_KERNEL_IBT: SYM+4 of a function starting with ENDBR is its entry (the live guest '
+      + 'takes $arg* and BTF names on vfs_read+4, not on do_sys_openat2+4)',
   },
   {
     version: '6.15',

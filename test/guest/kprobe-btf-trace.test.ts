@@ -30,7 +30,6 @@ const DEFINITIONS = [
   'p:kbtft/open do_sys_openat2 dfd filename:ustring how->flags how->mode how',
   'r:kbtft/open_ret do_sys_openat2 $retval',
   'p:kbtft/filp do_filp_open dfd pathname->name:string name=pathname->name op->open_flag op->mode',
-  'p:kbtft/getpid __x64_sys_getpid regs->orig_ax regs->di:x32',
   'p:kbtft/sleep hrtimer_nanosleep $arg*',
 ];
 
