@@ -89,3 +89,16 @@ t.test('6.1: no BTF arguments, the 6.1 messages', { skip }, async (t) => {
   t.equal(refusal('p:g/a vfs_read file:%pd', '6.1').message, 'Unknown type is specified');
   t.equal(def('r:g/a vfs_read $retval', '6.1').args[0]!.type.base, 'x64', 'untyped $retval');
 });
+
+t.test('lowering: an entry argument at return is refused, a BTF bitfield is shifted within its field', { skip }, async (t) => {
+  const { lowerProbe, LowerError } = await import('../../compiler/lower.js');
+  t.throws(() => lowerProbe(def('r:g/a vfs_read count $retval')), LowerError, 'needs entry data');
+  t.throws(() => lowerProbe(def('r:g/a vfs_read +0(file)')), /needs entry data: not yet compiled/, 'inside a dereference too');
+  const bf = def('p:g/a wake_up_process p->sched_reset_on_fork');
+  const arg = bf.args[0]!;
+  t.match(arg.type, { base: 'u32', bitfield: { width: 1, container: 64 } }, 'as the kernel: the member\'s u32, a 64-bit shift');
+  const prog = lowerProbe(bf);
+  t.same(prog.fetches[0]!.bitfield, {
+    containerSize: 4, lshift: 32 - 1 - arg.type.bitfield!.offset, rshift: 31,
+  }, 'the same bits taken from the u32 field itself');
+});
