@@ -26,9 +26,9 @@ const defsFile = join(dir, 'defs.txt');
 const DEFINITIONS = [
   'p:kbtfm.exec __x64_sys_execve',
   'p:kbtft/read ksys_read fd buf count',
-  'r:kbtft/read_ret ksys_read $retval',
+  'r:kbtft/read_ret ksys_read $retval ip=%ip:symbol',
   'p:kbtft/open do_sys_openat2 dfd filename:ustring how->flags how->mode how',
-  'r:kbtft/open_ret do_sys_openat2 $retval',
+  'r:kbtft/open_ret do_sys_openat2 $retval ip=%ip:symbol',
   'p:kbtft/filp do_filp_open dfd pathname->name:string name=pathname->name op->open_flag op->mode',
   'p:kbtft/sleep hrtimer_nanosleep $arg*',
 ];
