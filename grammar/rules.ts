@@ -128,7 +128,8 @@ class ArgParse implements BtfArgHost {
 
   /** kernel: parse_probe_vars; `arg` starts after '$'. */
   private vars(arg: string): FetchArg {
-    if (arg.startsWith('retval')) { // a prefix match in the kernel: "$retvalx" is $retval
+    // a prefix match since 6.6 ("$retvalx" is $retval, or a BTF name); 6.1 matches it whole
+    if (this.ctx.rules.retvalPrefix ? arg.startsWith('retval') : arg === 'retval') {
       if (!this.ctx.isReturn) this.fail('RETVAL_ON_PROBE');
       // kernel (BTF arguments): typed from the function's return type, member chains allowed
       if (this.btfReady) return parseBtfArg(this, `$${arg}`);

@@ -42,6 +42,12 @@ export interface ProbeRules {
    * TPARG_FL_FENTRY ($argN, BTF arguments) and which return probes are allowed.
    */
   readonly funcEntryMaxOffset: number;
+  /**
+   * `$retval` matched as a prefix (6.6, with `$retval->field`): `$retvalx` is
+   * `$retval` (no BTF) or a BTF name not found; before, only `$retval` itself
+   * (6.1: `$retvalx` is "Invalid $-variable specified", live guest).
+   */
+  readonly retvalPrefix: boolean;
   /** `ARG:%pd` / `ARG:%pD` rewritten to the dentry's name string (6.10, traceprobe_expand_dentry_args). */
   readonly dentryArgs: boolean;
   /** More than MAX_TRACE_ARGS arguments: 'ignore' the rest (6.1), or 'refuse' (E2BIG). */
@@ -73,6 +79,7 @@ export const PROBE_BASE: Omit<ProbeRules, 'version'> = {
   memberAccess: false,
   dentryArgs: false,
   funcEntryMaxOffset: 0,
+  retvalPrefix: false,
   extraArgs: 'ignore',
   typeErrorOffset: 'argument',
 };

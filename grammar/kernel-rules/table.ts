@@ -35,8 +35,9 @@ export const CHANGES: readonly Row[] = [
       + 'traceprobe_parse_context offsets (inferred)',
   },
   {
-    version: '6.6', change: { probe: { memberAccess: true }, filter: { cpus: true } },
-    source: 'CPUS{} and FILTER_CPUMASK, 6.6 merge; trace_btf.c: -> and . member access on BTF arguments and $retval (probes-v6.6)',
+    version: '6.6', change: { probe: { memberAccess: true, retvalPrefix: true }, filter: { cpus: true } },
+    source: 'CPUS{} and FILTER_CPUMASK, 6.6 merge; trace_btf.c: -> and . member access on BTF arguments and $retval, '
+      + '$retval matched as a prefix (probes-v6.6; the live 6.1 guest refuses $retvalx, 6.12 takes it as a BTF name)',
   },
   {
     version: '6.8',
