@@ -6,7 +6,7 @@
 // (timestamps and flags aside) and `compile --format` must print the
 // kernel's format files. Entry arguments in a return probe are not compiled
 // yet (no entry data): the line is refused by compile, as said there.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,9 +18,12 @@ import { diffRun, realReturnAddress, runCli, splitFormats } from './kdiff.js';
 
 const btfArgs = kernelRules(release()).probe.btfArgs;
 const skip = notInGuestReason() ?? dynamicEventsSkipReason('kprobe') ?? (btfArgs ? undefined : `${release()} has no BTF arguments`);
-const dir = mkdtempSync(join(tmpdir(), 'kbpf-btf-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const defsFile = join(dir, 'defs.txt');
+/** A scratch directory made inside a test and removed at its end: no root-level teardown (run.ts imports files one by one). */
+function scratch(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kbpf-btf-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 /** The workload (kprobe_workload.c) opens, reads, sleeps and calls getpid each round. */
 const DEFINITIONS = [
@@ -34,6 +37,7 @@ const DEFINITIONS = [
 ];
 
 t.test('BTF kprobe events: our trace lines and format files are the kernel\'s', { skip }, async (t) => {
+  const defsFile = join(scratch(t), 'defs.txt');
   const run = await withKernelLock(() => diffRun({
     definitions: DEFINITIONS, defsFile, command: `${fixture('kprobe_workload')} 2`, marker: 'exec',
     // two kretprobes on a function (the kernel's and ours): the kernel prints [unknown/kretprobe'd] for one (kdiff.ts)
@@ -58,7 +62,7 @@ t.test('BTF kprobe events: our trace lines and format files are the kernel\'s', 
 });
 
 t.test('an entry argument in a return probe: refused by compile until entry data is compiled', { skip }, async (t) => {
-  const c = await runCli(['compile', '-e', 'r:kbtft/x ksys_read count $retval', '-o', join(dir, 'x.o')]);
+  const c = await runCli(['compile', '-e', 'r:kbtft/x ksys_read count $retval', '-o', join(scratch(t), 'x.o')]);
   t.equal(c.code, 1, 'compile exits 1');
   t.match(c.stderr, /needs entry data: not yet compiled/);
 });
