@@ -13,12 +13,15 @@ export const INPUT_OPTIONS = {
   f: { type: 'string', short: 'f', multiple: true },
   legacy: { type: 'boolean' },
   kernel: { type: 'string' },
+  btf: { type: 'string' },
   filter: { type: 'string', multiple: true },
 } as const;
 
 export const KERNEL_HELP = [
   '  --kernel V   check the lines with the rules of kernel version V (6.1, 6.12, 6.18...)',
   '               as its kprobe_events/uprobe_events would; default: the running kernel\'s',
+  '  --btf FILE   the kernel BTF (a copy of its /sys/kernel/btf/vmlinux) that BTF arguments are',
+  '               named, checked and typed with; default: the running kernel\'s',
 ].join('\n');
 
 export const INPUT_HELP = [
@@ -36,6 +39,7 @@ export interface InputValues {
   f?: string[];
   legacy?: boolean;
   kernel?: string;
+  btf?: string;
   filter?: string[];
 }
 
@@ -96,7 +100,9 @@ export async function readDefinitions(v: InputValues): Promise<ProbeDefinition[]
   try {
     const rules = selectKernel(v.kernel).probe;
     const { tracefsAttachedEvents } = await import('./attached-events.js');
-    const { commands } = parseProbeCommands(inputText(v), { legacy: v.legacy ?? false, rules, attachedEvent: tracefsAttachedEvents() });
+    const { commands } = parseProbeCommands(inputText(v), {
+      legacy: v.legacy ?? false, rules, attachedEvent: tracefsAttachedEvents(), ...(v.btf !== undefined ? { btf: v.btf } : {}),
+    });
     mark('grammar');
     return applyRemovals(commands);
   } catch (e) {
@@ -127,7 +133,9 @@ export async function readFilteredDefinitions(v: InputValues): Promise<FilteredD
   try {
     const split = splitLineFilters(inputText(v));
     const { tracefsAttachedEvents } = await import('./attached-events.js');
-    const { commands } = parseProbeCommands(split.text, { legacy: v.legacy ?? false, rules: selectKernel(v.kernel).probe, attachedEvent: tracefsAttachedEvents() });
+    const { commands } = parseProbeCommands(split.text, {
+      legacy: v.legacy ?? false, rules: selectKernel(v.kernel).probe, attachedEvent: tracefsAttachedEvents(), ...(v.btf !== undefined ? { btf: v.btf } : {}),
+    });
     defs = applyRemovals(commands);
     writes = filterWrites(filtersByCommand(commands, split.filters), filterOptions(v.filter));
   } catch (e) {

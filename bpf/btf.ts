@@ -316,6 +316,14 @@ function readBtfType(r: WordCursor, id: TypeId, str: (off: number) => string): B
   return t;
 }
 
+/**
+ * The one type whose struct btf_type starts at byte `at` of `bytes` (the
+ * kernel BTF reader decodes only the types a lookup touches).
+ */
+export function readBtfTypeAt(bytes: Uint8Array, at: number, id: TypeId, str: (off: number) => string): BtfType {
+  return readBtfType(new WordCursor(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), at), id, str);
+}
+
 /** Every type of the type section, void first. */
 export function readBtfTypes(bytes: Uint8Array, layout: BtfLayout, str: (off: number) => string): BtfType[] {
   const r = new WordCursor(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), layout.typeOff);

@@ -144,7 +144,11 @@ function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: Lo
       store = { op: 'raw', size: ft.size };
     }
   }
-  const bf = arg.type.bitfield;
+  // kernel (BTF bitfields): shifted as a u64 over a field of the member's own size; the same bits
+  // come out of the field's own width when they fit in it, without touching the record past it
+  const declared = arg.type.bitfield;
+  const bf = declared && declared.container > ft.size * 8 && declared.width + declared.offset <= ft.size * 8
+    ? { ...declared, container: ft.size * 8 } : declared;
   const bitfield = bf && {
     containerSize: bf.container / 8,
     lshift: bf.container - bf.width - bf.offset,

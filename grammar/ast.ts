@@ -35,8 +35,21 @@ export interface ArgType {
   readonly bitfield?: Bitfield;
   /** Present for TYPE[N]. */
   readonly arrayLength?: number;
-  /** True when the user wrote no :TYPE and the kernel's default applies. */
+  /** True when the user wrote no :TYPE and the kernel's default applies (or the BTF type's, with btfTypeName). */
   readonly implicit: boolean;
+  /** The C type the kernel's BTF gave the value (a BTF argument, member or typed $retval), e.g. "size_t". */
+  readonly btfTypeName?: string;
+}
+
+/**
+ * Where a dereference made from a `->`/`.` member chain reads: the struct (by
+ * its C name) and the members, for CO-RE relocations. accessIndices are the
+ * member indices from `root` down, through anonymous members (no leading 0).
+ */
+export interface MemberAccess {
+  readonly root: string;
+  readonly path: readonly string[];
+  readonly accessIndices: readonly number[];
 }
 
 /**
@@ -49,7 +62,7 @@ export type FetchArg =
   | { readonly kind: 'stackp' }                                 // $stack
   | { readonly kind: 'retval' }                                 // $retval
   | { readonly kind: 'comm' }                                   // $comm
-  | { readonly kind: 'arg'; readonly index: number }            // $argN, 1-based
+  | { readonly kind: 'arg'; readonly index: number; readonly atEntry?: true } // $argN or a BTF parameter, 1-based; atEntry: read in a return probe from the entry
   | { readonly kind: 'imm'; readonly value: bigint }            // \IMM
   | { readonly kind: 'immstr'; readonly value: string }         // \"str"
   | { readonly kind: 'memaddr'; readonly address: bigint }      // @ADDR

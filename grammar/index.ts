@@ -5,11 +5,13 @@
 import type { ProbeCommand, Tracer } from './ast.js';
 import { MAX_LINE_LEN, sourceLines, splitArgv } from './argv.js';
 import { ProbeSyntaxError } from './errors.js';
+import { KprobeBpfError } from '../lib/errors.js';
 import { fileKindFromFs } from './file-kind.js';
 import { runningKernel, type ProbeRules } from './kernel-rules/index.js';
 import { translateLegacyArgv } from './legacy.js';
 import { parseCommand, tracerOf, type FileKind } from './probe.js';
 import type { AttachedEventLookup } from './eprobe.js';
+import { openKernelBtf, runningKernelBtf, type KernelBtf } from '../bpf/btf-kernel.js';
 
 export type { ProbeCommand, ProbeDefinition, ProbeRemoval, Tracer } from './ast.js';
 export { ProbeSyntaxError, formatErrorLog, TP_ERR } from './errors.js';
@@ -37,7 +39,33 @@ export interface ParseOptions {
   readonly rules?: ProbeRules;
   /** The fields of the trace events `e` lines attach to (bin/: the running kernel's tracefs); default none. */
   readonly attachedEvent?: AttachedEventLookup;
+  /**
+   * The kernel BTF that BTF arguments are checked and typed against: a BTF,
+   * a file to read one from (--btf), or null for none (a kernel without BTF).
+   * Default: the running kernel's /sys/kernel/btf/vmlinux, read on first need.
+   */
+  readonly btf?: KernelBtf | string | null;
+  /** Whether a kprobe on SYMBOL lands past an ENDBR (live kernel state, see LineOptions.endbr); default: never. */
+  readonly endbr?: (symbol: string) => boolean;
 }
+
+/** The BTF option as the lazy source the grammar asks only when a line needs it. */
+export function btfSource(btf: ParseOptions['btf']): () => KernelBtf | undefined {
+  if (btf === null) return () => undefined;
+  if (btf === undefined) return runningKernelBtf;
+  if (typeof btf !== 'string') return () => btf;
+  let opened: KernelBtf | undefined | null = null;
+  return () => {
+    if (opened === null) {
+      opened = openKernelBtf(btf);
+      if (!opened) throw new BtfFileError(`--btf ${btf}: no such file`);
+    }
+    return opened;
+  };
+}
+
+/** A --btf file that cannot be read. */
+export class BtfFileError extends KprobeBpfError {}
 
 export interface ParseResult {
   readonly commands: ProbeCommand[];
@@ -72,8 +100,9 @@ export function parseProbeCommandsUntilError(text: string, options: ParseOptions
 function parseInto(text: string, options: ParseOptions, commands: ProbeCommand[]): void {
   const fileKind = options.fileKind ?? fileKindFromFs;
   const lineOpts = {
-    tracer: options.tracer, symbolPlaces: options.symbolPlaces, fileKind, rules: options.rules ?? runningKernel().probe,
+    tracer: options.tracer, symbolPlaces: options.symbolPlaces, fileKind, rules: options.rules ?? runningKernel().probe, btf: btfSource(options.btf),
     ...(options.attachedEvent ? { attachedEvent: options.attachedEvent } : {}),
+    ...(options.endbr ? { endbr: options.endbr } : {}),
   };
   const firstLine = (options.firstLine ?? 1) - 1;
   for (const line of sourceLines(text)) {

@@ -12,6 +12,8 @@ import type { ProbeRules } from './kernel-rules/index.js';
 import { checkProbeArg, type ArgContext } from './rules.js';
 import { parseEprobe, type AttachedEventLookup } from './eprobe.js';
 import { parseFprobe } from './fprobe.js';
+import { BtfLineContext, expandDentryArgs, expandMetaArgs } from './btf-args.js';
+import type { KernelBtf } from '../bpf/btf-kernel.js';
 
 /** kernel: MAX_TRACE_ARGS, KRETPROBE_MAXACTIVE_MAX. */
 export const MAX_TRACE_ARGS = 128;
@@ -32,6 +34,14 @@ export interface LineOptions {
   readonly rules: ProbeRules;
   /** The fields of a trace event an `e` line may attach to (undefined: no such event, or not attachable). */
   readonly attachedEvent?: AttachedEventLookup;
+  /** The kernel's BTF for BTF arguments, opened on first need; absent: none (a kernel without BTF). */
+  readonly btf?: () => KernelBtf | undefined;
+  /**
+   * Whether kprobes put a probe on SYMBOL 4 bytes in, past an ENDBR (live
+   * kernel state: an IBT kernel, a function that starts with ENDBR); then
+   * SYMBOL+1..+4 is still its entry. Absent: only +0 is.
+   */
+  readonly endbr?: (symbol: string) => boolean;
 }
 
 const SUBSYSTEM: Record<Tracer, Subsystem> = { kprobe: 'trace_kprobe', uprobe: 'trace_uprobe', eprobe: 'event_probe', fprobe: 'trace_fprobe', tprobe: 'trace_fprobe' };
@@ -39,9 +49,21 @@ const SUBSYSTEM: Record<Tracer, Subsystem> = { kprobe: 'trace_kprobe', uprobe: '
 /** Carries the words and the current argv index the way trace_probe_log does. */
 export class Log {
   index = 0;
+  /** Entries the kernel logged for this write before the error that ends it (see note). */
+  private readonly earlier: EarlierEntry[] = [];
   constructor(
     readonly argv: readonly string[], readonly tracer: Tracer, readonly lineNumber: number, readonly rules: ProbeRules,
   ) {}
+
+  /**
+   * Logs an entry without refusing: the kernel does so where it logs an error
+   * and then goes on parsing (6.12's traceprobe_expand_meta_args for `$arg*`
+   * without BTF returns NULL, not an error); the refusal that follows carries it.
+   */
+  readonly note = (code: ErrorCode, offset: number): void => {
+    const e = this.error(code, offset);
+    if (e.logged) this.earlier.push({ message: e.message, caretColumn: e.caretColumn });
+  };
 
   /** Refuses with the kernel's entry for the current word (kernel: trace_probe_log_err). */
   readonly refuse = (code: ErrorCode, offset: number, then?: ErrorCode): never => {
@@ -50,13 +72,20 @@ export class Log {
     throw this.error(then, offset, [{ message: first.message, caretColumn: first.caretColumn }]);
   };
 
-  /** The kernel's entry in this version's words; a refusal it does not log yet is a bare error. */
-  error(code: ErrorCode, offset: number, earlier?: readonly EarlierEntry[]): ProbeSyntaxError {
+  /**
+   * The kernel's entry in this version's words; a refusal it does not log yet is a bare error.
+   * A NaN offset is one the kernel computes from a pointer difference (btf-args.ts): the caret
+   * goes to the word's end and is marked as not the kernel's.
+   */
+  error(code: ErrorCode, offset: number, earlier: readonly EarlierEntry[] = []): ProbeSyntaxError {
+    const unknown = Number.isNaN(offset);
+    const before = [...this.earlier, ...earlier];
     return new ProbeSyntaxError({
-      ...(earlier ? { earlier } : {}),
       subsystem: SUBSYSTEM[this.tracer], code, message: this.rules.errorTexts[code] ?? TP_ERR[code], command: this.argv.join(' '),
-      caretColumn: caretColumn(this.argv, this.index, offset), lineNumber: this.lineNumber,
-      logged: !this.rules.unloggedErrors.includes(code), ...(earlier ? { earlier } : {}),
+      caretColumn: caretColumn(this.argv, this.index, unknown ? (this.argv[this.index]?.length ?? 0) : offset), lineNumber: this.lineNumber,
+      logged: !this.rules.unloggedErrors.includes(code),
+      ...(unknown ? { caretUnknown: true } : {}),
+      ...(before.length ? { earlier: before } : {}),
     });
   }
 
@@ -175,8 +204,20 @@ export function checkVarArgs(log: Log, words: readonly string[], ctx: ArgContext
     found = true;
     star = i;
   }
-  // $arg* needs the function's BTF, which kprobe-bpf does not read (the kernel: NOSUP_BTFARG without BTF).
+  // $arg* needs the function's BTF (the kernel: NOSUP_BTFARG without BTF).
   if (found && star >= 0) throw log.error('NOSUP_BTFARG', 0);
+}
+
+/**
+ * kernel: traceprobe_expand_meta_args on kernels with BTF arguments: `$arg*`
+ * and bare `$argN` words become the function's parameter names. Errors of
+ * the expanded words are reported at the original word of the same index, as
+ * the kernel's log (which keeps the original argv) does.
+ */
+function btfExpandedArgs(log: Log, words: readonly string[], ctx: ArgContext): readonly string[] {
+  if (!ctx.rules.btfArgs) return words;
+  const entryOrExit = ctx.kernel && ((ctx.rules.exitArgs && ctx.isReturn) || ctx.fentry);
+  return expandMetaArgs(log, words, entryOrExit, ctx.line!);
 }
 
 /** Neither kallsyms nor a module holds a name that is empty or starts with a digit. */
@@ -222,7 +263,7 @@ interface KprobePlace {
 }
 
 /** kernel: the [MOD:]SYM[+offs][%return] | MEMADDR place of __trace_kprobe_create (argv[1]). */
-function parseKprobePlace(log: Log, place: string, isReturn: boolean): KprobePlace {
+function parseKprobePlace(log: Log, place: string, isReturn: boolean, endbr?: (symbol: string) => boolean): KprobePlace {
   const address = kstrtoul(place);
   if (address !== undefined) return { point: { kind: 'address', address }, isReturn, fentry: false };
   log.index = 1;
@@ -247,26 +288,39 @@ function parseKprobePlace(log: Log, place: string, isReturn: boolean): KprobePla
   // place (6.1 finds the same at register time: -ENOENT, same message and caret).
   // MOD:SYM names wait for the module, as in the kernel.
   if (!symbol.includes(':') && neverASymbol(symbol)) throw log.error('BAD_PROBE_ADDR', 0);
-  // kernel: kprobe_on_func_entry() — needs kallsyms; offset 0 is the entry, anything else is not.
-  if (isReturn && offset !== 0n) throw log.error('BAD_RETPROBE', 0);
+  // kernel: kprobe_on_func_entry() — needs kallsyms; offset 0 is the entry (up to 4, past ENDBR, on an IBT kernel).
+  // kernel: arch_kprobe_on_func_entry — past an ENDBR the first 4 bytes are still the entry
+  const entry = offset === 0n || (offset <= BigInt(log.rules.funcEntryMaxOffset) && endbr?.(symbol) === true);
+  if (isReturn && !entry) throw log.error('BAD_RETPROBE', 0);
   const modColon = symbol.indexOf(':');
   const point: KprobePoint = modColon >= 0
     ? { kind: 'symbol', module: symbol.slice(0, modColon), symbol: symbol.slice(modColon + 1), offset }
     : { kind: 'symbol', symbol, offset };
-  return { point, isReturn, fentry: !isReturn && offset === 0n };
+  return { point, isReturn, fentry: !isReturn && entry };
 }
 
 /** kernel: __trace_kprobe_create. */
-function parseKprobe(log: Log, argv: readonly string[], source: string, rules: ProbeRules): ProbeDefinition {
+function parseKprobe(log: Log, argv: readonly string[], source: string, opts: LineOptions): ProbeDefinition {
+  const rules = opts.rules;
   const a0 = argv[0]!;
   const colon = a0.indexOf(':', 1);
   const maxactive = parseMaxactive(log, a0, colon);
-  const { point, isReturn, fentry } = parseKprobePlace(log, argv[1]!, a0[0] === 'r');
+  const { point, isReturn, fentry } = parseKprobePlace(log, argv[1]!, a0[0] === 'r', opts.endbr);
   const named = colon >= 0 ? eventName(log, a0, colon + 1) : {};
   const event = named.event ?? kprobeEventName(isReturn, point);
-  const ctx: ArgContext = { kernel: true, isReturn, fentry, rules };
-  checkVarArgs(log, argv.slice(2), ctx);
-  const words = argsWithin(log, argv.slice(2));
+  const line = new BtfLineContext({
+    // kernel: ctx.funcname is the place's symbol text, MOD: included (found in no BTF then)
+    ...(point.kind === 'symbol' ? { funcName: point.module !== undefined ? `${point.module}:${point.symbol}` : point.symbol } : {}),
+    ...(opts.btf ? { btf: opts.btf } : {}),
+  });
+  const ctx: ArgContext = { kernel: true, isReturn, fentry, rules, line };
+  let words = btfExpandedArgs(log, argv.slice(2), ctx);
+  words = argsWithin(log, words);
+  if (rules.dentryArgs) {
+    const expanded = expandDentryArgs(words, line);
+    if (!expanded) throw log.silent("%pd/%pD need the kernel's BTF (struct dentry and struct file offsets), and none was found");
+    words = expanded;
+  }
   const symbols: string[] = [];
   const args = parseArgs(log, words, ctx, symbols);
   checkArgSymbols(log, symbols);
@@ -317,5 +371,5 @@ export function parseCommand(
   }
   if (c !== 'p' && c !== 'r') throw log.silent(`unknown command '${argv[0]}': a definition starts with p, r or -`);
   if (argv.length < 2) throw log.silent('a definition needs a probe place');
-  return tracer === 'uprobe' ? parseUprobe(log, argv, source, opts) : parseKprobe(log, argv, source, opts.rules);
+  return tracer === 'uprobe' ? parseUprobe(log, argv, source, opts) : parseKprobe(log, argv, source, opts);
 }

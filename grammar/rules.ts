@@ -12,6 +12,7 @@ import { kstrtol, kstrtoul, kstrtouint, simpleStrtoul } from './kstrto.js';
 import type { ProbeRules } from './kernel-rules/index.js';
 import { isGoodName } from './names.js';
 import { isRegName } from './registers.js';
+import { btfStringFetch, fetchTypeFromBtf, parseBtfArg, type BtfArgHost, type BtfLineContext, type LastType } from './btf-args.js';
 
 /** kernel: MAX_ARGSTR_LEN, MAX_ARG_NAME_LEN, MAX_ARRAY_LEN, FETCH_INSN_MAX. */
 export const MAX_ARGSTR_LEN = 63;
@@ -40,6 +41,8 @@ export interface ArgContext {
    * (`has` says whether it has one), registers are refused.
    */
   readonly tevent?: { readonly has: (field: string) => boolean };
+  /** The line's BTF context (btf-args.ts); absent or without BTF: BTF arguments are "not available". */
+  readonly line?: BtfLineContext;
 }
 
 /** What the rules learned about an accepted argument. */
@@ -63,10 +66,12 @@ const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '
 const isAlpha = (c: string | undefined) => c !== undefined && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
 
 /** One argument's parse state: the fetch_insn slots and the moving error offset. */
-class ArgParse {
+class ArgParse implements BtfArgHost {
   readonly code: Op[] = new Array<Op>(FETCH_INSN_MAX).fill('NOP');
   pc = 0;
   offset: number;
+  /** kernel: ctx->last_type (and its bit offset and size), set by a BTF argument, cleared by a dereference around it. */
+  last: LastType | undefined;
   /** Where the argument's body starts in the argv word. */
   readonly bodyOffset: number;
   /** kernel: the FETCH_NOP_SYMBOL insn's data (one per argument at most: a fetch has one leaf). */
@@ -83,6 +88,16 @@ class ArgParse {
   }
 
   fail(code: ErrorCode, offset = this.offset, then?: ErrorCode): never { return this.refuse(code, offset, then); }
+
+  get isReturn(): boolean { return this.ctx.isReturn; }
+  get atFunctionEntry(): boolean { return isFunctionEntry(this.ctx); }
+  get rules(): ProbeRules { return this.ctx.rules; }
+  get line(): BtfLineContext { return this.ctx.line!; }
+  setOp(op: 'ARG' | 'EDATA' | 'RETVAL'): void { this.code[this.pc] = op; }
+  pushDeref(): void { this.advance(); this.code[this.pc] = 'DEREF'; }
+
+  /** Whether BTF arguments can be parsed here: the kernel has them and a BTF to read. */
+  private get btfReady(): boolean { return this.ctx.rules.btfArgs && this.ctx.kernel && this.ctx.line?.available === true; }
 
   /** Moves to the next insn slot; the last one is the END the kernel keeps free. */
   advance(): void { if (++this.pc === FETCH_INSN_MAX - 1) this.fail('TOO_MANY_OPS'); }
@@ -108,9 +123,15 @@ class ArgParse {
       case '-': return this.deref(arg);
       case '\\': return this.immediate(arg);
       default:
-        // kernel (BTF arguments): a bare identifier, or a '(' typecast, is a BTF argument; kprobe-bpf
-        // has no BTF argument support, and uprobes never have it (live 6.18: NOSUP_BTFARG for both).
-        if (this.ctx.rules.btfArgs && (isAlpha(arg[0]) || arg[0] === '_' || (arg[0] === '(' && this.ctx.rules.btfTypecast))) this.fail('NOSUP_BTFARG');
+        // kernel (BTF arguments): a bare identifier is a BTF argument, only on a function entry or
+        // (6.9) exit and with BTF; uprobes never have it. A '(' typecast is one from 6.18 (live 6.18
+        // uprobes: NOSUP_BTFARG; the 6.12.95 guest: BAD_FETCH_ARG).
+        if (this.ctx.rules.btfArgs && (isAlpha(arg[0]) || arg[0] === '_')) {
+          const entryOrExit = isFunctionEntry(this.ctx) || (this.ctx.rules.exitArgs && isFunctionReturn(this.ctx));
+          if (!entryOrExit || !this.btfReady) this.fail('NOSUP_BTFARG');
+          return parseBtfArg(this, arg);
+        }
+        if (this.ctx.rules.btfArgs && arg[0] === '(' && this.ctx.rules.btfTypecast) this.fail('NOSUP_BTFARG');
         return this.fail('BAD_FETCH_ARG');
     }
   }
@@ -118,8 +139,11 @@ class ArgParse {
   /** kernel: parse_probe_vars; `arg` starts after '$'. */
   private vars(arg: string): FetchArg {
     if (this.ctx.tevent) return this.eventVar(arg);
-    if (arg.startsWith('retval')) { // a prefix match in the kernel: "$retvalx" is $retval
+    // a prefix match since 6.6 ("$retvalx" is $retval, or a BTF name); 6.1 matches it whole
+    if (this.ctx.rules.retvalPrefix ? arg.startsWith('retval') : arg === 'retval') {
       if (!this.ctx.isReturn) this.fail('RETVAL_ON_PROBE');
+      // kernel (BTF arguments): typed from the function's return type, member chains allowed
+      if (this.btfReady) return parseBtfArg(this, `$${arg}`);
       this.code[this.pc] = 'RETVAL';
       return { kind: 'retval' };
     }
@@ -137,8 +161,10 @@ class ArgParse {
       const n = kstrtoul(arg.slice(3), 10) ?? this.fail('BAD_VAR');
       if (n === 0n || n > PARAM_MAX_STACK) this.fail('BAD_ARG_NUM');
       if (isFunctionEntry(this.ctx)) this.code[this.pc] = 'ARG';
-      else if (this.ctx.rules.exitArgs && isFunctionReturn(this.ctx)) this.code[this.pc] = 'EDATA';
-      else this.fail(this.ctx.rules.btfArgs ? 'NOFENTRY_ARGS' : 'BAD_VAR');
+      else if (this.ctx.rules.exitArgs && isFunctionReturn(this.ctx)) {
+        this.code[this.pc] = 'EDATA';
+        return { kind: 'arg', index: Number(n), atEntry: true };
+      } else this.fail(this.ctx.rules.btfArgs ? 'NOFENTRY_ARGS' : 'BAD_VAR');
       return { kind: 'arg', index: Number(n) };
     }
     return this.fail('BAD_VAR');
@@ -207,6 +233,7 @@ class ArgParse {
     if (op === 'COMM' || op === 'DATA') this.fail('COMM_CANT_DEREF');
     this.advance();
     this.code[this.pc] = user ? 'UDEREF' : 'DEREF';
+    this.last = undefined; // kernel: a dereference around a BTF argument makes it untyped again
     return { kind: 'deref', offset, user, inner: innerFetch };
   }
 
@@ -360,15 +387,56 @@ function finalizeFetch(p: ArgParse, spec: TypeSpec): Bitfield | undefined {
   return bitfield;
 }
 
-/** kernel: the NAME= part of traceprobe_parse_probe_arg; unnamed arguments are arg<index+1>. */
-function parseArgName(arg: string, index: number, used: ReadonlySet<string>, refuse: Refuse): { name: string; bodyOffset: number } {
+/**
+ * kernel: the NAME= part of traceprobe_parse_probe_arg. An unnamed argument is
+ * arg<index+1>, or (kernels with BTF arguments, generate_probe_arg_name) the
+ * text before its first ':' when that is a C identifier.
+ */
+function parseArgName(arg: string, index: number, used: ReadonlySet<string>, ctx: ArgContext, refuse: Refuse): { name: string; bodyOffset: number } {
   const eq = arg.indexOf('=');
   if (eq > MAX_ARG_NAME_LEN) refuse('ARG_NAME_TOO_LONG', 0);
   if (eq === 0) refuse('NO_ARG_NAME', 0);
-  const name = eq > 0 ? arg.slice(0, eq) : `arg${index + 1}`;
+  let name = eq > 0 ? arg.slice(0, eq) : `arg${index + 1}`;
+  if (eq < 0 && ctx.rules.btfArgs) {
+    const colon = arg.indexOf(':');
+    const head = colon >= 0 ? arg.slice(0, colon) : arg;
+    if (isGoodName(head)) name = head;
+  }
   if (!isGoodName(name)) refuse('BAD_ARG_NAME', 0);
   if (RESERVED_FIELD_NAMES.has(name) || used.has(name)) refuse('USED_ARG_NAME', 0);
   return { name, bodyOffset: eq + 1 };
+}
+
+/**
+ * kernel: the BTF step of traceprobe_parse_probe_arg_body — with no :TYPE the
+ * BTF type decides the fetch type; `:string`/`:ustring` on a `char *` reads
+ * through it. Returns the spec with its type replaced, and the BTF type's name.
+ */
+function applyBtfType(p: ArgParse, spec: TypeSpec): { spec: TypeSpec; btfTypeName: string } {
+  const last = p.last!;
+  const btfTypeName = last.btf.typeName(last.declared);
+  if (spec.typeText === undefined) {
+    return { spec: { ...spec, type: fetchTypeNamed(fetchTypeFromBtf(last) ?? 'x64')! }, btfTypeName };
+  }
+  if (spec.typeText.includes('string')) {
+    const how = btfStringFetch(last);
+    if (how === 'bad') p.fail('BAD_TYPE4STR');
+    if (how === 'deref') {
+      if (p.pc + 1 === FETCH_INSN_MAX - 1) p.fail('TOO_MANY_OPS');
+      p.pushDeref();
+      if (spec.typeText[0] === 'u') p.code[p.pc] = 'UDEREF';
+    }
+  }
+  return { spec, btfTypeName };
+}
+
+/** kernel: parse_btf_bitfield — a BTF bitfield (or odd-width int) read as u64 and shifted into place. */
+function btfBitfield(p: ArgParse, spec: TypeSpec): Bitfield | undefined {
+  const last = p.last;
+  if (!last || spec.typeText !== undefined || (last.bitsize % 8 === 0 && last.bitoffs === 0)) return undefined;
+  if (p.code[++p.pc] !== 'NOP') p.fail('TOO_MANY_OPS');
+  p.code[p.pc] = 'MOD_BF';
+  return { width: last.bitsize, offset: last.bitoffs, container: 64 };
 }
 
 /**
@@ -376,20 +444,28 @@ function parseArgName(arg: string, index: number, used: ReadonlySet<string>, ref
  * argv word is `arg`; `used` holds the names of the arguments before it.
  */
 export function checkProbeArg(arg: string, index: number, used: ReadonlySet<string>, ctx: ArgContext, refuse: Refuse): CheckedArg {
-  const { name, bodyOffset } = parseArgName(arg, index, used, refuse);
+  const { name, bodyOffset } = parseArgName(arg, index, used, ctx, refuse);
   // kernel: traceprobe_parse_probe_arg_body
   const body = arg.slice(bodyOffset);
   if (body.length > MAX_ARGSTR_LEN) refuse('ARG_TOO_LONG', bodyOffset);
   if (body.length === 0) refuse('NO_ARG_BODY', bodyOffset);
-  const spec = parseArgType(body, bodyOffset, ctx, refuse);
+  let spec = parseArgType(body, bodyOffset, ctx, refuse);
   const p = new ArgParse(ctx, bodyOffset, refuse);
-  const fetch = p.fetch(spec.fetchText);
-  const bitfield = finalizeFetch(p, spec);
+  let fetch = p.fetch(spec.fetchText);
+  let btfTypeName: string | undefined;
+  if (p.last) {
+    const before = p.pc;
+    ({ spec, btfTypeName } = applyBtfType(p, spec));
+    // the char * a string is read through: one more dereference at offset 0
+    if (p.pc !== before) fetch = { kind: 'deref', offset: 0n, user: p.code[p.pc] === 'UDEREF', inner: fetch };
+  }
+  const bitfield = finalizeFetch(p, spec) ?? btfBitfield(p, spec);
   const type: ArgType = {
     base: spec.type.name,
     implicit: spec.typeText === undefined,
     ...(bitfield ? { bitfield } : {}),
     ...(spec.count > 0 ? { arrayLength: spec.count } : {}),
+    ...(btfTypeName !== undefined ? { btfTypeName } : {}),
   };
   return { name, source: body, fetch, type, ...(p.symbol !== undefined ? { symbol: p.symbol } : {}) };
 }

@@ -9,7 +9,7 @@ import type { ProbeCommand, ProbeDefinition } from '../../grammar/ast.js';
 import { formatProbeCommand, parseProbeCommandsUntilError, possibleCpus, selectKernel, type Tracer } from '../../grammar/index.js';
 
 const HELP = `usage: kprobe-bpf parse [-e LINE]... [-f FILE]... [--filter GRP[/EVENT]:FILTER]... [--legacy]
-                        [--tracer kprobe|uprobe] [--kernel V]
+                        [--tracer kprobe|uprobe] [--kernel V] [--btf FILE]
 
 Parses dynamic-event definitions as the kernel's kprobe_events/uprobe_events
 would, and prints each one in the canonical form the kernel prints when the
@@ -28,6 +28,9 @@ options:
                       kprobe_events/uprobe_events apply them; default: the
                       running kernel's (uname -r). A return kprobe reads back
                       with the maxactive the kernel registers it with here
+      --btf FILE      the kernel BTF BTF arguments are named, checked and
+                      typed with (a copy of that kernel's /sys/kernel/btf/vmlinux,
+                      or its vmlinux's .BTF section); default: the running kernel's
       --filter GRP/EVENT:FILTER, --filter GRP:FILTER
                       set an event's or a group's filter (a write to
                       events/GRP/EVENT/filter or events/GRP/filter); LINE may
@@ -70,6 +73,7 @@ const parse: Command = {
           tracer: { type: 'string' },
           legacy: { type: 'boolean' },
           kernel: { type: 'string' },
+          btf: { type: 'string' },
           filter: { type: 'string', multiple: true },
           help: { type: 'boolean', short: 'h' },
         },
@@ -138,6 +142,7 @@ const parse: Command = {
       }
       const { commands, error } = parseProbeCommandsUntilError(split.text, {
         legacy: parsed.values.legacy === true, rules, ...(tracer ? { tracer: tracer as Tracer } : {}), attachedEvent,
+        ...(parsed.values.btf !== undefined ? { btf: parsed.values.btf } : {}),
       });
       printed.push(...commands);
       for (const [d, f] of filtersByCommand(commands, split.filters)) lineFilters.set(d, f);
@@ -145,7 +150,7 @@ const parse: Command = {
         await flush();
         const where = src.kind === 'file' ? `${src.value === '-' ? '<stdin>' : src.value}:${error.lineNumber}` : `-e '${src.value}'`;
         process.stderr.write(error.logged
-          ? `${error.toErrorLog()}\n`
+          ? `${error.errorLogEntries().join('\n')}\n`
           : `kprobe-bpf parse: ${where}: ${error.message} (the kernel refuses this line with EINVAL and logs nothing)\n`);
         return 1;
       }

@@ -34,6 +34,28 @@ export interface ProbeRules {
   readonly fprobeEvents: boolean;
   /** `$argN` in a return probe, saved at entry (6.9). */
   readonly exitArgs: boolean;
+  /**
+   * `->` and `.` member chains on BTF arguments and `$retval` (6.6,
+   * trace_btf.c). Before, `file->f_flags` is looked up whole as a parameter name.
+   */
+  readonly memberAccess: boolean;
+  /**
+   * The largest SYM+offs that is still the entry of a function that starts
+   * with ENDBR (kernel: arch_kprobe_on_func_entry): 0, or 4 on a kernel built
+   * with CONFIG_X86_KERNEL_IBT, as Debian's 6.12 is (the live guest: vfs_read+4
+   * is an entry, do_sys_openat2+4, no ENDBR there, is not). Which functions
+   * start with ENDBR is live state (LineOptions.endbr). Entry decides
+   * TPARG_FL_FENTRY ($argN, BTF arguments) and which return probes are allowed.
+   */
+  readonly funcEntryMaxOffset: number;
+  /**
+   * `$retval` matched as a prefix (6.6, with `$retval->field`): `$retvalx` is
+   * `$retval` (no BTF) or a BTF name not found; before, only `$retval` itself
+   * (6.1: `$retvalx` is "Invalid $-variable specified", live guest).
+   */
+  readonly retvalPrefix: boolean;
+  /** `ARG:%pd` / `ARG:%pD` rewritten to the dentry's name string (6.10, traceprobe_expand_dentry_args). */
+  readonly dentryArgs: boolean;
   /** More than MAX_TRACE_ARGS arguments: 'ignore' the rest (6.1), or 'refuse' (E2BIG). */
   readonly extraArgs: 'ignore' | 'refuse';
   /**
@@ -76,6 +98,10 @@ export const PROBE_BASE: Omit<ProbeRules, 'version'> = {
   btfArgs: false,
   fprobeEvents: false,
   exitArgs: false,
+  memberAccess: false,
+  dentryArgs: false,
+  funcEntryMaxOffset: 0,
+  retvalPrefix: false,
   extraArgs: 'ignore',
   typeErrorOffset: 'argument',
   eventFields: 'update',

@@ -41,7 +41,11 @@ export const CHANGES: readonly Row[] = [
     source: 'b576e09 BTF function parameters and $arg*, fprobe events ("Maxactive is only for function exit"), '
       + 'traceprobe_parse_context offsets (inferred); eprobe $FIELD looked up by the common parser (parse_trace_event_arg)',
   },
-  { version: '6.6', change: { filter: { cpus: true } }, source: 'CPUS{} and FILTER_CPUMASK, 6.6 merge' },
+  {
+    version: '6.6', change: { probe: { memberAccess: true, retvalPrefix: true }, filter: { cpus: true } },
+    source: 'CPUS{} and FILTER_CPUMASK, 6.6 merge; trace_btf.c: -> and . member access on BTF arguments and $retval, '
+      + '$retval matched as a prefix (probes-v6.6; the live 6.1 guest refuses $retvalx, 6.12 takes it as a BTF name)',
+  },
   {
     version: '6.8',
     change: { probe: { unloggedErrors: [] } },
@@ -49,17 +53,23 @@ export const CHANGES: readonly Row[] = [
       + 'its 6.1.y backport failed, as the live guest shows)',
   },
   { version: '6.9', change: { probe: { exitArgs: true } }, source: '25f00e40 entry arguments in return probes (probes-v6.9)' },
+  { version: '6.10', change: { probe: { dentryArgs: true } }, source: 'd9b15224 / 20fe4d07 %pd and %pD (probes-v6.10)' },
   {
     version: '6.12',
     change: {
-      probe: { extraArgs: 'refuse', unloggedErrors: ['TOO_MANY_ARGS'], errorTexts: { BAD_VAR: 'Invalid $-valiable specified' } },
+      probe: {
+        extraArgs: 'refuse', unloggedErrors: ['TOO_MANY_ARGS'], errorTexts: { BAD_VAR: 'Invalid $-valiable specified' },
+        funcEntryMaxOffset: 4,
+      },
       filter: { stacktraceField: true, trailingOperator: 'accept' },
     },
     source: '73f35080477e "Fix MAX_TRACE_ARGS limit handling" (v6.12-rc, CVE-2024-50132): more than 128 arguments '
       + 'is E2BIG, not logged, for kprobes and uprobes (the live Debian 6.12.95 guest: E2BIG, error_log empty); '
-      + 'BAD_VAR still spelt "valiable" in the live 6.12.95 guest and its vmlinux (as from the 6.2 row; Debian\'s 6.1.0-57 has the fix by a '
-      + 'stable backport); trace_define_generic_fields in 6.12.107 (first mainline version not established); '
-      + 'a trailing && or || accepted by the live 6.12.95 guest (6.1.0-57 and 6.18 refuse it)',
+      + 'BAD_VAR still spelt "valiable" in the live 6.12.95 guest and its vmlinux (Debian\'s 6.1.0-57 has the fix by a '
+      + 'stable backport; 6.2 to 6.11 not checked); trace_define_generic_fields in 6.12.107 (first mainline version not established); '
+      + 'a trailing && or || accepted by the live 6.12.95 guest (6.1.0-57 and 6.18 refuse it); '
+      + 'Debian builds 6.12 with CONFIG_X86_KERNEL_IBT: SYM+4 of a function starting with ENDBR is its entry (the live guest '
+      + 'takes $arg* and BTF names on vfs_read+4, not on do_sys_openat2+4)',
   },
   {
     version: '6.15',

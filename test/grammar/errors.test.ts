@@ -39,7 +39,7 @@ const fileKind = (p: string): FileKind => (p === '/usr/bin/ok' ? 'regular' : p =
 
 function errorOf(line: string, legacy = false): ProbeSyntaxError {
   try {
-    parseProbeCommands(line, { fileKind, legacy });
+    parseProbeCommands(line, { fileKind, legacy, btf: null }); // the kernel without BTF (BTF arguments: btf-args.test.ts)
   } catch (e) {
     if (e instanceof ProbeSyntaxError) return e;
     throw e;
@@ -77,7 +77,7 @@ const CASES: [string, ErrorCode, string][] = [
   ['p:g/e vfs_read a=@nr_cpu_ids+x', 'FAIL_REG_PROBE', '      ^'],
   ['p:g/e vfs_read a=@nr_cpu_ids+', 'FAIL_REG_PROBE', '      ^'],
   ['p:g/e vfs_read %di +0(@-8):u32', 'BAD_PROBE_ADDR', '      ^'],
-  ['r:g/e do_sys_open+4', 'BAD_RETPROBE', '      ^'],
+  ['r:g/e do_sys_open+5', 'BAD_RETPROBE', '      ^'],
   ['p:g/e do_sys_open%ret', 'BAD_ADDR_SUFFIX', '                 ^'],
   ['p:/e do_sys_open', 'NO_GROUP_NAME', '  ^'],
   [`p:${'g'.repeat(64)}/e do_sys_open`, 'GROUP_TOO_LONG', '  ^'],
@@ -130,9 +130,10 @@ const CASES: [string, ErrorCode, string][] = [
   [`${U}(%di)`, 'NOSUP_BTFARG', '                       ^'],
   [`${U}$arg1`, 'NOFENTRY_ARGS', '                       ^'],
   ['p:g/e 0xffffffff81000000 $arg1', 'NOFENTRY_ARGS', '                         ^'],
-  ['p:g/e do_sys_open+4 %di $arg2', 'NOFENTRY_ARGS', '                        ^'],
+  ['p:g/e do_sys_open+5 %di $arg2', 'NOFENTRY_ARGS', '                        ^'],
   [`${K}$arg* $arg*`, 'DOUBLE_ARGS', '                        ^'],
-  [`${K}$arg*`, 'NOSUP_BTFARG', '                  ^'],
+  // without BTF the kernel logs NOSUP_BTFARG, goes on, and refuses $arg* as a $-variable (see below)
+  [`${K}$arg*`, 'BAD_VAR', '                  ^'],
   [`${U}$comm:u8`, 'NEED_STRING_TYPE', '                             ^'],
   [`${U}\\"x":string[2]`, 'NEED_STRING_TYPE', `${' '.repeat(23 + 5)}^`],
   [`${U}${Array.from({ length: 129 }, () => '%di').join(' ')}`, 'TOO_MANY_ARGS', '                       ^'],
@@ -146,6 +147,12 @@ t.test('every kernel error the grammar can draw has a case; the rest say why not
     if (NOT_FROM_THE_GRAMMAR[code] === undefined) t.ok(covered.has(code), `${code} has a case`);
     else t.notOk(covered.has(code), `${code} is not drawn by the grammar: ${NOT_FROM_THE_GRAMMAR[code]}`);
   }
+});
+
+t.test('$arg* without BTF: two error_log entries, as the kernel writes them', async (t) => {
+  const e = errorOf(`${K}$arg*`);
+  t.same(e.earlier.map((x) => [x.message, x.caretColumn]), [[TP_ERR.NOSUP_BTFARG, K.length]]);
+  t.equal(e.errorLogEntries().length, 2);
 });
 
 t.test("the grammar's message table holds the kernel's texts", async (t) => {

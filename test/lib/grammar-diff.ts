@@ -73,7 +73,7 @@ export function askUs(line: string, opts: ParseOptions): Answer {
     return { accepted: true, readback: commands.filter((c) => c.op === 'define').map((c) => formatProbeCommand(c, { possibleCpus: cpus })), log: [] };
   } catch (e) {
     if (!(e instanceof ProbeSyntaxError)) return { accepted: false, readback: [], log: [`(not a kernel error) ${(e as Error).message}`] };
-    return { accepted: false, readback: [], log: e.logged ? e.errorLogEntries() : [] };
+    return { accepted: false, readback: [], log: e.errorLogEntries() };
   }
 }
 

@@ -1,0 +1,348 @@
+// The kernel's own BTF (/sys/kernel/btf/vmlinux, and a module's split BTF
+// under /sys/kernel/btf/<module>) read the way kernel/trace/trace_btf.c and
+// trace_probe.c read it for BTF probe arguments: a function's prototype by
+// name, typedef/const/volatile chains, struct and union members by name
+// (anonymous members searched as btf_find_struct_member does).
+//
+// Start-up matters and vmlinux BTF holds ~150k types: nothing is decoded up
+// front. The first lookup walks the type headers once (lengths only, to know
+// where each id starts) and indexes FUNC names; a type is decoded when a
+// lookup touches it, and kept.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BtfError, Kind, parseBtfHeader, readBtfTypeAt, type BtfType, type TypeId } from './btf.js';
+import { cString } from './string-table.js';
+
+/** Where the running kernel publishes its BTF. */
+export const SYS_KERNEL_BTF = '/sys/kernel/btf';
+export const VMLINUX_BTF = `${SYS_KERNEL_BTF}/vmlinux`;
+
+export interface FuncParam {
+  /** The parameter's name ('' for a variadic `...`). */
+  readonly name: string;
+  readonly type: TypeId;
+}
+
+/** A FUNC and its FUNC_PROTO (kernel: btf_find_func_proto + btf_get_func_param). */
+export interface FuncProto {
+  readonly name: string;
+  readonly funcId: TypeId;
+  readonly protoId: TypeId;
+  readonly params: readonly FuncParam[];
+  /** 0 for a `void` function. */
+  readonly returnType: TypeId;
+  /** The BTF the ids belong to (vmlinux, or the module that holds the function). */
+  readonly btf: KernelBtf;
+}
+
+/** A struct/union member found by name. */
+export interface Member {
+  readonly name: string;
+  readonly type: TypeId;
+  /** Bits from the start of the searched struct (anonymous members' offsets included). */
+  readonly bitOffset: number;
+  /** Width of a bitfield member (kind_flag structs), else 0. */
+  readonly bitfieldSize: number;
+  /** Member indices from the searched struct down through anonymous members to this one (CO-RE access string). */
+  readonly accessIndices: readonly number[];
+  /** kernel: the anon_offset btf_find_struct_member returns (bits to the anonymous member that holds it). */
+  readonly anonBitOffset: number;
+  /** kernel: member->offset as stored (bitfield size in the top byte when the holder has kind_flag). */
+  readonly offsetWord: number;
+}
+
+/**
+ * btf_find_struct_member's answer: the member, undefined when no member has
+ * the name, or 'not-struct' when the type (or an anonymous member searched on
+ * the way) is no struct/union (the kernel's ERR_PTR(-EINVAL)).
+ */
+export type MemberLookup = Member | undefined | 'not-struct';
+
+export interface KernelBtf {
+  /** The file read (vmlinux or a module's). */
+  readonly path: string;
+  /** The function's prototype; vmlinux first, then module BTF (kernel: bpf_find_btf_id). */
+  funcProto(name: string): FuncProto | undefined;
+  /** Type `id` decoded (id 0 is void). */
+  type(id: TypeId): BtfType;
+  /** Follows typedef/volatile/const/restrict/type_tag (kernel: btf_type_skip_modifiers). */
+  skipModifiers(id: TypeId): { readonly id: TypeId; readonly type: BtfType };
+  /** The first type of `kind` named `name` in this BTF (not its modules). */
+  findNamed(kind: Kind, name: string): TypeId | undefined;
+  /** kernel: btf_find_struct_member on `structId` (already past modifiers). */
+  member(structId: TypeId, name: string): MemberLookup;
+  /** The type's third header word (size or type id), read raw as the kernel's `type->size`/`type->type`. */
+  headWord(id: TypeId): number;
+  /** The word after the header, read raw as the kernel's btf_type_int() does whatever the kind. */
+  intData(id: TypeId): number;
+  /** The type spelt as in C ("struct file *", "size_t", "char[32]"). */
+  typeName(id: TypeId): string;
+  /** How many types this BTF holds (its base's included). */
+  readonly typeCount: number;
+}
+
+const MODIFIERS: ReadonlySet<number> = new Set([Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG]);
+/** kernel: BTF_ANON_STACK_MAX (trace_btf.c). */
+const BTF_ANON_STACK_MAX = 16;
+const VOID: BtfType = { id: 0, kind: Kind.UNKN, name: '' };
+
+/** Words of kind data after struct btf_type (uapi/linux/btf.h). */
+function kindDataWords(kind: number, vlen: number): number {
+  switch (kind) {
+    case Kind.INT: case Kind.VAR: case Kind.DECL_TAG: return 1;
+    case Kind.ARRAY: return 3;
+    case Kind.STRUCT: case Kind.UNION: case Kind.DATASEC: case Kind.ENUM64: return 3 * vlen;
+    case Kind.ENUM: case Kind.FUNC_PROTO: return 2 * vlen;
+    default: return 0;
+  }
+}
+
+/** One BTF blob: vmlinux, or a module's split BTF on top of vmlinux's. */
+class BtfFile implements KernelBtf {
+  /** The blob as little-endian u32 words (the type section is word-aligned). */
+  private readonly words: Uint32Array;
+  /** Type section bounds, in words. */
+  private readonly typeOff: number;
+  private readonly typeEnd: number;
+  private readonly strings: Uint8Array;
+  /** First id and first string offset of this blob (non-zero for split BTF). */
+  private readonly startId: number;
+  private readonly startStr: number;
+  private offsets: Uint32Array | undefined;
+  private named: Map<string, TypeId> | undefined;
+  private readonly decoded = new Map<TypeId, BtfType>();
+  private modules: BtfFile[] | undefined;
+
+  constructor(
+    readonly path: string,
+    private bytes: Uint8Array,
+    private readonly base: BtfFile | undefined,
+    private readonly modulesDir: string | undefined,
+  ) {
+    const layout = parseBtfHeader(bytes);
+    if (bytes.byteOffset % 4 !== 0) bytes = this.bytes = bytes.slice();
+    if (layout.typeOff % 4 !== 0) throw new BtfError(`${path}: type section not word-aligned`);
+    this.words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
+    this.typeOff = layout.typeOff >>> 2;
+    this.typeEnd = (layout.typeOff + layout.typeLen) >>> 2;
+    this.strings = bytes.subarray(layout.strOff, layout.strOff + layout.strLen);
+    this.startId = base ? base.typeCount : 1;
+    this.startStr = base ? base.stringsLength : 0;
+  }
+
+  get stringsLength(): number { return this.startStr + this.strings.length; }
+
+  get typeCount(): number { return this.startId + this.index().length; }
+
+  /** kernel: btf_name_by_offset (an offset past the strings has no name). */
+  str = (off: number): string => {
+    if (off < this.startStr) return this.base!.str(off);
+    const o = off - this.startStr;
+    return o < this.strings.length ? cString(this.strings, o) : '';
+  };
+
+  /** Word offset of each own type's header, built on first use by walking the headers. */
+  private index(): Uint32Array {
+    if (this.offsets) return this.offsets;
+    const w = this.words;
+    // a type takes at least 3 words: that many slots are enough
+    let found = new Uint32Array(Math.ceil((this.typeEnd - this.typeOff) / 3));
+    let n = 0;
+    for (let at = this.typeOff; at < this.typeEnd;) {
+      found[n++] = at;
+      const info = w[at + 1]!;
+      at += 3 + kindDataWords((info >>> 24) & 0x1f, info & 0xffff);
+    }
+    found = found.slice(0, n);
+    this.offsets = found;
+    return found;
+  }
+
+  private own(id: TypeId): BtfFile {
+    if (id < this.startId) {
+      if (!this.base) throw new BtfError(`BTF type ${id} out of range`);
+      return this.base.own(id);
+    }
+    if (id - this.startId >= this.index().length) throw new BtfError(`BTF type ${id} out of range in ${this.path}`);
+    return this;
+  }
+
+  private headerAt(id: TypeId): number { return this.index()[id - this.startId]!; }
+
+  type(id: TypeId): BtfType {
+    if (id === 0) return VOID;
+    const f = this.own(id);
+    let t = f.decoded.get(id);
+    if (!t) {
+      t = readBtfTypeAt(f.bytes, f.headerAt(id) * 4, id, this.str);
+      f.decoded.set(id, t);
+    }
+    return t;
+  }
+
+  headWord(id: TypeId): number {
+    if (id === 0) return 0;
+    const f = this.own(id);
+    return f.words[f.headerAt(id) + 2]!;
+  }
+
+  intData(id: TypeId): number {
+    if (id === 0) return 0;
+    const f = this.own(id);
+    return f.words[f.headerAt(id) + 3] ?? 0;
+  }
+
+  skipModifiers(id: TypeId): { id: TypeId; type: BtfType } {
+    let t = this.type(id);
+    for (let guard = 0; MODIFIERS.has(t.kind) && guard < 64; guard++) {
+      id = t.type ?? 0;
+      t = this.type(id);
+    }
+    return { id, type: t };
+  }
+
+  /**
+   * The first FUNC named `name` (kernel: btf_find_by_name_kind scans from the
+   * first id). Without decoding names: the name's offsets are found in the
+   * string section (a native byte search), then the FUNC headers are matched
+   * by name offset.
+   */
+  private findFunc(name: string): TypeId | undefined {
+    return this.findNamed(Kind.FUNC, name);
+  }
+
+  /** The first type of `kind` named `name` (kernel: btf_find_by_name_kind). */
+  findNamed(kind: Kind, name: string): TypeId | undefined {
+    const key = `${kind}:${name}`;
+    const cached = this.named?.get(key);
+    if (cached !== undefined) return cached;
+    const needle = Buffer.from(`\0${name}\0`, 'utf8');
+    const hay = Buffer.from(this.strings.buffer, this.strings.byteOffset, this.strings.byteLength);
+    const nameOffs = new Set<number>();
+    for (let at = hay.indexOf(needle); at >= 0; at = hay.indexOf(needle, at + 1)) nameOffs.add(this.startStr + at + 1);
+    if (nameOffs.size === 0) return undefined;
+    const offsets = this.index();
+    for (let i = 0; i < offsets.length; i++) {
+      const at = offsets[i]!;
+      if (((this.words[at + 1]! >>> 24) & 0x1f) !== kind || !nameOffs.has(this.words[at]!)) continue;
+      (this.named ??= new Map()).set(key, this.startId + i);
+      return this.startId + i;
+    }
+    return undefined;
+  }
+
+  private ownFuncProto(name: string): FuncProto | undefined {
+    const funcId = this.findFunc(name);
+    if (funcId === undefined) return undefined;
+    const protoId = this.type(funcId).type ?? 0;
+    const proto = this.type(protoId);
+    if (proto.kind !== Kind.FUNC_PROTO) return undefined;
+    return { name, funcId, protoId, params: proto.params ?? [], returnType: proto.type ?? 0, btf: this };
+  }
+
+  /** Module BTF files beside vmlinux, read on the first miss in vmlinux. */
+  private moduleFiles(): BtfFile[] {
+    if (this.modules) return this.modules;
+    this.modules = [];
+    if (!this.modulesDir || !existsSync(this.modulesDir)) return this.modules;
+    for (const name of readdirSync(this.modulesDir).sort()) {
+      if (name === 'vmlinux') continue;
+      try {
+        const path = join(this.modulesDir, name);
+        this.modules.push(new BtfFile(path, readFileSync(path), this, undefined));
+      } catch { /* a module BTF that does not read is skipped, as one without the function */ }
+    }
+    return this.modules;
+  }
+
+  funcProto(name: string): FuncProto | undefined {
+    const own = this.ownFuncProto(name);
+    if (own || this.base) return own;
+    for (const m of this.moduleFiles()) {
+      const p = m.ownFuncProto(name);
+      if (p) return p;
+    }
+    return undefined;
+  }
+
+  member(structId: TypeId, name: string): MemberLookup {
+    // kernel: btf_find_struct_member — named members first, then anonymous ones from a stack (last pushed first)
+    const stack: { id: TypeId; offset: number; path: number[] }[] = [];
+    let type = this.type(structId);
+    let base = 0;
+    let path: number[] = [];
+    for (;;) {
+      if (type.kind !== Kind.STRUCT && type.kind !== Kind.UNION) return 'not-struct';
+      const members = type.members ?? [];
+      for (let i = 0; i < members.length; i++) {
+        const m = members[i]!;
+        if (m.name === '') {
+          const inner = this.skipModifiers(m.type);
+          if (stack.length < BTF_ANON_STACK_MAX) stack.push({ id: inner.id, offset: base + m.bitOffset, path: [...path, i] });
+        } else if (m.name === name) {
+          const bitfield = type.kindFlag === true;
+          return {
+            name,
+            type: m.type,
+            bitOffset: base + (bitfield ? m.bitOffset & 0xffffff : m.bitOffset),
+            bitfieldSize: bitfield ? m.bitOffset >>> 24 : 0,
+            accessIndices: [...path, i],
+            anonBitOffset: base,
+            offsetWord: m.bitOffset,
+          };
+        }
+      }
+      const next = stack.pop();
+      if (!next) return undefined;
+      type = this.type(next.id);
+      base = next.offset;
+      path = next.path;
+    }
+  }
+
+  typeName(id: TypeId): string {
+    return spell(this, id, '');
+  }
+}
+
+/** C spelling of a type with `inner` as the declarator text (for pointers and arrays). */
+function spell(btf: KernelBtf, id: TypeId, inner: string): string {
+  const t = btf.type(id);
+  const named = (prefix: string) => `${prefix}${t.name === '' ? '(anon)' : t.name}${inner ? ` ${inner}` : ''}`;
+  switch (t.kind) {
+    case Kind.UNKN: return `void${inner ? ` ${inner}` : ''}`;
+    case Kind.INT: case Kind.FLOAT: case Kind.TYPEDEF: return named('');
+    case Kind.STRUCT: return named('struct ');
+    case Kind.UNION: return named('union ');
+    case Kind.ENUM: case Kind.ENUM64: return named('enum ');
+    case Kind.FWD: return named(t.kindFlag ? 'union ' : 'struct ');
+    case Kind.PTR: return spell(btf, t.type ?? 0, `*${inner}`);
+    case Kind.CONST: return `const ${spell(btf, t.type ?? 0, inner)}`;
+    case Kind.VOLATILE: return `volatile ${spell(btf, t.type ?? 0, inner)}`;
+    case Kind.RESTRICT: return spell(btf, t.type ?? 0, `restrict ${inner}`.trim());
+    case Kind.TYPE_TAG: return spell(btf, t.type ?? 0, inner);
+    case Kind.ARRAY: return spell(btf, t.array!.type, `${inner}[${t.array!.nelems}]`);
+    case Kind.FUNC_PROTO: return `${spell(btf, t.type ?? 0, '')} (${inner})(...)`;
+    default: return named('');
+  }
+}
+
+/**
+ * Opens a kernel's BTF: `path` (a vmlinux BTF blob, e.g. a copy of another
+ * kernel's /sys/kernel/btf/vmlinux), else the running kernel's. Module BTF is
+ * searched only beside the running kernel's vmlinux (or beside `path` when it
+ * is named `vmlinux` in a directory that also holds module files).
+ * Returns undefined when there is no such file (a kernel without BTF).
+ */
+export function openKernelBtf(path: string = VMLINUX_BTF): KernelBtf | undefined {
+  if (!existsSync(path)) return undefined;
+  const dir = path.endsWith('/vmlinux') ? path.slice(0, -'/vmlinux'.length) : undefined;
+  return new BtfFile(path, readFileSync(path), undefined, dir);
+}
+
+let running: KernelBtf | undefined | null = null;
+/** The running kernel's BTF, opened once per process on first use (undefined: the kernel has none). */
+export function runningKernelBtf(): KernelBtf | undefined {
+  if (running === null) running = openKernelBtf();
+  return running;
+}
