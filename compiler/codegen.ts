@@ -457,6 +457,14 @@ export interface ProgramOptions {
   readonly scoped?: boolean;
   /** How the flags column is computed (compiler/codegen-flags-rules.ts). */
   readonly traceContext?: TraceContextRules;
+  /**
+   * The event's triggers (compiler/hist-codegen.ts), run on the built record
+   * before the event's filter, as the kernel runs triggers that need the
+   * record; they keep r6, r7 and r8.
+   */
+  readonly triggers?: readonly AsmItem[];
+  /** --no-trace: no record leaves the program (the triggers still run). */
+  readonly noTrace?: boolean;
 }
 
 /**
@@ -491,6 +499,12 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
   if (e.entryBase) e.push(mov64Reg(R9, R7), alu64Imm('add', R9, RECORD_PREFIX_SIZE));
   for (const f of p.fetches) e.push(...emitFetch(e, f));
+  if (opts.triggers) e.push(...opts.triggers);
+  if (opts.noTrace) {
+    if (p.sleepable) e.push(...releaseRecord(e, Helper.ringbuf_discard));
+    e.push(label(e.exitLabel), mov64Imm(R0, 0), exit());
+    return e.items;
+  }
   if (filter) {
     const target = { program: p, capacity: recordCapacity(p), fresh: (x: string) => e.fresh(x) };
     e.push(...emitFilterGate(target, filter, eventId, e.exitLabel, p.sleepable ? releaseRecord(e, Helper.ringbuf_discard) : []));

@@ -18,12 +18,19 @@ import type { ProbeProgram } from './ir.js';
 import { lowerProbe, recordCapacity, type LowerOptions } from './lower.js';
 import { encodeMetadata } from './metadata.js';
 import { filterReadback } from '../grammar/filter/syntax.js';
+import { emitHistTriggers } from './hist-codegen.js';
+import { histMapsOf } from './hist-maps.js';
+import type { HistPlan } from './hist-layout.js';
 
 /** What compiling needs beyond lowering: each event's checked filter, keyed GRP/EVENT. */
 export interface ObjectOptions extends LowerOptions {
   readonly filters?: ReadonlyMap<string, CheckedFilter>;
   /** Programs check SCOPE_MAP's tgid first (trace -p/-c). */
   readonly scoped?: boolean;
+  /** The hist triggers of the events (--trigger), each with its own map. */
+  readonly hists?: readonly HistPlan[];
+  /** --no-trace: the programs send no records (only their triggers run). */
+  readonly noTrace?: boolean;
 }
 import { mark } from '../lib/timing.js';
 
@@ -105,13 +112,17 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOp
     const ir = lowerProbe(def, opts);
     const eventId = i + 1;
     const filter = opts.filters?.get(`${def.group}/${def.event}`);
-    const items = generateProgram(ir, eventId, { ...(filter ? { filter } : {}), scoped: opts.scoped ?? false, ...(opts.traceContext ? { traceContext: opts.traceContext } : {}) });
+    const hists = (opts.hists ?? []).filter((h) => h.group === def.group && h.event === def.event);
+    const items = generateProgram(ir, eventId, {
+      ...(filter ? { filter } : {}), scoped: opts.scoped ?? false, ...(opts.traceContext ? { traceContext: opts.traceContext } : {}),
+      ...(hists.length > 0 ? { triggers: emitHistTriggers(ir, hists) } : {}), ...(opts.noTrace ? { noTrace: true } : {}),
+    });
     return { ir, eventId, items, spec: programFromAsm(ir.name, ir.section, items, 'pt_regs'), ...(filter ? { filter } : {}), ...(opts.scoped ? { scoped: true } : {}) };
   });
   return {
     license: 'GPL',
     programs,
-    maps: mapsOf(programs),
+    maps: [...mapsOf(programs), ...histMapsOf(opts.hists ?? [])],
     externs: externsOf(programs.map((p) => p.ir)),
     metadata: { version: METADATA_VERSION, events: programs.map(eventMetadataOf) },
   };
