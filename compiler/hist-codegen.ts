@@ -17,7 +17,7 @@ import type { HistField } from '../grammar/trigger/index.js';
 import { MAX_FILTER_STR_VAL, TriggerUnsupportedError } from '../grammar/trigger/index.js';
 import { PREFIX_COMM, PREFIX_CPU, PREFIX_TS, RECORD_PREFIX_SIZE } from './abi.js';
 import { emitFilter } from './filter-codegen.js';
-import { HIST_DROPS_MAP, histMapName, type HistPlan } from './hist-layout.js';
+import { HIST_DROPS_MAP, HIST_SEQ_MAP, histMapName, type HistPlan } from './hist-layout.js';
 import type { ProbeProgram } from './ir.js';
 import { recordCapacity } from './lower.js';
 
@@ -25,6 +25,8 @@ const HIST_STACK_BASE = -512;
 /** uapi: BPF_NOEXIST, BPF_ADD (atomic op), and the errno a racing insert gets. */
 const BPF_NOEXIST = 1;
 const BPF_ATOMIC_ADD = 0x00;
+/** BPF_ADD | BPF_FETCH: src gets the old value. */
+const BPF_ATOMIC_FETCH_ADD = 0x01;
 const EEXIST = 17;
 const DROP_SLOT = -4;
 
@@ -32,6 +34,9 @@ const fitsImm32 = (v: bigint) => v >= -(1n << 31n) && v < (1n << 31n);
 
 /** lock *(u64 *)(dst + off) += src */
 const atomicAdd64 = (dst: Reg, off: number, src: Reg): AsmInsn => ({ code: Class.STX | Mode.ATOMIC | Size.DW, dst, src, off, imm: BPF_ATOMIC_ADD });
+
+/** src = fetch-and-add *(u64 *)(dst + off) += src */
+const atomicFetchAdd64 = (dst: Reg, off: number, src: Reg): AsmInsn => ({ code: Class.STX | Mode.ATOMIC | Size.DW, dst, src, off, imm: BPF_ATOMIC_FETCH_ADD });
 
 /** r1 = a u64 constant operand into reg (through r4 when it does not fit an immediate). */
 function aluConst(op: 'div' | 'mul', reg: Reg, v: bigint): AsmItem[] {
@@ -117,7 +122,15 @@ function emitHist(p: ProbeProgram, plan: HistPlan): AsmItem[] {
   out.push(...annotate('hist value: hitcount 1 and this hit\'s values', value));
   const lookup = (): AsmItem[] => [ldMapFd(R1, histMapName(plan.index)), mov64Reg(R2, R10), alu64Imm('add', R2, keyAt), call(Helper.map_lookup_elem)];
   out.push(...annotate('an existing entry: add to it', [...lookup(), jmpImm('jne', R0, 0, add)]));
+  const noSeq = fresh('no_seq');
   out.push(...annotate('a new entry (BPF_NOEXIST); a full map drops the hit', [
+    st(sizeFieldFor(8), R10, valAt + layout.seqOffset, 0),
+    st(sizeFieldFor(4), R10, DROP_SLOT, plan.index),
+    ldMapFd(R1, HIST_SEQ_MAP), mov64Reg(R2, R10), alu64Imm('add', R2, DROP_SLOT), call(Helper.map_lookup_elem),
+    jmpImm('jeq', R0, 0, noSeq),
+    mov64Imm(R1, 1), atomicFetchAdd64(R0, 0, R1),
+    stx(sizeFieldFor(8), R10, valAt + layout.seqOffset, R1),
+    label(noSeq),
     ldMapFd(R1, histMapName(plan.index)), mov64Reg(R2, R10), alu64Imm('add', R2, keyAt), mov64Reg(R3, R10), alu64Imm('add', R3, valAt),
     mov64Imm(R4, BPF_NOEXIST), call(Helper.map_update_elem),
     jmpImm('jeq', R0, 0, done),

@@ -12,6 +12,12 @@ import { TASK_COMM_LEN } from './abi.js';
 
 /** Per-CPU u64 per hist trigger: entries the full map refused (the hist file's `Dropped:`). */
 export const HIST_DROPS_MAP = 'hist_drops';
+/**
+ * ARRAY of one u64 per hist trigger: the count of entries made, each new
+ * entry stamped with it, so the runtime can replay the kernel's insertion
+ * order (its tracing_map's slot order decides how ties print).
+ */
+export const HIST_SEQ_MAP = 'hist_seq';
 /** The hash map of hist trigger `index` (numbered from 0 over the whole object). */
 export const histMapName = (index: number): string => `hist_${index}`;
 
@@ -21,6 +27,8 @@ export interface HistLayout {
   readonly keySize: number;
   /** Offset of the comm (TASK_COMM_LEN bytes) in the value, when a key is `.execname`. */
   readonly commOffset?: number;
+  /** Offset of the entry's creation number (u64, from HIST_SEQ_MAP) in the value. */
+  readonly seqOffset: number;
   readonly valueSize: number;
 }
 
@@ -30,7 +38,8 @@ export function histLayout(t: HistTrigger): HistLayout {
   for (const k of t.keys) { keyOffsets.push(keySize); keySize += keySizeOf(k); }
   const sums = 8 * (1 + t.vals.length);
   const execname = t.keys.some((k) => k.modifier === 'execname');
-  return { keyOffsets, keySize, valueSize: sums + (execname ? TASK_COMM_LEN : 0), ...(execname ? { commOffset: sums } : {}) };
+  const seqOffset = sums + (execname ? TASK_COMM_LEN : 0);
+  return { keyOffsets, keySize, seqOffset, valueSize: seqOffset + 8, ...(execname ? { commOffset: sums } : {}) };
 }
 
 /** One hist trigger of an event, as the compiler and the runtime both see it. */

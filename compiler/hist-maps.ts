@@ -4,7 +4,7 @@
 // counter per trigger.
 import { MapType } from '../bpf/elf.js';
 import type { MapSpec } from '../bpf/elf-writer.js';
-import { HIST_DROPS_MAP, histMapName, type HistPlan } from './hist-layout.js';
+import { HIST_DROPS_MAP, HIST_SEQ_MAP, histMapName, type HistPlan } from './hist-layout.js';
 
 export function histMapsOf(plans: readonly HistPlan[]): MapSpec[] {
   if (plans.length === 0) return [];
@@ -13,5 +13,6 @@ export function histMapsOf(plans: readonly HistPlan[]): MapSpec[] {
       name: histMapName(h.index), type: MapType.HASH, keySize: h.layout.keySize, valueSize: h.layout.valueSize, maxEntries: 1 << h.trigger.mapBits,
     })),
     { name: HIST_DROPS_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: plans.length },
+    { name: HIST_SEQ_MAP, type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: plans.length },
   ];
 }

@@ -13,6 +13,8 @@ export interface HistEntry {
   readonly sums: readonly bigint[];
   /** The task name saved when the entry was made (`.execname` keys). */
   readonly comm?: string;
+  /** When the entry was made, counted per trigger (the kernel's insertion order). */
+  readonly seq: bigint;
 }
 
 const cString = (b: Buffer, at: number, max: number): string => {
@@ -24,7 +26,7 @@ export function decodeEntries(raw: readonly MapEntry[], t: HistTrigger, layout: 
   return raw.map(({ key, value }) => {
     const sums = Array.from({ length: 1 + t.vals.length }, (_, i) => value.readBigUInt64LE(8 * i));
     const comm = layout.commOffset === undefined ? undefined : cString(value, layout.commOffset, TASK_COMM_LEN);
-    return { key, sums, ...(comm !== undefined ? { comm } : {}) };
+    return { key, sums, seq: value.readBigUInt64LE(layout.seqOffset), ...(comm !== undefined ? { comm } : {}) };
   });
 }
 

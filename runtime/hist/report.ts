@@ -10,11 +10,16 @@ import { decodeEntries } from './entries.js';
 import { histTable, type HistSymbols } from './format.js';
 import { readHashMap } from './map-read.js';
 import { sortEntries } from './order.js';
+import { sortVariantFor } from './kernel-sort.js';
+import { release } from 'node:os';
 
 export interface HistMaps {
   /** A map's fd by name (the loaded object's maps). */
   fdOf(name: string): number | undefined;
 }
+
+/** The running kernel's sort (ties print in its order). */
+const VARIANT = sortVariantFor(release());
 
 /** The events with hist triggers, each with its triggers in order. */
 export function histFiles(plans: readonly HistPlan[]): Map<string, HistPlan[]> {
@@ -32,7 +37,7 @@ export function histFileText(plans: readonly HistPlan[], maps: HistMaps, s: Hist
   return plans.map((p, n) => {
     const fd = maps.fdOf(histMapName(p.index));
     if (fd === undefined) throw new Error(`object has no ${histMapName(p.index)} map`);
-    const entries = sortEntries(decodeEntries(readHashMap(fd, p.layout.keySize, p.layout.valueSize), p.trigger, p.layout), p.trigger, p.layout);
+    const entries = sortEntries(decodeEntries(readHashMap(fd, p.layout.keySize, p.layout.valueSize), p.trigger, p.layout), p.trigger, p.layout, VARIANT);
     return histTable(p, entries, drops === undefined ? 0n : mapLookupPerCpuU64Sum(drops, p.index), s, n);
   }).join('');
 }

@@ -13,7 +13,7 @@ import { fixture, notInGuestReason } from './env.js';
 import { symbolFileOffset } from './elf-symbol.js';
 import { TraceInstance, defineEvents, removeEvents, type DynamicEvent, type ProbeKind } from './ftrace.js';
 import { runCli } from './kdiff.js';
-import { TRACEFS, withKernelLock } from '../lib/kernel.js';
+import { withKernelLock } from '../lib/kernel.js';
 import { parseProbeCommands, type ProbeDefinition } from '../../grammar/index.js';
 import { runningKernelRules, FilterSyntaxError } from '../../grammar/filter/index.js';
 import { parseEventTrigger, TriggerError, TriggerUnsupportedError } from '../../grammar/trigger/index.js';
@@ -132,9 +132,9 @@ const REFUSALS: readonly string[] = [
   'nosuch',
 ];
 
-/** The error_log entries written since `before` (its text then), timestamps cut. */
-function newErrorLog(before: string): string {
-  const now = readFileSync(`${TRACEFS}/error_log`, 'utf8');
+/** The last error_log entry written since `before` (the file's text then), timestamp cut. */
+function newErrorLog(path: string, before: string): string {
+  const now = readFileSync(path, 'utf8');
   const added = now.startsWith(before) ? now.slice(before.length) : now;
   return added.split(/^(?=\[\s*\d+\.\d+\] )/m).filter((e) => e.trim() !== '').map((e) => e.replace(/^\[\s*\d+\.\d+\] /, '').trimEnd()).at(-1) ?? '';
 }
@@ -151,10 +151,12 @@ t.test('hist triggers: refusals as the kernel words them', { skip }, async (t) =
     const file = `${instance.dir}/events/${G}/err/trigger`;
     try {
       for (const text of REFUSALS) {
-        const before = readFileSync(`${TRACEFS}/error_log`, 'utf8');
+        // a trigger's errors go to its instance's error_log
+        const log = `${instance.dir}/error_log`;
+        const before = readFileSync(log, 'utf8');
         let errno = 'ok';
         try { writeTrigger(file, text); } catch (e) { errno = (e as NodeJS.ErrnoException).code ?? String(e); }
-        const kernelLog = errno === 'ok' ? '' : newErrorLog(before);
+        const kernelLog = errno === 'ok' ? '' : newErrorLog(log, before);
         if (errno === 'ok') writeTrigger(file, removal(text));
         let oursErrno = 'ok';
         let oursLog = '';

@@ -25,8 +25,8 @@ const str = (s: string, size = 256) => { const b = Buffer.alloc(size); b.write(s
 t.test('numeric, log2, buckets and hex keys; values; totals', async (t) => {
   const p = plan('hist:keys=a.log2,b.buckets=100:vals=hitcount,b.hex:sort=a');
   const entries: HistEntry[] = [
-    { key: u64(3n, 200n), sums: [2n, 410n] },
-    { key: u64(0n, 0n), sums: [5n, 15n] },
+    { key: u64(3n, 200n), sums: [2n, 410n], seq: 0n },
+    { key: u64(0n, 0n), sums: [5n, 15n], seq: 0n },
   ];
   t.equal(histTable(p, sortEntries(entries, p.trigger, p.layout), 1n, {}),
     '# event histogram\n#\n# trigger info: hist:keys=a.log2,b.buckets=100:vals=hitcount,b.hex:sort=a.log2:size=2048 [active]\n#\n\n'
@@ -37,8 +37,8 @@ t.test('numeric, log2, buckets and hex keys; values; totals', async (t) => {
 
 t.test('string and execname keys, the second table of a file', async (t) => {
   const p = plan('hist:keys=s,common_pid.execname:sort=hitcount.descending');
-  const e: HistEntry = { key: Buffer.concat([str('alpha'), u64(42n)]), sums: [3n], comm: 'work' };
-  const idle: HistEntry = { key: Buffer.concat([str('beta'), u64(0n)]), sums: [9n], comm: 'swapper/0' };
+  const e: HistEntry = { key: Buffer.concat([str('alpha'), u64(42n)]), sums: [3n], seq: 0n, comm: 'work' };
+  const idle: HistEntry = { key: Buffer.concat([str('beta'), u64(0n)]), sums: [9n], seq: 1n, comm: 'swapper/0' };
   const text = histTable(p, sortEntries([e, idle], p.trigger, p.layout), 0n, {}, 1);
   t.ok(text.startsWith('\n\n# event histogram\n'), 'two newlines before a second table');
   t.match(text, `{ s: ${'beta'.padEnd(50)}, common_pid: <idle>          [         0] } hitcount:          9\n`
@@ -48,7 +48,7 @@ t.test('string and execname keys, the second table of a file', async (t) => {
 t.test('order: a signed key, descending, then a second sort key', async (t) => {
   const p = plan('hist:keys=b,a:sort=b.descending,a');
   const entries: HistEntry[] = [
-    { key: u64(-1n, 2n), sums: [1n] }, { key: u64(5n, 9n), sums: [1n] }, { key: u64(5n, 1n), sums: [1n] },
+    { key: u64(-1n, 2n), sums: [1n], seq: 0n }, { key: u64(5n, 9n), sums: [1n], seq: 0n }, { key: u64(5n, 1n), sums: [1n], seq: 0n },
   ];
   t.same(sortEntries(entries, p.trigger, p.layout).map((x) => [BigInt.asIntN(64, x.key.readBigUInt64LE(0)), x.key.readBigUInt64LE(8)]),
     [[5n, 1n], [5n, 9n], [-1n, 2n]]);
