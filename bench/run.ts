@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   load: async () => (await import('./load.bench.js')).default,
   trace: async () => (await import('./trace.bench.js')).default,
   startup: async () => (await import('./startup.bench.js')).default,
+  hist: async () => (await import('./hist.bench.js')).default,
 };
 
 async function main(names: string[]): Promise<number> {

@@ -117,3 +117,12 @@ export async function histPlans(entries: readonly EventTriggerEntry[]): Promise<
   }
   return plans;
 }
+
+/** kprobe-bpf parse --trigger: each trigger as its event's trigger file reads it back, after `GRP/EVENT:`; the exit status. */
+export async function printTriggers(defs: readonly ProbeDefinition[], values: readonly string[] | undefined, kernel?: string): Promise<number> {
+  const triggers = await readTriggers(defs, values, kernel);
+  if (!triggers) return 1;
+  const { countTriggerInfo, histTriggerInfo } = await import('../grammar/trigger/index.js');
+  process.stdout.write(triggers.map((e) => `${e.group}/${e.event}:${e.trigger.kind === 'hist' ? histTriggerInfo(e.trigger) : countTriggerInfo(e.trigger)}`).join(''));
+  return 0;
+}

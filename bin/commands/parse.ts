@@ -28,6 +28,11 @@ options:
                       kprobe_events/uprobe_events apply them; default: the
                       running kernel's (uname -r). A return kprobe reads back
                       with the maxactive the kernel registers it with here
+      --trigger GRP/EVENT:TRIGGER
+                      an event trigger (hist:..., stacktrace, traceon, traceoff),
+                      printed after the definitions as GRP/EVENT: and what the
+                      event's trigger file reads back; a refusal as the kernel
+                      logs it
       --filter GRP/EVENT:FILTER, --filter GRP:FILTER
                       set an event's or a group's filter (a write to
                       events/GRP/EVENT/filter or events/GRP/filter); LINE may
@@ -71,6 +76,7 @@ const parse: Command = {
           legacy: { type: 'boolean' },
           kernel: { type: 'string' },
           filter: { type: 'string', multiple: true },
+          trigger: { type: 'string', multiple: true },
           help: { type: 'boolean', short: 'h' },
         },
         tokens: true,
@@ -149,7 +155,9 @@ const parse: Command = {
         return 1;
       }
     }
-    return (await flush()) ? 0 : 1;
+    if (!(await flush())) return 1;
+    const { printTriggers } = await import('../trigger-input.js');
+    return printTriggers(printed.flatMap((c) => (c.op === 'define' ? [c] : [])), parsed.values.trigger, parsed.values.kernel);
   },
 };
 
