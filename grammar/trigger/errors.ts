@@ -52,13 +52,16 @@ export class TriggerError extends ErrnoError {
     readonly location = '',
     readonly command = '',
     readonly pos = 0,
+    /** Entries the kernel logged before this one for the same write (a failed variable lookup, then the field lookup). */
+    readonly earlier: readonly TriggerError[] = [],
   ) {
     super(message, errno);
   }
 
-  /** The error_log entry less its timestamp (kernel: tracing_log_err). */
+  /** The error_log entries of the write, less their timestamps (kernel: tracing_log_err). */
   toErrorLog(): string {
-    return `${this.location}: error: ${this.message}\n${CMD_PREFIX}${this.command}\n${' '.repeat(CMD_PREFIX.length + this.pos)}^`;
+    const own = `${this.location}: error: ${this.message}\n${CMD_PREFIX}${this.command}\n${' '.repeat(CMD_PREFIX.length + this.pos)}^`;
+    return [...this.earlier.map((e) => e.toErrorLog()), own].join('\n');
   }
 }
 

@@ -7,7 +7,7 @@ import { findFilterField, type EventField, type FilterRules } from '../filter/in
 import { kstrtoul } from '../kstrto.js';
 import type { HistField, HistModifier } from './ast.js';
 import { MAX_FILTER_STR_VAL } from './ast.js';
-import { EINVAL, errPos, histError, silentError, type TriggerError } from './errors.js';
+import { EINVAL, errPos, histError, silentError, TriggerError } from './errors.js';
 import { TriggerUnsupportedError } from './unsupported.js';
 
 /** Where errors are reported: the error_log location and the command the carets point into. */
@@ -81,7 +81,16 @@ export function parseHistField(ctx: HistContext, text: string, hasVariables: boo
   if (first >= 0 && atom.indexOf('.', first + 1) >= 0) atom = atom.slice(atom.indexOf('.', first + 1) + 1);
   if (atom.length >= 2 && atom.startsWith('$')) {
     if (hasVariables) throw new TriggerUnsupportedError(`${text}: hist variables`);
-    throw fail(ctx, 'VAR_NOT_FOUND', atom.slice(1));
+    // kernel: parse_var_ref logs the variable it did not find, then parse_atom
+    // goes on to read `$x` as a field, which logs again and refuses
+    const missing = fail(ctx, 'VAR_NOT_FOUND', atom.slice(1));
+    try {
+      parseField(ctx, atom);
+    } catch (e) {
+      if (e instanceof TriggerError && e.logged) throw new TriggerError(e.message, e.errno, true, e.location, e.command, e.pos, [missing]);
+      throw e;
+    }
+    throw missing;
   }
   return parseField(ctx, atom);
 }

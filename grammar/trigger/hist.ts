@@ -2,7 +2,7 @@
 // split off `if FILTER`, rewrite `.sym-offset`, read the `:`-separated
 // attributes (parse_hist_trigger_attrs), then the values, keys and sort keys
 // in the kernel's order, each refusal with the kernel's text and caret.
-import { compileFilter, type CheckedFilter, type EventField, type FilterRules } from '../filter/index.js';
+import { compileFilter, FilterSyntaxError, type CheckedFilter, type EventField, type FilterRules } from '../filter/index.js';
 import { kstrtoul } from '../kstrto.js';
 import {
   HIST_KEY_SIZE_MAX, HIST_STACKTRACE_DEPTH, TRACING_MAP, type HistField, type HistSortKey, type HistTrigger,
@@ -31,11 +31,20 @@ export function separateHistFilter(paramAndFilter: string): { param: string; fil
   }
 }
 
-/** kernel: set_trigger_filter — `if` then the filter, compiled against the event's fields. */
+/**
+ * kernel: set_trigger_filter — `if` then the filter, compiled against the
+ * event's fields with create_event_filter(..., set_str = false): a refused
+ * trigger filter is logged nowhere, the write only fails.
+ */
 export function triggerFilter(filter: string, fields: readonly EventField[], rules: FilterRules): CheckedFilter {
   const m = /^([^ \t]*)[ \t]?([\s\S]*)$/.exec(filter)!;
   if (m[1] !== 'if' || m[2] === '') throw silentError(EINVAL);
-  return compileFilter(m[2]!, fields, { rules });
+  try {
+    return compileFilter(m[2]!, fields, { rules });
+  } catch (e) {
+    if (e instanceof FilterSyntaxError) throw silentError(e.errno, e.message);
+    throw e;
+  }
 }
 
 interface Attrs {

@@ -132,11 +132,11 @@ const REFUSALS: readonly string[] = [
   'nosuch',
 ];
 
-/** The last error_log entry written since `before` (the file's text then), timestamp cut. */
+/** The error_log entries written since `before` (the file's text then), timestamps cut. */
 function newErrorLog(path: string, before: string): string {
   const now = readFileSync(path, 'utf8');
   const added = now.startsWith(before) ? now.slice(before.length) : now;
-  return added.split(/^(?=\[\s*\d+\.\d+\] )/m).filter((e) => e.trim() !== '').map((e) => e.replace(/^\[\s*\d+\.\d+\] /, '').trimEnd()).at(-1) ?? '';
+  return added.split(/^(?=\[\s*\d+\.\d+\] )/m).filter((e) => e.trim() !== '').map((e) => e.replace(/^\[\s*\d+\.\d+\] /, '').trimEnd()).join('\n');
 }
 
 t.test('hist triggers: refusals as the kernel words them', { skip }, async (t) => {

@@ -54,7 +54,7 @@ t.test('refusals logged with the kernel\'s text and caret', async (t) => {
     ['hist:keys=a:sort=a,b,hitcount', 'Too many sort fields (Max = 2)', 12],
     ['hist:keys=a:sort=,a', 'Empty sort field', 12],
     ['hist:keys=a:sort=', 'Empty assignment', 12],
-    ['hist:keys=$x', "Couldn't find variable", 11],
+    ['hist:keys=$x', "Couldn't find field", 10],
     ['hist:keys=1x', 'Expecting numeric literal', 10],
     ['hist:keys=comm', "Couldn't find field", 10],
   ];
@@ -62,6 +62,9 @@ t.test('refusals logged with the kernel\'s text and caret', async (t) => {
     const e = refusal(text);
     t.same({ message: e.message, pos: e.pos, logged: e.logged }, { message, pos, logged: true }, text);
   }
+  t.equal(refusal('hist:keys=$x').toErrorLog(), "hist:grp:ev: error: Couldn't find variable\n  Command: hist:keys=$x\n                      ^\n"
+    + "hist:grp:ev: error: Couldn't find field\n  Command: hist:keys=$x\n                     ^", 'a missing variable, then the field lookup: two entries');
+  t.equal(refusal('hist:keys=a if nope == 1').logged, false, 'a trigger filter is refused without a log entry');
   t.equal(refusal('hist:keys=nope').toErrorLog(), "hist:grp:ev: error: Couldn't find field\n  Command: hist:keys=nope\n                     ^");
 });
 
