@@ -28,8 +28,18 @@ const SIMPLE_MODIFIERS: Readonly<Record<string, HistModifier>> = {
   hex: 'hex', sym: 'sym', symXoffset: 'sym-offset', syscall: 'syscall', log2: 'log2', usecs: 'usecs',
 };
 
+/** "MAJOR.MINOR" at least `want`. */
+export const atLeast = (version: string, want: [number, number]): boolean => {
+  const [maj, min] = version.split('.').map(Number) as [number, number];
+  return maj > want[0] || (maj === want[0] && min >= want[1]);
+};
+
 /** kernel: parse_field's modifier, with the text err_pos points at on a refusal. */
 function parseModifier(ctx: HistContext, fieldName: string, modifier: string): { modifier: HistModifier; buckets?: bigint } {
+  // 6.3 added value modifiers (`.percent`, `.graph`); before, they are bad modifiers
+  if ((modifier === 'percent' || modifier === 'graph') && atLeast(ctx.rules.version, [6, 3])) {
+    throw new TriggerUnsupportedError(`${fieldName}.${modifier}: the .percent and .graph value modifiers`);
+  }
   const simple = SIMPLE_MODIFIERS[modifier];
   if (simple) return { modifier: simple };
   if (modifier === 'execname' && fieldName === 'common_pid') return { modifier: 'execname' };

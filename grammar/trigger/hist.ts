@@ -8,7 +8,7 @@ import {
   HIST_KEY_SIZE_MAX, HIST_STACKTRACE_DEPTH, TRACING_MAP, type HistField, type HistSortKey, type HistTrigger,
 } from './ast.js';
 import { EINVAL, errPos, histError, silentError } from './errors.js';
-import { parseHistField, type HistContext } from './hist-field.js';
+import { atLeast, parseHistField, type HistContext } from './hist-field.js';
 import { TriggerUnsupportedError } from './unsupported.js';
 
 /** kernel: HIST_PREFIX. */
@@ -95,6 +95,7 @@ function parseAttrs(ctx: HistContext, param: string): Attrs {
     } else if (str === 'pause') a.pause = true;
     else if (str === 'cont' || str === 'continue') a.cont = true;
     else if (str === 'clear') a.clear = true;
+    else if ((str === 'nohitcount' || str === 'NOHC') && atLeast(ctx.rules.version, [6, 3])) throw new TriggerUnsupportedError(`${str}: tables without hitcount`);
     else if (str.startsWith('onmatch(') || str.startsWith('onmax(') || str.startsWith('onchange(')) a.actions.push(str);
     else throw silentError(EINVAL);
   }

@@ -89,3 +89,11 @@ t.test('what the kernel takes and kprobe-bpf does not run is said so', async (t)
     t.throws(() => parseEventTrigger(text, opts), TriggerUnsupportedError, text);
   }
 });
+
+t.test('.percent, .graph and nohitcount: bad modifiers before 6.3, not run by kprobe-bpf after', async (t) => {
+  t.equal(refusal('hist:keys=a:vals=b.percent').message, 'Invalid field modifier');
+  const at612 = { ...opts, rules: filterRulesFor('6.12') };
+  for (const text of ['hist:keys=a:vals=b.percent', 'hist:keys=a:vals=b.graph', 'hist:keys=a:vals=b:nohitcount']) {
+    t.throws(() => parseEventTrigger(text, at612), TriggerUnsupportedError, text);
+  }
+});
