@@ -151,8 +151,10 @@ t.test('hist triggers: refusals as the kernel words them', { skip }, async (t) =
     const file = `${instance.dir}/events/${G}/err/trigger`;
     try {
       for (const text of REFUSALS) {
-        // a trigger's errors go to its instance's error_log
+        // a trigger's errors go to its instance's error_log, which keeps only
+        // the last few entries: emptied (an O_TRUNC write) before each case
         const log = `${instance.dir}/error_log`;
+        writeFileSync(log, '');
         const before = readFileSync(log, 'utf8');
         let errno = 'ok';
         try { writeTrigger(file, text); } catch (e) { errno = (e as NodeJS.ErrnoException).code ?? String(e); }
