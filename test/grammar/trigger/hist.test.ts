@@ -4,7 +4,7 @@
 // `hist:PARAMS`, as err_pos finds it) or a bare EINVAL. Live answers of the
 // kernel are test/guest/hist.test.ts's (this host has no hist triggers).
 import t from 'tap';
-import { filterRulesFor, type EventField } from '../../../grammar/filter/index.js';
+import { filterRulesFor, FilterSyntaxError, type EventField } from '../../../grammar/filter/index.js';
 import {
   histTriggerInfo, parseEventTrigger, TriggerError, TriggerUnsupportedError, type HistTrigger,
 } from '../../../grammar/trigger/index.js';
@@ -64,7 +64,8 @@ t.test('refusals logged with the kernel\'s text and caret', async (t) => {
   }
   t.equal(refusal('hist:keys=$x').toErrorLog(), "hist:grp:ev: error: Couldn't find variable\n  Command: hist:keys=$x\n                      ^\n"
     + "hist:grp:ev: error: Couldn't find field\n  Command: hist:keys=$x\n                     ^", 'a missing variable, then the field lookup: two entries');
-  t.equal(refusal('hist:keys=a if nope == 1').logged, false, 'a trigger filter is refused without a log entry');
+  t.equal(refusal('hist:keys=a if nope == 1').logged, false, '6.1: a trigger filter is refused without a log entry');
+  t.throws(() => parseEventTrigger('hist:keys=a if nope == 1', { ...opts, rules: filterRulesFor('6.12') }), FilterSyntaxError, '6.2+: logged as a filter error');
   t.equal(refusal('hist:keys=nope').toErrorLog(), "hist:grp:ev: error: Couldn't find field\n  Command: hist:keys=nope\n                     ^");
 });
 
