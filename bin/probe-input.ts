@@ -100,7 +100,8 @@ export async function readDefinitions(v: InputValues): Promise<ProbeDefinition[]
   mark('module load (grammar)');
   try {
     const rules = selectKernel(v.kernel).probe;
-    const { commands } = parseProbeCommands(inputText(v), { legacy: v.legacy ?? false, rules });
+    const { tracefsAttachedEvents } = await import('./attached-events.js');
+    const { commands } = parseProbeCommands(inputText(v), { legacy: v.legacy ?? false, rules, attachedEvent: tracefsAttachedEvents() });
     mark('grammar');
     return applyRemovals(commands);
   } catch (e) {
@@ -132,11 +133,12 @@ export async function readFilteredDefinitions(v: InputValues): Promise<FilteredD
   let writes;
   try {
     const split = splitLineFilters(inputText(v));
-    const { commands } = parseProbeCommands(split.text, { legacy: v.legacy ?? false, rules: selectKernel(v.kernel).probe });
+    const { tracefsAttachedEvents } = await import('./attached-events.js');
+    const { commands } = parseProbeCommands(split.text, { legacy: v.legacy ?? false, rules: selectKernel(v.kernel).probe, attachedEvent: tracefsAttachedEvents() });
     defs = applyRemovals(commands);
     writes = filterWrites(filtersByCommand(commands, split.filters), filterOptions(v.filter));
   } catch (e) {
-    if (e instanceof ProbeSyntaxError) { process.stderr.write(formatErrorLog(e) + '\n'); return undefined; }
+    if (e instanceof ProbeSyntaxError) { process.stderr.write([...e.earlier, formatErrorLog(e)].join('\n') + '\n'); return undefined; }
     if (e instanceof FilterOptionError) { process.stderr.write(`kprobe-bpf: ${e.message}\n`); return undefined; }
     throw e;
   }

@@ -52,8 +52,10 @@ export const SIZE_BYTES: Readonly<Record<Size, 1 | 2 | 4 | 8>> = {
 
 /** The opcode's size-field bits (Size.B/H/W/DW) for a width in bytes (what the compiler usually has in hand). */
 export function sizeFieldFor(bytes: 1 | 2 | 4 | 8): Size {
-  return ({ 1: Size.B, 2: Size.H, 4: Size.W, 8: Size.DW } as const)[bytes];
+  return SIZE_FIELD[bytes];
 }
+/** One table, not an object literal per call (the code generator asks for every load and store). */
+const SIZE_FIELD = { 1: Size.B, 2: Size.H, 4: Size.W, 8: Size.DW } as const;
 
 /** Load/store mode, bits 5-7 (RFC 9669 §5.1). */
 export const Mode = {

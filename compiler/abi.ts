@@ -18,11 +18,31 @@ export const SCOPE_MAP = 'scope';
 /** BPF_MAP_TYPE_RINGBUF sleepable programs reserve their records in (one ring for every CPU). */
 export const RINGBUF_MAP = 'records';
 /**
- * Its size (a power-of-two multiple of the page size, kernel:
+ * Its largest size (a power-of-two multiple of the page size, kernel:
  * ringbuf_map_alloc): 4 MiB hold about a thousand records with a full-size
- * string each.
+ * string each. An object compiled without knowing the CPUs it runs on has
+ * this size.
  */
 export const RINGBUF_BYTES = 4 << 20;
+/** Its smallest size when sized to the records (ringbufBytes). */
+export const RINGBUF_MIN_BYTES = 1 << 20;
+/** Records of the largest event the ring holds per CPU that can produce into it. */
+export const RINGBUF_RECORDS_PER_CPU = 2048;
+
+/**
+ * The ring for records of at most `recordBytes` made on `cpus` CPUs: room
+ * for RINGBUF_RECORDS_PER_CPU of them per CPU, a power of two from
+ * RINGBUF_MIN_BYTES to RINGBUF_BYTES. The kernel maps (and so counts in the
+ * tracer's RSS) every page of it, so a ring of small records stays small:
+ * 1 MiB hold ~14,000 records of one integer argument, ~70 ms of one uprobe
+ * at its top rate, where the reader is woken each quarter.
+ */
+export function ringbufBytes(recordBytes: number, cpus: number): number {
+  const want = recordBytes * RINGBUF_RECORDS_PER_CPU * Math.max(1, cpus);
+  let bytes = RINGBUF_MIN_BYTES;
+  while (bytes < want && bytes < RINGBUF_BYTES) bytes *= 2;
+  return bytes;
+}
 
 /** kernel: TASK_COMM_LEN, the bytes of a task's comm including its NUL. */
 export const TASK_COMM_LEN = 16;
@@ -56,7 +76,7 @@ export const METADATA_SECTION = '.kprobe_bpf.events';
 export const METADATA_VERSION = 3;
 
 /** Which kernel tracer an event belongs to. */
-export type ProbeTracer = 'kprobe' | 'uprobe';
+export type ProbeTracer = 'kprobe' | 'uprobe' | 'eprobe';
 
 /**
  * How one value of an argument prints (the kernel's fetch type names,
@@ -114,6 +134,8 @@ export interface EventFormat {
   readonly entrySize: number;
   /** The `print fmt:` line, exactly as the kernel writes it. */
   readonly printFmt: string;
+  /** eprobes: the event attached to, printed in each line as `(SYSTEM.EVENT)`. */
+  readonly attached?: { readonly system: string; readonly event: string };
 }
 
 /** Where a probe sits, as the attach code needs it. */
@@ -125,7 +147,9 @@ export type ProbePlace =
   /** uprobe PATH:OFFSET[(REF_CTR_OFFSET)] */
   | { readonly kind: 'file'; readonly path: string; readonly offset: bigint; readonly refCtrOffset?: bigint }
   /** uprobe PATH:SYMBOL[+offs], resolved to a file offset when attached */
-  | { readonly kind: 'file-symbol'; readonly path: string; readonly symbol: string; readonly offset: bigint; readonly refCtrOffset?: bigint };
+  | { readonly kind: 'file-symbol'; readonly path: string; readonly symbol: string; readonly offset: bigint; readonly refCtrOffset?: bigint }
+  /** eprobe: the trace event SYSTEM/EVENT whose tracepoint the program runs on */
+  | { readonly kind: 'event'; readonly system: string; readonly event: string };
 
 /** What attaching a probe needs: its tracer, direction, name and place. */
 export interface ProbeSite {

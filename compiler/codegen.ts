@@ -35,11 +35,13 @@ import { DEFAULT_TRACE_CONTEXT_RULES, type TraceContextRules } from './codegen-f
 import type { FetchProgram, FetchSource, MemSpace, ProbeProgram, StoreOp } from './ir.js';
 import { recordCapacity } from './lower.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
-import { emitFilterGate } from './filter-codegen.js';
+import { emitFilterBeforeRecord, emitFilteredFetches } from './filter-codegen.js';
+import { emitRecordFilterGate } from './hist-codegen.js';
 import { emitScopeCheck } from './filter-scope.js';
+import { emitAttached, emitEventField } from './eprobe.js';
 
 /** The reader of the BPF ring buffer is woken once a quarter of it waits to be read. */
-const RINGBUF_WAKEUP_BYTES = RINGBUF_BYTES / 4;
+const ringbufWakeupBytes = (ringBytes: number): number => ringBytes / 4;
 /** kernel: a __data_loc field is u32 (length << 16 | offset from the entry start). */
 const DATA_LOC_LEN_SHIFT = 16;
 /** uapi/linux/bpf.h: ringbuf_query's BPF_RB_AVAIL_DATA, submit's BPF_RB_NO_WAKEUP / BPF_RB_FORCE_WAKEUP. */
@@ -99,7 +101,7 @@ class Emitter {
   readonly entryBase: boolean;
   /** Where every early exit and the end of the program jump: return 0. */
   readonly exitLabel: string;
-  constructor(readonly program: ProbeProgram) {
+  constructor(readonly program: ProbeProgram, readonly ringBytes: number = RINGBUF_BYTES) {
     this.entryBase = dynamicDestinations(program) >= 3;
     this.exitLabel = this.unique('out');
   }
@@ -140,6 +142,11 @@ function emitSource(e: Emitter, src: FetchSource): AsmItem[] {
     case 'comm':
     case 'immstr':
       return [];
+    case 'event-field': {
+      const raw = e.program.attached?.raw;
+      if (!raw) throw new Error(`${e.program.name}: $${src.name} outside an event probe`);
+      return emitEventField(src, raw);
+    }
   }
 }
 
@@ -330,6 +337,7 @@ function emitFetch(e: Emitter, f: FetchProgram): AsmItem[] {
 
 /** __probe_ip, or __probe_func and __probe_ret_ip, at the offsets the layout gave them. */
 function emitProbeIp(p: ProbeProgram): AsmItem[] {
+  if (p.format.tracer === 'eprobe') return []; // eprobes: no __probe_ip
   const ip = p.probeIp;
   const first = entry(fieldOffset(p.format, p.format.isReturn ? FIELD_STRING_FUNC : FIELD_STRING_IP));
   const value: AsmItem[] = (() => {
@@ -441,7 +449,7 @@ function releaseRecord(e: Emitter, helper: number): AsmItem[] {
     mov64Imm(R2, BPF_RB_AVAIL_DATA),
     call(Helper.ringbuf_query),
     mov64Imm(R2, BPF_RB_NO_WAKEUP),
-    jmpImm('jlt', R0, RINGBUF_WAKEUP_BYTES, chosen),
+    jmpImm('jlt', R0, ringbufWakeupBytes(e.ringBytes), chosen),
     mov64Imm(R2, BPF_RB_FORCE_WAKEUP),
     label(chosen),
     mov64Reg(R1, R7),
@@ -457,10 +465,13 @@ export interface ProgramOptions {
   readonly scoped?: boolean;
   /** How the flags column is computed (compiler/codegen-flags-rules.ts). */
   readonly traceContext?: TraceContextRules;
+  /** Size of the BPF ring buffer map (default RINGBUF_BYTES): a quarter of it waiting wakes the reader. */
+  readonly ringBytes?: number;
   /**
-   * The event's triggers (compiler/hist-codegen.ts), run on the built record
+   * The event's triggers (compiler/hist-codegen.ts), run on the whole record
    * before the event's filter, as the kernel runs triggers that need the
-   * record; they keep r6, r7 and r8.
+   * record whatever the event's filter says (so the filter then runs on the
+   * whole record too); they keep r6, r7 and r8.
    */
   readonly triggers?: readonly AsmItem[];
   /** --no-trace: no record leaves the program (the triggers still run). */
@@ -473,11 +484,14 @@ export interface ProgramOptions {
  * kernel's rules.
  */
 export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramOptions = {}): AsmItem[] {
-  const { filter, scoped = false, traceContext: rules = DEFAULT_TRACE_CONTEXT_RULES } = opts;
-  const e = new Emitter(p);
+  const { filter, scoped = false, traceContext: rules = DEFAULT_TRACE_CONTEXT_RULES, ringBytes = RINGBUF_BYTES } = opts;
+  const e = new Emitter(p, ringBytes);
   if (scoped) e.push(...emitScopeCheck(e.exitLabel, (x) => e.fresh(x)));
   const dynamic = p.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
   const sink = RECORD_SINK[flavor(p)];
+  const target = { program: p, capacity: recordCapacity(p), fresh: (x: string) => e.fresh(x) };
+  // the filter's tests on the CPU, common_pid and registers run before anything is reserved (filter-order.ts)
+  if (filter && !opts.triggers && !opts.noTrace) e.push(...emitFilterBeforeRecord(target, filter, eventId, e.exitLabel, (f) => emitFetch(e, f)));
   e.push(...sink.acquire(e, eventId));
   e.push(...annotate('prefix: time, tgid, cpu, comm; common_type, common_pid', [
     call(Helper.ktime_get_ns),
@@ -494,20 +508,26 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
     // common_type, with common_flags and common_preempt_count zero (emitTraceContext sets a uprobe's)
     st(sizeFieldFor(4), R7, entry(fieldOffset(p.format, 'common_type')), eventId),
   ]));
+  e.push(...emitAttached(p, (x) => e.fresh(x), e.exitLabel));
   e.push(...emitTraceContext(p.format, entry(0), DEREF_SLOT, rules));
   e.push(...emitProbeIp(p));
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
   if (e.entryBase) e.push(mov64Reg(R9, R7), alu64Imm('add', R9, RECORD_PREFIX_SIZE));
-  for (const f of p.fetches) e.push(...emitFetch(e, f));
-  if (opts.triggers) e.push(...opts.triggers);
-  if (opts.noTrace) {
-    if (p.sleepable) e.push(...releaseRecord(e, Helper.ringbuf_discard));
-    e.push(label(e.exitLabel), mov64Imm(R0, 0), exit());
-    return e.items;
-  }
-  if (filter) {
-    const target = { program: p, capacity: recordCapacity(p), fresh: (x: string) => e.fresh(x) };
-    e.push(...emitFilterGate(target, filter, eventId, e.exitLabel, p.sleepable ? releaseRecord(e, Helper.ringbuf_discard) : []));
+  if (opts.triggers || opts.noTrace) {
+    for (const f of p.fetches) e.push(...emitFetch(e, f));
+    if (opts.triggers) e.push(...opts.triggers);
+    const release = p.sleepable ? releaseRecord(e, Helper.ringbuf_discard) : [];
+    if (opts.noTrace) {
+      e.push(...release, label(e.exitLabel), mov64Imm(R0, 0), exit());
+      return e.items;
+    }
+    if (filter) e.push(...emitRecordFilterGate(target, filter, eventId, e.exitLabel, release));
+  } else if (filter) {
+    // the filter's numeric tests may run between fetches (filter-order.ts), the rest on the whole record
+    const release = p.sleepable ? releaseRecord(e, Helper.ringbuf_discard) : [];
+    e.push(...emitFilteredFetches(target, filter, eventId, e.exitLabel, release, (f) => emitFetch(e, f)));
+  } else {
+    for (const f of p.fetches) e.push(...emitFetch(e, f));
   }
   e.push(...sink.submit(e, eventId, dynamic));
   e.push(label(e.exitLabel), mov64Imm(R0, 0), exit());

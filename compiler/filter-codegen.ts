@@ -6,14 +6,15 @@
 // bpf_get_current_comm at the hit, as the kernel's `cpu` and `comm`), so no
 // helper is called. &&/||/! compile to jumps with short-circuit: predicates
 // have no side effects, so any order gives the kernel's answer.
-import { R0, R1, R10, R2, R3, R7, sizeFieldFor, type Reg } from '../bpf/insn.js';
+import { R0, R1, R10, R2, R3, R6, R7, sizeFieldFor, type Reg } from '../bpf/insn.js';
 import {
   type AsmItem, type JmpName, Helper, alu64Imm, alu64Reg, annotate, call, isLabel, ja, jmpImm, jmpReg, label, ldImm64, ldMapFd, ldx, mov64Reg, st, stx,
 } from '../bpf/asm.js';
 import type { CheckedExpr, CheckedFilter, CheckedPredicate, Compare, PredicateTest } from '../grammar/filter/index.js';
 import { regexMatch } from '../grammar/filter/regex.js';
 import { FILTERED_MAP, PREFIX_COMM, PREFIX_CPU, RECORD_PREFIX_SIZE, TASK_COMM_LEN } from './abi.js';
-import type { ProbeProgram } from './ir.js';
+import type { FetchProgram, ProbeProgram } from './ir.js';
+import { BEFORE, BEFORE_WINDOW, planFilter, type FilterStage } from './filter-order.js';
 import { emitStringMatch, FILTER_LEN_SLOT, FilterCodegenError, type Labels, type StringView } from './filter-strings.js';
 
 export { FilterCodegenError } from './filter-strings.js';
@@ -36,6 +37,8 @@ export interface FilterTarget extends Omit<Labels, 'earlyExit'> {
   readonly capacity: number;
   /** Pending verifier states the filter's loops may leave (default PENDING_BUDGET; tests set 0 to force full-window loops). */
   readonly pendingBudget?: number;
+  /** The bytes a dynamic string field can hold, when the record is not the program's own (an eprobe's attached event). */
+  readonly dynamicWindow?: (field: string) => number;
 }
 
 const entry = (off: number) => RECORD_PREFIX_SIZE + off;
@@ -98,7 +101,7 @@ function stringView(t: FilterTarget, p: CheckedPredicate, test: StringTest, empt
     case 'comm': return [movRecord(PREFIX_COMM), { len: TASK_COMM_LEN, window: TASK_COMM_LEN }];
     case 'static': return [movRecord(entry(p.field.offset)), { len: test.length, window: Math.max(0, t.capacity - entry(p.field.offset)) }];
     case 'dynamic': {
-      const window = dynamicWindow(t.program, p.field.name);
+      const window = t.dynamicWindow ? t.dynamicWindow(p.field.name) : dynamicWindow(t.program, p.field.name);
       return [[
         ldx(sizeFieldFor(4), R2, R7, entry(p.field.offset)),
         mov64Reg(R3, R2), alu64Imm('and', R3, 0xffff), alu64Imm('rsh', R2, 16),
@@ -207,7 +210,7 @@ function tidy(items: AsmItem[]): AsmItem[] {
 }
 
 /** The filter: falls through when the kernel keeps the record, jumps to `reject` when it drops it. */
-export function emitFilter(target: FilterTarget, filter: CheckedFilter, reject: string): AsmItem[] {
+export function emitFilter(target: FilterTarget, filter: CheckedFilter, reject: string, shown = filter.text): AsmItem[] {
   const text = Buffer.from(filter.text, 'utf8');
   // A first pass counts the search loops and what the verifier spends on them.
   let loops = 0, cost = 0;
@@ -228,42 +231,107 @@ export function emitFilter(target: FilterTarget, filter: CheckedFilter, reject: 
   // The filter never keeps a record (e.g. `cpu & 1`): the sending code after
   // it would be unreachable, which the verifier refuses; a compare it cannot
   // decide statically (the CPU is never 2^64 - 1) keeps it on the graph.
-  return annotate(`filter: ${filter.text} (never true)`, [ldx(sizeFieldFor(4), R1, R7, PREFIX_CPU), jmpImm('jne', R1, -1, reject)]);
+  return annotate(`filter: ${shown} (never true)`, [ldx(sizeFieldFor(4), R1, R7, PREFIX_CPU), jmpImm('jne', R1, -1, reject)]);
 }
 
 /** codegen.ts's map key slot. */
 const KEY_SLOT = -4;
 
-/**
- * The filter between building the record and sending it: a record the
- * filter drops is counted in filtered[eventId] (the profile counts it as a
- * hit, as the kernel's nhit does) and released with `release` (a ring
- * buffer reservation's discard; nothing for a scratch record); then the
- * program returns. `exit` is the program's return-0 label.
- */
-export function emitFilterGate(t: FilterTarget, filter: CheckedFilter, eventId: number, exit: string, release: readonly AsmItem[]): AsmItem[] {
-  const reject = t.fresh('filter_reject'), send = t.fresh('filter_keep_send');
-  let test: AsmItem[];
+/** One stage's test, its refusal named after the event. */
+function stageTest(t: FilterTarget, stage: FilterStage, whole: CheckedExpr, reject: string): AsmItem[] {
   try {
-    test = emitFilter(t, filter, reject);
+    if (stage.skips.length === 0 && stage.filter.expr === whole) return emitFilter(t, stage.filter, reject);
+    // a part of the filter: a never-true annotation names its own predicates
+    const text = Buffer.from(stage.filter.text, 'utf8');
+    const shown = stage.filter.predicates.map((p) => text.subarray(p.node.span.start, p.node.span.end).toString('utf8')).join(' && ');
+    const code = emitFilter(t, stage.filter, reject, shown);
+    if (stage.after === BEFORE) return code;
+    return stage.skips.length === 0 ? code : annotate(`filter, before fetching ${stage.skips.join(', ')}`, code);
   } catch (e) {
     if (!(e instanceof FilterCodegenError)) throw e;
     throw new FilterCodegenError(`${t.program.format.group}/${t.program.format.event}: ${e.message}`, { cause: e });
   }
+}
+
+/** filtered[eventId] += 1 (the profile counts a dropped record as a hit, as the kernel's nhit does), then return. */
+function countFiltered(eventId: number, exit: string): AsmItem[] {
   return [
-    ...test,
+    st(sizeFieldFor(4), R10, KEY_SLOT, eventId),
+    mov64Reg(R2, R10), alu64Imm('add', R2, KEY_SLOT),
+    ldMapFd(R1, FILTERED_MAP),
+    call(Helper.map_lookup_elem),
+    jmpImm('jeq', R0, 0, exit),
+    ldx(sizeFieldFor(8), R1, R0, 0), alu64Imm('add', R1, 1), stx(sizeFieldFor(8), R0, 0, R1),
+    ja(exit),
+  ];
+}
+
+/** Where the window before the record starts: below every fixed stack slot of codegen.ts and the filter (fp-4 .. fp-56). */
+const BEFORE_WINDOW_AT = -(64 + BEFORE_WINDOW);
+
+/**
+ * The program's first test, before the record is reserved (filter-order.ts
+ * says which conjuncts): r7 points to a stack window laid out as the record's
+ * first BEFORE_WINDOW bytes, which gets the running CPU, common_pid,
+ * common_type and the register and constant arguments the test names, by
+ * the same code that stores them in the record. A hit it drops is counted
+ * and the program returns, with no record reserved or built; otherwise r1
+ * is ctx again. Nothing when the filter has no such conjunct.
+ */
+export function emitFilterBeforeRecord(t: FilterTarget, filter: CheckedFilter, eventId: number, exit: string,
+  fetch: (f: FetchProgram) => AsmItem[]): AsmItem[] {
+  const plan = planFilter(t.program, filter);
+  const stage = plan.stages[0];
+  if (stage?.after !== BEFORE) return [];
+  const reject = t.fresh('filter_reject_before'), pass = t.fresh('filter_pass_before');
+  const common = new Set(stage.filter.predicates.filter((p) => p.field.origin === 'common').map((p) => p.field.name));
+  const at = (name: string) => entry(t.program.format.commonFields.find((f) => f.name === name)!.offset);
+  const setup = annotate(`the fields it names into a stack window laid out as the record (fp${BEFORE_WINDOW_AT})`, [
+    mov64Reg(R6, R1),
+    mov64Reg(R7, R10), alu64Imm('add', R7, BEFORE_WINDOW_AT),
+    // always: the never-true form of a test reads the CPU
+    call(Helper.get_smp_processor_id), stx(sizeFieldFor(4), R7, PREFIX_CPU, R0),
+    ...(common.has('common_pid') ? [call(Helper.get_current_pid_tgid), stx(sizeFieldFor(4), R7, at('common_pid'), R0)] : []),
+    ...(common.has('common_type') ? [st(sizeFieldFor(2), R7, at('common_type'), eventId)] : []),
+  ]);
+  return [
+    ...annotate('filter, before the record is reserved', setup),
+    ...plan.beforeFetches.flatMap(fetch),
+    ...stageTest(t, stage, filter.expr, reject),
+    mov64Reg(R1, R6),
+    ja(pass),
+    label(reject),
+    ...annotate('the filter drops the hit before its record exists: count it', countFiltered(eventId, exit)),
+    label(pass),
+  ];
+}
+
+/**
+ * The fetches and the filter between building the prefix and sending the
+ * record (filter-order.ts decides where each part of the filter runs; a
+ * part emitFilterBeforeRecord tested is not tested again): a record the
+ * filter drops is counted in filtered[eventId] and released with `release`
+ * (a ring buffer reservation's discard; nothing for a scratch record); then
+ * the program returns. `exit` is the program's return-0 label; `fetch`
+ * emits one fetch.
+ */
+export function emitFilteredFetches(t: FilterTarget, filter: CheckedFilter, eventId: number, exit: string, release: readonly AsmItem[],
+  fetch: (f: FetchProgram) => AsmItem[]): AsmItem[] {
+  const reject = t.fresh('filter_reject'), send = t.fresh('filter_keep_send');
+  const plan = planFilter(t.program, filter);
+  const out: AsmItem[] = [];
+  plan.fetches.forEach((f, i) => {
+    for (const s of plan.stages) if (s.after === i) out.push(...stageTest(t, s, filter.expr, reject));
+    out.push(...fetch(f));
+  });
+  for (const s of plan.stages) if (s.after === plan.fetches.length) out.push(...stageTest(t, s, filter.expr, reject));
+  // everything was decided before the record: no reject path here (the verifier refuses unreachable code)
+  if (plan.stages.every((s) => s.after === BEFORE)) return out;
+  return [
+    ...out,
     ja(send),
     label(reject),
-    ...annotate('the filter drops the record: count the hit, release the record', [
-      ...release,
-      st(sizeFieldFor(4), R10, KEY_SLOT, eventId),
-      mov64Reg(R2, R10), alu64Imm('add', R2, KEY_SLOT),
-      ldMapFd(R1, FILTERED_MAP),
-      call(Helper.map_lookup_elem),
-      jmpImm('jeq', R0, 0, exit),
-      ldx(sizeFieldFor(8), R1, R0, 0), alu64Imm('add', R1, 1), stx(sizeFieldFor(8), R0, 0, R1),
-      ja(exit),
-    ]),
+    ...annotate('the filter drops the record: count the hit, release the record', [...release, ...countFiltered(eventId, exit)]),
     label(send),
   ];
 }

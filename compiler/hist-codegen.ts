@@ -15,7 +15,9 @@ import {
 import { Class, Mode } from '../bpf/insn.js';
 import type { HistField } from '../grammar/trigger/index.js';
 import { MAX_FILTER_STR_VAL, TriggerUnsupportedError } from '../grammar/trigger/index.js';
-import { PREFIX_COMM, PREFIX_CPU, PREFIX_TS, RECORD_PREFIX_SIZE } from './abi.js';
+import { FILTERED_MAP, PREFIX_COMM, PREFIX_CPU, PREFIX_TS, RECORD_PREFIX_SIZE } from './abi.js';
+import type { CheckedFilter } from '../grammar/filter/index.js';
+import type { FilterTarget } from './filter-codegen.js';
 import { emitFilter } from './filter-codegen.js';
 import { HIST_DROPS_MAP, HIST_SEQ_MAP, histMapName, type HistPlan } from './hist-layout.js';
 import type { ProbeProgram } from './ir.js';
@@ -153,4 +155,30 @@ function emitHist(p: ProbeProgram, plan: HistPlan): AsmItem[] {
 /** Every hist trigger of the program's event, in the order they were written (paused ones collect nothing). */
 export function emitHistTriggers(p: ProbeProgram, plans: readonly HistPlan[]): AsmItem[] {
   return plans.filter((h) => !h.trigger.pause).flatMap((h) => emitHist(p, h));
+}
+
+/**
+ * The event's filter on the whole record, after its triggers ran (a
+ * trigger sees every hit, the event's filter only decides what is sent): a
+ * record it drops is released with `release`, counted in
+ * filtered[eventId] (the profile's hits), and the program returns.
+ */
+export function emitRecordFilterGate(t: FilterTarget, filter: CheckedFilter, eventId: number, exit: string, release: readonly AsmItem[]): AsmItem[] {
+  const reject = t.fresh('filter_reject'), send = t.fresh('filter_keep_send');
+  return [
+    ...emitFilter(t, filter, reject),
+    ja(send),
+    label(reject),
+    ...annotate('the filter drops the record: count the hit, release the record', [
+      ...release,
+      st(sizeFieldFor(4), R10, DROP_SLOT, eventId),
+      mov64Reg(R2, R10), alu64Imm('add', R2, DROP_SLOT),
+      ldMapFd(R1, FILTERED_MAP),
+      call(Helper.map_lookup_elem),
+      jmpImm('jeq', R0, 0, exit),
+      ldx(sizeFieldFor(8), R1, R0, 0), alu64Imm('add', R1, 1), stx(sizeFieldFor(8), R0, 0, R1),
+      ja(exit),
+    ]),
+    label(send),
+  ];
 }

@@ -4,6 +4,7 @@
 // arrays. Codegen turns each into BPF; nothing here knows about BPF.
 import type { RegName } from '../grammar/ast.js';
 import type { EventFormat, ProbePlace } from './abi.js';
+import type { CheckedFilter } from '../grammar/filter/index.js';
 
 /** Which helper family a memory access goes through. */
 export type MemSpace =
@@ -21,7 +22,37 @@ export type FetchSource =
   /** @+FILE_OFFS: the address in the probed process that the file offset maps to. */
   | { readonly op: 'foffs'; readonly fileOffset: bigint; readonly probeFileOffset: bigint }
   | { readonly op: 'comm' }
-  | { readonly op: 'immstr'; readonly value: string };
+  | { readonly op: 'immstr'; readonly value: string }
+  /** eprobe $FIELD: a field of the attached event's raw record (compiler/eprobe.ts). */
+  | EventFieldSource;
+
+/**
+ * kernel: get_event_field — a string field gives its address (a
+ * `char *` field, its first char: the kernel's reading), any other field its
+ * value, 1, 2 or 4 bytes with the field's signedness, else 8.
+ */
+export interface EventFieldSource {
+  readonly op: 'event-field';
+  readonly name: string;
+  readonly offset: number;
+  readonly size: number;
+  readonly signed: boolean;
+  readonly string?: 'dynamic' | 'relative' | 'static' | 'pointer';
+}
+
+/**
+ * Where an eprobe program keeps a copy of the attached event's raw record
+ * (the tracepoint's ctx) in its scratch value: its fields and `if` filter are
+ * read there, as plain memory.
+ */
+export interface RawRecordCopy {
+  /** Offset from the scratch value's start; 32 bytes before it hold a prefix (cpu, comm) for the filter. */
+  readonly offset: number;
+  /** Bytes copied: the fixed fields, plus room for dynamic strings when they are read. */
+  readonly size: number;
+  /** Bytes of dynamic data a string field can have and still be read whole. */
+  readonly dynamicWindow: number;
+}
 
 /** Stage 2: val = *(unsigned long *)(val + offset). */
 export interface Deref {
@@ -112,4 +143,6 @@ export interface ProbeProgram {
    * has not touched yet read like the kernel reads them. kprobes never are.
    */
   readonly sleepable: boolean;
+  /** eprobes: the attached event's record copy, and its `if` filter. */
+  readonly attached?: { readonly raw: RawRecordCopy; readonly filter?: CheckedFilter };
 }

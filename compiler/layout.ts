@@ -32,7 +32,8 @@ function printRefs(name: string, dynamic: boolean, count: number | undefined): s
 
 /** The event's fields and print fmt, identical to the kernel's `format` file. */
 export function layoutEvent(def: ProbeDefinition): EventFormat {
-  const probe = probeFields(def.isReturn);
+  // kernel: an eprobe's entry is the common header then its arguments (eprobe_trace_entry_head)
+  const probe = def.tracer === 'eprobe' ? [] : probeFields(def.isReturn);
   let offset = COMMON_SIZE + probe.length * 8;
   const argFields: ArgField[] = [];
   const fmtParts: string[] = [];
@@ -52,9 +53,10 @@ export function layoutEvent(def: ProbeDefinition): EventFormat {
     refs.push(...printRefs(arg.name, ft.isString, count));
     offset += size;
   }
-  const head = def.isReturn ? '(%lx <- %lx)' : '(%lx)';
+  // kernel: __set_print_fmt, "\"%s" then " NAME=FMT" per argument; PROBE_PRINT_EVENT has an empty head
+  const head = def.tracer === 'eprobe' ? '' : def.isReturn ? '(%lx <- %lx)' : '(%lx)';
   const headRefs = probe.map((f) => `REC->${f.name}`);
-  const printFmt = `"${[head, ...fmtParts].join(' ')}", ${[...headRefs, ...refs].join(', ')}`;
+  const printFmt = `"${head}${fmtParts.map((f) => ` ${f}`).join('')}"${[...headRefs, ...refs].map((r) => `, ${r}`).join('')}`;
   return {
     group: def.group,
     event: def.event,
@@ -65,5 +67,6 @@ export function layoutEvent(def: ProbeDefinition): EventFormat {
     argFields,
     entrySize: offset,
     printFmt,
+    ...(def.point.kind === 'event' ? { attached: { system: def.point.system, event: def.point.event } } : {}),
   };
 }

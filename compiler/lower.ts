@@ -10,6 +10,9 @@ import { ARG_REGS, PT_REGS_OFFSET, RETVAL_REG, STACK_REG, WORD_SIZE } from './ar
 import { fetchTypeOf } from '../grammar/fetch-types.js';
 import type { Deref, FetchProgram, FetchSource, MemSpace, ProbeIpSource, ProbeProgram, StoreOp } from './ir.js';
 import { layoutEvent } from './layout.js';
+import { KprobeBpfError } from '../lib/errors.js';
+import { attachedOf, eventFieldSource } from './eprobe.js';
+import type { EventField } from '../grammar/filter/index.js';
 
 export interface LowerOptions {
   /** Bytes reserved per string in the dynamic area (kernel: up to MAX_STRING_SIZE). */
@@ -35,15 +38,19 @@ export const MAX_STRING_SIZE = 4096;
 /** Memory an implicit dereference reads: uprobes only see user memory. */
 const defaultSpace = (tracer: Tracer): MemSpace => (tracer === 'uprobe' ? 'user' : 'auto');
 
+/** An eprobe's attached event fields (none for other probes). */
+const fieldsOf = (def: ProbeDefinition): readonly EventField[] => (def.point.kind === 'event' ? def.point.fields : []);
+
 const reg = (name: keyof typeof PT_REGS_OFFSET): FetchSource =>
   ({ op: 'reg', reg: name, ptRegsOffset: PT_REGS_OFFSET[name] });
 
 interface Chain { source: FetchSource; derefs: Deref[] }
 
 /** Flattens nested dereferences into a source and a list of reads, innermost first. */
-function chainOf(fetch: FetchArg, tracer: Tracer, probeFileOffset: bigint): Chain {
+function chainOf(fetch: FetchArg, tracer: Tracer, probeFileOffset: bigint, fields: readonly EventField[] = []): Chain {
   const space = defaultSpace(tracer);
   switch (fetch.kind) {
+    case 'eventfield': return { source: eventFieldSource(fields, fetch.name), derefs: [] };
     case 'reg': return { source: reg(fetch.reg), derefs: [] };
     case 'stackp': return { source: reg(STACK_REG), derefs: [] };
     case 'retval': return { source: reg(RETVAL_REG), derefs: [] };
@@ -63,7 +70,7 @@ function chainOf(fetch: FetchArg, tracer: Tracer, probeFileOffset: bigint): Chai
     case 'symbol': return { source: { op: 'ksym', symbol: fetch.symbol, offset: fetch.offset }, derefs: [{ offset: 0n, space }] };
     case 'fileoffs': return { source: { op: 'foffs', fileOffset: fetch.offset, probeFileOffset }, derefs: [{ offset: 0n, space: 'user' }] };
     case 'deref': {
-      const inner = chainOf(fetch.inner, tracer, probeFileOffset);
+      const inner = chainOf(fetch.inner, tracer, probeFileOffset, fields);
       return { source: inner.source, derefs: [...inner.derefs, { offset: fetch.offset, space: fetch.user ? 'user' : space }] };
     }
   }
@@ -82,14 +89,20 @@ const usesFileOffset = (f: FetchArg): boolean => f.kind === 'fileoffs' || (f.kin
 
 function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: LowerOptions): FetchProgram {
   const probeFileOffset = usesFileOffset(arg.fetch) ? probeFileOffsetOf(def, opts) : 0n;
-  const { source, derefs } = chainOf(arg.fetch, def.tracer, probeFileOffset);
+  const { source, derefs } = chainOf(arg.fetch, def.tracer, probeFileOffset, fieldsOf(def));
   const ft = fetchTypeOf(arg.type);
   const count = arg.type.arrayLength;
   let store: StoreOp;
   let kept = derefs;
   const base = arg.type.base;
+  if ((source.op === 'comm' || source.op === 'immstr') && (!ft.isString || count !== undefined)) {
+    // kernel (eprobes): $comm and \"str" keep the default type there, so the value is the kernel
+    // address of current->comm or of the parsed string (an array reads char * from there): nothing
+    // a BPF program can know
+    throw new KprobeBpfError(`${def.group}/${def.event}: ${arg.name}=${arg.source}: as a number this is a kernel address only the kernel's own eprobe knows; type it :string`);
+  }
   if (source.op === 'comm') store = { op: 'comm' };
-  else if (source.op === 'immstr') store = { op: 'immstr', value: source.value, readable: def.tracer === 'kprobe' };
+  else if (source.op === 'immstr') store = { op: 'immstr', value: source.value, readable: def.tracer !== 'uprobe' };
   else if (base === 'symstr') store = { op: 'symstr' };
   else if (ft.isString) {
     // kernel: a string reads at the last dereference's address; for an array
@@ -129,6 +142,7 @@ function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: Lo
 function probeIpOf(def: ProbeDefinition): ProbeIpSource {
   const p = def.point;
   if (def.tracer === 'uprobe') return def.isReturn ? { op: 'func-ip' } : { op: 'reg-ip' };
+  if (def.tracer === 'eprobe') return { op: 'imm', value: 0n }; // no __probe_ip field: not emitted
   if (!def.isReturn) return { op: 'kprobe-addr' };
   // a module symbol is in kallsyms under its own name
   if (p.kind === 'symbol') return { op: 'ksym', symbol: p.symbol, offset: p.offset };
@@ -146,6 +160,7 @@ export const isSleepable = (def: ProbeDefinition, opts: LowerOptions = {}): bool
  */
 export function sectionOf(def: ProbeDefinition, sleepable = false): string {
   const p = def.point;
+  if (p.kind === 'event') return `tracepoint/${p.system}/${p.event}`; // BPF_PROG_TYPE_TRACEPOINT
   const base = `${def.tracer}${def.isReturn ? 'ret' : ''}`.replace('kprobe' + 'ret', 'kretprobe').replace('uprobe' + 'ret', 'uretprobe');
   const kind = sleepable ? `${base}.s` : base;
   switch (p.kind) {
@@ -184,10 +199,11 @@ function stringRoom(fetches: readonly FetchProgram[], entrySize: number, request
 }
 
 /** Bytes of scratch the program's record can occupy at most, prefix included. */
-export function recordCapacity(p: ProbeProgram): number {
+export function recordCapacity(p: Pick<ProbeProgram, 'fetches' | 'format' | 'maxStringSize' | 'attached'>): number {
   const strings = p.fetches.reduce((n, f) => n + (f.store.op === 'string' ? f.count ?? 1 : 0), 0);
   const fixed = p.fetches.reduce((n, f) => n + fixedDynamicSize(f.store), 0);
-  return RECORD_PREFIX_SIZE + p.format.entrySize + fixed + strings * p.maxStringSize;
+  const record = RECORD_PREFIX_SIZE + p.format.entrySize + fixed + strings * p.maxStringSize;
+  return p.attached ? Math.max(record, p.attached.raw.offset + p.attached.raw.size) : record;
 }
 
 /** The probe's place in the contract's terms (the syntax tree's point, field by field). */
@@ -199,6 +215,7 @@ function placeOf(def: ProbeDefinition): ProbePlace {
     case 'address': return { kind: 'address', address: p.address };
     case 'file': return { kind: 'file', path: p.path, offset: p.offset, ...refCtr(p.refCtrOffset) };
     case 'file-symbol': return { kind: 'file-symbol', path: p.path, symbol: p.symbol, offset: p.offset, ...refCtr(p.refCtrOffset) };
+    case 'event': return { kind: 'event', system: p.system, event: p.event };
   }
 }
 
@@ -206,6 +223,8 @@ export function lowerProbe(def: ProbeDefinition, opts: LowerOptions = {}): Probe
   const format = layoutEvent(def);
   const fetches = def.args.map((a, i) => lowerArg(a, format.argFields[i]!, def, opts));
   const sleepable = isSleepable(def, opts);
+  const maxStringSize = stringRoom(fetches, format.entrySize, opts.maxStringSize);
+  const attached = def.point.kind === 'event' ? attachedOf(def.point, fetches, recordCapacity({ fetches, format, maxStringSize })) : undefined;
   return {
     name: programNameOf(def),
     definition: formatProbeCommand(def),
@@ -215,7 +234,8 @@ export function lowerProbe(def: ProbeDefinition, opts: LowerOptions = {}): Probe
     format,
     probeIp: probeIpOf(def),
     fetches,
-    maxStringSize: stringRoom(fetches, format.entrySize, opts.maxStringSize),
+    maxStringSize,
     sleepable,
+    ...(attached ? { attached } : {}),
   };
 }

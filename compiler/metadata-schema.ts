@@ -58,7 +58,8 @@ function union(tag: string, variants: Readonly<Record<string, Check>>): Check {
 const FIELD = { ctype: str, name: str, offset: count, size: count, signed: bool };
 
 const EVENT_FORMAT = record({
-  group: str, event: str, tracer: oneOf(['kprobe', 'uprobe']), isReturn: bool,
+  group: str, event: str, tracer: oneOf(['kprobe', 'uprobe', 'eprobe']), isReturn: bool,
+  attached: optional(record({ system: str, event: str })),
   commonFields: list(record(FIELD)),
   probeFields: list(record(FIELD)),
   argFields: list(record({ ...FIELD, print: oneOf(PRINT_KINDS), count: optional(count), printFragment: str })),
@@ -71,6 +72,7 @@ const PROBE_PLACE = union('kind', {
   address: record({ address: big }),
   file: record({ path: str, offset: big, refCtrOffset: optional(big) }),
   'file-symbol': record({ path: str, symbol: str, offset: big, refCtrOffset: optional(big) }),
+  event: record({ system: str, event: str }),
 });
 
 const OBJECT_METADATA = record({
@@ -85,8 +87,8 @@ const OBJECT_METADATA = record({
 function checkLayout(f: EventFormat, path: string): string | undefined {
   if (f.entrySize > SCRATCH_VALUE_MAX - RECORD_PREFIX_SIZE) return `${path}.entrySize: ${f.entrySize} is more than a record can hold`;
   const probeNames = f.probeFields.map((x) => x.name).join(',');
-  const want = f.isReturn ? `${FIELD_STRING_FUNC},${FIELD_STRING_RETIP}` : FIELD_STRING_IP;
-  if (probeNames !== want) return `${path}.probeFields: ${probeNames || 'none'}, not ${want}`;
+  const want = f.tracer === 'eprobe' ? '' : f.isReturn ? `${FIELD_STRING_FUNC},${FIELD_STRING_RETIP}` : FIELD_STRING_IP;
+  if (probeNames !== want) return `${path}.probeFields: ${probeNames || 'none'}, not ${want || 'none'}`;
   const fields = [...f.commonFields.map((x) => ['commonFields', x] as const), ...f.probeFields.map((x) => ['probeFields', x] as const)];
   for (const [list, x] of fields) {
     if (x.offset + x.size > f.entrySize) return `${path}.${list}: ${x.name} ends past the entry`;

@@ -10,7 +10,7 @@ import { MapType } from '../bpf/elf.js';
 import { programFromAsm, writeObject as writeElfObject, type MapSpec, type ProgramSpec } from '../bpf/elf-writer.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
 import {
-  EVENTS_MAP, FILTERED_MAP, METADATA_SECTION, SCOPE_MAP, METADATA_VERSION, MISSES_MAP, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP,
+  EVENTS_MAP, FILTERED_MAP, METADATA_SECTION, SCOPE_MAP, METADATA_VERSION, MISSES_MAP, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP, ringbufBytes,
   type EventMetadata, type ObjectMetadata,
 } from './abi.js';
 import { generateProgram } from './codegen.js';
@@ -27,6 +27,8 @@ export interface ObjectOptions extends LowerOptions {
   readonly filters?: ReadonlyMap<string, CheckedFilter>;
   /** Programs check SCOPE_MAP's tgid first (trace -p/-c). */
   readonly scoped?: boolean;
+  /** The CPUs the object will run on (trace: this machine's): the BPF ring buffer is sized to them and the records (ringbufBytes); without it, RINGBUF_BYTES. */
+  readonly ringCpus?: number;
   /** The hist triggers of the events (--trigger), each with its own map. */
   readonly hists?: readonly HistPlan[];
   /** --no-trace: the programs send no records (only their triggers run). */
@@ -68,7 +70,7 @@ function externsOf(programs: readonly ProbeProgram[]): string[] {
 }
 
 /** The maps the programs share: rings, record scratch, per-event misses. */
-export function mapsOf(programs: readonly CompiledProgram[]): MapSpec[] {
+export function mapsOf(programs: readonly CompiledProgram[], ringBytes: number = RINGBUF_BYTES): MapSpec[] {
   const scratchSize = Math.max(...programs.map((p) => recordCapacity(p.ir)));
   return [
     { name: EVENTS_MAP, type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 0 },
@@ -80,7 +82,7 @@ export function mapsOf(programs: readonly CompiledProgram[]): MapSpec[] {
       ? [{ name: FILTERED_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: programs.length + 1 }]
       : []),
     ...(programs.some((p) => p.ir.sleepable)
-      ? [{ name: RINGBUF_MAP, type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: RINGBUF_BYTES }]
+      ? [{ name: RINGBUF_MAP, type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: ringBytes }]
       : []),
   ];
 }
@@ -108,13 +110,15 @@ function checkUniqueEvents(defs: readonly ProbeDefinition[]): void {
 export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOptions = {}): ObjectSpec {
   if (defs.length === 0) throw new Error('no probe definitions to compile');
   checkUniqueEvents(defs);
+  const irs = defs.map((def) => lowerProbe(def, opts));
+  const ringBytes = opts.ringCpus === undefined ? RINGBUF_BYTES : ringbufBytes(Math.max(...irs.map(recordCapacity)), opts.ringCpus);
   const programs = defs.map((def, i): CompiledProgram => {
-    const ir = lowerProbe(def, opts);
+    const ir = irs[i]!;
     const eventId = i + 1;
     const filter = opts.filters?.get(`${def.group}/${def.event}`);
     const hists = (opts.hists ?? []).filter((h) => h.group === def.group && h.event === def.event);
     const items = generateProgram(ir, eventId, {
-      ...(filter ? { filter } : {}), scoped: opts.scoped ?? false, ...(opts.traceContext ? { traceContext: opts.traceContext } : {}),
+      ...(filter ? { filter } : {}), scoped: opts.scoped ?? false, ringBytes, ...(opts.traceContext ? { traceContext: opts.traceContext } : {}),
       ...(hists.length > 0 ? { triggers: emitHistTriggers(ir, hists) } : {}), ...(opts.noTrace ? { noTrace: true } : {}),
     });
     return { ir, eventId, items, spec: programFromAsm(ir.name, ir.section, items, 'pt_regs'), ...(filter ? { filter } : {}), ...(opts.scoped ? { scoped: true } : {}) };
@@ -122,7 +126,7 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOp
   return {
     license: 'GPL',
     programs,
-    maps: [...mapsOf(programs), ...histMapsOf(opts.hists ?? [])],
+    maps: [...mapsOf(programs, ringBytes), ...histMapsOf(opts.hists ?? [])],
     externs: externsOf(programs.map((p) => p.ir)),
     metadata: { version: METADATA_VERSION, events: programs.map(eventMetadataOf) },
   };

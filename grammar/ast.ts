@@ -2,11 +2,12 @@
 // kprobe_events / uprobe_events means once parsed and checked. Every later
 // stage (compiler, runtime) reads only these types, never the text.
 import type { RegName } from './registers.js';
+import type { CheckedFilter, EventField } from './filter/index.js';
 
 export type { RegName } from './registers.js';
 
-/** Which kernel tracer the line belongs to (kprobe_events or uprobe_events). */
-export type Tracer = 'kprobe' | 'uprobe';
+/** Which kernel tracer the line belongs to (kprobe_events, uprobe_events, or dynamic_events' `e` event probes). */
+export type Tracer = 'kprobe' | 'uprobe' | 'eprobe';
 
 /** Base types of a fetch argument (kernel: probe_fetch_types[]). */
 export type BasicType =
@@ -51,7 +52,8 @@ export type FetchArg =
   | { readonly kind: 'memaddr'; readonly address: bigint }      // @ADDR
   | { readonly kind: 'symbol'; readonly symbol: string; readonly offset: bigint } // @SYM[+|-offs]
   | { readonly kind: 'fileoffs'; readonly offset: bigint }      // @+FILE_OFFS (uprobe)
-  | { readonly kind: 'deref'; readonly offset: bigint; readonly user: boolean; readonly inner: FetchArg };
+  | { readonly kind: 'deref'; readonly offset: bigint; readonly user: boolean; readonly inner: FetchArg }
+  | { readonly kind: 'eventfield'; readonly name: string };      // eprobe $FIELD of the attached event
 
 export interface ProbeArg {
   /** Field name (user's, or the kernel's generated `argN`). */
@@ -70,7 +72,22 @@ export type ProbePoint =
   | { readonly kind: 'symbol'; readonly module?: string; readonly symbol: string; readonly offset: bigint } // kprobe [MOD:]SYM[+offs]
   | { readonly kind: 'address'; readonly address: bigint }                                                // kprobe MEMADDR
   | { readonly kind: 'file'; readonly path: string; readonly offset: bigint; readonly refCtrOffset?: bigint } // uprobe PATH:OFFSET
-  | { readonly kind: 'file-symbol'; readonly path: string; readonly symbol: string; readonly offset: bigint; readonly refCtrOffset?: bigint }; // our PATH:SYMBOL[+offs]
+  | { readonly kind: 'file-symbol'; readonly path: string; readonly symbol: string; readonly offset: bigint; readonly refCtrOffset?: bigint } // our PATH:SYMBOL[+offs]
+  | AttachedEvent; // eprobe SYSTEM.EVENT
+
+/**
+ * The trace event an eprobe attaches to (kernel: trace_eprobe's event_system,
+ * event_name, event): its own fields as its `format` file lists them (what
+ * `$FIELD` reads), and the `if FILTER` checked against those fields.
+ */
+export interface AttachedEvent {
+  readonly kind: 'event';
+  readonly system: string;
+  readonly event: string;
+  readonly fields: readonly EventField[];
+  /** kernel: ep->filter_str, the words after `if` joined by single spaces; not read back. */
+  readonly filter?: { readonly text: string; readonly checked: CheckedFilter };
+}
 
 export interface ProbeDefinition {
   readonly op: 'define';

@@ -65,6 +65,11 @@ export const TP_ERR = {
   NEED_STRING_TYPE: '$comm and immediate-string only accepts string type',
   TOO_MANY_ARGS: 'Too many arguments are specified',
   FAIL_REG_PROBE: 'Failed to register probe event',
+  // event probes (trace_eprobe.c)
+  NO_EVENT_INFO: 'This requires both group and event name to attach',
+  BAD_ATTACH_EVENT: 'Attached event does not exist',
+  BAD_ATTACH_ARG: 'Attached event does not have this field',
+  NO_EP_FILTER: "No filter rule after 'if'",
 } as const;
 
 export type ErrorCode = keyof typeof TP_ERR;
@@ -76,8 +81,11 @@ export type ErrorCode = keyof typeof TP_ERR;
  */
 export type Refuse = (code: ErrorCode, offset: number) => never;
 
-/** Subsystem names as they prefix error_log entries. */
-export type Subsystem = 'trace_kprobe' | 'trace_uprobe';
+/**
+ * Subsystem names as they prefix error_log entries; an eprobe's `if FILTER`
+ * is logged by the filter parser under its own name.
+ */
+export type Subsystem = 'trace_kprobe' | 'trace_uprobe' | 'event_probe' | 'event filter parse error';
 
 /** Prefix of the command line in error_log (kernel: trace.c CMD_PREFIX). */
 export const CMD_PREFIX = '  Command: ';
@@ -90,6 +98,8 @@ export interface ProbeSyntaxErrorInit {
   readonly caretColumn: number;
   readonly lineNumber: number;
   readonly logged: boolean;
+  /** Entries the kernel logged for the same write before this one (kernel: a check that logs and goes on). */
+  readonly earlier?: readonly string[];
 }
 
 /**
@@ -106,6 +116,8 @@ export class ProbeSyntaxError extends KprobeBpfError {
   readonly caretColumn: number;
   readonly lineNumber: number;
   readonly logged: boolean;
+  /** error_log entries written before this one by the same write (usually none). */
+  readonly earlier: readonly string[];
 
   constructor(init: ProbeSyntaxErrorInit) {
     super(init.message);
@@ -115,6 +127,7 @@ export class ProbeSyntaxError extends KprobeBpfError {
     this.caretColumn = init.caretColumn;
     this.lineNumber = init.lineNumber;
     this.logged = init.logged;
+    this.earlier = init.earlier ?? [];
   }
 
   /** The three lines error_log shows for this error, less the timestamp. */

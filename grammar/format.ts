@@ -20,6 +20,8 @@ function place(def: ProbeDefinition): string {
       return `${p.path}:${hex16(p.offset)}${refCtr(p.refCtrOffset)}`; // "%s:0x%0*lx"
     case 'file-symbol': // our extension: printed as written, the kernel never sees it
       return `${p.path}:${p.symbol}${p.offset !== 0n ? `+0x${p.offset.toString(16)}` : ''}${refCtr(p.refCtrOffset)}`;
+    case 'event':
+      return `${p.system}.${p.event}`;
   }
 }
 
@@ -52,7 +54,9 @@ export function formatProbeCommand(cmd: ProbeCommand, opts: FormatOptions = {}):
   if (cmd.op === 'remove') {
     return `-:${cmd.group !== undefined ? `${cmd.group}/` : ''}${cmd.event}${cmd.args?.length ? ` ${cmd.args.join(' ')}` : ''}`;
   }
-  const head = `${cmd.isReturn ? 'r' : 'p'}${maxactiveOf(cmd, opts) ?? ''}`;
   const args = cmd.args.map((a) => ` ${a.name}=${a.source}`).join('');
+  // kernel: eprobe_dyn_event_show — the attached event, never the `if` filter
+  if (cmd.point.kind === 'event') return `e:${cmd.group}/${cmd.event} ${cmd.point.system}.${cmd.point.event}${args}`;
+  const head = `${cmd.isReturn ? 'r' : 'p'}${maxactiveOf(cmd, opts) ?? ''}`;
   return `${head}:${cmd.group}/${cmd.event} ${place(cmd)}${args}`;
 }

@@ -9,6 +9,7 @@ import { fileKindFromFs } from './file-kind.js';
 import { runningKernel, type ProbeRules } from './kernel-rules/index.js';
 import { translateLegacyArgv } from './legacy.js';
 import { parseCommand, tracerOf, type FileKind } from './probe.js';
+import type { AttachedEventLookup } from './eprobe.js';
 
 export type { ProbeCommand, ProbeDefinition, ProbeRemoval, Tracer } from './ast.js';
 export { ProbeSyntaxError, formatErrorLog, TP_ERR } from './errors.js';
@@ -19,6 +20,7 @@ export {
   type KernelRules, type ProbeRules,
 } from './kernel-rules/index.js';
 export type { FileKind } from './probe.js';
+export type { AttachedEventLookup } from './eprobe.js';
 
 export interface ParseOptions {
   /** kprobe_events or uprobe_events rules; by default chosen per line from the place's form. */
@@ -33,6 +35,8 @@ export interface ParseOptions {
   readonly firstLine?: number;
   /** The kernel version's rules (kernelRules(v).probe); default the running kernel's. */
   readonly rules?: ProbeRules;
+  /** The fields of the trace events `e` lines attach to (bin/: the running kernel's tracefs); default none. */
+  readonly attachedEvent?: AttachedEventLookup;
 }
 
 export interface ParseResult {
@@ -67,7 +71,10 @@ export function parseProbeCommandsUntilError(text: string, options: ParseOptions
 
 function parseInto(text: string, options: ParseOptions, commands: ProbeCommand[]): void {
   const fileKind = options.fileKind ?? fileKindFromFs;
-  const lineOpts = { tracer: options.tracer, symbolPlaces: options.symbolPlaces, fileKind, rules: options.rules ?? runningKernel().probe };
+  const lineOpts = {
+    tracer: options.tracer, symbolPlaces: options.symbolPlaces, fileKind, rules: options.rules ?? runningKernel().probe,
+    ...(options.attachedEvent ? { attachedEvent: options.attachedEvent } : {}),
+  };
   const firstLine = (options.firstLine ?? 1) - 1;
   for (const line of sourceLines(text)) {
     let argv = splitArgv(line.text);

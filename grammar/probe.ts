@@ -10,6 +10,7 @@ import {
 } from './names.js';
 import type { ProbeRules } from './kernel-rules/index.js';
 import { checkProbeArg, type ArgContext } from './rules.js';
+import { parseEprobe, type AttachedEventLookup } from './eprobe.js';
 
 /** kernel: MAX_TRACE_ARGS, KRETPROBE_MAXACTIVE_MAX. */
 export const MAX_TRACE_ARGS = 128;
@@ -28,12 +29,14 @@ export interface LineOptions {
   readonly fileKind: (path: string) => FileKind;
   /** The rules of the kernel version the line is checked for. */
   readonly rules: ProbeRules;
+  /** The fields of a trace event an `e` line may attach to (undefined: no such event, or not attachable). */
+  readonly attachedEvent?: AttachedEventLookup;
 }
 
-const SUBSYSTEM: Record<Tracer, Subsystem> = { kprobe: 'trace_kprobe', uprobe: 'trace_uprobe' };
+const SUBSYSTEM: Record<Tracer, Subsystem> = { kprobe: 'trace_kprobe', uprobe: 'trace_uprobe', eprobe: 'event_probe' };
 
 /** Carries the words and the current argv index the way trace_probe_log does. */
-class Log {
+export class Log {
   index = 0;
   constructor(
     readonly argv: readonly string[], readonly tracer: Tracer, readonly lineNumber: number, readonly rules: ProbeRules,
@@ -43,8 +46,9 @@ class Log {
   readonly refuse = (code: ErrorCode, offset: number): never => { throw this.error(code, offset); };
 
   /** The kernel's entry in this version's words; a refusal it does not log yet is a bare error. */
-  error(code: ErrorCode, offset: number): ProbeSyntaxError {
+  error(code: ErrorCode, offset: number, earlier?: readonly string[]): ProbeSyntaxError {
     return new ProbeSyntaxError({
+      ...(earlier ? { earlier } : {}),
       subsystem: SUBSYSTEM[this.tracer], code, message: this.rules.errorTexts[code] ?? TP_ERR[code], command: this.argv.join(' '),
       caretColumn: caretColumn(this.argv, this.index, offset), lineNumber: this.lineNumber,
       logged: !this.rules.unloggedErrors.includes(code),
@@ -142,7 +146,7 @@ function parseUprobe(log: Log, argv: readonly string[], source: string, opts: Li
  * kernel: more than MAX_TRACE_ARGS arguments. Refused (E2BIG) where the rules
  * say so, else the kernel parses the first MAX_TRACE_ARGS and drops the rest.
  */
-function argsWithin(log: Log, words: readonly string[]): readonly string[] {
+export function argsWithin(log: Log, words: readonly string[]): readonly string[] {
   if (words.length <= MAX_TRACE_ARGS) return words;
   if (log.rules.extraArgs === 'ignore') return words.slice(0, MAX_TRACE_ARGS);
   log.index = 2;
@@ -283,6 +287,7 @@ function parseRemoval(log: Log, argv: readonly string[], source: string, tracer:
 /** Which tracer a definition's words belong to, as the kernel tells them apart. */
 export function tracerOf(argv: readonly string[], forced?: Tracer): Tracer {
   if (forced) return forced;
+  if (argv[0]?.[0] === 'e') return 'eprobe';
   const place = argv[1] ?? '';
   return place.includes('/') && place.includes(':') ? 'uprobe' : 'kprobe';
 }
@@ -292,6 +297,7 @@ export function parseCommand(
   argv: readonly string[], source: string, lineNumber: number, opts: LineOptions, removalTracer: Tracer,
 ): ProbeCommand {
   if (argv[0]![0] === '-') return parseRemoval(new Log(argv, removalTracer, lineNumber, opts.rules), argv, source, removalTracer);
+  if (argv[0]![0] === 'e' && opts.tracer === undefined) return parseEprobe(new Log(argv, 'eprobe', lineNumber, opts.rules), argv, source, opts);
   const tracer = tracerOf(argv, opts.tracer);
   const log = new Log(argv, tracer, lineNumber, opts.rules);
   const c = argv[0]![0];

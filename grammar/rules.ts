@@ -33,6 +33,11 @@ export interface ArgContext {
   readonly isReturn: boolean; // TPARG_FL_RETURN
   readonly fentry: boolean;   // TPARG_FL_FENTRY (kprobe on a function entry)
   readonly rules: ProbeRules;
+  /**
+   * TPARG_FL_TEVENT (eprobes): `$NAME` names a field of the attached event
+   * (`has` says whether it has one), registers are refused.
+   */
+  readonly tevent?: { readonly has: (field: string) => boolean };
 }
 
 /** What the rules learned about an accepted argument. */
@@ -46,7 +51,7 @@ export interface CheckedArg {
   readonly symbol?: string;
 }
 
-type Op = 'NOP' | 'END' | 'REG' | 'STACK' | 'STACKP' | 'RETVAL' | 'IMM' | 'COMM' | 'ARG' | 'EDATA' | 'FOFFS' | 'DATA'
+type Op = 'NOP' | 'END' | 'TP_ARG' | 'REG' | 'STACK' | 'STACKP' | 'RETVAL' | 'IMM' | 'COMM' | 'ARG' | 'EDATA' | 'FOFFS' | 'DATA'
   | 'DEREF' | 'UDEREF' | 'NOP_SYMBOL' | 'ST_RAW' | 'ST_MEM' | 'ST_UMEM' | 'ST_STRING' | 'ST_USTRING' | 'ST_SYMSTR'
   | 'MOD_BF' | 'LP_ARRAY';
 
@@ -88,6 +93,9 @@ class ArgParse {
     switch (arg[0]) {
       case '$': return this.vars(arg.slice(1));
       case '%': {
+        // kernel: "eprobe and fprobe do not handle registers": BAD_VAR is logged, then the
+        // unset insn makes BAD_FETCH_ARG at the same place (two entries, the last one ours).
+        if (this.ctx.tevent) return this.fail('BAD_FETCH_ARG');
         const reg = arg.slice(1);
         if (!isRegName(reg)) return this.fail('BAD_REG_NAME');
         this.code[this.pc] = 'REG';
@@ -100,13 +108,14 @@ class ArgParse {
       default:
         // kernel (BTF arguments): a bare identifier, or a '(' typecast, is a BTF argument; kprobe-bpf
         // has no BTF argument support, and uprobes never have it (live 6.18: NOSUP_BTFARG for both).
-        if (this.ctx.rules.btfArgs && (isAlpha(arg[0]) || arg[0] === '_' || arg[0] === '(')) this.fail('NOSUP_BTFARG');
+        if (this.ctx.rules.btfArgs && (isAlpha(arg[0]) || arg[0] === '_' || (arg[0] === '(' && this.ctx.rules.btfTypecast))) this.fail('NOSUP_BTFARG');
         return this.fail('BAD_FETCH_ARG');
     }
   }
 
   /** kernel: parse_probe_vars; `arg` starts after '$'. */
   private vars(arg: string): FetchArg {
+    if (this.ctx.tevent) return this.eventVar(arg);
     if (arg.startsWith('retval')) { // a prefix match in the kernel: "$retvalx" is $retval
       if (!this.ctx.isReturn) this.fail('RETVAL_ON_PROBE');
       this.code[this.pc] = 'RETVAL';
@@ -130,6 +139,22 @@ class ArgParse {
       else this.fail(this.ctx.rules.btfArgs ? 'NOFENTRY_ARGS' : 'BAD_VAR');
       return { kind: 'arg', index: Number(n) };
     }
+    return this.fail('BAD_VAR');
+  }
+
+  /**
+   * kernel: the TPARG_FL_TEVENT branch of parse_probe_vars. 'parse' rules
+   * (parse_trace_event_arg): a field, else $comm/$COMM, else BAD_VAR at the
+   * word's start. 'update' rules: every `$NAME` is a field here, looked up
+   * once the argument is parsed (grammar/eprobe.ts).
+   */
+  private eventVar(name: string): FetchArg {
+    const tevent = this.ctx.tevent!;
+    if (this.ctx.rules.eventFields === 'update' || tevent.has(name)) {
+      this.code[this.pc] = 'TP_ARG';
+      return { kind: 'eventfield', name };
+    }
+    if (name === 'comm' || name === 'COMM') { this.code[this.pc] = 'COMM'; return { kind: 'comm' }; }
     return this.fail('BAD_VAR');
   }
 
@@ -266,7 +291,9 @@ function parseArgType(body: string, bodyOffset: number, ctx: ArgContext, refuse:
   }
   const typeOffset = colon >= 0 ? colon + 1 : 0;
   let type: FetchType | undefined;
-  if (fetchText === '$comm' || fetchText === '$COMM' || fetchText.startsWith('\\"')) {
+  // kernel: "But ignore for eprobes": an attached event may have a field named comm (6.1.0-57 and 6.12.95 guests alike).
+  const exempt = ctx.tevent !== undefined;
+  if (!exempt && (fetchText === '$comm' || fetchText === '$COMM' || fetchText.startsWith('\\"'))) {
     if (count > 0 || (typeText !== undefined && typeText !== 'string')) refuse('NEED_STRING_TYPE', bodyOffset + typeOffset);
     type = FETCH_TYPES.string;
   } else {
@@ -289,8 +316,8 @@ function parseBitfield(t: string, type: FetchType, p: ArgParse): Bitfield | unde
   return { width: Number(w.value), offset: Number(o.value), container };
 }
 
-const STRING_OK: ReadonlySet<Op> = new Set(['DEREF', 'UDEREF', 'IMM', 'COMM', 'DATA']);
-const SYMSTR_OK: ReadonlySet<Op> = new Set(['REG', 'STACK', 'RETVAL', 'ARG', 'DEREF']);
+const STRING_OK: ReadonlySet<Op> = new Set(['DEREF', 'UDEREF', 'IMM', 'COMM', 'DATA', 'TP_ARG']);
+const SYMSTR_OK: ReadonlySet<Op> = new Set(['REG', 'STACK', 'RETVAL', 'ARG', 'DEREF', 'TP_ARG']);
 const ARRAY_OK: ReadonlySet<Op> = new Set(['ST_MEM', 'ST_STRING', 'ST_USTRING']);
 
 /** kernel: the store step of finalize_fetch_insn — how the fetched value is stored. */
@@ -301,7 +328,7 @@ function finalizeStore(p: ArgParse, spec: TypeSpec): Op {
     const symstr = type.name === 'symstr';
     // note: p.offset may have moved into a dereference, as the kernel's ctx->offset has (typeErrorAt).
     if (!(symstr ? SYMSTR_OK : STRING_OK).has(last)) p.fail(symstr ? 'BAD_SYMSTRING' : 'BAD_STRING', p.typeErrorAt(spec.typeOffset));
-    if (symstr || last === 'IMM' || last === 'COMM' || last === 'DATA' || count > 0) p.claimNext();
+    if (symstr || last === 'IMM' || last === 'COMM' || last === 'DATA' || last === 'TP_ARG' || count > 0) p.claimNext();
     const cur = p.code[p.pc];
     p.code[p.pc] = type.name === 'ustring' || cur === 'UDEREF' ? 'ST_USTRING' : symstr ? 'ST_SYMSTR' : 'ST_STRING';
   } else if (last === 'DEREF') {

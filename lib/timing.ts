@@ -8,11 +8,11 @@ import { performance } from 'node:perf_hooks';
 const enabled = process.env['KPROBE_BPF_TIMING'] === '1';
 const marks: { phase: string; at: number; rss: number }[] = [];
 
-/** Records that `phase` has just ended. */
-export function mark(phase: string): void {
+/** Records that `phase` has just ended (or ended at `at`, a performance.now() taken earlier). */
+export function mark(phase: string, at?: number): void {
   if (!enabled) return;
   if (marks.length === 0) process.once('exit', report);
-  marks.push({ phase, at: performance.now(), rss: process.memoryUsage.rss() });
+  marks.push({ phase, at: at ?? performance.now(), rss: process.memoryUsage.rss() });
 }
 
 /** The lines printed at exit: the first phase counts from the time origin (node's own start). */

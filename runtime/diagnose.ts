@@ -76,7 +76,7 @@ const HOST_CAUSES: readonly Cause[] = [
     ? `kernel.perf_event_paranoid = ${f.perfEventParanoid} refuses per-CPU and probe perf events to users without CAP_PERFMON; run it with sudo, or set 'sysctl kernel.perf_event_paranoid=-1'` : undefined) },
   { errno: 'ENOENT', check: (f, need) => (need.attach && uses(need, 'uprobe') && !f.pmus.uprobe && kernelLacks(f, 'CONFIG_UPROBE_EVENTS')
     ? 'this kernel has no uprobes: it was built without CONFIG_UPROBES / CONFIG_UPROBE_EVENTS; use a kernel with CONFIG_UPROBE_EVENTS=y' : undefined) },
-  { errno: 'ENOENT', check: (f, need) => (need.attach && need.definitions.length > 0 && !uses(need, 'uprobe') && !f.pmus.kprobe && kernelLacks(f, 'CONFIG_KPROBES')
+  { errno: 'ENOENT', check: (f, need) => (need.attach && uses(need, 'kprobe') && !uses(need, 'uprobe') && !f.pmus.kprobe && kernelLacks(f, 'CONFIG_KPROBES')
     ? 'this kernel has no kprobes: it was built without CONFIG_KPROBES and CONFIG_KPROBE_EVENTS; use a kernel with them, or probe user space with uprobes' : undefined) },
   { errno: 'ENOENT', check: (f, need) => (need.attach && !f.tracefs && needsTracefs(f, need)
     ? "tracefs is not mounted, and this kernel makes these probes through it; mount it with 'mount -t tracefs nodev /sys/kernel/tracing'" : undefined) },
@@ -84,7 +84,8 @@ const HOST_CAUSES: readonly Cause[] = [
 
 /** Probes that go through tracefs: no PMU for their kind, or a kretprobe's maxactive. */
 function needsTracefs(f: HostFacts, need: Need): boolean {
-  return need.definitions.some((d) => (d.tracer === 'uprobe' ? !f.pmus.uprobe : !kernelLacks(f, 'CONFIG_KPROBES') && (!f.pmus.kprobe || d.maxactive !== undefined)));
+  // eprobes need tracefs for the attached event's id: the tracer reports that itself
+  return need.definitions.some((d) => (d.tracer === 'eprobe' ? false : d.tracer === 'uprobe' ? !f.pmus.uprobe : !kernelLacks(f, 'CONFIG_KPROBES') && (!f.pmus.kprobe || d.maxactive !== undefined)));
 }
 
 /** e_machine of x86-64 (include/uapi/linux/elf-em.h: EM_X86_64). */

@@ -18,6 +18,7 @@ import { TracePrinter, fdSink, ftraceHeader, type Sink } from './printer/index.j
 import { renderProfile, type ProfileRow } from './profile.js';
 import { onlineCpus } from './sys/index.js';
 import { mark } from '../lib/timing.js';
+import { OutputWriter } from './output-writer.js';
 
 export interface SessionEvent {
   readonly def: ProbeSite;
@@ -78,6 +79,8 @@ export class TraceSession {
   private stopReason: SessionSummary['stoppedBy'] | undefined;
   private stopSignal: NodeJS.Signals | undefined;
   private wake: (() => void) | undefined;
+  /** Writes streamed lines to stdout off the reading thread (output-writer.ts); absent with a given sink or held lines. */
+  private readonly writer: OutputWriter | undefined;
 
   /**
    * Opens the rings and hands each CPU's perf fd to setPerfFd (map[cpu] = fd).
@@ -90,8 +93,10 @@ export class TraceSession {
   ) {
     this.registry = new AttachRegistry((sig) => this.stop('signal', sig));
     const mode = opts.mode ?? 'trace';
-    const out = opts.sink ?? fdSink(1);
     const holdLines = mode === 'trace' && !opts.json;
+    // streamed lines to our stdout are written off this thread, so a lagging reader of it does not stop the draining
+    if (!opts.sink && !holdLines) this.writer = new OutputWriter(1);
+    const out = opts.sink ?? this.writer?.sink ?? fdSink(1);
     this.holdLines = holdLines;
     const kallsyms = opts.kallsyms ?? (events.some((e) => e.def.tracer === 'kprobe') ? Kallsyms.load() : emptyKallsyms());
     this.printer = new TracePrinter({
@@ -157,7 +162,10 @@ export class TraceSession {
     );
     try {
       while (this.stopReason === undefined) {
-        await Promise.race([this.reader.poll(h, 100), new Promise<void>((r) => (this.wake = r))]);
+        const stopped = new Promise<void>((r) => (this.wake = r));
+        // over the output queue's bound: let it drain to half before reading more (the rings absorb the wait)
+        if (this.writer?.full) await Promise.race([this.writer.drained(this.writer.bound / 2), stopped]);
+        else await Promise.race([this.reader.poll(h, 100), stopped]);
         // --ftrace-comm: trace_pipe names each line's pid as last seen when read; the trace file, at the end
         if (!this.holdLines) this.printer.printHeld();
         this.printer.out.flush();
@@ -169,6 +177,7 @@ export class TraceSession {
       this.registry.unhook();
       this.printer.printHeld();
       this.printer.flush();
+      await this.writer?.drained(0);
     }
     const lost = this.printer.lost;
     const totalLost = [...lost.values()].reduce((a, b) => a + b, 0);

@@ -5,7 +5,7 @@
 // Node-version smoke test runs this file with Node 22 and 24 as well).
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,7 +41,7 @@ t.test(`npm pack makes a tarball with the product, the wasm build and types, no 
   tarball = join(work, `kprobe-bpf-${VERSION}.tgz`);
   t.ok(existsSync(tarball), 'tarball written');
   const files = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).split('\n');
-  for (const f of ['dist/bin/cli.js', 'dist/api/index.js', 'dist/api/index.d.ts', 'build/wasm/libbpf.wasm', 'build/wasm/bpf-uapi.json', 'package.json']) {
+  for (const f of ['dist/bin/cli.js', 'dist/bundle/cli.js', 'dist/bundle/main.js', 'dist/api/index.js', 'dist/api/index.d.ts', 'build/wasm/libbpf.wasm', 'build/wasm/bpf-uapi.json', 'package.json']) {
     t.ok(files.includes(`package/${f}`), `has ${f}`);
   }
   t.same(files.filter((f) => /^package\/dist\/(test|bench)\/|\.map$|\.ts$(?<!\.d\.ts)/.test(f)), [], 'no tests, benches, maps or sources');
@@ -53,9 +53,10 @@ t.test('npm install --omit=dev into an empty prefix installs the CLI and only ko
   t.equal(r.status, 0, r.stderr);
   bin = join(prefix, 'node_modules/.bin/kprobe-bpf');
   t.ok(existsSync(bin), 'node_modules/.bin/kprobe-bpf');
+  t.match(realpathSync(bin), /\/dist\/bundle\/cli\.js$/, 'the bin is the bundled CLI (mk/bundle.mk)');
   const top = readdirSync(join(prefix, 'node_modules')).filter((d) => !d.startsWith('.'));
   t.ok(top.includes('koffi') && !top.includes('chevrotain'), 'the run-time dependency installed, nothing else');
-  t.notOk(top.some((d) => ['typescript', 'tap', '@types'].includes(d)), `no dev dependency (${top.join(' ')})`);
+  t.notOk(top.some((d) => ['typescript', 'tap', '@types', 'esbuild', '@esbuild'].includes(d)), `no dev dependency (${top.join(' ')})`);
 });
 
 t.test('the installed kprobe-bpf: --version, parse, compile, check', async (t) => {

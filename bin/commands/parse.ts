@@ -106,6 +106,7 @@ const parse: Command = {
       return 2;
     }
     const printed: ProbeCommand[] = [];
+    const attachedEvent = (await import('../attached-events.js')).tracefsAttachedEvents();
     const lineFilters = new Map<ProbeDefinition, string>();
     const flush = async (): Promise<boolean> => {
       const defs = printed.flatMap((c) => (c.op === 'define' ? [c] : []));
@@ -142,7 +143,7 @@ const parse: Command = {
         return 1;
       }
       const { commands, error } = parseProbeCommandsUntilError(split.text, {
-        legacy: parsed.values.legacy === true, rules, ...(tracer ? { tracer: tracer as Tracer } : {}),
+        legacy: parsed.values.legacy === true, rules, ...(tracer ? { tracer: tracer as Tracer } : {}), attachedEvent,
       });
       printed.push(...commands);
       for (const [d, f] of filtersByCommand(commands, split.filters)) lineFilters.set(d, f);
@@ -150,7 +151,7 @@ const parse: Command = {
         await flush();
         const where = src.kind === 'file' ? `${src.value === '-' ? '<stdin>' : src.value}:${error.lineNumber}` : `-e '${src.value}'`;
         process.stderr.write(error.logged
-          ? `${error.toErrorLog()}\n`
+          ? `${[...error.earlier, error.toErrorLog()].join('\n')}\n`
           : `kprobe-bpf parse: ${where}: ${error.message} (the kernel refuses this line with EINVAL and logs nothing)\n`);
         return 1;
       }

@@ -88,7 +88,9 @@ async function loadInput(values: InputValues, objects: readonly string[], sleepa
   if (input.defs.length === 0) return 'no probe definitions given (-e LINE, -f FILE or OBJ.o)';
   const { compileDefinitions } = await import('../../compiler/object.js');
   const { COMPILE_OPTIONS } = await import('../compile-options.js');
-  const compiled = await compileFiltered(input, { ...COMPILE_OPTIONS, sleepable, scoped, noTrace });
+  const { onlineCpus } = await import('../../runtime/sys/cpu-list.js');
+  // the BPF ring buffer sized to the records and this machine's CPUs (compiler/abi.ts ringbufBytes)
+  const compiled = await compileFiltered(input, { ...COMPILE_OPTIONS, sleepable, scoped, ringCpus: onlineCpus().length, noTrace });
   if (compiled === undefined) return undefined;
   const hists = input.hists ? { hists: input.hists } : {};
   if (!sleepable) return { object: compiled.object, definitions: input.defs, ...hists };

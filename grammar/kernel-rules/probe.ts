@@ -37,6 +37,21 @@ export interface ProbeRules {
    * dereference moved the parse context's offset to ('dereference').
    */
   readonly typeErrorOffset: 'argument' | 'dereference';
+  /**
+   * When an eprobe's `$FIELD` is looked up in the attached event: 'update'
+   * (6.1: any `$NAME` parses, the field is looked up after the argument and a
+   * miss is "Attached event does not have this field" at the word's start)
+   * or 'parse' (6.5, the common parser's parse_trace_event_arg: a miss is
+   * BAD_VAR at the `$`). Both leave `$comm` and `\"str"` the default type
+   * there, as an event may have a `comm` field.
+   */
+  readonly eventFields: 'update' | 'parse';
+  /**
+   * A '(' starts a BTF argument (a typecast) as a letter or '_' does: live
+   * 6.18 (uprobes) says "BTF is not available or not supported"; 6.12.95's
+   * parse_probe_arg only knows letters and '_' (eprobes there: "Invalid fetch argument").
+   */
+  readonly btfTypecast: boolean;
 }
 
 /**
@@ -56,4 +71,6 @@ export const PROBE_BASE: Omit<ProbeRules, 'version'> = {
   exitArgs: false,
   extraArgs: 'ignore',
   typeErrorOffset: 'argument',
+  eventFields: 'update',
+  btfTypecast: false,
 };

@@ -27,12 +27,12 @@ export const CHANGES: readonly Row[] = [
     version: '6.5',
     change: {
       probe: {
-        btfArgs: true, typeErrorOffset: 'dereference',
+        btfArgs: true, typeErrorOffset: 'dereference', eventFields: 'parse',
         errorTexts: {}, // BAD_MAXACT_TYPE reworded with fprobe events
       },
     },
     source: 'b576e09 BTF function parameters and $arg*, fprobe events ("Maxactive is only for function exit"), '
-      + 'traceprobe_parse_context offsets (inferred)',
+      + 'traceprobe_parse_context offsets (inferred); eprobe $FIELD looked up by the common parser (parse_trace_event_arg)',
   },
   { version: '6.6', change: { filter: { cpus: true } }, source: 'CPUS{} and FILTER_CPUMASK, 6.6 merge' },
   {
@@ -61,8 +61,9 @@ export const CHANGES: readonly Row[] = [
   },
   {
     version: '6.18',
-    change: { probe: { errorTexts: {} }, filter: { trailingOperator: 'refuse' } },
-    source: 'live 6.18: "a == 1 &&" refused, 6.12.107 source accepts; BAD_VAR spelt "variable" (first mainline version '
+    change: { probe: { errorTexts: {}, btfTypecast: true }, filter: { trailingOperator: 'refuse' } },
+    source: 'live 6.18: "a == 1 &&" refused, 6.12.107 source accepts; "(" starts a BTF argument (6.12.95 guest eprobes: '
+      + '"Invalid fetch argument"; first version not established); BAD_VAR spelt "variable" (first mainline version '
       + 'after 6.12 with the fix not established)',
   },
 ];

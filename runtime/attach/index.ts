@@ -7,6 +7,7 @@ import { AttachError, type AttachOp } from './errors.js';
 import { attachKprobe, kprobeTarget } from './kprobe.js';
 import type { ProbeAttachment, Scope } from './probe.js';
 import { attachUprobe, uprobeTarget } from './uprobe.js';
+import { attachTracepoint } from './tracepoint.js';
 
 export interface ProbeKind {
   attach(def: ProbeSite, scope: Scope): ProbeAttachment;
@@ -15,6 +16,7 @@ export interface ProbeKind {
 export const PROBE_KINDS: Readonly<Record<ProbeSite['tracer'], ProbeKind>> = {
   uprobe: { attach: (def, scope) => attachUprobe(uprobeTarget(def), scope) },
   kprobe: { attach: (def, scope) => attachKprobe(kprobeTarget(def), scope) },
+  eprobe: { attach: (def, scope) => attachTracepoint(def, scope) },
 };
 
 /** Opens the probe's perf event(s), disabled; the caller sets the BPF program, then enables. */
@@ -57,3 +59,4 @@ export { KprobesUnsupportedError, attachKprobe, kprobeSupportProblem, kprobeTarg
 export { PerfProbe, type ProbeAttachment, type ProbeKindName, type Scope } from './probe.js';
 export { attachUprobe, describeUprobe, uprobeTarget, type UprobeTarget } from './uprobe.js';
 export { readPmu, type DynamicPmu } from './pmu.js';
+export { attachTracepoint, tracepointId } from './tracepoint.js';

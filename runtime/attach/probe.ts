@@ -5,7 +5,7 @@ import { closeAll } from '../../lib/close-all.js';
 import { PERF_SAMPLE_RAW, closeFd, nativeCString, onlineCpus, perfDisable, perfEnable, perfEventOpen, perfSetBpf, readFd } from '../sys/index.js';
 import { ProbeSetupError } from './errors.js';
 
-export type ProbeKindName = 'uprobe' | 'uretprobe' | 'kprobe' | 'kretprobe';
+export type ProbeKindName = 'uprobe' | 'uretprobe' | 'kprobe' | 'kretprobe' | 'tracepoint';
 
 export interface ProbeAttachment {
   readonly kind: ProbeKindName;

@@ -68,6 +68,12 @@ function uprobeFuncWriter(fmt: EventFormat, func: number, uprobeFunc: UprobeFunc
 
 /** The "(...)" after the event name, per tracer and direction. */
 function probeWriter(fmt: EventFormat, ksyms: Kallsyms, uprobeFunc?: UprobeFunc): { text: ProbeWriter; json: ProbeWriter } {
+  if (fmt.attached) {
+    // kernel: print_eprobe_event, "(%s.%s)" of the attached event's system and name
+    const head = enc(`(${fmt.attached.system}.${fmt.attached.event})`);
+    const json = enc(`"attached":${JSON.stringify(`${fmt.attached.system}.${fmt.attached.event}`)}`);
+    return { text: (out) => out.bytes(head), json: (out) => out.bytes(json) };
+  }
   const kernel = fmt.tracer === 'kprobe';
   if (!fmt.isReturn) {
     const ip = field(fmt.probeFields, FIELD_STRING_IP);

@@ -59,6 +59,8 @@ export class RingBuffer implements RingSource {
   private release: Release | undefined;
   private open = true;
   private readonly mask: number;
+  /** Bytes delivered within a batch after which their space is released early: an eighth of the ring. */
+  private readonly releaseEvery: number;
   private readonly meta: SampleMeta = { cpu: -1, pid: -1, tid: -1, time: -1 };
   private tail = 0;
   private head = 0;
@@ -75,6 +77,7 @@ export class RingBuffer implements RingSource {
     this.fd = opts.fd ?? -1;
     this.release = opts.release;
     this.mask = size - 1;
+    this.releaseEvery = Math.max(RINGBUF_HDR_SIZE, size >> 3);
     this.consumerPos = views.consumerPos;
     this.producerPos = views.producerPos;
     this.data = views.data;
@@ -140,14 +143,23 @@ export class RingBuffer implements RingSource {
     if (hasRecordTime(len)) meta.time = recordTime(data, off);
     this.samples++;
     h.onSample(data, off, len, meta);
+    // A big batch gives its space back as it goes, not only at its end: the
+    // producer keeps writing while we format, and a ring sized to the records
+    // (compiler/abi.ts ringbufBytes) has little room to spare.
+    if (this.cursor - this.tail >= this.releaseEvery) this.releaseConsumed();
     return 1;
+  }
+
+  /** Hands the ring the space of every record delivered so far (release store of consumer_pos). */
+  private releaseConsumed(): void {
+    this.tail = this.cursor;
+    Atomics.store(this.consumerPos, 0, BigInt(this.tail));
   }
 
   /** Releases what the batch consumed (release store of consumer_pos). */
   endBatch(): void {
     if (!this.open || this.cursor === this.tail) return;
-    this.tail = this.cursor;
-    Atomics.store(this.consumerPos, 0, BigInt(this.tail));
+    this.releaseConsumed();
   }
 
   /** Drops the views, then lets the owner unmap them; the map fd stays the loader's. Idempotent. */

@@ -89,6 +89,14 @@ const FILTERS: readonly string[] = [
   'common_pid > 0 && common_pid != 1 && n < 2',
   'sv < -2 && sv > -9',
   'x0 == 0',
+  // numeric conjuncts tested before the string is fetched (compiler/filter-order.ts), and shapes where nothing may move
+  'n == 4 && s ~ "alpha*"',
+  'n == 1 && s ~ "x*"',
+  'n < 105 && s ~ "*ta"',
+  '!(n > 3 || s == "beta")',
+  '(n == 1 || n == 104) && s != "x"',
+  'common_pid != 1 && s ~ "*a" && v > -6',
+  'u8 == 185 || s ~ "al*"',
 ];
 
 for (const sleepable of [true, false]) {

@@ -10,62 +10,19 @@ import { assemble, exit, label, mov64Imm } from '../../../bpf/asm.js';
 import { emitFilter, FilterCodegenError } from '../../../compiler/filter-codegen.js';
 import { eventFieldsOf } from '../../../compiler/filter-events.js';
 import { recordCapacity } from '../../../compiler/lower.js';
-import { PREFIX_COMM, PREFIX_CPU, RECORD_PREFIX_SIZE } from '../../../compiler/abi.js';
+import { RECORD_PREFIX_SIZE } from '../../../compiler/abi.js';
 import { compileFilter, evaluateFilter, FilterSyntaxError, filterRulesFor, type CheckedFilter } from '../../../grammar/filter/index.js';
 import type { ProbeProgram } from '../../../compiler/ir.js';
 import { lower } from '../unit/lib.js';
 import { runFilterCode } from './interp.js';
-import { expression, FILTER_TEST_LINE, pick, rng, WORDS, type Rand } from './gen.js';
+import { expression, FILTER_TEST_LINE, rng } from './gen.js';
+import { record } from './records.js';
 
 const MAX_STRING = 48;
 const program = lower(FILTER_TEST_LINE, { maxStringSize: MAX_STRING });
 const fields = eventFieldsOf(program.format);
 const rules = filterRulesFor('6.18');
 const host = { nrCpuIds: 4 };
-
-interface TestRecord { readonly bytes: Uint8Array; readonly cpu: number; readonly comm: string }
-
-function fieldAt(name: string) { return fields.find((f) => f.name === name) ?? program.format.commonFields.find((f) => f.name === name)!; }
-
-function writeInt(b: Uint8Array, off: number, size: number, v: bigint): void {
-  for (let i = 0; i < size; i++) b[off + i] = Number((BigInt.asUintN(64, v) >> BigInt(8 * i)) & 0xffn);
-}
-
-const INTERESTING = [0n, 1n, -1n, 2n, 3n, 100n, -100n, 127n, 128n, 255n, 256n, 65535n, 0x7fffffffn, 0x80000000n, 0xffffffffn, 0x100000000n, -(1n << 63n), (1n << 63n) - 1n];
-
-/** A record as our programs build it: prefix, entry, then the strings in the dynamic area. */
-function record(r: Rand, p: ProbeProgram, capacity: number): TestRecord {
-  const b = new Uint8Array(capacity);
-  for (let i = 0; i < b.length; i++) b[i] = Math.floor(r() * 256);
-  const entry = RECORD_PREFIX_SIZE;
-  const cpu = Math.floor(r() * 4);
-  const comm = pick(r, WORDS).slice(0, 15);
-  writeInt(b, PREFIX_CPU, 4, BigInt(cpu));
-  b.fill(0, PREFIX_COMM, PREFIX_COMM + 16);
-  b.set(Buffer.from(comm, 'latin1'), PREFIX_COMM);
-  for (const name of ['a', 'b', 'c', 'd', 'e', 'f', 'u', 'h', 'common_pid', 'common_type', '__probe_ip']) {
-    const f = fieldAt(name);
-    writeInt(b, entry + f.offset, f.size, r() < 0.7 ? pick(r, INTERESTING) : BigInt(Math.floor(r() * 2 ** 32)) * BigInt(Math.floor(r() * 2 ** 32)));
-  }
-  const g = fieldAt('g');
-  b.set(Buffer.from(pick(r, WORDS).padEnd(4, '\0').slice(0, 4), 'latin1'), entry + g.offset);
-  let dyn = p.format.entrySize;
-  for (const [name, text] of [['s', pick(r, WORDS).slice(0, MAX_STRING - 1)], ['cm', comm]] as const) {
-    const f = fieldAt(name);
-    if (name === 's' && r() < 0.1) {
-      // a fault: length 0 at the current offset, matched as the empty string (a NUL there here, see filter-codegen.ts)
-      b[entry + dyn] = 0;
-      writeInt(b, entry + f.offset, 4, BigInt(dyn));
-      dyn += 1;
-      continue;
-    }
-    const bytes = Buffer.concat([Buffer.from(text, 'latin1'), Buffer.alloc(1)]);
-    b.set(bytes, entry + dyn);
-    writeInt(b, entry + f.offset, 4, BigInt((bytes.length << 16) | dyn));
-    dyn += bytes.length;
-  }
-  return { bytes: b, cpu, comm };
-}
 
 function filterCode(p: ProbeProgram, filter: CheckedFilter, capacity: number, pendingBudget: number) {
   let n = 0;
@@ -78,7 +35,7 @@ function filterCode(p: ProbeProgram, filter: CheckedFilter, capacity: number, pe
 for (const pendingBudget of [7000, 0]) t.test(`generated filter code keeps exactly the records the kernel evaluator keeps (${pendingBudget ? 'loops leave at the string end' : 'loops run the whole window'})`, async (t) => {
   const r = rng(20261202 + pendingBudget);
   const capacity = recordCapacity(program);
-  const records = Array.from({ length: 48 }, () => record(r, program, capacity));
+  const records = Array.from({ length: 48 }, () => record(r, program, capacity, MAX_STRING));
   let filters = 0, refusedByKernel = 0, notCompiled = 0, decisions = 0, agree = 0, kept = 0;
   const refusals = new Set<string>();
   while (filters < 600) {

@@ -116,3 +116,24 @@ t.test('sizes that are not a power of two are refused; close releases once', (t)
   t.notOk(rb.beginBatch(), 'a closed ring reads nothing');
   t.end();
 });
+
+t.test('a batch of more than an eighth of the ring gives the space back as it is read, not only at its end', (t) => {
+  const fake = new FakeRingBuffer(1024);
+  const positions: number[] = [];
+  for (let i = 0; i < 12; i++) positions.push(fake.output(prefixedRecord(BigInt(i), 0, i)));
+  const rb = readerOver(fake);
+  const seen: bigint[] = [];
+  const r = recorder();
+  // the consumer position the kernel sees while each record is handed over
+  const h = { ...r.h, onSample: (...a: Parameters<typeof r.h.onSample>) => { seen.push(fake.consumerPos[0]!); r.h.onSample(...a); } };
+  t.ok(rb.beginBatch());
+  while (rb.peek()) rb.deliver(h);
+  t.same(tags(r), [...positions.keys()]);
+  t.equal(seen[0], 0n, 'nothing released before the first record is read');
+  t.ok(seen.at(-1)! > 0n, `released during the batch (at the last record: ${seen.at(-1)})`);
+  t.ok(seen.every((p, i) => i === 0 || p >= seen[i - 1]!), 'only forward');
+  t.ok(seen.every((p, i) => Number(p) <= positions[i]!), 'never past a record not yet handed over');
+  rb.endBatch();
+  t.equal(fake.consumerPos[0], fake.producerPos[0]);
+  t.end();
+});
