@@ -39,3 +39,13 @@ t.test('a refused trigger: the kernel\'s error_log entry, exit 1', { skip }, asy
   t.equal(r.stderr, "hist:kpbh:tick: error: Couldn't find field\n  Command: hist:keys=nope\n                     ^\n");
   t.equal(r.stdout, '');
 });
+
+t.test('a trigger sees every hit, the event\'s filter only decides what is printed', { skip }, async (t) => {
+  const target = buildLoopTarget();
+  t.teardown(() => target.cleanup());
+  const r = await withKernelLock(() => runCli(['trace', '-e', `${tickProbe(target, 'kpbh')} if i >= 8`,
+    '--trigger', 'kpbh/tick:hist:keys=seq', '--pipe', '-c', `${target.path} 10`]));
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout.split('\n').filter((l) => l.includes(' tick: ')).length, 2, 'two lines pass the event filter');
+  t.match(r.stdout, '{ seq:          7 } hitcount:         10\n', 'the trigger counted all ten hits');
+});
