@@ -7,6 +7,8 @@ import { KprobeBpfError } from '../lib/errors.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
 import type { CompiledObject, ObjectOptions } from '../compiler/object.js';
 import { mark } from '../lib/timing.js';
+import { TRIGGER_HELP } from './trigger-input.js';
+import type { HistPlan } from '../compiler/hist-layout.js';
 
 export const INPUT_OPTIONS = {
   e: { type: 'string', short: 'e', multiple: true },
@@ -15,6 +17,7 @@ export const INPUT_OPTIONS = {
   kernel: { type: 'string' },
   btf: { type: 'string' },
   filter: { type: 'string', multiple: true },
+  trigger: { type: 'string', multiple: true },
 } as const;
 
 export const KERNEL_HELP = [
@@ -32,6 +35,7 @@ export const INPUT_HELP = [
   '  LINE if FILTER, --filter GRP/EVENT:FILTER, --filter GRP:FILTER',
   '               an event\'s (or a group\'s) filter in the kernel\'s events/.../filter language;',
   '               only records it keeps leave the program (repeatable; a later one replaces)',
+  TRIGGER_HELP,
 ].join('\n');
 
 export interface InputValues {
@@ -41,6 +45,7 @@ export interface InputValues {
   kernel?: string;
   btf?: string;
   filter?: string[];
+  trigger?: string[];
 }
 
 /** The whole input text: -f files then -e lines, in the order given per kind. */
@@ -118,6 +123,8 @@ export async function readDefinitions(v: InputValues): Promise<ProbeDefinition[]
 export interface FilteredDefinitions {
   readonly defs: ProbeDefinition[];
   readonly filters: ReadonlyMap<string, CheckedFilter>;
+  /** The events' hist triggers (--trigger). */
+  readonly hists?: readonly HistPlan[];
 }
 
 /**
@@ -144,15 +151,20 @@ export async function readFilteredDefinitions(v: InputValues): Promise<FilteredD
     throw e;
   }
   const resolved = await resolveFilters(defs, writes, v.kernel);
-  return resolved && { defs, filters: resolved.filters };
+  if (!resolved) return undefined;
+  if (!v.trigger?.length) return { defs, filters: resolved.filters };
+  const { histPlans, readTriggers } = await import('./trigger-input.js');
+  const triggers = await readTriggers(defs, v.trigger, v.kernel);
+  const hists = triggers && await histPlans(triggers);
+  return hists && { defs, filters: resolved.filters, hists };
 }
 
 /** Compiles the definitions with their filters; a filter BPF cannot express is reported (resolves to undefined). */
-export async function compileFiltered(input: FilteredDefinitions, opts: Omit<ObjectOptions, 'filters'>): Promise<CompiledObject | undefined> {
+export async function compileFiltered(input: FilteredDefinitions, opts: Omit<ObjectOptions, 'filters' | 'hists'>): Promise<CompiledObject | undefined> {
   const { compileDefinitions } = await import('../compiler/object.js');
   const { FilterCodegenError } = await import('../compiler/filter-codegen.js');
   try {
-    return compileDefinitions(input.defs, { ...opts, filters: input.filters });
+    return compileDefinitions(input.defs, { ...opts, filters: input.filters, ...(input.hists ? { hists: input.hists } : {}) });
   } catch (e) {
     if (!(e instanceof FilterCodegenError)) throw e;
     process.stderr.write(`kprobe-bpf: filter not compiled: ${e.message}\n`);

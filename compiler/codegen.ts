@@ -37,6 +37,7 @@ import { recordCapacity } from './lower.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
 import type { CoreAccess } from '../bpf/btf-core.js';
 import { emitFilterBeforeRecord, emitFilteredFetches } from './filter-codegen.js';
+import { emitRecordFilterGate } from './hist-codegen.js';
 import { emitScopeCheck } from './filter-scope.js';
 import { emitAttached, emitEventField } from './eprobe.js';
 import { emitFtraceSite, emitTrampolineRetIp } from './trampoline-codegen.js';
@@ -484,6 +485,15 @@ export interface ProgramOptions {
   readonly traceContext?: TraceContextRules;
   /** Size of the BPF ring buffer map (default RINGBUF_BYTES): a quarter of it waiting wakes the reader. */
   readonly ringBytes?: number;
+  /**
+   * The event's triggers (compiler/hist-codegen.ts), run on the whole record
+   * before the event's filter, as the kernel runs triggers that need the
+   * record whatever the event's filter says (so the filter then runs on the
+   * whole record too); they keep r6, r7 and r8.
+   */
+  readonly triggers?: readonly AsmItem[];
+  /** --no-trace: no record leaves the program (the triggers still run). */
+  readonly noTrace?: boolean;
 }
 
 /**
@@ -499,7 +509,7 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
   const sink = RECORD_SINK[flavor(p)];
   const target = { program: p, capacity: recordCapacity(p), fresh: (x: string) => e.fresh(x) };
   // the filter's tests on the CPU, common_pid and registers run before anything is reserved (filter-order.ts)
-  if (filter) e.push(...emitFilterBeforeRecord(target, filter, eventId, e.exitLabel, (f) => emitFetch(e, f)));
+  if (filter && !opts.triggers && !opts.noTrace) e.push(...emitFilterBeforeRecord(target, filter, eventId, e.exitLabel, (f) => emitFetch(e, f)));
   e.push(...sink.acquire(e, eventId));
   if (p.entryData) e.push(...emitEntryDataLoad(p.entryData, eventId, e.exitLabel, (x) => e.fresh(x)));
   e.push(...annotate('prefix: time, tgid, cpu, comm; common_type, common_pid', [
@@ -522,7 +532,16 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
   e.push(...emitProbeIp(e, p));
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
   if (e.entryBase) e.push(mov64Reg(R9, R7), alu64Imm('add', R9, RECORD_PREFIX_SIZE));
-  if (filter) {
+  if (opts.triggers || opts.noTrace) {
+    for (const f of p.fetches) e.push(...emitFetch(e, f));
+    if (opts.triggers) e.push(...opts.triggers);
+    const release = p.sleepable ? releaseRecord(e, Helper.ringbuf_discard) : [];
+    if (opts.noTrace) {
+      e.push(...release, label(e.exitLabel), mov64Imm(R0, 0), exit());
+      return e.items;
+    }
+    if (filter) e.push(...emitRecordFilterGate(target, filter, eventId, e.exitLabel, release));
+  } else if (filter) {
     // the filter's numeric tests may run between fetches (filter-order.ts), the rest on the whole record
     const release = p.sleepable ? releaseRecord(e, Helper.ringbuf_discard) : [];
     e.push(...emitFilteredFetches(target, filter, eventId, e.exitLabel, release, (f) => emitFetch(e, f)));

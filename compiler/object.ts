@@ -19,6 +19,9 @@ import { lowerProbe, recordCapacity, type LowerOptions } from './lower.js';
 import { encodeMetadata } from './metadata.js';
 import { entryDataMap, generateEntryProgram } from './entry-data.js';
 import { filterReadback } from '../grammar/filter/syntax.js';
+import { emitHistTriggers } from './hist-codegen.js';
+import { histMapsOf } from './hist-maps.js';
+import type { HistPlan } from './hist-layout.js';
 
 /** What compiling needs beyond lowering: each event's checked filter, keyed GRP/EVENT. */
 export interface ObjectOptions extends LowerOptions {
@@ -27,6 +30,10 @@ export interface ObjectOptions extends LowerOptions {
   readonly scoped?: boolean;
   /** The CPUs the object will run on (trace: this machine's): the BPF ring buffer is sized to them and the records (ringbufBytes); without it, RINGBUF_BYTES. */
   readonly ringCpus?: number;
+  /** The hist triggers of the events (--trigger), each with its own map. */
+  readonly hists?: readonly HistPlan[];
+  /** --no-trace: the programs send no records (only their triggers run). */
+  readonly noTrace?: boolean;
 }
 import { mark } from '../lib/timing.js';
 
@@ -121,7 +128,11 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOp
     const ir = irs[i]!;
     const eventId = i + 1;
     const filter = opts.filters?.get(`${def.group}/${def.event}`);
-    const items = generateProgram(ir, eventId, { ...(filter ? { filter } : {}), scoped: opts.scoped ?? false, ringBytes, ...(opts.traceContext ? { traceContext: opts.traceContext } : {}) });
+    const hists = (opts.hists ?? []).filter((h) => h.group === def.group && h.event === def.event);
+    const items = generateProgram(ir, eventId, {
+      ...(filter ? { filter } : {}), scoped: opts.scoped ?? false, ringBytes, ...(opts.traceContext ? { traceContext: opts.traceContext } : {}),
+      ...(hists.length > 0 ? { triggers: emitHistTriggers(ir, hists) } : {}), ...(opts.noTrace ? { noTrace: true } : {}),
+    });
     const entry = ir.entryData && entryProgramOf(ir, eventId);
     return {
       ir, eventId, items, spec: programFromAsm(ir.name, ir.section, items, ir.context === 'pt_regs' ? 'pt_regs' : undefined),
@@ -131,7 +142,7 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOp
   return {
     license: 'GPL',
     programs,
-    maps: mapsOf(programs, ringBytes),
+    maps: [...mapsOf(programs, ringBytes), ...histMapsOf(opts.hists ?? [])],
     externs: externsOf(programs),
     metadata: { version: METADATA_VERSION, events: programs.map(eventMetadataOf) },
   };

@@ -19,6 +19,7 @@ import { loadForTrace, type TraceMap } from './trace-load.js';
 import type { TraceDatOutput } from './trace-dat/output.js';
 import { TraceSession, type SessionEvent, type SessionSummary } from './trace-session.js';
 import { measureClockOffset, type TraceClock } from './trace-clock.js';
+import type { HistPlan } from '../compiler/hist-layout.js';
 
 export interface TraceOptions {
   readonly object: Uint8Array;
@@ -41,6 +42,8 @@ export interface TraceOptions {
   readonly output?: string;
   /** Print nothing on stdout (with output: only the file). */
   readonly quiet?: boolean;
+  /** Hist triggers: their tables are printed when the trace stops, and every intervalMs if given (runtime/hist/). */
+  readonly hist?: { readonly plans: readonly HistPlan[]; readonly intervalMs?: number };
 }
 
 /** The object lacks something every object `compile` writes has. */
@@ -205,8 +208,11 @@ async function traceLoaded(
     });
     const refused = attachOrRefusal(session, sleepable);
     if (refused) return { sleepableRefused: refused };
-    const summary = await session.run();
+    const hist = opts.hist && opts.hist.plans.length > 0 ? await (await import('./hist/print-hist.js')).histPrinter(opts.hist.plans, maps) : undefined;
+    const every = hist && opts.hist?.intervalMs !== undefined ? setInterval(hist, opts.hist.intervalMs) : undefined;
+    const summary = await session.run().finally(() => clearInterval(every));
     finished = true;
+    hist?.();
     if (dat) say(dat.finish());
     reportLosses(summary, events, m.misses && m.ring ? m.misses : undefined);
     return { exit: exitCode(summary, held && released ? held : undefined) };

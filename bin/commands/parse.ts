@@ -31,6 +31,11 @@ options:
       --btf FILE      the kernel BTF BTF arguments are named, checked and
                       typed with (a copy of that kernel's /sys/kernel/btf/vmlinux,
                       or its vmlinux's .BTF section); default: the running kernel's
+      --trigger GRP/EVENT:TRIGGER
+                      an event trigger (hist:..., stacktrace, traceon, traceoff),
+                      printed after the definitions as GRP/EVENT: and what the
+                      event's trigger file reads back; a refusal as the kernel
+                      logs it
       --filter GRP/EVENT:FILTER, --filter GRP:FILTER
                       set an event's or a group's filter (a write to
                       events/GRP/EVENT/filter or events/GRP/filter); LINE may
@@ -75,6 +80,7 @@ const parse: Command = {
           kernel: { type: 'string' },
           btf: { type: 'string' },
           filter: { type: 'string', multiple: true },
+          trigger: { type: 'string', multiple: true },
           help: { type: 'boolean', short: 'h' },
         },
         tokens: true,
@@ -155,7 +161,9 @@ const parse: Command = {
         return 1;
       }
     }
-    return (await flush()) ? 0 : 1;
+    if (!(await flush())) return 1;
+    const { printTriggers } = await import('../trigger-input.js');
+    return printTriggers(printed.flatMap((c) => (c.op === 'define' ? [c] : [])), parsed.values.trigger, parsed.values.kernel);
   },
 };
 

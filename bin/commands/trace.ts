@@ -9,13 +9,14 @@ import { splitCommand } from '../split-command.js';
 import { definitionsOfObject, explainingRefusals, refusedBeforeStart } from '../refusal.js';
 import type { ProbeSite } from '../../compiler/abi.js';
 import { TRACE_CLOCKS, type TraceClock } from '../../runtime/trace-clock.js';
+import type { HistPlan } from '../../compiler/hist-layout.js';
 
 const isTraceClock = (s: string): s is TraceClock => (TRACE_CLOCKS as readonly string[]).includes(s);
 
 const HELP = `usage: kprobe-bpf trace [-e LINE]... [-f FILE]... [OBJ.o] [-c CMD | -p PID]
                         [--duration S] [--json] [--pipe] [--profile] [--legacy]
                         [--no-sleepable] [-o FILE.dat [-q]] [--clock local|mono|boot]
-                        [--ftrace-comm]
+                        [--ftrace-comm] [--trigger GRP/EVENT:TRIGGER]... [--no-trace] [--interval S]
 
 Attaches the probes and prints each hit exactly as the kernel's trace file
 would: the '# tracer: nop' header, then one line per event. Runs until Ctrl-C,
@@ -47,6 +48,9 @@ ${INPUT_HELP}
                  local (default, sched_clock), mono (CLOCK_MONOTONIC) or boot
                  (CLOCK_BOOTTIME); local and boot are CLOCK_MONOTONIC plus an
                  offset read from the kernel's own clock when tracing starts
+  --no-trace     print no trace lines: only the hist triggers' tables (--trigger);
+                 no record leaves the programs, the cheap way to aggregate
+  --interval S   also print the hist tables every S seconds
   --ftrace-comm  name each line's task as ftrace does, by the last name seen
                  for its pid (saved_cmdlines), instead of its name at the hit:
                  a hit before an exec or a rename then shows the later name
@@ -62,13 +66,16 @@ interface TraceInput {
   readonly definitions: readonly ProbeSite[];
   /** The lines compiled again without sleepable programs (lines only). */
   readonly recompileAtomic?: () => Uint8Array;
+  /** The hist triggers compiled into the object (--trigger). */
+  readonly hists?: readonly HistPlan[];
 }
 
 /** The object to load: compiled from the lines, or an object file (its metadata describes the events). */
-async function loadInput(values: InputValues, objects: readonly string[], sleepable: boolean, scoped: boolean): Promise<TraceInput | undefined | string> {
+async function loadInput(values: InputValues, objects: readonly string[], sleepable: boolean, scoped: boolean, noTrace: boolean): Promise<TraceInput | undefined | string> {
   if (objects.length > 1) return 'one object file at a time';
   if (objects.length === 1) {
-    if (values.e?.length || values.f?.length || values.filter?.length) return 'give either -e/-f lines (and --filter) or an object file, not both';
+    if (values.e?.length || values.f?.length || values.filter?.length || values.trigger?.length) return 'give either -e/-f lines (and --filter, --trigger) or an object file, not both';
+    if (noTrace) return '--no-trace applies to -e/-f lines with --trigger';
     if (!sleepable) return "--no-sleepable applies to -e/-f lines: give it to 'kprobe-bpf compile' when writing the object";
     const object = new Uint8Array(readFileSync(objects[0]!));
     // a corrupt or foreign object stops here with one line (ObjectFormatError), before anything is loaded
@@ -83,13 +90,15 @@ async function loadInput(values: InputValues, objects: readonly string[], sleepa
   const { COMPILE_OPTIONS } = await import('../compile-options.js');
   const { onlineCpus } = await import('../../runtime/sys/cpu-list.js');
   // the BPF ring buffer sized to the records and this machine's CPUs (compiler/abi.ts ringbufBytes)
-  const compiled = await compileFiltered(input, { ...COMPILE_OPTIONS, sleepable, scoped, ringCpus: onlineCpus().length });
+  const compiled = await compileFiltered(input, { ...COMPILE_OPTIONS, sleepable, scoped, ringCpus: onlineCpus().length, noTrace });
   if (compiled === undefined) return undefined;
-  if (!sleepable) return { object: compiled.object, definitions: input.defs };
+  const hists = input.hists ? { hists: input.hists } : {};
+  if (!sleepable) return { object: compiled.object, definitions: input.defs, ...hists };
   return {
     object: compiled.object,
     definitions: input.defs,
-    recompileAtomic: () => compileDefinitions(input.defs, { ...COMPILE_OPTIONS, sleepable: false, scoped, filters: input.filters }).object,
+    recompileAtomic: () => compileDefinitions(input.defs, { ...COMPILE_OPTIONS, sleepable: false, scoped, filters: input.filters, noTrace, ...hists }).object,
+    ...hists,
   };
 }
 
@@ -110,6 +119,8 @@ const trace: Command = {
         'no-sleepable': { type: 'boolean' },
         clock: { type: 'string' },
         'ftrace-comm': { type: 'boolean' },
+        'no-trace': { type: 'boolean' },
+        interval: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -129,7 +140,11 @@ const trace: Command = {
     const clock = values.clock ?? 'local';
     if (!isTraceClock(clock)) return usage(`--clock: not one of ${TRACE_CLOCKS.join(', ')}: ${clock}`);
 
-    const input = await loadInput(values, positionals, !values['no-sleepable'], pid !== undefined || command !== undefined);
+    const interval = values.interval === undefined ? undefined : Number(values.interval);
+    if (interval !== undefined && !(interval > 0)) return usage(`--interval: not a positive number of seconds: ${values.interval}`);
+    const noTrace = values['no-trace'] ?? false;
+    if ((noTrace || interval !== undefined) && !values.trigger?.length) return usage(`${noTrace ? '--no-trace' : '--interval'} needs a hist trigger (--trigger GRP/EVENT:hist:...)`);
+    const input = await loadInput(values, positionals, !values['no-sleepable'], pid !== undefined || command !== undefined, noTrace);
     if (input === undefined) return 1;
     if (typeof input === 'string') return usage(input);
 
@@ -146,7 +161,8 @@ const trace: Command = {
       mode: values.pipe ? 'pipe' : 'trace',
       profile: values.profile ?? false,
       ...(values.output !== undefined ? { output: values.output } : {}),
-      quiet: values.quiet ?? false,
+      quiet: (values.quiet ?? false) || noTrace,
+      ...(input.hists?.length ? { hist: { plans: input.hists, ...(interval !== undefined ? { intervalMs: interval * 1000 } : {}) } } : {}),
       clock,
       ftraceComm: values['ftrace-comm'] ?? false,
     }));

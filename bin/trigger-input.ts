@@ -1,0 +1,128 @@
+// The trigger half of the command line: `--trigger GRP/EVENT:TRIGGER`, a
+// write of TRIGGER to events/GRP/EVENT/trigger, in the order given. Each is
+// parsed against its event's fields with the kernel's rules; a refusal is
+// printed as the kernel reports it (its error_log entry, or the write's
+// errno when the kernel logs nothing) and the input is refused.
+import type { ProbeDefinition } from '../grammar/ast.js';
+import type { EventTrigger, HistTrigger } from '../grammar/trigger/index.js';
+import type { HistPlan } from '../compiler/hist-layout.js';
+import { LINUX_ERRNO } from '../lib/errno.js';
+
+export const TRIGGER_HELP = [
+  '  --trigger GRP/EVENT:TRIGGER',
+  '               an event trigger as written to events/GRP/EVENT/trigger (repeatable):',
+  '               hist:keys=...[:vals=...][:sort=...][:size=N][:name=...][:pause] [if FILTER]',
+].join('\n');
+
+/** One --trigger option: the event it names and the text written to its trigger file. */
+export interface TriggerOption {
+  readonly group: string;
+  readonly event: string;
+  readonly text: string;
+}
+
+/** An event's trigger as parsed, in the order written. */
+export interface EventTriggerEntry extends TriggerOption {
+  readonly trigger: EventTrigger;
+}
+
+export class TriggerOptionError extends Error {}
+
+export function parseTriggerOption(value: string): TriggerOption {
+  const colon = value.indexOf(':');
+  const target = colon < 0 ? value : value.slice(0, colon);
+  const slash = target.indexOf('/');
+  if (colon < 0 || slash <= 0 || slash === target.length - 1) throw new TriggerOptionError(`--trigger ${value}: expected GRP/EVENT:TRIGGER`);
+  return { group: target.slice(0, slash), event: target.slice(slash + 1), text: value.slice(colon + 1) };
+}
+
+const errnoName = (n: number): string => Object.entries(LINUX_ERRNO).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
+
+/** kernel: hist_trigger_match — the same keys, values, sort keys and filter (map size and pause aside). */
+function sameHist(a: HistTrigger, b: HistTrigger, info: (t: HistTrigger) => string): boolean {
+  const shape = (t: HistTrigger) => info({ ...t, pause: false, mapBits: 11 });
+  return (a.name ?? '') === (b.name ?? '') && shape(a) === shape(b);
+}
+
+/**
+ * Applies the --trigger writes in order, as the kernel applies writes to a
+ * trigger file: a hist trigger equal to one already there is refused
+ * (`Hist trigger already exists`), unless it says pause, cont or clear,
+ * which then act on that one; cont or clear naming none is refused.
+ */
+export async function readTriggers(defs: readonly ProbeDefinition[], values: readonly string[] | undefined, kernel?: string): Promise<EventTriggerEntry[] | undefined> {
+  if (!values || values.length === 0) return [];
+  const { parseEventTrigger, TriggerError, TriggerUnsupportedError, HIST_ERR, histTriggerInfo } = await import('../grammar/trigger/index.js');
+  const { FilterSyntaxError } = await import('../grammar/filter/index.js');
+  const { selectKernel } = await import('../grammar/index.js');
+  const { eventFieldsOf } = await import('../compiler/filter-events.js');
+  const { layoutEvent } = await import('../compiler/layout.js');
+  const rules = selectKernel(kernel).filter;
+  const out: EventTriggerEntry[] = [];
+  for (const v of values) {
+    let o: TriggerOption;
+    try { o = parseTriggerOption(v); } catch (e) { process.stderr.write(`kprobe-bpf: ${(e as Error).message}\n`); return undefined; }
+    const def = defs.find((d) => d.group === o.group && d.event === o.event);
+    if (!def) { process.stderr.write(`kprobe-bpf: --trigger ${o.group}/${o.event}: no such event in the input\n`); return undefined; }
+    try {
+      const trigger = parseEventTrigger(o.text, { group: o.group, event: o.event, fields: eventFieldsOf(layoutEvent(def)), rules });
+      if (trigger.kind !== 'hist') { out.push({ ...o, trigger }); continue; }
+      const at = out.findIndex((x) => x.group === o.group && x.event === o.event && x.trigger.kind === 'hist' && sameHist(x.trigger, trigger, histTriggerInfo));
+      const location = `hist:${o.group}:${o.event}`;
+      const command = `hist:${o.text.trim().replace(/^hist[: \t]\s*/, '')}`;
+      if (at >= 0) {
+        const old = out[at]!.trigger as HistTrigger;
+        if (!trigger.pause && !trigger.cont && !trigger.clear) throw new TriggerError(HIST_ERR.TRIGGER_EEXIST, LINUX_ERRNO.EEXIST, true, location, command, 0);
+        // pause and cont act from the start of the trace here: every write is made before tracing starts
+        if (trigger.pause || trigger.cont) out[at] = { ...out[at]!, trigger: { ...old, pause: trigger.pause } };
+        continue;
+      }
+      if (trigger.cont || trigger.clear) throw new TriggerError(HIST_ERR.TRIGGER_ENOENT_CLEAR, LINUX_ERRNO.ENOENT, true, location, command, 0);
+      out.push({ ...o, trigger });
+    } catch (e) {
+      if (e instanceof TriggerError) {
+        process.stderr.write(e.logged ? `${e.toErrorLog()}\n` : `kprobe-bpf: events/${o.group}/${o.event}/trigger: write error: ${e.message} (${errnoName(e.errno)})\n`);
+        return undefined;
+      }
+      if (e instanceof FilterSyntaxError) { process.stderr.write(`${e.toErrorLog()}\n`); return undefined; }
+      if (e instanceof TriggerUnsupportedError) {
+        process.stderr.write(`kprobe-bpf: --trigger ${o.group}/${o.event}: not supported by kprobe-bpf: ${e.message}\n`);
+        return undefined;
+      }
+      throw e;
+    }
+  }
+  return out;
+}
+
+/** The hist triggers as the compiler and the runtime take them; other triggers are refused (not run yet). */
+export async function histPlans(entries: readonly EventTriggerEntry[]): Promise<HistPlan[] | undefined> {
+  const { histLayout } = await import('../compiler/hist-layout.js');
+  const plans: HistPlan[] = [];
+  for (const e of entries) {
+    if (e.trigger.kind !== 'hist') {
+      process.stderr.write(`kprobe-bpf: --trigger ${e.group}/${e.event}: not supported by kprobe-bpf: the ${e.trigger.kind} trigger (only hist triggers run yet)\n`);
+      return undefined;
+    }
+    const t = e.trigger;
+    if (t.keys.some((k) => k.source === 'stacktrace')) {
+      process.stderr.write(`kprobe-bpf: --trigger ${e.group}/${e.event}: not supported by kprobe-bpf: stacktrace as a hist key\n`);
+      return undefined;
+    }
+    if (t.keys.some((k) => k.string && k.field?.filterType !== 'dyn_string')) {
+      process.stderr.write(`kprobe-bpf: --trigger ${e.group}/${e.event}: not supported by kprobe-bpf: a fixed-size string key\n`);
+      return undefined;
+    }
+    plans.push({ group: e.group, event: e.event, text: e.text, trigger: t, index: plans.length, layout: histLayout(t) });
+  }
+  return plans;
+}
+
+/** kprobe-bpf parse --trigger: each trigger as its event's trigger file reads it back, after `GRP/EVENT:`; the exit status. */
+export async function printTriggers(defs: readonly ProbeDefinition[], values: readonly string[] | undefined, kernel?: string): Promise<number> {
+  const triggers = await readTriggers(defs, values, kernel);
+  if (!triggers) return 1;
+  const { countTriggerInfo, histTriggerInfo } = await import('../grammar/trigger/index.js');
+  process.stdout.write(triggers.map((e) => `${e.group}/${e.event}:${e.trigger.kind === 'hist' ? histTriggerInfo(e.trigger) : countTriggerInfo(e.trigger)}`).join(''));
+  return 0;
+}

@@ -1,0 +1,184 @@
+// A hist trigger as BPF, run on the record the program has just built
+// (kernel: event_hist_trigger): the trigger's own filter, the compound key
+// built on the stack, then the entry's sums added in place (atomic adds on a
+// plain hash map: one entry per key, whatever CPU hits it), or a new entry
+// made with BPF_NOEXIST; a full map counts a drop, as tracing_map_insert
+// does. Registers r6 (ctx), r7 (record) and r8 (dynamic offset) are kept.
+//
+// Stack: the key at HIST_STACK_BASE, the new entry's value after it (the
+// kernel's HIST_KEY_SIZE_MAX of 384 bytes plus at most 40 value bytes fit
+// below the slots codegen.ts and the filters use, fp-40 and up).
+import { R0, R1, R10, R2, R3, R4, R7, Size, sizeFieldFor, type Reg } from '../bpf/insn.js';
+import {
+  type AsmInsn, type AsmItem, Helper, alu64Imm, alu64Reg, annotate, call, ja, jmpImm, label, ldImm64, ldMapFd, ldx, mov64Imm, mov64Reg, st, stx,
+} from '../bpf/asm.js';
+import { Class, Mode } from '../bpf/insn.js';
+import type { HistField } from '../grammar/trigger/index.js';
+import { MAX_FILTER_STR_VAL, TriggerUnsupportedError } from '../grammar/trigger/index.js';
+import { FILTERED_MAP, PREFIX_COMM, PREFIX_CPU, PREFIX_TS, RECORD_PREFIX_SIZE } from './abi.js';
+import type { CheckedFilter } from '../grammar/filter/index.js';
+import type { FilterTarget } from './filter-codegen.js';
+import { emitFilter } from './filter-codegen.js';
+import { HIST_DROPS_MAP, HIST_SEQ_MAP, histMapName, type HistPlan } from './hist-layout.js';
+import type { ProbeProgram } from './ir.js';
+import { recordCapacity } from './lower.js';
+
+const HIST_STACK_BASE = -512;
+/** uapi: BPF_NOEXIST, BPF_ADD (atomic op), and the errno a racing insert gets. */
+const BPF_NOEXIST = 1;
+const BPF_ATOMIC_ADD = 0x00;
+/** BPF_ADD | BPF_FETCH: src gets the old value. */
+const BPF_ATOMIC_FETCH_ADD = 0x01;
+const EEXIST = 17;
+const DROP_SLOT = -4;
+
+const fitsImm32 = (v: bigint) => v >= -(1n << 31n) && v < (1n << 31n);
+
+/** lock *(u64 *)(dst + off) += src */
+const atomicAdd64 = (dst: Reg, off: number, src: Reg): AsmInsn => ({ code: Class.STX | Mode.ATOMIC | Size.DW, dst, src, off, imm: BPF_ATOMIC_ADD });
+
+/** src = fetch-and-add *(u64 *)(dst + off) += src */
+const atomicFetchAdd64 = (dst: Reg, off: number, src: Reg): AsmInsn => ({ code: Class.STX | Mode.ATOMIC | Size.DW, dst, src, off, imm: BPF_ATOMIC_FETCH_ADD });
+
+/** r1 = a u64 constant operand into reg (through r4 when it does not fit an immediate). */
+function aluConst(op: 'div' | 'mul', reg: Reg, v: bigint): AsmItem[] {
+  return fitsImm32(v) ? [alu64Imm(op, reg, Number(v))] : [ldImm64(R4, BigInt.asUintN(64, v)), alu64Reg(op, reg, R4)];
+}
+
+/** kernel: hist_field_log2 — ilog2(roundup_pow_of_two(v)) on r1: 0 for v <= 1, else fls64(v - 1). */
+function log2(fresh: (p: string) => string): AsmItem[] {
+  const big = fresh('log2_big'), done = fresh('log2_done');
+  const out: AsmItem[] = [jmpImm('jgt', R1, 1, big), mov64Imm(R1, 0), ja(done), label(big), alu64Imm('sub', R1, 1), mov64Imm(R2, 0)];
+  for (const bits of [32, 16, 8, 4, 2, 1]) {
+    const skip = fresh('log2_skip');
+    out.push(mov64Reg(R3, R1), alu64Imm('rsh', R3, bits), jmpImm('jeq', R3, 0, skip), alu64Imm('add', R2, bits), mov64Reg(R1, R3), label(skip));
+  }
+  out.push(alu64Reg('add', R2, R1), mov64Reg(R1, R2), label(done));
+  return out;
+}
+
+/** r1 = the field's value as the kernel's hist_fn_call computes it (a number). */
+function numericValue(f: HistField, fresh: (p: string) => string): AsmItem[] {
+  const out: AsmItem[] = [];
+  switch (f.source) {
+    case 'cpu': out.push(ldx(sizeFieldFor(4), R1, R7, PREFIX_CPU)); break;
+    case 'timestamp':
+      out.push(ldx(sizeFieldFor(8), R1, R7, PREFIX_TS));
+      // kernel: ns2usecs rounds to the nearest microsecond
+      if (f.modifier === 'usecs') out.push(alu64Imm('add', R1, 500), alu64Imm('div', R1, 1000));
+      break;
+    case 'field': {
+      const size = f.size as 1 | 2 | 4 | 8;
+      out.push(ldx(sizeFieldFor(size), R1, R7, RECORD_PREFIX_SIZE + f.field!.offset));
+      if (f.signed && size < 8) out.push(alu64Imm('lsh', R1, 64 - 8 * size), alu64Imm('arsh', R1, 64 - 8 * size));
+      break;
+    }
+    case 'stacktrace': throw new TriggerUnsupportedError('stacktrace as a hist key');
+  }
+  if (f.modifier === 'log2') out.push(...log2(fresh));
+  if (f.modifier === 'buckets') out.push(...aluConst('div', R1, f.buckets!), ...aluConst('mul', R1, f.buckets!));
+  return out;
+}
+
+/** A __data_loc string key: at most MAX_FILTER_STR_VAL - 1 bytes and a NUL; a faulted (empty) string leaves the zeros. */
+function stringKey(f: HistField, at: number, fresh: (p: string) => string): AsmItem[] {
+  if (f.field?.filterType !== 'dyn_string') throw new TriggerUnsupportedError(`${f.name}: a ${f.field?.type ?? 'string'} field as a hist key`);
+  const empty = fresh('hist_str_empty');
+  return [
+    ldx(sizeFieldFor(4), R3, R7, RECORD_PREFIX_SIZE + f.field.offset),
+    mov64Reg(R2, R3), alu64Imm('rsh', R2, 16),
+    jmpImm('jeq', R2, 0, empty),
+    alu64Imm('and', R3, 0xffff), alu64Reg('add', R3, R7), alu64Imm('add', R3, RECORD_PREFIX_SIZE),
+    mov64Reg(R1, R10), alu64Imm('add', R1, at),
+    mov64Imm(R2, MAX_FILTER_STR_VAL),
+    call(Helper.probe_read_kernel_str),
+    label(empty),
+  ];
+}
+
+/** The code of one hist trigger on the program's event. */
+function emitHist(p: ProbeProgram, plan: HistPlan): AsmItem[] {
+  const t = plan.trigger;
+  const { layout } = plan;
+  let n = 0;
+  const fresh = (prefix: string) => `hist${plan.index}_${prefix}_${n++}`;
+  const done = fresh('done'), add = fresh('add'), raced = fresh('raced');
+  const keyAt = HIST_STACK_BASE;
+  const valAt = HIST_STACK_BASE + layout.keySize;
+  const out: AsmItem[] = [];
+  if (t.filter) {
+    out.push(...annotate(`hist filter: ${t.filter.text}`, emitFilter({ program: p, capacity: recordCapacity(p), fresh }, t.filter, done)));
+  }
+  const key: AsmItem[] = [];
+  for (let at = 0; at < layout.keySize; at += 8) key.push(st(sizeFieldFor(8), R10, keyAt + at, 0));
+  t.keys.forEach((k, i) => {
+    const at = keyAt + layout.keyOffsets[i]!;
+    key.push(...(k.string ? stringKey(k, at, fresh) : [...numericValue(k, fresh), stx(sizeFieldFor(8), R10, at, R1)]));
+  });
+  out.push(...annotate('hist key', key));
+  const value: AsmItem[] = [st(sizeFieldFor(8), R10, valAt, 1)];
+  t.vals.forEach((v, i) => value.push(...numericValue(v, fresh), stx(sizeFieldFor(8), R10, valAt + 8 * (i + 1), R1)));
+  if (layout.commOffset !== undefined) {
+    for (const half of [0, 8]) value.push(ldx(sizeFieldFor(8), R1, R7, PREFIX_COMM + half), stx(sizeFieldFor(8), R10, valAt + layout.commOffset + half, R1));
+  }
+  out.push(...annotate('hist value: hitcount 1 and this hit\'s values', value));
+  const lookup = (): AsmItem[] => [ldMapFd(R1, histMapName(plan.index)), mov64Reg(R2, R10), alu64Imm('add', R2, keyAt), call(Helper.map_lookup_elem)];
+  out.push(...annotate('an existing entry: add to it', [...lookup(), jmpImm('jne', R0, 0, add)]));
+  const noSeq = fresh('no_seq');
+  out.push(...annotate('a new entry (BPF_NOEXIST); a full map drops the hit', [
+    st(sizeFieldFor(8), R10, valAt + layout.seqOffset, 0),
+    st(sizeFieldFor(4), R10, DROP_SLOT, plan.index),
+    ldMapFd(R1, HIST_SEQ_MAP), mov64Reg(R2, R10), alu64Imm('add', R2, DROP_SLOT), call(Helper.map_lookup_elem),
+    jmpImm('jeq', R0, 0, noSeq),
+    mov64Imm(R1, 1), atomicFetchAdd64(R0, 0, R1),
+    stx(sizeFieldFor(8), R10, valAt + layout.seqOffset, R1),
+    label(noSeq),
+    ldMapFd(R1, histMapName(plan.index)), mov64Reg(R2, R10), alu64Imm('add', R2, keyAt), mov64Reg(R3, R10), alu64Imm('add', R3, valAt),
+    mov64Imm(R4, BPF_NOEXIST), call(Helper.map_update_elem),
+    jmpImm('jeq', R0, 0, done),
+    jmpImm('jeq', R0, -EEXIST, raced),
+    st(sizeFieldFor(4), R10, DROP_SLOT, plan.index),
+    ldMapFd(R1, HIST_DROPS_MAP), mov64Reg(R2, R10), alu64Imm('add', R2, DROP_SLOT), call(Helper.map_lookup_elem),
+    jmpImm('jeq', R0, 0, done),
+    mov64Imm(R1, 1), atomicAdd64(R0, 0, R1),
+    ja(done),
+    label(raced),
+    ...lookup(),
+    jmpImm('jeq', R0, 0, done),
+  ]));
+  const sums: AsmItem[] = [label(add)];
+  for (let i = 0; i <= t.vals.length; i++) sums.push(ldx(sizeFieldFor(8), R1, R10, valAt + 8 * i), atomicAdd64(R0, 8 * i, R1));
+  out.push(...annotate('entry sums += this hit\'s', sums), label(done));
+  return annotate(`hist trigger ${plan.index}: ${plan.text}`, out);
+}
+
+/** Every hist trigger of the program's event, in the order they were written (paused ones collect nothing). */
+export function emitHistTriggers(p: ProbeProgram, plans: readonly HistPlan[]): AsmItem[] {
+  return plans.filter((h) => !h.trigger.pause).flatMap((h) => emitHist(p, h));
+}
+
+/**
+ * The event's filter on the whole record, after its triggers ran (a
+ * trigger sees every hit, the event's filter only decides what is sent): a
+ * record it drops is released with `release`, counted in
+ * filtered[eventId] (the profile's hits), and the program returns.
+ */
+export function emitRecordFilterGate(t: FilterTarget, filter: CheckedFilter, eventId: number, exit: string, release: readonly AsmItem[]): AsmItem[] {
+  const reject = t.fresh('filter_reject'), send = t.fresh('filter_keep_send');
+  return [
+    ...emitFilter(t, filter, reject),
+    ja(send),
+    label(reject),
+    ...annotate('the filter drops the record: count the hit, release the record', [
+      ...release,
+      st(sizeFieldFor(4), R10, DROP_SLOT, eventId),
+      mov64Reg(R2, R10), alu64Imm('add', R2, DROP_SLOT),
+      ldMapFd(R1, FILTERED_MAP),
+      call(Helper.map_lookup_elem),
+      jmpImm('jeq', R0, 0, exit),
+      ldx(sizeFieldFor(8), R1, R0, 0), alu64Imm('add', R1, 1), stx(sizeFieldFor(8), R0, 0, R1),
+      ja(exit),
+    ]),
+    label(send),
+  ];
+}

@@ -1,0 +1,55 @@
+// Where a hist trigger's key and value live in its BPF hash map, shared by
+// the program that fills the map and the runtime that prints it. The key is
+// the kernel's compound key (kernel: create_key_field, add_to_key): each
+// field 8-byte aligned, numbers as u64 (sign-extended as the kernel's
+// hist_field_s32 and friends), strings cut to MAX_FILTER_STR_VAL - 1 bytes
+// with their NUL, the rest zero. The value is hitcount then each value's
+// sum as u64, then the comm of the task that made the entry when a key is
+// `.execname` (kernel: hist_trigger_elt_data_init, save_comm).
+import type { HistTrigger } from '../grammar/trigger/index.js';
+import { keySizeOf } from '../grammar/trigger/index.js';
+import { TASK_COMM_LEN } from './abi.js';
+
+/** Per-CPU u64 per hist trigger: entries the full map refused (the hist file's `Dropped:`). */
+export const HIST_DROPS_MAP = 'hist_drops';
+/**
+ * ARRAY of one u64 per hist trigger: the count of entries made, each new
+ * entry stamped with it, so the runtime can replay the kernel's insertion
+ * order (its tracing_map's slot order decides how ties print).
+ */
+export const HIST_SEQ_MAP = 'hist_seq';
+/** The hash map of hist trigger `index` (numbered from 0 over the whole object). */
+export const histMapName = (index: number): string => `hist_${index}`;
+
+export interface HistLayout {
+  /** Each key's offset in the compound key, in key order. */
+  readonly keyOffsets: readonly number[];
+  readonly keySize: number;
+  /** Offset of the comm (TASK_COMM_LEN bytes) in the value, when a key is `.execname`. */
+  readonly commOffset?: number;
+  /** Offset of the entry's creation number (u64, from HIST_SEQ_MAP) in the value. */
+  readonly seqOffset: number;
+  readonly valueSize: number;
+}
+
+export function histLayout(t: HistTrigger): HistLayout {
+  const keyOffsets: number[] = [];
+  let keySize = 0;
+  for (const k of t.keys) { keyOffsets.push(keySize); keySize += keySizeOf(k); }
+  const sums = 8 * (1 + t.vals.length);
+  const execname = t.keys.some((k) => k.modifier === 'execname');
+  const seqOffset = sums + (execname ? TASK_COMM_LEN : 0);
+  return { keyOffsets, keySize, seqOffset, valueSize: seqOffset + 8, ...(execname ? { commOffset: sums } : {}) };
+}
+
+/** One hist trigger of an event, as the compiler and the runtime both see it. */
+export interface HistPlan {
+  readonly group: string;
+  readonly event: string;
+  /** The trigger as written (after `GRP/EVENT:`), for messages. */
+  readonly text: string;
+  readonly trigger: HistTrigger;
+  /** Number over the object: its map is histMapName(index), its drops HIST_DROPS_MAP[index]. */
+  readonly index: number;
+  readonly layout: HistLayout;
+}

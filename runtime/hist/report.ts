@@ -1,0 +1,50 @@
+// The hist files of a trace: every hist trigger's map read and printed as
+// `cat events/GRP/EVENT/hist` prints it, grouped per event in the order the
+// triggers were written; with several events, each file is headed
+// `==> events/GRP/EVENT/hist <==` and followed by an empty line, as head(1)
+// prints several files.
+import type { HistPlan } from '../../compiler/hist-layout.js';
+import { HIST_DROPS_MAP, histMapName } from '../../compiler/hist-layout.js';
+import { mapLookupPerCpuU64Sum } from '../sys/index.js';
+import { decodeEntries } from './entries.js';
+import { histTable, type HistSymbols } from './format.js';
+import { readHashMap } from './map-read.js';
+import { sortEntries } from './order.js';
+import { sortVariantFor } from './kernel-sort.js';
+import { release } from 'node:os';
+
+export interface HistMaps {
+  /** A map's fd by name (the loaded object's maps). */
+  fdOf(name: string): number | undefined;
+}
+
+/** The running kernel's sort (ties print in its order). */
+const VARIANT = sortVariantFor(release());
+
+/** The events with hist triggers, each with its triggers in order. */
+export function histFiles(plans: readonly HistPlan[]): Map<string, HistPlan[]> {
+  const files = new Map<string, HistPlan[]>();
+  for (const p of plans) {
+    const key = `${p.group}/${p.event}`;
+    files.set(key, [...(files.get(key) ?? []), p]);
+  }
+  return files;
+}
+
+/** One event's hist file now. */
+export function histFileText(plans: readonly HistPlan[], maps: HistMaps, s: HistSymbols): string {
+  const drops = maps.fdOf(HIST_DROPS_MAP);
+  return plans.map((p, n) => {
+    const fd = maps.fdOf(histMapName(p.index));
+    if (fd === undefined) throw new Error(`object has no ${histMapName(p.index)} map`);
+    const entries = sortEntries(decodeEntries(readHashMap(fd, p.layout.keySize, p.layout.valueSize), p.trigger, p.layout), p.trigger, p.layout, VARIANT);
+    return histTable(p, entries, drops === undefined ? 0n : mapLookupPerCpuU64Sum(drops, p.index), s, n);
+  }).join('');
+}
+
+/** Every hist file of the trace, headed per file when there are several. */
+export function histReport(plans: readonly HistPlan[], maps: HistMaps, s: HistSymbols): string {
+  const files = histFiles(plans);
+  if (files.size === 1) return histFileText([...files.values()][0]!, maps, s);
+  return [...files].map(([name, ps]) => `==> events/${name}/hist <==\n${histFileText(ps, maps, s)}\n`).join('');
+}

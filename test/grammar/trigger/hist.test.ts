@@ -1,0 +1,100 @@
+// The hist trigger language as trace_events_hist.c reads it: what a good
+// trigger holds and how it reads back (`# trigger info:`), and the
+// refusals: message, caret (the first occurrence of the offending text in
+// `hist:PARAMS`, as err_pos finds it) or a bare EINVAL. Live answers of the
+// kernel are test/guest/hist.test.ts's (this host has no hist triggers).
+import t from 'tap';
+import { filterRulesFor, FilterSyntaxError, type EventField } from '../../../grammar/filter/index.js';
+import {
+  histTriggerInfo, parseEventTrigger, TriggerError, TriggerUnsupportedError, type HistTrigger,
+} from '../../../grammar/trigger/index.js';
+
+const FIELDS: EventField[] = [
+  { name: '__probe_ip', type: 'unsigned long', offset: 8, size: 8, signed: false },
+  { name: 'a', type: 'u32', offset: 16, size: 4, signed: false },
+  { name: 'b', type: 's64', offset: 24, size: 8, signed: true },
+  { name: 's', type: '__data_loc char[]', offset: 32, size: 4, signed: true },
+];
+const opts = { group: 'grp', event: 'ev', fields: FIELDS, rules: filterRulesFor('6.1') };
+const hist = (text: string): HistTrigger => {
+  const r = parseEventTrigger(text, opts);
+  if (r.kind !== 'hist') throw new Error('not hist');
+  return r;
+};
+function refusal(text: string): TriggerError {
+  try { parseEventTrigger(text, opts); } catch (e) { if (e instanceof TriggerError) return e; throw e; }
+  throw new Error(`accepted: ${text}`);
+}
+
+t.test('a good trigger and its readback', async (t) => {
+  const h = hist('hist:keys=common_pid.execname,a.log2:vals=hitcount,b:sort=b.descending:size=100');
+  t.same(h.keys.map((k) => [k.name, k.modifier]), [['common_pid', 'execname'], ['a', 'log2']]);
+  t.same(h.vals.map((v) => v.name), ['b']);
+  t.same(h.sort, [{ index: 1, descending: true }]);
+  t.equal(h.mapBits, 7, 'size=100 rounds up to 128');
+  t.equal(histTriggerInfo(h), 'hist:keys=common_pid.execname,a.log2:vals=hitcount,b:sort=b.descending:size=128 [active]\n');
+  t.equal(histTriggerInfo(hist('hist:keys=cpu,a.buckets=0x10,__probe_ip.sym-offset:pause')),
+    'hist:keys=common_cpu,a.buckets=16,__probe_ip.sym-offset:vals=hitcount:sort=hitcount:size=2048 [paused]\n', 'cpu is common_cpu; pause');
+  t.equal(histTriggerInfo(hist('hist:key=s:values=a,hitcount:sort=a,hitcount if a > 1 && s ~ "x*"')),
+    'hist:keys=s:vals=hitcount,a:sort=a,hitcount:size=2048 if a > 1 && s ~ "x*" [active]\n');
+  t.equal(histTriggerInfo(hist('hist:keys=common_timestamp.usecs')), 'hist:keys=common_timestamp.usecs:vals=hitcount:sort=hitcount:size=2048:clock=global [active]\n');
+  t.equal(hist('hist:keys=s').keys[0]!.size, 256, 'a string key takes MAX_FILTER_STR_VAL');
+  t.equal(hist('hist:keys=a if b < 0').filter?.text, 'b < 0');
+});
+
+t.test('refusals logged with the kernel\'s text and caret', async (t) => {
+  const cases: [string, string, number][] = [
+    ['hist:keys=nope', "Couldn't find field", 10],
+    ['hist:keys=a:vals=nope', "Couldn't find field", 17],
+    ['hist:keys=a.foo', 'Invalid field modifier', 12],
+    ['hist:keys=a.execname', 'Invalid field modifier', 12],
+    ['hist:keys=a.buckets=0', 'Invalid field modifier', 20],
+    ['hist:keys=a:sort=nope', 'Sort field must be a key or a val', 17],
+    ['hist:keys=a:sort=a.up', 'Invalid sort modifier', 19],
+    ['hist:keys=a:sort=a,b,hitcount', 'Too many sort fields (Max = 2)', 12],
+    ['hist:keys=a:sort=,a', 'Empty sort field', 12],
+    ['hist:keys=a:sort=', 'Empty assignment', 12],
+    ['hist:keys=$x', "Couldn't find field", 10],
+    ['hist:keys=1x', 'Expecting numeric literal', 10],
+    ['hist:keys=comm', "Couldn't find field", 10],
+  ];
+  for (const [text, message, pos] of cases) {
+    const e = refusal(text);
+    t.same({ message: e.message, pos: e.pos, logged: e.logged }, { message, pos, logged: true }, text);
+  }
+  t.equal(refusal('hist:keys=$x').toErrorLog(), "hist:grp:ev: error: Couldn't find variable\n  Command: hist:keys=$x\n                      ^\n"
+    + "hist:grp:ev: error: Couldn't find field\n  Command: hist:keys=$x\n                     ^", 'a missing variable, then the field lookup: two entries');
+  t.equal(refusal('hist:keys=a if nope == 1').logged, false, '6.1: a trigger filter is refused without a log entry');
+  t.throws(() => parseEventTrigger('hist:keys=a if nope == 1', { ...opts, rules: filterRulesFor('6.12') }), FilterSyntaxError, '6.2+: logged as a filter error');
+  t.equal(refusal('hist:keys=nope').toErrorLog(), "hist:grp:ev: error: Couldn't find field\n  Command: hist:keys=nope\n                     ^");
+});
+
+t.test('refusals the kernel does not log: EINVAL only', async (t) => {
+  for (const text of ['hist', 'hist:vals=b', 'hist:keys=a:size=10', 'hist:keys=a:size=1000000', 'hist:keys=a,b,s,a', 'hist:keys=a:foo',
+    'hist:keys=a:vals=b,b,b', 'hist:keys=a if', 'traceon:abc', 'nosuch']) {
+    const e = refusal(text);
+    t.same({ logged: e.logged, errno: e.errno }, { logged: false, errno: 22 }, text);
+  }
+});
+
+t.test('stacktrace, traceon, traceoff: counts and filters', async (t) => {
+  t.same(parseEventTrigger('traceon', opts), { kind: 'traceon' });
+  t.same(parseEventTrigger('traceoff:5', opts), { kind: 'traceoff', count: 5n });
+  const s = parseEventTrigger('stacktrace:3 if a == 1', opts);
+  t.equal(s.kind, 'stacktrace');
+  t.equal(s.filter?.text, 'a == 1');
+});
+
+t.test('what the kernel takes and kprobe-bpf does not run is said so', async (t) => {
+  for (const text of ['hist:keys=a+b', 'hist:keys=a:x=b', 'hist:keys=a:onmax($x).save(a)', 'snapshot', '!hist:keys=a']) {
+    t.throws(() => parseEventTrigger(text, opts), TriggerUnsupportedError, text);
+  }
+});
+
+t.test('.percent, .graph and nohitcount: bad modifiers before 6.3, not run by kprobe-bpf after', async (t) => {
+  t.equal(refusal('hist:keys=a:vals=b.percent').message, 'Invalid field modifier');
+  const at612 = { ...opts, rules: filterRulesFor('6.12') };
+  for (const text of ['hist:keys=a:vals=b.percent', 'hist:keys=a:vals=b.graph', 'hist:keys=a:vals=b:nohitcount']) {
+    t.throws(() => parseEventTrigger(text, at612), TriggerUnsupportedError, text);
+  }
+});
