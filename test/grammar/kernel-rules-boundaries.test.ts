@@ -13,10 +13,10 @@ const K = 'p:g/a do_sys_openat2 ';
 const host = kallsymsHost('ffffffff81400000 T vfs_read\nffffffff81400200 T vfs_write\n', 2);
 const ARGS = Array.from({ length: 129 }, (_, i) => `a${i}=%di`);
 
-/** A probe line under kernel `v`: its readback, or `ERROR message @caret (logged|unlogged)`. */
+/** A probe line under kernel `v` without BTF (the host's must not decide): its readback, or `ERROR message @caret (logged|unlogged)`. */
 function probe(v: string, line: string): string {
   try {
-    return parseProbeCommands(line, { tracer: 'kprobe', rules: kernelRules(v).probe }).commands.map((c) => formatProbeCommand(c)).join('\n');
+    return parseProbeCommands(line, { tracer: 'kprobe', rules: kernelRules(v).probe, btf: null }).commands.map((c) => formatProbeCommand(c)).join('\n');
   } catch (e) {
     if (!(e instanceof ProbeSyntaxError)) throw e;
     return `ERROR ${e.message} @${e.caretColumn} ${e.logged ? 'logged' : 'unlogged'}`;
@@ -52,6 +52,7 @@ const BOUNDARIES: Record<string, [string, () => string, () => string][]> = {
   '6.6': [['filter CPUS{}', () => filter('6.5', 'a == CPUS{1}'), () => filter('6.6', 'a == CPUS{1}')]],
   '6.8': [['$comm with a non-string type', () => probe('6.7', `${K}$comm:u32`), () => probe('6.8', `${K}$comm:u32`)]],
   '6.9': [['$argN in a return probe', () => probe('6.8', 'r:g/a do_sys_openat2 $arg1'), () => probe('6.9', 'r:g/a do_sys_openat2 $arg1')]],
+  '6.10': [['%pd (a dentry name)', () => probe('6.9', `${K}x=%di:%pd`), () => probe('6.10', `${K}x=%di:%pd`)]],
   '6.12': [
     ['129 arguments', () => probe('6.11', K + ARGS.join(' ')), () => probe('6.12', K + ARGS.join(' '))],
     ['filter: the stacktrace field', () => filter('6.11', 'stacktrace == 1'), () => filter('6.12', 'stacktrace == 1')],
@@ -88,6 +89,10 @@ t.test('the answers on each side of each row', async (t) => {
     '6.6': [['filter CPUS{}', 'INVALID_VALUE', 'ok']],
     '6.8': [['$comm with a non-string type', `ERROR $comm and immediate-string only accepts string type @${K.length + 6} unlogged`, `ERROR $comm and immediate-string only accepts string type @${K.length + 6} logged`]],
     '6.9': [['$argN in a return probe', 'ERROR $arg* can be used only on function entry or exit @21 logged', 'r:g/a do_sys_openat2 arg1=$arg1']],
+    // the kernel builds %pd from its compile-time offsetof(struct dentry, d_name.name); kprobe-bpf takes it from
+    // BTF, and here is given none
+    '6.10': [['%pd (a dentry name)', `ERROR Unknown type is specified @${K.length + 6} logged`,
+      "ERROR %pd/%pD need the kernel's BTF (struct dentry and struct file offsets), and none was found @0 unlogged"]],
     '6.12': [
       ['129 arguments', K + ARGS.slice(0, 128).join(' '), `ERROR Too many arguments are specified @${K.length} unlogged`],
       ['filter: the stacktrace field', 'FIELD_NOT_FOUND', 'ok'],

@@ -69,7 +69,7 @@ t.test('schema violations name the field', async (t) => {
       'events[0].format.argFields[0].offset: not a non-negative integer'],
     ['an unknown print kind', { ...meta, events: [{ ...ev0, format: { ...ev0.format, argFields: [{ ...ev0.format.argFields[0]!, print: 'f64' }] } }] },
       'events[0].format.argFields[0].print: not one of u8|'],
-    ['an unknown place', { ...meta, events: [{ ...ev0, place: { kind: 'no-such-place' } }] }, 'events[0].place.kind: not one of symbol|address|file|file-symbol|function|tracepoint'],
+    ['an unknown place', { ...meta, events: [{ ...ev0, place: { kind: 'no-such-place' } }] }, 'events[0].place.kind: not one of symbol|address|file|file-symbol|event|function|tracepoint'],
     ['a place offset that is not a bigint', { ...meta, events: [{ ...ev0, place: { kind: 'symbol', symbol: 'x', offset: 5 } }] }, 'events[0].place.offset: not a tagged bigint'],
     ['no format', { ...meta, events: [{ ...ev0, format: undefined }] }, 'events[0].format: not an object'],
     ['events not a list', { ...meta, events: {} }, 'events: not a list'],

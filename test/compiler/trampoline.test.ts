@@ -1,3 +1,4 @@
+// Judged by llvm-objdump and bpftool (skipped without them), so it lives outside compiler/unit/, which must pass as nobody without LLVM.
 // f and t events compile to the program kinds made for them: sections libbpf
 // knows (fentry/, fexit/, tp_btf/), arguments read from the trampoline's u64
 // slots, fexit's return value in the slot after the arguments (counted from
@@ -7,18 +8,18 @@
 // bpftool for the function prototypes in the kernel's BTF.
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
-import { disassemble } from '../../../bpf/disasm.js';
-import { programFromAsm } from '../../../bpf/elf-writer.js';
-import { parseBtf } from '../../../bpf/btf.js';
-import { generateProgram } from '../../../compiler/codegen.js';
-import { compileDefinitions } from '../../../compiler/object.js';
-import type { ProbeProgram } from '../../../compiler/ir.js';
-import { argSlotsIn, VMLINUX_BTF } from '../../../compiler/trampoline-btf.js';
-import { ENDBR_WORDS } from '../../../compiler/trampoline-codegen.js';
-import { kernelRules, parseProbeCommands } from '../../../grammar/index.js';
-import type { ProbeDefinition } from '../../../grammar/ast.js';
-import { lowerProbe, type LowerOptions } from '../../../compiler/lower.js';
-import { objdumpSections, run, toolSkipReason, writeTemp } from '../../bpf/tools.js';
+import { disassemble } from '../../bpf/disasm.js';
+import { programFromAsm } from '../../bpf/elf-writer.js';
+import { parseBtf } from '../../bpf/btf.js';
+import { generateProgram } from '../../compiler/codegen.js';
+import { compileDefinitions } from '../../compiler/object.js';
+import type { ProbeProgram } from '../../compiler/ir.js';
+import { argSlotsIn, VMLINUX_BTF } from '../../compiler/trampoline-btf.js';
+import { ENDBR_WORDS } from '../../compiler/trampoline-codegen.js';
+import { kernelRules, parseProbeCommands } from '../../grammar/index.js';
+import type { ProbeDefinition } from '../../grammar/ast.js';
+import { lowerProbe, type LowerOptions } from '../../compiler/lower.js';
+import { objdumpSections, run, toolSkipReason, writeTemp } from '../bpf/tools.js';
 
 const rules = kernelRules('6.12').probe;
 /** vfs_read(struct file *, char __user *, size_t, loff_t *): four slots, as any kernel's BTF says. */
