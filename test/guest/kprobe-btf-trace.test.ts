@@ -30,7 +30,7 @@ const DEFINITIONS = [
   'p:kbtft/read ksys_read fd buf count',
   'r:kbtft/read_ret ksys_read $retval ip=%ip:symbol',
   // 6.9+: entry arguments by BTF name at the return (the kernel's entry data; ours an entry program and a map)
-  'r:kbtft/read_ent ksys_read fd count $retval',
+  'r:kbtft/read_ent ksys_read fd count $retval ip=%ip:symbol',
   'p:kbtft/open do_sys_openat2 dfd filename:ustring how->flags how->mode how',
   'r:kbtft/open_ret do_sys_openat2 $retval ip=%ip:symbol',
   'p:kbtft/filp do_filp_open dfd pathname->name:string name=pathname->name op->open_flag op->mode',

@@ -1,20 +1,21 @@
+// Judged by bpftool (skipped without it), so it lives outside compiler/unit/, which must pass as nobody without LLVM.
 // Two things a return or member access needs beyond one program's registers:
 // entry arguments of a return kprobe (an entry program saving them in a map,
 // the return program taking them out) and CO-RE member offsets (an `add`
 // carrying a .BTF.ext core_relo record, with one-member local types in .BTF).
 // bpftool reads the object's BTF as the independent judge of the local types.
 import t from 'tap';
-import { disassemble } from '../../../bpf/disasm.js';
-import { parseBtf, Kind } from '../../../bpf/btf.js';
-import { coreAccessString } from '../../../bpf/btf-core.js';
-import { readObject } from '../../../bpf/elf-reader.js';
-import { compileDefinitions } from '../../../compiler/object.js';
-import { coreAccessIn } from '../../../compiler/core-relo.js';
-import { ENTRY_DATA_MAP, wordSlot } from '../../../compiler/entry-data.js';
-import { BtfBuilder, IntEncoding } from '../../../bpf/btf.js';
-import type { FetchArg, MemberAccess, ProbeDefinition } from '../../../grammar/ast.js';
-import { kernelRules, parseProbeCommands } from '../../../grammar/index.js';
-import { run, toolSkipReason, writeTemp } from '../../bpf/tools.js';
+import { disassemble } from '../../bpf/disasm.js';
+import { parseBtf, Kind } from '../../bpf/btf.js';
+import { coreAccessString } from '../../bpf/btf-core.js';
+import { readObject } from '../../bpf/elf-reader.js';
+import { compileDefinitions } from '../../compiler/object.js';
+import { coreAccessIn } from '../../compiler/core-relo.js';
+import { ENTRY_DATA_MAP, wordSlot } from '../../compiler/entry-data.js';
+import { BtfBuilder, IntEncoding } from '../../bpf/btf.js';
+import type { FetchArg, MemberAccess, ProbeDefinition } from '../../grammar/ast.js';
+import { kernelRules, parseProbeCommands } from '../../grammar/index.js';
+import { run, toolSkipReason, writeTemp } from '../bpf/tools.js';
 
 const rules = kernelRules('6.12').probe;
 const def = (line: string): ProbeDefinition => parseProbeCommands(line, { rules }).commands[0] as ProbeDefinition;
