@@ -125,6 +125,8 @@ export interface FilteredDefinitions {
   readonly filters: ReadonlyMap<string, CheckedFilter>;
   /** The events' hist triggers (--trigger). */
   readonly hists?: readonly HistPlan[];
+  /** --btf FILE: the kernel BTF the lines were checked against, which compiling them reads too. */
+  readonly btf?: string;
 }
 
 /**
@@ -152,19 +154,21 @@ export async function readFilteredDefinitions(v: InputValues): Promise<FilteredD
   }
   const resolved = await resolveFilters(defs, writes, v.kernel);
   if (!resolved) return undefined;
-  if (!v.trigger?.length) return { defs, filters: resolved.filters };
+  const btf = v.btf !== undefined ? { btf: v.btf } : {};
+  if (!v.trigger?.length) return { defs, filters: resolved.filters, ...btf };
   const { histPlans, readTriggers } = await import('./trigger-input.js');
   const triggers = await readTriggers(defs, v.trigger, v.kernel);
   const hists = triggers && await histPlans(triggers);
-  return hists && { defs, filters: resolved.filters, hists };
+  return hists && { defs, filters: resolved.filters, hists, ...btf };
 }
 
 /** Compiles the definitions with their filters; a filter BPF cannot express is reported (resolves to undefined). */
 export async function compileFiltered(input: FilteredDefinitions, opts: Omit<ObjectOptions, 'filters' | 'hists'>): Promise<CompiledObject | undefined> {
   const { compileDefinitions } = await import('../compiler/object.js');
   const { FilterCodegenError } = await import('../compiler/filter-codegen.js');
+  const { btfLowerOptions } = await import('../compiler/lower.js');
   try {
-    return compileDefinitions(input.defs, { ...opts, filters: input.filters, ...(input.hists ? { hists: input.hists } : {}) });
+    return compileDefinitions(input.defs, { ...opts, ...btfLowerOptions(input.btf), filters: input.filters, ...(input.hists ? { hists: input.hists } : {}) });
   } catch (e) {
     if (!(e instanceof FilterCodegenError)) throw e;
     process.stderr.write(`kprobe-bpf: filter not compiled: ${e.message}\n`);

@@ -45,6 +45,15 @@ export interface LowerOptions {
   readonly entryArgs?: boolean;
 }
 
+/**
+ * What the compiler reads from a kernel BTF other than the running kernel's
+ * (--btf FILE, the BTF the lines were checked against): member offsets for
+ * CO-RE accesses and fexit's argument slots. Undefined: the running kernel's.
+ */
+export function btfLowerOptions(btfFile: string | undefined): Pick<LowerOptions, 'coreTypes' | 'functionSlots'> {
+  return btfFile === undefined ? {} : { coreTypes: btfCoreTypes(btfFile), functionSlots: btfFunctionSlots(btfFile) };
+}
+
 /** kernel: MAX_STRING_SIZE (PATH_MAX), a string's bytes including its NUL. */
 export const MAX_STRING_SIZE = 4096;
 

@@ -62,7 +62,9 @@ export type FetchArg =
   | { readonly kind: 'stackp' }                                 // $stack
   | { readonly kind: 'retval' }                                 // $retval
   | { readonly kind: 'comm' }                                   // $comm
-  | { readonly kind: 'arg'; readonly index: number; readonly atEntry?: true } // $argN or a BTF parameter, 1-based; atEntry: read in a return probe from the entry
+  // $argN or a BTF parameter, 1-based (a tracepoint probe's counted after its hidden `void *__data`,
+  // as the kernel's tprobe counts them); atEntry: read in a return probe from the entry
+  | { readonly kind: 'arg'; readonly index: number; readonly atEntry?: true }
   | { readonly kind: 'imm'; readonly value: bigint }            // \IMM
   | { readonly kind: 'immstr'; readonly value: string }         // \"str"
   | { readonly kind: 'memaddr'; readonly address: bigint }      // @ADDR

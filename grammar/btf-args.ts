@@ -16,9 +16,15 @@ import type { ProbeRules } from './kernel-rules/index.js';
  * funcname and TPARG_FL_TPOINT). Shared by kprobes, fprobes and tprobes.
  */
 export interface ProbeSite {
-  /** kernel: ctx->funcname — the function whose prototype names the arguments. */
+  /**
+   * kernel: ctx->funcname — the function whose prototype names the arguments;
+   * for a tracepoint probe, the tracepoint's name (see BtfLineContext.query).
+   */
   readonly funcName?: string;
-  /** TPARG_FL_TPOINT: the prototype's first parameter (the tracepoint's `void *__data`) is hidden. */
+  /**
+   * TPARG_FL_TPOINT: a tracepoint probe. Its prototype is its probe stub's,
+   * whose first parameter (`void *__data`) is hidden.
+   */
   readonly tracepoint?: boolean;
   /**
    * The kernel's BTF, opened only when an argument needs it. Absent (or
@@ -46,6 +52,8 @@ export interface LastType {
 export class BtfLineContext {
   private proto: FuncProto | undefined;
   private params: readonly FuncParam[] = [];
+  /** The tracepoint's hidden `__data` (what params[-1] reads in the kernel), else undefined. */
+  private hidden: FuncParam | undefined;
   private btfFile: KernelBtf | undefined | null = null;
 
   constructor(readonly site: ProbeSite) {}
@@ -63,16 +71,37 @@ export class BtfLineContext {
   get nrParams(): number { return this.params.length; }
   param(i: number): FuncParam | undefined { return this.params[i]; }
 
-  /** kernel: query_btf_context — true when the function's prototype is known (then kept). */
+  /**
+   * Parameter `i` as the kernel's ctx->params[i] reads it, where i may be -1
+   * (sprint_nth_btf_arg for `$arg0`): before a tracepoint's visible
+   * parameters that is its hidden `__data`; before a function's, the
+   * prototype's own header, whose word read as a name offset names nothing.
+   */
+  paramAt(i: number): FuncParam | undefined { return i >= 0 ? this.params[i] : i === -1 ? this.hidden : undefined; }
+
+  /**
+   * kernel: query_btf_context — true when the function's prototype is known
+   * (then kept). A tracepoint probe's funcname is its probe stub's kallsyms
+   * name, `__probestub_TP` (trace_fprobe.c: find_tracepoint, then
+   * kallsyms_lookup of tpoint->probestub); a tracepoint the kernel does not
+   * find yet (a module's, armed when it loads) keeps its own name. The
+   * stub's FUNC in BTF stands for the tracepoint being there.
+   */
   query(): boolean {
     if (this.proto) return true;
     const name = this.site.funcName;
     const btf = this.kernelBtf();
     if (name === undefined || !btf) return false;
-    const proto = btf.funcProto(name);
+    const proto = (this.site.tracepoint ? btf.funcProto(`__probestub_${name}`) : undefined) ?? btf.funcProto(name);
     if (!proto) return false;
     this.proto = proto;
-    this.params = this.site.tracepoint ? proto.params.slice(1) : proto.params;
+    // kernel: the first parameter hidden only when there is one (btf_get_func_param gives NULL for none)
+    if (this.site.tracepoint && proto.params.length > 0) {
+      this.hidden = proto.params[0];
+      this.params = proto.params.slice(1);
+    } else {
+      this.params = proto.params;
+    }
     return true;
   }
 
@@ -147,8 +176,9 @@ export function parseBtfArg(host: BtfArgHost, varname: string): FetchArg {
       if (line.param(i)!.name === split.head) { index = i; break; }
     }
     if (index < 0) host.fail('NO_BTFARG');
-    // a tracepoint's parameters are counted after its hidden __data
-    const n = index + 1 + (line.site.tracepoint ? 1 : 0);
+    // 1-based like $argN; a tracepoint's counted after its hidden __data, as $argN's are
+    // (the kernel's code->param = i + 1 there, and tp_btf's context has no __data: compiler/trampoline.ts)
+    const n = index + 1;
     if (host.atFunctionEntry) {
       host.setOp('ARG');
       leaf = { kind: 'arg', index: n };
@@ -309,9 +339,11 @@ export function expandMetaArgs(log: ArgvLog, words: readonly string[], entryOrEx
   let used = 0;
   const sprint = (idx: number, type: string): void => {
     if (idx >= line.nrParams) log.refuse('NO_BTFARG', 0);
-    // kernel: params[-1] is the prototype's own header, whose "name" lies past the strings
-    if (idx < 0) log.refuse('NO_BTF_ENTRY', 0);
-    const text = `${line.param(idx)!.name}${type}`;
+    // kernel: params[-1] is the prototype's own header, whose "name" lies past the strings (a
+    // tracepoint's hidden __data, which then names no visible parameter: NO_BTFARG when parsed)
+    const param = line.paramAt(idx);
+    if (param === undefined) log.refuse('NO_BTF_ENTRY', 0);
+    const text = `${param.name}${type}`;
     if (Buffer.byteLength(text) >= MAX_BTF_ARGS_LEN - used) log.refuse('ARGS_2LONG', 0);
     out.push(text);
     used += Buffer.byteLength(text) + 1;

@@ -7,7 +7,8 @@ import type { ProbeDefinition, ProbePoint } from './ast.js';
 import { kstrtouint } from './kstrto.js';
 import { DEFAULT_GROUP, MAX_EVENT_NAME_LEN } from './names.js';
 import type { ArgContext } from './rules.js';
-import { argsWithin, checkArgSymbols, checkVarArgs, eventName, type Log, parseArgs } from './probe.js';
+import { BtfLineContext } from './btf-args.js';
+import { btfArgWords, checkArgSymbols, eventName, type LineOptions, type Log, parseArgs } from './probe.js';
 
 /** kernel: RETHOOK_MAXACTIVE_MAX. */
 const RETHOOK_MAXACTIVE_MAX = 4096n;
@@ -67,7 +68,7 @@ export function fprobeEventName(tracepoint: boolean, symbol: string, isReturn: b
 }
 
 /** kernel: __trace_fprobe_create. */
-export function parseFprobe(log: Log, argv: readonly string[], source: string): ProbeDefinition {
+export function parseFprobe(log: Log, argv: readonly string[], source: string, opts: Pick<LineOptions, 'btf'>): ProbeDefinition {
   const a0 = argv[0]!;
   const tracepoint = a0[0] === 't';
   const tracer = tracepoint ? 'tprobe' : 'fprobe';
@@ -81,9 +82,15 @@ export function parseFprobe(log: Log, argv: readonly string[], source: string): 
   }
   const named = colon >= 0 ? eventName(log, a0, colon + 1) : {};
   const event = named.event ?? fprobeEventName(tracepoint, symbol, isReturn);
-  const ctx: ArgContext = { kernel: true, isReturn, fentry: !isReturn, fprobe: true, rules: log.rules };
-  checkVarArgs(log, argv.slice(2), ctx);
-  const words = argsWithin(log, argv.slice(2));
+  // kernel: TPARG_FL_KERNEL | TPARG_FL_FPROBE, and FENTRY or RETURN (a tprobe: FENTRY | TPOINT), so BTF
+  // arguments, $arg*, $argN renaming and %pd/%pD follow the same rules as a kprobe's at a function's
+  // entry or exit; ctx.funcname is the symbol as written (MOD: included, found in no BTF then), or
+  // the tracepoint's probe stub (btf-args.ts BtfLineContext.query)
+  const line = new BtfLineContext({
+    funcName: symbol, ...(tracepoint ? { tracepoint: true } : {}), ...(opts.btf ? { btf: opts.btf } : {}),
+  });
+  const ctx: ArgContext = { kernel: true, isReturn, fentry: !isReturn, fprobe: true, rules: log.rules, line };
+  const words = btfArgWords(log, argv.slice(2), ctx);
   const symbols: string[] = [];
   const args = parseArgs(log, words, ctx, symbols);
   // kernel: register_fprobe -> ftrace_set_filter(symbol): a name no function can match (a

@@ -187,37 +187,28 @@ export function argsWithin(log: Log, words: readonly string[]): readonly string[
   throw log.error('TOO_MANY_ARGS', 0);
 }
 
-/** kernel: argv_has_var_arg + traceprobe_expand_meta_args, without BTF (kernels with BTF arguments). */
-export function checkVarArgs(log: Log, words: readonly string[], ctx: ArgContext): void {
-  if (!ctx.rules.btfArgs) return;
-  let found = false;
-  let star = -1;
-  const entryOrExit = ctx.kernel && ((ctx.rules.exitArgs && ctx.isReturn) || ctx.fentry);
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i]!;
-    if (!w.startsWith('$arg')) continue;
-    log.index = i + 2;
-    if (!entryOrExit) throw log.error('NOFENTRY_ARGS', 0);
-    if (/^[0-9]/.test(w.slice(4))) { found = true; continue; }
-    if (w[4] !== '*') throw log.error('BAD_VAR', 0);
-    if (star >= 0) throw log.error('DOUBLE_ARGS', 0);
-    found = true;
-    star = i;
-  }
-  // $arg* needs the function's BTF (the kernel: NOSUP_BTFARG without BTF).
-  if (found && star >= 0) throw log.error('NOSUP_BTFARG', 0);
-}
-
 /**
- * kernel: traceprobe_expand_meta_args on kernels with BTF arguments: `$arg*`
- * and bare `$argN` words become the function's parameter names. Errors of
- * the expanded words are reported at the original word of the same index, as
- * the kernel's log (which keeps the original argv) does.
+ * The words a kprobe, fprobe or tprobe definition parses as its arguments, in
+ * the kernel's order (__trace_kprobe_create, __trace_fprobe_create):
+ * traceprobe_expand_meta_args on kernels with BTF arguments (`$arg*` and bare
+ * `$argN` words become the function's parameter names; errors of the
+ * expanded words are reported at the original word of the same index, as the
+ * kernel's log, which keeps the original argv, does), then MAX_TRACE_ARGS,
+ * then traceprobe_expand_dentry_args (6.10: `:%pd`/`:%pD`).
  */
-function btfExpandedArgs(log: Log, words: readonly string[], ctx: ArgContext): readonly string[] {
-  if (!ctx.rules.btfArgs) return words;
-  const entryOrExit = ctx.kernel && ((ctx.rules.exitArgs && ctx.isReturn) || ctx.fentry);
-  return expandMetaArgs(log, words, entryOrExit, ctx.line!);
+export function btfArgWords(log: Log, words: readonly string[], ctx: ArgContext): readonly string[] {
+  let out = words;
+  if (ctx.rules.btfArgs) {
+    const entryOrExit = ctx.kernel && ((ctx.rules.exitArgs && ctx.isReturn) || ctx.fentry);
+    out = expandMetaArgs(log, out, entryOrExit, ctx.line!);
+  }
+  out = argsWithin(log, out);
+  if (ctx.rules.dentryArgs) {
+    const expanded = expandDentryArgs(out, ctx.line!);
+    if (!expanded) throw log.silent("%pd/%pD need the kernel's BTF (struct dentry and struct file offsets), and none was found");
+    out = expanded;
+  }
+  return out;
 }
 
 /** Neither kallsyms nor a module holds a name that is empty or starts with a digit. */
@@ -314,13 +305,7 @@ function parseKprobe(log: Log, argv: readonly string[], source: string, opts: Li
     ...(opts.btf ? { btf: opts.btf } : {}),
   });
   const ctx: ArgContext = { kernel: true, isReturn, fentry, rules, line };
-  let words = btfExpandedArgs(log, argv.slice(2), ctx);
-  words = argsWithin(log, words);
-  if (rules.dentryArgs) {
-    const expanded = expandDentryArgs(words, line);
-    if (!expanded) throw log.silent("%pd/%pD need the kernel's BTF (struct dentry and struct file offsets), and none was found");
-    words = expanded;
-  }
+  const words = btfArgWords(log, argv.slice(2), ctx);
   const symbols: string[] = [];
   const args = parseArgs(log, words, ctx, symbols);
   checkArgSymbols(log, symbols);
@@ -367,7 +352,7 @@ export function parseCommand(
   if (tracer === 'fprobe' || tracer === 'tprobe') {
     // kernel: dyn_event ops that know no 'f'/'t' all cancel, a bare -EINVAL (6.1)
     if (!opts.rules.fprobeEvents || (c !== 'f' && c !== 't')) throw log.silent(`unknown command '${argv[0]}': a definition starts with p, r or -`);
-    return parseFprobe(log, argv, source);
+    return parseFprobe(log, argv, source, opts);
   }
   if (c !== 'p' && c !== 'r') throw log.silent(`unknown command '${argv[0]}': a definition starts with p, r or -`);
   if (argv.length < 2) throw log.silent('a definition needs a probe place');

@@ -11,7 +11,7 @@
 // the header counts them), 'pipe' streams lines as they come (trace_pipe has
 // no header). --json streams one object per line in either mode.
 import type { EventFormat, ProbeSite } from '../compiler/abi.js';
-import { AttachRegistry, attachBpfProbe, type ProbeAttachment, type Scope } from './attach/index.js';
+import { AttachRegistry, attachBpfProbe, attachOrder, type ProbeAttachment, type Scope } from './attach/index.js';
 import { Kallsyms, emptyKallsyms } from './kallsyms.js';
 import { PerfReader, mapRingBuffer, type RingHandler } from './ring/index.js';
 import { TracePrinter, fdSink, ftraceHeader, type Sink } from './printer/index.js';
@@ -137,7 +137,7 @@ export class TraceSession {
     mark('session setup (-c spawn, rings)');
     this.registry.hook();
     try {
-      for (const e of this.events) {
+      for (const e of attachOrder(this.events)) {
         // the entry program first: a return seen before it is attached finds no entry words and makes no record
         if (e.entryProgFd !== undefined) {
           const { maxactive: _maxactive, ...site } = e.def;

@@ -87,6 +87,7 @@ async function loadInput(values: InputValues, objects: readonly string[], sleepa
   if (input === undefined) return undefined;
   if (input.defs.length === 0) return 'no probe definitions given (-e LINE, -f FILE or OBJ.o)';
   const { compileDefinitions } = await import('../../compiler/object.js');
+  const { btfLowerOptions } = await import('../../compiler/lower.js');
   const { COMPILE_OPTIONS } = await import('../compile-options.js');
   const { onlineCpus } = await import('../../runtime/sys/cpu-list.js');
   // the BPF ring buffer sized to the records and this machine's CPUs (compiler/abi.ts ringbufBytes)
@@ -97,7 +98,7 @@ async function loadInput(values: InputValues, objects: readonly string[], sleepa
   return {
     object: compiled.object,
     definitions: input.defs,
-    recompileAtomic: () => compileDefinitions(input.defs, { ...COMPILE_OPTIONS, sleepable: false, scoped, filters: input.filters, noTrace, ...hists }).object,
+    recompileAtomic: () => compileDefinitions(input.defs, { ...COMPILE_OPTIONS, ...btfLowerOptions(input.btf), sleepable: false, scoped, filters: input.filters, noTrace, ...hists }).object,
     ...hists,
   };
 }

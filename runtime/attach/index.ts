@@ -64,4 +64,4 @@ export { PerfProbe, type ProbeAttachment, type ProbeKindName, type Scope } from 
 export { attachUprobe, describeUprobe, uprobeTarget, type UprobeTarget } from './uprobe.js';
 export { readPmu, type DynamicPmu } from './pmu.js';
 export { attachTracepoint, tracepointId } from './tracepoint.js';
-export { TracingLink, attachTracing, openTracingLink, trampolineKind } from './trampoline.js';
+export { TracingLink, attachOrder, attachTracing, openTracingLink, trampolineKind } from './trampoline.js';

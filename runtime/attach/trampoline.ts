@@ -22,6 +22,18 @@ export function trampolineKind(def: ProbeSite): ProbeKindName {
   return def.isReturn ? 'fexit' : 'fentry';
 }
 
+/**
+ * The order to attach events in so that programs sharing a trampoline run in
+ * definition order, as the kernel's own fprobes on one function do: each new
+ * fentry/fexit link goes first in its trampoline's list (kernel/bpf/trampoline.c
+ * __bpf_trampoline_link_prog: hlist_add_head), so fprobe events attach last
+ * to first. Everything else keeps its order (a tracepoint appends each new
+ * probe: tp_btf programs run in attach order).
+ */
+export function attachOrder<T extends { readonly def: Pick<ProbeSite, 'tracer'> }>(events: readonly T[]): T[] {
+  return [...events.filter((e) => e.def.tracer !== 'fprobe'), ...events.filter((e) => e.def.tracer === 'fprobe').reverse()];
+}
+
 function describe(def: ProbeSite): string {
   const p = def.point;
   const where = p.kind === 'tracepoint' ? p.name : p.kind === 'function' ? `${p.module ? `${p.module}:` : ''}${p.symbol}` : `${def.group}/${def.event}`;

@@ -66,6 +66,19 @@ t.test('arguments are context slots; fexit\'s return value follows the arguments
   t.same(under(listing(lower('t sched_switch p=+8($arg2):u32')), 'p=+8($arg2):u32').slice(0, 1), ['r3 = *(u64 *)(r6 + 8)']);
 });
 
+t.test('BTF arguments read the slots $argN reads: fentry by position, tp_btf after the hidden __data', { skip: existsSync(VMLINUX_BTF) ? undefined : 'no kernel BTF' }, async (t) => {
+  t.same(under(listing(lower('f vfs_read count')), 'count=count').slice(0, 1), ['r3 = *(u64 *)(r6 + 16)'], 'count is vfs_read\'s third argument: slot 2');
+  t.same(under(listing(lower('f vfs_read%return count')), 'count=count').slice(0, 1), ['r3 = *(u64 *)(r6 + 16)'], 'at the exit too (fexit sees the entry arguments)');
+  // sched_switch(void *__data, bool preempt, struct task_struct *prev, ...): tp_btf's ctx starts at preempt
+  const sw = listing(lower('t sched_switch preempt prev p=$arg2'));
+  t.same(under(sw, 'preempt=preempt').slice(0, 1), ['r3 = *(u64 *)(r6 + 0)'], 'preempt: slot 0');
+  t.same(under(sw, 'prev=prev').slice(0, 1), ['r3 = *(u64 *)(r6 + 8)'], 'prev: slot 1');
+  t.same(under(sw, 'p=$arg2').slice(0, 1), ['r3 = *(u64 *)(r6 + 8)'], '$arg2 is prev as well: one convention');
+  const chain = lower('t sched_switch prev->pid').fetches[0]!;
+  t.same(chain.source, { op: 'ctx', offset: 8 }, 'a member chain starts at prev\'s slot');
+  t.match(chain.store, { op: 'mem', size: 4, core: { root: { name: 'task_struct', member: { name: 'pid' } } } }, 'and reads pid through a CO-RE access');
+});
+
 t.test('fexit\'s __probe_ret_ip is read from the trampoline\'s frame', async (t) => {
   const ret = under(listing(lower('f vfs_read%return')), '__probe_ret_ip');
   // ctx + (4 argument slots + return value + saved rbp + return into the function) * 8

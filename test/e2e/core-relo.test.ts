@@ -70,3 +70,25 @@ t.test('a task_struct member compiled against 6.12\'s BTF reads right on this ke
     t.same(m && [Number(m[1]), Number(m[2])], [l.pid, l.pid], `prev->pid and prev->tgid are the switching task's: ${l.body}`);
   }
 });
+
+t.test('the CLI\'s own path: `t sched_switch prev->pid` compiled with --btf of 6.12, traced here', { skip }, async (t) => {
+  const dir = scratchDir();
+  const btf612 = join(dir, 'btf612');
+  t.equal(run('llvm-objcopy', ['--dump-section', `.BTF=${btf612}`, GUEST_VMLINUX, join(dir, 'vmlinux.tmp')]).status, 0, '6.12\'s .BTF extracted');
+  const pid612 = memberOffset(btf612, 'task_struct', 'pid');
+  t.not(pid612, memberOffset(VMLINUX_BTF, 'task_struct', 'pid'), 'the layouts differ');
+  const file = join(dir, 'core-cli.o');
+  // a tprobe's parameters by name (its probe stub's prototype in 6.12's BTF), member chains as CO-RE accesses
+  const c = await runCli(['compile', '--kernel', '6.12', '--btf', btf612, '-e', 't:kbpfc/sw sched_switch pid=prev->pid tgid=prev->tgid', '-o', file]);
+  t.equal(c.code, 0, 'compile --btf', { stderr: c.stderr });
+  const local = run('bpftool', ['btf', 'dump', 'file', file, 'format', 'raw']).stdout;
+  t.match(local, new RegExp(`STRUCT 'task_struct' size=\\d+ vlen=1\\n\\t'pid' type_id=\\d+ bits_offset=${pid612 * 8}`), 'the member\'s offset is 6.12\'s (from --btf), not this kernel\'s');
+  const r = await withKernelLock(() => runCli(['trace', file, '-c', '/bin/true']));
+  t.equal(r.code, 0, 'loaded and traced', { stderr: r.stderr });
+  const lines = parseTrace(r.stdout).lines;
+  t.ok(lines.length >= 2, `${lines.length} sched_switch lines of the command`);
+  for (const l of lines) {
+    const m = /pid=(-?\d+) tgid=(-?\d+)$/.exec(l.body);
+    t.same(m && [Number(m[1]), Number(m[2])], [l.pid, l.pid], `prev->pid and prev->tgid are the switching task's: ${l.body}`);
+  }
+});

@@ -18,12 +18,13 @@ import { spawnSync } from 'node:child_process';
 import { release } from 'node:os';
 import { Kind } from '../../bpf/btf.js';
 import { runningKernelBtf, type KernelBtf } from '../../bpf/btf-kernel.js';
-import { kernelRules, parseProbeCommands, ProbeSyntaxError } from '../../grammar/index.js';
-import { describeDisagreement, diffLines, readEvents as readEventsOf, type Disagreement } from '../lib/grammar-diff.js';
+import { kernelRules } from '../../grammar/index.js';
+import { caretUnknownError, describeDisagreement, diffLines, readEvents as readEventsOf, sameButCaret } from '../lib/grammar-diff.js';
 import { TRACEFS, withKernelLock } from '../lib/kernel.js';
 import { notInGuestReason } from './env.js';
 import { dynamicEventsSkipReason } from './ftrace.js';
 import { readKallsyms } from './kdiff.js';
+import { membersOf } from './btf-members.js';
 import { probeOffset } from './kprobe-site.js';
 
 const skip = notInGuestReason() ?? dynamicEventsSkipReason('kprobe');
@@ -38,18 +39,6 @@ const G = 'kbtf';
 const FUNCTIONS = ['vfs_read', 'ksys_read', 'do_sys_openat2', 'do_exit', 'getname', 'd_path', 'wake_up_process', 'schedule', 'kfree'];
 
 const MEMBERS_PER_STRUCT = 8;
-
-/** Named members of the struct a pointer type points to, with the kind of each. */
-function membersOf(btf: KernelBtf, ptrType: number): { name: string; kind: number; pointee?: number }[] {
-  const ptr = btf.skipModifiers(ptrType);
-  if (ptr.type.kind !== Kind.PTR) return [];
-  const s = btf.skipModifiers(ptr.type.type ?? 0);
-  if (s.type.kind !== Kind.STRUCT && s.type.kind !== Kind.UNION) return [];
-  return (s.type.members ?? []).filter((m) => m.name !== '').map((m) => {
-    const mt = btf.skipModifiers(m.type);
-    return { name: m.name, kind: mt.type.kind, ...(mt.type.kind === Kind.PTR ? { pointee: m.type } : {}) };
-  });
-}
 
 /** The generated lines for one function. */
 function linesFor(btf: KernelBtf, f: string): string[] {
@@ -154,21 +143,6 @@ function corpus(btf: KernelBtf | undefined, have: (f: string) => boolean): strin
   return [...new Set([...lines, ...CHAINS.filter((l) => have(l.split(' ')[1]!.replace(/\+.*$/, '')))])];
 }
 
-/** Our error for the line, when `parse` marks its caret as not the kernel's (see the header). */
-function caretUnknown(line: string, rules: ReturnType<typeof kernelRules>['probe']): ProbeSyntaxError | undefined {
-  try {
-    parseProbeCommands(line, { tracer: 'kprobe', rules });
-  } catch (e) {
-    if (e instanceof ProbeSyntaxError && e.caretUnknown) return e;
-  }
-  return undefined;
-}
-
-/** The two error_log entries agree but for the caret line. */
-const sameButCaret = (d: Disagreement): boolean =>
-  !d.kernel.accepted && !d.ours.accepted && d.kernel.log.length === 1 && d.ours.log.length === 1
-  && d.kernel.log[0]!.split('\n').slice(0, 2).join('\n') === d.ours.log[0]!.split('\n').slice(0, 2).join('\n');
-
 t.test('BTF arguments: `parse` with the guest kernel\'s rules and BTF agrees with its kprobe_events', { skip }, async (t) => {
   spawnSync('modprobe', ['binfmt_misc']); // for the MOD:SYM line
   const ks = readKallsyms();
@@ -187,7 +161,7 @@ t.test('BTF arguments: `parse` with the guest kernel\'s rules and BTF agrees wit
   t.comment(`BTF argument differential, rules of ${rules.version} (${release()}): ${lines.length - run.disagreements.length}/${lines.length} lines agree (${run.accepted} accepted by the kernel)`);
   let unknownCarets = 0;
   for (const d of run.disagreements) {
-    if (sameButCaret(d) && caretUnknown(d.line, rules)) {
+    if (sameButCaret(d) && caretUnknownError(d.line, { tracer: 'kprobe', rules })) {
       unknownCarets++;
       t.pass(`the kernel's caret after a member chain is a pointer difference, message and command agree: ${d.line}`);
       continue;

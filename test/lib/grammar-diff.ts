@@ -128,6 +128,25 @@ export function describeDisagreement(d: Disagreement): string {
   ].join('\n');
 }
 
+/** The two error_log entries agree but for the caret line. */
+export const sameButCaret = (d: Disagreement): boolean =>
+  !d.kernel.accepted && !d.ours.accepted && d.kernel.log.length === 1 && d.ours.log.length === 1
+  && d.kernel.log[0]!.split('\n').slice(0, 2).join('\n') === d.ours.log[0]!.split('\n').slice(0, 2).join('\n');
+
+/**
+ * Our error for the line when `parse` marks its caret as not the kernel's: 6.12
+ * reports an error after a member chain's last field at a pointer difference
+ * with NULL (trace_probe.c parse_btf_field), so its caret is no position.
+ */
+export function caretUnknownError(line: string, opts: ParseOptions): ProbeSyntaxError | undefined {
+  try {
+    parseProbeCommands(line, opts);
+  } catch (e) {
+    if (e instanceof ProbeSyntaxError && e.caretUnknown) return e;
+  }
+  return undefined;
+}
+
 /** Disagreements understood and recorded, each with both answers exactly as seen. */
 export interface KnownDisagreements { readonly why: string; readonly cases: readonly Disagreement[] }
 
