@@ -18,6 +18,7 @@
 // byte a sleepable string fetch faults a page in with), fp-24 the address of
 // the string being fetched (sleepable only, kept across its retries), fp-32
 // the char ** of an array of strings.
+import { countInMap } from './map-counter.js';
 import {
   R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9, sizeFieldFor, type Reg,
 } from '../bpf/insn.js';
@@ -380,16 +381,7 @@ function emitProbeIp(e: Emitter, p: ProbeProgram): AsmItem[] {
 
 /** misses[eventId] += 1 (the profile's misses); r0 is clobbered. */
 function countMiss(e: Emitter, eventId: number): AsmItem[] {
-  return [
-    st(sizeFieldFor(4), R10, KEY_SLOT, eventId),
-    mov64Reg(R2, R10), alu64Imm('add', R2, KEY_SLOT),
-    ldMapFd(R1, MISSES_MAP),
-    call(Helper.map_lookup_elem),
-    jmpImm('jeq', R0, 0, e.exitLabel),
-    ldx(sizeFieldFor(8), R1, R0, 0),
-    alu64Imm('add', R1, 1),
-    stx(sizeFieldFor(8), R0, 0, R1),
-  ];
+  return countInMap(MISSES_MAP, KEY_SLOT, eventId, e.exitLabel);
 }
 
 /** How a program gets the memory its record is built in (into r7, ctx into r6) and hands the record over. */

@@ -6,9 +6,10 @@
 // bpf_get_current_comm at the hit, as the kernel's `cpu` and `comm`), so no
 // helper is called. &&/||/! compile to jumps with short-circuit: predicates
 // have no side effects, so any order gives the kernel's answer.
+import { countInMap } from './map-counter.js';
 import { R0, R1, R10, R2, R3, R6, R7, sizeFieldFor, type Reg } from '../bpf/insn.js';
 import {
-  type AsmItem, type JmpName, Helper, alu64Imm, alu64Reg, annotate, call, isLabel, ja, jmpImm, jmpReg, label, ldImm64, ldMapFd, ldx, mov64Reg, st, stx,
+  type AsmItem, type JmpName, Helper, alu64Imm, alu64Reg, annotate, call, isLabel, ja, jmpImm, jmpReg, label, ldImm64, ldx, mov64Reg, st, stx,
 } from '../bpf/asm.js';
 import type { CheckedExpr, CheckedFilter, CheckedPredicate, Compare, PredicateTest } from '../grammar/filter/index.js';
 import { regexMatch } from '../grammar/filter/regex.js';
@@ -255,15 +256,7 @@ function stageTest(t: FilterTarget, stage: FilterStage, whole: CheckedExpr, reje
 
 /** filtered[eventId] += 1 (the profile counts a dropped record as a hit, as the kernel's nhit does), then return. */
 function countFiltered(eventId: number, exit: string): AsmItem[] {
-  return [
-    st(sizeFieldFor(4), R10, KEY_SLOT, eventId),
-    mov64Reg(R2, R10), alu64Imm('add', R2, KEY_SLOT),
-    ldMapFd(R1, FILTERED_MAP),
-    call(Helper.map_lookup_elem),
-    jmpImm('jeq', R0, 0, exit),
-    ldx(sizeFieldFor(8), R1, R0, 0), alu64Imm('add', R1, 1), stx(sizeFieldFor(8), R0, 0, R1),
-    ja(exit),
-  ];
+  return [...countInMap(FILTERED_MAP, KEY_SLOT, eventId, exit), ja(exit)];
 }
 
 /** Where the window before the record starts: below every fixed stack slot of codegen.ts and the filter (fp-4 .. fp-56). */

@@ -8,6 +8,7 @@
 // Stack: the key at HIST_STACK_BASE, the new entry's value after it (the
 // kernel's HIST_KEY_SIZE_MAX of 384 bytes plus at most 40 value bytes fit
 // below the slots codegen.ts and the filters use, fp-40 and up).
+import { countInMap } from './map-counter.js';
 import { R0, R1, R10, R2, R3, R4, R7, Size, sizeFieldFor, type Reg } from '../bpf/insn.js';
 import {
   type AsmInsn, type AsmItem, Helper, alu64Imm, alu64Reg, annotate, call, ja, jmpImm, label, ldImm64, ldMapFd, ldx, mov64Imm, mov64Reg, st, stx,
@@ -171,12 +172,7 @@ export function emitRecordFilterGate(t: FilterTarget, filter: CheckedFilter, eve
     label(reject),
     ...annotate('the filter drops the record: count the hit, release the record', [
       ...release,
-      st(sizeFieldFor(4), R10, DROP_SLOT, eventId),
-      mov64Reg(R2, R10), alu64Imm('add', R2, DROP_SLOT),
-      ldMapFd(R1, FILTERED_MAP),
-      call(Helper.map_lookup_elem),
-      jmpImm('jeq', R0, 0, exit),
-      ldx(sizeFieldFor(8), R1, R0, 0), alu64Imm('add', R1, 1), stx(sizeFieldFor(8), R0, 0, R1),
+      ...countInMap(FILTERED_MAP, DROP_SLOT, eventId, exit),
       ja(exit),
     ]),
     label(send),
