@@ -44,6 +44,18 @@ export function ringbufBytes(recordBytes: number, cpus: number): number {
   return bytes;
 }
 
+/** enum trace_flag_type (kernel/trace/trace.h): the bits of an entry's common_flags, set by the program, read by the printer. */
+export const TRACE_FLAG = {
+  IRQS_OFF: 0x01,
+  NEED_RESCHED_LAZY: 0x02,
+  NEED_RESCHED: 0x04,
+  HARDIRQ: 0x08,
+  SOFTIRQ: 0x10,
+  PREEMPT_RESCHED: 0x20,
+  NMI: 0x40,
+  BH_OFF: 0x80,
+} as const;
+
 /** kernel: TASK_COMM_LEN, the bytes of a task's comm including its NUL. */
 export const TASK_COMM_LEN = 16;
 

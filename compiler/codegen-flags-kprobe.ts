@@ -27,19 +27,9 @@
 import { R0, R1, R2, R3, R6, R7, R8, R10, sizeFieldFor, type Reg } from '../bpf/insn.js';
 import { type AsmItem, Helper, alu64Imm, alu64Reg, call, jmpImm, label, ldKsym, ldx, mov64Imm, mov64Reg, stx } from '../bpf/asm.js';
 import { PT_REGS_OFFSET } from './arch/x86_64.js';
+import { TRACE_FLAG } from './abi.js';
 import type { PerCpuPreemptCount, TraceContextRules } from './codegen-flags-rules.js';
 
-/** enum trace_flag_type (kernel/trace/trace.h). */
-export const TRACE_FLAG = {
-  IRQS_OFF: 0x01,
-  NEED_RESCHED_LAZY: 0x02,
-  NEED_RESCHED: 0x04,
-  HARDIRQ: 0x08,
-  SOFTIRQ: 0x10,
-  PREEMPT_RESCHED: 0x20,
-  NMI: 0x40,
-  BH_OFF: 0x80,
-} as const;
 
 /** include/linux/preempt.h: the preempt count's fields. */
 const PREEMPT_MASK = 0xff;

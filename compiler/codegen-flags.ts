@@ -21,14 +21,10 @@
 // where kallsyms shows it; elsewhere they keep flags 0.
 import { R0, R1, R2, R3, R7, R10, sizeFieldFor, type Reg } from '../bpf/insn.js';
 import { type AsmItem, Helper, alu64Imm, alu64Reg, annotate, call, ldx, mov64Imm, mov64Reg, stx } from '../bpf/asm.js';
-import type { EventFormat } from './abi.js';
+import { TRACE_FLAG, type EventFormat } from './abi.js';
 import type { TraceContextRules } from './codegen-flags-rules.js';
 import { emitKprobeTraceContext } from './codegen-flags-kprobe.js';
 
-/** enum trace_flag_type (kernel/trace/trace.h). */
-const TRACE_FLAG_NEED_RESCHED_LAZY = 0x02;
-const TRACE_FLAG_NEED_RESCHED = 0x04;
-const TRACE_FLAG_PREEMPT_RESCHED = 0x20;
 const CTX_FLAGS_SHIFT = 16;
 
 
@@ -71,8 +67,8 @@ export function emitTraceContext(format: EventFormat, entry: number, slot: numbe
   const lazy = rules.tifNeedReschedLazy;
   return annotate('common_flags, common_preempt_count: tracing_gen_ctx_dec() of a uprobe handler', [
     ...readTif(at.slot),
-    ...tifToFlag(R2, rules.tifNeedResched, TRACE_FLAG_NEED_RESCHED | TRACE_FLAG_PREEMPT_RESCHED),
-    ...(lazy === undefined ? [] : [...tifToFlag(R1, lazy, TRACE_FLAG_NEED_RESCHED_LAZY), alu64Reg('or', R2, R1)]),
+    ...tifToFlag(R2, rules.tifNeedResched, TRACE_FLAG.NEED_RESCHED | TRACE_FLAG.PREEMPT_RESCHED),
+    ...(lazy === undefined ? [] : [...tifToFlag(R1, lazy, TRACE_FLAG.NEED_RESCHED_LAZY), alu64Reg('or', R2, R1)]),
     alu64Imm('lsh', R2, CTX_FLAGS_SHIFT),
     ...(rules.preemption ? [alu64Imm('sub', R2, 1)] : []),
     stx(sizeFieldFor(1), R7, at.preemptCount, R2),

@@ -7,15 +7,13 @@
 // read only NEED_RESCHED and PREEMPT_RESCHED, so the same bytes print
 // differently there (flags 0xff: "DB..." on 6.13+, "DN..." on 6.1).
 
-/** enum trace_flag_type (kernel/trace/trace.h). */
-const TRACE_FLAG_IRQS_OFF = 0x01;
-const TRACE_FLAG_NEED_RESCHED_LAZY = 0x02;
-const TRACE_FLAG_NEED_RESCHED = 0x04;
-const TRACE_FLAG_HARDIRQ = 0x08;
-const TRACE_FLAG_SOFTIRQ = 0x10;
-const TRACE_FLAG_PREEMPT_RESCHED = 0x20;
-const TRACE_FLAG_NMI = 0x40;
-const TRACE_FLAG_BH_OFF = 0x80;
+import { TRACE_FLAG } from '../../compiler/abi.js';
+
+const {
+  IRQS_OFF: TRACE_FLAG_IRQS_OFF, NEED_RESCHED_LAZY: TRACE_FLAG_NEED_RESCHED_LAZY, NEED_RESCHED: TRACE_FLAG_NEED_RESCHED,
+  HARDIRQ: TRACE_FLAG_HARDIRQ, SOFTIRQ: TRACE_FLAG_SOFTIRQ, PREEMPT_RESCHED: TRACE_FLAG_PREEMPT_RESCHED, NMI: TRACE_FLAG_NMI,
+  BH_OFF: TRACE_FLAG_BH_OFF,
+} = TRACE_FLAG;
 
 /** Before 6.13 (kernel/trace/trace.h), the bit lazy reschedule took over. */
 const TRACE_FLAG_IRQS_NOSUPPORT = 0x02;
