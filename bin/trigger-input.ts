@@ -4,7 +4,7 @@
 // printed as the kernel reports it (its error_log entry, or the write's
 // errno when the kernel logs nothing) and the input is refused.
 import type { ProbeDefinition } from '../grammar/ast.js';
-import type { EventTrigger, HistTrigger } from '../grammar/trigger/index.js';
+import type { EventTrigger, HistField, HistTrigger, HistVariable } from '../grammar/trigger/index.js';
 import type { HistPlan } from '../compiler/hist-layout.js';
 import { LINUX_ERRNO } from '../lib/errno.js';
 
@@ -24,6 +24,8 @@ export interface TriggerOption {
 /** An event's trigger as parsed, in the order written. */
 export interface EventTriggerEntry extends TriggerOption {
   readonly trigger: EventTrigger;
+  /** `name=`: the entry (index in the list) of the first trigger of that name, whose table this one shares. */
+  readonly owner?: number;
 }
 
 export class TriggerOptionError extends Error {}
@@ -37,6 +39,22 @@ export function parseTriggerOption(value: string): TriggerOption {
 }
 
 const errnoName = (n: number): string => Object.entries(LINUX_ERRNO).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
+
+/**
+ * kernel: hist_trigger_match for a named trigger against the first of its
+ * name (filter ignored): the same number of values, variables and keys, each
+ * with the same flags, a compatible event field (name, type, size, sign), the
+ * same size, sign and variable name; the same sort keys.
+ */
+function namedMatch(a: HistTrigger, b: HistTrigger, keySize: (f: HistField) => number): boolean {
+  const flags = (f: HistField) => `${f.source}|${f.modifier ?? ''}|${f.buckets ?? ''}|${f.usecs ? 'usecs' : ''}|${f.string}`;
+  const field = (f: HistField) => (f.field ? `${f.field.name}|${f.field.type}|${f.field.size}|${f.field.signed}` : '-');
+  const sig = (f: HistField, size: number) => `${flags(f)}/${field(f)}/${size}/${f.signed}/${f.varName ?? ''}`;
+  const all = (t: HistTrigger) => [...[...t.vals, ...t.vars].map((f) => sig(f, f.size)), ...t.keys.map((f) => sig(f, keySize(f)))];
+  const sort = (t: HistTrigger) => t.sort.map((k) => `${k.index}${k.descending}`).join(',');
+  return a.vals.length === b.vals.length && a.vars.length === b.vars.length && a.keys.length === b.keys.length
+    && all(a).join('\n') === all(b).join('\n') && sort(a) === sort(b);
+}
 
 /** kernel: hist_trigger_match — the same keys, values, sort keys and filter (map size and pause aside). */
 function sameHist(a: HistTrigger, b: HistTrigger, info: (t: HistTrigger) => string): boolean {
@@ -52,7 +70,7 @@ function sameHist(a: HistTrigger, b: HistTrigger, info: (t: HistTrigger) => stri
  */
 export async function readTriggers(defs: readonly ProbeDefinition[], values: readonly string[] | undefined, kernel?: string): Promise<EventTriggerEntry[] | undefined> {
   if (!values || values.length === 0) return [];
-  const { parseEventTrigger, TriggerError, TriggerUnsupportedError, HIST_ERR, histTriggerInfo } = await import('../grammar/trigger/index.js');
+  const { parseEventTrigger, TriggerError, TriggerUnsupportedError, HIST_ERR, histTriggerInfo, keySizeOf } = await import('../grammar/trigger/index.js');
   const { FilterSyntaxError } = await import('../grammar/filter/index.js');
   const { selectKernel } = await import('../grammar/index.js');
   const { eventFieldsOf } = await import('../compiler/filter-events.js');
@@ -65,11 +83,19 @@ export async function readTriggers(defs: readonly ProbeDefinition[], values: rea
     const def = defs.find((d) => d.group === o.group && d.event === o.event);
     if (!def) { process.stderr.write(`kprobe-bpf: --trigger ${o.group}/${o.event}: no such event in the input\n`); return undefined; }
     try {
-      const trigger = parseEventTrigger(o.text, { group: o.group, event: o.event, fields: eventFieldsOf(layoutEvent(def)), rules });
+      // kernel: tr->hist_vars, the variables of the hist triggers registered so far
+      const variables: HistVariable[] = out.flatMap((x) => (x.trigger.kind === 'hist' && x.owner === undefined
+        ? x.trigger.vars.map((v) => ({ group: x.group, event: x.event, name: v.varName! })) : []));
+      const trigger = parseEventTrigger(o.text, { group: o.group, event: o.event, fields: eventFieldsOf(layoutEvent(def)), rules, variables });
       if (trigger.kind !== 'hist') { out.push({ ...o, trigger }); continue; }
       const at = out.findIndex((x) => x.group === o.group && x.event === o.event && x.trigger.kind === 'hist' && sameHist(x.trigger, trigger, histTriggerInfo));
       const location = `hist:${o.group}:${o.event}`;
       const command = `hist:${o.text.trim().replace(/^hist[: \t]\s*/, '')}`;
+      // kernel: find_named_trigger, the first trigger written with this name
+      const named = trigger.name === undefined ? -1 : out.findIndex((x) => x.trigger.kind === 'hist' && x.owner === undefined && x.trigger.name === trigger.name);
+      if (named >= 0 && !namedMatch(trigger, out[named]!.trigger as HistTrigger, keySizeOf)) {
+        throw new TriggerError(HIST_ERR.NAMED_MISMATCH, LINUX_ERRNO.EINVAL, true, location, command, Math.max(0, command.indexOf(trigger.name!)));
+      }
       if (at >= 0) {
         const old = out[at]!.trigger as HistTrigger;
         if (!trigger.pause && !trigger.cont && !trigger.clear) throw new TriggerError(HIST_ERR.TRIGGER_EEXIST, LINUX_ERRNO.EEXIST, true, location, command, 0);
@@ -78,7 +104,7 @@ export async function readTriggers(defs: readonly ProbeDefinition[], values: rea
         continue;
       }
       if (trigger.cont || trigger.clear) throw new TriggerError(HIST_ERR.TRIGGER_ENOENT_CLEAR, LINUX_ERRNO.ENOENT, true, location, command, 0);
-      out.push({ ...o, trigger });
+      out.push({ ...o, trigger, ...(named >= 0 ? { owner: named } : {}) });
     } catch (e) {
       if (e instanceof TriggerError) {
         process.stderr.write(e.logged ? `${e.toErrorLog()}\n` : `kprobe-bpf: events/${o.group}/${o.event}/trigger: write error: ${e.message} (${errnoName(e.errno)})\n`);
@@ -98,7 +124,7 @@ export async function readTriggers(defs: readonly ProbeDefinition[], values: rea
 /** The hist triggers as the compiler and the runtime take them; other triggers are refused (not run yet). */
 export async function histPlans(entries: readonly EventTriggerEntry[]): Promise<HistPlan[] | undefined> {
   const { histLayout } = await import('../compiler/hist-layout.js');
-  const plans: HistPlan[] = [];
+  const plans: (HistPlan & { entry: number })[] = [];
   for (const e of entries) {
     if (e.trigger.kind !== 'hist') {
       process.stderr.write(`kprobe-bpf: --trigger ${e.group}/${e.event}: not supported by kprobe-bpf: the ${e.trigger.kind} trigger (only hist triggers run yet)\n`);
@@ -113,7 +139,9 @@ export async function histPlans(entries: readonly EventTriggerEntry[]): Promise<
       process.stderr.write(`kprobe-bpf: --trigger ${e.group}/${e.event}: not supported by kprobe-bpf: a fixed-size string key\n`);
       return undefined;
     }
-    plans.push({ group: e.group, event: e.event, text: e.text, trigger: t, index: plans.length, layout: histLayout(t) });
+    // entries are planned in order and only hist entries reach here, so an owner's plan exists already
+    const owner = e.owner === undefined ? undefined : plans.find((p) => p.entry === e.owner);
+    plans.push({ group: e.group, event: e.event, text: e.text, trigger: t, index: plans.length, layout: histLayout(t), entry: entries.indexOf(e), ...(owner ? { owner } : {}) });
   }
   return plans;
 }

@@ -6,21 +6,22 @@
 // does. Registers r6 (ctx), r7 (record) and r8 (dynamic offset) are kept.
 //
 // Stack: the key at HIST_STACK_BASE, the new entry's value after it (the
-// kernel's HIST_KEY_SIZE_MAX of 384 bytes plus at most 40 value bytes fit
-// below the slots codegen.ts and the filters use, fp-40 and up).
+// kernel's HIST_KEY_SIZE_MAX of 384 bytes plus at most 48 value bytes end
+// at fp-80), an expression's saved operands at fp-80..fp-57, below the slots
+// codegen.ts and the filters use, fp-40 and up.
 import { countInMap } from './map-counter.js';
 import { R0, R1, R10, R2, R3, R4, R7, Size, sizeFieldFor, type Reg } from '../bpf/insn.js';
 import {
-  type AsmInsn, type AsmItem, Helper, alu64Imm, alu64Reg, annotate, call, ja, jmpImm, label, ldImm64, ldMapFd, ldx, mov64Imm, mov64Reg, st, stx,
+  type AsmInsn, type AsmItem, Helper, alu64Imm, alu64Reg, annotate, call, ja, jmpImm, label, ldImm64, ldMapFd, ldx, mov64Imm, mov64Reg, neg64, st, stx,
 } from '../bpf/asm.js';
 import { Class, Mode } from '../bpf/insn.js';
 import type { HistField } from '../grammar/trigger/index.js';
-import { MAX_FILTER_STR_VAL, TriggerUnsupportedError } from '../grammar/trigger/index.js';
+import { HIST_DIV_SHIFT, MAX_FILTER_STR_VAL, TriggerUnsupportedError } from '../grammar/trigger/index.js';
 import { FILTERED_MAP, PREFIX_COMM, PREFIX_CPU, PREFIX_TS, RECORD_PREFIX_SIZE } from './abi.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
 import type { FilterTarget } from './filter-codegen.js';
 import { emitFilter } from './filter-codegen.js';
-import { HIST_DROPS_MAP, HIST_SEQ_MAP, histMapName, type HistPlan } from './hist-layout.js';
+import { HIST_DROPS_MAP, HIST_SEQ_MAP, histMapName, tablePlan, type HistPlan } from './hist-layout.js';
 import type { ProbeProgram } from './ir.js';
 import { recordCapacity } from './lower.js';
 
@@ -58,15 +59,65 @@ function log2(fresh: (p: string) => string): AsmItem[] {
   return out;
 }
 
+/** Where an expression keeps its left operand while the right one is computed, one u64 per nesting level (at most three operators). */
+const EXPR_SLOTS = [-80, -72, -64] as const;
+
+/** What computing a value needs besides the field: fresh labels, and whether the trigger's timestamps are in usecs. */
+interface ValueContext {
+  readonly fresh: (p: string) => string;
+  /** kernel: attrs->ts_in_usecs — one `.usecs` puts every common_timestamp of the trigger in usecs. */
+  readonly tsInUsecs: boolean;
+}
+
+/** r1 = v */
+const loadConst = (v: bigint): AsmItem[] => (fitsImm32(v) && v >= 0n ? [mov64Imm(R1, Number(v))] : [ldImm64(R1, BigInt.asUintN(64, v))]);
+
+/** r1 = r1 / divisor as the kernel's hist_field_get_div_fn chose to divide by a constant. */
+function divByConstant(divisor: bigint, c: ValueContext): AsmItem[] {
+  if ((divisor & (divisor - 1n)) === 0n || divisor > 1n << HIST_DIV_SHIFT) return aluConst('div', R1, divisor);
+  // kernel: div_by_mult_and_shift, exact only below 1 << HIST_DIV_SHIFT, a plain division above
+  const mult = (1n << HIST_DIV_SHIFT) / divisor;
+  const big = c.fresh('div_big'), done = c.fresh('div_done');
+  return [
+    mov64Reg(R2, R1), alu64Imm('rsh', R2, Number(HIST_DIV_SHIFT)), jmpImm('jne', R2, 0, big),
+    alu64Imm('mul', R1, Number(mult)), alu64Imm('add', R1, Number((1n << HIST_DIV_SHIFT) - 1n)), alu64Imm('rsh', R1, Number(HIST_DIV_SHIFT)), ja(done),
+    label(big), ...aluConst('div', R1, divisor), label(done),
+  ];
+}
+
+/** r1 = an expression's value (kernel: hist_field_plus, _minus, _mult, _div, _unary_minus on u64). */
+function exprValue(f: HistField, c: ValueContext, depth: number): AsmItem[] {
+  const [a, b] = f.operands!;
+  if (f.operator === 'neg') return [...numericValue(a!, c, depth), neg64(R1)];
+  const slot = EXPR_SLOTS[depth];
+  if (slot === undefined) throw new TriggerUnsupportedError(`${f.name}: an expression nested deeper than the kernel's three operators`);
+  if (f.operator === '/' && b!.source === 'const') return [...numericValue(a!, c, depth), ...divByConstant(b!.constant!, c)];
+  const out: AsmItem[] = [...numericValue(a!, c, depth + 1), stx(sizeFieldFor(8), R10, slot, R1), ...numericValue(b!, c, depth + 1), mov64Reg(R2, R1), ldx(sizeFieldFor(8), R1, R10, slot)];
+  switch (f.operator) {
+    case '+': out.push(alu64Reg('add', R1, R2)); break;
+    case '-': out.push(alu64Reg('sub', R1, R2)); break;
+    case '*': out.push(alu64Reg('mul', R1, R2)); break;
+    case '/': {
+      // kernel: hist_field_div returns -1 for a zero divisor (BPF would give 0)
+      const nonzero = c.fresh('div_nonzero'), done = c.fresh('div_done');
+      out.push(jmpImm('jne', R2, 0, nonzero), ldImm64(R1, (1n << 64n) - 1n), ja(done), label(nonzero), alu64Reg('div', R1, R2), label(done));
+      break;
+    }
+  }
+  return out;
+}
+
 /** r1 = the field's value as the kernel's hist_fn_call computes it (a number). */
-function numericValue(f: HistField, fresh: (p: string) => string): AsmItem[] {
+function numericValue(f: HistField, c: ValueContext, depth = 0): AsmItem[] {
   const out: AsmItem[] = [];
   switch (f.source) {
+    case 'const': return loadConst(f.constant!);
+    case 'expr': return exprValue(f, c, depth);
     case 'cpu': out.push(ldx(sizeFieldFor(4), R1, R7, PREFIX_CPU)); break;
     case 'timestamp':
       out.push(ldx(sizeFieldFor(8), R1, R7, PREFIX_TS));
       // kernel: ns2usecs rounds to the nearest microsecond
-      if (f.modifier === 'usecs') out.push(alu64Imm('add', R1, 500), alu64Imm('div', R1, 1000));
+      if (c.tsInUsecs) out.push(alu64Imm('add', R1, 500), alu64Imm('div', R1, 1000));
       break;
     case 'field': {
       const size = f.size as 1 | 2 | 4 | 8;
@@ -76,7 +127,7 @@ function numericValue(f: HistField, fresh: (p: string) => string): AsmItem[] {
     }
     case 'stacktrace': throw new TriggerUnsupportedError('stacktrace as a hist key');
   }
-  if (f.modifier === 'log2') out.push(...log2(fresh));
+  if (f.modifier === 'log2') out.push(...log2(c.fresh));
   if (f.modifier === 'buckets') out.push(...aluConst('div', R1, f.buckets!), ...aluConst('mul', R1, f.buckets!));
   return out;
 }
@@ -103,7 +154,10 @@ function emitHist(p: ProbeProgram, plan: HistPlan): AsmItem[] {
   const { layout } = plan;
   let n = 0;
   const fresh = (prefix: string) => `hist${plan.index}_${prefix}_${n++}`;
+  const vc: ValueContext = { fresh, tsInUsecs: t.tsInUsecs };
   const done = fresh('done'), add = fresh('add'), raced = fresh('raced');
+  // the table this trigger adds to: its own, or its named owner's (entry numbers and drops with it)
+  const table = tablePlan(plan).index;
   const keyAt = HIST_STACK_BASE;
   const valAt = HIST_STACK_BASE + layout.keySize;
   const out: AsmItem[] = [];
@@ -114,31 +168,31 @@ function emitHist(p: ProbeProgram, plan: HistPlan): AsmItem[] {
   for (let at = 0; at < layout.keySize; at += 8) key.push(st(sizeFieldFor(8), R10, keyAt + at, 0));
   t.keys.forEach((k, i) => {
     const at = keyAt + layout.keyOffsets[i]!;
-    key.push(...(k.string ? stringKey(k, at, fresh) : [...numericValue(k, fresh), stx(sizeFieldFor(8), R10, at, R1)]));
+    key.push(...(k.string ? stringKey(k, at, fresh) : [...numericValue(k, vc), stx(sizeFieldFor(8), R10, at, R1)]));
   });
   out.push(...annotate('hist key', key));
   const value: AsmItem[] = [st(sizeFieldFor(8), R10, valAt, 1)];
-  t.vals.forEach((v, i) => value.push(...numericValue(v, fresh), stx(sizeFieldFor(8), R10, valAt + 8 * (i + 1), R1)));
+  t.vals.forEach((v, i) => value.push(...numericValue(v, vc), stx(sizeFieldFor(8), R10, valAt + 8 * (i + 1), R1)));
   if (layout.commOffset !== undefined) {
     for (const half of [0, 8]) value.push(ldx(sizeFieldFor(8), R1, R7, PREFIX_COMM + half), stx(sizeFieldFor(8), R10, valAt + layout.commOffset + half, R1));
   }
   out.push(...annotate('hist value: hitcount 1 and this hit\'s values', value));
-  const lookup = (): AsmItem[] => [ldMapFd(R1, histMapName(plan.index)), mov64Reg(R2, R10), alu64Imm('add', R2, keyAt), call(Helper.map_lookup_elem)];
+  const lookup = (): AsmItem[] => [ldMapFd(R1, histMapName(table)), mov64Reg(R2, R10), alu64Imm('add', R2, keyAt), call(Helper.map_lookup_elem)];
   out.push(...annotate('an existing entry: add to it', [...lookup(), jmpImm('jne', R0, 0, add)]));
   const noSeq = fresh('no_seq');
   out.push(...annotate('a new entry (BPF_NOEXIST); a full map drops the hit', [
     st(sizeFieldFor(8), R10, valAt + layout.seqOffset, 0),
-    st(sizeFieldFor(4), R10, DROP_SLOT, plan.index),
+    st(sizeFieldFor(4), R10, DROP_SLOT, table),
     ldMapFd(R1, HIST_SEQ_MAP), mov64Reg(R2, R10), alu64Imm('add', R2, DROP_SLOT), call(Helper.map_lookup_elem),
     jmpImm('jeq', R0, 0, noSeq),
     mov64Imm(R1, 1), atomicFetchAdd64(R0, 0, R1),
     stx(sizeFieldFor(8), R10, valAt + layout.seqOffset, R1),
     label(noSeq),
-    ldMapFd(R1, histMapName(plan.index)), mov64Reg(R2, R10), alu64Imm('add', R2, keyAt), mov64Reg(R3, R10), alu64Imm('add', R3, valAt),
+    ldMapFd(R1, histMapName(table)), mov64Reg(R2, R10), alu64Imm('add', R2, keyAt), mov64Reg(R3, R10), alu64Imm('add', R3, valAt),
     mov64Imm(R4, BPF_NOEXIST), call(Helper.map_update_elem),
     jmpImm('jeq', R0, 0, done),
     jmpImm('jeq', R0, -EEXIST, raced),
-    st(sizeFieldFor(4), R10, DROP_SLOT, plan.index),
+    st(sizeFieldFor(4), R10, DROP_SLOT, table),
     ldMapFd(R1, HIST_DROPS_MAP), mov64Reg(R2, R10), alu64Imm('add', R2, DROP_SLOT), call(Helper.map_lookup_elem),
     jmpImm('jeq', R0, 0, done),
     mov64Imm(R1, 1), atomicAdd64(R0, 0, R1),

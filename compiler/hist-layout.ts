@@ -52,4 +52,20 @@ export interface HistPlan {
   /** Number over the object: its map is histMapName(index), its drops HIST_DROPS_MAP[index]. */
   readonly index: number;
   readonly layout: HistLayout;
+  /**
+   * `name=`: the first trigger of that name, whose table (map, entry
+   * numbers, drops) this one adds its event's hits to and prints (kernel:
+   * event_hist_trigger_named_ops, one hist_data for all).
+   */
+  readonly owner?: HistPlan;
+}
+
+/** The plan whose map holds the trigger's table: its named owner's, or its own. */
+export const tablePlan = (p: HistPlan): HistPlan => p.owner ?? p;
+
+/** The trigger as its event's hist file prints it: a named one shows its owner's table and fields, with its own filter and pause. */
+export function shownTrigger(p: HistPlan): HistTrigger {
+  if (!p.owner) return p.trigger;
+  const { filter: _f, ...owner } = p.owner.trigger;
+  return { ...owner, ...(p.trigger.name !== undefined ? { name: p.trigger.name } : {}), pause: p.trigger.pause, ...(p.trigger.filter ? { filter: p.trigger.filter } : {}) };
 }

@@ -9,7 +9,8 @@ import { HIST_DROPS_MAP, HIST_SEQ_MAP, histMapName, type HistPlan } from './hist
 export function histMapsOf(plans: readonly HistPlan[]): MapSpec[] {
   if (plans.length === 0) return [];
   return [
-    ...plans.map((h): MapSpec => ({
+    // a named trigger after the first of its name adds to that one's map
+    ...plans.filter((h) => !h.owner).map((h): MapSpec => ({
       name: histMapName(h.index), type: MapType.HASH, keySize: h.layout.keySize, valueSize: h.layout.valueSize, maxEntries: 1 << h.trigger.mapBits,
     })),
     { name: HIST_DROPS_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: plans.length },

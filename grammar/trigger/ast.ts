@@ -12,7 +12,7 @@ export interface HistField {
    * What the value is: an event field, the running CPU (`common_cpu`,
    * `cpu`), the event's timestamp, the kernel stack (keys only).
    */
-  readonly source: 'field' | 'cpu' | 'timestamp' | 'stacktrace';
+  readonly source: 'field' | 'cpu' | 'timestamp' | 'stacktrace' | 'const' | 'expr';
   /** kernel: hist_field_name — the name printed in the table and matched by sort=. */
   readonly name: string;
   readonly field?: FilterField;
@@ -24,7 +24,22 @@ export interface HistField {
   readonly modifier?: HistModifier;
   /** `.buckets=N`. */
   readonly buckets?: bigint;
+  /** A numeric literal, or an expression of constants the kernel folded (kernel: HIST_FIELD_FL_CONST). */
+  readonly constant?: bigint;
+  /** An expression's operator (kernel: field_op_id) and its operands (two; one for unary minus). */
+  readonly operator?: HistOperator;
+  readonly operands?: readonly HistField[];
+  /**
+   * The kernel's HIST_FIELD_FL_TIMESTAMP_USECS: `.usecs` on an atom, or an
+   * expression's first operand's (expressions must agree on it).
+   */
+  readonly usecs?: boolean;
+  /** A variable definition's name (`ts0=common_timestamp.usecs`): kernel hist_field var.name. */
+  readonly varName?: string;
 }
+
+/** kernel: FIELD_OP_PLUS, _MINUS, _MULT, _DIV, _UNARY_MINUS. */
+export type HistOperator = '+' | '-' | '*' | '/' | 'neg';
 
 /** One sort key: 0 is hitcount, 1.. the values after it, then the keys (kernel: tracing_map field index). */
 export interface HistSortKey {
@@ -39,6 +54,12 @@ export interface HistTrigger {
   readonly keys: readonly HistField[];
   /** The values after hitcount (hitcount is always the first). */
   readonly vals: readonly HistField[];
+  /** Variables (`NAME=EXPR`), in the order defined: printed in the trigger info, never in the table. */
+  readonly vars: readonly HistField[];
+  /** kernel: enable_timestamps — some field read common_timestamp (`:clock=` is printed). */
+  readonly timestamps: boolean;
+  /** kernel: attrs->ts_in_usecs — some field read common_timestamp.usecs, so every timestamp of the trigger is in usecs. */
+  readonly tsInUsecs: boolean;
   /** At least one; default hitcount ascending. */
   readonly sort: readonly HistSortKey[];
   /** kernel: map_bits; the table holds 1 << mapBits entries. */

@@ -6,6 +6,7 @@ import { kstrtoul } from '../kstrto.js';
 import type { CountTrigger, EventTrigger } from './ast.js';
 import { EINVAL, silentError } from './errors.js';
 import { parseHistTrigger, triggerFilter } from './hist.js';
+import type { HistVariable } from './hist-field.js';
 import { TriggerUnsupportedError } from './unsupported.js';
 
 /** kernel: the commands registered with register_event_command. */
@@ -16,6 +17,8 @@ export interface TriggerParseOptions {
   readonly event: string;
   readonly fields: readonly EventField[];
   readonly rules: FilterRules;
+  /** Variables the hist triggers written before define (kernel: tr->hist_vars). */
+  readonly variables?: readonly HistVariable[];
 }
 
 const skipSpaces = (s: string): string => s.replace(/^[ \t\n\v\f\r]+/, '');

@@ -11,12 +11,16 @@ import { CMD_PREFIX } from '../errors.js';
 /** kernel: trace_events_hist.c ERRORS (the ones a hist trigger on one event can reach). */
 export const HIST_ERR = {
   DUPLICATE_VAR: 'Variable already defined',
+  VAR_NOT_UNIQUE: 'Variable name not unique, need to use fully qualified name (subsys.event.var) for variable',
   TOO_MANY_VARS: 'Too many variables defined',
   MALFORMED_ASSIGNMENT: 'Malformed assignment',
+  NAMED_MISMATCH: "Named hist trigger doesn't match existing named trigger (includes variables)",
   TRIGGER_EEXIST: 'Hist trigger already exists',
   TRIGGER_ENOENT_CLEAR: "Can't clear or continue a nonexistent hist trigger",
   BAD_FIELD_MODIFIER: 'Invalid field modifier',
   TOO_MANY_SUBEXPR: 'Too many subexpressions (3 max)',
+  TIMESTAMP_MISMATCH: "Timestamp units in expression don't match",
+  INVALID_REF_KEY: 'Using variable references in keys not supported',
   VAR_NOT_FOUND: "Couldn't find variable",
   FIELD_NOT_FOUND: "Couldn't find field",
   EMPTY_ASSIGNMENT: 'Empty assignment',
@@ -26,12 +30,15 @@ export const HIST_ERR = {
   INVALID_SORT_FIELD: 'Sort field must be a key or a val',
   INVALID_STR_OPERAND: 'String type can not be an operand in expression',
   EXPECT_NUMBER: 'Expecting numeric literal',
+  UNARY_MINUS_SUBEXPR: 'Unary minus not supported in sub-expressions',
+  DIVISION_BY_ZERO: 'Division by zero',
 } as const;
 export type HistErrorCode = keyof typeof HIST_ERR;
 
 export const EINVAL = LINUX_ERRNO.EINVAL;
 export const ENOENT = LINUX_ERRNO.ENOENT;
 export const EEXIST = LINUX_ERRNO.EEXIST;
+export const EDOM = LINUX_ERRNO.EDOM;
 
 /** kernel: err_pos — where `str` first occurs in the command, 0 when it does not. */
 export function errPos(command: string, str: string): number {
@@ -66,7 +73,7 @@ export class TriggerError extends ErrnoError {
 }
 
 /** A refusal the kernel logs: `code` at byte `pos` of `command`, logged at `location`. */
-export const histError = (code: HistErrorCode, location: string, command: string, pos: number, errno = EINVAL): TriggerError =>
+export const histError = (code: HistErrorCode, location: string, command: string, pos: number, errno: number = EINVAL): TriggerError =>
   new TriggerError(HIST_ERR[code], errno, true, location, command, pos);
 
 /** A refusal the kernel does not log: the write fails with `errno`. */

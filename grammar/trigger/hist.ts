@@ -8,7 +8,7 @@ import {
   HIST_KEY_SIZE_MAX, HIST_STACKTRACE_DEPTH, TRACING_MAP, type HistField, type HistSortKey, type HistTrigger,
 } from './ast.js';
 import { EINVAL, errPos, histError, silentError } from './errors.js';
-import { atLeast, parseHistField, type HistContext } from './hist-field.js';
+import { atLeast, parseHistField, type HistContext, type HistVariable } from './hist-field.js';
 import { TriggerUnsupportedError } from './unsupported.js';
 
 /** kernel: HIST_PREFIX. */
@@ -105,21 +105,44 @@ function parseAttrs(ctx: HistContext, param: string): Attrs {
   return a;
 }
 
-/** kernel: parse_var_defs — every `NAME=EXPR`, comma-separated; the variables themselves are not run here. */
-function checkVarDefs(ctx: HistContext, assignments: readonly string[]): void {
-  let n = 0;
+/** kernel: parse_var_defs — every `NAME=EXPR`, comma-separated, at most TRACING_MAP_VARS_MAX. */
+function varDefs(ctx: HistContext, assignments: readonly string[]): { name: string; expr: string }[] {
+  const out: { name: string; expr: string }[] = [];
   for (const s of assignments) {
-    for (const def of s.split(',')) {
+    for (const def of s.split(',').slice(0, TRACING_MAP.VARS_MAX)) {
       const eq = def.indexOf('=');
       if (eq < 0) throw histError('MALFORMED_ASSIGNMENT', ctx.location, ctx.command, errPos(ctx.command, def));
-      if (n === TRACING_MAP.VARS_MAX) throw histError('TOO_MANY_VARS', ctx.location, ctx.command, errPos(ctx.command, def.slice(0, eq)));
-      n++;
+      if (out.length === TRACING_MAP.VARS_MAX) throw histError('TOO_MANY_VARS', ctx.location, ctx.command, errPos(ctx.command, def.slice(0, eq)));
+      out.push({ name: def.slice(0, eq), expr: def.slice(eq + 1) });
     }
   }
+  return out;
+}
+
+/**
+ * kernel: __create_val_field's refusal of modifiers a sum or a variable
+ * cannot take (from 6.3, with .percent and .graph).
+ */
+function checkValueModifier(ctx: HistContext, f: HistField, text: string, variable: boolean): void {
+  if (!atLeast(ctx.rules.version, [6, 3])) return;
+  const refused = variable ? ['log2', 'buckets'] : ['log2', 'buckets', 'sym', 'sym-offset', 'syscall'];
+  if (f.modifier !== undefined && refused.includes(f.modifier)) throw histError('BAD_FIELD_MODIFIER', ctx.location, ctx.command, errPos(ctx.command, text));
+}
+
+/** kernel: create_var_fields — each definition parsed as a value named NAME; a name already defined here or on the event is refused. */
+function varFields(ctx: HistContext, defs: readonly { name: string; expr: string }[], eventVars: readonly string[]): HistField[] {
+  const out: HistField[] = [];
+  for (const d of defs) {
+    if (out.some((v) => v.varName === d.name) || eventVars.includes(d.name)) throw histError('DUPLICATE_VAR', ctx.location, ctx.command, errPos(ctx.command, d.name));
+    const f = parseHistField(ctx, d.expr, 'var', d.name);
+    checkValueModifier(ctx, f, d.expr, true);
+    out.push(f);
+  }
+  return out;
 }
 
 /** kernel: create_val_fields — hitcount first, then at most two more; `hitcount` is skipped where it appears. */
-function valFields(ctx: HistContext, vals: string | undefined, hasVariables: boolean): HistField[] {
+function valFields(ctx: HistContext, vals: string | undefined): HistField[] {
   const out: HistField[] = [];
   if (vals === undefined) return out;
   const parts = vals.split(',');
@@ -127,7 +150,8 @@ function valFields(ctx: HistContext, vals: string | undefined, hasVariables: boo
   for (; i < TRACING_MAP.VALS_MAX && out.length + 1 < TRACING_MAP.VALS_MAX && i < parts.length; i++) {
     const p = parts[i]!;
     if (p === 'hitcount') continue;
-    const f = parseHistField(ctx, p, hasVariables);
+    const f = parseHistField(ctx, p, 'val');
+    checkValueModifier(ctx, f, p, false);
     if (f.string) throw new TriggerUnsupportedError(`${p}: a string as a hist value`);
     out.push(f);
   }
@@ -137,14 +161,14 @@ function valFields(ctx: HistContext, vals: string | undefined, hasVariables: boo
 }
 
 /** kernel: create_key_fields — at most three keys, each 8-byte aligned, the whole key at most HIST_KEY_SIZE_MAX. */
-function keyFields(ctx: HistContext, keys: string, hasVariables: boolean): HistField[] {
+function keyFields(ctx: HistContext, keys: string): HistField[] {
   const out: HistField[] = [];
   let keySize = 0;
   const parts = keys.split(',');
   for (const p of parts.slice(0, TRACING_MAP.KEYS_MAX)) {
     const f: HistField = p === 'stacktrace'
       ? { source: 'stacktrace', name: '', string: false, size: HIST_STACKTRACE_DEPTH * 8, signed: false }
-      : parseHistField(ctx, p, hasVariables);
+      : parseHistField(ctx, p, 'key');
     keySize += keySizeOf(f);
     if (keySize > HIST_KEY_SIZE_MAX) throw silentError(EINVAL);
     out.push(f);
@@ -197,6 +221,8 @@ export interface HistParseOptions {
   /** The event's own fields (probe fields and arguments; the common ones are known). */
   readonly fields: readonly EventField[];
   readonly rules: FilterRules;
+  /** Variables the triggers written before this one define (a `$var` naming one reads another trigger's). */
+  readonly variables?: readonly HistVariable[];
 }
 
 /**
@@ -207,21 +233,25 @@ export interface HistParseOptions {
  */
 export function parseHistTrigger(paramAndFilter: string | undefined, o: HistParseOptions): HistTrigger {
   if (paramAndFilter === undefined) throw silentError(EINVAL);
-  const ctx: HistContext = { location: `${HIST_PREFIX}${o.group}:${o.event}`, command: `${HIST_PREFIX}${paramAndFilter}`, fields: o.fields, rules: o.rules };
+  const base: HistContext = {
+    location: `${HIST_PREFIX}${o.group}:${o.event}`, command: `${HIST_PREFIX}${paramAndFilter}`, fields: o.fields, rules: o.rules,
+    group: o.group, event: o.event, otherVars: o.variables ?? [], seen: { timestamps: false, usecs: false },
+  };
   const { param, filter } = separateHistFilter(paramAndFilter);
-  const attrs = parseAttrs(ctx, param.replaceAll('.sym-offset', '.symXoffset'));
-  if (attrs.actions.length > 0) throw new TriggerUnsupportedError(`${attrs.actions[0]}: hist actions (onmatch, onmax, onchange)`);
-  checkVarDefs(ctx, attrs.assignments);
-  const hasVariables = attrs.assignments.length > 0;
-  const vals = valFields(ctx, attrs.vals, hasVariables);
-  if (hasVariables) throw new TriggerUnsupportedError(`${attrs.assignments[0]}: hist variables`);
-  const keys = keyFields(ctx, attrs.keys!, hasVariables);
+  const attrs = parseAttrs(base, param.replaceAll('.sym-offset', '.symXoffset'));
+  if (attrs.actions.length > 0) throw new TriggerUnsupportedError(`${attrs.actions[0]}: hist actions (onmatch, onmax, onchange) and synthetic events`);
+  const defs = varDefs(base, attrs.assignments);
+  const ctx: HistContext = { ...base, varDefs: defs };
+  const vals = valFields(ctx, attrs.vals);
+  const eventVars = (o.variables ?? []).filter((v) => v.group === o.group && v.event === o.event).map((v) => v.name);
+  const vars = varFields(ctx, defs, eventVars);
+  const keys = keyFields(ctx, attrs.keys!);
   const sort = sortKeys(ctx, attrs.sort, vals, keys);
   const checked = filter === undefined ? undefined : triggerFilter(filter, o.fields, o.rules);
   return {
     kind: 'hist',
     ...(attrs.name !== undefined ? { name: attrs.name } : {}),
-    keys, vals, sort,
+    keys, vals, vars, sort, timestamps: ctx.seen.timestamps, tsInUsecs: ctx.seen.usecs,
     mapBits: attrs.mapBits ?? TRACING_MAP.BITS_DEFAULT,
     pause: attrs.pause, cont: attrs.cont, clear: attrs.clear, clock: attrs.clock ?? 'global',
     ...(checked ? { filter: checked } : {}),

@@ -7,8 +7,13 @@ import type { CountTrigger, HistField, HistTrigger } from './ast.js';
 /** kernel: hist_field_print. */
 export function histFieldText(f: HistField): string {
   if (f.source === 'stacktrace') return 'stacktrace';
-  let s = f.name;
-  if (f.modifier) s += `.${f.modifier}`;
+  let s = f.varName !== undefined ? `${f.varName}=` : '';
+  s += f.source === 'const' ? `${f.constant}` : f.name;
+  // an expression's flags are spelled in its name already
+  if (f.source !== 'expr') {
+    if (f.modifier) s += `.${f.modifier}`;
+    else if (f.usecs) s += '.usecs';
+  }
   if (f.buckets !== undefined) s += `=${f.buckets}`;
   return s;
 }
@@ -17,10 +22,10 @@ export function histFieldText(f: HistField): string {
 export function histTriggerInfo(t: HistTrigger): string {
   const fields = [...t.vals, ...t.keys];
   const sort = t.sort.map((k) => (k.index === 0 ? 'hitcount' : histFieldText(fields[k.index - 1]!)) + (k.descending ? '.descending' : '')).join(',');
-  const timestamps = [...t.keys, ...t.vals].some((f) => f.source === 'timestamp');
   return `hist:${t.name !== undefined ? `${t.name}:` : ''}keys=${t.keys.map(histFieldText).join(',')}`
     + `:vals=${['hitcount', ...t.vals.map(histFieldText)].join(',')}`
-    + `:sort=${sort}:size=${1 << t.mapBits}${timestamps ? `:clock=${t.clock}` : ''}`
+    + (t.vars.length > 0 ? `:${t.vars.map(histFieldText).join(',')}` : '')
+    + `:sort=${sort}:size=${1 << t.mapBits}${t.timestamps ? `:clock=${t.clock}` : ''}`
     + `${t.filter ? ` if ${filterReadback(t.filter.text)}` : ''}${t.pause ? ' [paused]' : ' [active]'}\n`;
 }
 

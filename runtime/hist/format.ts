@@ -53,6 +53,8 @@ export function entryLine(plan: HistPlan, e: HistEntry, s: HistSymbols): string 
   const key = t.keys.map((k, i) => keyText(k, e, plan.layout.keyOffsets[i]!, s)).join(', ');
   let line = `{ ${key} } hitcount: ${padStart(e.sums[0]!.toString(), 10)}`;
   t.vals.forEach((v, i) => {
+    // kernel: hist_trigger_entry_print sums an expression but never prints it
+    if (v.source === 'expr') return;
     const sum = e.sums[i + 1]!;
     line += `  ${v.name}: ${padStart(v.modifier === 'hex' ? sum.toString(16) : sum.toString(), 10)}`;
   });

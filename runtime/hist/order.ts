@@ -21,7 +21,8 @@ function keyCompare(f: HistField, offset: number): Cmp {
   if (f.string) return (a, b) => { const x = keyString(a, f, offset), y = keyString(b, f, offset); return x < y ? -1 : x > y ? 1 : 0; };
   // cpu and timestamp keys compare as the u64 they are; fields in their own width and sign
   const bits = f.source === 'field' ? f.size * 8 : 64;
-  const signed = f.source === 'field' && f.signed;
+  // an expression key compares as the u64 it is, signed as its first operand (kernel: tracing_map_cmp_num(8, is_signed))
+  const signed = (f.source === 'field' || f.source === 'expr') && f.signed;
   const norm = (v: bigint) => (signed ? BigInt.asIntN(bits, v) : BigInt.asUintN(bits, v));
   return (a, b) => sign(norm(keyU64(a, offset)), norm(keyU64(b, offset)));
 }

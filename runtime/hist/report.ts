@@ -4,7 +4,7 @@
 // `==> events/GRP/EVENT/hist <==` and followed by an empty line, as head(1)
 // prints several files.
 import type { HistPlan } from '../../compiler/hist-layout.js';
-import { HIST_DROPS_MAP, histMapName } from '../../compiler/hist-layout.js';
+import { HIST_DROPS_MAP, histMapName, shownTrigger, tablePlan } from '../../compiler/hist-layout.js';
 import { mapLookupPerCpuU64Sum } from '../sys/index.js';
 import { decodeEntries } from './entries.js';
 import { histTable, type HistSymbols } from './format.js';
@@ -35,10 +35,13 @@ export function histFiles(plans: readonly HistPlan[]): Map<string, HistPlan[]> {
 export function histFileText(plans: readonly HistPlan[], maps: HistMaps, s: HistSymbols): string {
   const drops = maps.fdOf(HIST_DROPS_MAP);
   return plans.map((p, n) => {
-    const fd = maps.fdOf(histMapName(p.index));
-    if (fd === undefined) throw new Error(`object has no ${histMapName(p.index)} map`);
-    const entries = sortEntries(decodeEntries(readHashMap(fd, p.layout.keySize, p.layout.valueSize), p.trigger, p.layout), p.trigger, p.layout, VARIANT);
-    return histTable(p, entries, drops === undefined ? 0n : mapLookupPerCpuU64Sum(drops, p.index), s, n);
+    // a named trigger prints the table it shares (kernel: one hist_data for every trigger of the name)
+    const table = tablePlan(p);
+    const shown = shownTrigger(p);
+    const fd = maps.fdOf(histMapName(table.index));
+    if (fd === undefined) throw new Error(`object has no ${histMapName(table.index)} map`);
+    const entries = sortEntries(decodeEntries(readHashMap(fd, table.layout.keySize, table.layout.valueSize), shown, table.layout), shown, table.layout, VARIANT);
+    return histTable({ ...table, trigger: shown }, entries, drops === undefined ? 0n : mapLookupPerCpuU64Sum(drops, table.index), s, n);
   }).join('');
 }
 

@@ -49,3 +49,43 @@ t.test('a trigger sees every hit, the event\'s filter only decides what is print
   t.equal(r.stdout.split('\n').filter((l) => l.includes(' tick: ')).length, 2, 'two lines pass the event filter');
   t.match(r.stdout, '{ seq:          7 } hitcount:         10\n', 'the trigger counted all ten hits');
 });
+
+t.test('expressions and variables: keys computed in the program as the kernel computes them', { skip }, async (t) => {
+  const { divideByConstant } = await import('../../grammar/trigger/index.js');
+  const target = buildLoopTarget();
+  t.teardown(() => target.cleanup());
+  const n = 12;
+  const r = await withKernelLock(() => runCli(['trace', '-e', tickProbe(target, 'kpbh'),
+    '--trigger', 'kpbh/tick:hist:keys=i/3:vals=hitcount,i*2:t0=common_timestamp.usecs:sort=i/3',
+    '--trigger', 'kpbh/tick:hist:keys=-(i),seq+i:sort=seq+i.descending',
+    '--trigger', 'kpbh/tick:hist:keys=$k:k=seq:vals=$v:v=i',
+    '--no-trace', '-c', `${target.path} ${n}`]));
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, '# trigger info: hist:keys=i/3:vals=hitcount,i*2:t0=common_timestamp.usecs:sort=i/3:size=2048:clock=global [active]\n');
+  // i/3 by multiply-and-shift (the kernel's div_by_mult_and_shift), not by an exact division; the i*2 sums never print
+  const byKey = new Map<bigint, number>();
+  for (let i = 0n; i < BigInt(n); i++) { const k = divideByConstant(3n)(i); byKey.set(k, (byKey.get(k) ?? 0) + 1); }
+  const want = [...byKey].sort((a, b) => Number(a[0] - b[0])).map(([k, c]) => `{ i/3: ${String(k).padStart(10)} } hitcount: ${String(c).padStart(10)}\n`).join('');
+  t.match(r.stdout, want, 'one line per i/3, no i*2 column');
+  t.match(r.stdout, `{ -(i): 18446744073709551605, seq+i:         18 } hitcount:          1\n`, 'unary minus as a u64; seq+i descending first');
+  t.match(r.stdout, '# trigger info: hist:keys=seq:vals=hitcount,i:k=seq,v=i:sort=hitcount:size=2048 [active]\n');
+  t.match(r.stdout, `{ seq:          7 } hitcount:         ${n}  i:         ${(n * (n - 1)) / 2}\n`, '$k and $v read the fields they name');
+});
+
+t.test('name=: triggers of one name on two events fill one table, printed under each', { skip }, async (t) => {
+  const target = buildLoopTarget();
+  t.teardown(() => target.cleanup());
+  const r = await withKernelLock(() => runCli(['trace', '-e', tickProbe(target, 'kpbh', 'one'), '-e', tickProbe(target, 'kpbh', 'two'),
+    '--trigger', 'kpbh/one:hist:name=both:keys=seq:vals=i',
+    '--trigger', 'kpbh/two:hist:name=both:keys=seq:vals=i if i < 5',
+    '--no-trace', '-c', `${target.path} 10`]));
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, '==> events/kpbh/one/hist <==\n# event histogram\n#\n# trigger info: hist:name=both:keys=seq:vals=hitcount,i:sort=hitcount:size=2048 [active]\n');
+  t.match(r.stdout, '==> events/kpbh/two/hist <==\n# event histogram\n#\n# trigger info: hist:name=both:keys=seq:vals=hitcount,i:sort=hitcount:size=2048 if i < 5 [active]\n');
+  const table = '{ seq:          7 } hitcount:         15  i:         55\n';
+  t.equal(r.stdout.split(table).length, 3, 'the same table (10 + 5 hits) under both events');
+  const bad = await runCli(['trace', '-e', tickProbe(target, 'kpbh', 'one'), '-e', tickProbe(target, 'kpbh', 'two'),
+    '--trigger', 'kpbh/one:hist:name=both:keys=seq', '--trigger', 'kpbh/two:hist:name=both:keys=i', '--no-trace', '-c', `${target.path} 1`]);
+  t.equal(bad.code, 1);
+  t.equal(bad.stderr, "hist:kpbh:two: error: Named hist trigger doesn't match existing named trigger (includes variables)\n  Command: hist:name=both:keys=i\n                ^\n");
+});

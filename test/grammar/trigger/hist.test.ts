@@ -6,7 +6,7 @@
 import t from 'tap';
 import { filterRulesFor, FilterSyntaxError, type EventField } from '../../../grammar/filter/index.js';
 import {
-  histTriggerInfo, parseEventTrigger, TriggerError, TriggerUnsupportedError, type HistTrigger,
+  applyOperator, divideByConstant, histTriggerInfo, parseEventTrigger, TriggerError, TriggerUnsupportedError, type HistTrigger,
 } from '../../../grammar/trigger/index.js';
 
 const FIELDS: EventField[] = [
@@ -86,7 +86,7 @@ t.test('stacktrace, traceon, traceoff: counts and filters', async (t) => {
 });
 
 t.test('what the kernel takes and kprobe-bpf does not run is said so', async (t) => {
-  for (const text of ['hist:keys=a+b', 'hist:keys=a:x=b', 'hist:keys=a:onmax($x).save(a)', 'snapshot', '!hist:keys=a']) {
+  for (const text of ['hist:keys=a:onmax($x).save(a)', 'hist:keys=a:onmatch(grp.ev).trace(x,$y)', 'snapshot', '!hist:keys=a']) {
     t.throws(() => parseEventTrigger(text, opts), TriggerUnsupportedError, text);
   }
 });
@@ -96,5 +96,61 @@ t.test('.percent, .graph and nohitcount: bad modifiers before 6.3, not run by kp
   const at612 = { ...opts, rules: filterRulesFor('6.12') };
   for (const text of ['hist:keys=a:vals=b.percent', 'hist:keys=a:vals=b.graph', 'hist:keys=a:vals=b:nohitcount']) {
     t.throws(() => parseEventTrigger(text, at612), TriggerUnsupportedError, text);
+  }
+});
+
+t.test('variables: readback after the values, never summed or printed; $var of a plain field reads the field', async (t) => {
+  const h = hist('hist:keys=a:vals=hitcount,b:ts0=common_timestamp.usecs,x=b:sort=b');
+  t.same(h.vars.map((v) => v.varName), ['ts0', 'x']);
+  t.equal(histTriggerInfo(h), 'hist:keys=a:vals=hitcount,b:ts0=common_timestamp.usecs,x=b:sort=b:size=2048:clock=global [active]\n');
+  t.equal(h.tsInUsecs, true, 'one .usecs puts the trigger\'s timestamps in usecs');
+  const local = hist('hist:keys=$k:k=a:vals=$x:x=b.hex');
+  t.same([local.keys[0]!.name, local.vals[0]!.name, local.vals[0]!.modifier], ['a', 'b', 'hex']);
+  t.equal(histTriggerInfo(local), 'hist:keys=a:vals=hitcount,b.hex:k=a,x=b.hex:sort=hitcount:size=2048 [active]\n');
+  t.equal(histTriggerInfo(hist('hist:keys=a:n=5,c=common_cpu')), 'hist:keys=a:vals=hitcount:n=5,c=common_cpu:sort=hitcount:size=2048 [active]\n');
+});
+
+t.test('expressions: the kernel\'s operator order, names and folded constants', async (t) => {
+  const name = (text: string) => hist(`hist:keys=${text}`).keys[0]!;
+  t.equal(name('a+b+b').name, 'a+b+b');
+  t.same(name('a-b*a').operands!.map((o) => o.name), ['a', 'b*a'], 'the rightmost + or - is the root');
+  t.same(name('a/b*a').operator, '*', 'then the rightmost * or /, left to right');
+  t.equal(name('-(a+b)').name, '-(a+b)');
+  t.equal(name('a.log2+b.hex').name, 'a.log2+b.hex', 'operands keep their flags in the name');
+  const folded = name('2*3+1');
+  t.same([folded.source, folded.constant], ['const', 7n]);
+  t.equal(histTriggerInfo(hist('hist:keys=a*2:vals=b-a,6/4:sort=b-a')), 'hist:keys=a*2:vals=hitcount,b-a,1:sort=b-a:size=2048 [active]\n');
+  t.equal(name('common_timestamp.usecs-common_timestamp.usecs').name, 'common_timestamp.usecs-common_timestamp.usecs');
+});
+
+t.test('division: a constant divisor as hist_field_get_div_fn picks (multiply and shift below 2^20)', async (t) => {
+  t.equal(divideByConstant(3n)(5n), 2n, '(5 * (2^20 / 3) + 2^20 - 1) >> 20');
+  t.equal(divideByConstant(3n)(3n << 20n), 1n << 20n, 'a plain division from 2^20');
+  t.equal(divideByConstant(8n)(17n), 2n, 'a power of two shifts');
+  t.equal(applyOperator('/', 7n, 0n), (1n << 64n) - 1n, 'a zero divisor at run time is -1');
+  t.equal(applyOperator('-', 1n, 2n), (1n << 64n) - 1n, 'u64 arithmetic');
+});
+
+t.test('expression and variable refusals as the kernel logs them', async (t) => {
+  const cases: [string, string, number][] = [
+    ['hist:keys=a:vals=common_timestamp.usecs-common_timestamp', "Timestamp units in expression don't match", 0],
+    ['hist:keys=a:vals=b/0', 'Division by zero', 19],
+    ['hist:keys=a:vals=a+b+a+b+a', 'Too many subexpressions (3 max)', 10],
+    ['hist:keys=a:vals=b+s', 'String type can not be an operand in expression', 2],
+    ['hist:keys=a:vals=-(a)b', 'Unary minus not supported in sub-expressions', 19],
+    ['hist:keys=a:x=a,x=b', 'Variable already defined', 12],
+  ];
+  for (const [text, message, pos] of cases) {
+    const e = refusal(text);
+    t.same([e.message, e.pos], [message, pos], text);
+  }
+  t.equal(refusal('hist:keys=a:vals=b/0').errno, 33, 'EDOM');
+  const withOther = { ...opts, variables: [{ group: 'grp', event: 'other', name: 'ts0' }] };
+  t.throws(() => parseEventTrigger('hist:keys=a:vals=$ts0', withOther), TriggerUnsupportedError, 'another event\'s variable: not run');
+  try { parseEventTrigger('hist:keys=$ts0', withOther); t.fail('accepted'); } catch (e) {
+    t.same([(e as TriggerError).message, (e as TriggerError).pos], ['Using variable references in keys not supported', 10], 'a key reading a variable');
+  }
+  try { parseEventTrigger('hist:keys=a:ts0=b', { ...opts, variables: [{ group: 'grp', event: 'ev', name: 'ts0' }] }); t.fail('accepted'); } catch (e) {
+    t.equal((e as TriggerError).message, 'Variable already defined', 'a variable another trigger of the event defines');
   }
 });
