@@ -9,6 +9,7 @@ import type { CompiledObject, ObjectOptions } from '../compiler/object.js';
 import { mark } from '../lib/timing.js';
 import { TRIGGER_HELP } from './trigger-input.js';
 import type { HistPlan } from '../compiler/hist-layout.js';
+import type { TriggerWrites } from '../compiler/abi.js';
 
 export const INPUT_OPTIONS = {
   e: { type: 'string', short: 'e', multiple: true },
@@ -125,6 +126,8 @@ export interface FilteredDefinitions {
   readonly filters: ReadonlyMap<string, CheckedFilter>;
   /** The events' hist triggers (--trigger). */
   readonly hists?: readonly HistPlan[];
+  /** The --trigger writes behind `hists` and the release they were read as (an object records them). */
+  readonly triggerWrites?: TriggerWrites;
   /** --btf FILE: the kernel BTF the lines were checked against, which compiling them reads too. */
   readonly btf?: string;
 }
@@ -159,7 +162,7 @@ export async function readFilteredDefinitions(v: InputValues): Promise<FilteredD
   const { histPlans, readTriggers } = await import('./trigger-input.js');
   const triggers = await readTriggers(defs, v.trigger, v.kernel);
   const hists = triggers && await histPlans(triggers);
-  return hists && { defs, filters: resolved.filters, hists, ...btf };
+  return hists && { defs, filters: resolved.filters, hists, triggerWrites: { writes: v.trigger, ...(v.kernel !== undefined ? { kernel: v.kernel } : {}) }, ...btf };
 }
 
 /** Compiles the definitions with their filters; a filter BPF cannot express is reported (resolves to undefined). */
@@ -168,7 +171,7 @@ export async function compileFiltered(input: FilteredDefinitions, opts: Omit<Obj
   const { FilterCodegenError } = await import('../compiler/filter-codegen.js');
   const { btfLowerOptions } = await import('../compiler/lower.js');
   try {
-    return compileDefinitions(input.defs, { ...opts, ...btfLowerOptions(input.btf), filters: input.filters, ...(input.hists ? { hists: input.hists } : {}) });
+    return compileDefinitions(input.defs, { ...opts, ...btfLowerOptions(input.btf), filters: input.filters, ...(input.hists ? { hists: input.hists } : {}), ...(input.triggerWrites ? { triggerWrites: input.triggerWrites } : {}) });
   } catch (e) {
     if (!(e instanceof FilterCodegenError)) throw e;
     process.stderr.write(`kprobe-bpf: filter not compiled: ${e.message}\n`);

@@ -146,6 +146,22 @@ export async function histPlans(entries: readonly EventTriggerEntry[]): Promise<
   return plans;
 }
 
+/**
+ * The hist triggers an object was compiled with (`compile --trigger`): its
+ * recorded writes read again against its events' definitions, so the plans
+ * (map numbers, layouts) are the ones its programs fill; none without.
+ */
+export async function objectHistPlans(object: Uint8Array, label: string): Promise<HistPlan[] | undefined> {
+  const { metadataOfObject } = await import('../compiler/metadata.js');
+  const meta = metadataOfObject(object, label);
+  if (!meta.triggers || meta.triggers.writes.length === 0) return [];
+  const { parseProbeCommands, selectKernel } = await import('../grammar/index.js');
+  const rules = selectKernel(meta.triggers.kernel).probe;
+  const defs = meta.events.map((e) => parseProbeCommands(e.definition, { rules }).commands[0] as ProbeDefinition);
+  const triggers = await readTriggers(defs, meta.triggers.writes, meta.triggers.kernel);
+  return triggers && histPlans(triggers);
+}
+
 /** kprobe-bpf parse --trigger: each trigger as its event's trigger file reads it back, after `GRP/EVENT:`; the exit status. */
 export async function printTriggers(defs: readonly ProbeDefinition[], values: readonly string[] | undefined, kernel?: string): Promise<number> {
   const triggers = await readTriggers(defs, values, kernel);

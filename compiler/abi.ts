@@ -202,7 +202,20 @@ export interface EventMetadata {
   readonly filter?: string;
 }
 
+/**
+ * The --trigger writes an object was compiled with, in order (`GRP/EVENT:TRIGGER`),
+ * and the kernel release their language was read as: `trace OBJ.o` reads
+ * them again against the events' definitions to print the hist tables the
+ * programs fill (the numbering of the hist maps follows from the order).
+ */
+export interface TriggerWrites {
+  readonly kernel?: string;
+  readonly writes: readonly string[];
+}
+
 export interface ObjectMetadata {
   readonly version: number;
   readonly events: readonly EventMetadata[];
+  /** Absent without --trigger (an optional addition: objects without it read as before). */
+  readonly triggers?: TriggerWrites;
 }

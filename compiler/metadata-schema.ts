@@ -83,6 +83,7 @@ const OBJECT_METADATA = record({
     id: count, program: str, section: str, sleepable: bool, maxStringSize: count,
     definition: str, place: PROBE_PLACE, maxactive: optional(count), entryProgram: optional(str), format: EVENT_FORMAT, filter: optional(str),
   })),
+  triggers: optional(record({ kernel: optional(str), writes: list(str) })),
 });
 
 /** What breaks the layout's promises in one event's format, or undefined. */

@@ -59,6 +59,11 @@ export function decodeMetadata(bytes: Uint8Array, label = 'object'): ObjectMetad
 
 /** The events an object written by `kprobe-bpf compile` describes; `label` names it in errors. */
 export function eventsOfObject(bytes: Uint8Array, label = 'object'): readonly EventMetadata[] {
+  return metadataOfObject(bytes, label).events;
+}
+
+/** The whole checked metadata of an object written by `kprobe-bpf compile` (events, and the --trigger writes it was compiled with). */
+export function metadataOfObject(bytes: Uint8Array, label = 'object'): ObjectMetadata {
   let sec;
   try {
     sec = readObject(bytes).section(METADATA_SECTION);
@@ -66,7 +71,7 @@ export function eventsOfObject(bytes: Uint8Array, label = 'object'): readonly Ev
     throw new ObjectFormatError(`${label}: not a readable ELF object (${(e as Error).message})`, { cause: e });
   }
   if (!sec) throw new ObjectFormatError(`${label}: not an object written by kprobe-bpf compile (no ${METADATA_SECTION} section)`);
-  return decodeMetadata(sec.data, label).events;
+  return decodeMetadata(sec.data, label);
 }
 
 /** What attaching the event's probe needs. */

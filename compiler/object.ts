@@ -11,7 +11,7 @@ import { programFromAsm, writeObject as writeElfObject, type MapSpec, type Progr
 import type { CheckedFilter } from '../grammar/filter/index.js';
 import {
   EVENTS_MAP, FILTERED_MAP, METADATA_SECTION, SCOPE_MAP, METADATA_VERSION, MISSES_MAP, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP, ringbufBytes,
-  type EventMetadata, type ObjectMetadata,
+  type EventMetadata, type ObjectMetadata, type TriggerWrites,
 } from './abi.js';
 import { generateProgram } from './codegen.js';
 import type { ProbeProgram } from './ir.js';
@@ -34,6 +34,8 @@ export interface ObjectOptions extends LowerOptions {
   readonly hists?: readonly HistPlan[];
   /** --no-trace: the programs send no records (only their triggers run). */
   readonly noTrace?: boolean;
+  /** The --trigger writes behind `hists`, recorded in the metadata for `trace OBJ.o`. */
+  readonly triggerWrites?: TriggerWrites;
 }
 import { mark } from '../lib/timing.js';
 
@@ -144,7 +146,7 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOp
     programs,
     maps: [...mapsOf(programs, ringBytes), ...histMapsOf(opts.hists ?? [])],
     externs: externsOf(programs),
-    metadata: { version: METADATA_VERSION, events: programs.map(eventMetadataOf) },
+    metadata: { version: METADATA_VERSION, events: programs.map(eventMetadataOf), ...(opts.triggerWrites ? { triggers: opts.triggerWrites } : {}) },
   };
 }
 

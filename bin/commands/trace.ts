@@ -50,6 +50,7 @@ ${INPUT_HELP}
                  offset read from the kernel's own clock when tracing starts
   --no-trace     print no trace lines: only the hist triggers' tables (--trigger);
                  no record leaves the programs, the cheap way to aggregate
+                 (OBJ.o compiled with --trigger: its tables, its records unprinted)
   --interval S   also print the hist tables every S seconds
   --ftrace-comm  name each line's task as ftrace does, by the last name seen
                  for its pid (saved_cmdlines), instead of its name at the hit:
@@ -75,13 +76,17 @@ async function loadInput(values: InputValues, objects: readonly string[], sleepa
   if (objects.length > 1) return 'one object file at a time';
   if (objects.length === 1) {
     if (values.e?.length || values.f?.length || values.filter?.length || values.trigger?.length) return 'give either -e/-f lines (and --filter, --trigger) or an object file, not both';
-    if (noTrace) return '--no-trace applies to -e/-f lines with --trigger';
     if (!sleepable) return "--no-sleepable applies to -e/-f lines: give it to 'kprobe-bpf compile' when writing the object";
     const object = new Uint8Array(readFileSync(objects[0]!));
     // a corrupt or foreign object stops here with one line (ObjectFormatError), before anything is loaded
     const { eventsOfObject } = await import('../../compiler/metadata.js');
     eventsOfObject(object, basename(objects[0]!));
-    return { object, definitions: await definitionsOfObject(object) };
+    // the hist triggers it was compiled with (compile --trigger): their tables print as with -e lines
+    const { objectHistPlans } = await import('../trigger-input.js');
+    const hists = await objectHistPlans(object, basename(objects[0]!));
+    if (hists === undefined) return undefined;
+    if (noTrace && hists.length === 0) return '--no-trace applies to -e/-f lines with --trigger, or an object compiled with --trigger';
+    return { object, definitions: await definitionsOfObject(object), ...(hists.length > 0 ? { hists } : {}) };
   }
   const input = await readFilteredDefinitions(values);
   if (input === undefined) return undefined;
@@ -144,7 +149,7 @@ const trace: Command = {
     const interval = values.interval === undefined ? undefined : Number(values.interval);
     if (interval !== undefined && !(interval > 0)) return usage(`--interval: not a positive number of seconds: ${values.interval}`);
     const noTrace = values['no-trace'] ?? false;
-    if ((noTrace || interval !== undefined) && !values.trigger?.length) return usage(`${noTrace ? '--no-trace' : '--interval'} needs a hist trigger (--trigger GRP/EVENT:hist:...)`);
+    if ((noTrace || interval !== undefined) && !values.trigger?.length && positionals.length === 0) return usage(`${noTrace ? '--no-trace' : '--interval'} needs a hist trigger (--trigger GRP/EVENT:hist:...)`);
     const input = await loadInput(values, positionals, !values['no-sleepable'], pid !== undefined || command !== undefined, noTrace);
     if (input === undefined) return 1;
     if (typeof input === 'string') return usage(input);

@@ -89,3 +89,19 @@ t.test('name=: triggers of one name on two events fill one table, printed under 
   t.equal(bad.code, 1);
   t.equal(bad.stderr, "hist:kpbh:two: error: Named hist trigger doesn't match existing named trigger (includes variables)\n  Command: hist:name=both:keys=i\n                ^\n");
 });
+
+t.test('compile --trigger -o OBJ.o, then trace OBJ.o: the object carries its triggers and prints their tables', { skip }, async (t) => {
+  const target = buildLoopTarget();
+  t.teardown(() => target.cleanup());
+  const obj = `${target.dir}/hist.o`;
+  const c = await runCli(['compile', '-e', tickProbe(target, 'kpbh'), '--trigger', 'kpbh/tick:hist:keys=seq:vals=hitcount,i',
+    '--trigger', 'kpbh/tick:hist:keys=i/4:sort=i/4 if i < 8', '--trigger', 'kpbh/tick:hist:keys=i/4:sort=i/4:pause if i < 8', '-o', obj]);
+  t.equal(c.code, 0, c.stderr);
+  const r = await withKernelLock(() => runCli(['trace', obj, '--no-trace', '-c', `${target.path} 10`]));
+  t.equal(r.code, 0, r.stderr);
+  t.notMatch(r.stdout, / tick: /, '--no-trace: no trace line');
+  t.match(r.stdout, '# trigger info: hist:keys=seq:vals=hitcount,i:sort=hitcount:size=2048 [active]\n#\n\n{ seq:          7 } hitcount:         10  i:         45\n');
+  t.match(r.stdout, '# trigger info: hist:keys=i/4:vals=hitcount:sort=i/4:size=2048 if i < 8 [paused]\n#\n\n\nTotals:\n    Hits: 0\n', 'a later pause write is kept');
+  const plain = await runCli(['trace', obj, '--no-trace', '--interval', '1', '-c', 'true']);
+  t.equal(plain.code, 0, plain.stderr);
+});
