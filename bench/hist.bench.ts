@@ -30,10 +30,10 @@ function loopNs(t: LoopTarget): number {
 }
 
 /** Starts `argv` (stdout into a file), lets it attach, times the loop, stops it with SIGINT; the loop's time and the tracer's stdout. */
-async function underTracer(t: LoopTarget, argv: readonly string[], dir: string, name: string): Promise<{ ns: number; out: string }> {
+async function underTracer(t: LoopTarget, argv: readonly string[], dir: string, name: string, env: Record<string, string> = {}): Promise<{ ns: number; out: string }> {
   const file = join(dir, `${name}.out`);
   const fd = openSync(file, 'w');
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', fd, 'pipe'] });
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', fd, 'pipe'], env: { ...process.env, ...env } });
   closeSync(fd);
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -59,10 +59,16 @@ const bench: Bench = {
     try {
       return await withKernelLock(async () => {
         const probe = tickProbe(t, 'kpbhist');
-        const runs: Record<string, { argv: string[]; check: (out: string) => string }> = {
+        const runs: Record<string, { argv: string[]; check: (out: string) => string; env?: Record<string, string> }> = {
           'kprobe-bpf hist --no-trace': {
             argv: [CLI, 'trace', '-e', probe, '--trigger', 'kpbhist/tick:hist:keys=common_pid:vals=hitcount', '--no-trace'],
             check: (out) => /Hits: (\d+)/.exec(out)?.[1] ?? '?',
+          },
+          // the other way to sum: a PERCPU_HASH, plain adds, summed when read (compiler/hist-layout.ts HistSums)
+          'kprobe-bpf hist --no-trace, per-CPU sums': {
+            argv: [CLI, 'trace', '-e', probe, '--trigger', 'kpbhist/tick:hist:keys=common_pid:vals=hitcount', '--no-trace'],
+            check: (out) => /Hits: (\d+)/.exec(out)?.[1] ?? '?',
+            env: { KPROBE_BPF_HIST_SUMS: 'percpu' },
           },
           'kprobe-bpf hist --no-trace --no-sleepable': {
             argv: [CLI, 'trace', '-e', probe, '--trigger', 'kpbhist/tick:hist:keys=common_pid:vals=hitcount', '--no-trace', '--no-sleepable'],
@@ -87,7 +93,7 @@ const bench: Bench = {
         for (let r = 0; r < ROUNDS; r++) {
           base.push(loopNs(t));
           for (const [name, run] of Object.entries(runs)) {
-            const got = await underTracer(t, run.argv, dir, name.replace(/\W+/g, '_'));
+            const got = await underTracer(t, run.argv, dir, name.replace(/\W+/g, '_'), run.env);
             traced.set(name, [...(traced.get(name) ?? []), got.ns]);
             counted.set(name, run.check(got.out));
           }

@@ -5,7 +5,7 @@
 // errno when the kernel logs nothing) and the input is refused.
 import type { ProbeDefinition } from '../grammar/ast.js';
 import type { EventTrigger, HistField, HistTrigger, HistVariable } from '../grammar/trigger/index.js';
-import type { HistPlan } from '../compiler/hist-layout.js';
+import type { HistPlan, HistSums } from '../compiler/hist-layout.js';
 import { LINUX_ERRNO } from '../lib/errno.js';
 
 export const TRIGGER_HELP = [
@@ -121,6 +121,16 @@ export async function readTriggers(defs: readonly ProbeDefinition[], values: rea
   return out;
 }
 
+/**
+ * How hist entries are summed: atomic adds on one shared value (the
+ * default: measured faster, bench/hist.bench.ts), or per-CPU values summed
+ * when read; KPROBE_BPF_HIST_SUMS=percpu|atomic picks one (for the bench).
+ */
+function histSums(): HistSums {
+  const v = process.env.KPROBE_BPF_HIST_SUMS;
+  return v === 'percpu' ? 'percpu' : 'atomic';
+}
+
 /** The hist triggers as the compiler and the runtime take them; other triggers are refused (not run yet). */
 export async function histPlans(entries: readonly EventTriggerEntry[]): Promise<HistPlan[] | undefined> {
   const { histLayout } = await import('../compiler/hist-layout.js');
@@ -141,7 +151,10 @@ export async function histPlans(entries: readonly EventTriggerEntry[]): Promise<
     }
     // entries are planned in order and only hist entries reach here, so an owner's plan exists already
     const owner = e.owner === undefined ? undefined : plans.find((p) => p.entry === e.owner);
-    plans.push({ group: e.group, event: e.event, text: e.text, trigger: t, index: plans.length, layout: histLayout(t), entry: entries.indexOf(e), ...(owner ? { owner } : {}) });
+    plans.push({
+      group: e.group, event: e.event, text: e.text, trigger: t, index: plans.length, layout: histLayout(t), entry: entries.indexOf(e), sums: histSums(),
+      ...(owner ? { owner } : {}),
+    });
   }
   return plans;
 }

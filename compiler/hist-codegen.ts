@@ -202,7 +202,12 @@ function emitHist(p: ProbeProgram, plan: HistPlan): AsmItem[] {
     jmpImm('jeq', R0, 0, done),
   ]));
   const sums: AsmItem[] = [label(add)];
-  for (let i = 0; i <= t.vals.length; i++) sums.push(ldx(sizeFieldFor(8), R1, R10, valAt + 8 * i), atomicAdd64(R0, 8 * i, R1));
+  // a per-CPU entry is this CPU's alone: a plain add; a shared one takes an atomic add
+  const percpu = tablePlan(plan).sums === 'percpu';
+  for (let i = 0; i <= t.vals.length; i++) {
+    sums.push(ldx(sizeFieldFor(8), R1, R10, valAt + 8 * i));
+    sums.push(...(percpu ? [ldx(sizeFieldFor(8), R2, R0, 8 * i), alu64Reg('add', R2, R1), stx(sizeFieldFor(8), R0, 8 * i, R2)] : [atomicAdd64(R0, 8 * i, R1)]));
+  }
   out.push(...annotate('entry sums += this hit\'s', sums), label(done));
   return annotate(`hist trigger ${plan.index}: ${plan.text}`, out);
 }

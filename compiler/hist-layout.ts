@@ -58,7 +58,15 @@ export interface HistPlan {
    * event_hist_trigger_named_ops, one hist_data for all).
    */
   readonly owner?: HistPlan;
+  /**
+   * How entries are summed: 'atomic', one value per key added to with
+   * atomic adds from every CPU (a HASH map); 'percpu', one value per key
+   * and CPU, added to without atomics and summed when read (a PERCPU_HASH).
+   */
+  readonly sums: HistSums;
 }
+
+export type HistSums = 'atomic' | 'percpu';
 
 /** The plan whose map holds the trigger's table: its named owner's, or its own. */
 export const tablePlan = (p: HistPlan): HistPlan => p.owner ?? p;

@@ -11,7 +11,7 @@ export function histMapsOf(plans: readonly HistPlan[]): MapSpec[] {
   return [
     // a named trigger after the first of its name adds to that one's map
     ...plans.filter((h) => !h.owner).map((h): MapSpec => ({
-      name: histMapName(h.index), type: MapType.HASH, keySize: h.layout.keySize, valueSize: h.layout.valueSize, maxEntries: 1 << h.trigger.mapBits,
+      name: histMapName(h.index), type: h.sums === 'percpu' ? MapType.PERCPU_HASH : MapType.HASH, keySize: h.layout.keySize, valueSize: h.layout.valueSize, maxEntries: 1 << h.trigger.mapBits,
     })),
     { name: HIST_DROPS_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: plans.length },
     { name: HIST_SEQ_MAP, type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: plans.length },

@@ -5,6 +5,8 @@
 import { addressOf, bpf } from '../sys/bpf.js';
 import { SysError } from '../sys/libc.js';
 import { LINUX_ERRNO } from '../../lib/errno.js';
+import { possibleCpuCount } from '../sys/cpu-list.js';
+import { TASK_COMM_LEN } from '../../compiler/abi.js';
 
 const BPF_MAP_LOOKUP_ELEM = 1;
 const BPF_MAP_GET_NEXT_KEY = 4;
@@ -16,7 +18,7 @@ export interface MapEntry {
   readonly value: Buffer;
 }
 
-export function readHashMap(fd: number, keySize: number, valueSize: number): MapEntry[] {
+export function readHashMap(fd: number, keySize: number, valueSize: number, cpus = 1): MapEntry[] {
   const out: MapEntry[] = [];
   let key: Buffer | undefined;
   for (;;) {
@@ -31,7 +33,7 @@ export function readHashMap(fd: number, keySize: number, valueSize: number): Map
       if (e instanceof SysError && e.errno === LINUX_ERRNO.ENOENT) return out;
       throw e;
     }
-    const value = Buffer.alloc(valueSize);
+    const value = Buffer.alloc(valueSize * cpus);
     const look = Buffer.alloc(ATTR_SIZE);
     look.writeUInt32LE(fd, 0);
     look.writeBigUInt64LE(addressOf(next), 8);
@@ -45,4 +47,29 @@ export function readHashMap(fd: number, keySize: number, valueSize: number): Map
     }
     key = next;
   }
+}
+
+/**
+ * A PERCPU_HASH map's entries, each CPU's u64s summed into one value (the
+ * entry number and the comm exist on the CPU that made the entry only, the
+ * others hold zeros there, so summing keeps them; the comm is copied from the
+ * first CPU that has one).
+ */
+export function readPerCpuHashMap(fd: number, keySize: number, valueSize: number, commOffset?: number): MapEntry[] {
+  const cpus = possibleCpuCount();
+  return readHashMap(fd, keySize, valueSize, cpus).map(({ key, value }) => {
+    const one = Buffer.alloc(valueSize);
+    for (let at = 0; at < valueSize; at += 8) {
+      if (commOffset !== undefined && at >= commOffset && at < commOffset + TASK_COMM_LEN) continue;
+      let sum = 0n;
+      for (let c = 0; c < cpus; c++) sum += value.readBigUInt64LE(c * valueSize + at);
+      one.writeBigUInt64LE(BigInt.asUintN(64, sum), at);
+    }
+    if (commOffset !== undefined) {
+      for (let c = 0; c < cpus; c++) {
+        if (value[c * valueSize + commOffset] !== 0) { value.copy(one, commOffset, c * valueSize + commOffset, c * valueSize + commOffset + TASK_COMM_LEN); break; }
+      }
+    }
+    return { key, value: one };
+  });
 }

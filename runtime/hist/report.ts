@@ -8,7 +8,7 @@ import { HIST_DROPS_MAP, histMapName, shownTrigger, tablePlan } from '../../comp
 import { mapLookupPerCpuU64Sum } from '../sys/index.js';
 import { decodeEntries } from './entries.js';
 import { histTable, type HistSymbols } from './format.js';
-import { readHashMap } from './map-read.js';
+import { readHashMap, readPerCpuHashMap } from './map-read.js';
 import { sortEntries } from './order.js';
 import { sortVariantFor } from './kernel-sort.js';
 import { release } from 'node:os';
@@ -40,7 +40,8 @@ export function histFileText(plans: readonly HistPlan[], maps: HistMaps, s: Hist
     const shown = shownTrigger(p);
     const fd = maps.fdOf(histMapName(table.index));
     if (fd === undefined) throw new Error(`object has no ${histMapName(table.index)} map`);
-    const entries = sortEntries(decodeEntries(readHashMap(fd, table.layout.keySize, table.layout.valueSize), shown, table.layout), shown, table.layout, VARIANT);
+    const raw = table.sums === 'percpu' ? readPerCpuHashMap(fd, table.layout.keySize, table.layout.valueSize, table.layout.commOffset) : readHashMap(fd, table.layout.keySize, table.layout.valueSize);
+    const entries = sortEntries(decodeEntries(raw, shown, table.layout), shown, table.layout, VARIANT);
     return histTable({ ...table, trigger: shown }, entries, drops === undefined ? 0n : mapLookupPerCpuU64Sum(drops, table.index), s, n);
   }).join('');
 }

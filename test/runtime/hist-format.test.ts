@@ -17,7 +17,7 @@ const FIELDS: EventField[] = [
 ];
 function plan(text: string): HistPlan {
   const trigger = parseEventTrigger(text, { group: 'g', event: 'e', fields: FIELDS, rules: filterRulesFor('6.1') }) as HistTrigger;
-  return { group: 'g', event: 'e', text, trigger, index: 0, layout: histLayout(trigger) };
+  return { group: 'g', event: 'e', text, trigger, index: 0, layout: histLayout(trigger), sums: 'atomic' };
 }
 const u64 = (...vs: bigint[]) => Buffer.concat(vs.map((v) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt.asUintN(64, v)); return b; }));
 const str = (s: string, size = 256) => { const b = Buffer.alloc(size); b.write(s, 'latin1'); return b; };

@@ -105,3 +105,22 @@ t.test('compile --trigger -o OBJ.o, then trace OBJ.o: the object carries its tri
   const plain = await runCli(['trace', obj, '--no-trace', '--interval', '1', '-c', 'true']);
   t.equal(plain.code, 0, plain.stderr);
 });
+
+t.test('per-CPU sums (KPROBE_BPF_HIST_SUMS=percpu) print what atomic sums print: sums, comm, entry order, drops', { skip }, async (t) => {
+  const target = buildLoopTarget();
+  t.teardown(() => target.cleanup());
+  const args = ['trace', '-e', tickProbe(target, 'kpbh'),
+    '--trigger', 'kpbh/tick:hist:keys=common_pid.execname,seq:vals=hitcount,i',
+    '--trigger', 'kpbh/tick:hist:keys=i.buckets=10:vals=i:size=128',
+    '--no-trace', '-c', `${target.path} 2000`];
+  const run = async (sums: string) => {
+    process.env.KPROBE_BPF_HIST_SUMS = sums;
+    try { return await withKernelLock(() => runCli(args)); } finally { delete process.env.KPROBE_BPF_HIST_SUMS; }
+  };
+  const atomic = await run('atomic');
+  const percpu = await run('percpu');
+  t.equal(percpu.code, 0, percpu.stderr);
+  const pidless = (s: string) => s.replace(/\[\s*\d+\]/g, '[pid]');
+  t.equal(pidless(percpu.stdout), pidless(atomic.stdout), 'the same tables');
+  t.match(percpu.stdout, 'Dropped: 720\n', 'each hit of a bucket the full map refused is a drop, either way');
+});
