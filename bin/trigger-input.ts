@@ -11,7 +11,8 @@ import { LINUX_ERRNO } from '../lib/errno.js';
 export const TRIGGER_HELP = [
   '  --trigger GRP/EVENT:TRIGGER',
   '               an event trigger as written to events/GRP/EVENT/trigger (repeatable):',
-  '               hist:keys=...[:vals=...][:sort=...][:size=N][:name=...][:pause] [if FILTER]',
+  '               hist:keys=...[:vals=...][:VAR=EXPR,...][:sort=...][:size=N][:name=...][:pause] [if FILTER]',
+  '               (keys and vals: fields, constants, a+b a-b a*b a/b -(a), $VAR of a field variable)',
 ].join('\n');
 
 /** One --trigger option: the event it names and the text written to its trigger file. */
