@@ -73,7 +73,9 @@ t.test('schema violations name the field', async (t) => {
     ['a place offset that is not a bigint', { ...meta, events: [{ ...ev0, place: { kind: 'symbol', symbol: 'x', offset: 5 } }] }, 'events[0].place.offset: not a tagged bigint'],
     ['no format', { ...meta, events: [{ ...ev0, format: undefined }] }, 'events[0].format: not an object'],
     ['events not a list', { ...meta, events: {} }, 'events: not a list'],
+    ['a trigger write that is not a string', { ...meta, triggers: { writes: ['g/e:hist:keys=a', 7] } }, 'triggers.writes[1]: not a string'],
   ];
+  t.same(decodeMetadata(json({ ...meta, triggers: { kernel: '6.1', writes: ['g/e:hist:keys=a'] } }), 'ok.o').triggers, { kernel: '6.1', writes: ['g/e:hist:keys=a'] }, 'trigger writes round-trip');
   for (const [what, value, path] of cases) {
     t.throws(() => decodeMetadata(json(value), 'bad.o'), { name: 'ObjectFormatError', message: `bad.o: .kprobe_bpf.events metadata is malformed (${path}` }, what);
   }
