@@ -121,11 +121,11 @@ function varDefs(ctx: HistContext, assignments: readonly string[]): { name: stri
 
 /**
  * kernel: __create_val_field's refusal of modifiers a sum or a variable
- * cannot take (from 6.3, with .percent and .graph).
+ * cannot take, at the value's text (the 6.1 guest refuses `vals=b.log2`,
+ * `vals=b.sym` and `x=b.log2` alike: variables are checked as values).
  */
-function checkValueModifier(ctx: HistContext, f: HistField, text: string, variable: boolean): void {
-  if (!atLeast(ctx.rules.version, [6, 3])) return;
-  const refused = variable ? ['log2', 'buckets'] : ['log2', 'buckets', 'sym', 'sym-offset', 'syscall'];
+function checkValueModifier(ctx: HistContext, f: HistField, text: string): void {
+  const refused = ['log2', 'buckets', 'sym', 'sym-offset', 'syscall'];
   if (f.modifier !== undefined && refused.includes(f.modifier)) throw histError('BAD_FIELD_MODIFIER', ctx.location, ctx.command, errPos(ctx.command, text));
 }
 
@@ -135,7 +135,7 @@ function varFields(ctx: HistContext, defs: readonly { name: string; expr: string
   for (const d of defs) {
     if (out.some((v) => v.varName === d.name) || eventVars.includes(d.name)) throw histError('DUPLICATE_VAR', ctx.location, ctx.command, errPos(ctx.command, d.name));
     const f = parseHistField(ctx, d.expr, 'var', d.name);
-    checkValueModifier(ctx, f, d.expr, true);
+    checkValueModifier(ctx, f, d.expr);
     out.push(f);
   }
   return out;
@@ -151,7 +151,7 @@ function valFields(ctx: HistContext, vals: string | undefined): HistField[] {
     const p = parts[i]!;
     if (p === 'hitcount') continue;
     const f = parseHistField(ctx, p, 'val');
-    checkValueModifier(ctx, f, p, false);
+    checkValueModifier(ctx, f, p);
     if (f.string) throw new TriggerUnsupportedError(`${p}: a string as a hist value`);
     out.push(f);
   }

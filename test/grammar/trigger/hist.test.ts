@@ -139,6 +139,9 @@ t.test('expression and variable refusals as the kernel logs them', async (t) => 
     ['hist:keys=a:vals=b+s', 'String type can not be an operand in expression', 2],
     ['hist:keys=a:vals=-(a)b', 'Unary minus not supported in sub-expressions', 19],
     ['hist:keys=a:x=a,x=b', 'Variable already defined', 12],
+    ['hist:keys=a:vals=b.log2', 'Invalid field modifier', 17],
+    ['hist:keys=a:vals=b.sym', 'Invalid field modifier', 17],
+    ['hist:keys=a:x=b.log2', 'Invalid field modifier', 14],
   ];
   for (const [text, message, pos] of cases) {
     const e = refusal(text);
