@@ -31,7 +31,6 @@ import {
   type Relocation,
   type Size,
   Source,
-  slots,
 } from './insn.js';
 
 /** An instruction that may jump to a label (resolved by assemble()). */
@@ -270,32 +269,38 @@ export interface Assembled {
 /** A program the assembler cannot lay out (a label unknown or defined twice, a jump out of range). */
 export class AsmError extends KprobeBpfError {}
 
-/** Resolves labels into jump offsets (in slots; ld_imm64 counts 2) and collects relocations. */
+/** Resolves labels into jump offsets (in slots; ld_imm64 counts 2) and collects relocations, in two passes over the items and no other allocation than the output. */
 export function assemble(items: readonly AsmItem[]): Assembled {
   const labelSlot = new Map<string, number>();
   const labels = new Map<string, number>();
-  const placed: { insn: AsmInsn; slot: number }[] = [];
   let slot = 0;
+  let count = 0;
   for (const item of items) {
     if (isLabel(item)) {
       if (labelSlot.has(item.label)) throw new AsmError(`duplicate label '${item.label}'`);
       labelSlot.set(item.label, slot);
-      labels.set(item.label, placed.length);
+      labels.set(item.label, count);
       continue;
     }
-    placed.push({ insn: item, slot });
-    slot += slots(item);
+    count++;
+    slot += item.code === LD_IMM64 ? 2 : 1;
   }
-  const insns: Insn[] = [];
+  const insns: Insn[] = new Array<Insn>(count);
   const relocations: AsmRelocation[] = [];
-  placed.forEach(({ insn: a, slot: at }, index) => {
-    const target = a.target;
+  let index = 0;
+  slot = 0;
+  for (const item of items) {
+    if (isLabel(item)) continue;
+    const a = item;
+    const at = slot;
+    slot += a.code === LD_IMM64 ? 2 : 1;
     // the fields one by one: a rest/spread copy per instruction was the assembler's main cost
     const out: Insn = { code: a.code, dst: a.dst, src: a.src, off: a.off, imm: a.imm };
     if (a.imm64 !== undefined) out.imm64 = a.imm64;
     if (a.ref !== undefined) out.ref = a.ref;
     if (a.comment !== undefined) out.comment = a.comment;
     if (a.core !== undefined) out.core = a.core;
+    const target = a.target;
     if (target !== undefined) {
       const to = labelSlot.get(target);
       if (to === undefined) throw new AsmError(`unknown label '${target}'`);
@@ -305,7 +310,7 @@ export function assemble(items: readonly AsmItem[]): Assembled {
       out.off = off;
     }
     if (out.ref) relocations.push({ insnIndex: index, symbol: out.ref.symbol, kind: out.ref.kind });
-    insns.push(out);
-  });
+    insns[index++] = out;
+  }
   return { insns, relocations, labels };
 }

@@ -40,11 +40,9 @@ import {
   SYM_SIZE,
 } from './elf.js';
 import type { ElfSymbol } from './elf-file.js';
-import { decode, encode, type Insn, LD_IMM64, SLOT_BYTES, slotOffsets, slots } from './insn.js';
+import { decode, encode, type Insn, LD_IMM64, SLOT_BYTES, slotOffsets } from './insn.js';
 import type { SectionSymbol } from './object-model.js';
 import { StringTable } from './string-table.js';
-
-const totalSlots = (insns: readonly Insn[]): number => insns.reduce((n, i) => n + slots(i), 0);
 
 export interface ProgramSpec {
   /** Function name (ELF symbol, BTF FUNC, and the kernel's prog name truncated to 15). */
@@ -125,8 +123,9 @@ function mapMembers(m: MapSpec): [string, number][] {
   return out;
 }
 
-function programInsns(p: ProgramSpec): Insn[] {
-  if (p.insns) return [...p.insns];
+function programInsns(p: ProgramSpec): readonly Insn[] {
+  // the writer only reads them: no copy
+  if (p.insns) return p.insns;
   if (!p.bytes) throw new ObjectWriteError(`program '${p.name}' has neither insns nor bytes`);
   const insns = decode(p.bytes);
   for (const r of p.relocations ?? []) {
@@ -142,7 +141,9 @@ interface PlacedProgram {
   /** Index in ObjectSpec.programs. */
   index: number;
   spec: ProgramSpec;
-  insns: Insn[];
+  insns: readonly Insn[];
+  /** Slot index of each instruction, and the total slots at the end (computed once; every pass needs them). */
+  slotAt: readonly number[];
   /** The bytes it contributes to its section. */
   data: Uint8Array;
   /** Byte offset within the section. */
@@ -172,16 +173,18 @@ function groupBySection(programs: readonly ProgramSpec[]): SectionGroup[] {
     let g = groups.get(spec.section);
     if (!g) groups.set(spec.section, (g = { name: spec.section, programs: [], labels: [] }));
     const last = g.programs[g.programs.length - 1];
-    g.programs.push({ index, spec, insns, data, offset: last ? last.offset + last.data.length : 0 });
+    const slotAt = slotOffsets(insns);
+    slotAt.push(data.length / SLOT_BYTES);
+    g.programs.push({ index, spec, insns, slotAt, data, offset: last ? last.offset + last.data.length : 0 });
   });
   for (const g of groups.values()) {
     // One symbol per address (llvm-objdump shows one name per address): the
     // function symbols own their starts, then the first label wins (disassemble() does the same).
     const taken = new Set<number>(g.programs.map((p) => p.offset));
     for (const p of g.programs) {
-      const at = slotOffsets(p.insns);
+      const end = p.slotAt[p.insns.length]!;
       for (const [name, idx] of p.spec.labels ?? []) {
-        const address = p.offset + (idx < p.insns.length ? at[idx]! : totalSlots(p.insns)) * SLOT_BYTES;
+        const address = p.offset + (idx < p.insns.length ? p.slotAt[idx]! : end) * SLOT_BYTES;
         if (taken.has(address)) continue;
         taken.add(address);
         g.labels.push({ name, address });
@@ -286,29 +289,30 @@ function buildBtf(spec: ObjectSpec, mapOffsets: number[], mapSizes: number[]) {
   return { btf, funcIds };
 }
 
-/** Line info from instruction comments: a record where each annotated run starts. */
-function lineInfoFor(p: ProgramSpec, insns: readonly Insn[], file: string): LineInfo[] {
-  const slotsAt = slotOffsets(insns);
-  const out: LineInfo[] = [];
-  insns.forEach((i, k) => {
-    if (i.comment === undefined) return;
-    out.push({ insnOff: slotsAt[k]!, fileName: file, line: i.comment, lineNum: out.length + 1, col: 0 });
-  });
+/** Line info from instruction comments: a record where each annotated run starts, appended to `out` with offsets in slots from the section's start. */
+function lineInfoFor(p: PlacedProgram, file: string, out: LineInfo[]): void {
+  const base = p.offset / SLOT_BYTES;
+  const first = out.length;
+  const { insns, slotAt } = p;
+  for (let k = 0; k < insns.length; k++) {
+    const line = insns[k]!.comment;
+    if (line === undefined) continue;
+    out.push({ insnOff: base + slotAt[k]!, fileName: file, line, lineNum: out.length - first + 1, col: 0 });
+  }
   // The kernel wants line_info[0] at instruction 0 (verifier.c check_btf_line),
   // and libbpf drops all line info when the main program has none.
-  if (!out.length || out[0]!.insnOff !== 0) out.unshift({ insnOff: 0, fileName: file, line: p.name, lineNum: 0, col: 0 });
-  return out;
+  if (out.length === first || out[first]!.insnOff !== base) out.splice(first, 0, { insnOff: base, fileName: file, line: p.spec.name, lineNum: 0, col: 0 });
 }
 
-/** CO-RE field-offset relocations of a program's instructions, offsets in slots from its start. */
-function coreRelosFor(insns: readonly Insn[], core: CoreTypeWriter): CoreRelo[] {
-  const slotsAt = slotOffsets(insns);
-  const out: CoreRelo[] = [];
-  insns.forEach((i, k) => {
-    if (!i.core) return;
-    out.push({ insnOff: slotsAt[k]!, typeId: core.add(i.core.root), access: coreAccessString(i.core), kind: CORE_FIELD_BYTE_OFFSET });
-  });
-  return out;
+/** CO-RE field-offset relocations of a program's instructions, appended to `out` with offsets in slots from the section's start. */
+function coreRelosFor(p: PlacedProgram, core: CoreTypeWriter, out: CoreRelo[]): void {
+  const base = p.offset / SLOT_BYTES;
+  const { insns, slotAt } = p;
+  for (let k = 0; k < insns.length; k++) {
+    const c = insns[k]!.core;
+    if (!c) continue;
+    out.push({ insnOff: base + slotAt[k]!, typeId: core.add(c.root), access: coreAccessString(c), kind: CORE_FIELD_BYTE_OFFSET });
+  }
 }
 
 /** Externs declared by the caller plus any an instruction refers to, in first-seen order. */
@@ -358,12 +362,13 @@ function btfExtFor(spec: ObjectSpec, groups: readonly SectionGroup[], btf: BtfBu
   if (spec.btfExt === false || !spec.programs.length) return undefined;
   const file = spec.sourceName ?? 'kprobe-bpf';
   const core = new CoreTypeWriter(btf);
-  const ext: BtfExtSection[] = groups.map((g) => ({
-    section: g.name,
-    funcInfo: g.programs.map((p) => ({ insnOff: p.offset / SLOT_BYTES, typeId: funcIds[p.index]! })),
-    lineInfo: g.programs.flatMap((p) => lineInfoFor(p.spec, p.insns, file).map((l) => ({ ...l, insnOff: l.insnOff + p.offset / SLOT_BYTES }))),
-    coreRelos: g.programs.flatMap((p) => coreRelosFor(p.insns, core).map((r) => ({ ...r, insnOff: r.insnOff + p.offset / SLOT_BYTES }))),
-  }));
+  const ext: BtfExtSection[] = groups.map((g) => {
+    const lineInfo: LineInfo[] = [];
+    const coreRelos: CoreRelo[] = [];
+    for (const p of g.programs) lineInfoFor(p, file, lineInfo);
+    for (const p of g.programs) coreRelosFor(p, core, coreRelos);
+    return { section: g.name, funcInfo: g.programs.map((p) => ({ insnOff: p.offset / SLOT_BYTES, typeId: funcIds[p.index]! })), lineInfo, coreRelos };
+  });
   return encodeBtfExt(btf, ext);
 }
 
@@ -437,8 +442,7 @@ const hasRefs = (g: SectionGroup): boolean => g.programs.some((p) => p.insns.som
 /** The SHT_REL entries of one section group: R_BPF_64_64 on each ld_imm64 with a ref, offsets relative to the section. */
 function relocationEntries(g: SectionGroup, symbols: SymbolTable, mapsIdx: number): Uint8Array {
   const w = new ByteWriter();
-  for (const { spec: p, insns, offset } of g.programs) {
-    const at = slotOffsets(insns);
+  for (const { spec: p, insns, offset, slotAt: at } of g.programs) {
     insns.forEach((i, idx) => {
       if (!i.ref) return;
       const s = symbols.index.get(i.ref.symbol);
@@ -446,7 +450,8 @@ function relocationEntries(g: SectionGroup, symbols: SymbolTable, mapsIdx: numbe
       const want = i.ref.kind === 'map' ? mapsIdx : SHN_UNDEF;
       if (symbols.syms[s]!.shndx !== want) throw new ObjectWriteError(`program '${p.name}' instruction ${idx}: '${i.ref.symbol}' is not a ${i.ref.kind}`);
       if (i.code !== LD_IMM64) throw new ObjectWriteError(`program '${p.name}' instruction ${idx}: relocation on a non-ld_imm64 instruction`);
-      w.u64(offset + at[idx]! * SLOT_BYTES).u64((BigInt(s) << 32n) | BigInt(R_BPF['64_64']));
+      // r_info: symbol index in the high half, type in the low half
+      w.u64(offset + at[idx]! * SLOT_BYTES).u32(R_BPF['64_64']).u32(s);
     });
   }
   return w.finish();
@@ -460,7 +465,7 @@ function addSymbolSections(t: SectionTable, groups: readonly SectionGroup[], d: 
     t.add({ name: `.rel${g.name}`, type: SHT.REL, flags: SHF.INFO_LINK, data: relocationEntries(g, symbols, d.mapsIdx), link: symtabIdx, info: d.groupSecIdx[k]!, align: 8, entsize: REL_SIZE });
   });
   const strtab = new StringTable();
-  const symw = new ByteWriter();
+  const symw = new ByteWriter(symbols.syms.length * SYM_SIZE);
   for (const s of symbols.syms) symw.u32(strtab.add(s.name)).u8((s.bind << 4) | s.type).u8(STV_DEFAULT).u16(s.shndx).u64(s.value).u64(s.size);
   const strtabIdx = t.length + 1;
   if (t.add({ name: SEC.SYMTAB, type: SHT.SYMTAB, flags: 0, data: symw.finish(), link: strtabIdx, info: symbols.firstGlobal, align: 8, entsize: SYM_SIZE }) !== symtabIdx) {
@@ -480,7 +485,9 @@ function addSectionNames(t: SectionTable): { shstrIdx: number; nameOffs: number[
 
 /** The file: ELF header, section data (each at its alignment), then the section header table. */
 function layoutFile(sections: readonly Section[], nameOffs: readonly number[], shstrIdx: number): Uint8Array {
-  const out = new ByteWriter();
+  // the file's size (each section at most align-1 bytes of padding away): one buffer, no regrowth
+  const size = sections.reduce((n, s) => n + s.data.length + Math.max(1, s.align) - 1, EHDR_SIZE + 8 + sections.length * SHDR_SIZE);
+  const out = new ByteWriter(size);
   out.bytes(new Uint8Array(EHDR_SIZE));
   const offsets = sections.map((s) => {
     if (s.type === SHT.NULL) return 0;
