@@ -485,24 +485,39 @@ function addSectionNames(t: SectionTable): { shstrIdx: number; nameOffs: number[
 
 /** The file: ELF header, section data (each at its alignment), then the section header table. */
 function layoutFile(sections: readonly Section[], nameOffs: readonly number[], shstrIdx: number): Uint8Array {
-  // the file's size (each section at most align-1 bytes of padding away): one buffer, no regrowth
-  const size = sections.reduce((n, s) => n + s.data.length + Math.max(1, s.align) - 1, EHDR_SIZE + 8 + sections.length * SHDR_SIZE);
-  const out = new ByteWriter(size);
-  out.bytes(new Uint8Array(EHDR_SIZE));
+  // where everything goes first, then one buffer of exactly that size, written in place
+  const alignUp = (at: number, n: number): number => Math.ceil(at / n) * n;
+  let at = EHDR_SIZE;
   const offsets = sections.map((s) => {
     if (s.type === SHT.NULL) return 0;
-    out.align(Math.max(1, s.align));
-    const off = out.length;
-    out.bytes(s.data);
+    const off = alignUp(at, Math.max(1, s.align));
+    at = off + s.data.length;
     return off;
   });
-  out.align(8);
-  const shoff = out.length;
+  const shoff = alignUp(at, 8);
+  const bytes = new Uint8Array(shoff + sections.length * SHDR_SIZE);
   sections.forEach((s, i) => {
-    out.u32(nameOffs[i]!).u32(s.type).u64(s.flags).u64(0).u64(offsets[i]!).u64(s.data.length);
-    out.u32(s.link ?? 0).u32(s.info ?? 0).u64(s.align).u64(s.entsize ?? 0);
+    if (s.type !== SHT.NULL) bytes.set(s.data, offsets[i]!);
   });
-  const bytes = out.finish();
+  const h = new DataView(bytes.buffer);
+  const u64 = (off: number, v: number): void => {
+    // values below 2^53: two 32-bit halves, no BigInt
+    h.setUint32(off, v % 0x1_0000_0000, true);
+    h.setUint32(off + 4, Math.floor(v / 0x1_0000_0000), true);
+  };
+  sections.forEach((s, i) => {
+    const o = shoff + i * SHDR_SIZE;
+    h.setUint32(o, nameOffs[i]!, true);
+    h.setUint32(o + 4, s.type, true);
+    u64(o + 8, s.flags);
+    u64(o + 16, 0); // sh_addr
+    u64(o + 24, offsets[i]!);
+    u64(o + 32, s.data.length);
+    h.setUint32(o + 40, s.link ?? 0, true);
+    h.setUint32(o + 44, s.info ?? 0, true);
+    u64(o + 48, s.align);
+    u64(o + 56, s.entsize ?? 0);
+  });
   writeElfHeader(bytes, shoff, sections.length, shstrIdx);
   return bytes;
 }

@@ -233,7 +233,8 @@ export function encode(insns: readonly Insn[]): Uint8Array {
       at += 2 * SLOT_BYTES;
     } else {
       // imm is a signed 32-bit field; accept its unsigned spelling too (e.g. 0xffffffff).
-      checkField('imm', i.imm, -0x80000000, 0xffffffff, i);
+      const imm = i.imm;
+      if (!(imm >= -0x80000000 && imm <= 0xffffffff && Math.floor(imm) === imm)) checkField('imm', imm, -0x80000000, 0xffffffff, i);
       writeSlot(view, at, i.code, i.dst, i.src, i.off, i.imm);
       at += SLOT_BYTES;
     }
