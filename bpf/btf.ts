@@ -94,7 +94,7 @@ export interface BtfType {
 /** Builds a .BTF section type by type; ids are handed out in call order from 1. */
 export class BtfBuilder {
   readonly strings = new StringTable();
-  private readonly types = new ByteWriter();
+  private readonly types = new ByteWriter(4096);
   private count = 0;
   private readonly intIds = new Map<string, TypeId>();
 
@@ -176,7 +176,7 @@ export class BtfBuilder {
   encode(): Uint8Array {
     const types = this.types.finish();
     const strs = this.strings.bytes();
-    const w = new ByteWriter();
+    const w = new ByteWriter(BTF_HDR_LEN + types.length + strs.length);
     w.u16(BTF_MAGIC).u8(BTF_VERSION).u8(0).u32(BTF_HDR_LEN);
     w.u32(0).u32(types.length); // type_off, type_len (relative to header end)
     w.u32(types.length).u32(strs.length); // str_off, str_len

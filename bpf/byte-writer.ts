@@ -10,6 +10,8 @@ export class ByteWriter {
   private buf: Uint8Array;
   private view: DataView;
   private len = 0;
+  /** finish() returned `buf` itself: it must not be written again. */
+  private handedOut = false;
 
   /** Bytes written so far. */
   get length(): number {
@@ -23,7 +25,8 @@ export class ByteWriter {
   }
 
   private grow(n: number): void {
-    let cap = this.buf.length * 2;
+    this.handedOut = false;
+    let cap = Math.max(8, this.buf.length * 2);
     while (cap < this.len + n) cap *= 2;
     const next = new Uint8Array(cap);
     next.set(this.buf.subarray(0, this.len));
@@ -82,9 +85,17 @@ export class ByteWriter {
   }
   /** Patches a u32 already written at `at`. */
   setU32(at: number, v: number): void {
+    if (this.handedOut) this.grow(0); // the caller owns the finished bytes: patch a copy
     this.view.setUint32(at, v >>> 0, true);
   }
+  /**
+   * The bytes written. A writer sized exactly (the capacity given was the
+   * size) hands its buffer over without a copy; writing on afterwards then
+   * works on a copy (appending always regrows a full buffer, patching checks).
+   */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.len);
+    if (this.len !== this.buf.length) return this.buf.slice(0, this.len);
+    this.handedOut = true;
+    return this.buf;
   }
 }

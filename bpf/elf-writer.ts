@@ -441,7 +441,9 @@ const hasRefs = (g: SectionGroup): boolean => g.programs.some((p) => p.insns.som
 
 /** The SHT_REL entries of one section group: R_BPF_64_64 on each ld_imm64 with a ref, offsets relative to the section. */
 function relocationEntries(g: SectionGroup, symbols: SymbolTable, mapsIdx: number): Uint8Array {
-  const w = new ByteWriter();
+  let refs = 0;
+  for (const p of g.programs) for (const i of p.insns) if (i.ref) refs++;
+  const w = new ByteWriter(refs * REL_SIZE);
   for (const { spec: p, insns, offset, slotAt: at } of g.programs) {
     insns.forEach((i, idx) => {
       if (!i.ref) return;
