@@ -294,21 +294,25 @@ export function assemble(items: readonly AsmItem[]): Assembled {
     const a = item;
     const at = slot;
     slot += a.code === LD_IMM64 ? 2 : 1;
-    // the fields one by one: a rest/spread copy per instruction was the assembler's main cost
+    const target = a.target;
+    if (target === undefined) {
+      // nothing to resolve: the item is the instruction (no copy; nothing writes to either afterwards)
+      if (a.ref) relocations.push({ insnIndex: index, symbol: a.ref.symbol, kind: a.ref.kind });
+      insns[index++] = a;
+      continue;
+    }
+    // a jump gets its offset on a copy, the fields one by one (a rest/spread copy was the assembler's main cost)
     const out: Insn = { code: a.code, dst: a.dst, src: a.src, off: a.off, imm: a.imm };
     if (a.imm64 !== undefined) out.imm64 = a.imm64;
     if (a.ref !== undefined) out.ref = a.ref;
     if (a.comment !== undefined) out.comment = a.comment;
     if (a.core !== undefined) out.core = a.core;
-    const target = a.target;
-    if (target !== undefined) {
-      const to = labelSlot.get(target);
-      if (to === undefined) throw new AsmError(`unknown label '${target}'`);
-      const off = to - (at + 1);
-      // off is a signed 16-bit field (RFC 9669 §4.3).
-      if (off < -0x8000 || off > 0x7fff) throw new AsmError(`jump to '${target}' out of range (offset ${off})`);
-      out.off = off;
-    }
+    const to = labelSlot.get(target);
+    if (to === undefined) throw new AsmError(`unknown label '${target}'`);
+    const off = to - (at + 1);
+    // off is a signed 16-bit field (RFC 9669 §4.3).
+    if (off < -0x8000 || off > 0x7fff) throw new AsmError(`jump to '${target}' out of range (offset ${off})`);
+    out.off = off;
     if (out.ref) relocations.push({ insnIndex: index, symbol: out.ref.symbol, kind: out.ref.kind });
     insns[index++] = out;
   }
