@@ -393,10 +393,12 @@ interface DataSections {
   mapsIdx: number;
 }
 
+const LICENSE_ENCODER = new TextEncoder();
+
 /** Program sections, license, `.maps`, the caller's extra sections, `.BTF` and `.BTF.ext`, in that order. */
 function addDataSections(t: SectionTable, spec: ObjectSpec, groups: readonly SectionGroup[], mapLayout: MapLayout, btf: Uint8Array, btfExt: Uint8Array | undefined): DataSections {
   const groupSecIdx = groups.map((g) => t.add({ name: g.name, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.EXECINSTR, data: concat(g.programs.map((p) => p.data)), align: 8 }));
-  const licenseBytes = new TextEncoder().encode(spec.license + '\0');
+  const licenseBytes = LICENSE_ENCODER.encode(spec.license + '\0');
   const licenseIdx = t.add({ name: SEC.LICENSE, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.WRITE, data: licenseBytes, align: 1 });
   const mapsSize = mapLayout.sizes.reduce((a, b) => a + b, 0);
   const mapsIdx = spec.maps?.length ? t.add({ name: SEC.MAPS, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.WRITE, data: new Uint8Array(mapsSize), align: 8 }) : -1;
