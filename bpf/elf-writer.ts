@@ -40,7 +40,7 @@ import {
   SYM_SIZE,
 } from './elf.js';
 import type { ElfSymbol } from './elf-file.js';
-import { decode, encode, type Insn, LD_IMM64, SLOT_BYTES, slotOffsets } from './insn.js';
+import { decode, encode, type Insn, LD_IMM64, SLOT_BYTES } from './insn.js';
 import type { SectionSymbol } from './object-model.js';
 import { StringTable } from './string-table.js';
 
@@ -144,6 +144,10 @@ interface PlacedProgram {
   insns: readonly Insn[];
   /** Slot index of each instruction, and the total slots at the end (computed once; every pass needs them). */
   slotAt: readonly number[];
+  /** Indices of the instructions with a relocation, a comment (line info), a CO-RE access. */
+  refs: readonly number[];
+  comments: readonly number[];
+  cores: readonly number[];
   /** The bytes it contributes to its section. */
   data: Uint8Array;
   /** Byte offset within the section. */
@@ -155,6 +159,29 @@ interface SectionGroup {
   programs: PlacedProgram[];
   /** Local label symbols, byte offsets within the section. */
   labels: SectionSymbol[];
+}
+
+/**
+ * What the writer's later passes need of a program's instructions, in one
+ * pass: the instructions come from many builders, so reading a field is a
+ * megamorphic lookup, and each pass over all of them used to repeat those.
+ */
+function scanProgram(insns: readonly Insn[]): Pick<PlacedProgram, 'slotAt' | 'refs' | 'comments' | 'cores'> {
+  const slotAt = new Array<number>(insns.length + 1);
+  const refs: number[] = [];
+  const comments: number[] = [];
+  const cores: number[] = [];
+  let slot = 0;
+  for (let k = 0; k < insns.length; k++) {
+    const i = insns[k]!;
+    slotAt[k] = slot;
+    slot += i.code === LD_IMM64 ? 2 : 1;
+    if (i.ref) refs.push(k);
+    if (i.comment !== undefined) comments.push(k);
+    if (i.core) cores.push(k);
+  }
+  slotAt[insns.length] = slot;
+  return { slotAt, refs, comments, cores };
 }
 
 /**
@@ -173,9 +200,7 @@ function groupBySection(programs: readonly ProgramSpec[]): SectionGroup[] {
     let g = groups.get(spec.section);
     if (!g) groups.set(spec.section, (g = { name: spec.section, programs: [], labels: [] }));
     const last = g.programs[g.programs.length - 1];
-    const slotAt = slotOffsets(insns);
-    slotAt.push(data.length / SLOT_BYTES);
-    g.programs.push({ index, spec, insns, slotAt, data, offset: last ? last.offset + last.data.length : 0 });
+    g.programs.push({ index, spec, insns, ...scanProgram(insns), data, offset: last ? last.offset + last.data.length : 0 });
   });
   for (const g of groups.values()) {
     // One symbol per address (llvm-objdump shows one name per address): the
@@ -294,11 +319,7 @@ function lineInfoFor(p: PlacedProgram, file: string, out: LineInfo[]): void {
   const base = p.offset / SLOT_BYTES;
   const first = out.length;
   const { insns, slotAt } = p;
-  for (let k = 0; k < insns.length; k++) {
-    const line = insns[k]!.comment;
-    if (line === undefined) continue;
-    out.push({ insnOff: base + slotAt[k]!, fileName: file, line, lineNum: out.length - first + 1, col: 0 });
-  }
+  for (const k of p.comments) out.push({ insnOff: base + slotAt[k]!, fileName: file, line: insns[k]!.comment!, lineNum: out.length - first + 1, col: 0 });
   // The kernel wants line_info[0] at instruction 0 (verifier.c check_btf_line),
   // and libbpf drops all line info when the main program has none.
   if (out.length === first || out[first]!.insnOff !== base) out.splice(first, 0, { insnOff: base, fileName: file, line: p.spec.name, lineNum: 0, col: 0 });
@@ -308,9 +329,8 @@ function lineInfoFor(p: PlacedProgram, file: string, out: LineInfo[]): void {
 function coreRelosFor(p: PlacedProgram, core: CoreTypeWriter, out: CoreRelo[]): void {
   const base = p.offset / SLOT_BYTES;
   const { insns, slotAt } = p;
-  for (let k = 0; k < insns.length; k++) {
-    const c = insns[k]!.core;
-    if (!c) continue;
+  for (const k of p.cores) {
+    const c = insns[k]!.core!;
     out.push({ insnOff: base + slotAt[k]!, typeId: core.add(c.root), access: coreAccessString(c), kind: CORE_FIELD_BYTE_OFFSET });
   }
 }
@@ -439,16 +459,15 @@ function buildSymbols(spec: ObjectSpec, groups: readonly SectionGroup[], d: Data
   return { syms, firstGlobal, index };
 }
 
-const hasRefs = (g: SectionGroup): boolean => g.programs.some((p) => p.insns.some((i) => i.ref));
+const hasRefs = (g: SectionGroup): boolean => g.programs.some((p) => p.refs.length > 0);
 
 /** The SHT_REL entries of one section group: R_BPF_64_64 on each ld_imm64 with a ref, offsets relative to the section. */
 function relocationEntries(g: SectionGroup, symbols: SymbolTable, mapsIdx: number): Uint8Array {
-  let refs = 0;
-  for (const p of g.programs) for (const i of p.insns) if (i.ref) refs++;
-  const w = new ByteWriter(refs * REL_SIZE);
-  for (const { spec: p, insns, offset, slotAt: at } of g.programs) {
-    insns.forEach((i, idx) => {
-      if (!i.ref) return;
+  const w = new ByteWriter(g.programs.reduce((n, p) => n + p.refs.length, 0) * REL_SIZE);
+  for (const { spec: p, insns, offset, slotAt: at, refs } of g.programs) {
+    for (const idx of refs) {
+      const i = insns[idx]!;
+      if (!i.ref) continue;
       const s = symbols.index.get(i.ref.symbol);
       if (s === undefined) throw new ObjectWriteError(`program '${p.name}' instruction ${idx} refers to unknown ${i.ref.kind} '${i.ref.symbol}'`);
       const want = i.ref.kind === 'map' ? mapsIdx : SHN_UNDEF;
@@ -456,7 +475,7 @@ function relocationEntries(g: SectionGroup, symbols: SymbolTable, mapsIdx: numbe
       if (i.code !== LD_IMM64) throw new ObjectWriteError(`program '${p.name}' instruction ${idx}: relocation on a non-ld_imm64 instruction`);
       // r_info: symbol index in the high half, type in the low half
       w.u64(offset + at[idx]! * SLOT_BYTES).u32(R_BPF['64_64']).u32(s);
-    });
+    }
   }
   return w.finish();
 }
