@@ -82,10 +82,10 @@ export async function clockOffsetSoon(clock: TraceClock, root: string | undefine
   }
 }
 
-let removals: Promise<void> = Promise.resolve();
+let removals: Promise<void> | undefined;
 /** Settles when the instances measuring has made are removed (for tests; the process waits for them anyway). */
-export function clockInstancesRemoved(): Promise<void> {
-  return removals;
+export async function clockInstancesRemoved(): Promise<void> {
+  await removals;
 }
 
 /** Removes `dir` and stale instances of ours; failures are left silent (nothing of the user's run depends on them). */

@@ -8,12 +8,13 @@ import { compileFiltered, INPUT_HELP, INPUT_OPTIONS, kernelUsageError, normalize
 import { splitCommand } from '../split-command.js';
 import { definitionsOfObject, explainingRefusals, refusedBeforeStart } from '../refusal.js';
 import type { ProbeSite } from '../../compiler/abi.js';
+import { tracefsRoot } from '../../runtime/tracefs-root.js';
 import { TRACE_CLOCKS, clockOffsetSoon, type ClockOffset, type TraceClock } from '../../runtime/trace-clock.js';
 import type { HistPlan } from '../../compiler/hist-layout.js';
 
 /** Starts measuring the clock's offset; a failure is reported where the trace needs the offset, not here. */
 function startClockOffset(clock: TraceClock): Promise<ClockOffset> {
-  const soon = import('../../runtime/attach/tracefs-probe.js').then((m) => clockOffsetSoon(clock, m.tracefsRoot()));
+  const soon = clockOffsetSoon(clock, tracefsRoot());
   soon.catch(() => undefined);
   return soon;
 }
