@@ -11,6 +11,13 @@
 // loads only into the Node binary and V8 flags it was built with, which
 // bin/kprobe-bpf checks before using one.
 import v8 from 'node:v8';
+// Node built-ins `trace` loads at run time (the -c spawn, the kernel config's
+// gunzip, libbpf's time limit, the clock's tracefs instance), which Node
+// otherwise compiles at each start: loaded here, they are in the snapshot.
+import * as childProcess from 'node:child_process';
+import * as zlib from 'node:zlib';
+import * as vm from 'node:vm';
+import * as fsPromises from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { main } from './main.js';
@@ -23,6 +30,8 @@ declare global {
 
 /** The modules initialised into the snapshot: each command, and the compiler the lines go through. */
 async function initialise(): Promise<void> {
+  // used, so the bundler keeps the loads
+  if (![childProcess.spawn, zlib.gunzipSync, vm.Script, fsPromises.mkdir].every((f) => typeof f === 'function')) throw new Error('snapshot: a Node built-in is missing');
   await Promise.all([
     import('./commands/parse.js'),
     import('./commands/compile.js'),
