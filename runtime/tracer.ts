@@ -181,12 +181,14 @@ async function traceLoaded(
     progFd: programFds.get(e.program)!,
     ...(e.entryProgram !== undefined && programFds.has(e.entryProgram) ? { entryProgFd: programFds.get(e.entryProgram)! } : {}),
   }));
-  const clock = await (opts.clockOffset ?? clockOffsetSoon(opts.clock ?? 'local', tracefsRoot()));
+  const clockSoon = opts.clockOffset ?? clockOffsetSoon(opts.clock ?? 'local', tracefsRoot());
+  clockSoon.catch(() => undefined); // awaited below, once the command is started beside it
   const held = opts.command ? await launchHeld(opts.command) : undefined;
   let released = false;
   let dat: TraceDatOutput | undefined;
   let finished = false;
   try {
+    const clock = await clockSoon;
     // the trace.dat writer (15 modules) is loaded only when -o asks for it
     dat = opts.output !== undefined ? (await import('./trace-dat/output.js')).openTraceDat(opts.output, sessionEvents, { name: clock.clock, offsetNs: clock.offsetNs }) : undefined;
     const pid = held?.pid ?? opts.pid;
