@@ -17,8 +17,8 @@
 // those three run in libuv's threads beside the compile and load, only the
 // marker writes and the read run on this thread, and the removal finishes
 // while the trace runs.
-import { closeSync, openSync, readFileSync, readdirSync, writeSync } from 'node:fs';
-import { mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdir, rmdir, writeFile } from 'node:fs/promises';
 import { KprobeBpfError } from '../lib/errors.js';
 
 /** The ftrace trace clocks a trace can print (kernel/trace/trace.c trace_clocks[] names). */
@@ -74,8 +74,10 @@ export async function clockOffsetSoon(clock: TraceClock, root: string | undefine
   }
   try {
     // setting a clock resets the instance's buffers (an RCU wait); a new instance is usually on `local` already
-    const current = /\[(\w+)\]/.exec(await readFile(`${dir}/trace_clock`, 'latin1'))?.[1];
-    await Promise.all([current === clock ? undefined : writeFile(`${dir}/trace_clock`, clock), writeFile(`${dir}/options/raw`, '1')]);
+    // reading the clock and setting `raw` are cheap: only setting a clock waits on the kernel
+    const current = /\[(\w+)\]/.exec(readFileSync(`${dir}/trace_clock`, 'latin1'))?.[1];
+    writeFileSync(`${dir}/options/raw`, '1');
+    if (current !== clock) await writeFile(`${dir}/trace_clock`, clock);
     return bracketMarkers(dir, clock);
   } finally {
     removals = Promise.all([removals, removeInstances(root, dir)]).then(() => undefined);
@@ -90,11 +92,19 @@ export async function clockInstancesRemoved(): Promise<void> {
 
 /** Removes `dir` and stale instances of ours; failures are left silent (nothing of the user's run depends on them). */
 async function removeInstances(root: string, dir: string): Promise<void> {
-  const stale = (await readdir(`${root}/instances`).catch(() => [] as string[])).filter((d) => {
+  const stale = instancesIn(root).filter((d) => {
     const pid = /^kprobe_bpf_clock_(\d+)(?:_\d+)?$/.exec(d)?.[1];
     return pid !== undefined && Number(pid) !== process.pid && !processAlive(Number(pid));
   });
   await Promise.all([dir, ...stale.map((d) => `${root}/instances/${d}`)].map((d) => rmdir(d).catch(() => undefined)));
+}
+
+function instancesIn(root: string): string[] {
+  try {
+    return readdirSync(`${root}/instances`);
+  } catch {
+    return [];
+  }
 }
 
 function processAlive(pid: number): boolean {
