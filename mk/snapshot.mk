@@ -25,10 +25,13 @@ BUILD_TARGETS += $(SNAPSHOT_STAMP)
 snapshot: $(SNAPSHOT_STAMP)
 
 # import.meta.url has no meaning in a snapshot's CommonJS: bin/snapshot.ts sets the global at each start.
+# Short local names (--keep-names keeps functions' and classes' own): the
+# source stays in the heap, and 126 KB less of it kept an idle trace's peak
+# RSS 0.3 MiB lower (under 60 MiB on Node 20).
 $(SNAPSHOT_STAMP): $(TSC_STAMP) $(NODE_BINS) bin/kprobe-bpf
 	rm -rf $(SNAPSHOT_DIR)
 	$(ESBUILD) dist/bin/snapshot.js $(subst --format=esm,--format=cjs,$(ESBUILD_FLAGS)) \
-	  --define:import.meta.url=globalThis.__kprobeBpfModuleUrl --outfile=$(SNAPSHOT_ENTRY)
+	  --minify-identifiers --define:import.meta.url=globalThis.__kprobeBpfModuleUrl --outfile=$(SNAPSHOT_ENTRY)
 	n=0; for node in $(SNAPSHOT_NODES); do \
 	  n=$$((n + 1)); \
 	  major=$$("$$node" -p 'process.versions.node.split(".")[0]'); \
