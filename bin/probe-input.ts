@@ -140,6 +140,7 @@ export async function readFilteredDefinitions(v: InputValues): Promise<FilteredD
   const { parseProbeCommands, ProbeSyntaxError, formatErrorLog, selectKernel } = await import('../grammar/index.js');
   const { FilterOptionError } = await import('../grammar/filter/index.js');
   const { filterOptions, filtersByCommand, filterWrites, resolveFilters, splitLineFilters } = await import('./filter-input.js');
+  mark('module load (grammar)');
   let defs: ProbeDefinition[];
   let writes;
   try {
@@ -157,6 +158,7 @@ export async function readFilteredDefinitions(v: InputValues): Promise<FilteredD
   }
   const resolved = await resolveFilters(defs, writes, v.kernel);
   if (!resolved) return undefined;
+  mark('grammar');
   const btf = v.btf !== undefined ? { btf: v.btf } : {};
   if (!v.trigger?.length) return { defs, filters: resolved.filters, ...btf };
   const { histPlans, readTriggers } = await import('./trigger-input.js');

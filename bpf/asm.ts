@@ -31,7 +31,6 @@ import {
   type Relocation,
   type Size,
   Source,
-  slots,
 } from './insn.js';
 
 /** An instruction that may jump to a label (resolved by assemble()). */
@@ -165,8 +164,16 @@ export const HELPER_NAMES: ReadonlyMap<number, HelperName> = new Map(
   (Object.entries(Helper) as [HelperName, number][]).map(([n, id]) => [id, n]),
 );
 
-function insn(code: number, dst: Reg, src: number, off: number, imm: number): AsmInsn {
-  return { code, dst, src, off, imm };
+/**
+ * Every instruction object has all the fields, in this order, absent ones
+ * undefined: then they all share one hidden class, and the passes over a
+ * program's instructions (assembling, encoding, the object writer's) read
+ * their fields with monomorphic loads instead of megamorphic lookups, which
+ * were most of the object writer's time. (`comment` is filled in later by
+ * annotate(): an existing field, so the class stays the same.)
+ */
+function insn(code: number, dst: Reg, src: number, off: number, imm: number, imm64?: bigint, ref?: Relocation, target?: string): AsmInsn {
+  return { code, dst, src, off, imm, imm64, ref, comment: undefined, core: undefined, target };
 }
 
 // ---- moves and arithmetic ----
@@ -204,19 +211,17 @@ export const st = (size: Size, dst: Reg, off: number, imm: number): AsmInsn => i
 
 /** dst = a 64-bit constant (two slots). */
 export function ldImm64(dst: Reg, value: bigint): AsmInsn {
-  return { code: LD_IMM64, dst, src: Pseudo.NONE, off: 0, imm: 0, imm64: BigInt.asUintN(64, value) };
+  return insn(LD_IMM64, dst, Pseudo.NONE, 0, 0, BigInt.asUintN(64, value));
 }
 
 /** dst = the map named `mapName` (ld_imm64 src=BPF_PSEUDO_MAP_FD, relocated by the loader). */
 export function ldMapFd(dst: Reg, mapName: string): AsmInsn {
-  const ref: Relocation = { kind: 'map', symbol: mapName };
-  return { code: LD_IMM64, dst, src: Pseudo.MAP_FD, off: 0, imm: 0, imm64: 0n, ref };
+  return insn(LD_IMM64, dst, Pseudo.MAP_FD, 0, 0, 0n, { kind: 'map', symbol: mapName });
 }
 
 /** dst = address of kernel symbol `name` (typeless `__ksym` extern; libbpf patches in the kallsyms address). */
 export function ldKsym(dst: Reg, name: string): AsmInsn {
-  const ref: Relocation = { kind: 'extern', symbol: name };
-  return { code: LD_IMM64, dst, src: Pseudo.NONE, off: 0, imm: 0, imm64: 0n, ref };
+  return insn(LD_IMM64, dst, Pseudo.NONE, 0, 0, 0n, { kind: 'extern', symbol: name });
 }
 
 // ---- control flow ----
@@ -227,21 +232,20 @@ export const callHelper = (name: HelperName): AsmInsn => call(Helper[name]);
 export const exit = (): AsmInsn => insn(Class.JMP | JmpOp.EXIT, 0, 0, 0, 0);
 export const label = (name: string): Label => ({ label: name });
 
-// Jumps are built as one literal, not a spread of insn(): the code generator makes many.
 export function ja(target: string): AsmInsn {
-  return { code: Class.JMP | JmpOp.JA, dst: 0, src: 0, off: 0, imm: 0, target };
+  return insn(Class.JMP | JmpOp.JA, 0, 0, 0, 0, undefined, undefined, target);
 }
 export function jmpImm(op: JmpName, dst: Reg, imm: number, target: string): AsmInsn {
-  return { code: Class.JMP | JMP_OPS[op] | Source.K, dst, src: 0, off: 0, imm, target };
+  return insn(Class.JMP | JMP_OPS[op] | Source.K, dst, 0, 0, imm, undefined, undefined, target);
 }
 export function jmpReg(op: JmpName, dst: Reg, src: Reg, target: string): AsmInsn {
-  return { code: Class.JMP | JMP_OPS[op] | Source.X, dst, src, off: 0, imm: 0, target };
+  return insn(Class.JMP | JMP_OPS[op] | Source.X, dst, src, 0, 0, undefined, undefined, target);
 }
 export function jmp32Imm(op: JmpName, dst: Reg, imm: number, target: string): AsmInsn {
-  return { code: Class.JMP32 | JMP_OPS[op] | Source.K, dst, src: 0, off: 0, imm, target };
+  return insn(Class.JMP32 | JMP_OPS[op] | Source.K, dst, 0, 0, imm, undefined, undefined, target);
 }
 export function jmp32Reg(op: JmpName, dst: Reg, src: Reg, target: string): AsmInsn {
-  return { code: Class.JMP32 | JMP_OPS[op] | Source.X, dst, src, off: 0, imm: 0, target };
+  return insn(Class.JMP32 | JMP_OPS[op] | Source.X, dst, src, 0, 0, undefined, undefined, target);
 }
 
 /** Puts a source annotation on the first instruction of a run (shown by disassemble(..., {annotate})). */
@@ -270,42 +274,47 @@ export interface Assembled {
 /** A program the assembler cannot lay out (a label unknown or defined twice, a jump out of range). */
 export class AsmError extends KprobeBpfError {}
 
-/** Resolves labels into jump offsets (in slots; ld_imm64 counts 2) and collects relocations. */
+/** Resolves labels into jump offsets (in slots; ld_imm64 counts 2) and collects relocations, in two passes over the items and no other allocation than the output. */
 export function assemble(items: readonly AsmItem[]): Assembled {
   const labelSlot = new Map<string, number>();
   const labels = new Map<string, number>();
-  const placed: { insn: AsmInsn; slot: number }[] = [];
   let slot = 0;
+  let count = 0;
   for (const item of items) {
     if (isLabel(item)) {
       if (labelSlot.has(item.label)) throw new AsmError(`duplicate label '${item.label}'`);
       labelSlot.set(item.label, slot);
-      labels.set(item.label, placed.length);
+      labels.set(item.label, count);
       continue;
     }
-    placed.push({ insn: item, slot });
-    slot += slots(item);
+    count++;
+    slot += item.code === LD_IMM64 ? 2 : 1;
   }
-  const insns: Insn[] = [];
+  const insns: Insn[] = new Array<Insn>(count);
   const relocations: AsmRelocation[] = [];
-  placed.forEach(({ insn: a, slot: at }, index) => {
+  let index = 0;
+  slot = 0;
+  for (const item of items) {
+    if (isLabel(item)) continue;
+    const a = item;
+    const at = slot;
+    slot += a.code === LD_IMM64 ? 2 : 1;
     const target = a.target;
-    // the fields one by one: a rest/spread copy per instruction was the assembler's main cost
-    const out: Insn = { code: a.code, dst: a.dst, src: a.src, off: a.off, imm: a.imm };
-    if (a.imm64 !== undefined) out.imm64 = a.imm64;
-    if (a.ref !== undefined) out.ref = a.ref;
-    if (a.comment !== undefined) out.comment = a.comment;
-    if (a.core !== undefined) out.core = a.core;
-    if (target !== undefined) {
-      const to = labelSlot.get(target);
-      if (to === undefined) throw new AsmError(`unknown label '${target}'`);
-      const off = to - (at + 1);
-      // off is a signed 16-bit field (RFC 9669 §4.3).
-      if (off < -0x8000 || off > 0x7fff) throw new AsmError(`jump to '${target}' out of range (offset ${off})`);
-      out.off = off;
+    if (target === undefined) {
+      // nothing to resolve: the item is the instruction (no copy; nothing writes to either afterwards)
+      if (a.ref) relocations.push({ insnIndex: index, symbol: a.ref.symbol, kind: a.ref.kind });
+      insns[index++] = a;
+      continue;
     }
+    const to = labelSlot.get(target);
+    if (to === undefined) throw new AsmError(`unknown label '${target}'`);
+    const off = to - (at + 1);
+    // off is a signed 16-bit field (RFC 9669 §4.3).
+    if (off < -0x8000 || off > 0x7fff) throw new AsmError(`jump to '${target}' out of range (offset ${off})`);
+    // a jump gets its offset on a copy of the same shape as the builders' (see insn())
+    const out: AsmInsn = { code: a.code, dst: a.dst, src: a.src, off, imm: a.imm, imm64: a.imm64, ref: a.ref, comment: a.comment, core: a.core, target: undefined };
     if (out.ref) relocations.push({ insnIndex: index, symbol: out.ref.symbol, kind: out.ref.kind });
-    insns.push(out);
-  });
+    insns[index++] = out;
+  }
   return { insns, relocations, labels };
 }

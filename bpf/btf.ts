@@ -94,7 +94,7 @@ export interface BtfType {
 /** Builds a .BTF section type by type; ids are handed out in call order from 1. */
 export class BtfBuilder {
   readonly strings = new StringTable();
-  private readonly types = new ByteWriter();
+  private readonly types = new ByteWriter(4096);
   private count = 0;
   private readonly intIds = new Map<string, TypeId>();
 
@@ -176,7 +176,7 @@ export class BtfBuilder {
   encode(): Uint8Array {
     const types = this.types.finish();
     const strs = this.strings.bytes();
-    const w = new ByteWriter();
+    const w = new ByteWriter(BTF_HDR_LEN + types.length + strs.length);
     w.u16(BTF_MAGIC).u8(BTF_VERSION).u8(0).u32(BTF_HDR_LEN);
     w.u32(0).u32(types.length); // type_off, type_len (relative to header end)
     w.u32(types.length).u32(strs.length); // str_off, str_len
@@ -397,47 +397,85 @@ const LINE_INFO_REC = 16;
  * Offsets are in bytes in the object file (libbpf divides by 8).
  */
 export function encodeBtfExt(btf: BtfBuilder, sections: readonly BtfExtSection[]): Uint8Array {
-  const func = new ByteWriter();
-  func.u32(FUNC_INFO_REC);
-  const line = new ByteWriter();
-  line.u32(LINE_INFO_REC);
+  // every subsection's size is known from the record counts: one buffer, each written at its place
+  let funcLen = 4;
+  let lineLen = 4;
+  let coreLen = 4;
+  for (const s of sections) {
+    if (s.funcInfo.length) funcLen += 8 + s.funcInfo.length * FUNC_INFO_REC;
+    if (s.lineInfo.length) lineLen += 8 + s.lineInfo.length * LINE_INFO_REC;
+    if (s.coreRelos?.length) coreLen += 8 + s.coreRelos.length * CORE_RELO_REC;
+  }
+  const hasLines = lineLen > 4;
+  const hasCore = coreLen > 4;
+  const hdrLen = hasCore ? BTF_EXT_HDR_CORE_LEN : BTF_EXT_HDR_LEN;
+  const linesLen = hasLines ? lineLen : 0;
+  const out = new Uint8Array(hdrLen + funcLen + linesLen + (hasCore ? coreLen : 0));
+  const v = new DataView(out.buffer);
+  v.setUint16(0, BTF_MAGIC, true);
+  out[2] = BTF_VERSION;
+  out[3] = 0;
+  v.setUint32(4, hdrLen, true);
+  v.setUint32(8, 0, true);
+  v.setUint32(12, funcLen, true);
+  v.setUint32(16, funcLen, true);
+  v.setUint32(20, linesLen, true);
+  if (hasCore) {
+    v.setUint32(24, funcLen + linesLen, true);
+    v.setUint32(28, coreLen, true);
+  }
+  let f = hdrLen;
+  let l = hdrLen + funcLen;
+  const u32 = (at: number, x: number): void => v.setUint32(at, x >>> 0, true);
+  u32(f, FUNC_INFO_REC);
+  f += 4;
+  if (hasLines) u32(l, LINE_INFO_REC);
+  l += 4;
+  // strings are added in the order the sections list them (section, then each line's file and text), then the CO-RE ones
   for (const s of sections) {
     const secOff = btf.strings.add(s.section);
     if (s.funcInfo.length) {
-      func.u32(secOff).u32(s.funcInfo.length);
-      for (const f of s.funcInfo) func.u32(f.insnOff * 8).u32(f.typeId);
+      u32(f, secOff);
+      u32(f + 4, s.funcInfo.length);
+      f += 8;
+      for (const r of s.funcInfo) {
+        u32(f, r.insnOff * 8);
+        u32(f + 4, r.typeId);
+        f += FUNC_INFO_REC;
+      }
     }
     if (s.lineInfo.length) {
-      line.u32(secOff).u32(s.lineInfo.length);
-      for (const l of s.lineInfo) {
-        line.u32(l.insnOff * 8).u32(btf.strings.add(l.fileName)).u32(btf.strings.add(l.line));
+      u32(l, secOff);
+      u32(l + 4, s.lineInfo.length);
+      l += 8;
+      for (const r of s.lineInfo) {
+        u32(l, r.insnOff * 8);
+        u32(l + 4, btf.strings.add(r.fileName));
+        u32(l + 8, btf.strings.add(r.line));
         // line_col: line number << 10 | column (kernel: BPF_LINE_INFO_LINE_NUM)
-        line.u32(((l.lineNum & 0x3fffff) << 10) | (l.col & 0x3ff));
+        u32(l + 12, ((r.lineNum & 0x3fffff) << 10) | (r.col & 0x3ff));
+        l += LINE_INFO_REC;
       }
     }
   }
-  const core = new ByteWriter();
-  core.u32(CORE_RELO_REC);
+  if (!hasCore) return out;
+  let c = hdrLen + funcLen + linesLen;
+  u32(c, CORE_RELO_REC);
+  c += 4;
   for (const s of sections) {
     if (!s.coreRelos?.length) continue;
-    core.u32(btf.strings.add(s.section)).u32(s.coreRelos.length);
-    for (const r of s.coreRelos) core.u32(r.insnOff * 8).u32(r.typeId).u32(btf.strings.add(r.access)).u32(r.kind);
+    u32(c, btf.strings.add(s.section));
+    u32(c + 4, s.coreRelos.length);
+    c += 8;
+    for (const r of s.coreRelos) {
+      u32(c, r.insnOff * 8);
+      u32(c + 4, r.typeId);
+      u32(c + 8, btf.strings.add(r.access));
+      u32(c + 12, r.kind);
+      c += CORE_RELO_REC;
+    }
   }
-  const f = func.finish();
-  const l = line.finish();
-  const c = core.finish();
-  const hasLines = l.length > 4;
-  const hasCore = c.length > 4;
-  const w = new ByteWriter();
-  w.u16(BTF_MAGIC).u8(BTF_VERSION).u8(0).u32(hasCore ? BTF_EXT_HDR_CORE_LEN : BTF_EXT_HDR_LEN);
-  w.u32(0).u32(f.length);
-  w.u32(f.length).u32(hasLines ? l.length : 0);
-  const linesLen = hasLines ? l.length : 0;
-  if (hasCore) w.u32(f.length + linesLen).u32(c.length);
-  w.bytes(f);
-  if (hasLines) w.bytes(l);
-  if (hasCore) w.bytes(c);
-  return w.finish();
+  return out;
 }
 
 /** Parses .BTF.ext func_info and line_info (CO-RE relocations are skipped). */

@@ -40,11 +40,9 @@ import {
   SYM_SIZE,
 } from './elf.js';
 import type { ElfSymbol } from './elf-file.js';
-import { decode, encode, type Insn, LD_IMM64, SLOT_BYTES, slotOffsets, slots } from './insn.js';
+import { decode, encode, type Insn, LD_IMM64, SLOT_BYTES } from './insn.js';
 import type { SectionSymbol } from './object-model.js';
 import { StringTable } from './string-table.js';
-
-const totalSlots = (insns: readonly Insn[]): number => insns.reduce((n, i) => n + slots(i), 0);
 
 export interface ProgramSpec {
   /** Function name (ELF symbol, BTF FUNC, and the kernel's prog name truncated to 15). */
@@ -125,8 +123,9 @@ function mapMembers(m: MapSpec): [string, number][] {
   return out;
 }
 
-function programInsns(p: ProgramSpec): Insn[] {
-  if (p.insns) return [...p.insns];
+function programInsns(p: ProgramSpec): readonly Insn[] {
+  // the writer only reads them: no copy
+  if (p.insns) return p.insns;
   if (!p.bytes) throw new ObjectWriteError(`program '${p.name}' has neither insns nor bytes`);
   const insns = decode(p.bytes);
   for (const r of p.relocations ?? []) {
@@ -142,7 +141,13 @@ interface PlacedProgram {
   /** Index in ObjectSpec.programs. */
   index: number;
   spec: ProgramSpec;
-  insns: Insn[];
+  insns: readonly Insn[];
+  /** Slot index of each instruction, and the total slots at the end (computed once; every pass needs them). */
+  slotAt: readonly number[];
+  /** Indices of the instructions with a relocation, a comment (line info), a CO-RE access. */
+  refs: readonly number[];
+  comments: readonly number[];
+  cores: readonly number[];
   /** The bytes it contributes to its section. */
   data: Uint8Array;
   /** Byte offset within the section. */
@@ -154,6 +159,29 @@ interface SectionGroup {
   programs: PlacedProgram[];
   /** Local label symbols, byte offsets within the section. */
   labels: SectionSymbol[];
+}
+
+/**
+ * What the writer's later passes need of a program's instructions, in one
+ * pass: the instructions come from many builders, so reading a field is a
+ * megamorphic lookup, and each pass over all of them used to repeat those.
+ */
+function scanProgram(insns: readonly Insn[]): Pick<PlacedProgram, 'slotAt' | 'refs' | 'comments' | 'cores'> {
+  const slotAt = new Array<number>(insns.length + 1);
+  const refs: number[] = [];
+  const comments: number[] = [];
+  const cores: number[] = [];
+  let slot = 0;
+  for (let k = 0; k < insns.length; k++) {
+    const i = insns[k]!;
+    slotAt[k] = slot;
+    slot += i.code === LD_IMM64 ? 2 : 1;
+    if (i.ref) refs.push(k);
+    if (i.comment !== undefined) comments.push(k);
+    if (i.core) cores.push(k);
+  }
+  slotAt[insns.length] = slot;
+  return { slotAt, refs, comments, cores };
 }
 
 /**
@@ -172,16 +200,16 @@ function groupBySection(programs: readonly ProgramSpec[]): SectionGroup[] {
     let g = groups.get(spec.section);
     if (!g) groups.set(spec.section, (g = { name: spec.section, programs: [], labels: [] }));
     const last = g.programs[g.programs.length - 1];
-    g.programs.push({ index, spec, insns, data, offset: last ? last.offset + last.data.length : 0 });
+    g.programs.push({ index, spec, insns, ...scanProgram(insns), data, offset: last ? last.offset + last.data.length : 0 });
   });
   for (const g of groups.values()) {
     // One symbol per address (llvm-objdump shows one name per address): the
     // function symbols own their starts, then the first label wins (disassemble() does the same).
     const taken = new Set<number>(g.programs.map((p) => p.offset));
     for (const p of g.programs) {
-      const at = slotOffsets(p.insns);
+      const end = p.slotAt[p.insns.length]!;
       for (const [name, idx] of p.spec.labels ?? []) {
-        const address = p.offset + (idx < p.insns.length ? at[idx]! : totalSlots(p.insns)) * SLOT_BYTES;
+        const address = p.offset + (idx < p.insns.length ? p.slotAt[idx]! : end) * SLOT_BYTES;
         if (taken.has(address)) continue;
         taken.add(address);
         g.labels.push({ name, address });
@@ -286,29 +314,25 @@ function buildBtf(spec: ObjectSpec, mapOffsets: number[], mapSizes: number[]) {
   return { btf, funcIds };
 }
 
-/** Line info from instruction comments: a record where each annotated run starts. */
-function lineInfoFor(p: ProgramSpec, insns: readonly Insn[], file: string): LineInfo[] {
-  const slotsAt = slotOffsets(insns);
-  const out: LineInfo[] = [];
-  insns.forEach((i, k) => {
-    if (i.comment === undefined) return;
-    out.push({ insnOff: slotsAt[k]!, fileName: file, line: i.comment, lineNum: out.length + 1, col: 0 });
-  });
+/** Line info from instruction comments: a record where each annotated run starts, appended to `out` with offsets in slots from the section's start. */
+function lineInfoFor(p: PlacedProgram, file: string, out: LineInfo[]): void {
+  const base = p.offset / SLOT_BYTES;
+  const first = out.length;
+  const { insns, slotAt } = p;
+  for (const k of p.comments) out.push({ insnOff: base + slotAt[k]!, fileName: file, line: insns[k]!.comment!, lineNum: out.length - first + 1, col: 0 });
   // The kernel wants line_info[0] at instruction 0 (verifier.c check_btf_line),
   // and libbpf drops all line info when the main program has none.
-  if (!out.length || out[0]!.insnOff !== 0) out.unshift({ insnOff: 0, fileName: file, line: p.name, lineNum: 0, col: 0 });
-  return out;
+  if (out.length === first || out[first]!.insnOff !== base) out.splice(first, 0, { insnOff: base, fileName: file, line: p.spec.name, lineNum: 0, col: 0 });
 }
 
-/** CO-RE field-offset relocations of a program's instructions, offsets in slots from its start. */
-function coreRelosFor(insns: readonly Insn[], core: CoreTypeWriter): CoreRelo[] {
-  const slotsAt = slotOffsets(insns);
-  const out: CoreRelo[] = [];
-  insns.forEach((i, k) => {
-    if (!i.core) return;
-    out.push({ insnOff: slotsAt[k]!, typeId: core.add(i.core.root), access: coreAccessString(i.core), kind: CORE_FIELD_BYTE_OFFSET });
-  });
-  return out;
+/** CO-RE field-offset relocations of a program's instructions, appended to `out` with offsets in slots from the section's start. */
+function coreRelosFor(p: PlacedProgram, core: CoreTypeWriter, out: CoreRelo[]): void {
+  const base = p.offset / SLOT_BYTES;
+  const { insns, slotAt } = p;
+  for (const k of p.cores) {
+    const c = insns[k]!.core!;
+    out.push({ insnOff: base + slotAt[k]!, typeId: core.add(c.root), access: coreAccessString(c), kind: CORE_FIELD_BYTE_OFFSET });
+  }
 }
 
 /** Externs declared by the caller plus any an instruction refers to, in first-seen order. */
@@ -358,12 +382,13 @@ function btfExtFor(spec: ObjectSpec, groups: readonly SectionGroup[], btf: BtfBu
   if (spec.btfExt === false || !spec.programs.length) return undefined;
   const file = spec.sourceName ?? 'kprobe-bpf';
   const core = new CoreTypeWriter(btf);
-  const ext: BtfExtSection[] = groups.map((g) => ({
-    section: g.name,
-    funcInfo: g.programs.map((p) => ({ insnOff: p.offset / SLOT_BYTES, typeId: funcIds[p.index]! })),
-    lineInfo: g.programs.flatMap((p) => lineInfoFor(p.spec, p.insns, file).map((l) => ({ ...l, insnOff: l.insnOff + p.offset / SLOT_BYTES }))),
-    coreRelos: g.programs.flatMap((p) => coreRelosFor(p.insns, core).map((r) => ({ ...r, insnOff: r.insnOff + p.offset / SLOT_BYTES }))),
-  }));
+  const ext: BtfExtSection[] = groups.map((g) => {
+    const lineInfo: LineInfo[] = [];
+    const coreRelos: CoreRelo[] = [];
+    for (const p of g.programs) lineInfoFor(p, file, lineInfo);
+    for (const p of g.programs) coreRelosFor(p, core, coreRelos);
+    return { section: g.name, funcInfo: g.programs.map((p) => ({ insnOff: p.offset / SLOT_BYTES, typeId: funcIds[p.index]! })), lineInfo, coreRelos };
+  });
   return encodeBtfExt(btf, ext);
 }
 
@@ -388,10 +413,12 @@ interface DataSections {
   mapsIdx: number;
 }
 
+const LICENSE_ENCODER = new TextEncoder();
+
 /** Program sections, license, `.maps`, the caller's extra sections, `.BTF` and `.BTF.ext`, in that order. */
 function addDataSections(t: SectionTable, spec: ObjectSpec, groups: readonly SectionGroup[], mapLayout: MapLayout, btf: Uint8Array, btfExt: Uint8Array | undefined): DataSections {
   const groupSecIdx = groups.map((g) => t.add({ name: g.name, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.EXECINSTR, data: concat(g.programs.map((p) => p.data)), align: 8 }));
-  const licenseBytes = new TextEncoder().encode(spec.license + '\0');
+  const licenseBytes = LICENSE_ENCODER.encode(spec.license + '\0');
   const licenseIdx = t.add({ name: SEC.LICENSE, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.WRITE, data: licenseBytes, align: 1 });
   const mapsSize = mapLayout.sizes.reduce((a, b) => a + b, 0);
   const mapsIdx = spec.maps?.length ? t.add({ name: SEC.MAPS, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.WRITE, data: new Uint8Array(mapsSize), align: 8 }) : -1;
@@ -432,22 +459,23 @@ function buildSymbols(spec: ObjectSpec, groups: readonly SectionGroup[], d: Data
   return { syms, firstGlobal, index };
 }
 
-const hasRefs = (g: SectionGroup): boolean => g.programs.some((p) => p.insns.some((i) => i.ref));
+const hasRefs = (g: SectionGroup): boolean => g.programs.some((p) => p.refs.length > 0);
 
 /** The SHT_REL entries of one section group: R_BPF_64_64 on each ld_imm64 with a ref, offsets relative to the section. */
 function relocationEntries(g: SectionGroup, symbols: SymbolTable, mapsIdx: number): Uint8Array {
-  const w = new ByteWriter();
-  for (const { spec: p, insns, offset } of g.programs) {
-    const at = slotOffsets(insns);
-    insns.forEach((i, idx) => {
-      if (!i.ref) return;
+  const w = new ByteWriter(g.programs.reduce((n, p) => n + p.refs.length, 0) * REL_SIZE);
+  for (const { spec: p, insns, offset, slotAt: at, refs } of g.programs) {
+    for (const idx of refs) {
+      const i = insns[idx]!;
+      if (!i.ref) continue;
       const s = symbols.index.get(i.ref.symbol);
       if (s === undefined) throw new ObjectWriteError(`program '${p.name}' instruction ${idx} refers to unknown ${i.ref.kind} '${i.ref.symbol}'`);
       const want = i.ref.kind === 'map' ? mapsIdx : SHN_UNDEF;
       if (symbols.syms[s]!.shndx !== want) throw new ObjectWriteError(`program '${p.name}' instruction ${idx}: '${i.ref.symbol}' is not a ${i.ref.kind}`);
       if (i.code !== LD_IMM64) throw new ObjectWriteError(`program '${p.name}' instruction ${idx}: relocation on a non-ld_imm64 instruction`);
-      w.u64(offset + at[idx]! * SLOT_BYTES).u64((BigInt(s) << 32n) | BigInt(R_BPF['64_64']));
-    });
+      // r_info: symbol index in the high half, type in the low half
+      w.u64(offset + at[idx]! * SLOT_BYTES).u32(R_BPF['64_64']).u32(s);
+    }
   }
   return w.finish();
 }
@@ -460,7 +488,7 @@ function addSymbolSections(t: SectionTable, groups: readonly SectionGroup[], d: 
     t.add({ name: `.rel${g.name}`, type: SHT.REL, flags: SHF.INFO_LINK, data: relocationEntries(g, symbols, d.mapsIdx), link: symtabIdx, info: d.groupSecIdx[k]!, align: 8, entsize: REL_SIZE });
   });
   const strtab = new StringTable();
-  const symw = new ByteWriter();
+  const symw = new ByteWriter(symbols.syms.length * SYM_SIZE);
   for (const s of symbols.syms) symw.u32(strtab.add(s.name)).u8((s.bind << 4) | s.type).u8(STV_DEFAULT).u16(s.shndx).u64(s.value).u64(s.size);
   const strtabIdx = t.length + 1;
   if (t.add({ name: SEC.SYMTAB, type: SHT.SYMTAB, flags: 0, data: symw.finish(), link: strtabIdx, info: symbols.firstGlobal, align: 8, entsize: SYM_SIZE }) !== symtabIdx) {
@@ -480,22 +508,39 @@ function addSectionNames(t: SectionTable): { shstrIdx: number; nameOffs: number[
 
 /** The file: ELF header, section data (each at its alignment), then the section header table. */
 function layoutFile(sections: readonly Section[], nameOffs: readonly number[], shstrIdx: number): Uint8Array {
-  const out = new ByteWriter();
-  out.bytes(new Uint8Array(EHDR_SIZE));
+  // where everything goes first, then one buffer of exactly that size, written in place
+  const alignUp = (at: number, n: number): number => Math.ceil(at / n) * n;
+  let at = EHDR_SIZE;
   const offsets = sections.map((s) => {
     if (s.type === SHT.NULL) return 0;
-    out.align(Math.max(1, s.align));
-    const off = out.length;
-    out.bytes(s.data);
+    const off = alignUp(at, Math.max(1, s.align));
+    at = off + s.data.length;
     return off;
   });
-  out.align(8);
-  const shoff = out.length;
+  const shoff = alignUp(at, 8);
+  const bytes = new Uint8Array(shoff + sections.length * SHDR_SIZE);
   sections.forEach((s, i) => {
-    out.u32(nameOffs[i]!).u32(s.type).u64(s.flags).u64(0).u64(offsets[i]!).u64(s.data.length);
-    out.u32(s.link ?? 0).u32(s.info ?? 0).u64(s.align).u64(s.entsize ?? 0);
+    if (s.type !== SHT.NULL) bytes.set(s.data, offsets[i]!);
   });
-  const bytes = out.finish();
+  const h = new DataView(bytes.buffer);
+  const u64 = (off: number, v: number): void => {
+    // values below 2^53: two 32-bit halves, no BigInt
+    h.setUint32(off, v % 0x1_0000_0000, true);
+    h.setUint32(off + 4, Math.floor(v / 0x1_0000_0000), true);
+  };
+  sections.forEach((s, i) => {
+    const o = shoff + i * SHDR_SIZE;
+    h.setUint32(o, nameOffs[i]!, true);
+    h.setUint32(o + 4, s.type, true);
+    u64(o + 8, s.flags);
+    u64(o + 16, 0); // sh_addr
+    u64(o + 24, offsets[i]!);
+    u64(o + 32, s.data.length);
+    h.setUint32(o + 40, s.link ?? 0, true);
+    h.setUint32(o + 44, s.info ?? 0, true);
+    u64(o + 48, s.align);
+    u64(o + 56, s.entsize ?? 0);
+  });
   writeElfHeader(bytes, shoff, sections.length, shstrIdx);
   return bytes;
 }

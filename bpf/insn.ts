@@ -215,11 +215,16 @@ export function encode(insns: readonly Insn[]): Uint8Array {
   const view = new DataView(out.buffer);
   let at = 0;
   for (const i of insns) {
-    checkField('code', i.code, 0, 0xff, i);
-    checkField('dst', i.dst, 0, 15, i);
-    checkField('src', i.src, 0, 15, i);
-    checkField('off', i.off, -0x8000, 0x7fff, i);
-    if (isWide(i)) {
+    // the range checks inline, the message built only when one fails
+    const { code, dst, src, off } = i;
+    // (a masked or sign-extended copy equals the value only for an integer in range; NaN never)
+    if ((code & 0xff) !== code || (dst & 0xf) !== dst || (src & 0xf) !== src || ((off << 16) >> 16) !== off) {
+      checkField('code', code, 0, 0xff, i);
+      checkField('dst', dst, 0, 15, i);
+      checkField('src', src, 0, 15, i);
+      checkField('off', off, -0x8000, 0x7fff, i);
+    }
+    if (code === LD_IMM64) {
       const v = BigInt.asUintN(64, i.imm64 ?? BigInt(i.imm));
       const lo = Number(v & 0xffffffffn);
       const hi = Number(v >> 32n);
@@ -228,7 +233,8 @@ export function encode(insns: readonly Insn[]): Uint8Array {
       at += 2 * SLOT_BYTES;
     } else {
       // imm is a signed 32-bit field; accept its unsigned spelling too (e.g. 0xffffffff).
-      checkField('imm', i.imm, -0x80000000, 0xffffffff, i);
+      const imm = i.imm;
+      if (!(imm >= -0x80000000 && imm <= 0xffffffff && Math.floor(imm) === imm)) checkField('imm', imm, -0x80000000, 0xffffffff, i);
       writeSlot(view, at, i.code, i.dst, i.src, i.off, i.imm);
       at += SLOT_BYTES;
     }

@@ -15,9 +15,46 @@ export class ObjectFormatError extends KprobeBpfError {}
 
 const BIGINT_TAG = '$bigint';
 
+const encoder = new TextEncoder();
+
+/**
+ * `v` with every bigint replaced by {"$bigint": "123"}: copies only the
+ * objects and arrays on the way to a bigint, shares the rest. JSON.stringify
+ * then runs without a replacer function (its fast path: a replacer called
+ * for every key cost more than the rest of the object writer). Same text as
+ * JSON.stringify(v, bigint replacer) for plain data, as metadata is.
+ */
+function tagBigints(v: unknown): unknown {
+  if (typeof v === 'bigint') return { [BIGINT_TAG]: v.toString() };
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const t = tagBigints(v[i]);
+      if (t !== v[i]) (copy ??= v.slice())[i] = t;
+    }
+    return copy ?? v;
+  }
+  let copy: Record<string, unknown> | undefined;
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    const t = tagBigints(o[k]);
+    if (t !== o[k]) (copy ??= { ...o })[k] = t;
+  }
+  return copy ?? v;
+}
+
 export function encodeMetadata(meta: ObjectMetadata): Uint8Array {
-  const json = JSON.stringify(meta, (_k, v: unknown) => (typeof v === 'bigint' ? { [BIGINT_TAG]: v.toString() } : v));
-  return new TextEncoder().encode(json);
+  let json: string;
+  try {
+    // the places are where the model keeps bigints: tag only those, without walking the formats
+    json = JSON.stringify({ ...meta, events: meta.events.map((e) => ({ ...e, place: tagBigints(e.place) })) });
+  } catch (e) {
+    // a bigint somewhere else (JSON.stringify refuses those): the whole walk
+    if (!(e instanceof TypeError)) throw e;
+    json = JSON.stringify(tagBigints(meta));
+  }
+  return encoder.encode(json);
 }
 
 /** A {"$bigint": "123"} object back to 123n; anything else as it is (the schema check judges it). */

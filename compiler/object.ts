@@ -68,7 +68,8 @@ export interface CompiledObject {
 /** Every kernel symbol the programs' code loads the address of (fetches, probe addresses, the flags code's per-CPU reads). */
 function externsOf(programs: readonly CompiledProgram[]): string[] {
   const names = new Set<string>();
-  for (const p of programs) for (const it of p.items) if ('ref' in it && it.ref?.kind === 'extern') names.add(it.ref.symbol);
+  // the assembled instructions, not the items: no labels among them, and a field read instead of an `in` test each
+  for (const p of programs) for (const i of p.spec.insns ?? []) if (i.ref?.kind === 'extern') names.add(i.ref.symbol);
   return [...names];
 }
 

@@ -6,7 +6,7 @@ import type { ProbeCommand, Tracer } from './ast.js';
 import { MAX_LINE_LEN, sourceLines, splitArgv } from './argv.js';
 import { ProbeSyntaxError } from './errors.js';
 import { KprobeBpfError } from '../lib/errors.js';
-import { fileKindFromFs } from './file-kind.js';
+import { fileKindOncePerPath } from './file-kind.js';
 import { runningKernel, type ProbeRules } from './kernel-rules/index.js';
 import { translateLegacyArgv } from './legacy.js';
 import { parseCommand, tracerOf, type FileKind } from './probe.js';
@@ -98,7 +98,7 @@ export function parseProbeCommandsUntilError(text: string, options: ParseOptions
 }
 
 function parseInto(text: string, options: ParseOptions, commands: ProbeCommand[]): void {
-  const fileKind = options.fileKind ?? fileKindFromFs;
+  const fileKind = options.fileKind ?? fileKindOncePerPath();
   const lineOpts = {
     tracer: options.tracer, symbolPlaces: options.symbolPlaces, fileKind, rules: options.rules ?? runningKernel().probe, btf: btfSource(options.btf),
     ...(options.attachedEvent ? { attachedEvent: options.attachedEvent } : {}),

@@ -3,13 +3,15 @@
 // process's time origin) and the process prints one `kprobe-bpf timing:
 // PHASE MS ms, rss RSS MiB` line per phase to stderr at exit, each phase's time being the
 // distance from the mark before. Without it a mark is one boolean test.
-import { performance } from 'node:perf_hooks';
+// The switch is read at the first mark, not at load: in the start-up snapshot
+// (bin/snapshot.ts) this module is loaded when the snapshot is built.
 
-const enabled = process.env['KPROBE_BPF_TIMING'] === '1';
+let enabled: boolean | undefined;
 const marks: { phase: string; at: number; rss: number }[] = [];
 
 /** Records that `phase` has just ended (or ended at `at`, a performance.now() taken earlier). */
 export function mark(phase: string, at?: number): void {
+  enabled ??= process.env['KPROBE_BPF_TIMING'] === '1';
   if (!enabled) return;
   if (marks.length === 0) process.once('exit', report);
   marks.push({ phase, at: at ?? performance.now(), rss: process.memoryUsage.rss() });

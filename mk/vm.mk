@@ -25,8 +25,12 @@ MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 
 .PHONY: vm vm-deps vm-fixtures
 ifeq ($(GUEST_KVER),)
-vm:
-	@echo "vm: linux-image-amd64 is not installed, guest images not built (make vm-deps installs it)"
+# GUEST_KVER is read when make starts; on a fresh machine apt-deps installs
+# the kernel package later in the same run, so look again in a sub-make.
+vm: apt-deps
+	@if dpkg-query -W -f='$${Depends}' linux-image-amd64 2>/dev/null | grep -q 'linux-image-[0-9]'; then \
+	  $(MAKE) --no-print-directory vm; \
+	else echo "vm: linux-image-amd64 is not installed, guest images not built (make vm-deps installs it)"; fi
 else
 vm: $(VM_KERNEL) $(VM_INITRAMFS) $(VM_MANIFEST) vm-fixtures
 endif

@@ -10,7 +10,15 @@
 // them unrounded), and the write is bracketed by two CLOCK_MONOTONIC reads
 // (process.hrtime: libuv's clock_gettime(CLOCK_MONOTONIC)). The narrowest of
 // several brackets wins; its half-width is the offset's error.
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
+//
+// Creating the instance, setting its clock and removing it each wait for an
+// RCU grace period in the kernel (~65 ms of a `trace -c` start-up, little
+// CPU), so `trace` starts measuring before it compiles (clockOffsetSoon):
+// those three run in libuv's threads beside the compile and load, only the
+// marker writes and the read run on this thread, and the removal finishes
+// while the trace runs.
+import { closeSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdir, rmdir, writeFile } from 'node:fs/promises';
 import { KprobeBpfError } from '../lib/errors.js';
 
 /** The ftrace trace clocks a trace can print (kernel/trace/trace.c trace_clocks[] names). */
@@ -43,22 +51,68 @@ function noTracefsReason(clock: TraceClock): string {
   return `--clock ${clock} needs tracefs (mount -t tracefs nodev /sys/kernel/tracing), or use --clock mono`;
 }
 
-/** The offset of `clock` from CLOCK_MONOTONIC, measured now through the tracefs at `root`. */
-export function measureClockOffset(clock: TraceClock, root: string | undefined): ClockOffset {
+/** Our clock instances are named after the pid that made them (and a serial: an earlier one may still be being removed). */
+let serial = 0;
+const instanceName = (pid: number): string => `kprobe_bpf_clock_${pid}_${serial++}`;
+
+/**
+ * The offset of `clock` from CLOCK_MONOTONIC, measured now through the
+ * tracefs at `root`, without blocking this thread on the kernel: resolves
+ * with the offset once the markers are read; the instance is removed after
+ * that, in the background (the process does not exit before it is gone).
+ * Instances a killed run of ours left behind (their pid is gone) are removed
+ * too.
+ */
+export async function clockOffsetSoon(clock: TraceClock, root: string | undefined): Promise<ClockOffset> {
   if (clock === 'mono') return { clock, offsetNs: 0, errorNs: 0 };
   if (!root) throw new TraceClockError(noTracefsReason(clock));
-  const dir = `${root}/instances/kprobe_bpf_clock_${process.pid}`;
+  const dir = `${root}/instances/${instanceName(process.pid)}`;
   try {
-    mkdirSync(dir);
+    await mkdir(dir);
   } catch (e) {
     throw new TraceClockError(`--clock ${clock}: cannot create a trace instance to read the kernel's clock`, { cause: e });
   }
   try {
-    writeFileSync(`${dir}/trace_clock`, clock);
+    // setting a clock resets the instance's buffers (an RCU wait); a new instance is usually on `local` already
+    // reading the clock and setting `raw` are cheap: only setting a clock waits on the kernel
+    const current = /\[(\w+)\]/.exec(readFileSync(`${dir}/trace_clock`, 'latin1'))?.[1];
     writeFileSync(`${dir}/options/raw`, '1');
+    if (current !== clock) await writeFile(`${dir}/trace_clock`, clock);
     return bracketMarkers(dir, clock);
   } finally {
-    rmdirSync(dir);
+    removals = Promise.all([removals, removeInstances(root, dir)]).then(() => undefined);
+  }
+}
+
+let removals: Promise<void> | undefined;
+/** Settles when the instances measuring has made are removed (for tests; the process waits for them anyway). */
+export async function clockInstancesRemoved(): Promise<void> {
+  await removals;
+}
+
+/** Removes `dir` and stale instances of ours; failures are left silent (nothing of the user's run depends on them). */
+async function removeInstances(root: string, dir: string): Promise<void> {
+  const stale = instancesIn(root).filter((d) => {
+    const pid = /^kprobe_bpf_clock_(\d+)(?:_\d+)?$/.exec(d)?.[1];
+    return pid !== undefined && Number(pid) !== process.pid && !processAlive(Number(pid));
+  });
+  await Promise.all([dir, ...stale.map((d) => `${root}/instances/${d}`)].map((d) => rmdir(d).catch(() => undefined)));
+}
+
+function instancesIn(root: string): string[] {
+  try {
+    return readdirSync(`${root}/instances`);
+  } catch {
+    return [];
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -18,7 +18,7 @@ import { mapLookupPerCpuU64Sum, mapUpdateU32 } from './sys/index.js';
 import { loadForTrace, type TraceMap } from './trace-load.js';
 import type { TraceDatOutput } from './trace-dat/output.js';
 import { TraceSession, type SessionEvent, type SessionSummary } from './trace-session.js';
-import { measureClockOffset, type TraceClock } from './trace-clock.js';
+import { clockOffsetSoon, type ClockOffset, type TraceClock } from './trace-clock.js';
 import type { HistPlan } from '../compiler/hist-layout.js';
 
 export interface TraceOptions {
@@ -31,6 +31,8 @@ export interface TraceOptions {
   readonly profile: boolean;
   /** The trace clock lines print on (default `local`, ftrace's default). */
   readonly clock?: TraceClock;
+  /** That clock's offset, when the caller started measuring it ahead (clockOffsetSoon, beside the compile). */
+  readonly clockOffset?: Promise<ClockOffset>;
   /** Each pid's last name seen instead of the name at the hit (ftrace's saved_cmdlines). */
   readonly ftraceComm?: boolean;
   /**
@@ -179,12 +181,14 @@ async function traceLoaded(
     progFd: programFds.get(e.program)!,
     ...(e.entryProgram !== undefined && programFds.has(e.entryProgram) ? { entryProgFd: programFds.get(e.entryProgram)! } : {}),
   }));
-  const clock = measureClockOffset(opts.clock ?? 'local', tracefsRoot());
+  const clockSoon = opts.clockOffset ?? clockOffsetSoon(opts.clock ?? 'local', tracefsRoot());
+  clockSoon.catch(() => undefined); // awaited below, once the command is started beside it
   const held = opts.command ? await launchHeld(opts.command) : undefined;
   let released = false;
   let dat: TraceDatOutput | undefined;
   let finished = false;
   try {
+    const clock = await clockSoon;
     // the trace.dat writer (15 modules) is loaded only when -o asks for it
     dat = opts.output !== undefined ? (await import('./trace-dat/output.js')).openTraceDat(opts.output, sessionEvents, { name: clock.clock, offsetNs: clock.offsetNs }) : undefined;
     const pid = held?.pid ?? opts.pid;

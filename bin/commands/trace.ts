@@ -8,8 +8,16 @@ import { compileFiltered, INPUT_HELP, INPUT_OPTIONS, kernelUsageError, normalize
 import { splitCommand } from '../split-command.js';
 import { definitionsOfObject, explainingRefusals, refusedBeforeStart } from '../refusal.js';
 import type { ProbeSite } from '../../compiler/abi.js';
-import { TRACE_CLOCKS, type TraceClock } from '../../runtime/trace-clock.js';
+import { tracefsRoot } from '../../runtime/tracefs-root.js';
+import { TRACE_CLOCKS, clockOffsetSoon, type ClockOffset, type TraceClock } from '../../runtime/trace-clock.js';
 import type { HistPlan } from '../../compiler/hist-layout.js';
+
+/** Starts measuring the clock's offset; a failure is reported where the trace needs the offset, not here. */
+function startClockOffset(clock: TraceClock): Promise<ClockOffset> {
+  const soon = clockOffsetSoon(clock, tracefsRoot());
+  soon.catch(() => undefined);
+  return soon;
+}
 
 const isTraceClock = (s: string): s is TraceClock => (TRACE_CLOCKS as readonly string[]).includes(s);
 
@@ -150,6 +158,8 @@ const trace: Command = {
     if (interval !== undefined && !(interval > 0)) return usage(`--interval: not a positive number of seconds: ${values.interval}`);
     const noTrace = values['no-trace'] ?? false;
     if ((noTrace || interval !== undefined) && !values.trigger?.length && positionals.length === 0) return usage(`${noTrace ? '--no-trace' : '--interval'} needs a hist trigger (--trigger GRP/EVENT:hist:...)`);
+    // the trace clock's offset is measured while the lines compile and load (its tracefs instance waits on the kernel, not on us)
+    const clockOffset = startClockOffset(clock);
     const input = await loadInput(values, positionals, !values['no-sleepable'], pid !== undefined || command !== undefined, noTrace);
     if (input === undefined) return 1;
     if (typeof input === 'string') return usage(input);
@@ -170,6 +180,7 @@ const trace: Command = {
       quiet: (values.quiet ?? false) || noTrace,
       ...(input.hists?.length ? { hist: { plans: input.hists, ...(interval !== undefined ? { intervalMs: interval * 1000 } : {}) } } : {}),
       clock,
+      clockOffset,
       ftraceComm: values['ftrace-comm'] ?? false,
     }));
   },

@@ -26,8 +26,18 @@ export const CHECKED_KERNELS: readonly string[] = ['6.1', '6.12', '6.18'];
 const OLDEST = KNOWN_KERNELS[0]!;
 const NEWEST = KNOWN_KERNELS[KNOWN_KERNELS.length - 1]!;
 
+/** rulesAt's answers by "MAJOR.MINOR" (all it depends on): every parse asks for the running kernel's. */
+const rulesCache = new Map<string, KernelRules>();
+
 /** The rows at or below `version`, applied in order; no range check (the filter API's lookup). */
 export function rulesAt(version: string): KernelRules {
+  const v = majorMinor(version);
+  let rules = rulesCache.get(v);
+  if (rules === undefined) rulesCache.set(v, (rules = buildRules(version, v)));
+  return rules;
+}
+
+function buildRules(version: string, v: string): KernelRules {
   const key = versionKey(version);
   let probe = PROBE_BASE;
   let filter = FILTER_BASE;
@@ -36,8 +46,8 @@ export function rulesAt(version: string): KernelRules {
     probe = { ...probe, ...change.probe };
     filter = { ...filter, ...change.filter };
   }
-  const v = majorMinor(version);
-  return { version: v, probe: { version: v, ...probe }, filter: { version: v, ...filter } };
+  // frozen: one object now serves every caller
+  return Object.freeze({ version: v, probe: Object.freeze({ version: v, ...probe }), filter: Object.freeze({ version: v, ...filter }) });
 }
 
 /** Why `version` cannot be used, in one line; undefined when the table describes it. */
@@ -65,6 +75,7 @@ export function kernelRules(version: string): KernelRules {
  * table gets the oldest row, a newer one the newest: the closest rules known.
  */
 export function runningKernel(release: string = runningRelease()): KernelRules {
+  // (versionKey and rulesAt both read only MAJOR.MINOR, and rulesAt remembers its answer)
   const key = versionKey(release);
   if (key < versionKey(OLDEST)) return rulesAt(OLDEST);
   if (key > versionKey(NEWEST)) return rulesAt(NEWEST);

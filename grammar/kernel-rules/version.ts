@@ -19,7 +19,9 @@ export function majorMinor(version: string): string {
 }
 
 /** The release of the kernel this process runs on (uname -r). */
-export const runningRelease = (): string => release();
+export const runningRelease = (): string => (hostRelease ??= release());
+/** uname's release, asked once: it cannot change while the process runs. */
+let hostRelease: string | undefined;
 
 /** A --kernel value the rules table does not describe. */
 export class UnknownKernelError extends KprobeBpfError {}

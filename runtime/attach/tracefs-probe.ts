@@ -8,14 +8,9 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { PERF_SAMPLE_RAW, PERF_TYPE_TRACEPOINT, onlineCpus, perfEventOpen } from '../sys/index.js';
 import { PerfProbe, openAll, scopeTargets, type ProbeKindName, type Scope } from './probe.js';
 import { ProbeSetupError } from './errors.js';
+import { tracefsRoot } from '../tracefs-root.js';
 
-export const TRACEFS_ROOT = '/sys/kernel/tracing';
-
-/** The tracefs root in use (tracefs, or the old debugfs location), or undefined. */
-export function tracefsRoot(): string | undefined {
-  for (const d of [TRACEFS_ROOT, '/sys/kernel/debug/tracing']) if (existsSync(`${d}/README`)) return d;
-  return undefined;
-}
+export { TRACEFS_ROOT, tracefsRoot } from '../tracefs-root.js';
 
 /** Group our tracefs entries live in: one per process, so concurrent tracers never collide. */
 export function ownGroup(): string {
