@@ -42,6 +42,8 @@ export interface TraceOptions {
   readonly output?: string;
   /** Print nothing on stdout (with output: only the file). */
   readonly quiet?: boolean;
+  /** Also hands each printed record, as read from its ring (prefix and trace entry, at the length the ring holds), to this. */
+  readonly records?: (raw: Buffer, off: number, len: number) => void;
   /** Hist triggers: their tables are printed when the trace stops, and every intervalMs if given (runtime/hist/). */
   readonly hist?: { readonly plans: readonly HistPlan[]; readonly intervalMs?: number };
 }
@@ -203,7 +205,7 @@ async function traceLoaded(
       ...(pid !== undefined && !inProgram ? { scope: { pid } } : {}),
       ...(opts.durationMs !== undefined ? { durationMs: opts.durationMs } : {}),
       ...(held ? { until: held.exited, onAttached: () => { released = true; held.release(); } } : {}),
-      ...(dat ? { recordSink: dat.add } : {}),
+      ...recordSinkOf(dat?.add, opts.records),
       ...(opts.quiet ? { sink: () => {} } : {}),
     });
     const refused = attachOrRefusal(session, sleepable);
@@ -220,6 +222,14 @@ async function traceLoaded(
     if (held && !released) held.kill('SIGKILL');
     if (dat && !finished) dat.abandon();
   }
+}
+
+/** The session's record sink: the trace.dat writer's, the caller's, or both. */
+function recordSinkOf(...sinks: (((raw: Buffer, off: number, len: number) => void) | undefined)[]): { recordSink?: (raw: Buffer, off: number, len: number) => void } {
+  const all = sinks.filter((s) => s !== undefined);
+  if (all.length === 0) return {};
+  if (all.length === 1) return { recordSink: all[0]! };
+  return { recordSink: (raw, off, len) => { for (const s of all) s(raw, off, len); } };
 }
 
 /** Attaches every probe; the kernel refusing a sleepable program on a probe comes back as a reason, any other failure is thrown. */
