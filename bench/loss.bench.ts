@@ -8,7 +8,7 @@
 // on stderr) and the peak RSS (time -f %M); then, for ours, where the memory
 // is at exit (V8's heap, external memory, RSS: KPROBE_BPF_TIMING's last
 // line), so a regression has a name.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,14 +80,7 @@ const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}x
 const ourLine = (t: LoopTarget) => `p:kpbloss${process.pid}/shit ${t.path}:0x${t.tickOffset.toString(16)} i=%di:s32 s=+0(%sp):ustring`;
 const bpftraceScript = (t: LoopTarget) => `uprobe:${t.path}:kpb_tick { printf("${MARK}%d %s\\n", arg0, str(reg("sp"))); }`;
 
-const haveBpftrace = (): boolean => {
-  try {
-    execFileSync('bpftrace', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
+const haveBpftrace = (): boolean => spawnSync('bpftrace', ['--version'], { stdio: 'ignore' }).status === 0;
 
 const cli = installedCli();
 
