@@ -26,13 +26,13 @@ export const RINGBUF_MAP = 'records';
 /**
  * Its largest size (a power-of-two multiple of the page size, kernel:
  * ringbuf_map_alloc): 4 MiB hold about a thousand records with a full-size
- * string each. An object compiled without knowing the CPUs it runs on has
- * this size.
+ * string each (records take their used length). An object compiled without
+ * knowing the CPUs it runs on has this size.
  */
 export const RINGBUF_BYTES = 4 << 20;
 /** Its smallest size when sized to the records (ringbufBytes). */
 export const RINGBUF_MIN_BYTES = 1 << 20;
-/** Records of the largest event the ring holds per CPU that can produce into it. */
+/** Records of the largest event (its strings at their expected length: compiler/object.ts) the ring holds per CPU that can produce into it. */
 export const RINGBUF_RECORDS_PER_CPU = 2048;
 
 /**

@@ -245,14 +245,14 @@ function attachOrRefusal(session: TraceSession, sleepable: boolean): string | un
   }
 }
 
-/** Says on stderr what was lost: per-CPU perf samples, and sleepable programs' failed ring buffer reservations (counted as misses). */
+/** Says on stderr what was lost: per-CPU perf samples, and sleepable programs' records a full ring buffer refused (counted as misses). */
 function reportLosses(summary: SessionSummary, events: readonly EventMetadata[], ringMisses: TraceMap | undefined): void {
   const lost = [...summary.lost.values()].reduce((a, b) => a + b, 0);
   if (lost > 0) {
     const perCpu = [...summary.lost].map(([cpu, n]) => `cpu${cpu}: ${n}`).join(', ');
     say(`${lost} events lost (${perCpu}): the rings filled faster than they were read`);
   }
-  // Sleepable programs count a failed ring buffer reservation as a miss (no PERF_RECORD_LOST there).
+  // Sleepable programs count a record the full ring buffer refused as a miss (no PERF_RECORD_LOST there).
   const dropped = ringMisses
     ? events.filter((e) => e.sleepable).reduce((n, e) => n + Number(mapLookupPerCpuU64Sum(ringMisses.fd, e.id)), 0)
     : 0;
