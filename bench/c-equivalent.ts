@@ -9,7 +9,6 @@ import {
   RECORD_PREFIX_SIZE, RINGBUF_BYTES, TASK_COMM_LEN, type EventFormat,
 } from '../compiler/abi.js';
 import type { FetchProgram, FetchSource, MemSpace, ProbeProgram } from '../compiler/ir.js';
-import { recordCapacity } from '../compiler/lower.js';
 import type { ObjectSpec } from '../compiler/object.js';
 
 const NOFAULT_READ: Record<MemSpace, string> = { auto: 'bpf_probe_read', kernel: 'bpf_probe_read_kernel', user: 'bpf_probe_read_user' };
@@ -29,6 +28,7 @@ const MAP_TYPE_NAME: Readonly<Record<number, string>> = {
   [MapType.PERF_EVENT_ARRAY]: 'BPF_MAP_TYPE_PERF_EVENT_ARRAY',
   [MapType.PERCPU_ARRAY]: 'BPF_MAP_TYPE_PERCPU_ARRAY',
   [MapType.RINGBUF]: 'BPF_MAP_TYPE_RINGBUF',
+  [MapType.TASK_STORAGE]: 'BPF_MAP_TYPE_TASK_STORAGE',
 };
 
 /** The spec's map as a BTF-defined map in C (a zero size or count is left for libbpf to pick). */
@@ -36,8 +36,10 @@ function mapDecl(m: MapSpec): string {
   const attrs = [
     `__uint(type, ${MAP_TYPE_NAME[m.type] ?? m.type})`,
     ...(m.maxEntries ? [`__uint(max_entries, ${m.maxEntries})`] : []),
-    ...(m.keySize ? [`__uint(key_size, ${m.keySize})`] : []),
-    ...(m.valueSize ? [`__uint(value_size, ${m.valueSize})`] : []),
+    ...(m.btfKeyValue
+      ? ['__type(key, int)', `__type(value, char[${m.valueSize}])`]
+      : [...(m.keySize ? [`__uint(key_size, ${m.keySize})`] : []), ...(m.valueSize ? [`__uint(value_size, ${m.valueSize})`] : [])]),
+    ...(m.mapFlags ? [`__uint(map_flags, ${m.mapFlags})`] : []),
   ];
   return `struct { ${attrs.join('; ')}; } ${m.name} SEC(".maps");`;
 }
@@ -134,17 +136,18 @@ export function cEquivalent(spec: ObjectSpec): string {
   for (const { ir, eventId } of programs) {
     const dynamic = ir.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
     const miss = [`    __u32 id = ${eventId}; __u64 *m = bpf_map_lookup_elem(&misses, &id);`, '    if (m) *m += 1;'];
-    // codegen's RECORD_SINK: a sleepable program reserves its record in the ring buffer
+    // codegen's RECORD_SINK: a sleepable program builds its record in the task's scratch and copies it into the ring buffer
     const acquire = ir.sleepable
-      ? [`  char *rec = bpf_ringbuf_reserve(&records, ${recordCapacity(ir)}, 0);`, '  if (!rec) {', ...miss, '    return 0;', '  }']
+      ? ['  char *rec = bpf_task_storage_get(&task_scratch, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);', '  if (!rec) {', ...miss, '    return 0;', '  }']
       : ['  char *rec = bpf_map_lookup_elem(&scratch, &key);', '  if (!rec) return 0;'];
-    const submit = ir.sleepable
-      ? [`  bpf_ringbuf_submit(rec, bpf_ringbuf_query(&records, BPF_RB_AVAIL_DATA) < ${RINGBUF_BYTES / 4} ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP);`]
-      : [
-        `  if (bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, rec, ${dynamic ? `dyn + ${RECORD_PREFIX_SIZE}` : RECORD_PREFIX_SIZE + ir.format.entrySize})) {`,
-        ...miss,
-        '  }',
-      ];
+    const size = dynamic ? `dyn + ${RECORD_PREFIX_SIZE}` : RECORD_PREFIX_SIZE + ir.format.entrySize;
+    const submit = [
+      ir.sleepable
+        ? `  if (bpf_ringbuf_output(&records, rec, ${size}, bpf_ringbuf_query(&records, BPF_RB_AVAIL_DATA) < ${RINGBUF_BYTES / 4} ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP)) {`
+        : `  if (bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, rec, ${size})) {`,
+      ...miss,
+      '  }',
+    ];
     out.push(
       `SEC("${ir.section}") int ${ir.name}(void *ctx) {`,
       '  __u32 key = 0; __u64 v, tmp, dyn, a; long n; char c;',

@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   trace: async () => (await import('./trace.bench.js')).default,
   filter: async () => (await import('./filter.bench.js')).default,
   startup: async () => (await import('./startup.bench.js')).default,
+  loss: async () => (await import('./loss.bench.js')).default,
   hist: async () => (await import('./hist.bench.js')).default,
   'hist-guest': async () => (await import('./hist-guest.bench.js')).default,
 };

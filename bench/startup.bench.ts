@@ -9,9 +9,8 @@
 // (this one, and build/node/22 and 24 when make test fetched them), medians
 // of RUNS runs; then wall, CPU (user+sys) and peak RSS against bpftrace's
 // `uprobe:LOOP:kpb_tick { printf(...) }` with the same -c in the same run,
-// the idle trace's and a 200k-hit string-argument trace's peak RSS, the
-// events lost in that trace run by run (the loop calls the probed function
-// back to back: the producer's top rate), and `node -e 0` as the floor.
+// the idle trace's peak RSS, and `node -e 0` as the floor (a busy string
+// trace's loss and peak RSS: loss.bench.ts).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +25,6 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST_CLI = join(ROOT, 'dist/bin/cli.js');
 const BUNDLE_CLI = join(ROOT, 'dist/bundle/cli.js');
 const TIME = '/usr/bin/time';
-const LOSS_HITS = 200_000;
 
 /**
  * How the installed bin starts: the bundle when built and not older than
@@ -140,9 +138,6 @@ function variants(): Variant[] {
 
 const probe = (t: LoopTarget) => `p:kpbstart${process.pid}/hit ${t.path}:0x${t.tickOffset.toString(16)} i=%di:s32`;
 const bpftraceScript = (t: LoopTarget) => `uprobe:${t.path}:kpb_tick { printf("%d\\n", arg0); }`;
-/** A string argument each: the bytes at the stack pointer (the return address, up to a NUL). */
-const stringProbe = (t: LoopTarget) => `p:kpbstart${process.pid}/shit ${t.path}:0x${t.tickOffset.toString(16)} i=%di:s32 s=+0(%sp):ustring`;
-const bpftraceStringScript = (t: LoopTarget) => `uprobe:${t.path}:kpb_tick { printf("shit: %d %s\\n", arg0, str(reg("sp"))); }`;
 
 /** One row per phase, a column per Node version: the median ms. */
 function phaseRows(byNode: ReadonlyMap<string, Measured[]>): Row[] {
@@ -171,12 +166,7 @@ function wholeRows(byNode: ReadonlyMap<string, Measured[]>, peer: Measured[] | u
   });
 }
 
-/**
- * Peak RSS (MiB) of an idle trace (1 s, no hit), ours (this Node, as
- * installed) and bpftrace's; then LOSS_HITS back-to-back hits of a
- * string-argument uprobe, run by run: peak RSS and the events lost (hits
- * the loop made that no line shows; ours also says so on stderr).
- */
+/** Peak RSS (MiB) of an idle trace (1 s, no hit), ours (this Node, as installed) and bpftrace's. */
 async function memoryRows(t: LoopTarget, dir: string, peer: boolean, ours: Variant): Promise<Row[]> {
   const label = ours.label;
   const cli = ours.cli;
@@ -187,22 +177,10 @@ async function memoryRows(t: LoopTarget, dir: string, peer: boolean, ours: Varia
     idleOurs.push((await measure([ours.path, ...cli, 'trace', '-e', probe(t), '--duration', '1'], process.env, dir)).rssKiB / 1024);
     if (peer) idlePeer.push((await measure(['bpftrace', '-e', `${bpftraceScript(t)} interval:s:1 { exit(); }`], process.env, dir)).rssKiB / 1024);
   }
-  const loop = `${t.path} ${LOSS_HITS}`;
-  const mine: Measured[] = [];
-  const theirs: Measured[] = [];
-  for (let i = 0; i < runs; i++) {
-    mine.push(await measure([ours.path, ...cli, 'trace', '-e', stringProbe(t), '--pipe', '-c', loop], process.env, dir, ' shit: '));
-    if (peer) theirs.push(await measure(['bpftrace', '-e', bpftraceStringScript(t), '-c', loop], process.env, dir, 'shit: '));
-  }
-  const rss = (ms: Measured[]) => median(ms.map((m) => m.rssKiB / 1024));
-  const lost = (ms: Measured[]) => ms.map((m) => LOSS_HITS - m.counted).join(' / ');
   const row = (measure: string, o: number | string, p: number | string, r: string): Row =>
     ({ measure, [label]: o, [`${label} / bpftrace`]: r, bpftrace: peer ? p : '-' });
   return [
     row('peak RSS, idle trace 1 s (MiB)', +median(idleOurs).toFixed(1), +median(idlePeer).toFixed(1), peer ? ratio(median(idleOurs), median(idlePeer)) : '-'),
-    row(`peak RSS, ${LOSS_HITS / 1000}k string events (MiB)`, +rss(mine).toFixed(1), +rss(theirs).toFixed(1), peer ? ratio(rss(mine), rss(theirs)) : '-'),
-    row(`events lost of ${LOSS_HITS / 1000}k back-to-back hits, run by run`, lost(mine), lost(theirs), '-'),
-    row(`${LOSS_HITS / 1000}k string events: wall (s)`, +(median(mine.map((m) => m.wallMs)) / 1000).toFixed(2), +(median(theirs.map((m) => m.wallMs)) / 1000).toFixed(2), peer ? ratio(median(mine.map((m) => m.wallMs)), median(theirs.map((m) => m.wallMs))) : '-'),
   ];
 }
 

@@ -68,6 +68,12 @@ export interface MapSpec {
   /** 0 lets libbpf pick (PERF_EVENT_ARRAY: number of possible CPUs). */
   maxEntries: number;
   mapFlags?: number;
+  /**
+   * Describe key and value by BTF type (`__type(key, int)`, `__type(value,
+   * u8[valueSize])`) instead of by size: the kernel requires it of local
+   * storage maps (bpf_local_storage_map_alloc_check: btf_key_type_id, btf_value_type_id).
+   */
+  btfKeyValue?: boolean;
 }
 
 export interface ExternSpec {
@@ -114,11 +120,11 @@ type Sym = Omit<ElfSymbol, 'index' | 'value' | 'size'> & { value: number; size: 
 /** Bytes of one map definition in `.maps`: one pointer-sized slot per member. */
 const MAP_MEMBER_BYTES = 8;
 
-/** The members libbpf's parse_btf_map_def reads, in the order clang lays them out. */
+/** The members libbpf's parse_btf_map_def reads, in the order clang lays them out (`key`/`value`: typed by buildBtf). */
 function mapMembers(m: MapSpec): [string, number][] {
   const out: [string, number][] = [['type', m.type]];
   if (m.maxEntries) out.push(['max_entries', m.maxEntries]);
-  out.push(['key_size', m.keySize], ['value_size', m.valueSize]);
+  out.push(...(m.btfKeyValue ? [['key', m.keySize], ['value', m.valueSize]] as [string, number][] : [['key_size', m.keySize], ['value_size', m.valueSize]] as [string, number][]));
   if (m.mapFlags) out.push(['map_flags', m.mapFlags]);
   return out;
 }
@@ -279,9 +285,18 @@ function buildBtf(spec: ObjectSpec, mapOffsets: number[], mapSizes: number[]) {
     }
     return id;
   };
+  // __type(key, int) is `int *key`; __type(value, u8[N]) is `u8 (*value)[N]` (only 4-byte int keys are typed)
+  let u8: TypeId | undefined;
+  const typedField = (name: string, val: number): TypeId => {
+    if (name === 'key') return btf.ptr(int);
+    u8 ??= btf.int('unsigned char', 1, IntEncoding.NONE);
+    return btf.ptr(btf.array(u8, index, val));
+  };
   const maps = spec.maps ?? [];
   const mapVars = maps.map((m, i) => {
-    const members = mapMembers(m).map(([name, val], k) => ({ name, type: uintField(val), bitOffset: k * MAP_MEMBER_BYTES * 8 }));
+    const members = mapMembers(m).map(([name, val], k) => ({
+      name, type: name === 'key' || name === 'value' ? typedField(name, val) : uintField(val), bitOffset: k * MAP_MEMBER_BYTES * 8,
+    }));
     const st = btf.struct('', mapSizes[i]!, members);
     return btf.var(m.name, st, VarLinkage.GLOBAL);
   });

@@ -68,6 +68,7 @@ export const MapType = {
   STACK_TRACE: 7,
   LRU_HASH: 9,
   RINGBUF: 27,
+  TASK_STORAGE: 29,
 } as const;
 export type MapType = (typeof MapType)[keyof typeof MapType];
 

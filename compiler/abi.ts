@@ -15,18 +15,24 @@ export const MISSES_MAP = 'misses';
 export const FILTERED_MAP = 'filtered';
 /** ARRAY of one u32 in programs compiled for -p/-c: the tgid they record (0: every process), written by the runtime before attaching. */
 export const SCOPE_MAP = 'scope';
-/** BPF_MAP_TYPE_RINGBUF sleepable programs reserve their records in (one ring for every CPU). */
+/**
+ * TASK_STORAGE whose value is a sleepable program's record buffer: one per
+ * traced task, since a per-CPU one could be reused by another task on the CPU
+ * while this one sleeps on a page fault.
+ */
+export const TASK_SCRATCH_MAP = 'task_scratch';
+/** BPF_MAP_TYPE_RINGBUF sleepable programs copy their records into, each at its used length (one ring for every CPU). */
 export const RINGBUF_MAP = 'records';
 /**
  * Its largest size (a power-of-two multiple of the page size, kernel:
  * ringbuf_map_alloc): 4 MiB hold about a thousand records with a full-size
- * string each. An object compiled without knowing the CPUs it runs on has
- * this size.
+ * string each (records take their used length). An object compiled without
+ * knowing the CPUs it runs on has this size.
  */
 export const RINGBUF_BYTES = 4 << 20;
 /** Its smallest size when sized to the records (ringbufBytes). */
 export const RINGBUF_MIN_BYTES = 1 << 20;
-/** Records of the largest event the ring holds per CPU that can produce into it. */
+/** Records of the largest event (its strings at their expected length: compiler/object.ts) the ring holds per CPU that can produce into it. */
 export const RINGBUF_RECORDS_PER_CPU = 2048;
 
 /**

@@ -10,7 +10,7 @@ import { MapType } from '../bpf/elf.js';
 import { programFromAsm, writeObject as writeElfObject, type MapSpec, type ProgramSpec } from '../bpf/elf-writer.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
 import {
-  EVENTS_MAP, FILTERED_MAP, METADATA_SECTION, SCOPE_MAP, METADATA_VERSION, MISSES_MAP, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP, ringbufBytes,
+  EVENTS_MAP, FILTERED_MAP, METADATA_SECTION, SCOPE_MAP, METADATA_VERSION, MISSES_MAP, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP, TASK_SCRATCH_MAP, ringbufBytes,
   type EventMetadata, type ObjectMetadata, type TriggerWrites,
 } from './abi.js';
 import { generateProgram } from './codegen.js';
@@ -73,12 +73,23 @@ function externsOf(programs: readonly CompiledProgram[]): string[] {
   return [...names];
 }
 
-/** The maps the programs share: rings, record scratch, per-event misses. */
+/** kernel: local storage maps must be created BPF_F_NO_PREALLOC (bpf_local_storage_map_alloc_check). */
+const BPF_F_NO_PREALLOC = 1;
+
+/** The largest record of these programs, or none. */
+const largestRecord = (programs: readonly CompiledProgram[]): number | undefined =>
+  programs.length ? Math.max(...programs.map((p) => recordCapacity(p.ir))) : undefined;
+
+/** The maps the programs share: rings, record scratch (per CPU, or per task for sleepable programs), per-event misses. */
 export function mapsOf(programs: readonly CompiledProgram[], ringBytes: number = RINGBUF_BYTES): MapSpec[] {
-  const scratchSize = Math.max(...programs.map((p) => recordCapacity(p.ir)));
+  const atomicScratch = largestRecord(programs.filter((p) => !p.ir.sleepable));
+  const taskScratch = largestRecord(programs.filter((p) => p.ir.sleepable));
   return [
     { name: EVENTS_MAP, type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 0 },
-    { name: SCRATCH_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: scratchSize, maxEntries: 1 },
+    ...(atomicScratch !== undefined ? [{ name: SCRATCH_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: atomicScratch, maxEntries: 1 }] : []),
+    ...(taskScratch !== undefined
+      ? [{ name: TASK_SCRATCH_MAP, type: MapType.TASK_STORAGE, keySize: 4, valueSize: taskScratch, maxEntries: 0, mapFlags: BPF_F_NO_PREALLOC, btfKeyValue: true }]
+      : []),
     // indexed by event id, which starts at 1
     { name: MISSES_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: programs.length + 1 },
     ...(programs.some((p) => p.scoped) ? [{ name: SCOPE_MAP, type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 }] : []),
@@ -122,11 +133,24 @@ function checkUniqueEvents(defs: readonly ProbeDefinition[]): void {
   }
 }
 
+/**
+ * A string's length the ring is sized for (bytes, NUL included): records go
+ * into the ring at their used length, and the paths, names and messages
+ * probes fetch are mostly shorter; a run of longer ones wakes the reader sooner.
+ */
+export const EXPECTED_STRING_BYTES = 64;
+
+/** The record the ring is sized by: the largest one with every string at EXPECTED_STRING_BYTES. */
+export function expectedRecordBytes(p: ProbeProgram): number {
+  const strings = p.fetches.reduce((n, f) => n + (f.store.op === 'string' ? f.count ?? 1 : 0), 0);
+  return recordCapacity(p) - strings * Math.max(0, p.maxStringSize - EXPECTED_STRING_BYTES);
+}
+
 export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOptions = {}): ObjectSpec {
   if (defs.length === 0) throw new Error('no probe definitions to compile');
   checkUniqueEvents(defs);
   const irs = defs.map((def) => lowerProbe(def, opts));
-  const ringBytes = opts.ringCpus === undefined ? RINGBUF_BYTES : ringbufBytes(Math.max(...irs.map(recordCapacity)), opts.ringCpus);
+  const ringBytes = opts.ringCpus === undefined ? RINGBUF_BYTES : ringbufBytes(Math.max(...irs.map(expectedRecordBytes)), opts.ringCpus);
   const programs = defs.map((def, i): CompiledProgram => {
     const ir = irs[i]!;
     const eventId = i + 1;

@@ -44,6 +44,8 @@ export interface TraceOptions {
   readonly output?: string;
   /** Print nothing on stdout (with output: only the file). */
   readonly quiet?: boolean;
+  /** Also hands each printed record, as read from its ring (prefix and trace entry, at the length the ring holds), to this. */
+  readonly records?: (raw: Buffer, off: number, len: number) => void;
   /** Hist triggers: their tables are printed when the trace stops, and every intervalMs if given (runtime/hist/). */
   readonly hist?: { readonly plans: readonly HistPlan[]; readonly intervalMs?: number };
 }
@@ -207,7 +209,7 @@ async function traceLoaded(
       ...(pid !== undefined && !inProgram ? { scope: { pid } } : {}),
       ...(opts.durationMs !== undefined ? { durationMs: opts.durationMs } : {}),
       ...(held ? { until: held.exited, onAttached: () => { released = true; held.release(); } } : {}),
-      ...(dat ? { recordSink: dat.add } : {}),
+      ...recordSinkOf(dat?.add, opts.records),
       ...(opts.quiet ? { sink: () => {} } : {}),
     });
     const refused = attachOrRefusal(session, sleepable);
@@ -226,6 +228,14 @@ async function traceLoaded(
   }
 }
 
+/** The session's record sink: the trace.dat writer's, the caller's, or both. */
+function recordSinkOf(...sinks: (((raw: Buffer, off: number, len: number) => void) | undefined)[]): { recordSink?: (raw: Buffer, off: number, len: number) => void } {
+  const all = sinks.filter((s) => s !== undefined);
+  if (all.length === 0) return {};
+  if (all.length === 1) return { recordSink: all[0]! };
+  return { recordSink: (raw, off, len) => { for (const s of all) s(raw, off, len); } };
+}
+
 /** Attaches every probe; the kernel refusing a sleepable program on a probe comes back as a reason, any other failure is thrown. */
 function attachOrRefusal(session: TraceSession, sleepable: boolean): string | undefined {
   try {
@@ -239,14 +249,14 @@ function attachOrRefusal(session: TraceSession, sleepable: boolean): string | un
   }
 }
 
-/** Says on stderr what was lost: per-CPU perf samples, and sleepable programs' failed ring buffer reservations (counted as misses). */
+/** Says on stderr what was lost: per-CPU perf samples, and sleepable programs' records a full ring buffer refused (counted as misses). */
 function reportLosses(summary: SessionSummary, events: readonly EventMetadata[], ringMisses: TraceMap | undefined): void {
   const lost = [...summary.lost.values()].reduce((a, b) => a + b, 0);
   if (lost > 0) {
     const perCpu = [...summary.lost].map(([cpu, n]) => `cpu${cpu}: ${n}`).join(', ');
     say(`${lost} events lost (${perCpu}): the rings filled faster than they were read`);
   }
-  // Sleepable programs count a failed ring buffer reservation as a miss (no PERF_RECORD_LOST there).
+  // Sleepable programs count a record the full ring buffer refused as a miss (no PERF_RECORD_LOST there).
   const dropped = ringMisses
     ? events.filter((e) => e.sleepable).reduce((n, e) => n + Number(mapLookupPerCpuU64Sum(ringMisses.fd, e.id)), 0)
     : 0;

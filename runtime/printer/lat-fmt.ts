@@ -54,12 +54,14 @@ export function latFmt(flags: number, preemptCount: number, lazy = true): string
   return irq + nr + hs + pc + mg;
 }
 
-const cache: (Buffer | undefined)[] = new Array(1 << 17);
+// Keyed by the 17 bits of (lazy, flags, preempt count), holding only the few
+// combinations a trace meets: an array of every key took 1 MiB of heap.
+const cache = new Map<number, Buffer>();
 
 /** latFmt as cached bytes. */
 export function latFmtBytes(flags: number, preemptCount: number, lazy = true): Buffer {
   const k = (lazy ? 1 << 16 : 0) | ((flags & 0xff) << 8) | (preemptCount & 0xff);
-  let b = cache[k];
-  if (!b) cache[k] = b = Buffer.from(latFmt(flags, preemptCount, lazy), 'latin1');
+  let b = cache.get(k);
+  if (!b) cache.set(k, b = Buffer.from(latFmt(flags, preemptCount, lazy), 'latin1'));
   return b;
 }

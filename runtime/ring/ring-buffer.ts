@@ -1,4 +1,4 @@
-// The BPF ring buffer (BPF_MAP_TYPE_RINGBUF) sleepable programs reserve their
+// The BPF ring buffer (BPF_MAP_TYPE_RINGBUF) sleepable programs copy their
 // records in, read as the kernel lays it out (kernel/bpf/ringbuf.c), over
 // views the caller provides (the mmap owner, or plain memory in tests):
 //   - the consumer page, ours to write (consumer_pos at +0);
@@ -12,7 +12,7 @@
 // Positions only grow; offsets are taken modulo the size. consumer_pos is
 // stored (atomically) only after a batch was delivered, so the kernel never
 // reuses bytes a handler is still reading. One ring serves every CPU: a full
-// ring makes bpf_ringbuf_reserve fail, which the program counts as a miss.
+// ring makes bpf_ringbuf_output fail, which the program counts as a miss.
 import { hasRecordCpu, hasRecordTime, recordCpu, recordTime } from './record-prefix.js';
 import type { RawTime, Release, RingHandler, RingSource, SampleMeta } from './source.js';
 import { RingLayoutError } from './errors.js';

@@ -143,29 +143,25 @@ t.test('a kernel that refuses sleepable uprobes (EINVAL): lines are recompiled, 
 interface BtfType { id: number; kind: string; name?: string; type_id?: number; nr_elems?: number; members?: { name: string; type_id: number }[] }
 
 /**
- * The ring's geometry, read from the compiled object by LLVM and bpftool, not
- * by our own reader: the ring's size (the `records` map's max_entries in its
- * BTF map definition: a pointer to an array of that many elements) and the
- * bytes one record takes in it (the size passed to bpf_ringbuf_reserve,
- * helper 131, plus the 8-byte record header, rounded up to 8: kernel/bpf/ringbuf.c).
+ * The ring's geometry, read from the compiled object by bpftool and from the
+ * event's `format` file (which the format tests judge against the kernel's),
+ * not by our own reader: the ring's size (the `records` map's max_entries in
+ * its BTF map definition: a pointer to an array of that many elements) and
+ * the bytes one record of this test takes in it: records go in at their used
+ * length, and its string always faults (it reads at the small integer in
+ * %di), so a record is the 32-byte prefix and the fixed entry, plus the
+ * 8-byte record header, rounded up to 8 (kernel/bpf/ringbuf.c).
  */
-function ringGeometry(line: string): { ringBytes: number; recordBytes: number } {
-  const dir = mkdtempSync(join(tmpdir(), 'kprobe-bpf-ring-'));
-  try {
-    const obj = join(dir, 'ring.o');
-    execFileSync(CLI, ['compile', '-e', line, '-o', obj]);
-    const types = (JSON.parse(execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', obj], { encoding: 'utf8' })) as { types: BtfType[] }).types;
-    const byId = (id: number | undefined) => types.find((x) => x.id === id);
-    const def = byId(types.find((x) => x.kind === 'VAR' && x.name === 'records')?.type_id);
-    const ringBytes = byId(byId(def?.members?.find((m) => m.name === 'max_entries')?.type_id)?.type_id)?.nr_elems;
-    const dis = execFileSync('llvm-objdump', ['-d', obj], { encoding: 'utf8' }).split('\n');
-    const call = dis.findIndex((l) => /\tcall 131$/.test(l));
-    const reserve = [...dis.slice(0, Math.max(call, 0))].reverse().map((l) => /\tr2 = (\d+)$/.exec(l)?.[1]).find(Boolean);
-    if (ringBytes === undefined || reserve === undefined) throw new Error(`cannot read the ring geometry of ${line}`);
-    return { ringBytes, recordBytes: Math.ceil((Number(reserve) + 8) / 8) * 8 };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+function ringGeometry(line: string, obj: string): { ringBytes: number; recordBytes: number } {
+  execFileSync(CLI, ['compile', '-e', line, '-o', obj]);
+  const types = (JSON.parse(execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', obj], { encoding: 'utf8' })) as { types: BtfType[] }).types;
+  const byId = (id: number | undefined) => types.find((x) => x.id === id);
+  const def = byId(types.find((x) => x.kind === 'VAR' && x.name === 'records')?.type_id);
+  const ringBytes = byId(byId(def?.members?.find((m) => m.name === 'max_entries')?.type_id)?.type_id)?.nr_elems;
+  const format = execFileSync(CLI, ['compile', '-e', line, '--format'], { encoding: 'utf8' });
+  const fixed = Math.max(...[...format.matchAll(/\toffset:(\d+);\tsize:(\d+);/g)].map((m) => Number(m[1]) + Number(m[2])));
+  if (ringBytes === undefined || !Number.isFinite(fixed)) throw new Error(`cannot read the ring geometry of ${line}`);
+  return { ringBytes, recordBytes: Math.ceil((32 + fixed + 8) / 8) * 8 };
 }
 
 t.test('the ring buffer wraps: every record printed once, in order, or counted as lost', { skip }, async (t) => {
@@ -173,7 +169,11 @@ t.test('the ring buffer wraps: every record printed once, in order, or counted a
   const target = buildRuntimeTarget();
   t.teardown(() => target.cleanup());
   const line = `p:kpbslw/hot ${target.path}:kpb_hot i=%di:s32 s=+0(%di):string`;
-  const { ringBytes, recordBytes } = ringGeometry(line);
+  // the object is traced as compiled (a trace of the lines sizes its ring to this machine's CPUs instead)
+  const dir = mkdtempSync(join(tmpdir(), 'kprobe-bpf-ring-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const obj = join(dir, 'ring.o');
+  const { ringBytes, recordBytes } = ringGeometry(line, obj);
   t.comment(`ring ${ringBytes} bytes, ${recordBytes} bytes a record: ${Math.floor(ringBytes / recordBytes)} records at once`);
   // How often the ring wrapped depends on how fast the reader drained it
   // while the target ran (a full ring drops, it does not wrap); a run that
@@ -181,7 +181,7 @@ t.test('the ring buffer wraps: every record printed once, in order, or counted a
   let wraps = 0;
   for (let hits = 4 * Math.ceil(ringBytes / recordBytes); wraps < 2 && hits <= 64 * Math.ceil(ringBytes / recordBytes); hits *= 4) {
     const r = await withKernelLock(() =>
-      spawnSync(CLI, ['trace', '-e', line, '-c', `${target.path} 0 ${hits} go 20000`, '--profile'], { encoding: 'utf8', maxBuffer: 1 << 28 }));
+      spawnSync(CLI, ['trace', obj, '-c', `${target.path} 0 ${hits} go 20000`, '--profile'], { encoding: 'utf8', maxBuffer: 1 << 28 }));
     t.equal(r.status, 0, 'kprobe-bpf trace exits 0', { stderr: r.stderr });
     const seen = traceBodies(r.stdout.split('\n').filter((l) => l.startsWith('#') || / hot: /.test(l)).join('\n'))
       .map((l) => Number(/ i=(-?\d+) /.exec(l.body)?.[1]));
@@ -191,7 +191,7 @@ t.test('the ring buffer wraps: every record printed once, in order, or counted a
     t.equal(printed, seen.length, 'the profile counts the printed records');
     t.equal(printed + misses, hits, `every one of ${hits} hits printed or counted lost (${misses} lost)`);
     t.ok(seen.every((v, i) => i === 0 || v > seen[i - 1]!), 'in the order of the hits');
-    // Every printed record went through the ring once; lost ones reserved nothing.
+    // Every printed record went through the ring once; lost ones took no room.
     wraps = Math.floor((seen.length * recordBytes) / ringBytes);
     t.comment(`${hits} hits: ${seen.length} printed, the ring wrapped ${wraps} times`);
   }

@@ -59,8 +59,8 @@ t.test('compile records the filter in the metadata and annotates its instruction
     t.same(events.map((e) => e.filter), ['x == -1 || s ~ "lib*"', undefined]);
     const early = run('compile', '-o', out, '--disasm', '-e', `${DEF} if x == -1 && s ~ "lib*"`);
     t.equal(early.status, 0, early.stderr);
-    t.match(early.stdout, /; filter, before the record is reserved; [^\n]*\n(?:.*\n)*?; filter: x == -1\n(?:.*\n)*?; record = ringbuf_reserve(?:.*\n)*?; filter: s ~ "lib\*"\n/,
-      '--disasm shows x == -1 tested before the reservation, the string test after');
+    t.match(early.stdout, /; filter, before the record is reserved; [^\n]*\n(?:.*\n)*?; filter: x == -1\n(?:.*\n)*?; record = task_storage_get(?:.*\n)*?; filter: s ~ "lib\*"\n/,
+      '--disasm shows x == -1 tested before the record is taken, the string test after');
     const g = run('compile', '--disasm', '-e', `${DEF} if s ~ "*a*b*c*d*"`);
     t.equal(g.status, 1, 'a glob the verifier could not finish is an error');
     t.match(g.stderr, /^kprobe-bpf: filter not compiled: my\/a: /);

@@ -49,8 +49,8 @@ t.test('num == 1 && s ~ "x*": the register is tested before the record is reserv
   const l = listing(program, filter);
   const at = (needle: string) => l.findIndex((x) => x.includes(needle));
   t.ok(at('; filter, before the record is reserved') >= 0, '--disasm says where');
-  t.ok(at('filter: num == 1') < at('record = ringbuf_reserve'), 'the test comes before the reservation');
-  t.ok(at('record = ringbuf_reserve') < at('; s=+0(%si):string') && at('; s=+0(%si):string') < at('filter: s ~ "x*"'), 'the string test after the string fetch');
+  t.ok(at('filter: num == 1') < at('record = task_storage_get'), 'the test comes before the record is taken');
+  t.ok(at('record = task_storage_get') < at('; s=+0(%si):string') && at('; s=+0(%si):string') < at('filter: s ~ "x*"'), 'the string test after the string fetch');
   t.equal(l.filter((x) => x.includes('filter: num == 1')).length, 1, 'tested once');
   t.ok(at('the filter drops the hit before its record exists') > 0, 'a dropped hit is still counted');
 });

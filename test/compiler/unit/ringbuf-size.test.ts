@@ -1,10 +1,12 @@
 // The BPF ring buffer sized to the records and CPUs (trace passes its CPU
-// count): small records get a small ring (it is all resident), string records
-// the largest; the programs' wakeup threshold is a quarter of whichever ring
-// the object has. Without a CPU count the object keeps RINGBUF_BYTES.
+// count): small records get a small ring (it is all resident); string records
+// go into it at their used length, so it is sized for strings of
+// EXPECTED_STRING_BYTES, not the largest; the programs' wakeup threshold is a
+// quarter of whichever ring the object has. Without a CPU count the object
+// keeps RINGBUF_BYTES.
 import t from 'tap';
 import { RINGBUF_BYTES, RINGBUF_MAP, RINGBUF_MIN_BYTES, RINGBUF_RECORDS_PER_CPU, ringbufBytes } from '../../../compiler/abi.js';
-import { buildObjectSpec } from '../../../compiler/object.js';
+import { EXPECTED_STRING_BYTES, buildObjectSpec, expectedRecordBytes } from '../../../compiler/object.js';
 import { recordCapacity } from '../../../compiler/lower.js';
 import { disassemble } from '../../../bpf/disasm.js';
 import type { ProbeDefinition } from '../../../grammar/ast.js';
@@ -43,11 +45,16 @@ t.test('an object for a trace on N CPUs has the ring ringbufBytes gives, and wak
   t.ok(small.size! < RINGBUF_BYTES, `an integer record (${cap} B) gets less than RINGBUF_BYTES: ${small.size}`);
   t.same(small.wakeups, [small.size! / 4]);
   const str = ringOf(STR, 2);
-  t.equal(str.size, RINGBUF_BYTES);
-  t.same(str.wakeups, [RINGBUF_BYTES / 4]);
-  const both = ringOf(`${INT}\n${STR}`, 2);
-  t.equal(both.size, RINGBUF_BYTES, 'the largest record of the object decides');
-  t.same(both.wakeups, [RINGBUF_BYTES / 4, RINGBUF_BYTES / 4], 'every program wakes at a quarter of the one ring');
+  const strIr = buildObjectSpec(defs(STR)).programs[0]!.ir;
+  t.equal(expectedRecordBytes(strIr), recordCapacity(strIr) - (strIr.maxStringSize - EXPECTED_STRING_BYTES), 'a string counts EXPECTED_STRING_BYTES');
+  t.equal(str.size, ringbufBytes(expectedRecordBytes(strIr), 2));
+  t.ok(str.size! < RINGBUF_BYTES, `a string record is sized by its expected length, not MAX_STRING_SIZE: ${str.size}`);
+  t.same(str.wakeups, [str.size! / 4]);
+  const many = `p:g/many /bin/true:0x1000 ${Array.from({ length: 8 }, (_, i) => `s${i}=+${i * 8}(%si):ustring`).join(' ')}`;
+  const manyIr = buildObjectSpec(defs(many)).programs[0]!.ir;
+  const big = ringOf(`${INT}\n${many}`, 64);
+  t.equal(big.size, ringbufBytes(expectedRecordBytes(manyIr), 64), 'the largest expected record of the object decides');
+  t.same(big.wakeups, [big.size! / 4, big.size! / 4], 'every program wakes at a quarter of the one ring');
 });
 
 t.test('without a CPU count (compile -o) the ring is RINGBUF_BYTES', async (t) => {
