@@ -125,3 +125,39 @@ export function openPmuProbe(kind: ProbeKindName, where: string, scope: Scope, a
     str?.release();
   }
 }
+
+/**
+ * A link-based attachment (a BPF link fd instead of a perf event): setBpf
+ * remembers the program, enable() makes the link (the program runs from then
+ * on), disable() and close() drop it. No perf counter: count() is 0, hits
+ * are what the program counts.
+ */
+export abstract class BpfLinkAttachment implements ProbeAttachment {
+  private progFd = -1;
+  private link = -1;
+  constructor(readonly kind: ProbeKindName, readonly description: string) {}
+
+  /** Creates the link for the loaded program; returns its fd. */
+  protected abstract openLink(progFd: number): number;
+
+  get fds(): readonly number[] { return this.link >= 0 ? [this.link] : []; }
+
+  setBpf(progFd: number): void { this.progFd = progFd; }
+
+  enable(): void {
+    if (this.link >= 0) return;
+    if (this.progFd < 0) throw new ProbeSetupError(`${this.description}: no BPF program to attach`);
+    this.link = this.openLink(this.progFd);
+  }
+
+  disable(): void { this.close(); }
+
+  count(): bigint { return 0n; }
+
+  close(): void {
+    if (this.link < 0) return;
+    const fd = this.link;
+    this.link = -1;
+    closeFd(fd);
+  }
+}
