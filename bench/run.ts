@@ -13,6 +13,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   filter: async () => (await import('./filter.bench.js')).default,
   startup: async () => (await import('./startup.bench.js')).default,
   hist: async () => (await import('./hist.bench.js')).default,
+  detach: async () => (await import('./detach.bench.js')).default,
 };
 
 async function main(names: string[]): Promise<number> {

@@ -7,7 +7,7 @@
 // trace-diff.test.ts, which runs on the links by default.
 import t from 'tap';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uprobeEventsSkipReason } from '../lib/kernel.js';
@@ -15,6 +15,7 @@ import { uprobeMultiProblem } from '../../runtime/attach/index.js';
 import { buildLoopTarget } from './lib/loop-target.js';
 import { CLI, runCli, traceLines, type CliRun } from './lib/runs.js';
 import { stampedLines } from './lib/stamped-lines.js';
+import { uprobeMultiLinks as linkFdinfo } from './lib/uprobe-links.js';
 
 const skip = uprobeEventsSkipReason() ?? uprobeMultiProblem(true);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -53,26 +54,11 @@ function startCli(args: readonly string[], multi: boolean): { child: ChildProces
   return { child, done };
 }
 
-/** The kernel's fdinfo of each uprobe_multi link a process holds ("key:\tvalue" lines; the site table left out). */
-function linkFdinfo(pid: number): Record<string, string>[] {
-  const out: Record<string, string>[] = [];
-  let fds: string[] = [];
-  try {
-    fds = readdirSync(`/proc/${pid}/fdinfo`);
-  } catch {
-    return out;
-  }
-  for (const fd of fds) {
-    let text = '';
-    try {
-      text = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-    } catch {
-      continue;
-    }
-    if (!/^link_type:\s*uprobe_multi$/m.test(text)) continue;
-    out.push(Object.fromEntries(text.split('\n').flatMap((l) => { const m = /^(\w+):\s*(.*)$/.exec(l); return m ? [[m[1]!, m[2]!]] : []; })));
-  }
-  return out;
+/** The flags column most lines of a trace have. */
+function usualFlags(trace: string): string | undefined {
+  const n = new Map<string, number>();
+  for (const l of stampedLines(trace)) n.set(l.flags, (n.get(l.flags) ?? 0) + 1);
+  return [...n].sort((a, b) => b[1] - a[1])[0]?.[0];
 }
 
 interface Attached { links: string[]; perf: string[] }
@@ -94,7 +80,7 @@ async function whileRunning(prefix: string, run: Promise<CliRun>): Promise<{ att
   let attached: Attached = { links: [], perf: [] };
   let done = false;
   void run.then(() => (done = true));
-  for (let i = 0; i < 100 && !done; i++) {
+  while (!done) {
     attached = attachedFor(prefix);
     if (attached.links.length + attached.perf.length >= 2) break;
     await sleep(50);
@@ -142,7 +128,9 @@ t.test('the link and the perf event print the same lines for the same run', { sk
     t.equal(perf.code, 0, 'perf run exits 0', { stderr: perf.stderr });
     t.equal(traceLines(multi.stdout).length, 15, 'five calls, three events each');
     t.same(traceLines(multi.stdout), traceLines(perf.stdout), 'same lines, in the same order (comm, event, addresses, values)');
-    t.same(stampedLines(multi.stdout).map((l) => l.flags), stampedLines(perf.stdout).map((l) => l.flags), 'same flags column');
+    // per hit the flags column can differ between two runs (a need-resched bit set by a timer in between, as in a
+    // slow guest); the usual value cannot
+    t.equal(usualFlags(multi.stdout), usualFlags(perf.stdout), 'same usual flags column');
   } finally {
     target.cleanup();
   }
@@ -162,7 +150,9 @@ t.test("trace OBJ.o -p: an unscoped object's link carries the pid (the kernel fi
     for (const multi of [true, false]) {
       const started = startCli(['trace', obj, '-p', String(traced.pid), '--duration', '1.5'], multi);
       let links: Record<string, string>[] = [];
-      for (let i = 0; i < 100 && links.length === 0 && started.child.exitCode === null; i++) {
+      let exited = false;
+      void started.done.then(() => (exited = true));
+      while (links.length === 0 && !exited) {
         await sleep(50);
         links = linkFdinfo(started.child.pid!);
       }
@@ -170,8 +160,12 @@ t.test("trace OBJ.o -p: an unscoped object's link carries the pid (the kernel fi
       t.equal(run.code, 0, `trace exits 0 (${ENV}=${multi ? 1 : 0})`, { stderr: run.stderr });
       if (multi) {
         t.equal(links.length, 1, "the kernel's fdinfo shows one uprobe_multi link");
-        t.equal(links[0]?.['pid'], String(traced.pid), "its pid is the traced process's");
-        t.equal(links[0]?.['path'], target.path, 'on the target');
+        if (links[0]?.['pid'] === undefined) {
+          t.comment('this kernel prints no uprobe_multi details in fdinfo (bpf_uprobe_multi_show_fdinfo is newer): pid not checked');
+        } else {
+          t.equal(links[0]['pid'], String(traced.pid), "its pid is the traced process's");
+          t.equal(links[0]['path'], target.path, 'on the target');
+        }
       } else {
         t.same(links, [], 'no link');
       }
