@@ -4,8 +4,11 @@
 // uprobe_unregister_sync(), where a perf event per uprobe pays its own
 // grace periods on close (perf_trace_event_unreg). The program must have
 // been loaded with expected_attach_type BPF_TRACE_UPROBE_MULTI; the tracer
-// asks uprobeMultiSupport() before loading, and otherwise (6.1) loads and
-// attaches uprobes as perf events (uprobe.ts), as before.
+// asks uprobeMultiProblem() before loading, and where the kernel has no such
+// link (6.1) loads and attaches uprobes as perf events (uprobe.ts), as before.
+// One link per event today: each event has its own program, and a link
+// carries one program (sites of several events in one link need one
+// program telling them apart by bpf_cookie: see bench/detach.bench.ts).
 //
 // Same semantics as the perf event: the same pt_regs (a uprobe's ip is the
 // probed address), bpf_get_func_ip is the probed function's address for a
@@ -51,7 +54,7 @@ function loadProbeProgram(sleepable: boolean): number {
   insns.set([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
   const license = nativeCString('GPL');
   try {
-    dv.setUint32(at('prog_type'), uapi().enums.bpf_prog_type?.BPF_PROG_TYPE_KPROBE ?? 2, true);
+    dv.setUint32(at('prog_type'), enumValue('bpf_prog_type', 'BPF_PROG_TYPE_KPROBE'), true);
     dv.setUint32(at('insn_cnt'), 2, true);
     dv.setBigUint64(at('insns'), addressOf(insns), true);
     dv.setBigUint64(at('license'), license.address, true);
