@@ -186,7 +186,7 @@ export class TraceSession {
     } finally {
       if (timer) clearTimeout(timer);
       // Detach first so no new hits arrive, then the reader cleanup drains the rest.
-      this.registry.closeAll();
+      await this.registry.closeAllAsync();
       this.registry.unhook();
       this.printer.printHeld();
       this.printer.flush();
