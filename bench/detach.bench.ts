@@ -5,8 +5,10 @@
 // default where the kernel has them), in the same run. Measured as users run
 // it: the CLI as a subprocess with `-c`, its `detach` phase from
 // KPROBE_BPF_TIMING=1 (the registry closing every attachment; the median of
-// RUNS). Each perf event pays its own grace periods on close; each link one
-// uprobe_unregister_sync. The last column is in-process: one uprobe_multi
+// RUNS). Each perf event pays its own grace periods on close (and their
+// closes serialise in the kernel); each link one uprobe_unregister_sync, and
+// the session closes the links side by side on libuv's threads (4 by
+// default), so those waits overlap. The last column is in-process: one uprobe_multi
 // link carrying all N sites of one program, the cost per link once events
 // share a program (bpf_cookie telling them apart): not done yet, the
 // ceiling of what grouping would give.
