@@ -15,6 +15,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   loss: async () => (await import('./loss.bench.js')).default,
   hist: async () => (await import('./hist.bench.js')).default,
   'hist-guest': async () => (await import('./hist-guest.bench.js')).default,
+  detach: async () => (await import('./detach.bench.js')).default,
 };
 
 async function main(names: string[]): Promise<number> {

@@ -10,7 +10,8 @@ import { toLinuxErrno } from './bridge/errno.js';
 import { callLibbpf, DEFAULT_TIME_LIMIT_MS, LoaderError, type LibbpfPhase } from './bridge/libbpf-call.js';
 import { stderrLogger, type Logger, type LogLevel } from './bridge/logger.js';
 import { acquireLibbpf, discardLibbpf, releaseLibbpf, type LibbpfInstance } from './bridge/module.js';
-import type { ProgLoadRecord } from './bridge/bpf-bridge.js';
+import type { AttachTypeOverride, ProgLoadRecord } from './bridge/bpf-bridge.js';
+import { enumValue } from './bridge/uapi.js';
 import { objectInfo } from './bridge/object-info.js';
 import { cString } from './bridge/wasm-memory.js';
 import { mark } from '../lib/timing.js';
@@ -53,7 +54,21 @@ export interface LoadedProgram extends LibbpfProgram {
   log: string;
   /** Linux errno of the rejection */
   errno: number;
+  /** Loaded with expected_attach_type BPF_TRACE_UPROBE_MULTI (LoadOptions.uprobeMulti): attach it through a uprobe_multi link. */
+  uprobeMulti: boolean;
 }
+
+export interface LoadOptions {
+  /**
+   * Load the uprobe programs (sections uprobe*, uretprobe*) for a
+   * uprobe_multi link (BPF_TRACE_UPROBE_MULTI). Ask the kernel first
+   * (attach/uprobe-multi.ts): an older one may load them and refuse the link.
+   */
+  uprobeMulti?: boolean;
+}
+
+/** The kernel keeps 15 characters of a program's name (BPF_OBJ_NAME_LEN - 1): the bridge sees only those. */
+const kernelProgName = (name: string): string => Buffer.from(name).subarray(0, 15).toString('latin1');
 
 export interface LoadedMap extends LibbpfMap {
   fd: number;
@@ -234,14 +249,20 @@ export class BpfObject {
    * a bridge refusal), LibbpfCrashError / LibbpfTimeoutError when libbpf
    * trapped or ran past its time limit.
    */
-  load(): LoadedObject {
+  load(opts: LoadOptions = {}): LoadedObject {
     this.live();
     const progs = this.progHandles();
     const logSize = this.prepareLogBuffers(progs);
     this.libbpfLog.warnings.length = 0;
     const loadsBefore = this.inst.host.bpf.progLoads.length;
     const t0 = process.hrtime.bigint();
-    const r = this.runLoad();
+    this.inst.host.bpf.attachTypeOverride = opts.uprobeMulti ? this.uprobeMultiOverride(progs) : undefined;
+    let r: number;
+    try {
+      r = this.runLoad();
+    } finally {
+      this.inst.host.bpf.attachTypeOverride = undefined;
+    }
     const totalNs = process.hrtime.bigint() - t0;
     const loads = this.inst.host.bpf.progLoads.slice(loadsBefore);
     const programs = progs.map((p, i) => this.loadedProgram(p, this.logBuf + i, logSize, loads, r < 0));
@@ -250,6 +271,19 @@ export class BpfObject {
     const x = this.inst.exports;
     const maps = this.mapHandles().map((m) => ({ ...this.libbpfMap(m), fd: Math.max(x.bpf_map__fd(m), -1) }));
     return { programs, maps, totalNs };
+  }
+
+  /**
+   * The uprobe programs to load as BPF_TRACE_UPROBE_MULTI, by the name the
+   * bridge sees; a name a kprobe program shares once cut to 15 characters
+   * is left out (that uprobe then attaches as a perf event).
+   */
+  private uprobeMultiOverride(progs: number[]): AttachTypeOverride {
+    const all = progs.map((p) => this.libbpfProgram(p));
+    const isUprobe = (p: LibbpfProgram): boolean => /^u(ret)?probe(\.s)?\//.test(p.section);
+    const others = new Set(all.filter((p) => !isUprobe(p)).map((p) => kernelProgName(p.name)));
+    const names = new Set(all.filter(isUprobe).map((p) => kernelProgName(p.name)).filter((n) => !others.has(n)));
+    return { progType: enumValue('bpf_prog_type', 'BPF_PROG_TYPE_KPROBE'), names, attachType: enumValue('bpf_attach_type', 'BPF_TRACE_UPROBE_MULTI') };
   }
 
   /**
@@ -287,7 +321,8 @@ export class BpfObject {
     const info = this.libbpfProgram(handle);
     // libbpf answers -errno (wasi numbering) for a program without fd
     const fd = Math.max(x.bpf_program__fd(handle), -1);
-    const ok = fd >= 0 ? loads.find((l) => l.fd === fd) : undefined;
+    // the last load that returned this fd: libbpf's feature probes before it may have had the same number
+    const ok = fd >= 0 ? [...loads].reverse().find((l) => l.fd === fd) : undefined;
     let lastTry = -1;
     if (failed) for (let i = loads.length - 1; i >= 0 && lastTry < 0; i--) if (loads[i]!.fd < 0 && loads[i]!.logBuf === logBuf) lastTry = i;
     const rejected = lastTry >= 0 ? loads[lastTry]! : undefined;
@@ -302,6 +337,7 @@ export class BpfObject {
       loadNs: ok ? ok.ns : rejected ? rejected.ns + (firstTry?.ns ?? 0n) : undefined,
       log,
       errno: rejected?.errno ?? 0,
+      uprobeMulti: ok?.overridden ?? false,
     };
   }
 
@@ -367,7 +403,7 @@ export interface ProgramVerdict {
 }
 
 /** A program that never reached the kernel, as checkObject reports it. */
-const notLoaded = (p: LibbpfProgram): LoadedProgram => ({ ...p, fd: -1, loaded: false, verifiedInsns: undefined, loadNs: undefined, log: '', errno: 0 });
+const notLoaded = (p: LibbpfProgram): LoadedProgram => ({ ...p, fd: -1, loaded: false, verifiedInsns: undefined, loadNs: undefined, log: '', errno: 0, uprobeMulti: false });
 
 /**
  * Loads every program of an object and reports each one's verdict. libbpf

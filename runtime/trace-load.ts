@@ -12,7 +12,13 @@ export interface TraceMap {
 }
 
 export type TraceLoad =
-  | { readonly kind: 'loaded'; readonly programFds: ReadonlyMap<string, number>; readonly maps: ReadonlyMap<string, TraceMap> }
+  | {
+      readonly kind: 'loaded';
+      readonly programFds: ReadonlyMap<string, number>;
+      readonly maps: ReadonlyMap<string, TraceMap>;
+      /** Programs loaded for a uprobe_multi link (LoadOptions.uprobeMulti). */
+      readonly uprobeMulti: ReadonlySet<string>;
+    }
   /** The kernel refused sleepable programs (EINVAL): the lines can be compiled again without them. */
   | { readonly kind: 'sleepable-refused'; readonly reason: string }
   | { readonly kind: 'failed'; readonly message: string };
@@ -22,11 +28,11 @@ export type TraceLoad =
  * are not loaded either). `sleepable`: the object has sleepable programs, so
  * EINVAL means this kernel does not run them.
  */
-export function loadForTrace(obj: BpfObject, wanted: ReadonlySet<string>, sleepable: boolean): TraceLoad {
+export function loadForTrace(obj: BpfObject, wanted: ReadonlySet<string>, sleepable: boolean, uprobeMulti = false): TraceLoad {
   for (const p of obj.programs()) if (!wanted.has(p.name)) obj.setAutoload(p.name, false);
   let loaded: LoadedObject;
   try {
-    loaded = obj.load();
+    loaded = obj.load({ uprobeMulti });
   } catch (e) {
     if (!(e instanceof LoaderError)) throw e;
     if (sleepable && e.errno === LINUX_ERRNO.EINVAL) {
@@ -39,5 +45,6 @@ export function loadForTrace(obj: BpfObject, wanted: ReadonlySet<string>, sleepa
     kind: 'loaded',
     programFds: new Map(loaded.programs.filter((p) => p.loaded && p.fd >= 0).map((p) => [p.name, p.fd])),
     maps: new Map(loaded.maps.map((m) => [m.name, { fd: m.fd, maxEntries: m.maxEntries }])),
+    uprobeMulti: new Set(loaded.programs.filter((p) => p.loaded && p.uprobeMulti).map((p) => p.name)),
   };
 }

@@ -28,6 +28,9 @@ export interface SessionEvent {
   readonly progFd: number;
   /** A return kprobe's entry program (it saves the entry arguments), attached at the function's entry first. */
   readonly entryProgFd?: number;
+  /** progFd / entryProgFd were loaded for a uprobe_multi link (LoadedProgram.uprobeMulti). */
+  readonly uprobeMulti?: boolean;
+  readonly entryUprobeMulti?: boolean;
 }
 
 export interface SessionOptions {
@@ -142,9 +145,9 @@ export class TraceSession {
         if (e.entryProgFd !== undefined) {
           const { maxactive: _maxactive, ...site } = e.def;
           const entry = { ...site, isReturn: false, event: `${e.def.event}__entry` };
-          this.attachments.push(this.registry.add(attachBpfProbe(entry, e.entryProgFd, this.opts.scope ?? {})));
+          this.attachments.push(this.registry.add(attachBpfProbe(entry, e.entryProgFd, this.opts.scope ?? {}, { uprobeMulti: e.entryUprobeMulti ?? false })));
         }
-        this.attachments.push(this.registry.add(attachBpfProbe(e.def, e.progFd, this.opts.scope ?? {})));
+        this.attachments.push(this.registry.add(attachBpfProbe(e.def, e.progFd, this.opts.scope ?? {}, { uprobeMulti: e.uprobeMulti ?? false })));
       }
     } catch (e) {
       this.registry.closeAll();
@@ -183,7 +186,7 @@ export class TraceSession {
     } finally {
       if (timer) clearTimeout(timer);
       // Detach first so no new hits arrive, then the reader cleanup drains the rest.
-      this.registry.closeAll();
+      await this.registry.closeAllAsync();
       this.registry.unhook();
       this.printer.printHeld();
       this.printer.flush();

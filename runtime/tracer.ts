@@ -9,7 +9,7 @@ import { EVENTS_MAP, FILTERED_MAP, MISSES_MAP, RINGBUF_MAP, SCOPE_MAP, type Even
 import { eventsOfObject, probeSiteOf } from '../compiler/metadata.js';
 import { LINUX_ERRNO } from '../lib/errno.js';
 import { KprobeBpfError, findCause } from '../lib/errors.js';
-import { AttachError, kprobeSupportProblem } from './attach/index.js';
+import { AttachError, kprobeSupportProblem, uprobeMultiProblem } from './attach/index.js';
 import { tracefsRoot } from './attach/tracefs-probe.js';
 import { launchHeld, type HeldCommand } from './launch.js';
 import { stderrLogger, type LogLevel, type Logger } from './bridge/logger.js';
@@ -141,7 +141,9 @@ async function traceOnce(opts: TraceOptions): Promise<Attempt> {
 /** Loads the wanted programs; traces when every event has its program. */
 async function loadAndTrace(obj: BpfObject, events: readonly EventMetadata[], sleepable: boolean, opts: TraceOptions, log: LibbpfLog): Promise<Attempt> {
   // a return kprobe's entry program (it saves entry arguments) is loaded with its event's
-  const load = loadForTrace(obj, new Set(events.flatMap((e) => (e.entryProgram !== undefined ? [e.program, e.entryProgram] : [e.program]))), sleepable);
+  // uprobes through uprobe_multi links where the kernel has them: one grace period per link on detach, not several per perf event
+  const multi = events.some((e) => e.format.tracer === 'uprobe') && uprobeMultiProblem(sleepable) === undefined;
+  const load = loadForTrace(obj, new Set(events.flatMap((e) => (e.entryProgram !== undefined ? [e.program, e.entryProgram] : [e.program]))), sleepable, multi);
   if (load.kind === 'sleepable-refused') return { sleepableRefused: load.reason };
   log.flush();
   if (load.kind === 'failed') {
@@ -154,7 +156,7 @@ async function loadAndTrace(obj: BpfObject, events: readonly EventMetadata[], sl
     say(`${unloaded.format.group}/${unloaded.format.event}: program ${unloaded.program} was not loaded (the object has no such BPF program); nothing attached`);
     return { exit: 1 };
   }
-  return traceLoaded(events, load.programFds, load.maps, sleepable, opts);
+  return traceLoaded(events, load.programFds, load.maps, sleepable, opts, load.uprobeMulti);
 }
 
 /** The maps every trace object has (the perf event array) and may have (misses, ring buffer). */
@@ -174,6 +176,7 @@ async function traceLoaded(
   maps: ReadonlyMap<string, TraceMap>,
   sleepable: boolean,
   opts: TraceOptions,
+  uprobeMulti: ReadonlySet<string>,
 ): Promise<Attempt> {
   const m = traceMaps(maps);
   const sessionEvents: SessionEvent[] = events.map((e) => ({
@@ -181,7 +184,8 @@ async function traceLoaded(
     format: e.format,
     typeId: e.id,
     progFd: programFds.get(e.program)!,
-    ...(e.entryProgram !== undefined && programFds.has(e.entryProgram) ? { entryProgFd: programFds.get(e.entryProgram)! } : {}),
+    ...(e.entryProgram !== undefined && programFds.has(e.entryProgram) ? { entryProgFd: programFds.get(e.entryProgram)!, entryUprobeMulti: uprobeMulti.has(e.entryProgram) } : {}),
+    uprobeMulti: uprobeMulti.has(e.program),
   }));
   const clockSoon = opts.clockOffset ?? clockOffsetSoon(opts.clock ?? 'local', tracefsRoot());
   clockSoon.catch(() => undefined); // awaited below, once the command is started beside it

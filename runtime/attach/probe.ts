@@ -2,7 +2,7 @@
 // the probe, and the operations the tracer needs on them. One module per
 // kind (uprobe.ts, kprobe.ts, tracefs-probe.ts) builds these.
 import { closeAll } from '../../lib/close-all.js';
-import { PERF_SAMPLE_RAW, closeFd, nativeCString, onlineCpus, perfDisable, perfEnable, perfEventOpen, perfSetBpf, readFd } from '../sys/index.js';
+import { PERF_SAMPLE_RAW, closeFd, closeFdAsync, nativeCString, onlineCpus, perfDisable, perfEnable, perfEventOpen, perfSetBpf, readFd } from '../sys/index.js';
 import { ProbeSetupError } from './errors.js';
 
 export type ProbeKindName = 'uprobe' | 'uretprobe' | 'kprobe' | 'kretprobe' | 'tracepoint' | 'fentry' | 'fexit' | 'tp_btf';
@@ -25,6 +25,12 @@ export interface ProbeAttachment {
   count(): bigint;
   /** Closes the fds and removes anything created for the probe (tracefs entries). Idempotent. */
   close(): void;
+  /**
+   * close() with the fds closed off this thread, so that several probes'
+   * closes wait out the kernel's synchronisation together. Marks the probe
+   * closed before it returns: a close() meanwhile does nothing.
+   */
+  closeAsync?(): Promise<void>;
 }
 
 /** A ProbeAttachment over perf fds, plus an optional cleanup run after the fds are closed. */
@@ -65,6 +71,13 @@ export class PerfProbe implements ProbeAttachment {
     if (this.closed) return;
     this.closed = true;
     closeAll([...this.fds.map((fd) => () => closeFd(fd)), ...(this.afterClose ? [this.afterClose] : [])]);
+  }
+
+  async closeAsync(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const closed = await Promise.allSettled(this.fds.map(closeFdAsync));
+    closeAll([...closed.map((r) => () => { if (r.status === 'rejected') throw r.reason; }), ...(this.afterClose ? [this.afterClose] : [])]);
   }
 }
 
@@ -123,5 +136,48 @@ export function openPmuProbe(kind: ProbeKindName, where: string, scope: Scope, a
     return new PerfProbe(kind, `${kind} ${where} (perf PMU)`, fds);
   } finally {
     str?.release();
+  }
+}
+
+/**
+ * A link-based attachment (a BPF link fd instead of a perf event): setBpf
+ * remembers the program, enable() makes the link (the program runs from then
+ * on), disable() and close() drop it. No perf counter: count() is 0, hits
+ * are what the program counts.
+ */
+export abstract class BpfLinkAttachment implements ProbeAttachment {
+  private progFd = -1;
+  private link = -1;
+  constructor(readonly kind: ProbeKindName, readonly description: string) {}
+
+  /** Creates the link for the loaded program; returns its fd. */
+  protected abstract openLink(progFd: number): number;
+
+  get fds(): readonly number[] { return this.link >= 0 ? [this.link] : []; }
+
+  setBpf(progFd: number): void { this.progFd = progFd; }
+
+  enable(): void {
+    if (this.link >= 0) return;
+    if (this.progFd < 0) throw new ProbeSetupError(`${this.description}: no BPF program to attach`);
+    this.link = this.openLink(this.progFd);
+  }
+
+  disable(): void { this.close(); }
+
+  count(): bigint { return 0n; }
+
+  close(): void {
+    if (this.link < 0) return;
+    const fd = this.link;
+    this.link = -1;
+    closeFd(fd);
+  }
+
+  async closeAsync(): Promise<void> {
+    if (this.link < 0) return;
+    const fd = this.link;
+    this.link = -1;
+    await closeFdAsync(fd);
   }
 }

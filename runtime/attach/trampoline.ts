@@ -6,10 +6,8 @@
 // link fd that holds the attachment until closed (kernel: syscall.c
 // bpf_raw_tp_link_attach -> bpf_tracing_prog_attach for tracing programs).
 import type { ProbeSite } from '../../compiler/abi.js';
-import { closeFd } from '../sys/index.js';
 import { bpf } from '../sys/bpf.js';
-import { ProbeSetupError } from './errors.js';
-import type { ProbeAttachment, ProbeKindName } from './probe.js';
+import { BpfLinkAttachment, type ProbeAttachment, type ProbeKindName } from './probe.js';
 
 /** uapi/linux/bpf.h: enum bpf_cmd. */
 const BPF_RAW_TRACEPOINT_OPEN = 17;
@@ -47,40 +45,14 @@ export function openTracingLink(progFd: number, what: string): number {
   return bpf(BPF_RAW_TRACEPOINT_OPEN, attr, `BPF_RAW_TRACEPOINT_OPEN ${what}`);
 }
 
-/**
- * A link-based attachment: setBpf remembers the program, enable() makes the
- * link (the program runs from then on), disable() and close() drop it.
- * There is no perf counter, so count() is 0: hits are what the program counts.
- */
-export class TracingLink implements ProbeAttachment {
-  readonly kind: ProbeKindName;
-  readonly description: string;
-  private progFd = -1;
-  private link = -1;
+/** An fentry/fexit/tp_btf program's attachment: the link BPF_RAW_TRACEPOINT_OPEN makes. */
+export class TracingLink extends BpfLinkAttachment {
   constructor(def: ProbeSite) {
-    this.kind = trampolineKind(def);
-    this.description = describe(def);
+    super(trampolineKind(def), describe(def));
   }
 
-  get fds(): readonly number[] { return this.link >= 0 ? [this.link] : []; }
-
-  setBpf(progFd: number): void { this.progFd = progFd; }
-
-  enable(): void {
-    if (this.link >= 0) return;
-    if (this.progFd < 0) throw new ProbeSetupError(`${this.description}: no BPF program to attach`);
-    this.link = openTracingLink(this.progFd, this.description);
-  }
-
-  disable(): void { this.close(); }
-
-  count(): bigint { return 0n; }
-
-  close(): void {
-    if (this.link < 0) return;
-    const fd = this.link;
-    this.link = -1;
-    closeFd(fd);
+  protected openLink(progFd: number): number {
+    return openTracingLink(progFd, this.description);
   }
 }
 

@@ -81,6 +81,11 @@ export const COMMAND_RULES: Readonly<Record<string, CommandRule>> = {
   // may ask for is its feature probe libbpf.c probe_perf_link(),
   // bpf_link_create(prog_fd, -1, BPF_PERF_EVENT, NULL), which the kernel
   // answers EBADF (links supported) or EINVAL: it can never attach anything.
+  // uprobe_multi links (path, offsets, ref_ctr_offsets, cookies, pid) are
+  // made by the runtime itself (attach/uprobe-multi.ts), never by the module,
+  // so they have no entry here; the one thing the runtime asks of the bridge
+  // for them is the attach type of its own uprobe programs at load
+  // (bpf-bridge.ts AttachTypeOverride).
   BPF_LINK_CREATE: {
     minField: 'link_create.attach_type',
     pointers: {},

@@ -1,7 +1,8 @@
 // Ctrl-C and SIGTERM on `kprobe-bpf trace -c CMD` (and Ctrl-C on -p PID),
 // the CLI as users run it, judged from the kernel's side:
-//   - bpftool perf list: while tracing, the kprobe-bpf process holds a
-//     uprobe perf event with a BPF program on the target; afterwards none
+//   - bpftool perf list and the process's fdinfo: while tracing, the
+//     kprobe-bpf process holds a uprobe perf event with a BPF program on the
+//     target, or a uprobe_multi link on it (6.6+); afterwards no perf event
 //     exists for the target, and the programs are gone (bpftool prog show id);
 //   - the probed instruction in the workload: 0xcc (the uprobe breakpoint)
 //     while attached and, with -p (the workload outlives the tracer), the
@@ -17,6 +18,7 @@ import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { uprobeEventsSkipReason, withKernelLock, TRACEFS } from '../lib/kernel.js';
 import { CLI, ourProfile, traceLines } from './lib/runs.js';
 import { buildLoopTarget, tickProbe, type LoopTarget } from './lib/loop-target.js';
+import { uprobeMultiLinks } from './lib/uprobe-links.js';
 
 const skip = uprobeEventsSkipReason();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -127,13 +129,16 @@ for (const { sig, how } of CASES) {
         const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
           child.once('close', (code, signal) => resolve({ code, signal })));
 
-        // Attached: the kernel lists our perf event with its BPF program on the target.
-        let ours: PerfEntry[] = [];
+        // Attached: the kernel lists our perf event with its BPF program on the target, or our uprobe_multi link.
+        let ours: { prog_id: number }[] = [];
         await until(() => {
-          ours = perfList().filter((e) => e.pid === child.pid && e.filename === target.path);
+          ours = [
+            ...perfList().filter((e) => e.pid === child.pid && e.filename === target.path),
+            ...uprobeMultiLinks(child.pid!).filter((l) => l['path'] === target.path).map((l) => ({ prog_id: Number(l['prog_id']) })),
+          ];
           return ours.length > 0 || child.exitCode !== null;
         });
-        t.equal(ours.length, 1, 'while tracing: one uprobe perf event with a BPF program, held by kprobe-bpf', { err });
+        t.equal(ours.length, 1, 'while tracing: one uprobe perf event or uprobe_multi link with a BPF program, held by kprobe-bpf', { err });
         workload = own ? own.pid : childPids(child.pid!)[0];
         t.ok(workload, own ? 'the workload runs' : 'the workload runs as the child of kprobe-bpf');
         t.ok(await until(() => probedByte(workload!, target) === 0xcc), 'while tracing: the probed instruction is the uprobe breakpoint');
@@ -151,7 +156,8 @@ for (const { sig, how } of CASES) {
 
         // Nothing of ours is left in the kernel.
         t.same(perfList().filter((e) => e.filename === target.path), [], 'no perf event on the target remains');
-        for (const e of ours) t.notOk(progExists(e.prog_id), `program ${e.prog_id} is unloaded`);
+        // a uprobe_multi link frees its program after an RCU tasks-trace grace period (bpf_link's dealloc_deferred): soon, not at once
+        for (const e of ours) t.ok(await until(() => !progExists(e.prog_id), 10_000), `program ${e.prog_id} is unloaded`);
         if (own) {
           t.equal(probedByte(workload!, target), fileByte(target), 'the probed instruction is restored in the still-running process: the uprobe is unregistered');
         } else {
