@@ -6,12 +6,14 @@
 import type { ProbeDefinition } from '../grammar/ast.js';
 import type { EventTrigger, HistTrigger } from '../grammar/trigger/index.js';
 import type { HistPlan } from '../compiler/hist-layout.js';
+import type { CountPlan } from '../compiler/trigger-codegen.js';
 import { LINUX_ERRNO } from '../lib/errno.js';
 
 export const TRIGGER_HELP = [
   '  --trigger GRP/EVENT:TRIGGER',
   '               an event trigger as written to events/GRP/EVENT/trigger (repeatable):',
-  '               hist:keys=...[:vals=...][:sort=...][:size=N][:name=...][:pause] [if FILTER]',
+  '               hist:keys=...[:vals=...][:sort=...][:size=N][:name=...][:pause] [if FILTER],',
+  '               stacktrace[:N] [if FILTER], traceon[:N] [if FILTER], traceoff[:N] [if FILTER]',
 ].join('\n');
 
 /** One --trigger option: the event it names and the text written to its trigger file. */
@@ -66,7 +68,15 @@ export async function readTriggers(defs: readonly ProbeDefinition[], values: rea
     if (!def) { process.stderr.write(`kprobe-bpf: --trigger ${o.group}/${o.event}: no such event in the input\n`); return undefined; }
     try {
       const trigger = parseEventTrigger(o.text, { group: o.group, event: o.event, fields: eventFieldsOf(layoutEvent(def)), rules });
-      if (trigger.kind !== 'hist') { out.push({ ...o, trigger }); continue; }
+      if (trigger.kind !== 'hist') {
+        // kernel: register_trigger — one trigger per type and event (traceon and traceoff are one type), EEXIST, nothing logged
+        const type = (k: string) => (k === 'stacktrace' ? k : 'traceonoff');
+        if (out.some((x) => x.group === o.group && x.event === o.event && x.trigger.kind !== 'hist' && type(x.trigger.kind) === type(trigger.kind))) {
+          throw new TriggerError('File exists', LINUX_ERRNO.EEXIST, false);
+        }
+        out.push({ ...o, trigger });
+        continue;
+      }
       const at = out.findIndex((x) => x.group === o.group && x.event === o.event && x.trigger.kind === 'hist' && sameHist(x.trigger, trigger, histTriggerInfo));
       const location = `hist:${o.group}:${o.event}`;
       const command = `hist:${o.text.trim().replace(/^hist[: \t]\s*/, '')}`;
@@ -95,27 +105,29 @@ export async function readTriggers(defs: readonly ProbeDefinition[], values: rea
   return out;
 }
 
-/** The hist triggers as the compiler and the runtime take them; other triggers are refused (not run yet). */
-export async function histPlans(entries: readonly EventTriggerEntry[]): Promise<HistPlan[] | undefined> {
-  const { histLayout } = await import('../compiler/hist-layout.js');
+/** The triggers as the compiler and the runtime take them: hist tables, and the stacktrace/traceon/traceoff triggers. */
+export async function histPlans(entries: readonly EventTriggerEntry[]): Promise<{ hists: HistPlan[]; counts: CountPlan[] } | undefined> {
+  const { histLayout, HIST_STACK_BUDGET } = await import('../compiler/hist-layout.js');
   const plans: HistPlan[] = [];
+  const counts: CountPlan[] = [];
   for (const e of entries) {
     if (e.trigger.kind !== 'hist') {
-      process.stderr.write(`kprobe-bpf: --trigger ${e.group}/${e.event}: not supported by kprobe-bpf: the ${e.trigger.kind} trigger (only hist triggers run yet)\n`);
-      return undefined;
+      counts.push({ group: e.group, event: e.event, text: e.text, trigger: e.trigger, index: counts.length });
+      continue;
     }
     const t = e.trigger;
-    if (t.keys.some((k) => k.source === 'stacktrace')) {
-      process.stderr.write(`kprobe-bpf: --trigger ${e.group}/${e.event}: not supported by kprobe-bpf: stacktrace as a hist key\n`);
+    const layout = histLayout(t);
+    if (layout.keySize + layout.valueSize > HIST_STACK_BUDGET) {
+      process.stderr.write(`kprobe-bpf: --trigger ${e.group}/${e.event}: not supported by kprobe-bpf: a stacktrace key with a string key (the key does not fit the BPF stack)\n`);
       return undefined;
     }
     if (t.keys.some((k) => k.string && k.field?.filterType !== 'dyn_string')) {
       process.stderr.write(`kprobe-bpf: --trigger ${e.group}/${e.event}: not supported by kprobe-bpf: a fixed-size string key\n`);
       return undefined;
     }
-    plans.push({ group: e.group, event: e.event, text: e.text, trigger: t, index: plans.length, layout: histLayout(t) });
+    plans.push({ group: e.group, event: e.event, text: e.text, trigger: t, index: plans.length, layout });
   }
-  return plans;
+  return { hists: plans, counts };
 }
 
 /** kprobe-bpf parse --trigger: each trigger as its event's trigger file reads it back, after `GRP/EVENT:`; the exit status. */
@@ -123,6 +135,9 @@ export async function printTriggers(defs: readonly ProbeDefinition[], values: re
   const triggers = await readTriggers(defs, values, kernel);
   if (!triggers) return 1;
   const { countTriggerInfo, histTriggerInfo } = await import('../grammar/trigger/index.js');
-  process.stdout.write(triggers.map((e) => `${e.group}/${e.event}:${e.trigger.kind === 'hist' ? histTriggerInfo(e.trigger) : countTriggerInfo(e.trigger)}`).join(''));
+  // each event's triggers as its trigger file lists them: the newest first (kernel: list_add_rcu at the head)
+  const events = [...new Set(triggers.map((e) => `${e.group}/${e.event}`))];
+  process.stdout.write(events.flatMap((ev) => triggers.filter((e) => `${e.group}/${e.event}` === ev).reverse())
+    .map((e) => `${e.group}/${e.event}:${e.trigger.kind === 'hist' ? histTriggerInfo(e.trigger) : countTriggerInfo(e.trigger)}`).join(''));
   return 0;
 }

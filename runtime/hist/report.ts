@@ -10,6 +10,8 @@ import { decodeEntries } from './entries.js';
 import { histTable, type HistSymbols } from './format.js';
 import { readHashMap } from './map-read.js';
 import { sortEntries } from './order.js';
+import { kernelStackEntries } from './stack-key.js';
+import { emptyKallsyms } from '../kallsyms.js';
 import { sortVariantFor } from './kernel-sort.js';
 import { release } from 'node:os';
 
@@ -37,8 +39,15 @@ export function histFileText(plans: readonly HistPlan[], maps: HistMaps, s: Hist
   return plans.map((p, n) => {
     const fd = maps.fdOf(histMapName(p.index));
     if (fd === undefined) throw new Error(`object has no ${histMapName(p.index)} map`);
-    const entries = sortEntries(decodeEntries(readHashMap(fd, p.layout.keySize, p.layout.valueSize), p.trigger, p.layout), p.trigger, p.layout, VARIANT);
-    return histTable(p, entries, drops === undefined ? 0n : mapLookupPerCpuU64Sum(drops, p.index), s, n);
+    let entries = decodeEntries(readHashMap(fd, p.layout.keySize, p.layout.valueSize), p.trigger, p.layout);
+    let plan = p;
+    if (p.trigger.keys.some((k) => k.source === 'stacktrace')) {
+      const cut = kernelStackEntries(p, entries, s.kallsyms ?? emptyKallsyms());
+      entries = cut.entries;
+      plan = { ...p, layout: cut.layout };
+    }
+    const sorted = sortEntries(entries, plan.trigger, plan.layout, VARIANT);
+    return histTable(plan, sorted, drops === undefined ? 0n : mapLookupPerCpuU64Sum(drops, p.index), s, n);
   }).join('');
 }
 

@@ -1,0 +1,41 @@
+// Where a kernel stack taken in our BPF program meets the one the kernel's
+// own tracer sees. Both run from the same probe dispatcher (kprobe_dispatcher,
+// uprobe_dispatcher, ...): below it the frames are the same return
+// addresses; above it the kernel's trace function (kprobe_trace_func,
+// __uprobe_trace_func, ...) is where ours has the perf/BPF path and the
+// stack helper. As measured in the 6.1 and 6.12 guests
+// (test/guest/triggers.test.ts): the stacktrace trigger prints the trace
+// function, then the dispatcher and below; a stacktrace hist key holds the
+// frames below the dispatcher.
+import type { EventFormat } from '../compiler/format.js';
+import type { Kallsyms } from './kallsyms.js';
+
+const DISPATCHERS = new Set(['kprobe_dispatcher', 'kretprobe_dispatcher', 'uprobe_dispatcher', 'uretprobe_dispatcher']);
+
+/** The kernel's trace function for an event of this tracer (the frame above its dispatcher). */
+export function traceFunctionOf(format: Pick<EventFormat, 'tracer' | 'isReturn'>): string | undefined {
+  if (format.tracer === 'kprobe') return format.isReturn ? 'kretprobe_trace_func' : 'kprobe_trace_func';
+  if (format.tracer === 'uprobe') return '__uprobe_trace_func';
+  return undefined;
+}
+
+const halves = (v: bigint): [number, number] => [Number(v & 0xffffffffn), Number(v >> 32n)];
+
+/** The frames up to the first zero. */
+export function framesOf(buf: Buffer, at: number, bytes: number): bigint[] {
+  const out: bigint[] = [];
+  for (let p = at; p + 8 <= at + bytes; p += 8) {
+    const v = buf.readBigUInt64LE(p);
+    if (v === 0n) break;
+    out.push(v);
+  }
+  return out;
+}
+
+/** Index of the probe's dispatcher frame, or -1 (a stack that does not pass one: fprobe and tracepoint events). */
+export function dispatcherIndex(frames: readonly bigint[], ksyms: Kallsyms): number {
+  return frames.findIndex((f) => {
+    const sym = ksyms.lookup(...halves(f));
+    return sym !== undefined && sym.module === undefined && DISPATCHERS.has(sym.name);
+  });
+}
