@@ -159,9 +159,9 @@ export async function readFilteredDefinitions(v: InputValues): Promise<FilteredD
   if (!resolved) return undefined;
   const btf = v.btf !== undefined ? { btf: v.btf } : {};
   if (!v.trigger?.length) return { defs, filters: resolved.filters, ...btf };
-  const { histPlans, readTriggers } = await import('./trigger-input.js');
+  const { triggerPlans, readTriggers } = await import('./trigger-input.js');
   const triggers = await readTriggers(defs, v.trigger, v.kernel);
-  const plans = triggers && await histPlans(triggers);
+  const plans = triggers && await triggerPlans(triggers);
   return plans && { defs, filters: resolved.filters, hists: plans.hists, counts: plans.counts, ...btf };
 }
 

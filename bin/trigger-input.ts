@@ -106,7 +106,7 @@ export async function readTriggers(defs: readonly ProbeDefinition[], values: rea
 }
 
 /** The triggers as the compiler and the runtime take them: hist tables, and the stacktrace/traceon/traceoff triggers. */
-export async function histPlans(entries: readonly EventTriggerEntry[]): Promise<{ hists: HistPlan[]; counts: CountPlan[] } | undefined> {
+export async function triggerPlans(entries: readonly EventTriggerEntry[]): Promise<{ hists: HistPlan[]; counts: CountPlan[] } | undefined> {
   const { histLayout, HIST_STACK_BUDGET } = await import('../compiler/hist-layout.js');
   const plans: HistPlan[] = [];
   const counts: CountPlan[] = [];
@@ -134,10 +134,20 @@ export async function histPlans(entries: readonly EventTriggerEntry[]): Promise<
 export async function printTriggers(defs: readonly ProbeDefinition[], values: readonly string[] | undefined, kernel?: string): Promise<number> {
   const triggers = await readTriggers(defs, values, kernel);
   if (!triggers) return 1;
-  const { countTriggerInfo, histTriggerInfo } = await import('../grammar/trigger/index.js');
-  // each event's triggers as its trigger file lists them: the newest first (kernel: list_add_rcu at the head)
-  const events = [...new Set(triggers.map((e) => `${e.group}/${e.event}`))];
-  process.stdout.write(events.flatMap((ev) => triggers.filter((e) => `${e.group}/${e.event}` === ev).reverse())
-    .map((e) => `${e.group}/${e.event}:${e.trigger.kind === 'hist' ? histTriggerInfo(e.trigger) : countTriggerInfo(e.trigger)}`).join(''));
+  process.stdout.write(await triggerFileText(triggers));
   return 0;
+}
+
+/**
+ * Each event's triggers as its trigger file lists them (kernel:
+ * register_trigger adds at the list's head, hist_register_trigger at its
+ * tail), each line after `GRP/EVENT:`.
+ */
+export async function triggerFileText(triggers: readonly EventTriggerEntry[]): Promise<string> {
+  const { countTriggerInfo, histTriggerInfo } = await import('../grammar/trigger/index.js');
+  const events = [...new Set(triggers.map((e) => `${e.group}/${e.event}`))];
+  const listed = (ev: string) => triggers.filter((e) => `${e.group}/${e.event}` === ev)
+    .reduce<EventTriggerEntry[]>((list, e) => (e.trigger.kind === 'hist' ? [...list, e] : [e, ...list]), []);
+  return events.flatMap(listed)
+    .map((e) => `${e.group}/${e.event}:${e.trigger.kind === 'hist' ? histTriggerInfo(e.trigger) : countTriggerInfo(e.trigger)}`).join('');
 }

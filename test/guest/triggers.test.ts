@@ -14,6 +14,21 @@ import { symbolFileOffset } from './elf-symbol.js';
 import { TraceInstance, defineEvents, dynamicEventsSkipReason, removeEvents, type DynamicEvent, type ProbeKind } from './ftrace.js';
 import { runCli } from './kdiff.js';
 import { withKernelLock } from '../lib/kernel.js';
+import { parseProbeCommands, type ProbeDefinition } from '../../grammar/index.js';
+import { readTriggers, triggerFileText } from '../../bin/trigger-input.js';
+
+/** Runs fn with process.stderr's writes collected (readTriggers reports refusals there). */
+async function captureStderr<T>(fn: () => Promise<T>): Promise<{ stderr: string; result: T }> {
+  const write = process.stderr.write.bind(process.stderr);
+  let stderr = '';
+  process.stderr.write = ((chunk: string | Uint8Array) => { stderr += chunk.toString(); return true; }) as typeof process.stderr.write;
+  try {
+    const result = await fn();
+    return { stderr, result };
+  } finally {
+    process.stderr.write = write;
+  }
+}
 
 const G = `kbpft${process.pid}`;
 const OURS = 'kbpft';
@@ -155,11 +170,13 @@ const WRITES: readonly (readonly string[])[] = [
   ['stacktrace'], ['stacktrace:5'], ['traceon:0x10 if a > 1'], ['traceoff:0'], ['traceon', 'stacktrace:2', 'traceoff'],
   ['stacktrace', 'stacktrace:3'], ['traceon:abc'], ['traceon:5:6'], ['traceon:'], ['stacktrace:-1'], ['stacktrace:1x'],
   ['traceoff:3 if nope == 1'], ['traceoff if'], ['nosuch'], ['stacktrace:2 if a == 1'],
+  // where the kernel has hist triggers: their place in the list among the others
+  ['stacktrace:2', 'hist:keys=a', 'traceon', 'hist:keys=a:vals=hitcount:sort=a'],
 ];
 
 t.test('trigger files: verdicts and readback as the kernel\'s', { skip: dynamicEventsSkipReason('uprobe') }, async (t) => {
   const line = `p:${G}/w ${uprobePlace()} a=%di:u32`;
-  const ours = `p:${OURS}/w ${uprobePlace()} a=%di:u32`;
+  const defs = parseProbeCommands(`p:${OURS}/w ${uprobePlace()} a=%di:u32`).commands as ProbeDefinition[];
   for (const writes of WRITES) {
     const kernel = await withKernelLock(() => {
       const events = defineEvents('uprobe', [line]);
@@ -168,6 +185,7 @@ t.test('trigger files: verdicts and readback as the kernel\'s', { skip: dynamicE
       const done: string[] = [];
       let errno = 'ok';
       try {
+        if (writes.some((w) => w.startsWith('hist:')) && !existsSync(`${instance.dir}/events/${G}/w/hist`)) return undefined;
         for (const w of writes) {
           try { writeTrigger(file, w); done.push(w); } catch (e) { errno = (e as NodeJS.ErrnoException).code ?? String(e); break; }
         }
@@ -178,13 +196,16 @@ t.test('trigger files: verdicts and readback as the kernel\'s', { skip: dynamicE
         removeEvents(events);
       }
     });
-    const run = await runCli(['parse', '-e', ours, ...writes.flatMap((w) => ['--trigger', `${OURS}/w:${w}`])]);
+    if (kernel === undefined) { t.comment(`${writes.join(' ; ')}: skipped, this kernel has no hist triggers`); continue; }
+    // what `kprobe-bpf parse --trigger` does, in this process (a CLI start per case costs the guest seconds)
+    const { stderr, result } = await captureStderr(() => readTriggers(defs, writes.map((w) => `${OURS}/w:${w}`)));
     if (kernel.errno === 'ok') {
-      const readback = run.stdout.split('\n').filter((l) => l.startsWith(`${OURS}/w:`)).map((l) => `${l.slice(`${OURS}/w:`.length)}\n`).join('');
-      t.same({ code: run.code, readback }, { code: 0, readback: kernel.readback }, `${writes.join(' ; ')}: taken, same readback`);
+      const text = result ? await triggerFileText(result) : '';
+      const readback = text.split('\n').filter((l) => l !== '').map((l) => `${l.slice(`${OURS}/w:`.length)}\n`).join('');
+      t.same({ taken: result !== undefined, readback }, { taken: true, readback: kernel.readback }, `${writes.join(' ; ')}: taken, same readback (${stderr.trim()})`);
     } else {
-      t.equal(run.code, 1, `${writes.join(' ; ')}: refused (kernel: ${kernel.errno}; ours: ${run.stderr.trim()})`);
-      if (!/error:/.test(run.stderr)) t.match(run.stderr, kernel.errno, 'the same errno');
+      t.equal(result, undefined, `${writes.join(' ; ')}: refused (kernel: ${kernel.errno}; ours: ${stderr.trim()})`);
+      if (!/error:/.test(stderr)) t.match(stderr, kernel.errno, 'the same errno');
     }
   }
 });
