@@ -32,10 +32,24 @@ export function framesOf(buf: Buffer, at: number, bytes: number): bigint[] {
   return out;
 }
 
-/** Index of the probe's dispatcher frame, or -1 (a stack that does not pass one: fprobe and tracepoint events). */
-export function dispatcherIndex(frames: readonly bigint[], ksyms: Kallsyms): number {
-  return frames.findIndex((f) => {
-    const sym = ksyms.lookup(...halves(f));
-    return sym !== undefined && sym.module === undefined && DISPATCHERS.has(sym.name);
-  });
+/**
+ * Our perf handlers that a dispatcher may call as a tail call (a jump: the
+ * dispatcher then has no frame of ours, as kprobe_dispatcher to
+ * kprobe_perf_func on 6.1), with the dispatcher the kernel's stack shows.
+ */
+const TAIL_CALLED: ReadonlyMap<string, string> = new Map([['kprobe_perf_func', 'kprobe_dispatcher'], ['kretprobe_perf_func', 'kretprobe_dispatcher']]);
+
+/** Where the kernel's stack and ours meet: the dispatcher's name and the index of the first frame below it. */
+export interface StackCut {
+  readonly dispatcher: string;
+  readonly below: number;
+}
+
+/** The cut, or undefined for a stack that passes no dispatcher (fprobe and tracepoint events). */
+export function stackCut(frames: readonly bigint[], ksyms: Kallsyms): StackCut | undefined {
+  const names = frames.map((f) => { const sym = ksyms.lookup(...halves(f)); return sym && sym.module === undefined ? sym.name : undefined; });
+  const at = names.findIndex((n) => n !== undefined && DISPATCHERS.has(n));
+  if (at >= 0) return { dispatcher: names[at]!, below: at + 1 };
+  const tail = names.findIndex((n) => n !== undefined && TAIL_CALLED.has(n));
+  return tail >= 0 ? { dispatcher: TAIL_CALLED.get(names[tail]!)!, below: tail + 1 } : undefined;
 }

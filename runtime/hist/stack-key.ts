@@ -9,7 +9,7 @@
 import type { HistLayout, HistPlan } from '../../compiler/hist-layout.js';
 import { HIST_STACKTRACE_DEPTH, keySizeOf } from '../../grammar/trigger/index.js';
 import type { Kallsyms } from '../kallsyms.js';
-import { dispatcherIndex, framesOf } from '../stack-frames.js';
+import { framesOf, stackCut } from '../stack-frames.js';
 import type { HistEntry } from './entries.js';
 
 /** The kernel's key layout for the trigger (each key at its kernel offset). */
@@ -30,8 +30,8 @@ export function kernelStackEntries(plan: HistPlan, entries: readonly HistEntry[]
       const to = layout.keyOffsets[i]!;
       if (k.source !== 'stacktrace') { e.key.copy(key, to, from, from + keySizeOf(k)); return; }
       const frames = framesOf(e.key, from, (plan.layout.keyOffsets[i + 1] ?? plan.layout.keySize) - from);
-      const at = dispatcherIndex(frames, ksyms);
-      (at >= 0 ? frames.slice(at + 1) : frames).slice(0, HIST_STACKTRACE_DEPTH).forEach((f, j) => key.writeBigUInt64LE(f, to + 8 * j));
+      const cut = stackCut(frames, ksyms);
+      (cut ? frames.slice(cut.below) : frames).slice(0, HIST_STACKTRACE_DEPTH).forEach((f, j) => key.writeBigUInt64LE(f, to + 8 * j));
     });
     const id = key.toString('hex');
     const seen = byKey.get(id);

@@ -6,7 +6,7 @@
 import { STACK_ENTRY, STACK_FRAMES } from '../../compiler/trigger-codegen.js';
 import type { EventFormat } from '../../compiler/format.js';
 import { Kallsyms } from '../kallsyms.js';
-import { dispatcherIndex, framesOf, traceFunctionOf } from '../stack-frames.js';
+import { framesOf, stackCut, traceFunctionOf } from '../stack-frames.js';
 import type { EventPrinter } from './event-printer.js';
 import type { OutBuffer } from './out-buffer.js';
 
@@ -14,10 +14,10 @@ const halves = (v: bigint): [number, number] => [Number(v & 0xffffffffn), Number
 
 /** The lines after `<stack trace>`: the kernel's trace function, then the frames from the dispatcher down. */
 export function stackLines(frames: readonly bigint[], format: Pick<EventFormat, 'tracer' | 'isReturn'> | undefined, ksyms: Kallsyms): string[] {
-  const at = dispatcherIndex(frames, ksyms);
+  const cut = stackCut(frames, ksyms);
   const func = format && traceFunctionOf(format);
-  const shown = at >= 0 ? frames.slice(at) : frames;
-  return [...(at >= 0 && func ? [func] : []), ...shown.map((f) => ksyms.format(...halves(f), 'name').toString('latin1'))];
+  const shown = (cut ? frames.slice(cut.below) : frames).map((f) => ksyms.format(...halves(f), 'name').toString('latin1'));
+  return cut ? [...(func ? [func] : []), cut.dispatcher, ...shown] : shown;
 }
 
 /**

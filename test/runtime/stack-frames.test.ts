@@ -13,7 +13,7 @@ import type { HistTrigger } from '../../grammar/trigger/index.js';
 const SYMS = Kallsyms.load([
   'ffffffff81000000 T _stext',
   'ffffffff81001000 t bpf_stack_helper',
-  'ffffffff81002000 t uprobe_perf_func',
+  'ffffffff81002000 t kprobe_perf_func',
   'ffffffff81003000 t uprobe_dispatcher',
   'ffffffff81004000 t uprobe_notify_resume',
   'ffffffff81005000 T asm_exc_int3',
@@ -25,6 +25,8 @@ const STACK = [A(1, 0x10), A(2, 0x20), A(3, 0x30), A(4, 0x40), A(5, 0x50)];
 t.test('trigger lines: the trace function, then the dispatcher and below', async (t) => {
   t.same(stackLines(STACK, { tracer: 'uprobe', isReturn: false }, SYMS), ['__uprobe_trace_func', 'uprobe_dispatcher', 'uprobe_notify_resume', 'asm_exc_int3']);
   t.same(stackLines(STACK.slice(3), { tracer: 'uprobe', isReturn: false }, SYMS), ['uprobe_notify_resume', 'asm_exc_int3'], 'no dispatcher: every frame');
+  t.same(stackLines([STACK[0]!, STACK[1]!, STACK[3]!, STACK[4]!], { tracer: 'kprobe', isReturn: false }, SYMS),
+    ['kprobe_trace_func', 'kprobe_dispatcher', 'uprobe_notify_resume', 'asm_exc_int3'], 'a dispatcher that tail-called our handler: its name, then below the handler');
 });
 
 t.test('hist key: the frames below the dispatcher; equal cut keys are one entry', async (t) => {
