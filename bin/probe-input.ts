@@ -8,6 +8,7 @@ import type { CheckedFilter } from '../grammar/filter/index.js';
 import type { CompiledObject, ObjectOptions } from '../compiler/object.js';
 import { mark } from '../lib/timing.js';
 import { TRIGGER_HELP } from './trigger-input.js';
+import type { CountPlan } from '../compiler/trigger-codegen.js';
 import type { HistPlan } from '../compiler/hist-layout.js';
 import type { TriggerWrites } from '../compiler/abi.js';
 
@@ -128,6 +129,8 @@ export interface FilteredDefinitions {
   readonly hists?: readonly HistPlan[];
   /** The --trigger writes behind `hists` and the release they were read as (an object records them). */
   readonly triggerWrites?: TriggerWrites;
+  /** The events' stacktrace, traceon and traceoff triggers (--trigger). */
+  readonly counts?: readonly CountPlan[];
   /** --btf FILE: the kernel BTF the lines were checked against, which compiling them reads too. */
   readonly btf?: string;
 }
@@ -161,19 +164,22 @@ export async function readFilteredDefinitions(v: InputValues): Promise<FilteredD
   mark('grammar');
   const btf = v.btf !== undefined ? { btf: v.btf } : {};
   if (!v.trigger?.length) return { defs, filters: resolved.filters, ...btf };
-  const { histPlans, readTriggers } = await import('./trigger-input.js');
+  const { triggerPlans, readTriggers } = await import('./trigger-input.js');
   const triggers = await readTriggers(defs, v.trigger, v.kernel);
-  const hists = triggers && await histPlans(triggers);
-  return hists && { defs, filters: resolved.filters, hists, triggerWrites: { writes: v.trigger, ...(v.kernel !== undefined ? { kernel: v.kernel } : {}) }, ...btf };
+  const plans = triggers && await triggerPlans(triggers);
+  return plans && {
+    defs, filters: resolved.filters, hists: plans.hists, counts: plans.counts,
+    triggerWrites: { writes: v.trigger, ...(v.kernel !== undefined ? { kernel: v.kernel } : {}) }, ...btf,
+  };
 }
 
 /** Compiles the definitions with their filters; a filter BPF cannot express is reported (resolves to undefined). */
-export async function compileFiltered(input: FilteredDefinitions, opts: Omit<ObjectOptions, 'filters' | 'hists'>): Promise<CompiledObject | undefined> {
+export async function compileFiltered(input: FilteredDefinitions, opts: Omit<ObjectOptions, 'filters' | 'hists' | 'counts'>): Promise<CompiledObject | undefined> {
   const { compileDefinitions } = await import('../compiler/object.js');
   const { FilterCodegenError } = await import('../compiler/filter-codegen.js');
   const { btfLowerOptions } = await import('../compiler/lower.js');
   try {
-    return compileDefinitions(input.defs, { ...opts, ...btfLowerOptions(input.btf), filters: input.filters, ...(input.hists ? { hists: input.hists } : {}), ...(input.triggerWrites ? { triggerWrites: input.triggerWrites } : {}) });
+    return compileDefinitions(input.defs, { ...opts, ...btfLowerOptions(input.btf), filters: input.filters, ...(input.hists ? { hists: input.hists } : {}), ...(input.counts ? { counts: input.counts } : {}), ...(input.triggerWrites ? { triggerWrites: input.triggerWrites } : {}) });
   } catch (e) {
     if (!(e instanceof FilterCodegenError)) throw e;
     process.stderr.write(`kprobe-bpf: filter not compiled: ${e.message}\n`);

@@ -6,13 +6,15 @@
 import type { ProbeDefinition } from '../grammar/ast.js';
 import type { EventTrigger, HistField, HistTrigger, HistVariable } from '../grammar/trigger/index.js';
 import type { HistPlan, HistSums } from '../compiler/hist-layout.js';
+import type { CountPlan } from '../compiler/trigger-codegen.js';
 import { LINUX_ERRNO } from '../lib/errno.js';
 
 export const TRIGGER_HELP = [
   '  --trigger GRP/EVENT:TRIGGER',
   '               an event trigger as written to events/GRP/EVENT/trigger (repeatable):',
-  '               hist:keys=...[:vals=...][:VAR=EXPR,...][:sort=...][:size=N][:name=...][:pause] [if FILTER]',
+  '               hist:keys=...[:vals=...][:VAR=EXPR,...][:sort=...][:size=N][:name=...][:pause] [if FILTER],',
   '               (keys and vals: fields, constants, a+b a-b a*b a/b -(a), $VAR of a field variable)',
+  '               stacktrace[:N] [if FILTER], traceon[:N] [if FILTER], traceoff[:N] [if FILTER]',
 ].join('\n');
 
 /** One --trigger option: the event it names and the text written to its trigger file. */
@@ -88,7 +90,15 @@ export async function readTriggers(defs: readonly ProbeDefinition[], values: rea
       const variables: HistVariable[] = out.flatMap((x) => (x.trigger.kind === 'hist' && x.owner === undefined
         ? x.trigger.vars.map((v) => ({ group: x.group, event: x.event, name: v.varName! })) : []));
       const trigger = parseEventTrigger(o.text, { group: o.group, event: o.event, fields: eventFieldsOf(layoutEvent(def)), rules, variables });
-      if (trigger.kind !== 'hist') { out.push({ ...o, trigger }); continue; }
+      if (trigger.kind !== 'hist') {
+        // kernel: register_trigger — one trigger per type and event (traceon and traceoff are one type), EEXIST, nothing logged
+        const type = (k: string) => (k === 'stacktrace' ? k : 'traceonoff');
+        if (out.some((x) => x.group === o.group && x.event === o.event && x.trigger.kind !== 'hist' && type(x.trigger.kind) === type(trigger.kind))) {
+          throw new TriggerError('File exists', LINUX_ERRNO.EEXIST, false);
+        }
+        out.push({ ...o, trigger });
+        continue;
+      }
       const at = out.findIndex((x) => x.group === o.group && x.event === o.event && x.trigger.kind === 'hist' && sameHist(x.trigger, trigger, histTriggerInfo));
       const location = `hist:${o.group}:${o.event}`;
       const command = `hist:${o.text.trim().replace(/^hist[: \t]\s*/, '')}`;
@@ -132,18 +142,20 @@ function histSums(): HistSums {
   return v === 'percpu' ? 'percpu' : 'atomic';
 }
 
-/** The hist triggers as the compiler and the runtime take them; other triggers are refused (not run yet). */
-export async function histPlans(entries: readonly EventTriggerEntry[]): Promise<HistPlan[] | undefined> {
-  const { histLayout } = await import('../compiler/hist-layout.js');
+/** The triggers as the compiler and the runtime take them: hist tables, and the stacktrace/traceon/traceoff triggers. */
+export async function triggerPlans(entries: readonly EventTriggerEntry[]): Promise<{ hists: HistPlan[]; counts: CountPlan[] } | undefined> {
+  const { histLayout, HIST_STACK_BUDGET } = await import('../compiler/hist-layout.js');
   const plans: (HistPlan & { entry: number })[] = [];
+  const counts: CountPlan[] = [];
   for (const e of entries) {
     if (e.trigger.kind !== 'hist') {
-      process.stderr.write(`kprobe-bpf: --trigger ${e.group}/${e.event}: not supported by kprobe-bpf: the ${e.trigger.kind} trigger (only hist triggers run yet)\n`);
-      return undefined;
+      counts.push({ group: e.group, event: e.event, text: e.text, trigger: e.trigger, index: counts.length });
+      continue;
     }
     const t = e.trigger;
-    if (t.keys.some((k) => k.source === 'stacktrace')) {
-      process.stderr.write(`kprobe-bpf: --trigger ${e.group}/${e.event}: not supported by kprobe-bpf: stacktrace as a hist key\n`);
+    const layout = histLayout(t);
+    if (layout.keySize + layout.valueSize > HIST_STACK_BUDGET) {
+      process.stderr.write(`kprobe-bpf: --trigger ${e.group}/${e.event}: not supported by kprobe-bpf: a stacktrace key with a string key (the key does not fit the BPF stack)\n`);
       return undefined;
     }
     if (t.keys.some((k) => k.string && k.field?.filterType !== 'dyn_string')) {
@@ -153,11 +165,11 @@ export async function histPlans(entries: readonly EventTriggerEntry[]): Promise<
     // entries are planned in order and only hist entries reach here, so an owner's plan exists already
     const owner = e.owner === undefined ? undefined : plans.find((p) => p.entry === e.owner);
     plans.push({
-      group: e.group, event: e.event, text: e.text, trigger: t, index: plans.length, layout: histLayout(t), entry: entries.indexOf(e), sums: histSums(),
+      group: e.group, event: e.event, text: e.text, trigger: t, index: plans.length, layout, entry: entries.indexOf(e), sums: histSums(),
       ...(owner ? { owner } : {}),
     });
   }
-  return plans;
+  return { hists: plans, counts };
 }
 
 /**
@@ -173,14 +185,28 @@ export async function objectHistPlans(object: Uint8Array, label: string): Promis
   const rules = selectKernel(meta.triggers.kernel).probe;
   const defs = meta.events.map((e) => parseProbeCommands(e.definition, { rules }).commands[0] as ProbeDefinition);
   const triggers = await readTriggers(defs, meta.triggers.writes, meta.triggers.kernel);
-  return triggers && histPlans(triggers);
+  const plans = triggers && await triggerPlans(triggers);
+  return plans?.hists;
 }
 
 /** kprobe-bpf parse --trigger: each trigger as its event's trigger file reads it back, after `GRP/EVENT:`; the exit status. */
 export async function printTriggers(defs: readonly ProbeDefinition[], values: readonly string[] | undefined, kernel?: string): Promise<number> {
   const triggers = await readTriggers(defs, values, kernel);
   if (!triggers) return 1;
-  const { countTriggerInfo, histTriggerInfo } = await import('../grammar/trigger/index.js');
-  process.stdout.write(triggers.map((e) => `${e.group}/${e.event}:${e.trigger.kind === 'hist' ? histTriggerInfo(e.trigger) : countTriggerInfo(e.trigger)}`).join(''));
+  process.stdout.write(await triggerFileText(triggers));
   return 0;
+}
+
+/**
+ * Each event's triggers as its trigger file lists them (kernel:
+ * register_trigger adds at the list's head, hist_register_trigger at its
+ * tail), each line after `GRP/EVENT:`.
+ */
+export async function triggerFileText(triggers: readonly EventTriggerEntry[]): Promise<string> {
+  const { countTriggerInfo, histTriggerInfo } = await import('../grammar/trigger/index.js');
+  const events = [...new Set(triggers.map((e) => `${e.group}/${e.event}`))];
+  const listed = (ev: string) => triggers.filter((e) => `${e.group}/${e.event}` === ev)
+    .reduce<EventTriggerEntry[]>((list, e) => (e.trigger.kind === 'hist' ? [...list, e] : [e, ...list]), []);
+  return events.flatMap(listed)
+    .map((e) => `${e.group}/${e.event}:${e.trigger.kind === 'hist' ? histTriggerInfo(e.trigger) : countTriggerInfo(e.trigger)}`).join('');
 }

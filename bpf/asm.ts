@@ -105,6 +105,7 @@ export const Helper = {
   get_current_task: 35,
   probe_write_user: 36,
   probe_read_str: 45,
+  get_stack: 67,
   send_signal: 109,
   probe_read_user: 112,
   probe_read_kernel: 113,
@@ -118,6 +119,7 @@ export const Helper = {
   ringbuf_submit: 132,
   ringbuf_discard: 133,
   ringbuf_query: 134,
+  get_task_stack: 141,
   copy_from_user: 148,
   snprintf_btf: 149,
   task_storage_get: 156,
@@ -135,6 +137,7 @@ export type HelperName = keyof typeof Helper;
 /** First mainline release with each helper (from the helper's commit); unlisted ones predate 4.18. */
 export const HELPER_SINCE: Partial<Record<HelperName, string>> = {
   probe_read_str: '4.11',
+  get_stack: '4.18',
   send_signal: '5.3',
   probe_read_user: '5.5',
   probe_read_kernel: '5.5',
@@ -148,6 +151,7 @@ export const HELPER_SINCE: Partial<Record<HelperName, string>> = {
   ringbuf_submit: '5.8',
   ringbuf_discard: '5.8',
   ringbuf_query: '5.8',
+  get_task_stack: '5.9',
   copy_from_user: '5.10',
   snprintf_btf: '5.10',
   task_storage_get: '5.11',

@@ -399,7 +399,7 @@ function countMiss(e: Emitter, eventId: number): AsmItem[] {
 interface RecordSink {
   acquire(e: Emitter, eventId: number): AsmItem[];
   /** r8 holds the dynamic offset when the event has dynamic data. */
-  submit(e: Emitter, eventId: number, dynamic: boolean): AsmItem[];
+  submit(e: Emitter, eventId: number, dynamic: boolean, after: string): AsmItem[];
 }
 
 /** r5 (perf) or r3 (ring) = the record's used length: prefix, fixed entry, then dynamic data up to r8. */
@@ -410,9 +410,9 @@ function usedLength(e: Emitter, dst: Reg, dynamic: boolean): AsmItem[] {
 }
 
 /** A helper's nonzero result means the ring was full and the record dropped: count it as a miss of this event. */
-function missOnFailure(e: Emitter, eventId: number): AsmItem[] {
+function missOnFailure(e: Emitter, eventId: number, after: string): AsmItem[] {
   return annotate('a full ring drops the record: count it as a miss of this event', [
-    jmpImm('jeq', R0, 0, e.exitLabel),
+    jmpImm('jeq', R0, 0, after),
     ...countMiss(e, eventId),
   ]);
 }
@@ -428,7 +428,7 @@ const RECORD_SINK: Readonly<Record<'sleepable' | 'atomic', RecordSink>> = {
       jmpImm('jeq', R0, 0, e.exitLabel),
       mov64Reg(R7, R0),
     ]),
-    submit: (e, eventId, dynamic) => [
+    submit: (e, eventId, dynamic, after) => [
       ...annotate('perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, record, size)', [
         mov64Reg(R1, R6),
         ldMapFd(R2, EVENTS_MAP),
@@ -437,7 +437,7 @@ const RECORD_SINK: Readonly<Record<'sleepable' | 'atomic', RecordSink>> = {
         ...usedLength(e, R5, dynamic),
         call(Helper.perf_event_output),
       ]),
-      ...missOnFailure(e, eventId),
+      ...missOnFailure(e, eventId, after),
     ],
   },
   // The task's scratch is its own: no other task can touch it while this one
@@ -466,7 +466,7 @@ const RECORD_SINK: Readonly<Record<'sleepable' | 'atomic', RecordSink>> = {
     // Waking the reader on every record (flags 0 when it keeps up) costs a
     // wakeup per hit; like the perf rings' watermark, wake it only once a
     // quarter of the ring is waiting: it also drains on its poll timeout.
-    submit: (e, eventId, dynamic) => {
+    submit: (e, eventId, dynamic, after) => {
       const chosen = e.fresh('wake_chosen');
       return [
         ...annotate('ringbuf_output(&records, record, size, ringbuf_query(&records, BPF_RB_AVAIL_DATA) < ring/4 ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP)', [
@@ -482,7 +482,7 @@ const RECORD_SINK: Readonly<Record<'sleepable' | 'atomic', RecordSink>> = {
           ...usedLength(e, R3, dynamic),
           call(Helper.ringbuf_output),
         ]),
-        ...missOnFailure(e, eventId),
+        ...missOnFailure(e, eventId, after),
       ];
     },
   },
@@ -507,6 +507,17 @@ export interface ProgramOptions {
   readonly triggers?: readonly AsmItem[];
   /** --no-trace: no record leaves the program (the triggers still run). */
   readonly noTrace?: boolean;
+  /**
+   * The stacktrace/traceon/traceoff triggers' stages (compiler/trigger-codegen.ts):
+   * code before anything is reserved (given the exit label), a gate before
+   * the record is sent (given the release code and where to go instead),
+   * and code after it (the stack record).
+   */
+  readonly countStages?: {
+    readonly before: (exit: string) => readonly AsmItem[];
+    readonly gate?: (release: readonly AsmItem[], after: string) => readonly AsmItem[];
+    readonly after?: (exit: string) => readonly AsmItem[];
+  };
 }
 
 /**
@@ -518,6 +529,10 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
   const { filter, scoped = false, traceContext: rules = DEFAULT_TRACE_CONTEXT_RULES, ringBytes = RINGBUF_BYTES } = opts;
   const e = new Emitter(p, ringBytes);
   if (scoped) e.push(...emitScopeCheck(e.exitLabel, (x) => e.fresh(x)));
+  const stages = opts.countStages;
+  // ctx kept in r6 across the map lookups, then back in r1 for what follows
+  if (stages) e.push(mov64Reg(R6, R1), ...stages.before(e.exitLabel), mov64Reg(R1, R6));
+  const after = stages?.after && !opts.noTrace ? e.unique('after_record') : e.exitLabel;
   const dynamic = p.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
   const sink = RECORD_SINK[flavor(p)];
   const target = { program: p, capacity: recordCapacity(p), fresh: (x: string) => e.fresh(x) };
@@ -552,14 +567,16 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
       e.push(label(e.exitLabel), mov64Imm(R0, 0), exit());
       return e.items;
     }
-    if (filter) e.push(...emitRecordFilterGate(target, filter, eventId, e.exitLabel, []));
+    if (filter) e.push(...emitRecordFilterGate(target, filter, eventId, after, []));
+    if (stages?.gate) e.push(...stages.gate([], after));
   } else if (filter) {
     // the filter's numeric tests may run between fetches (filter-order.ts), the rest on the whole record
     e.push(...emitFilteredFetches(target, filter, eventId, e.exitLabel, [], (f) => emitFetch(e, f)));
   } else {
     for (const f of p.fetches) e.push(...emitFetch(e, f));
   }
-  e.push(...sink.submit(e, eventId, dynamic));
+  e.push(...sink.submit(e, eventId, dynamic, after));
+  if (after !== e.exitLabel) e.push(label(after), ...stages!.after!(e.exitLabel));
   e.push(label(e.exitLabel), mov64Imm(R0, 0), exit());
   return e.items;
 }

@@ -21,7 +21,7 @@ import { FILTERED_MAP, PREFIX_COMM, PREFIX_CPU, PREFIX_TS, RECORD_PREFIX_SIZE } 
 import type { CheckedFilter } from '../grammar/filter/index.js';
 import type { FilterTarget } from './filter-codegen.js';
 import { emitFilter } from './filter-codegen.js';
-import { HIST_DROPS_MAP, HIST_SEQ_MAP, histMapName, tablePlan, type HistPlan } from './hist-layout.js';
+import { HIST_DROPS_MAP, HIST_SEQ_MAP, STACK_KEY_FRAMES, histMapName, tablePlan, type HistPlan } from './hist-layout.js';
 import type { ProbeProgram } from './ir.js';
 import { recordCapacity } from './lower.js';
 
@@ -148,6 +148,20 @@ function stringKey(f: HistField, at: number, fresh: (p: string) => string): AsmI
   ];
 }
 
+/**
+ * A stacktrace key: the task's kernel stack (bpf_get_task_stack on the
+ * current task: a uprobe's or kprobe's pt_regs are where the probe hit, not
+ * the kernel stack the kernel's trigger saves), STACK_KEY_FRAMES deep, the
+ * rest left zero; the runtime cuts it where the kernel's would start.
+ */
+function stackKey(at: number): AsmItem[] {
+  return [
+    call(Helper.get_current_task_btf), mov64Reg(R1, R0),
+    mov64Reg(R2, R10), alu64Imm('add', R2, at), mov64Imm(R3, 8 * STACK_KEY_FRAMES), mov64Imm(R4, 0),
+    call(Helper.get_task_stack),
+  ];
+}
+
 /** The code of one hist trigger on the program's event. */
 function emitHist(p: ProbeProgram, plan: HistPlan): AsmItem[] {
   const t = plan.trigger;
@@ -168,7 +182,7 @@ function emitHist(p: ProbeProgram, plan: HistPlan): AsmItem[] {
   for (let at = 0; at < layout.keySize; at += 8) key.push(st(sizeFieldFor(8), R10, keyAt + at, 0));
   t.keys.forEach((k, i) => {
     const at = keyAt + layout.keyOffsets[i]!;
-    key.push(...(k.string ? stringKey(k, at, fresh) : [...numericValue(k, vc), stx(sizeFieldFor(8), R10, at, R1)]));
+    key.push(...(k.string ? stringKey(k, at, fresh) : k.source === 'stacktrace' ? stackKey(at) : [...numericValue(k, vc), stx(sizeFieldFor(8), R10, at, R1)]));
   });
   out.push(...annotate('hist key', key));
   const value: AsmItem[] = [st(sizeFieldFor(8), R10, valAt, 1)];

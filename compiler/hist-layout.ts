@@ -32,10 +32,19 @@ export interface HistLayout {
   readonly valueSize: number;
 }
 
+/**
+ * Frames a stacktrace key captures: the task's whole kernel stack from the
+ * BPF program down, of which the runtime keeps the kernel's
+ * HIST_STACKTRACE_DEPTH frames below the probe's dispatcher (runtime/hist/stack-key.ts).
+ */
+export const STACK_KEY_FRAMES = 32;
+/** Bytes of BPF stack a hist trigger's key and value may take (compiler/hist-codegen.ts: fp-512 up to fp-80). */
+export const HIST_STACK_BUDGET = 432;
+
 export function histLayout(t: HistTrigger): HistLayout {
   const keyOffsets: number[] = [];
   let keySize = 0;
-  for (const k of t.keys) { keyOffsets.push(keySize); keySize += keySizeOf(k); }
+  for (const k of t.keys) { keyOffsets.push(keySize); keySize += k.source === 'stacktrace' ? 8 * STACK_KEY_FRAMES : keySizeOf(k); }
   const sums = 8 * (1 + t.vals.length);
   const execname = t.keys.some((k) => k.modifier === 'execname');
   const seqOffset = sums + (execname ? TASK_COMM_LEN : 0);

@@ -22,6 +22,10 @@ import { filterReadback } from '../grammar/filter/syntax.js';
 import { emitHistTriggers } from './hist-codegen.js';
 import { histMapsOf } from './hist-maps.js';
 import type { HistPlan } from './hist-layout.js';
+import {
+  type CountPlan, STACK_RECORD_SIZE, countMapsOf, emitBeforeRecord, emitCountTriggers, emitRecordGate, emitPostTriggers, hasSwitch, isPost, triggersNeedRecord,
+} from './trigger-codegen.js';
+import type { ProgramOptions } from './codegen.js';
 
 /** What compiling needs beyond lowering: each event's checked filter, keyed GRP/EVENT. */
 export interface ObjectOptions extends LowerOptions {
@@ -36,6 +40,26 @@ export interface ObjectOptions extends LowerOptions {
   readonly noTrace?: boolean;
   /** The --trigger writes behind `hists`, recorded in the metadata for `trace OBJ.o`. */
   readonly triggerWrites?: TriggerWrites;
+  /** The stacktrace, traceon and traceoff triggers of the events (--trigger). */
+  readonly counts?: readonly CountPlan[];
+}
+
+/** One event's stacktrace/traceon/traceoff triggers as the stages generateProgram runs (compiler/trigger-codegen.ts). */
+function countStagesOf(ir: ProbeProgram, eventId: number, counts: readonly CountPlan[], all: readonly CountPlan[], hists: number): Pick<ProgramOptions, 'countStages'> & { countTriggers?: AsmItem[] } {
+  const switched = hasSwitch(all);
+  if (counts.length === 0 && !switched) return {};
+  let n = 0;
+  const fresh = (prefix: string) => `trig_${prefix}_${n++}`;
+  const needRecord = triggersNeedRecord(counts, hists);
+  if (!needRecord) return { countStages: { before: (exit) => emitBeforeRecord(ir, counts, false, switched, exit, fresh) } };
+  return {
+    countTriggers: emitCountTriggers(ir, counts, fresh),
+    countStages: {
+      before: (exit) => emitBeforeRecord(ir, counts, true, switched, exit, fresh),
+      gate: (release, after) => emitRecordGate(release, after, fresh),
+      ...(counts.some(isPost) ? { after: (exit: string) => emitPostTriggers(ir, counts, eventId, switched, exit, fresh) } : {}),
+    },
+  };
 }
 import { mark } from '../lib/timing.js';
 
@@ -81,8 +105,10 @@ const largestRecord = (programs: readonly CompiledProgram[]): number | undefined
   programs.length ? Math.max(...programs.map((p) => recordCapacity(p.ir))) : undefined;
 
 /** The maps the programs share: rings, record scratch (per CPU, or per task for sleepable programs), per-event misses. */
-export function mapsOf(programs: readonly CompiledProgram[], ringBytes: number = RINGBUF_BYTES): MapSpec[] {
-  const atomicScratch = largestRecord(programs.filter((p) => !p.ir.sleepable));
+/** minScratch: a record the triggers build in the per-CPU scratch too (the stacktrace trigger's). */
+export function mapsOf(programs: readonly CompiledProgram[], ringBytes: number = RINGBUF_BYTES, minScratch = 0): MapSpec[] {
+  const atomicLargest = largestRecord(programs.filter((p) => !p.ir.sleepable));
+  const atomicScratch = atomicLargest === undefined ? undefined : Math.max(atomicLargest, minScratch);
   const taskScratch = largestRecord(programs.filter((p) => p.ir.sleepable));
   return [
     { name: EVENTS_MAP, type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 0 },
@@ -156,9 +182,12 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOp
     const eventId = i + 1;
     const filter = opts.filters?.get(`${def.group}/${def.event}`);
     const hists = (opts.hists ?? []).filter((h) => h.group === def.group && h.event === def.event);
+    const counts = (opts.counts ?? []).filter((c) => c.group === def.group && c.event === def.event);
+    const { countTriggers, ...stages } = countStagesOf(ir, eventId, counts, opts.counts ?? [], hists.length);
+    const triggers = [...(hists.length > 0 ? emitHistTriggers(ir, hists) : []), ...(countTriggers ?? [])];
     const items = generateProgram(ir, eventId, {
       ...(filter ? { filter } : {}), scoped: opts.scoped ?? false, ringBytes, ...(opts.traceContext ? { traceContext: opts.traceContext } : {}),
-      ...(hists.length > 0 ? { triggers: emitHistTriggers(ir, hists) } : {}), ...(opts.noTrace ? { noTrace: true } : {}),
+      ...(triggers.length > 0 ? { triggers } : {}), ...(opts.noTrace ? { noTrace: true } : {}), ...stages,
     });
     const entry = ir.entryData && entryProgramOf(ir, eventId);
     return {
@@ -169,7 +198,10 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOp
   return {
     license: 'GPL',
     programs,
-    maps: [...mapsOf(programs, ringBytes), ...histMapsOf(opts.hists ?? [])],
+    maps: [
+      ...mapsOf(programs, ringBytes, opts.counts?.some((c) => c.trigger.kind === 'stacktrace') ? STACK_RECORD_SIZE : 0),
+      ...histMapsOf(opts.hists ?? []), ...countMapsOf(opts.counts ?? []),
+    ],
     externs: externsOf(programs),
     metadata: { version: METADATA_VERSION, events: programs.map(eventMetadataOf), ...(opts.triggerWrites ? { triggers: opts.triggerWrites } : {}) },
   };

@@ -91,6 +91,8 @@ export class Kallsyms {
     let j = i + 1;
     while (j < this.names.length && this.hi[j] === this.hi[i] && this.lo[j] === this.lo[i]) j++;
     if (j >= this.names.length) return undefined; // past the last symbol: no size known, the kernel finds none either
+    // ftrace's ops trampolines are listed ([__builtin__ftrace]) but kallsyms_lookup never names them: %pS and stacks print the address
+    if (this.modules[i] === '__builtin__ftrace') return undefined;
     // A core symbol names only addresses inside the kernel image: the kernel
     // never matches per-CPU offsets (symbols near 0) or addresses past _end
     // to the nearest core symbol below, and %pS prints "0x..." for them.

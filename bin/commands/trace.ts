@@ -111,7 +111,9 @@ async function loadInput(values: InputValues, objects: readonly string[], sleepa
   return {
     object: compiled.object,
     definitions: input.defs,
-    recompileAtomic: () => compileDefinitions(input.defs, { ...COMPILE_OPTIONS, ...btfLowerOptions(input.btf), sleepable: false, scoped, filters: input.filters, noTrace, ...hists }).object,
+    recompileAtomic: () => compileDefinitions(input.defs, {
+      ...COMPILE_OPTIONS, ...btfLowerOptions(input.btf), sleepable: false, scoped, filters: input.filters, noTrace, ...hists, ...(input.counts ? { counts: input.counts } : {}),
+    }).object,
     ...hists,
   };
 }

@@ -9,6 +9,7 @@ import {
 } from './ast.js';
 import { EINVAL, errPos, histError, silentError } from './errors.js';
 import { atLeast, parseHistField, type HistContext, type HistVariable } from './hist-field.js';
+import { isStacktraceKey, stacktraceKeyName } from './command-stacktrace.js';
 import { TriggerUnsupportedError } from './unsupported.js';
 
 /** kernel: HIST_PREFIX. */
@@ -166,8 +167,8 @@ function keyFields(ctx: HistContext, keys: string): HistField[] {
   let keySize = 0;
   const parts = keys.split(',');
   for (const p of parts.slice(0, TRACING_MAP.KEYS_MAX)) {
-    const f: HistField = p === 'stacktrace'
-      ? { source: 'stacktrace', name: '', string: false, size: HIST_STACKTRACE_DEPTH * 8, signed: false }
+    const f: HistField = isStacktraceKey(p, ctx.rules)
+      ? { source: 'stacktrace', name: stacktraceKeyName(ctx.rules), string: false, size: HIST_STACKTRACE_DEPTH * 8, signed: false }
       : parseHistField(ctx, p, 'key');
     keySize += keySizeOf(f);
     if (keySize > HIST_KEY_SIZE_MAX) throw silentError(EINVAL);

@@ -6,7 +6,7 @@ import type { CountTrigger, HistField, HistTrigger } from './ast.js';
 
 /** kernel: hist_field_print. */
 export function histFieldText(f: HistField): string {
-  if (f.source === 'stacktrace') return 'stacktrace';
+  if (f.source === 'stacktrace') return f.name;
   let s = f.varName !== undefined ? `${f.varName}=` : '';
   s += f.source === 'const' ? `${f.constant}` : f.name;
   // an expression's flags are spelled in its name already

@@ -4,7 +4,7 @@
 // `{ key } hitcount: N` line per entry in the widths of the kernel's
 // seq_printf formats, then the totals.
 import type { HistPlan } from '../../compiler/hist-layout.js';
-import { histTriggerInfo, type HistField } from '../../grammar/trigger/index.js';
+import { HIST_STACKTRACE_DEPTH, histTriggerInfo, type HistField } from '../../grammar/trigger/index.js';
 import type { Kallsyms } from '../kallsyms.js';
 import { keyString, keyU64, type HistEntry } from './entries.js';
 
@@ -32,6 +32,16 @@ const symOffset = (v: bigint, s: HistSymbols): string => (s.kallsyms ? s.kallsym
 /** kernel: hist_trigger_print_key, one field. */
 function keyText(f: HistField, e: HistEntry, offset: number, s: HistSymbols): string {
   const name = f.name;
+  // kernel: hist_trigger_stacktrace_print — one frame a line (%pS), up to the first empty slot
+  if (f.source === 'stacktrace') {
+    const frames: string[] = [];
+    for (let i = 0; i < HIST_STACKTRACE_DEPTH; i++) {
+      const v = keyU64(e, offset + 8 * i);
+      if (v === 0n) break;
+      frames.push(`${' '.repeat(9)}${symOffset(v, s)}\n`);
+    }
+    return `${name}:\n${frames.join('')}`;
+  }
   if (f.string) return `${name}: ${padEnd(keyString(e, f, offset), 50)}`;
   const v = keyU64(e, offset);
   switch (f.modifier) {
@@ -51,7 +61,9 @@ function keyText(f: HistField, e: HistEntry, offset: number, s: HistSymbols): st
 export function entryLine(plan: HistPlan, e: HistEntry, s: HistSymbols): string {
   const t = plan.trigger;
   const key = t.keys.map((k, i) => keyText(k, e, plan.layout.keyOffsets[i]!, s)).join(', ');
-  let line = `{ ${key} } hitcount: ${padStart(e.sums[0]!.toString(), 10)}`;
+  // kernel: a stacktrace key ends its lines itself (multiline): no space before the brace
+  const close = t.keys.some((k) => k.source === 'stacktrace') ? '}' : ' }';
+  let line = `{ ${key}${close} hitcount: ${padStart(e.sums[0]!.toString(), 10)}`;
   t.vals.forEach((v, i) => {
     // kernel: hist_trigger_entry_print sums an expression but never prints it
     if (v.source === 'expr') return;

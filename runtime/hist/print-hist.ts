@@ -7,7 +7,7 @@ import { histReport } from './report.js';
 import type { HistSymbols } from './format.js';
 
 export async function histPrinter(plans: readonly HistPlan[], maps: ReadonlyMap<string, TraceMap>): Promise<() => void> {
-  const needSyms = plans.some((p) => p.trigger.keys.some((k) => k.modifier === 'sym' || k.modifier === 'sym-offset'));
+  const needSyms = plans.some((p) => p.trigger.keys.some((k) => k.modifier === 'sym' || k.modifier === 'sym-offset' || k.source === 'stacktrace'));
   const symbols: HistSymbols = needSyms ? { kallsyms: (await import('../kallsyms.js')).Kallsyms.load() } : {};
   return () => { process.stdout.write(histReport(plans, { fdOf: (name) => maps.get(name)?.fd }, symbols)); };
 }

@@ -10,6 +10,8 @@ import { decodeEntries } from './entries.js';
 import { histTable, type HistSymbols } from './format.js';
 import { readHashMap, readPerCpuHashMap } from './map-read.js';
 import { sortEntries } from './order.js';
+import { kernelStackEntries } from './stack-key.js';
+import { emptyKallsyms } from '../kallsyms.js';
 import { sortVariantFor } from './kernel-sort.js';
 import { release } from 'node:os';
 
@@ -41,8 +43,15 @@ export function histFileText(plans: readonly HistPlan[], maps: HistMaps, s: Hist
     const fd = maps.fdOf(histMapName(table.index));
     if (fd === undefined) throw new Error(`object has no ${histMapName(table.index)} map`);
     const raw = table.sums === 'percpu' ? readPerCpuHashMap(fd, table.layout.keySize, table.layout.valueSize, table.layout.commOffset) : readHashMap(fd, table.layout.keySize, table.layout.valueSize);
-    const entries = sortEntries(decodeEntries(raw, shown, table.layout), shown, table.layout, VARIANT);
-    return histTable({ ...table, trigger: shown }, entries, drops === undefined ? 0n : mapLookupPerCpuU64Sum(drops, table.index), s, n);
+    let entries = decodeEntries(raw, shown, table.layout);
+    let plan: HistPlan = { ...table, trigger: shown };
+    if (shown.keys.some((k) => k.source === 'stacktrace')) {
+      const cut = kernelStackEntries(plan, entries, s.kallsyms ?? emptyKallsyms());
+      entries = cut.entries;
+      plan = { ...plan, layout: cut.layout };
+    }
+    const sorted = sortEntries(entries, plan.trigger, plan.layout, VARIANT);
+    return histTable(plan, sorted, drops === undefined ? 0n : mapLookupPerCpuU64Sum(drops, table.index), s, n);
   }).join('');
 }
 

@@ -15,6 +15,8 @@ import { recordCpu, recordTgid, recordTime } from '../ring/record-prefix.js';
 import type { RingHandler, SampleMeta } from '../ring/source.js';
 import { emptyKallsyms, type Kallsyms } from '../kallsyms.js';
 import { compileEventPrinter, type EventPrinter } from './event-printer.js';
+import { stackPrinter } from './stack-printer.js';
+import { STACK_ENTRY_TYPE } from '../../compiler/trigger-codegen.js';
 import { ftraceHeader } from './ftrace-header.js';
 import { latFmtBytes } from './lat-fmt.js';
 import { SavedCmdlines } from './saved-cmdlines.js';
@@ -60,6 +62,8 @@ export class TracePrinter {
   private readonly json: boolean;
   private readonly ksyms: Kallsyms;
   private readonly byType: (EventPrinter | undefined)[] = [];
+  /** The stacktrace trigger's records (runtime/printer/stack-printer.ts). */
+  private stacks: EventPrinter | undefined;
   /** Records whose common_type matched no registered event. */
   unknown = 0;
   /** Records of other processes dropped by the tgid filter. */
@@ -150,7 +154,8 @@ export class TracePrinter {
   }
 
   private line(buf: Buffer, entry: number, entryEnd: number, comm: Uint8Array, commOff: number, cpu: number, tsNs: number): boolean {
-    const ev = this.byType[buf.readUInt16LE(entry + ENTRY_TYPE)];
+    const type = buf.readUInt16LE(entry + ENTRY_TYPE);
+    const ev = type === STACK_ENTRY_TYPE ? (this.stacks ??= stackPrinter(this.ksyms, (id) => this.byType[id]?.format)) : this.byType[type];
     if (!ev) {
       this.unknown++;
       return false;

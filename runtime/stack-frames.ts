@@ -1,0 +1,65 @@
+// Where a kernel stack taken in our BPF program meets the one the kernel's
+// own tracer sees. Both run from the same probe dispatcher (kprobe_dispatcher,
+// uprobe_dispatcher, ...): below it the frames are the same return
+// addresses; above it the kernel's trace function (kprobe_trace_func,
+// __uprobe_trace_func, ...) is where ours has the perf/BPF path and the
+// stack helper. As measured in the 6.1 and 6.12 guests
+// (test/guest/triggers.test.ts): the stacktrace trigger prints the trace
+// function, then the dispatcher and below; a stacktrace hist key holds the
+// frames below the dispatcher.
+import type { EventFormat } from '../compiler/format.js';
+import type { Kallsyms } from './kallsyms.js';
+
+const DISPATCHERS = new Set(['kprobe_dispatcher', 'kretprobe_dispatcher', 'uprobe_dispatcher', 'uretprobe_dispatcher']);
+
+/** The kernel's trace function for an event of this tracer (the frame above its dispatcher). */
+export function traceFunctionOf(format: Pick<EventFormat, 'tracer' | 'isReturn'>): string | undefined {
+  if (format.tracer === 'kprobe') return format.isReturn ? 'kretprobe_trace_func' : 'kprobe_trace_func';
+  if (format.tracer === 'uprobe') return '__uprobe_trace_func';
+  return undefined;
+}
+
+const halves = (v: bigint): [number, number] => [Number(v & 0xffffffffn), Number(v >> 32n)];
+
+/** The frames up to the first zero. */
+export function framesOf(buf: Buffer, at: number, bytes: number): bigint[] {
+  const out: bigint[] = [];
+  for (let p = at; p + 8 <= at + bytes; p += 8) {
+    const v = buf.readBigUInt64LE(p);
+    if (v === 0n) break;
+    out.push(v);
+  }
+  return out;
+}
+
+/**
+ * Our perf handlers that a dispatcher may call as a tail call (a jump: the
+ * dispatcher then has no frame of ours, as kprobe_dispatcher to
+ * kprobe_perf_func on 6.1), with the dispatcher the kernel's stack shows.
+ */
+const TAIL_CALLED: ReadonlyMap<string, string> = new Map([['kprobe_perf_func', 'kprobe_dispatcher'], ['kretprobe_perf_func', 'kretprobe_dispatcher']]);
+
+/**
+ * A uprobe_multi link's handlers (runtime/attach/uprobe-multi.ts) sit where
+ * the perf event's dispatcher sits, right above the uprobe core's handler
+ * chain; the kernel's own tracer shows its dispatcher there.
+ */
+const LINK_HANDLERS: ReadonlyMap<string, string> = new Map([['uprobe_multi_link_handler', 'uprobe_dispatcher'], ['uprobe_multi_link_ret_handler', 'uretprobe_dispatcher']]);
+
+/** Where the kernel's stack and ours meet: the dispatcher's name and the index of the first frame below it. */
+export interface StackCut {
+  readonly dispatcher: string;
+  readonly below: number;
+}
+
+/** The cut, or undefined for a stack that passes no dispatcher (fprobe and tracepoint events). */
+export function stackCut(frames: readonly bigint[], ksyms: Kallsyms): StackCut | undefined {
+  const names = frames.map((f) => { const sym = ksyms.lookup(...halves(f)); return sym && sym.module === undefined ? sym.name : undefined; });
+  const at = names.findIndex((n) => n !== undefined && DISPATCHERS.has(n));
+  if (at >= 0) return { dispatcher: names[at]!, below: at + 1 };
+  for (const standIns of [LINK_HANDLERS, TAIL_CALLED]) {
+    const i = names.findIndex((n) => n !== undefined && standIns.has(n));
+    if (i >= 0) return { dispatcher: standIns.get(names[i]!)!, below: i + 1 };
+  }
+  return undefined;
+}
