@@ -64,7 +64,8 @@ t.test('a task_struct member compiled against 6.12\'s BTF reads right on this ke
   const r = await withKernelLock(() => runCli(['trace', file, '-c', '/bin/true']));
   t.equal(r.code, 0, 'loaded (libbpf resolved the relocation) and traced', { stderr: r.stderr });
   const lines = parseTrace(r.stdout).lines;
-  t.ok(lines.length >= 2, `${lines.length} sched_switch lines of the command`);
+  // the held command may block before attach (its start overlaps the session setup): its exit switches out at least once
+  t.ok(lines.length >= 1, `${lines.length} sched_switch lines of the command`);
   for (const l of lines) {
     const m = /pid=(-?\d+) tgid=(-?\d+)$/.exec(l.body);
     t.same(m && [Number(m[1]), Number(m[2])], [l.pid, l.pid], `prev->pid and prev->tgid are the switching task's: ${l.body}`);
@@ -86,7 +87,8 @@ t.test('the CLI\'s own path: `t sched_switch prev->pid` compiled with --btf of 6
   const r = await withKernelLock(() => runCli(['trace', file, '-c', '/bin/true']));
   t.equal(r.code, 0, 'loaded and traced', { stderr: r.stderr });
   const lines = parseTrace(r.stdout).lines;
-  t.ok(lines.length >= 2, `${lines.length} sched_switch lines of the command`);
+  // the held command may block before attach (its start overlaps the session setup): its exit switches out at least once
+  t.ok(lines.length >= 1, `${lines.length} sched_switch lines of the command`);
   for (const l of lines) {
     const m = /pid=(-?\d+) tgid=(-?\d+)$/.exec(l.body);
     t.same(m && [Number(m[1]), Number(m[2])], [l.pid, l.pid], `prev->pid and prev->tgid are the switching task's: ${l.body}`);
