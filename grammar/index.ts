@@ -58,7 +58,7 @@ export function btfSource(btf: ParseOptions['btf']): () => KernelBtf | undefined
   return () => {
     if (opened === null) {
       opened = openKernelBtf(btf);
-      if (!opened) throw new BtfFileError(`--btf ${btf}: no such file`);
+      if (!opened) throw new BtfFileError(`--btf ${btf}: no such file (a directory must hold vmlinux, as /sys/kernel/btf does)`);
     }
     return opened;
   };
