@@ -35,7 +35,7 @@ function guestBtfDir(): string {
 
 t.test('split BTF of a 6.12 kernel\'s modules against bpftool', { skip }, async (t) => {
   const dir = guestBtfDir();
-  for (const [name] of MODULES) await t.test(name, async (t) => judgeModuleBtf(t, dir, name, join(dir, 'vmlinux')));
+  for (const [name] of MODULES) await t.test(name, async (t) => judgeModuleBtf(t, dir, name, { base: join(dir, 'vmlinux') }));
 });
 
 t.test('--btf DIR: a bare module function is found by the name in its strings; MOD:SYM and non-names in none', { skip }, async (t) => {
