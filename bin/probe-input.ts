@@ -27,6 +27,8 @@ export const KERNEL_HELP = [
   '               as its kprobe_events/uprobe_events would; default: the running kernel\'s',
   '  --btf FILE   the kernel BTF (a copy of its /sys/kernel/btf/vmlinux) that BTF arguments are',
   '               named, checked and typed with; default: the running kernel\'s',
+  '  --btf DIR    the same from a copy of its /sys/kernel/btf directory (vmlinux and one file per',
+  '               module): a module function\'s arguments are typed from its module\'s file',
 ].join('\n');
 
 export const INPUT_HELP = [

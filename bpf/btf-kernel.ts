@@ -7,11 +7,13 @@
 // Start-up matters and vmlinux BTF holds ~150k types: nothing is decoded up
 // front. The first lookup walks the type headers once (lengths only, to know
 // where each id starts) and indexes FUNC names; a type is decoded when a
-// lookup touches it, and kept.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+// lookup touches it, and kept. A module's BTF is opened only when a lookup
+// needs that module (bpf/btf-split-modules.ts says which one holds a name).
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BtfError, Kind, parseBtfHeader, readBtfTypeAt, type BtfType, type TypeId } from './btf.js';
 import { cString } from './string-table.js';
+import { moduleLocator, type ModuleLocator } from './btf-split-modules.js';
 
 /** Where the running kernel publishes its BTF. */
 export const SYS_KERNEL_BTF = '/sys/kernel/btf';
@@ -61,8 +63,17 @@ export type MemberLookup = Member | undefined | 'not-struct';
 export interface KernelBtf {
   /** The file read (vmlinux or a module's). */
   readonly path: string;
-  /** The function's prototype; vmlinux first, then module BTF (kernel: bpf_find_btf_id). */
+  /** The module this BTF is split BTF of; undefined for vmlinux. */
+  readonly module: string | undefined;
+  /**
+   * The function's prototype (kernel: bpf_find_btf_id): vmlinux first, then
+   * the loaded modules' BTF in load order. Only the modules that can hold
+   * `name` are opened (kallsyms tags it with them); a name no module symbol
+   * has (`MOD:SYM` as written, which the kernel looks up literally) opens none.
+   */
   funcProto(name: string): FuncProto | undefined;
+  /** A module's split BTF (ids and strings after vmlinux's), read on first use; undefined when there is none. */
+  moduleBtf(name: string): KernelBtf | undefined;
   /** Type `id` decoded (id 0 is void). */
   type(id: TypeId): BtfType;
   /** Follows typedef/volatile/const/restrict/type_tag (kernel: btf_type_skip_modifiers). */
@@ -111,13 +122,15 @@ class BtfFile implements KernelBtf {
   private offsets: Uint32Array | undefined;
   private named: Map<string, TypeId> | undefined;
   private readonly decoded = new Map<TypeId, BtfType>();
-  private modules: BtfFile[] | undefined;
+  /** Module BTF opened so far (null: the module has none), vmlinux only. */
+  private readonly modules = new Map<string, BtfFile | null>();
 
   constructor(
     readonly path: string,
     private bytes: Uint8Array,
     private readonly base: BtfFile | undefined,
-    private readonly modulesDir: string | undefined,
+    private readonly locator: ModuleLocator | undefined,
+    readonly module: string | undefined = undefined,
   ) {
     const layout = parseBtfHeader(bytes);
     if (bytes.byteOffset % 4 !== 0) bytes = this.bytes = bytes.slice();
@@ -240,26 +253,30 @@ class BtfFile implements KernelBtf {
     return { name, funcId, protoId, params: proto.params ?? [], returnType: proto.type ?? 0, btf: this };
   }
 
-  /** Module BTF files beside vmlinux, read on the first miss in vmlinux. */
-  private moduleFiles(): BtfFile[] {
-    if (this.modules) return this.modules;
-    this.modules = [];
-    if (!this.modulesDir || !existsSync(this.modulesDir)) return this.modules;
-    for (const name of readdirSync(this.modulesDir).sort()) {
-      if (name === 'vmlinux') continue;
-      try {
-        const path = join(this.modulesDir, name);
-        this.modules.push(new BtfFile(path, readFileSync(path), this, undefined));
-      } catch { /* a module BTF that does not read is skipped, as one without the function */ }
+  moduleBtf(name: string): KernelBtf | undefined {
+    if (this.base) return this.base.moduleBtf(name);
+    return this.openModule(name);
+  }
+
+  private openModule(name: string): BtfFile | undefined {
+    let m = this.modules.get(name);
+    if (m === undefined) {
+      const path = this.locator?.path(name);
+      m = null;
+      // kernel: a module without BTF (or whose BTF does not read) holds no function
+      if (path !== undefined) {
+        try { m = new BtfFile(path, readFileSync(path), this, undefined, name); } catch { m = null; }
+      }
+      this.modules.set(name, m);
     }
-    return this.modules;
+    return m ?? undefined;
   }
 
   funcProto(name: string): FuncProto | undefined {
     const own = this.ownFuncProto(name);
-    if (own || this.base) return own;
-    for (const m of this.moduleFiles()) {
-      const p = m.ownFuncProto(name);
+    if (own || this.base || !this.locator) return own;
+    for (const mod of this.locator.holders(name)) {
+      const p = this.openModule(mod)?.ownFuncProto(name);
       if (p) return p;
     }
     return undefined;
@@ -328,16 +345,26 @@ function spell(btf: KernelBtf, id: TypeId, inner: string): string {
 }
 
 /**
- * Opens a kernel's BTF: `path` (a vmlinux BTF blob, e.g. a copy of another
- * kernel's /sys/kernel/btf/vmlinux), else the running kernel's. Module BTF is
- * searched only beside the running kernel's vmlinux (or beside `path` when it
- * is named `vmlinux` in a directory that also holds module files).
+ * Where `--btf` points: a vmlinux BTF blob (e.g. a copy of another kernel's
+ * /sys/kernel/btf/vmlinux, or the .BTF section of its vmlinux), or a
+ * directory laid out as /sys/kernel/btf is (`vmlinux` and one file per
+ * module, each its module's split BTF). Module BTF is read from the
+ * directory, or beside a file named `vmlinux`; a blob by another name has none.
+ */
+export function btfLayout(path: string): { readonly vmlinux: string; readonly modulesDir: string | undefined } {
+  if (existsSync(path) && statSync(path).isDirectory()) return { vmlinux: join(path, 'vmlinux'), modulesDir: path };
+  return { vmlinux: path, modulesDir: path.endsWith('/vmlinux') ? path.slice(0, -'/vmlinux'.length) : undefined };
+}
+
+/**
+ * Opens a kernel's BTF: `path` (see btfLayout), else the running kernel's.
  * Returns undefined when there is no such file (a kernel without BTF).
  */
 export function openKernelBtf(path: string = VMLINUX_BTF): KernelBtf | undefined {
-  if (!existsSync(path)) return undefined;
-  const dir = path.endsWith('/vmlinux') ? path.slice(0, -'/vmlinux'.length) : undefined;
-  return new BtfFile(path, readFileSync(path), undefined, dir);
+  const { vmlinux, modulesDir } = btfLayout(path);
+  if (!existsSync(vmlinux)) return undefined;
+  const locator = modulesDir === undefined ? undefined : moduleLocator(modulesDir);
+  return new BtfFile(vmlinux, readFileSync(vmlinux), undefined, locator);
 }
 
 let running: KernelBtf | undefined | null = null;

@@ -3,8 +3,8 @@
 // offsets, for libbpf to match against the running kernel's BTF at load
 // (bpf/btf-core.ts writes them). The BTF read here is the one the line was
 // checked against: the running kernel's, or another's (--btf).
-import { readFileSync } from 'node:fs';
-import { Kind, parseBtf, type Btf, type BtfType } from '../bpf/btf.js';
+import { Kind, type Btf, type BtfType } from '../bpf/btf.js';
+import { kernelBtfFiles } from '../bpf/btf-split.js';
 import type { CoreAccess, CoreType } from '../bpf/btf-core.js';
 import type { MemberAccess } from '../grammar/ast.js';
 import { VMLINUX_BTF } from './trampoline-btf.js';
@@ -84,12 +84,18 @@ export function coreAccessIn(btf: Btf, member: MemberAccess): CoreAccess {
   return { root: type as CoreAccess['root'] };
 }
 
-/** CoreTypes over a BTF file (default the running kernel's), parsed on first use. */
+/**
+ * CoreTypes over a kernel's BTF (default the running kernel's; `--btf` FILE
+ * or DIR), parsed on first use; a member path found through a module's
+ * function sees that module's types after vmlinux's, as libbpf's candidate
+ * search does (vmlinux first, module BTF only when vmlinux has no candidate).
+ */
 export function btfCoreTypes(path = VMLINUX_BTF): CoreTypes {
-  let btf: Btf | undefined;
   return {
     access(member) {
-      btf ??= parseBtf(readFileSync(path));
+      const files = kernelBtfFiles(path);
+      const btf = member.module !== undefined ? files.withModule(member.module) : files.base();
+      if (!btf) throw new CoreAccessError(`${member.root}: module ${member.module} has no BTF`);
       return coreAccessIn(btf, member);
     },
   };

@@ -4,8 +4,8 @@
 // value takes one slot per 8 bytes (kernel: x86 __arch_prepare_bpf_trampoline
 // counts nr_regs that way). The whole vmlinux BTF is parsed once, and only
 // when an exit event asks.
-import { readFileSync } from 'node:fs';
-import { Kind, parseBtf, type Btf } from '../bpf/btf.js';
+import { Kind, type Btf } from '../bpf/btf.js';
+import { kernelBtfFiles } from '../bpf/btf-split.js';
 import { CTX_SLOT, type FunctionSlots } from './trampoline.js';
 
 export const VMLINUX_BTF = '/sys/kernel/btf/vmlinux';
@@ -25,14 +25,16 @@ export function argSlotsIn(btf: Btf, symbol: string): number | undefined {
   return slots;
 }
 
-/** FunctionSlots over a BTF file (default the running kernel's), read on first use. */
+/**
+ * FunctionSlots over a kernel's BTF (default the running kernel's; `--btf`
+ * FILE or DIR), read on first use: a module's function in its module's split
+ * BTF (bpf/btf-split.ts), `MOD:SYM` in that module's.
+ */
 export function btfFunctionSlots(path = VMLINUX_BTF): FunctionSlots {
-  let btf: Btf | undefined;
   return {
     argSlots(symbol, module) {
-      if (module !== undefined) return undefined; // module BTF is split BTF on vmlinux's: not read here
-      btf ??= parseBtf(readFileSync(path));
-      return argSlotsIn(btf, symbol);
+      const btf = kernelBtfFiles(path).withFunc(symbol, module);
+      return btf && argSlotsIn(btf, symbol);
     },
   };
 }

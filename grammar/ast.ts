@@ -84,6 +84,8 @@ export interface MemberAccess {
   readonly root: string;
   readonly path: readonly string[];
   readonly accessIndices: readonly number[];
+  /** The module whose BTF the chain was parsed against (a module function's argument); absent: vmlinux's. */
+  readonly module?: string;
 }
 
 export interface ProbeArg {

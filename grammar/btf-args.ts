@@ -237,7 +237,7 @@ function parseBtfField(host: BtfArgHost, fieldname: string, inner: FetchArg): Fe
       rest = split.next;
     } while (!isPtr && rest !== undefined);
     host.pushDeref();
-    const member: MemberAccess = { root: outer.type.name, path, accessIndices: indices };
+    const member: MemberAccess = { root: outer.type.name, path, accessIndices: indices, ...(btf.module !== undefined ? { module: btf.module } : {}) };
     fetch = { kind: 'deref', offset: BigInt(Math.floor(bitoffs / 8)), user: false, inner: fetch, member };
     host.last = { btf, id: type.id, declared, bitoffs: bitoffs % 8, bitsize };
   } while (rest !== undefined);

@@ -98,7 +98,10 @@ export function parseFprobe(log: Log, argv: readonly string[], source: string, o
   // the place. A number is ftrace's function index, accepted (6.12 guest). Names that do not
   // exist wait for load time. A tracepoint not found is taken as a module's, armed when it loads
   // (CONFIG_MODULES, as Debian builds).
-  if (!tracepoint && /[^A-Za-z0-9_.:*?[\]!]/.test(symbol)) {
+  // `MOD:SYM` reaches ftrace_set_filter as written, which reads "MOD" as the function and "SYM" as a
+  // filter command (ftrace_process_regex): no command has a symbol's name, so -EINVAL too (6.12 guest,
+  // `f binfmt_misc:load_misc_binary`); a bare module function is found through kallsyms instead.
+  if (!tracepoint && /[^A-Za-z0-9_.*?[\]!]/.test(symbol)) {
     log.index = 1;
     log.refuse('FAIL_REG_PROBE', 0);
   }

@@ -47,6 +47,8 @@ export interface ParseOptions {
   readonly btf?: KernelBtf | string | null;
   /** Whether a kprobe on SYMBOL lands past an ENDBR (live kernel state, see LineOptions.endbr); default: never. */
   readonly endbr?: (symbol: string) => boolean;
+  /** Whether kallsyms holds MOD:SYM (live kernel state, see LineOptions.moduleSymbol); default: it does. */
+  readonly moduleSymbol?: (module: string, symbol: string) => boolean;
 }
 
 /** The BTF option as the lazy source the grammar asks only when a line needs it. */
@@ -58,7 +60,7 @@ export function btfSource(btf: ParseOptions['btf']): () => KernelBtf | undefined
   return () => {
     if (opened === null) {
       opened = openKernelBtf(btf);
-      if (!opened) throw new BtfFileError(`--btf ${btf}: no such file`);
+      if (!opened) throw new BtfFileError(`--btf ${btf}: no such file (a directory must hold vmlinux, as /sys/kernel/btf does)`);
     }
     return opened;
   };
@@ -103,6 +105,7 @@ function parseInto(text: string, options: ParseOptions, commands: ProbeCommand[]
     tracer: options.tracer, symbolPlaces: options.symbolPlaces, fileKind, rules: options.rules ?? runningKernel().probe, btf: btfSource(options.btf),
     ...(options.attachedEvent ? { attachedEvent: options.attachedEvent } : {}),
     ...(options.endbr ? { endbr: options.endbr } : {}),
+    ...(options.moduleSymbol ? { moduleSymbol: options.moduleSymbol } : {}),
   };
   const firstLine = (options.firstLine ?? 1) - 1;
   for (const line of sourceLines(text)) {

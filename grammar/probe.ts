@@ -42,6 +42,13 @@ export interface LineOptions {
    * SYMBOL+1..+4 is still its entry. Absent: only +0 is.
    */
   readonly endbr?: (symbol: string) => boolean;
+  /**
+   * Whether kallsyms holds MOD:SYM now (live kernel state: the module is
+   * loaded). A kprobe on a module not loaded yet is accepted and armed when it
+   * loads, but is no function entry (kprobe_on_func_entry: -ENOENT), so
+   * `$argN` and BTF names are refused there (6.12 guest). Absent: it does.
+   */
+  readonly moduleSymbol?: (module: string, symbol: string) => boolean;
 }
 
 const SUBSYSTEM: Record<Tracer, Subsystem> = { kprobe: 'trace_kprobe', uprobe: 'trace_uprobe', eprobe: 'event_probe', fprobe: 'trace_fprobe', tprobe: 'trace_fprobe' };
@@ -254,7 +261,8 @@ interface KprobePlace {
 }
 
 /** kernel: the [MOD:]SYM[+offs][%return] | MEMADDR place of __trace_kprobe_create (argv[1]). */
-function parseKprobePlace(log: Log, place: string, isReturn: boolean, endbr?: (symbol: string) => boolean): KprobePlace {
+function parseKprobePlace(log: Log, place: string, isReturn: boolean, opts: Pick<LineOptions, 'endbr' | 'moduleSymbol'>): KprobePlace {
+  const { endbr } = opts;
   const address = kstrtoul(place);
   if (address !== undefined) return { point: { kind: 'address', address }, isReturn, fentry: false };
   log.index = 1;
@@ -287,7 +295,9 @@ function parseKprobePlace(log: Log, place: string, isReturn: boolean, endbr?: (s
   const point: KprobePoint = modColon >= 0
     ? { kind: 'symbol', module: symbol.slice(0, modColon), symbol: symbol.slice(modColon + 1), offset }
     : { kind: 'symbol', symbol, offset };
-  return { point, isReturn, fentry: !isReturn && entry };
+  // kernel: a missing symbol is -ENOENT there, not -EINVAL: no BAD_RETPROBE, only no TPARG_FL_FENTRY
+  const found = point.module === undefined || opts.moduleSymbol?.(point.module, point.symbol) !== false;
+  return { point, isReturn, fentry: !isReturn && entry && found };
 }
 
 /** kernel: __trace_kprobe_create. */
@@ -296,7 +306,7 @@ function parseKprobe(log: Log, argv: readonly string[], source: string, opts: Li
   const a0 = argv[0]!;
   const colon = a0.indexOf(':', 1);
   const maxactive = parseMaxactive(log, a0, colon);
-  const { point, isReturn, fentry } = parseKprobePlace(log, argv[1]!, a0[0] === 'r', opts.endbr);
+  const { point, isReturn, fentry } = parseKprobePlace(log, argv[1]!, a0[0] === 'r', opts);
   const named = colon >= 0 ? eventName(log, a0, colon + 1) : {};
   const event = named.event ?? kprobeEventName(isReturn, point);
   const line = new BtfLineContext({

@@ -3,37 +3,16 @@
 // parameter names and types, return type), and every named member of a spread
 // of structs and unions found by name (bit offsets, bitfield sizes).
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Kind } from '../../bpf/btf.js';
 import { openKernelBtf, VMLINUX_BTF } from '../../bpf/btf-kernel.js';
 import { toolSkipReason } from './tools.js';
+import { bpftoolRaw } from './bpftool-raw.js';
 
 const skip = !existsSync(VMLINUX_BTF) ? `no ${VMLINUX_BTF} (kernel without CONFIG_DEBUG_INFO_BTF)` : toolSkipReason('bpftool');
 
-interface Raw { id: number; kind: string; name: string; attrs: Record<string, string>; items: { name: string; attrs: Record<string, string> }[] }
-
-/** `bpftool btf dump file F format raw`, one entry per type. */
-function bpftoolRaw(): Map<number, Raw> {
-  const text = execFileSync('bpftool', ['btf', 'dump', 'file', VMLINUX_BTF, 'format', 'raw'], { maxBuffer: 1 << 30 }).toString();
-  const types = new Map<number, Raw>();
-  let cur: Raw | undefined;
-  const attrs = (s: string) => Object.fromEntries([...s.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
-  for (const line of text.split('\n')) {
-    const head = /^\[(\d+)\] (\w+) '([^']*)'(.*)$/.exec(line);
-    if (head) {
-      cur = { id: Number(head[1]), kind: head[2]!, name: head[3]!, attrs: attrs(head[4]!), items: [] };
-      types.set(cur.id, cur);
-      continue;
-    }
-    const item = /^\t'([^']*)'(.*)$/.exec(line);
-    if (item && cur) cur.items.push({ name: item[1]!, attrs: attrs(item[2]!) });
-  }
-  return types;
-}
-
 t.test('kernel BTF reader against bpftool', { skip }, async (t) => {
-  const raw = bpftoolRaw();
+  const raw = bpftoolRaw(VMLINUX_BTF);
   const btf = openKernelBtf()!;
   t.equal(btf.typeCount, [...raw.keys()].reduce((a, b) => Math.max(a, b), 0) + 1, 'type count');
 

@@ -48,7 +48,8 @@ t.test('sections: fentry/SYM, fexit/SYM, tp_btf/TP', async (t) => {
   t.equal(lower('f vfs_read').section, 'fentry/vfs_read');
   t.equal(lower('f vfs_read%return').section, 'fexit/vfs_read');
   t.equal(lower('f vfs_read $retval').section, 'fexit/vfs_read', '$retval makes the exit');
-  t.equal(lower('f ext4:ext4_readdir').section, 'fentry/ext4:ext4_readdir', 'a module function as libbpf finds it');
+  // 6.12 refuses `f MOD:SYM` (grammar/fprobe.ts); a bare module function is found in its module's BTF by libbpf
+  t.equal(lower('f ext4_readdir').section, 'fentry/ext4_readdir', 'a module function as libbpf finds it');
   t.equal(lower('t sched_switch').section, 'tp_btf/sched_switch');
   t.equal(lower('f vfs_read').context, 'slots');
   t.equal(lower('p vfs_read').context, 'pt_regs', 'kprobes keep pt_regs');

@@ -40,7 +40,6 @@ t.test('f and t lines read back as dynamic_events shows them', async (t) => {
     ['f:grp/ vfs_read', 'f:grp/vfs_read__entry vfs_read'],
     ['f8 vfs_read%return', 'f8:fprobes/vfs_read__exit vfs_read%return'],
     ['f0x10:a/b vfs_read%return', 'f16:a/b vfs_read%return'],
-    ['f ext4:ext4_readdir', 'f:fprobes/ext4_ext4_readdir__entry ext4:ext4_readdir'],
     // sanitize_event_name in 6.12 also turns '*' into '_'
     ['f vfs.read*x', 'f:fprobes/vfs_read_x__entry vfs.read*x'],
     ['t sched_switch', 't:tracepoints/sched_switch sched_switch'],
@@ -67,8 +66,8 @@ t.test('without the function\'s BTF, $argN is read as written and $arg* is refus
 });
 
 t.test('the definition says where the probe sits', async (t) => {
-  const [f] = parseProbeCommands('f ext4:ext4_readdir%return', { rules: rules612 }).commands;
-  t.match(f, { tracer: 'fprobe', isReturn: true, point: { kind: 'function', module: 'ext4', symbol: 'ext4_readdir' } });
+  const [f] = parseProbeCommands('f ext4_readdir%return', { rules: rules612 }).commands;
+  t.match(f, { tracer: 'fprobe', isReturn: true, point: { kind: 'function', symbol: 'ext4_readdir' } });
   const [tp] = parseProbeCommands('t sched_switch', { rules: rules612 }).commands;
   t.match(tp, { tracer: 'tprobe', isReturn: false, point: { kind: 'tracepoint', name: 'sched_switch' } });
 });
@@ -77,6 +76,8 @@ t.test('refusals: message, caret, error_log location', async (t) => {
   const cases: [string, string, number][] = [
     // [line, message, caret column]
     ['f5 vfs_read', 'Maxactive is only for function exit', 1],
+    // ftrace_set_filter reads MOD:SYM as a function and a filter command (6.12 guest, module-btf.test.ts)
+    ['f ext4:ext4_readdir', 'Failed to register probe event', 2],
     ['t5 sched_switch', 'Maxactive is only for function exit', 1],
     ['f0 vfs_read%return', 'Invalid maxactive number', 1],
     ['f5000 vfs_read%return', 'Maxactive is too big', 1],

@@ -19,7 +19,7 @@ import { release } from 'node:os';
 import { Kind } from '../../bpf/btf.js';
 import { runningKernelBtf, type KernelBtf } from '../../bpf/btf-kernel.js';
 import { kernelRules } from '../../grammar/index.js';
-import { caretUnknownError, describeDisagreement, diffLines, readEvents as readEventsOf, sameButCaret } from '../lib/grammar-diff.js';
+import { diffLines, judgeDisagreements, readEvents as readEventsOf } from '../lib/grammar-diff.js';
 import { TRACEFS, withKernelLock } from '../lib/kernel.js';
 import { notInGuestReason } from './env.js';
 import { dynamicEventsSkipReason } from './ftrace.js';
@@ -159,15 +159,7 @@ t.test('BTF arguments: `parse` with the guest kernel\'s rules and BTF agrees wit
   const parse = { tracer: 'kprobe' as const, rules, endbr: (s: string) => endbr.has(s) };
   const run = await withKernelLock(() => diffLines(EVENTS, lines, { parse, clearLog: true, ours: (l) => l.includes(`:${G}/`) }));
   t.comment(`BTF argument differential, rules of ${rules.version} (${release()}): ${lines.length - run.disagreements.length}/${lines.length} lines agree (${run.accepted} accepted by the kernel)`);
-  let unknownCarets = 0;
-  for (const d of run.disagreements) {
-    if (sameButCaret(d) && caretUnknownError(d.line, { tracer: 'kprobe', rules })) {
-      unknownCarets++;
-      t.pass(`the kernel's caret after a member chain is a pointer difference, message and command agree: ${d.line}`);
-      continue;
-    }
-    t.fail(`disagreement: ${d.line}`, { diagnostic: true, found: describeDisagreement(d) });
-  }
+  const unknownCarets = judgeDisagreements(t, run, { tracer: 'kprobe', rules });
   t.comment(`${unknownCarets} errors after a member chain (caret not judged)`);
   t.notOk(readEventsOf(EVENTS).some((l) => l.includes(`:${G}/`)), 'nothing of ours left in kprobe_events');
 });
