@@ -13,6 +13,8 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   filter: async () => (await import('./filter.bench.js')).default,
   startup: async () => (await import('./startup.bench.js')).default,
   hist: async () => (await import('./hist.bench.js')).default,
+  // boots the 6.12 guest (a skipped row without its images)
+  fprobe: async () => (await import('./fprobe-guest.js')).default,
 };
 
 async function main(names: string[]): Promise<number> {

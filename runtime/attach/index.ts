@@ -8,7 +8,7 @@ import { attachKprobe, kprobeTarget } from './kprobe.js';
 import type { ProbeAttachment, Scope } from './probe.js';
 import { attachUprobe, uprobeTarget } from './uprobe.js';
 import { attachTracepoint } from './tracepoint.js';
-import { attachTracing } from './trampoline.js';
+import { attachTracing, onTrampoline } from './trampoline.js';
 
 export interface ProbeKind {
   attach(def: ProbeSite, scope: Scope): ProbeAttachment;
@@ -16,10 +16,12 @@ export interface ProbeKind {
 
 export const PROBE_KINDS: Readonly<Record<ProbeSite['tracer'], ProbeKind>> = {
   uprobe: { attach: (def, scope) => attachUprobe(uprobeTarget(def), scope) },
-  kprobe: { attach: (def, scope) => attachKprobe(kprobeTarget(def), scope) },
+  // a kprobe with BTF arguments at a function's entry or return may be an fentry/fexit program (the
+  // section says), and an fprobe a kprobe/kretprobe one on the fallback (runtime/attach/trampoline.ts)
+  kprobe: { attach: (def, scope) => (onTrampoline(def) ? attachTracing(def) : attachKprobe(kprobeTarget(def), scope)) },
   eprobe: { attach: (def, scope) => attachTracepoint(def, scope) },
   // the program is its own attachment (a BPF link); a scope is the program's own check (trace -p/-c compile scoped)
-  fprobe: { attach: (def) => attachTracing(def) },
+  fprobe: { attach: (def, scope) => (onTrampoline(def) ? attachTracing(def) : attachKprobe(kprobeTarget(def), scope)) },
   tprobe: { attach: (def) => attachTracing(def) },
 };
 
@@ -64,4 +66,4 @@ export { PerfProbe, type ProbeAttachment, type ProbeKindName, type Scope } from 
 export { attachUprobe, describeUprobe, uprobeTarget, type UprobeTarget } from './uprobe.js';
 export { readPmu, type DynamicPmu } from './pmu.js';
 export { attachTracepoint, tracepointId } from './tracepoint.js';
-export { TracingLink, attachOrder, attachTracing, openTracingLink, trampolineKind } from './trampoline.js';
+export { TracingLink, attachOrder, attachTracing, onTrampoline, openTracingLink, trampolineKind } from './trampoline.js';
