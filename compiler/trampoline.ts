@@ -37,7 +37,8 @@ const argIndices = (f: FetchArg, out: number[]): number[] => {
   else if (f.kind === 'deref') argIndices(f.inner, out);
   return out;
 };
-const usesBtf = (def: ProbeDefinition): boolean => def.args.some((a) => a.type.btfTypeName !== undefined || hasMember(a.fetch));
+// a BTF argument: its type taken from BTF (not written), or a member chain
+const usesBtf = (def: ProbeDefinition): boolean => def.args.some((a) => (a.type.implicit && a.type.btfTypeName !== undefined) || hasMember(a.fetch));
 const hasMember = (f: FetchArg): boolean => f.kind === 'deref' && (f.member !== undefined || hasMember(f.inner));
 
 /**
