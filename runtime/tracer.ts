@@ -95,13 +95,15 @@ class LibbpfLog {
  * Drops kprobe events when the kernel cannot attach kprobes, saying why, so
  * the uprobe events still run (the kernel itself would refuse only those lines).
  */
-function attachable(events: readonly EventMetadata[]): EventMetadata[] {
+function attachable(events: readonly EventMetadata[], said: Set<string>): EventMetadata[] {
   // a kprobe program's section (a kprobe event, or an fprobe on the fallback; not a kprobe on fentry/fexit)
   const isKprobe = (e: EventMetadata) => /^kretprobe\/|^kprobe\//.test(e.section);
   const kernelProblem = events.some(isKprobe) ? kprobeSupportProblem() : undefined;
   if (!kernelProblem) return [...events];
   for (const e of events) {
-    if (isKprobe(e)) say(`${e.format.group}/${e.format.event}: not attached: ${kernelProblem}`);
+    const line = `${e.format.group}/${e.format.event}: not attached: ${kernelProblem}`;
+    // once per run, though a fallback makes more attempts
+    if (isKprobe(e) && !said.has(line)) { said.add(line); say(line); }
   }
   return events.filter((e) => !isKprobe(e));
 }
@@ -125,6 +127,7 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
   let sleepable = true;
   const refused = new Set<string>();
   const reasons: string[] = [];
+  const said = new Set<string>();
   let announced = false;
   const announce = () => {
     if (announced || refused.size === 0) return;
@@ -133,7 +136,7 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
     say(`${events.length === 1 ? 'event' : 'events'} ${events.join(', ')}: kprobe/kretprobe programs instead of fentry/fexit (${reasons.join('; ')})`);
   };
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const result = await traceOnce({ ...opts, object }, announce);
+    const result = await traceOnce({ ...opts, object }, announce, said);
     if ('exit' in result) {
       announce();
       return result.exit;
@@ -170,11 +173,11 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
 }
 
 /** One attempt: the object's events, then load, then trace; the object is closed whatever happens. */
-async function traceOnce(opts: TraceOptions, attached: () => void = () => {}): Promise<Attempt> {
+async function traceOnce(opts: TraceOptions, attached: () => void = () => {}, said = new Set<string>()): Promise<Attempt> {
   const all = eventsOfObject(opts.object);
   const sleepable = all.some((e) => e.sleepable);
   const trampolines = all.some((e) => isFunctionTrampolineSection(e.section));
-  const events = attachable(all);
+  const events = attachable(all, said);
   if (events.length === 0) {
     say('no event can be attached on this kernel');
     return { exit: 1 };
