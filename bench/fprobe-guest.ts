@@ -19,21 +19,29 @@ const VARIANTS: readonly (readonly [string, string])[] = [
   ['kernel-fprobe', 'kernel: f vfs_read file count (its fprobe event, recording)'],
 ];
 
-/** "NAME SECONDS" lines of the guest script: every run's seconds per name. */
-export function parseRuns(stdout: string): Map<string, number[]> {
-  const runs = new Map<string, number[]>();
+/** "ROUND NAME SECONDS" lines of the guest script: each round's seconds per name (a name twice in a round: its runs). */
+export function parseRuns(stdout: string): Map<number, Map<string, number[]>> {
+  const rounds = new Map<number, Map<string, number[]>>();
   for (const line of stdout.split('\n')) {
-    const m = /^(\S+) ([0-9.]+)$/.exec(line);
-    if (m) runs.set(m[1]!, [...(runs.get(m[1]!) ?? []), Number(m[2])]);
+    const m = /^(\d+) (\S+) ([0-9.]+)$/.exec(line);
+    if (!m) continue;
+    const round = rounds.get(Number(m[1])) ?? new Map<string, number[]>();
+    rounds.set(Number(m[1]), round);
+    round.set(m[2]!, [...(round.get(m[2]!) ?? []), Number(m[3])]);
   }
-  return runs;
+  return rounds;
 }
 
-/** One row per variant: its fastest run less the fastest unprobed run, per hit, and its ratio to the fentry program. */
-export function rowsOf(runs: ReadonlyMap<string, readonly number[]>, hits: number): Row[] {
-  const fastest = (name: string): number => Math.min(...(runs.get(name) ?? [NaN]));
-  const base = fastest('baseline');
-  const perHit = (name: string): number => ((fastest(name) - base) / hits) * 1e9;
+/**
+ * One row per variant: per round its run less that round's fastest unprobed
+ * run, per hit; the round with the least; and its ratio to the fentry
+ * program's (both from their best rounds).
+ */
+export function rowsOf(rounds: ReadonlyMap<number, ReadonlyMap<string, readonly number[]>>, hits: number): Row[] {
+  const perHit = (name: string): number => Math.min(...[...rounds.values()].map((r) => {
+    const base = Math.min(...(r.get('baseline') ?? [NaN]));
+    return ((Math.min(...(r.get(name) ?? [NaN])) - base) / hits) * 1e9;
+  }).filter(Number.isFinite));
   const fentry = perHit('fentry');
   return VARIANTS.map(([name, what]) => {
     const ns = perHit(name);
@@ -42,7 +50,7 @@ export function rowsOf(runs: ReadonlyMap<string, readonly number[]>, hits: numbe
 }
 
 const bench: Bench = {
-  name: `BTF kprobe on vfs_read in the 6.12 guest (TCG): fentry vs kprobe program vs the kernel's fprobe, ${N.toLocaleString('en-US')} hits a run, fastest of 3`,
+  name: `BTF kprobe on vfs_read in the 6.12 guest (TCG): fentry vs kprobe program vs the kernel's fprobe, ${N.toLocaleString('en-US')} hits a run, best of 3 rounds`,
   async run(): Promise<Row[]> {
     const images = readImages(BACKPORTS.manifest);
     if (!images) return [{ probe: `skipped: no 6.12 guest images (${BACKPORTS.manifest}; make vm612)` }];
