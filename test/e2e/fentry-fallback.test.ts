@@ -58,3 +58,17 @@ t.test('a kernel that refuses fentry: f events fall back, said once, nothing lef
   t.match(r.stdout, new RegExp(`sw: \\(__probestub_sched_switch`), 'with lines of the t event');
   t.same(ours(), [], 'no program or link of ours left afterwards');
 });
+
+t.test('check: a refused fentry/fexit program is checked again as the kprobe program trace falls back to', { skip }, async (t) => {
+  const refusal = await withKernelLock(fentryRefusal);
+  if (refusal === undefined) {
+    t.pass('this kernel loads fentry programs: nothing to fall back from');
+    return;
+  }
+  const r = await withKernelLock(() => runCli(['check', ...LINES.slice(0, 2).flatMap((l) => ['-e', l])]));
+  t.equal(r.code, 0, 'check passes: what trace would run loads', { stdout: r.stdout, stderr: r.stderr });
+  t.match(r.stdout, new RegExp(`${G}/rd\\s+fentry/vfs_read .*FAIL EPERM \\(trace falls back\\)`), 'the fentry program: refused, said so');
+  t.match(r.stdout, new RegExp(`${G}/rd\\s+kprobe/vfs_read .* ok`), 'its kprobe program: ok');
+  t.match(r.stdout, new RegExp(`${G}/rr\\s+kretprobe/ksys_read .* ok`), 'the fexit one\'s kretprobe: ok');
+  t.match(r.stdout, new RegExp(`${G}__rr__entry\\s+kprobe/ksys_read .* ok`), 'with its entry program (entry data)');
+});
