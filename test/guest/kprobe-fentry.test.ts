@@ -64,6 +64,10 @@ const DEFINITIONS: readonly (readonly [string, string])[] = [
   [`r:${G}/open_ret do_sys_openat2 $retval`, 'fexit'],
   [`p:${G}/sso sk_setsockopt sk level optname optval optlen a6=$arg6`, 'fentry'],
   [`r:${G}/sso_ret sk_setsockopt level optname optlen $retval`, 'fexit'],
+];
+/** f events, traced in a run of their own (the kernel's dynamic_events listing of f lines): the marker, and a function with no trampoline. */
+const FPROBES: readonly (readonly [string, string])[] = [
+  [`f:${G}/fexec __x64_sys_execve`, 'fentry'],
   // no trampoline for a function returning a struct: an f event falls back at load
   [`f:${G}/tvf ns_to_kernel_old_timeval nsec`, 'fentry'],
   [`f:${G}/tvf_ret ns_to_kernel_old_timeval%return nsec`, 'fexit'],
@@ -96,47 +100,58 @@ t.test('kprobes with BTF arguments on fentry/fexit print the kernel\'s kprobe li
   writeFileSync(script, WORKLOAD);
 
   const allFile = join(dir, 'all.txt');
-  writeFileSync(allFile, [...DEFINITIONS, ...COMPILED_ONLY].map(([l]) => l).join('\n') + '\n');
+  writeFileSync(allFile, [...DEFINITIONS, ...FPROBES, ...COMPILED_ONLY].map(([l]) => l).join('\n') + '\n');
   const all = await runCli(['compile', '-f', allFile, '-o', join(dir, 'o.o')]);
   t.equal(all.code, 0, 'compile exited 0', { stderr: all.stderr });
   const sections = new Map(eventsOfObject(new Uint8Array(readFileSync(join(dir, 'o.o')))).map((e) => [`${e.format.group}/${e.format.event}`, e.section.split('/')[0]]));
-  for (const [line, kind] of [...DEFINITIONS, ...COMPILED_ONLY]) t.equal(sections.get(/:(\S+)/.exec(line)![1]!), kind, `${line}: a ${kind} program`);
+  for (const [line, kind] of [...DEFINITIONS, ...FPROBES, ...COMPILED_ONLY]) t.equal(sections.get(/:(\S+)/.exec(line)![1]!), kind, `${line}: a ${kind} program`);
   const c = await runCli(['compile', '-f', defsFile, '--format']);
   t.equal(c.code, 0, 'compile --format exited 0', { stderr: c.stderr });
 
-  const r = await withKernelLock(() => diffRun({
-    kind: 'fprobe', definitions: lines, defsFile, command: `${PYTHON} -S ${script}`, marker: 'exec',
-  }));
+  const r = await withKernelLock(() => diffRun({ definitions: lines, defsFile, command: `${PYTHON} -S ${script}`, marker: 'exec' }));
   if (process.env.KBPF_DUMP) console.error(`ours\n${r.ours.stdout.slice(0, 6000)}\n--- stderr\n${r.ours.stderr}`);
   t.equal(r.ours.code, 0, `kprobe-bpf trace exited 0 (${r.ours.seconds.toFixed(1)} s)`, { stderr: r.ours.stderr });
   t.same(r.kernel.other, [], 'the kernel lost nothing');
-  const said = r.ours.stderr.split('\n').filter((l) => FALLBACK.test(l));
-  t.equal(said.length, 1, 'the fallback is said once', { stderr: r.ours.stderr });
-  t.match(said[0] ?? '', new RegExp(`events ${G}/tvf, ${G}/tvf_ret: .*ns_to_kernel_old_timeval.*EINVAL`), 'naming the f events of the refused function and why');
-  for (const ev of ['read', 'read_ret', 'open', 'sso', 'sso_ret']) t.notMatch(said[0] ?? '', new RegExp(`${G}/${ev}[,:]`), `${G}/${ev} stays on the trampoline`);
-
+  t.notMatch(r.ours.stderr, FALLBACK, 'no fallback: every BTF kprobe ran on its trampoline', { stderr: r.ours.stderr });
   t.ok(r.kernelWindow.length >= 10, `${r.kernelWindow.length} kernel lines in the window`);
-  for (const ev of ['read', 'read_ret', 'sso', 'sso_ret', 'tvf', 'tvf_ret']) {
-    t.ok(r.kernelWindow.some((l) => l.includes(` ${ev}: (`)), `the kernel traced ${ev}`);
-  }
-  const kernel = r.kernelWindow.map(maskFallbackReturn);
-  const ours = r.oursWindow.map(maskFallbackReturn);
+  for (const ev of ['read', 'read_ret', 'sso', 'sso_ret']) t.ok(r.kernelWindow.some((l) => l.includes(` ${ev}: (`)), `the kernel traced ${ev}`);
+  sameWindows(t, r.kernelWindow, r.oursWindow);
+  // the struct by value: the kernel's own answer for `optlen` (a register) against $arg6 (the real length)
+  const sso = r.kernelWindow.filter((l) => l.includes(' sso: ('));
+  t.ok(sso.some((l) => / optlen=0 a6=8$/.test(l)), 'optlen after the 16-byte sockptr_t is its second word in the kernel too; $arg6 is the length', { found: sso });
+
+  sameFormats(t, c.stdout, r.kernel);
+
+  // the fallback: its own run, f lines in dynamic_events for the kernel
+  const fFile = join(dir, 'f.txt');
+  const f = await withKernelLock(() => diffRun({ kind: 'fprobe', definitions: FPROBES.map(([l]) => l), defsFile: fFile, command: `${PYTHON} -S ${script}`, marker: 'fexec' }));
+  t.equal(f.ours.code, 0, `kprobe-bpf trace of the f events exited 0 (${f.ours.seconds.toFixed(1)} s)`, { stderr: f.ours.stderr });
+  const said = f.ours.stderr.split('\n').filter((l) => FALLBACK.test(l));
+  t.equal(said.length, 1, 'the fallback is said once', { stderr: f.ours.stderr });
+  t.match(said[0] ?? '', new RegExp(`events ${G}/tvf, ${G}/tvf_ret: .*ns_to_kernel_old_timeval.*EINVAL`), 'naming the f events of the refused function and why');
+  t.notMatch(said[0] ?? '', new RegExp(`${G}/fexec`), 'the marker stays on its trampoline');
+  for (const ev of ['tvf', 'tvf_ret']) t.ok(f.kernelWindow.some((l) => l.includes(` ${ev}: (`)), `the kernel traced ${ev}`);
+  sameWindows(t, f.kernelWindow.map(maskFallbackReturn), f.oursWindow.map(maskFallbackReturn));
+  const fc = await runCli(['compile', '-f', fFile, '--format']);
+  sameFormats(t, fc.stdout, f.kernel);
+});
+
+function sameWindows(t: Test, kernel: readonly string[], ours: readonly string[]): void {
   t.same(ours, kernel, 'every line equal (timestamps and flags aside), in order');
   const diffs: string[] = [];
   for (let i = 0; i < Math.max(ours.length, kernel.length) && diffs.length < 8; i++) {
     if (ours[i] !== kernel[i]) diffs.push(`#${i}\n  kernel: ${kernel[i]}\n  ours:   ${ours[i]}`);
   }
   if (diffs.length) t.comment(diffs.join('\n'));
-  // the struct by value: the kernel's own answer for `optlen` (a register) against $arg6 (the real length)
-  const sso = r.kernelWindow.filter((l) => l.includes(' sso: ('));
-  t.ok(sso.some((l) => / optlen=0 a6=8$/.test(l)), 'optlen after the 16-byte sockptr_t is its second word in the kernel too; $arg6 is the length', { found: sso });
+}
 
-  const formats = splitFormats(c.stdout);
-  for (const e of r.kernel.events) {
+function sameFormats(t: Test, compiled: string, kernel: { events: readonly { group: string; event: string }[]; formats: Record<string, string> }): void {
+  const formats = splitFormats(compiled);
+  for (const e of kernel.events) {
     const mine = formats.get(e.event);
-    t.equal(mine === undefined ? '' : formatWithoutId(mine), formatWithoutId(r.kernel.formats[`${e.group}/${e.event}`]!), `${e.group}/${e.event}: format file identical (ID aside)`);
+    t.equal(mine === undefined ? '' : formatWithoutId(mine), formatWithoutId(kernel.formats[`${e.group}/${e.event}`]!), `${e.group}/${e.event}: format file identical (ID aside)`);
   }
-});
+}
 
 t.test('KPROBE_BPF_TRAMPOLINE=0 compiles the same lines to kprobe/kretprobe programs', { skip }, async (t) => {
   const dir = scratch(t);
