@@ -8,7 +8,7 @@
 # (TCG's speed drifts over a run); prints "ROUND NAME SECONDS" per run, which
 # bench/fprobe-guest.ts turns into a table.
 # Run from the repository root inside the guest (runInGuest does).
-N=${N:-20000}
+N=${N:-100000}
 ROUNDS=${ROUNDS:-3}
 T=/sys/kernel/tracing
 mountpoint -q $T || mount -t tracefs nodev $T

@@ -11,7 +11,7 @@ import type { Bench, Row } from './table.js';
 import { runInGuest, guestEnv } from '../test/vm/harness.js';
 import { BACKPORTS, REPO_ROOT, readImages } from '../test/vm/images.js';
 
-const N = 20000;
+const N = 100_000;
 const VARIANTS: readonly (readonly [string, string])[] = [
   ['fentry', 'kprobe-bpf: p vfs_read file count (fentry program)'],
   ['kprobe', 'kprobe-bpf: the same line as a kprobe program (KPROBE_BPF_TRAMPOLINE=0)'],
@@ -33,15 +33,18 @@ export function parseRuns(stdout: string): Map<number, Map<string, number[]>> {
 }
 
 /**
- * One row per variant: per round its run less that round's fastest unprobed
- * run, per hit; the round with the least; and its ratio to the fentry
- * program's (both from their best rounds).
+ * One row per variant: per round its run less the mean of that round's
+ * unprobed runs, per hit; the median over rounds; and its ratio to the
+ * fentry program's median.
  */
 export function rowsOf(rounds: ReadonlyMap<number, ReadonlyMap<string, readonly number[]>>, hits: number): Row[] {
-  const perHit = (name: string): number => Math.min(...[...rounds.values()].map((r) => {
-    const base = Math.min(...(r.get('baseline') ?? [NaN]));
-    return ((Math.min(...(r.get(name) ?? [NaN])) - base) / hits) * 1e9;
-  }).filter(Number.isFinite));
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+  const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const perHit = (name: string): number => median([...rounds.values()].flatMap((r) => {
+    const base = r.get('baseline');
+    const run = r.get(name);
+    return base?.length && run?.length ? [((mean(run) - mean(base)) / hits) * 1e9] : [];
+  }));
   const fentry = perHit('fentry');
   return VARIANTS.map(([name, what]) => {
     const ns = perHit(name);
@@ -50,7 +53,7 @@ export function rowsOf(rounds: ReadonlyMap<number, ReadonlyMap<string, readonly 
 }
 
 const bench: Bench = {
-  name: `BTF kprobe on vfs_read in the 6.12 guest (TCG): fentry vs kprobe program vs the kernel's fprobe, ${N.toLocaleString('en-US')} hits a run, best of 3 rounds`,
+  name: `BTF kprobe on vfs_read in the 6.12 guest (TCG): fentry vs kprobe program vs the kernel's fprobe, ${N.toLocaleString('en-US')} hits a run, median of 3 rounds`,
   async run(): Promise<Row[]> {
     const images = readImages(BACKPORTS.manifest);
     if (!images) return [{ probe: `skipped: no 6.12 guest images (${BACKPORTS.manifest}; make vm612)` }];
