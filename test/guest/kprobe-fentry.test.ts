@@ -118,7 +118,7 @@ t.test('kprobes with BTF arguments on fentry/fexit print the kernel\'s kprobe li
   sameWindows(t, r.kernelWindow, r.oursWindow);
   // the struct by value: the kernel's own answer for `optlen` (a register) against $arg6 (the real length)
   const sso = r.kernelWindow.filter((l) => l.includes(' sso: ('));
-  t.ok(sso.some((l) => / optlen=0 a6=8$/.test(l)), 'optlen after the 16-byte sockptr_t is its second word in the kernel too; $arg6 is the length', { found: sso });
+  t.ok(sso.some((l) => / optlen=0 a6=0x8$/.test(l)), 'optlen after the 16-byte sockptr_t is its second word in the kernel too; $arg6 is the length', { found: sso });
 
   sameFormats(t, c.stdout, r.kernel);
 
