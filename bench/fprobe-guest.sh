@@ -1,28 +1,34 @@
 #!/bin/sh
-# Per-hit cost of one probe on vfs_read in the 6.12 guest, three ways on the
-# same workload (dd reading /dev/zero a byte at a time: one vfs_read per
-# byte): kprobe-bpf's fentry program (f event), kprobe-bpf's kprobe program
-# (p event), and the kernel's own fprobe event recording into its ring.
-# Prints "NAME SECONDS" per run; bench/fprobe-guest.ts turns them into a table.
+# Per-hit cost of one probe on vfs_read in the 6.12 guest, on the same
+# workload (dd reading /dev/zero a byte at a time: one vfs_read per byte):
+# the BTF kprobe `p vfs_read file count` compiled to an fentry program (the
+# default), the same line compiled to a kprobe program (KPROBE_BPF_TRAMPOLINE=0),
+# an `f` event (fentry), and the kernel's own fprobe event recording into its
+# ring. Each round runs every variant and an unprobed baseline back to back
+# (TCG's speed drifts over a run); prints "ROUND NAME SECONDS" per run, which
+# bench/fprobe-guest.ts turns into a table.
 # Run from the repository root inside the guest (runInGuest does).
-N=${N:-20000}
+N=${N:-100000}
+ROUNDS=${ROUNDS:-3}
 T=/sys/kernel/tracing
 mountpoint -q $T || mount -t tracefs nodev $T
 CLI="node --no-liftoff dist/bin/cli.js"
 secs() { sed -n 's/.* copied, \([0-9.]*\) s,.*/\1/p'; }
 DD="dd if=/dev/zero of=/dev/null bs=1 count=$N"
-echo "baseline $($DD 2>&1 | secs)"
-echo "baseline $($DD 2>&1 | secs)"
-# interleaved, three rounds: the table takes each variant's fastest run (TCG timing is noisy)
-for round in 1 2 3; do
-  echo "fentry $($CLI trace --pipe -e 'f:kbb/rd vfs_read' -c "$DD" 2>&1 >/dev/null | secs)"
-  echo "kprobe $($CLI trace --pipe -e 'p:kbb/rd vfs_read' -c "$DD" 2>&1 >/dev/null | secs)"
+LINE='p:kbb/rd vfs_read file count'
+echo 'f:kbk/rd vfs_read file count' >> $T/dynamic_events
+mkdir $T/instances/kbk
+round=1
+while [ $round -le $ROUNDS ]; do
+  echo "$round baseline $($DD 2>&1 | secs)"
+  echo "$round fentry $($CLI trace --pipe -e "$LINE" -c "$DD" 2>&1 >/dev/null | secs)"
+  echo "$round kprobe $(KPROBE_BPF_TRAMPOLINE=0 $CLI trace --pipe -e "$LINE" -c "$DD" 2>&1 >/dev/null | secs)"
+  echo "$round fprobe $($CLI trace --pipe -e 'f:kbb/rd vfs_read file count' -c "$DD" 2>&1 >/dev/null | secs)"
+  echo 1 > $T/instances/kbk/events/kbk/rd/enable
+  echo "$round kernel-fprobe $($DD 2>&1 | secs)"
+  echo 0 > $T/instances/kbk/events/kbk/rd/enable
+  echo "$round baseline $($DD 2>&1 | secs)"
+  round=$((round + 1))
 done
-echo 'f:kbb/rd vfs_read' >> $T/dynamic_events
-mkdir $T/instances/kbb
-echo 1 > $T/instances/kbb/events/kbb/rd/enable
-echo "kernel-fprobe $($DD 2>&1 | secs)"
-echo 0 > $T/instances/kbb/events/kbb/rd/enable
-rmdir $T/instances/kbb
-echo '-:kbb/rd' >> $T/dynamic_events
-echo "baseline $($DD 2>&1 | secs)"
+rmdir $T/instances/kbk
+echo '-:kbk/rd' >> $T/dynamic_events

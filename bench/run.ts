@@ -16,6 +16,8 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   hist: async () => (await import('./hist.bench.js')).default,
   'hist-guest': async () => (await import('./hist-guest.bench.js')).default,
   detach: async () => (await import('./detach.bench.js')).default,
+  // boots the 6.12 guest (a skipped row without its images)
+  fprobe: async () => (await import('./fprobe-guest.js')).default,
 };
 
 async function main(names: string[]): Promise<number> {

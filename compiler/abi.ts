@@ -182,6 +182,12 @@ export interface ProbeSite {
   readonly point: ProbePlace;
   /** Return kprobes only: r<N>; absent means the kernel's default. */
   readonly maxactive?: number;
+  /**
+   * The program's libbpf section, when the object says: a kprobe may run as
+   * an fentry/fexit program and an fprobe as a kprobe/kretprobe one
+   * (compiler/lower.ts programKindOf), and the attachment follows the program.
+   */
+  readonly section?: string;
 }
 
 /** One event of an object: its program, how to attach it, how to print its records. */

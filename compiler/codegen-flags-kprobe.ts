@@ -84,6 +84,7 @@ export function emitKprobeTraceContext(
   at: { readonly flags: number; readonly preemptCount: number; readonly slot: number },
   readTif: readonly AsmItem[],
   tifToFlag: (dst: Reg, tif: number, flag: number) => AsmItem[],
+  ptRegs = true,
 ): AsmItem[] {
   const lazy = rules.tifNeedReschedLazy;
   const depth = rules.bpfPreemptDepth ?? 0;
@@ -104,9 +105,13 @@ export function emitKprobeTraceContext(
     ...anyBits(R1, R0, SOFTIRQ_SHIFT + 1, 7, TRACE_FLAG.BH_OFF), alu64Reg('or', R8, R1),
     // irqs-off: NMI or hardirq context, else the probed code's IF in pt_regs->flags
     ...anyBits(R2, R0, HARDIRQ_SHIFT, 8, TRACE_FLAG.IRQS_OFF),
-    ldx(sizeFieldFor(8), R1, R6, PT_REGS_OFFSET.flags),
-    alu64Imm('rsh', R1, X86_EFLAGS_IF_BIT), alu64Imm('and', R1, 1), alu64Imm('xor', R1, 1),
-    alu64Reg('or', R1, R2), alu64Reg('or', R8, R1),
+    // (a kprobe compiled to fentry/fexit has no pt_regs: irqs-off then only from the context)
+    ...(ptRegs ? [
+      ldx(sizeFieldFor(8), R1, R6, PT_REGS_OFFSET.flags),
+      alu64Imm('rsh', R1, X86_EFLAGS_IF_BIT), alu64Imm('and', R1, 1), alu64Imm('xor', R1, 1),
+      alu64Reg('or', R2, R1),
+    ] : []),
+    alu64Reg('or', R8, R2),
     // the preempt depth the kernel's handler saw: ours less what the BPF run added
     alu64Imm('and', R0, PREEMPT_MASK),
     ...(depth ? [alu64Imm('sub', R0, depth)] : []),

@@ -52,7 +52,7 @@ function readTif(slot: number): AsmItem[] {
  * Nothing for a kprobe where the preempt count cannot be read (its zeros
  * stay), nor for a layout without those fields.
  */
-export function emitTraceContext(format: EventFormat, entry: number, slot: number, rules: TraceContextRules): AsmItem[] {
+export function emitTraceContext(format: EventFormat, entry: number, slot: number, rules: TraceContextRules, ptRegs = true): AsmItem[] {
   const flagsField = format.commonFields.find((f) => f.name === 'common_flags');
   const preemptField = format.commonFields.find((f) => f.name === 'common_preempt_count');
   if (!flagsField || !preemptField) return [];
@@ -61,7 +61,7 @@ export function emitTraceContext(format: EventFormat, entry: number, slot: numbe
     const { preemptCount } = rules;
     if (!preemptCount) return [];
     return annotate('common_flags, common_preempt_count: tracing_gen_ctx_dec() of a kprobe handler',
-      emitKprobeTraceContext({ ...rules, preemptCount }, at, readTif(slot), tifToFlag));
+      emitKprobeTraceContext({ ...rules, preemptCount }, at, readTif(slot), tifToFlag, ptRegs));
   }
   if (format.tracer !== 'uprobe') return [];
   const lazy = rules.tifNeedReschedLazy;

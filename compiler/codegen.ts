@@ -385,7 +385,7 @@ function emitProbeIp(e: Emitter, p: ProbeProgram): AsmItem[] {
   return [
     ...annotate(FIELD_STRING_FUNC, value),
     ...annotate(FIELD_STRING_RETIP, p.retIp?.op === 'trampoline-frame'
-      ? emitTrampolineRetIp(p.retIp, retIp, DEREF_SLOT)
+      ? emitTrampolineRetIp(p.retIp, retIp, DEREF_SLOT, (x) => e.fresh(x))
       : [ldx(sizeFieldFor(8), R1, R6, PT_REGS_OFFSET.ip), stx(sizeFieldFor(8), R7, retIp, R1)]),
   ];
 }
@@ -556,7 +556,7 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
     st(sizeFieldFor(4), R7, entry(fieldOffset(p.format, 'common_type')), eventId),
   ]));
   e.push(...emitAttached(p, (x) => e.fresh(x), e.exitLabel));
-  e.push(...emitTraceContext(p.format, entry(0), DEREF_SLOT, rules));
+  e.push(...emitTraceContext(p.format, entry(0), DEREF_SLOT, rules, p.context === 'pt_regs'));
   e.push(...emitProbeIp(e, p));
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
   if (e.entryBase) e.push(mov64Reg(R9, R7), alu64Imm('add', R9, RECORD_PREFIX_SIZE));

@@ -146,7 +146,21 @@ export type ProbeRetIpSource =
    * trampoline's frame at this byte offset from ctx (above the saved rbp and
    * the trampoline's own return address into the function).
    */
-  | { readonly op: 'trampoline-frame'; readonly ctxOffset: number };
+  | { readonly op: 'trampoline-frame'; readonly ctxOffset: number; readonly rethook?: RethookLayout };
+
+/**
+ * Where the kernel's return hooks keep a return address they replaced
+ * (kernel: struct rethook_node on current->rethooks, pushed by a kretprobe or
+ * fprobe exit on the same function): byte offsets, from the kernel's BTF.
+ */
+export interface RethookLayout {
+  /** task_struct.rethooks (a struct llist_head: its `first` at 0). */
+  readonly taskRethooks: number;
+  /** rethook_node.llist, .ret_addr and .frame. */
+  readonly nodeLlist: number;
+  readonly nodeRetAddr: number;
+  readonly nodeFrame: number;
+}
 
 export interface ProbeProgram {
   readonly name: string;

@@ -13,7 +13,7 @@ import { layoutEvent } from './layout.js';
 import { KprobeBpfError } from '../lib/errors.js';
 import { attachedOf, eventFieldSource } from './eprobe.js';
 import type { EventField } from '../grammar/filter/index.js';
-import { callerReturnSlot, CTX_SLOT, isTrampolineTracer, trampolineSection, trampolineSource, type FunctionSlots } from './trampoline.js';
+import { callerReturnSlot, CTX_SLOT, kprobeStaysKprobe, trampolineSection, trampolineSource, trampolinesWanted, type FunctionSlots } from './trampoline.js';
 import { btfFunctionSlots } from './trampoline-btf.js';
 import { btfCoreTypes, type CoreTypes } from './core-relo.js';
 import { entryArgSlot, entryDataOf, type EntryData } from './entry-data.js';
@@ -43,7 +43,39 @@ export interface LowerOptions {
    * data; default true); false reads the register at the return, as 6.1 does.
    */
   readonly entryArgs?: boolean;
+  /**
+   * Compile fprobe events, and kprobes with BTF arguments at a function's
+   * entry or return, to fentry/fexit programs (default true, unless
+   * KPROBE_BPF_TRAMPOLINE=0); false: kprobe/kretprobe programs printing the
+   * same events (the fallback for a kernel that refuses the trampoline).
+   */
+  readonly trampolines?: boolean;
+  /**
+   * Functions ([MOD:]SYM) whose kprobe and fprobe events compile to
+   * kprobe/kretprobe programs whatever `trampolines` says: those the kernel
+   * refused a trampoline for (the fallback).
+   */
+  readonly noTrampoline?: ReadonlySet<string>;
 }
+
+/**
+ * Which program kind an event compiles to: 'trampoline' (fentry, fexit,
+ * tp_btf: the context is u64 slots) or 'probe' (kprobe, kretprobe, uprobe,
+ * tracepoint: pt_regs or the event's record). A tprobe has no other kind.
+ */
+export function programKindOf(def: ProbeDefinition, opts: Pick<LowerOptions, 'trampolines' | 'noTrampoline' | 'functionSlots'> = {}): 'trampoline' | 'probe' {
+  if (def.tracer === 'tprobe') return 'trampoline';
+  if (!trampolinesWanted(opts.trampolines)) return 'probe';
+  const p = def.point;
+  if ((p.kind === 'function' || p.kind === 'symbol') && opts.noTrampoline?.has(`${p.module !== undefined ? `${p.module}:` : ''}${p.symbol}`)) return 'probe';
+  if (def.tracer === 'fprobe') return 'trampoline';
+  if (def.tracer === 'kprobe') return kprobeStaysKprobe(def, opts.functionSlots ?? defaultFunctionSlots()) === undefined ? 'trampoline' : 'probe';
+  return 'probe';
+}
+
+let runningFunctionSlots: FunctionSlots | undefined;
+/** The running kernel's functions, opened once per process and only when asked. */
+const defaultFunctionSlots = (): FunctionSlots => (runningFunctionSlots ??= btfFunctionSlots());
 
 /**
  * What the compiler reads from a kernel BTF other than the running kernel's
@@ -176,11 +208,17 @@ function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: Lo
   };
 }
 
-function probeIpOf(def: ProbeDefinition): ProbeIpSource {
+function probeIpOf(def: ProbeDefinition, trampoline: boolean): ProbeIpSource {
   const p = def.point;
   // kernel: a tprobe sits on the tracepoint's __probestub_TP; an fprobe on the function's ftrace site
   if (p.kind === 'tracepoint') return { op: 'ftrace-site', base: 'ksym', symbol: `__probestub_${p.name}` };
-  if (p.kind === 'function') return { op: 'ftrace-site', base: 'func-ip' };
+  // a kprobe at a function's entry sits where ftrace's site is (kp->addr: +4 past an ENDBR), and
+  // an fprobe on the kprobe fallback is the kprobe's own address, as an entry kprobe's
+  if (trampoline && !def.isReturn) return { op: 'ftrace-site', base: 'func-ip' };
+  if (p.kind === 'function') {
+    if (trampoline) return { op: 'ftrace-site', base: 'func-ip' };
+    return def.isReturn ? { op: 'ksym', symbol: p.symbol, offset: 0n } : { op: 'kprobe-addr' };
+  }
   if (def.tracer === 'uprobe') return def.isReturn ? { op: 'func-ip' } : { op: 'reg-ip' };
   if (def.tracer === 'eprobe') return { op: 'imm', value: 0n }; // no __probe_ip field: not emitted
   if (!def.isReturn) return { op: 'kprobe-addr' };
@@ -198,10 +236,12 @@ export const isSleepable = (def: ProbeDefinition, opts: LowerOptions = {}): bool
  * Section name libbpf recognises for the probe's program type; `.s` marks a
  * sleepable one (libbpf section_defs: "uprobe.s+", "uretprobe.s+" set BPF_F_SLEEPABLE).
  */
-export function sectionOf(def: ProbeDefinition, sleepable = false): string {
+export function sectionOf(def: ProbeDefinition, sleepable = false, program: 'trampoline' | 'probe' = programKindOf(def)): string {
   const p = def.point;
   if (p.kind === 'event') return `tracepoint/${p.system}/${p.event}`; // BPF_PROG_TYPE_TRACEPOINT
-  if (isTrampolineTracer(def)) return trampolineSection(def);
+  if (program === 'trampoline') return trampolineSection(def);
+  // an fprobe on the kprobe fallback: a kprobe on the function, no offset
+  if (p.kind === 'function') return `${def.isReturn ? 'kretprobe' : 'kprobe'}/${p.module !== undefined ? `${p.module}:` : ''}${p.symbol}`;
   const base = `${def.tracer}${def.isReturn ? 'ret' : ''}`.replace('kprobe' + 'ret', 'kretprobe').replace('uprobe' + 'ret', 'uretprobe');
   const kind = sleepable ? `${base}.s` : base;
   switch (p.kind) {
@@ -272,8 +312,8 @@ function argSlotsOf(def: ProbeDefinition, opts: LowerOptions): () => number {
   return () => {
     if (n !== undefined) return n;
     const p = def.point;
-    if (p.kind !== 'function') throw new Error(`${def.group}/${def.event}: $retval on a tracepoint`);
-    const slots = (opts.functionSlots ?? btfFunctionSlots()).argSlots(p.symbol, p.module);
+    if (p.kind !== 'function' && p.kind !== 'symbol') throw new Error(`${def.group}/${def.event}: $retval on a tracepoint`);
+    const slots = (opts.functionSlots ?? defaultFunctionSlots()).argSlots(p.symbol, p.module);
     if (slots === undefined) {
       throw new Error(`${def.group}/${def.event}: the kernel's BTF has no function ${p.module ? `${p.module}:` : ''}${p.symbol} (an fexit program needs its prototype)`);
     }
@@ -287,7 +327,8 @@ function trampolineParts(def: ProbeDefinition, opts: LowerOptions): { slots: Slo
   const argSlots = argSlotsOf(def, opts);
   const slots: SlotSource = (f) => trampolineSource(f, def, argSlots);
   if (!def.isReturn) return { slots };
-  return { slots, retIp: { op: 'trampoline-frame', ctxOffset: callerReturnSlot(argSlots()) * CTX_SLOT } };
+  const rethook = (opts.functionSlots ?? defaultFunctionSlots()).rethook?.();
+  return { slots, retIp: { op: 'trampoline-frame', ctxOffset: callerReturnSlot(argSlots()) * CTX_SLOT, ...(rethook ? { rethook } : {}) } };
 }
 type ProbeIpSourceRet = NonNullable<ProbeProgram['retIp']>;
 
@@ -301,8 +342,10 @@ function entrySlots(data: EntryData): SlotSource {
 
 export function lowerProbe(def: ProbeDefinition, opts: LowerOptions = {}): ProbeProgram {
   const format = layoutEvent(def);
-  const trampoline = isTrampolineTracer(def) ? trampolineParts(def, opts) : undefined;
-  const entryData = opts.entryArgs !== false ? entryDataOf(def) : undefined;
+  const kind = programKindOf(def, opts);
+  const trampoline = kind === 'trampoline' ? trampolineParts(def, opts) : undefined;
+  // an fprobe exit on the kretprobe fallback saves its entry arguments as a return kprobe does
+  const entryData = opts.entryArgs !== false && !trampoline ? entryDataOf(def.tracer === 'fprobe' ? { ...def, tracer: 'kprobe' } : def) : undefined;
   const slots = trampoline?.slots ?? (entryData ? entrySlots(entryData) : undefined);
   const fetches = def.args.map((a, i) => lowerArg(a, format.argFields[i]!, def, opts, slots));
   const sleepable = isSleepable(def, opts);
@@ -313,9 +356,9 @@ export function lowerProbe(def: ProbeDefinition, opts: LowerOptions = {}): Probe
     definition: formatProbeCommand(def),
     place: placeOf(def),
     ...(def.maxactive !== undefined ? { maxactive: def.maxactive } : {}),
-    section: sectionOf(def, sleepable),
+    section: sectionOf(def, sleepable, kind),
     format,
-    probeIp: probeIpOf(def),
+    probeIp: probeIpOf(def, trampoline !== undefined),
     ...(trampoline?.retIp ? { retIp: trampoline.retIp } : {}),
     context: trampoline ? 'slots' : 'pt_regs',
     ...(entryData ? { entryData } : {}),

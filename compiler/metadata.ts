@@ -116,6 +116,6 @@ export function probeSiteOf(e: EventMetadata): ProbeSite {
   const f = e.format;
   return {
     tracer: f.tracer, isReturn: f.isReturn, group: f.group, event: f.event, point: e.place,
-    ...(e.maxactive !== undefined ? { maxactive: e.maxactive } : {}),
+    ...(e.maxactive !== undefined ? { maxactive: e.maxactive } : {}), section: e.section,
   };
 }

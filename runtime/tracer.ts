@@ -15,7 +15,9 @@ import { launchHeld, type HeldCommand } from './launch.js';
 import { stderrLogger, type LogLevel, type Logger } from './bridge/logger.js';
 import { BpfObject } from './loader.js';
 import { mapLookupPerCpuU64Sum, mapUpdateU32 } from './sys/index.js';
-import { loadForTrace, type TraceMap } from './trace-load.js';
+import { loadForTrace, TRAMPOLINE_REFUSALS, type TraceMap } from './trace-load.js';
+import { isFunctionTrampolineSection, trampolineFunctionOf } from '../compiler/trampoline.js';
+import { errnoName } from '../lib/errno.js';
 import type { TraceDatOutput } from './trace-dat/output.js';
 import { TraceSession, type SessionEvent, type SessionSummary } from './trace-session.js';
 import { clockOffsetSoon, type ClockOffset, type TraceClock } from './trace-clock.js';
@@ -40,6 +42,12 @@ export interface TraceOptions {
    * refuses sleepable uprobes; absent for an object file input.
    */
   readonly recompileAtomic?: () => Uint8Array;
+  /**
+   * The same lines compiled with kprobe/kretprobe programs instead of
+   * fentry/fexit ones (sleepable as asked), for a kernel that refuses the
+   * trampoline; absent for an object file input.
+   */
+  readonly recompileWithoutTrampolines?: (sleepable: boolean, functions: ReadonlySet<string>) => Uint8Array;
   /** -o FILE.dat: also write the printed records as trace-cmd's trace.dat. */
   readonly output?: string;
   /** Print nothing on stdout (with output: only the file). */
@@ -53,8 +61,15 @@ export interface TraceOptions {
 /** The object lacks something every object `compile` writes has. */
 export class TraceObjectError extends KprobeBpfError {}
 
-/** How one attempt ended: an exit code, or the kernel refusing the object's sleepable programs (why, for the message). */
-type Attempt = { readonly exit: number } | { readonly sleepableRefused: string };
+/**
+ * How one attempt ended: an exit code, the kernel refusing the object's
+ * sleepable programs, or its fentry/fexit programs (why, for the message).
+ */
+type Attempt =
+  | { readonly exit: number }
+  | { readonly sleepableRefused: string }
+  /** functions: the [MOD:]SYMs whose trampoline was refused, when the refusal named one. */
+  | { readonly trampolineRefused: string; readonly functions?: readonly string[] };
 
 
 const say = (msg: string) => process.stderr.write(`kprobe-bpf trace: ${msg}\n`);
@@ -84,53 +99,100 @@ class LibbpfLog {
  * Drops kprobe events when the kernel cannot attach kprobes, saying why, so
  * the uprobe events still run (the kernel itself would refuse only those lines).
  */
-function attachable(events: readonly EventMetadata[]): EventMetadata[] {
-  const kernelProblem = events.some((e) => e.format.tracer === 'kprobe') ? kprobeSupportProblem() : undefined;
+function attachable(events: readonly EventMetadata[], said: Set<string>): EventMetadata[] {
+  // a kprobe program's section (a kprobe event, or an fprobe on the fallback; not a kprobe on fentry/fexit)
+  const isKprobe = (e: EventMetadata) => /^kretprobe\/|^kprobe\//.test(e.section);
+  const kernelProblem = events.some(isKprobe) ? kprobeSupportProblem() : undefined;
   if (!kernelProblem) return [...events];
   for (const e of events) {
-    if (e.format.tracer === 'kprobe') say(`${e.format.group}/${e.format.event}: not attached: ${kernelProblem}`);
+    const line = `${e.format.group}/${e.format.event}: not attached: ${kernelProblem}`;
+    // once per run, though a fallback makes more attempts
+    if (isKprobe(e) && !said.has(line)) { said.add(line); say(line); }
   }
-  return events.filter((e) => e.format.tracer !== 'kprobe');
+  return events.filter((e) => !isKprobe(e));
 }
+
+/** Rounds of recompiling (sleepable refused, each function's trampoline refused) before giving up. */
+const MAX_ATTEMPTS = 8;
 
 /**
  * Runs a trace; resolves to the exit code. Sleepable uprobe programs need
  * Linux 6.0+: when the kernel refuses them (EINVAL at load or attach), lines
  * are compiled again without them (once, said on stderr); an object file
- * cannot be, and the message names --no-sleepable.
+ * cannot be, and the message names --no-sleepable. When the kernel refuses
+ * the fentry/fexit program of a kprobe or fprobe event (at load or attach),
+ * the lines are compiled again with kprobe/kretprobe programs for the events
+ * on that function, which print the same records; one stderr line names
+ * every event that fell back and why.
  */
 export async function runTrace(opts: TraceOptions): Promise<number> {
-  const first = await traceOnce(opts);
-  if ('exit' in first) return first.exit;
-  const why = `${first.sleepableRefused}: this kernel does not run sleepable uprobe programs (Linux 6.0+)`;
-  if (!opts.recompileAtomic) {
-    say(`${why}; compile the object with 'kprobe-bpf compile --no-sleepable'`);
-    return 1;
+  const original = eventsOfObject(opts.object);
+  let object = opts.object;
+  let sleepable = true;
+  const refused = new Set<string>();
+  const reasons: string[] = [];
+  const said = new Set<string>();
+  let announced = false;
+  const announce = () => {
+    if (announced || refused.size === 0) return;
+    announced = true;
+    const events = original.filter((e) => refused.has(trampolineFunctionOf(e.section) ?? '')).map((e) => `${e.format.group}/${e.format.event}`);
+    say(`${events.length === 1 ? 'event' : 'events'} ${events.join(', ')}: kprobe/kretprobe programs instead of fentry/fexit (${reasons.join('; ')})`);
+  };
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const result = await traceOnce({ ...opts, object }, announce, said);
+    if ('exit' in result) {
+      announce();
+      return result.exit;
+    }
+    if ('sleepableRefused' in result) {
+      const why = `${result.sleepableRefused}: this kernel does not run sleepable uprobe programs (Linux 6.0+)`;
+      const atomic = refused.size > 0 ? opts.recompileWithoutTrampolines && (() => opts.recompileWithoutTrampolines!(false, refused)) : opts.recompileAtomic;
+      if (!sleepable || !atomic) {
+        say(sleepable ? `${why}; compile the object with 'kprobe-bpf compile --no-sleepable'` : result.sleepableRefused);
+        return 1;
+      }
+      say(`${why}; using non-sleepable ones, so strings in pages the process has not touched yet print (fault)`);
+      sleepable = false;
+      object = atomic();
+      continue;
+    }
+    // the trampoline refused: the events on that function (all of them when no program was named) fall back
+    const current = eventsOfObject(object).flatMap((e) => trampolineFunctionOf(e.section) ?? []);
+    const functions = (result.functions ?? current).filter((f) => !refused.has(f));
+    if (!opts.recompileWithoutTrampolines) {
+      say(`${result.trampolineRefused}: the kernel refuses the BPF trampoline for ${[...new Set(current)].join(', ')}; compile the object with KPROBE_BPF_TRAMPOLINE=0 for kprobe/kretprobe programs`);
+      return 1;
+    }
+    if (functions.length === 0) {
+      say(result.trampolineRefused);
+      return 1;
+    }
+    for (const f of functions) refused.add(f);
+    reasons.push(`${[...new Set(functions)].join(', ')}: ${result.trampolineRefused}`);
+    object = opts.recompileWithoutTrampolines(sleepable, refused);
   }
-  say(`${why}; using non-sleepable ones, so strings in pages the process has not touched yet print (fault)`);
-  const { recompileAtomic: _, ...rest } = opts;
-  const again = await traceOnce({ ...rest, object: opts.recompileAtomic() });
-  if ('exit' in again) return again.exit;
-  // Not reached: the recompiled object has no sleepable program to refuse.
-  say(again.sleepableRefused);
+  say('the kernel kept refusing the compiled programs; giving up');
   return 1;
 }
 
 /** One attempt: the object's events, then load, then trace; the object is closed whatever happens. */
-async function traceOnce(opts: TraceOptions): Promise<Attempt> {
+async function traceOnce(opts: TraceOptions, attached: () => void = () => {}, said = new Set<string>()): Promise<Attempt> {
   const all = eventsOfObject(opts.object);
   const sleepable = all.some((e) => e.sleepable);
-  const events = attachable(all);
+  const trampolines = all.some((e) => isFunctionTrampolineSection(e.section));
+  const events = attachable(all, said);
   if (events.length === 0) {
     say('no event can be attached on this kernel');
     return { exit: 1 };
   }
-  const log = new LibbpfLog(sleepable);
+  // libbpf's messages are held while a fallback may replace what they are about
+  const log = new LibbpfLog(sleepable || trampolines);
   const logger = log.logger;
   const obj = BpfObject.open(opts.object, { name: 'kprobe_bpf', ...(logger ? { logger } : {}) });
   try {
-    const attempt = await loadAndTrace(obj, events, sleepable, opts, log);
-    if ('sleepableRefused' in attempt) log.drop();
+    const attempt = await loadAndTrace(obj, events, { sleepable, trampolines }, opts, log, attached);
+    if (!('exit' in attempt)) log.drop();
     return attempt;
   } finally {
     obj.close();
@@ -139,12 +201,19 @@ async function traceOnce(opts: TraceOptions): Promise<Attempt> {
 }
 
 /** Loads the wanted programs; traces when every event has its program. */
-async function loadAndTrace(obj: BpfObject, events: readonly EventMetadata[], sleepable: boolean, opts: TraceOptions, log: LibbpfLog): Promise<Attempt> {
+async function loadAndTrace(
+  obj: BpfObject, events: readonly EventMetadata[], kinds: { sleepable: boolean; trampolines: boolean }, opts: TraceOptions, log: LibbpfLog, attached: () => void,
+): Promise<Attempt> {
+  const { sleepable } = kinds;
   // a return kprobe's entry program (it saves entry arguments) is loaded with its event's
   // uprobes through uprobe_multi links where the kernel has them: one grace period per link on detach, not several per perf event
   const multi = events.some((e) => e.format.tracer === 'uprobe') && uprobeMultiProblem(sleepable) === undefined;
-  const load = loadForTrace(obj, new Set(events.flatMap((e) => (e.entryProgram !== undefined ? [e.program, e.entryProgram] : [e.program]))), sleepable, multi);
+  const load = loadForTrace(obj, new Set(events.flatMap((e) => (e.entryProgram !== undefined ? [e.program, e.entryProgram] : [e.program]))), sleepable, kinds.trampolines, multi);
   if (load.kind === 'sleepable-refused') return { sleepableRefused: load.reason };
+  if (load.kind === 'trampoline-refused') {
+    const f = load.section === undefined ? undefined : trampolineFunctionOf(load.section);
+    return { trampolineRefused: load.reason, ...(f !== undefined ? { functions: [f] } : {}) };
+  }
   log.flush();
   if (load.kind === 'failed') {
     say(load.message);
@@ -156,7 +225,7 @@ async function loadAndTrace(obj: BpfObject, events: readonly EventMetadata[], sl
     say(`${unloaded.format.group}/${unloaded.format.event}: program ${unloaded.program} was not loaded (the object has no such BPF program); nothing attached`);
     return { exit: 1 };
   }
-  return traceLoaded(events, load.programFds, load.maps, sleepable, opts, load.uprobeMulti);
+  return traceLoaded(events, load.programFds, load.maps, kinds, opts, attached, load.uprobeMulti);
 }
 
 /** The maps every trace object has (the perf event array) and may have (misses, ring buffer). */
@@ -174,8 +243,9 @@ async function traceLoaded(
   events: readonly EventMetadata[],
   programFds: ReadonlyMap<string, number>,
   maps: ReadonlyMap<string, TraceMap>,
-  sleepable: boolean,
+  kinds: { sleepable: boolean; trampolines: boolean },
   opts: TraceOptions,
+  attached: () => void,
   uprobeMulti: ReadonlySet<string>,
 ): Promise<Attempt> {
   const m = traceMaps(maps);
@@ -216,8 +286,9 @@ async function traceLoaded(
       ...recordSinkOf(dat?.add, opts.records),
       ...(opts.quiet ? { sink: () => {} } : {}),
     });
-    const refused = attachOrRefusal(session, sleepable);
-    if (refused) return { sleepableRefused: refused };
+    const refused = attachOrRefusal(session, kinds);
+    if (refused) return refused;
+    attached();
     const hist = opts.hist && opts.hist.plans.length > 0 ? await (await import('./hist/print-hist.js')).histPrinter(opts.hist.plans, maps) : undefined;
     const every = hist && opts.hist?.intervalMs !== undefined ? setInterval(hist, opts.hist.intervalMs) : undefined;
     const summary = await session.run().finally(() => clearInterval(every));
@@ -240,15 +311,24 @@ function recordSinkOf(...sinks: (((raw: Buffer, off: number, len: number) => voi
   return { recordSink: (raw, off, len) => { for (const s of all) s(raw, off, len); } };
 }
 
-/** Attaches every probe; the kernel refusing a sleepable program on a probe comes back as a reason, any other failure is thrown. */
-function attachOrRefusal(session: TraceSession, sleepable: boolean): string | undefined {
+/**
+ * Attaches every probe; the kernel refusing a sleepable program on a probe,
+ * or an fentry/fexit link, comes back as a reason (nothing stays attached:
+ * the session closes what it made), any other failure is thrown.
+ */
+function attachOrRefusal(session: TraceSession, kinds: { sleepable: boolean; trampolines: boolean }): Attempt | undefined {
   try {
     session.attach();
     return undefined;
   } catch (e) {
-    // kernel: perf_event_set_bpf_prog refuses a sleepable program it cannot run on the probe (EINVAL)
     const refused = findCause(e, AttachError);
-    if (sleepable && refused?.op === 'PERF_EVENT_IOC_SET_BPF' && refused.errno === LINUX_ERRNO.EINVAL) return `attaching failed: ${refused.message}`;
+    // kernel: perf_event_set_bpf_prog refuses a sleepable program it cannot run on the probe (EINVAL)
+    if (kinds.sleepable && refused?.op === 'PERF_EVENT_IOC_SET_BPF' && refused.errno === LINUX_ERRNO.EINVAL) return { sleepableRefused: `attaching failed: ${refused.message}` };
+    // kernel: bpf_tracing_prog_attach / the ftrace direct call refusing the function's trampoline
+    const onTrampoline = refused && /^f(?:entry|exit) (\S+)/.exec(refused.probe);
+    if (kinds.trampolines && refused && onTrampoline && TRAMPOLINE_REFUSALS.has(refused.errno)) {
+      return { trampolineRefused: `attaching ${refused.probe} failed with ${errnoName(refused.errno)}`, functions: [onTrampoline[1]!] };
+    }
     throw e;
   }
 }

@@ -47,14 +47,15 @@ export interface CheckInput {
  * The -e/-f hook: turns probe definitions into an object to check. Resolves
  * to undefined after printing a syntax error (kernel error_log form).
  */
-export type CompileForCheck = (input: InputValues) => Promise<CheckInput | undefined>;
+export type CompileForCheck = (input: InputValues, noTrampoline?: ReadonlySet<string>) => Promise<CheckInput | undefined>;
 
-export const compileForCheck: CompileForCheck = async (input) => {
+/** noTrampoline: functions whose kprobe and fprobe events get kprobe/kretprobe programs (trace's fallback). */
+export const compileForCheck: CompileForCheck = async (input, noTrampoline) => {
   const filtered = await readFilteredDefinitions(input);
   if (filtered === undefined) return undefined;
   const defs = filtered.defs;
   const { isWide } = await import('../../bpf/insn.js');
-  const compiled = await compileFiltered(filtered, (await import('../compile-options.js')).COMPILE_OPTIONS);
+  const compiled = await compileFiltered(filtered, { ...(await import('../compile-options.js')).COMPILE_OPTIONS, ...(noTrampoline ? { noTrampoline } : {}) });
   if (compiled === undefined) return undefined;
   const byName = new Map(compiled.programs.map((p, i) => [p.ir.name, { p, def: defs[i]! }]));
   return {
@@ -126,6 +127,9 @@ export function failingSlot(log: string): number | undefined {
   return slot;
 }
 
+/** How a kernel refuses an fentry/fexit program (runtime/trace-load.ts TRAMPOLINE_REFUSALS), by errno name. */
+const TRAMPOLINE_REFUSAL_NAMES = new Set(['EPERM', 'ENOTSUPP', 'EINVAL', 'ESRCH']);
+
 const ms = (ns: bigint | undefined) => (ns === undefined ? '-' : (Number(ns) / 1e6).toFixed(2));
 
 function table(rows: string[][]): string {
@@ -163,7 +167,14 @@ const check: Command = {
     const rows: string[][] = [['EVENT', 'SECTION', 'INSNS', 'VERIFIED', 'LOAD_MS', 'RESULT']];
     const reports: string[] = [];
     let failed = false;
-    for (const input of inputs) {
+    // trace's fallback: fentry/fexit programs of -e/-f lines the kernel refuses are checked again as kprobe programs
+    const linesInput = values.e?.length || values.f?.length || values.filter?.length ? inputs[0] : undefined;
+    const refusedFunctions = new Set<string>();
+    const fellBack = new Set<string>();
+    let fallbackInput: CheckInput | undefined;
+    const { trampolineFunctionOf } = await import('../../compiler/trampoline.js');
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i]!;
       const logger = (level: string, msg: string) => {
         if (verbose && level !== 'debug') process.stderr.write(`libbpf: ${msg.replace(/\n$/, '')}\n`);
       };
@@ -179,7 +190,11 @@ const check: Command = {
       if (result.error) reports.push(`${input.label}: ${result.error}`);
       for (const { program: p, error } of result.verdicts) {
         const origin = input.origin(p.name);
-        rows.push([origin?.event ?? p.name, p.section, String(p.insns), p.verifiedInsns === undefined ? '-' : String(p.verifiedInsns), ms(p.loadNs), error ? `FAIL ${error}` : 'ok']);
+        // the fallback's object: only the programs of the events that fell back (their entry programs too)
+        if (input === fallbackInput && !fellBack.has(origin?.event ?? '') && ![...fellBack].some((e) => p.name === `${e.replace('/', '__').replace(/[^A-Za-z0-9_]/g, '_')}__entry`)) continue;
+        const fn = input === linesInput && error && TRAMPOLINE_REFUSAL_NAMES.has(error) ? trampolineFunctionOf(p.section) : undefined;
+        rows.push([origin?.event ?? p.name, p.section, String(p.insns), p.verifiedInsns === undefined ? '-' : String(p.verifiedInsns), ms(p.loadNs), error ? `FAIL ${error}${fn !== undefined ? ' (trace falls back)' : ''}` : 'ok']);
+        if (fn !== undefined) { refusedFunctions.add(fn); fellBack.add(origin?.event ?? p.name); continue; }
         if (!error) continue;
         failed = true;
         if (!p.log) continue;
@@ -192,6 +207,13 @@ const check: Command = {
           '  verifier log:',
           ...p.log.replace(/\n$/, '').split('\n').map((l) => `    ${l}`),
         ].join('\n'));
+      }
+      if (input === linesInput && refusedFunctions.size > 0) {
+        const again = await compileForCheck(values, refusedFunctions);
+        if (!again) return 1;
+        reports.push(`the kernel refused the BPF trampoline of ${[...refusedFunctions].join(', ')}: checked again as the kprobe/kretprobe programs trace falls back to`);
+        fallbackInput = { ...again, label: `${again.label}, kprobe fallback` };
+        inputs.splice(i + 1, 0, fallbackInput);
       }
     }
     if (rows.length > 1) process.stdout.write(table(rows) + '\n');

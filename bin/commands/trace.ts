@@ -75,6 +75,8 @@ interface TraceInput {
   readonly definitions: readonly ProbeSite[];
   /** The lines compiled again without sleepable programs (lines only). */
   readonly recompileAtomic?: () => Uint8Array;
+  /** The lines compiled again with kprobe/kretprobe programs instead of fentry/fexit (lines only). */
+  readonly recompileWithoutTrampolines?: (sleepable: boolean, functions: ReadonlySet<string>) => Uint8Array;
   /** The hist triggers compiled into the object (--trigger). */
   readonly hists?: readonly HistPlan[];
 }
@@ -107,13 +109,16 @@ async function loadInput(values: InputValues, objects: readonly string[], sleepa
   const compiled = await compileFiltered(input, { ...COMPILE_OPTIONS, sleepable, scoped, ringCpus: onlineCpus().length, noTrace });
   if (compiled === undefined) return undefined;
   const hists = input.hists ? { hists: input.hists } : {};
-  if (!sleepable) return { object: compiled.object, definitions: input.defs, ...hists };
+  const again = (o: { sleepable: boolean; noTrampoline?: ReadonlySet<string> }) =>
+    compileDefinitions(input.defs, { ...COMPILE_OPTIONS, ...btfLowerOptions(input.btf), ...o, scoped, filters: input.filters, noTrace, ...hists, ...(input.counts ? { counts: input.counts } : {}) }).object;
+  // the functions whose trampoline the kernel refused get kprobe/kretprobe programs (runtime/tracer.ts)
+  const recompileWithoutTrampolines = (s: boolean, functions: ReadonlySet<string>) => again({ sleepable: s && sleepable, noTrampoline: functions });
+  if (!sleepable) return { object: compiled.object, definitions: input.defs, recompileWithoutTrampolines, ...hists };
   return {
     object: compiled.object,
     definitions: input.defs,
-    recompileAtomic: () => compileDefinitions(input.defs, {
-      ...COMPILE_OPTIONS, ...btfLowerOptions(input.btf), sleepable: false, scoped, filters: input.filters, noTrace, ...hists, ...(input.counts ? { counts: input.counts } : {}),
-    }).object,
+    recompileAtomic: () => again({ sleepable: false }),
+    recompileWithoutTrampolines,
     ...hists,
   };
 }
@@ -172,6 +177,7 @@ const trace: Command = {
     return explainingRefusals('trace', need, () => runTrace({
       object: input.object,
       ...(input.recompileAtomic ? { recompileAtomic: input.recompileAtomic } : {}),
+      ...(input.recompileWithoutTrampolines ? { recompileWithoutTrampolines: input.recompileWithoutTrampolines } : {}),
       ...(command ? { command } : {}),
       ...(pid !== undefined ? { pid } : {}),
       ...(duration !== undefined ? { durationMs: duration * 1000 } : {}),

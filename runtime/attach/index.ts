@@ -9,7 +9,7 @@ import type { ProbeAttachment, Scope } from './probe.js';
 import { attachUprobe, uprobeTarget } from './uprobe.js';
 import { UprobeMultiLink } from './uprobe-multi.js';
 import { attachTracepoint } from './tracepoint.js';
-import { attachTracing } from './trampoline.js';
+import { attachTracing, onTrampoline } from './trampoline.js';
 
 /** How a loaded program is to be attached, when its kind has more than one way. */
 export interface AttachHow {
@@ -25,10 +25,12 @@ export const PROBE_KINDS: Readonly<Record<ProbeSite['tracer'], ProbeKind>> = {
   uprobe: {
     attach: (def, scope, how) => (how.uprobeMulti ? new UprobeMultiLink([uprobeTarget(def)], scope.pid) : attachUprobe(uprobeTarget(def), scope)),
   },
-  kprobe: { attach: (def, scope) => attachKprobe(kprobeTarget(def), scope) },
+  // a kprobe with BTF arguments at a function's entry or return may be an fentry/fexit program (the
+  // section says), and an fprobe a kprobe/kretprobe one on the fallback (runtime/attach/trampoline.ts)
+  kprobe: { attach: (def, scope) => (onTrampoline(def) ? attachTracing(def) : attachKprobe(kprobeTarget(def), scope)) },
   eprobe: { attach: (def, scope) => attachTracepoint(def, scope) },
   // the program is its own attachment (a BPF link); a scope is the program's own check (trace -p/-c compile scoped)
-  fprobe: { attach: (def) => attachTracing(def) },
+  fprobe: { attach: (def, scope) => (onTrampoline(def) ? attachTracing(def) : attachKprobe(kprobeTarget(def), scope)) },
   tprobe: { attach: (def) => attachTracing(def) },
 };
 
@@ -74,4 +76,4 @@ export { attachUprobe, describeUprobe, uprobeTarget, type UprobeTarget } from '.
 export { UPROBE_MULTI_ENV, UprobeMultiLink, uprobeMultiProblem } from './uprobe-multi.js';
 export { readPmu, type DynamicPmu } from './pmu.js';
 export { attachTracepoint, tracepointId } from './tracepoint.js';
-export { TracingLink, attachOrder, attachTracing, openTracingLink, trampolineKind } from './trampoline.js';
+export { TracingLink, attachOrder, attachTracing, onTrampoline, openTracingLink, trampolineKind } from './trampoline.js';

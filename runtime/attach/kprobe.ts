@@ -31,7 +31,9 @@ export function kprobeTarget(def: ProbeSite): KprobeTarget {
   const ma = def.maxactive !== undefined ? { maxactive: def.maxactive } : {};
   if (p.kind === 'symbol') return { symbol: p.module ? `${p.module}:${p.symbol}` : p.symbol, offset: p.offset, isReturn: def.isReturn, ...ma };
   if (p.kind === 'address') return { address: p.address, offset: 0n, isReturn: def.isReturn, ...ma };
-  throw new ProbeSetupError(`kprobe ${def.group}/${def.event}: probe point is not [MOD:]SYM[+offs] or MEMADDR`);
+  // an fprobe on the kprobe fallback: the function's entry (a kprobe there sits at the ftrace site) or return
+  if (p.kind === 'function') return { symbol: p.module ? `${p.module}:${p.symbol}` : p.symbol, offset: 0n, isReturn: def.isReturn, ...ma };
+  throw new ProbeSetupError(`kprobe ${def.group}/${def.event}: probe point is not [MOD:]SYM[+offs], MEMADDR or an fprobe's function`);
 }
 
 export function describeKprobe(t: KprobeTarget): string {

@@ -6,6 +6,7 @@
 // link fd that holds the attachment until closed (kernel: syscall.c
 // bpf_raw_tp_link_attach -> bpf_tracing_prog_attach for tracing programs).
 import type { ProbeSite } from '../../compiler/abi.js';
+import { isFunctionTrampolineSection } from '../../compiler/trampoline.js';
 import { bpf } from '../sys/bpf.js';
 import { BpfLinkAttachment, type ProbeAttachment, type ProbeKindName } from './probe.js';
 
@@ -21,20 +22,44 @@ export function trampolineKind(def: ProbeSite): ProbeKindName {
 }
 
 /**
- * The order to attach events in so that programs sharing a trampoline run in
- * definition order, as the kernel's own fprobes on one function do: each new
- * fentry/fexit link goes first in its trampoline's list (kernel/bpf/trampoline.c
- * __bpf_trampoline_link_prog: hlist_add_head), so fprobe events attach last
- * to first. Everything else keeps its order (a tracepoint appends each new
- * probe: tp_btf programs run in attach order).
+ * Whether the event's program is one the kernel calls itself (fentry, fexit,
+ * tp_btf): a tprobe always; a kprobe or fprobe as its section says (a kprobe
+ * with BTF arguments at a function's entry or return compiles to
+ * fentry/fexit, an fprobe on the fallback to kprobe/kretprobe); an fprobe
+ * without a section (an older caller) on the trampoline.
  */
-export function attachOrder<T extends { readonly def: Pick<ProbeSite, 'tracer'> }>(events: readonly T[]): T[] {
-  return [...events.filter((e) => e.def.tracer !== 'fprobe'), ...events.filter((e) => e.def.tracer === 'fprobe').reverse()];
+export function onTrampoline(def: Pick<ProbeSite, 'tracer' | 'section'>): boolean {
+  if (def.tracer === 'tprobe') return true;
+  if (def.tracer !== 'kprobe' && def.tracer !== 'fprobe') return false;
+  return def.section !== undefined ? isFunctionTrampolineSection(def.section) : def.tracer === 'fprobe';
+}
+
+/**
+ * Whether an event attaches after the others, last to first, so that the
+ * programs sharing one function run in the order of the kernel's own events
+ * there. Each new fentry/fexit link goes first in its trampoline's list
+ * (kernel/bpf/trampoline.c __bpf_trampoline_link_prog: hlist_add_head) and
+ * each new kprobe on an address first in its aggregate's list
+ * (kprobes.c add_new_kprobe: list_add_rcu), while the kernel's fprobes on one
+ * function run in definition order, its kprobes newest first and its
+ * kretprobes in definition order (their return hooks pop last pushed first).
+ * So: fprobes on fentry/fexit and fprobe entries on the kprobe fallback, and
+ * kprobe returns on fexit, go last to first; everything else keeps its order
+ * (a tracepoint appends each new probe: tp_btf programs run in attach order).
+ */
+const attachesReversed = (def: Pick<ProbeSite, 'tracer' | 'section' | 'isReturn'>): boolean => {
+  if (def.tracer === 'fprobe') return onTrampoline(def) || !def.isReturn;
+  return def.tracer === 'kprobe' && def.isReturn && onTrampoline(def);
+};
+
+/** The order to attach events in (attachesReversed). */
+export function attachOrder<T extends { readonly def: Pick<ProbeSite, 'tracer' | 'section' | 'isReturn'> }>(events: readonly T[]): T[] {
+  return [...events.filter((e) => !attachesReversed(e.def)), ...events.filter((e) => attachesReversed(e.def)).reverse()];
 }
 
 function describe(def: ProbeSite): string {
   const p = def.point;
-  const where = p.kind === 'tracepoint' ? p.name : p.kind === 'function' ? `${p.module ? `${p.module}:` : ''}${p.symbol}` : `${def.group}/${def.event}`;
+  const where = p.kind === 'tracepoint' ? p.name : p.kind === 'function' || p.kind === 'symbol' ? `${p.module ? `${p.module}:` : ''}${p.symbol}` : `${def.group}/${def.event}`;
   return `${trampolineKind(def)} ${where}`;
 }
 

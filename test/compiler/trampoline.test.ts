@@ -7,14 +7,15 @@
 // Independent judges: llvm-objdump for the object's sections and code,
 // bpftool for the function prototypes in the kernel's BTF.
 import t from 'tap';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { disassemble } from '../../bpf/disasm.js';
 import { programFromAsm } from '../../bpf/elf-writer.js';
-import { parseBtf } from '../../bpf/btf.js';
+import { openKernelBtf } from '../../bpf/btf-kernel.js';
 import { generateProgram } from '../../compiler/codegen.js';
 import { compileDefinitions } from '../../compiler/object.js';
 import type { ProbeProgram } from '../../compiler/ir.js';
-import { argSlotsIn, VMLINUX_BTF } from '../../compiler/trampoline-btf.js';
+import { argSlotsIn, functionModelIn, VMLINUX_BTF } from '../../compiler/trampoline-btf.js';
+import type { FunctionModel } from '../../compiler/trampoline.js';
 import { ENDBR_WORDS } from '../../compiler/trampoline-codegen.js';
 import { kernelRules, parseProbeCommands } from '../../grammar/index.js';
 import type { ProbeDefinition } from '../../grammar/ast.js';
@@ -116,7 +117,7 @@ t.test('the object, as llvm-objdump reads it', { skip: toolSkipReason('llvm-objd
 });
 
 t.test('argument slots from the kernel\'s BTF agree with bpftool', { skip: toolSkipReason('bpftool') ?? (existsSync(VMLINUX_BTF) ? undefined : 'no kernel BTF') }, async (t) => {
-  const btf = parseBtf(readFileSync(VMLINUX_BTF));
+  const btf = openKernelBtf(VMLINUX_BTF)!;
   const raw = run('bpftool', ['btf', 'dump', 'file', VMLINUX_BTF, 'format', 'raw']).stdout;
   for (const fn of ['vfs_read', 'do_sys_openat2', 'hrtimer_nanosleep', 'ksys_read', 'schedule']) {
     const m = new RegExp(`^\\[\\d+\\] FUNC '${fn}' type_id=(\\d+)`, 'm').exec(raw);
@@ -125,4 +126,97 @@ t.test('argument slots from the kernel\'s BTF agree with bpftool', { skip: toolS
     t.equal(argSlotsIn(btf, fn), Number(proto![1]), `${fn}: ${proto![1]} parameters, none a struct by value`);
   }
   t.equal(argSlotsIn(btf, 'no_such_function_kbpf'), undefined);
+});
+
+/** vfs_read's model, and sk_setsockopt's (a 16-byte sockptr_t by value in the 4th parameter: two slots), as a fake kernel's. */
+const MODELS: Record<string, FunctionModel> = {
+  vfs_read: { paramSlots: [0, 1, 2, 3], slots: 4, hasStructArg: false },
+  sk_setsockopt: { paramSlots: [0, 1, 2, 3, 5], slots: 6, hasStructArg: true },
+  wide: { paramSlots: [0, 1, 2, 3, 4, 5, 7], slots: 8, hasStructArg: true },
+  ns_to_kernel_old_timeval: { paramSlots: [0], slots: 1, hasStructArg: false, refused: 'the kernel builds no BPF trampoline for ns_to_kernel_old_timeval: it returns a struct by value' },
+};
+const modelled: LowerOptions = { functionSlots: { argSlots: (sym) => MODELS[sym]?.slots, model: (sym) => MODELS[sym] } };
+
+t.test('kprobes with BTF arguments at a function\'s entry or return compile to fentry/fexit', { skip: existsSync(VMLINUX_BTF) ? undefined : 'no kernel BTF (the lines need it)' }, async (t) => {
+  const p = lower('p:g/a vfs_read file count', modelled);
+  t.same([p.section, p.context, p.probeIp], ['fentry/vfs_read', 'slots', { op: 'ftrace-site', base: 'func-ip' }], 'entry: fentry, the ip column the ftrace site (where the kernel puts the kprobe)');
+  t.same(under(listing(p), 'count=count').slice(0, 1), ['r3 = *(u64 *)(r6 + 16)'], 'count from slot 2');
+  const r = lower('r:g/b vfs_read count $retval', modelled);
+  t.same([r.section, r.context, r.entryData, r.probeIp], ['fexit/vfs_read', 'slots', undefined, { op: 'ksym', symbol: 'vfs_read', offset: 0n }], 'return: fexit, entry arguments native, __probe_func the symbol as a kretprobe\'s');
+  t.same(r.retIp, { op: 'trampoline-frame', ctxOffset: 56 }, 'the caller from the trampoline\'s frame');
+  t.equal(p.format.tracer, 'kprobe', 'the event stays a kprobe event (its format, its lines)');
+  const stays: [string, LowerOptions, string][] = [
+    ['p:g/c vfs_read', modelled, 'no BTF arguments'],
+    ['p:g/c vfs_read file ip=%ip', modelled, 'a register'],
+    ['r:g/c vfs_read count s=$stack0', modelled, '$stack'],
+    ['p:g/c vfs_read file v=@jiffies', modelled, '@SYM'],
+    ['p:g/c vfs_read+4 x=%di', modelled, 'past the entry'],
+    ['r5:g/c vfs_read count', modelled, 'MAXACTIVE'],
+    ['p:g/c ns_to_kernel_old_timeval nsec', modelled, 'a function the trampoline refuses'],
+    ['p:g/c vfs_read file', { ...modelled, trampolines: false }, 'trampolines: false'],
+    ['p:g/c vfs_read file', { ...modelled, noTrampoline: new Set(['vfs_read']) }, 'a function that fell back'],
+    ['p:g/c vfs_read file', slots, 'no model of the function'],
+  ];
+  for (const [line, opts, why] of stays) {
+    let d: ProbeDefinition;
+    try { d = def(line); } catch { t.comment(`${line}: not accepted by this BTF`); continue; }
+    t.match(lowerProbe(d, opts).section, /^k(ret)?probe\//, `${line}: stays a kprobe (${why})`);
+  }
+  t.equal(lower('f:g/d vfs_read count', { ...modelled, trampolines: false }).section, 'kprobe/vfs_read', 'an f event on the fallback: a kprobe');
+  const fx = lower('f:g/d vfs_read%return count', { ...modelled, trampolines: false });
+  t.same([fx.section, fx.entryData, fx.probeIp, fx.format.tracer], ['kretprobe/vfs_read', { args: [3] }, { op: 'ksym', symbol: 'vfs_read', offset: 0n }, 'fprobe'], 'its exit a kretprobe with entry data, printing the fprobe event');
+});
+
+t.test('a struct by value takes two slots: $retval and the frame after them, names by their register', { skip: existsSync(VMLINUX_BTF) ? undefined : 'no kernel BTF' }, async (t) => {
+  let d: ProbeDefinition;
+  try { d = def('r:g/s sk_setsockopt level optlen a6=$arg6 $retval'); } catch { t.comment('no sk_setsockopt in this BTF'); return; }
+  const r = lowerProbe(d, modelled);
+  t.equal(r.section, 'fexit/sk_setsockopt');
+  const l = listing(r);
+  // the kernel reads a BTF parameter by its index as a register (trace_probe.c: code->param = i), and the
+  // trampoline's slots are the argument registers in order: optlen (index 4) is slot 4, $arg6 slot 5
+  t.same(under(l, 'optlen=optlen').slice(0, 1), ['r3 = *(u64 *)(r6 + 32)'], 'optlen: slot 4, as the kernel reads register 4');
+  t.same(under(l, 'a6=$arg6').slice(0, 1), ['r3 = *(u64 *)(r6 + 40)'], '$arg6: slot 5');
+  t.same(under(l, 'arg4=$retval').slice(0, 1), ['r3 = *(u64 *)(r6 + 48)'], '$retval after six slots, not five');
+  t.same(r.retIp, { op: 'trampoline-frame', ctxOffset: (6 + 3) * 8 });
+  t.match(lowerProbe(def('p:g/w sk_setsockopt level'), { functionSlots: { argSlots: () => 8, model: () => MODELS.wide! } }).section, /^kprobe\//,
+    'more than six slots with a struct: a later argument may be on the stack, the kprobe stays');
+});
+
+t.test('the trampoline model agrees with bpftool\'s reading of the kernel\'s BTF', { skip: toolSkipReason('bpftool') ?? (existsSync(VMLINUX_BTF) ? undefined : 'no kernel BTF') }, async (t) => {
+  const raw = run('bpftool', ['btf', 'dump', 'file', VMLINUX_BTF, 'format', 'raw']).stdout;
+  const types = new Map<number, string>();
+  for (const m of raw.matchAll(/^\[(\d+)\] (.*(?:\n\t.*)*)/gm)) types.set(Number(m[1]), m[2]!);
+  /** bytes of a type by bpftool's text: through typedefs and modifiers; a pointer 8. */
+  const size = (id: number): number => {
+    const text = types.get(id)!;
+    if (/^PTR /.test(text)) return 8;
+    const s = /size=(\d+)/.exec(text);
+    if (s && /^(INT|STRUCT|UNION|ENUM|ENUM64) /.test(text)) return Number(s[1]);
+    return size(Number(/type_id=(\d+)/.exec(text)![1]));
+  };
+  const btf = openKernelBtf(VMLINUX_BTF)!;
+  for (const fn of ['vfs_read', 'sk_setsockopt', 'do_sys_openat2', 'tcp_setsockopt']) {
+    const m = new RegExp(`^\\[\\d+\\] FUNC '${fn}' type_id=(\\d+)`, 'm').exec(raw);
+    if (!m) { t.comment(`${fn}: not in this kernel's BTF`); continue; }
+    const params = [...types.get(Number(m[1]))!.matchAll(/\n\t'[^']*' type_id=(\d+)/g)].map((p) => size(Number(p[1])));
+    const expect: number[] = [];
+    let at = 0;
+    for (const bytes of params) { expect.push(at); at += Math.ceil(bytes / 8); }
+    const model = functionModelIn(btf, fn)!;
+    t.same([model.paramSlots, model.slots], [expect, at], `${fn}: parameters of ${params.join(', ')} bytes`);
+  }
+  const tv = functionModelIn(btf, 'ns_to_kernel_old_timeval');
+  if (tv) t.match(tv.refused, /returns a struct by value/, 'a function returning a struct: no trampoline');
+});
+
+t.test('fexit finds the caller behind the kernel\'s return hook (rethook_node on current->rethooks)', async (t) => {
+  const rethook = { taskRethooks: 2400, nodeLlist: 16, nodeRetAddr: 32, nodeFrame: 40 };
+  const ret = under(listing(lower('f vfs_read%return', { functionSlots: { argSlots: () => 4, rethook: () => rethook } })), '__probe_ret_ip');
+  const text = ret.join('\n');
+  t.match(text, /call 35\n/, 'bpf_get_current_task');
+  t.match(text, /r3 \+= 2400\n/, 'task_struct.rethooks');
+  t.match(text, /r3 \+= 24\n[\s\S]*r2 = r6\nr2 \+= 56\nif r1 != r2 goto/, 'a node of this frame: its frame is the return address\'s slot');
+  t.match(text, /r3 \+= 16\n[\s\S]*r8 = r1/, 'its ret_addr taken');
+  t.match(text, /\*\(u64 \*\)\(r7 \+ 48\) = r8$/, 'stored at __probe_ret_ip');
 });

@@ -32,7 +32,7 @@ t.test('an object round-trips its events: place, maxactive, sleepable, definitio
   t.same(open!.format.argFields.map((a) => [a.name, a.print, a.count]), [['dfd', 's32', undefined], ['name', 'string', undefined], ['arr', 'u8', 4]]);
   t.equal(open!.sleepable, false);
   t.equal(ret!.maxactive, 3);
-  t.same(probeSiteOf(ret!), { tracer: 'kprobe', isReturn: true, group: 'ev', event: 'ret', point: { kind: 'symbol', symbol: 'vfs_read', offset: 0n }, maxactive: 3 });
+  t.same(probeSiteOf(ret!), { tracer: 'kprobe', isReturn: true, group: 'ev', event: 'ret', point: { kind: 'symbol', symbol: 'vfs_read', offset: 0n }, maxactive: 3, section: 'kretprobe/vfs_read' });
   t.same(u!.place, { kind: 'file', path: '/bin/true', offset: 0x1149n, refCtrOffset: 0x20n });
   t.equal(u!.sleepable, true);
   t.equal(u!.section, 'uprobe.s//bin/true:0x1149');
