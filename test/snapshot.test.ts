@@ -41,21 +41,26 @@ function spawnClean(cmd: string, args: readonly string[], opts: { env?: Record<s
 t.test('bin/kprobe-bpf runs a blob only with its own node, flags and build', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kpb-snapchoice-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  for (const d of ['bin', 'dist/bin', 'dist/bundle', 'dist/snapshot', 'nodeA', 'nodeB']) mkdirSync(join(dir, d), { recursive: true });
+  for (const d of ['bin', 'dist/bin', 'dist/bundle', 'dist/snapshot', 'nodeA', 'nodeB', 'nodeC']) mkdirSync(join(dir, d), { recursive: true });
   copyFileSync(join(ROOT, 'bin/kprobe-bpf'), join(dir, 'bin/kprobe-bpf'));
   for (const n of ['nodeA', 'nodeB']) {
     writeFileSync(join(dir, n, 'node'), `#!/bin/sh\necho "${n} $*"\n`);
     chmodSync(join(dir, n, 'node'), 0o755);
   }
+  // nodeC refuses its blob at start (as a node under another CPU model does: V8 derives other flags)
+  writeFileSync(join(dir, 'nodeC/node'), '#!/bin/sh\ncase "$*" in *--snapshot-blob*--version*) exit 14;; esac\necho "nodeC $*"\n');
+  chmodSync(join(dir, 'nodeC/node'), 0o755);
   const old = new Date(Date.now() - 60_000);
   const setTimes = (path: string, when: Date) => utimesSync(path, when, when);
   writeFileSync(join(dir, 'dist/bin/cli.js'), '');
   writeFileSync(join(dir, 'dist/bundle/cli.js'), '');
   writeFileSync(join(dir, 'dist/snapshot/1.blob'), '');
   symlinkSync(join(dir, 'nodeA/node'), join(dir, 'dist/snapshot/1.node'));
+  writeFileSync(join(dir, 'dist/snapshot/2.blob'), '');
+  symlinkSync(join(dir, 'nodeC/node'), join(dir, 'dist/snapshot/2.node'));
   const fresh = () => {
-    for (const f of ['nodeA/node', 'nodeB/node', 'dist/bin/cli.js', 'dist/bundle/cli.js']) setTimes(join(dir, f), old);
-    setTimes(join(dir, 'dist/snapshot/1.blob'), new Date());
+    for (const f of ['nodeA/node', 'nodeB/node', 'nodeC/node', 'dist/bin/cli.js', 'dist/bundle/cli.js']) setTimes(join(dir, f), old);
+    for (const b of ['1.blob', '2.blob']) setTimes(join(dir, 'dist/snapshot', b), new Date());
   };
   const run = (node: string, extra: Record<string, string> = {}) =>
     spawnClean(join(dir, 'bin/kprobe-bpf'), ['parse', '-e', 'x'], { env: { PATH: `${join(dir, node)}:/usr/bin:/bin`, ...extra } }).stdout.trim();
@@ -65,6 +70,9 @@ t.test('bin/kprobe-bpf runs a blob only with its own node, flags and build', asy
   fresh();
   t.equal(run('nodeA'), snapshot, 'the node the blob was built by: the blob, with the same flags, arguments after --');
   t.equal(run('nodeB'), bundle('nodeB'), 'another node: the bundle');
+  t.equal(run('nodeC'), bundle('nodeC'), 'its own node refuses the blob at start: the bundle');
+  t.ok(readdirSync(join(dir, 'dist/snapshot')).some((f) => f.startsWith('2.blob.refused-')), 'the refusal is kept for this boot');
+  t.equal(run('nodeC'), bundle('nodeC'), 'and not tried again');
   t.equal(run('nodeA', { NODE_OPTIONS: '--max-old-space-size=100' }), bundle('nodeA'), 'NODE_OPTIONS set: the bundle');
   t.equal(run('nodeA', { KPROBE_BPF_NO_SNAPSHOT: '1' }), bundle('nodeA'), 'KPROBE_BPF_NO_SNAPSHOT set: the bundle');
   setTimes(join(dir, 'dist/bin/cli.js'), new Date(Date.now() + 60_000));
