@@ -6,12 +6,10 @@
 // the kernel refuses fentry is asked of bpftool (`prog loadall` of our object),
 // not assumed; a kernel that runs them has nothing to fall back from (skip).
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { rootSkipReason, withKernelLock } from '../lib/kernel.js';
 import { run, toolSkipReason } from '../bpf/tools.js';
 import { runCli } from './lib/runs.js';
+import { fentryRefusal } from '../lib/fentry.js';
 
 const G = 'kbfb';
 const LINES = [`f:${G}/rd vfs_read count`, `f:${G}/rr ksys_read%return count $retval`, `t:${G}/sw sched_switch prev->pid`];
@@ -26,23 +24,9 @@ function ours(): string[] {
   return [...mine.map((p) => `prog ${p.name}`), ...links.filter((l) => l.prog_id !== undefined && ids.has(l.prog_id)).map((l) => `link ${l.id}`)];
 }
 
-/** bpftool's verdict on loading an fentry program of ours: undefined when the kernel loads it. */
-async function fentryRefusal(): Promise<string | undefined> {
-  const dir = mkdtempSync(join(tmpdir(), 'kbpf-fentry-'));
-  try {
-    const c = await runCli(['compile', '-e', LINES[0]!, '-o', join(dir, 'f.o')]);
-    if (c.code !== 0) return `compile failed: ${c.stderr}`;
-    const pin = `/sys/fs/bpf/kbpf-fentry-${process.pid}`;
-    const r = run('bpftool', ['prog', 'loadall', join(dir, 'f.o'), pin]);
-    run('rm', ['-rf', pin]);
-    return r.status === 0 ? undefined : r.stderr.split('\n').filter((l) => /Operation not permitted|failed/.test(l)).join(' ') || `bpftool exit ${r.status}`;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 t.test('a kernel that refuses fentry: f events fall back, said once, nothing left attached', { skip }, async (t) => {
-  const refusal = await withKernelLock(fentryRefusal);
+  const refusal = await withKernelLock(async () => fentryRefusal(LINES[0]));
   if (refusal === undefined) {
     t.pass('this kernel loads fentry programs: nothing to fall back from');
     return;
@@ -60,7 +44,7 @@ t.test('a kernel that refuses fentry: f events fall back, said once, nothing lef
 });
 
 t.test('check: a refused fentry/fexit program is checked again as the kprobe program trace falls back to', { skip }, async (t) => {
-  const refusal = await withKernelLock(fentryRefusal);
+  const refusal = await withKernelLock(async () => fentryRefusal(LINES[0]));
   if (refusal === undefined) {
     t.pass('this kernel loads fentry programs: nothing to fall back from');
     return;
