@@ -262,11 +262,10 @@ class BtfFile implements KernelBtf {
     let m = this.modules.get(name);
     if (m === undefined) {
       const path = this.locator?.path(name);
-      m = null;
+      // not loaded (yet): nothing kept, so a later modprobe is seen
+      if (path === undefined) return undefined;
       // kernel: a module without BTF (or whose BTF does not read) holds no function
-      if (path !== undefined) {
-        try { m = new BtfFile(path, readFileSync(path), this, undefined, name); } catch { m = null; }
-      }
+      try { m = new BtfFile(path, readFileSync(path), this, undefined, name); } catch { m = null; }
       this.modules.set(name, m);
     }
     return m ?? undefined;

@@ -46,9 +46,22 @@ export function kallsymsModulesOf(kallsyms: Buffer, name: string): string[] {
 }
 
 let kallsymsText: Buffer | undefined;
-/** /proc/kallsyms, read once per process and only when a name is missing from vmlinux's BTF. */
+let modulesSeen: string | undefined;
+/** The loaded modules' names (/proc/modules' first column; a few KiB). */
+function loadedModules(): string {
+  try { return readFileSync('/proc/modules', 'latin1').split('\n').map((l) => l.slice(0, l.indexOf(' '))).join(' '); } catch { return ''; }
+}
+/**
+ * /proc/kallsyms, read only when a name is missing from vmlinux's BTF, and
+ * again only when modules were loaded or unloaded since (a process that lives
+ * across a modprobe: a library caller, the guest suite's one process).
+ */
 function kallsyms(): Buffer {
-  kallsymsText ??= readFileSync('/proc/kallsyms');
+  const modules = loadedModules();
+  if (kallsymsText === undefined || modules !== modulesSeen) {
+    kallsymsText = readFileSync('/proc/kallsyms');
+    modulesSeen = modules;
+  }
   return kallsymsText;
 }
 
@@ -91,7 +104,9 @@ export function moduleLocator(dir: string): ModuleLocator {
   const moduleFiles = (): string[] => (files ??= existsSync(dir) ? readdirSync(dir).filter((f) => f !== 'vmlinux').sort() : []);
   if (isRunningKernelDir(dir)) {
     // no module BTF published (a kernel without modules, or without CONFIG_DEBUG_INFO_BTF_MODULES): kallsyms is not read
-    return { path, holders: (name) => (C_NAME.test(name) && moduleFiles().length > 0 ? loadOrder(kallsymsModulesOf(kallsyms(), name)) : []) };
+    // (listed again each time: modules come and go while a process lives)
+    const anyModule = (): boolean => existsSync(dir) && readdirSync(dir).some((f) => f !== 'vmlinux');
+    return { path, holders: (name) => (C_NAME.test(name) && anyModule() ? loadOrder(kallsymsModulesOf(kallsyms(), name)) : []) };
   }
   return {
     path,

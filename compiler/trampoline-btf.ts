@@ -104,7 +104,9 @@ export function btfFunctionSlots(path = VMLINUX_BTF): FunctionSlots {
   const model = (symbol: string, module?: string): FunctionModel | undefined => {
     if (module !== undefined) return undefined;
     const b = open();
-    return b && functionModelIn(b, symbol);
+    // a module's function is typed in its split BTF, whose ids vmlinux's reader does not hold: slots only (argSlots)
+    if (!b || b.findNamed(Kind.FUNC, symbol) === undefined) return undefined;
+    return functionModelIn(b, symbol);
   };
   let rethook: RethookLayout | undefined | null = null;
   return {

@@ -42,9 +42,14 @@ const TAIL_CALLED: ReadonlyMap<string, string> = new Map([['kprobe_perf_func', '
 /**
  * A uprobe_multi link's handlers (runtime/attach/uprobe-multi.ts) sit where
  * the perf event's dispatcher sits, right above the uprobe core's handler
- * chain; the kernel's own tracer shows its dispatcher there.
+ * chain; the kernel's own tracer shows its dispatcher there (entry, return).
+ * 6.18 shows the link's handler, 6.12 its inlined uprobe_prog_run.
  */
-const LINK_HANDLERS: ReadonlyMap<string, string> = new Map([['uprobe_multi_link_handler', 'uprobe_dispatcher'], ['uprobe_multi_link_ret_handler', 'uretprobe_dispatcher']]);
+const LINK_HANDLERS: ReadonlyMap<string, readonly [string, string]> = new Map([
+  ['uprobe_multi_link_handler', ['uprobe_dispatcher', 'uretprobe_dispatcher']],
+  ['uprobe_multi_link_ret_handler', ['uretprobe_dispatcher', 'uretprobe_dispatcher']],
+  ['uprobe_prog_run', ['uprobe_dispatcher', 'uretprobe_dispatcher']],
+]);
 
 /** Where the kernel's stack and ours meet: the dispatcher's name and the index of the first frame below it. */
 export interface StackCut {
@@ -53,13 +58,14 @@ export interface StackCut {
 }
 
 /** The cut, or undefined for a stack that passes no dispatcher (fprobe and tracepoint events). */
-export function stackCut(frames: readonly bigint[], ksyms: Kallsyms): StackCut | undefined {
+export function stackCut(frames: readonly bigint[], ksyms: Kallsyms, isReturn = false): StackCut | undefined {
   const names = frames.map((f) => { const sym = ksyms.lookup(...halves(f)); return sym && sym.module === undefined ? sym.name : undefined; });
   const at = names.findIndex((n) => n !== undefined && DISPATCHERS.has(n));
   if (at >= 0) return { dispatcher: names[at]!, below: at + 1 };
-  for (const standIns of [LINK_HANDLERS, TAIL_CALLED]) {
-    const i = names.findIndex((n) => n !== undefined && standIns.has(n));
-    if (i >= 0) return { dispatcher: standIns.get(names[i]!)!, below: i + 1 };
-  }
-  return undefined;
+  // the deepest of them (6.18 shows uprobe_prog_run above the link's handler)
+  let link = -1;
+  names.forEach((n, i) => { if (n !== undefined && LINK_HANDLERS.has(n)) link = i; });
+  if (link >= 0) return { dispatcher: LINK_HANDLERS.get(names[link]!)![isReturn ? 1 : 0], below: link + 1 };
+  const tail = names.findIndex((n) => n !== undefined && TAIL_CALLED.has(n));
+  return tail >= 0 ? { dispatcher: TAIL_CALLED.get(names[tail]!)!, below: tail + 1 } : undefined;
 }

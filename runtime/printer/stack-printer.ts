@@ -14,7 +14,7 @@ const halves = (v: bigint): [number, number] => [Number(v & 0xffffffffn), Number
 
 /** The lines after `<stack trace>`: the kernel's trace function, then the frames from the dispatcher down. */
 export function stackLines(frames: readonly bigint[], format: Pick<EventFormat, 'tracer' | 'isReturn'> | undefined, ksyms: Kallsyms): string[] {
-  const cut = stackCut(frames, ksyms);
+  const cut = stackCut(frames, ksyms, format?.isReturn ?? false);
   const func = format && traceFunctionOf(format);
   const shown = (cut ? frames.slice(cut.below) : frames).map((f) => ksyms.format(...halves(f), 'name').toString('latin1'));
   return cut ? [...(func ? [func] : []), cut.dispatcher, ...shown] : shown;
