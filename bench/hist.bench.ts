@@ -83,7 +83,7 @@ const bench: Bench = {
             check: (out) => String(out.split('\n').filter((l) => l.includes(' tick: ')).length),
           },
           'bpftrace @[pid] = count()': {
-            argv: ['sh', '-c', 'ulimit -l unlimited; exec bpftrace -e "$0"', `uprobe:${t.path}:kpb_tick { @[pid] = count(); }`],
+            argv: ['sh', '-c', 'ulimit -l unlimited 2>/dev/null; exec bpftrace -e "$0"', `uprobe:${t.path}:kpb_tick { @[pid] = count(); }`],
             check: (out) => /@\[\d+\]: (\d+)/.exec(out)?.[1] ?? '?',
           },
         };
