@@ -47,7 +47,7 @@ t.test('bin/kprobe-bpf runs a blob only with its own node, flags and build', asy
     writeFileSync(join(dir, n, 'node'), `#!/bin/sh\necho "${n} $*"\n`);
     chmodSync(join(dir, n, 'node'), 0o755);
   }
-  // nodeC refuses its blob at start (as a node under another CPU model does: V8 derives other flags)
+  // nodeC refuses its blob at start (as the same node does in the QEMU guest: "different V8 configurations")
   writeFileSync(join(dir, 'nodeC/node'), '#!/bin/sh\ncase "$*" in *--snapshot-blob*--version*) exit 14;; esac\necho "nodeC $*"\n');
   chmodSync(join(dir, 'nodeC/node'), 0o755);
   const old = new Date(Date.now() - 60_000);
