@@ -27,8 +27,6 @@ export interface HistContext {
   readonly varDefs?: readonly { readonly name: string; readonly expr: string }[];
   /** Variables of the triggers written before this one (kernel: tr->hist_vars): a `$var` naming one is a cross-event reference. */
   readonly otherVars?: readonly HistVariable[];
-  /** What parsing saw, as the kernel's hist_data->enable_timestamps and attrs->ts_in_usecs. */
-  readonly seen: { timestamps: boolean; usecs: boolean };
 }
 
 /** A variable some trigger defines, as other triggers can reference it. */
@@ -80,10 +78,6 @@ function parseField(ctx: HistContext, text: string): HistField {
   const extra = {
     ...(mod ? { modifier: mod.modifier } : {}), ...(mod?.buckets !== undefined ? { buckets: mod.buckets } : {}), ...(mod?.modifier === 'usecs' ? { usecs: true } : {}),
   };
-  if (fieldName === 'common_timestamp') {
-    ctx.seen.timestamps = true;
-    if (mod?.modifier === 'usecs') ctx.seen.usecs = true;
-  }
   if (fieldName === 'common_timestamp') return { source: 'timestamp', name: 'common_timestamp', string: false, size: 8, signed: false, ...extra };
   if (fieldName === 'common_cpu') return { source: 'cpu', name: 'common_cpu', string: false, size: 4, signed: false, ...extra };
   const field = findFilterField(fieldName, ctx.fields, ctx.rules);

@@ -215,6 +215,10 @@ function sortKeys(ctx: HistContext, text: string | undefined, vals: readonly His
   return out;
 }
 
+/** Whether `f` or, in an expression, any of its operands passes `test` (a `$x` of a local `x=FIELD` is FIELD itself). */
+const reads = (f: HistField, test: (f: HistField) => boolean): boolean => test(f) || (f.operands?.some((o) => reads(o, test)) ?? false);
+const isTimestamp = (f: HistField): boolean => f.source === 'timestamp';
+
 export interface HistParseOptions {
   /** GRP and EVENT: the error_log location is `hist:GRP:EVENT`. */
   readonly group: string;
@@ -236,7 +240,7 @@ export function parseHistTrigger(paramAndFilter: string | undefined, o: HistPars
   if (paramAndFilter === undefined) throw silentError(EINVAL);
   const base: HistContext = {
     location: `${HIST_PREFIX}${o.group}:${o.event}`, command: `${HIST_PREFIX}${paramAndFilter}`, fields: o.fields, rules: o.rules,
-    group: o.group, event: o.event, otherVars: o.variables ?? [], seen: { timestamps: false, usecs: false },
+    group: o.group, event: o.event, otherVars: o.variables ?? [],
   };
   const { param, filter } = separateHistFilter(paramAndFilter);
   const attrs = parseAttrs(base, param.replaceAll('.sym-offset', '.symXoffset'));
@@ -249,10 +253,12 @@ export function parseHistTrigger(paramAndFilter: string | undefined, o: HistPars
   const keys = keyFields(ctx, attrs.keys!);
   const sort = sortKeys(ctx, attrs.sort, vals, keys);
   const checked = filter === undefined ? undefined : triggerFilter(filter, o.fields, o.rules);
+  const all = [...keys, ...vals, ...vars];
   return {
     kind: 'hist',
     ...(attrs.name !== undefined ? { name: attrs.name } : {}),
-    keys, vals, vars, sort, timestamps: ctx.seen.timestamps, tsInUsecs: ctx.seen.usecs,
+    keys, vals, vars, sort,
+    timestamps: all.some((f) => reads(f, isTimestamp)), tsInUsecs: all.some((f) => reads(f, (g) => isTimestamp(g) && g.modifier === 'usecs')),
     mapBits: attrs.mapBits ?? TRACING_MAP.BITS_DEFAULT,
     pause: attrs.pause, cont: attrs.cont, clear: attrs.clear, clock: attrs.clock ?? 'global',
     ...(checked ? { filter: checked } : {}),
