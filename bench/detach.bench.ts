@@ -13,7 +13,7 @@
 // share a program (bpf_cookie telling them apart): not done yet, the
 // ceiling of what grouping would give.
 import { spawnSync } from 'node:child_process';
-import type { Bench, Row } from './table.js';
+import { median, type Bench, type Row } from './table.js';
 import { uprobeEventsSkipReason } from '../test/lib/kernel.js';
 import { CLI } from '../test/e2e/lib/runs.js';
 import { buildLoopTarget, type LoopTarget } from '../test/e2e/lib/loop-target.js';
@@ -23,11 +23,6 @@ import { UPROBE_MULTI_ENV, UprobeMultiLink, uprobeMultiProblem } from '../runtim
 
 const SIZES = [1, 10, 50];
 const RUNS = 3;
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 const lines = (target: LoopTarget, n: number): string[] => Array.from({ length: n }, (_, i) => `p:bdetach/e${i} ${target.path}:kpb_tick i=%di`);
 

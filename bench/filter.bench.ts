@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Bench, Row } from './table.js';
+import { ratio, type Bench, type Row } from './table.js';
 import { uprobeEventsSkipReason, withKernelLock } from '../test/lib/kernel.js';
 import { ourProfile, runCli } from '../test/e2e/lib/runs.js';
 import { addUprobeEvent, removeUprobeEvent, TraceInstance } from '../test/runtime/lib/tracefs.js';
@@ -127,8 +127,6 @@ function kernel(t: Target, c: Case): { ns: number; records: number } {
     removeUprobeEvent(GROUP, 'hit');
   }
 }
-
-const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}x` : '-');
 
 const bench: Bench = {
   name: `filter: per-hit cost to the traced process of a filtered uprobe event (i=%di:s64 name=+0(%si):string), ${N.toLocaleString('en-US')} hits per run, `

@@ -11,87 +11,17 @@
 // `uprobe:LOOP:kpb_tick { printf(...) }` with the same -c in the same run,
 // the idle trace's peak RSS, and `node -e 0` as the floor (a busy string
 // trace's loss and peak RSS: loss.bench.ts).
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Bench, Row } from './table.js';
+import { median, ratio, type Bench, type Row } from './table.js';
+import { DIST_CLI, haveBpftrace, installedCli, measure, ROOT, TIME, type Measured } from './cli-run.js';
 import { uprobeEventsSkipReason } from '../test/lib/kernel.js';
 import { buildLoopTarget, type LoopTarget } from '../test/e2e/lib/loop-target.js';
 
 const RUNS = Number(process.env['KPB_BENCH_RUNS'] ?? 7);
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DIST_CLI = join(ROOT, 'dist/bin/cli.js');
-const BUNDLE_CLI = join(ROOT, 'dist/bundle/cli.js');
-const TIME = '/usr/bin/time';
-
-/**
- * How the installed bin starts: the bundle when built and not older than
- * dist/ (bin/kprobe-bpf's rule), with the flags its shebang gives Node
- * (`#!/usr/bin/env -S node FLAGS`).
- */
-function cliArgv(): string[] {
-  const fresh = existsSync(BUNDLE_CLI) && statSync(BUNDLE_CLI).mtimeMs >= statSync(DIST_CLI).mtimeMs;
-  const entry = fresh ? BUNDLE_CLI : DIST_CLI;
-  const shebang = readFileSync(entry, 'utf8').split('\n', 1)[0]!;
-  const flags = /^#!\/usr\/bin\/env -S node(.*)$/.exec(shebang)?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
-  return [...flags, entry];
-}
-const CLI = cliArgv();
-const cliLabel = (): string => (CLI.at(-1) === BUNDLE_CLI ? 'bundle' : 'dist');
-
-interface Measured {
-  readonly wallMs: number;
-  readonly cpuMs: number;
-  readonly rssKiB: number;
-  readonly phases: ReadonlyMap<string, number>;
-  /** Occurrences of the `count` marker in stdout (when asked). */
-  readonly counted: number;
-}
-
-/** Occurrences of `marker` in a byte stream, also across chunk boundaries. */
-function markerCounter(marker: string): { add(chunk: Buffer): void; readonly n: number } {
-  const m = Buffer.from(marker);
-  let n = 0;
-  let tail = Buffer.alloc(0);
-  return {
-    add(chunk) {
-      const b = tail.length ? Buffer.concat([tail, chunk]) : chunk;
-      for (let at = b.indexOf(m); at >= 0; at = b.indexOf(m, at + m.length)) n++;
-      tail = Buffer.from(b.subarray(Math.max(0, b.length - (m.length - 1))));
-    },
-    get n() { return n; },
-  };
-}
-
-/** Runs argv under time(1) (CPU, peak RSS), stdout discarded or its `count` markers counted; wall from our clock. */
-function measure(argv: readonly string[], env: NodeJS.ProcessEnv, dir: string, count?: string): Promise<Measured> {
-  const stats = join(dir, 'time.txt');
-  const t0 = process.hrtime.bigint();
-  const child = spawn(TIME, ['-f', '%U %S %M', '-o', stats, ...argv], { stdio: ['ignore', count ? 'pipe' : 'ignore', 'pipe'], env });
-  const counter = count ? markerCounter(count) : undefined;
-  if (counter) child.stdout!.on('data', (d: Buffer) => counter.add(d));
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => {
-      const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (code !== 0) return reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr}`));
-      const [u, s, m] = readFileSync(stats, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-      const phases = new Map<string, number>();
-      for (const mm of stderr.matchAll(/^kprobe-bpf timing: (.+) ([\d.]+) ms, rss [\d.]+ MiB$/gm)) phases.set(mm[1]!, Number(mm[2]));
-      resolve({ wallMs, cpuMs: (u! + s!) * 1000, rssKiB: m!, phases, counted: counter?.n ?? 0 });
-    });
-  });
-}
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : 0;
-};
-const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}x` : '-');
+const { args: CLI, label: CLI_LABEL } = installedCli();
 
 /** A way to start the CLI: which node binary, with what before the command's arguments. */
 interface Variant { readonly label: string; readonly path: string; readonly cli: readonly string[] }
@@ -130,9 +60,9 @@ function variants(): Variant[] {
   for (const b of bins) {
     const snap = snapshotCli(b.path);
     if (snap) out.push({ label: `node ${b.version} snapshot`, path: b.path, cli: snap });
-    out.push({ label: `node ${b.version} ${cliLabel()}`, path: b.path, cli: CLI });
+    out.push({ label: `node ${b.version} ${CLI_LABEL}`, path: b.path, cli: CLI });
   }
-  if (cliLabel() === 'bundle') out.push({ label: `node ${process.version} dist/`, path: process.execPath, cli: [...CLI.slice(0, -1), DIST_CLI] });
+  if (CLI_LABEL === 'bundle') out.push({ label: `node ${process.version} dist/`, path: process.execPath, cli: [...CLI.slice(0, -1), DIST_CLI] });
   return out;
 }
 
@@ -184,17 +114,8 @@ async function memoryRows(t: LoopTarget, dir: string, peer: boolean, ours: Varia
   ];
 }
 
-const haveBpftrace = (): boolean => {
-  try {
-    execFileSync('bpftrace', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 const bench: Bench = {
-  name: `startup: trace one uprobe with -c "LOOP 10", medians of ${RUNS} whole-process runs per Node version (the CLI as installed: ${cliLabel()}${CLI.length > 1 ? ` with ${CLI.slice(0, -1).join(' ')}` : ''}), bpftrace as the peer (load average at start: ${loadAverage()})`,
+  name: `startup: trace one uprobe with -c "LOOP 10", medians of ${RUNS} whole-process runs per Node version (the CLI as installed: ${CLI_LABEL}${CLI.length > 1 ? ` with ${CLI.slice(0, -1).join(' ')}` : ''}), bpftrace as the peer (load average at start: ${loadAverage()})`,
   async run() {
     const why = uprobeEventsSkipReason();
     if (why) return [{ measure: 'trace start-up', result: `skipped: ${why}` }];

@@ -1,5 +1,5 @@
-// What a bench is and how its rows print: the benches import this, the
-// runner (run.ts) imports the benches, so nothing imports the runner.
+// What a bench is, how its rows print, and the statistics they show: the
+// benches import this, the runner (run.ts) imports the benches, so nothing imports the runner.
 
 /** One table row: column -> value. */
 export interface Row { readonly [column: string]: string | number }
@@ -25,3 +25,12 @@ export function formatTable(rows: readonly Row[]): string {
   const line = (cells: string[]) => cells.map((s, i) => (numeric[i] ? s.padStart(width[i]!) : s.padEnd(width[i]!))).join('  ').trimEnd();
   return [line(columns), line(width.map((w) => '-'.repeat(w))), ...text.map(line)].join('\n');
 }
+
+/** The middle value (the mean of the two middle ones for an even count); 0 for none. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : 0;
+}
+
+/** `a` as a multiple of the peer's `b`, for a ratio column; '-' without a peer figure. */
+export const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}x` : '-');

@@ -11,7 +11,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Bench, Row } from './table.js';
+import { ratio, type Bench, type Row } from './table.js';
 import { uprobeEventsSkipReason, withKernelLock } from '../test/lib/kernel.js';
 import { CLI } from '../test/e2e/lib/runs.js';
 import { buildLoopTarget, tickProbe, type LoopTarget } from '../test/e2e/lib/loop-target.js';
@@ -184,7 +184,6 @@ const haveBpftrace = async (): Promise<boolean> =>
     c.once('close', (code) => resolve(code === 0));
   });
 
-const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}x` : '-');
 const mib = (kib: number): number => +(kib / 1024).toFixed(1);
 
 const bench: Bench = {
