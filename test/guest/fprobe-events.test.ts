@@ -21,8 +21,9 @@ import { describeDisagreement, diffLines, judgeDisagreements } from '../lib/gram
 import { membersOf } from './btf-members.js';
 import { TRACEFS, withKernelLock } from '../lib/kernel.js';
 import { fixture, notInGuestReason } from './env.js';
-import { dynamicEventsSkipReason, formatWithoutId, listEvents, writeDynamicEvent } from './ftrace.js';
-import { diffRun, readKallsyms, realReturnAddress, runCli, splitFormats } from './kdiff.js';
+import { formatFilesMatch } from './format-files.js';
+import { dynamicEventsSkipReason, listEvents } from './ftrace.js';
+import { diffRun, readKallsyms, realReturnAddress, runCli } from './kdiff.js';
 
 const DYNAMIC_EVENTS = `${TRACEFS}/dynamic_events`;
 const rules = notInGuestReason() ? undefined : kernelRules(release()).probe;
@@ -230,22 +231,7 @@ t.test('entry arguments of a return kprobe: saved at entry, as the kernel\'s ent
 });
 
 t.test('format files of f and t events are the kernel\'s', { skip }, async (t) => {
-  const defsFile = join(dir, 'defs-format');
-  writeFileSync(defsFile, DEFINITIONS.join('\n') + '\n');
-  const ours = await runCli(['compile', '-f', defsFile, '-o', join(dir, 'f.o'), '--format']);
-  t.equal(ours.code, 0, 'compile --format', { stderr: ours.stderr });
-  const formats = splitFormats(ours.stdout);
-  await withKernelLock(async () => {
-    for (const d of DEFINITIONS) writeDynamicEvent('fprobe', d);
-    try {
-      for (const e of listEvents('fprobe').filter((x) => x.group.startsWith('kbpf'))) {
-        const kernel = readFileSync(`${TRACEFS}/events/${e.group}/${e.event}/format`, 'utf8');
-        t.equal(formatWithoutId(formats.get(e.event) ?? ''), formatWithoutId(kernel), `${e.group}/${e.event}`);
-      }
-    } finally {
-      for (const d of DEFINITIONS) writeDynamicEvent('fprobe', `-:${/^[ft]:(\S+)/.exec(d)![1]}`);
-    }
-  });
+  await formatFilesMatch(t, dir, DEFINITIONS, () => listEvents('fprobe').filter((x) => x.group.startsWith('kbpf')));
 });
 
 t.test('every fentry, fexit and tp_btf program passes the verifier', { skip }, async (t) => {

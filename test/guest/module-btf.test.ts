@@ -14,7 +14,7 @@
 // client the guest's root file system is mounted with (every file read).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runningKernelBtf, SYS_KERNEL_BTF, type KernelBtf } from '../../bpf/btf-kernel.js';
@@ -24,8 +24,9 @@ import { TRACEFS, withKernelLock } from '../lib/kernel.js';
 import { judgeModuleBtf } from '../bpf/btf-split-judge.js';
 import { membersOf } from './btf-members.js';
 import { fixture, notInGuestReason } from './env.js';
-import { dynamicEventsSkipReason, formatWithoutId, listEvents, writeDynamicEvent } from './ftrace.js';
-import { diffRun, readKallsyms, runCli, splitFormats } from './kdiff.js';
+import { formatFilesMatch } from './format-files.js';
+import { dynamicEventsSkipReason, listEvents } from './ftrace.js';
+import { diffRun, readKallsyms, runCli } from './kdiff.js';
 
 const DYNAMIC_EVENTS = `${TRACEFS}/dynamic_events`;
 const rules = notInGuestReason() ? undefined : kernelRules(release()).probe;
@@ -162,22 +163,7 @@ for (const [kind, definitions, events] of [['kprobe', KPROBES, ['misc', 'misc_re
 }
 
 t.test('format files of module events are the kernel\'s', { skip: traceSkip }, async (t) => {
-  const defsFile = join(dir, 'defs-format');
-  writeFileSync(defsFile, DEFINITIONS.join('\n') + '\n');
-  const ours = await runCli(['compile', '-f', defsFile, '-o', join(dir, 'm.o'), '--format']);
-  t.equal(ours.code, 0, 'compile --format', { stderr: ours.stderr });
-  const formats = splitFormats(ours.stdout);
-  await withKernelLock(async () => {
-    for (const d of DEFINITIONS) writeDynamicEvent('fprobe', d);
-    try {
-      for (const e of [...listEvents('kprobe'), ...listEvents('fprobe')].filter((x) => x.group === G)) {
-        const kernel = readFileSync(`${TRACEFS}/events/${e.group}/${e.event}/format`, 'utf8');
-        t.equal(formatWithoutId(formats.get(e.event) ?? ''), formatWithoutId(kernel), `${e.group}/${e.event}`);
-      }
-    } finally {
-      for (const d of DEFINITIONS) writeDynamicEvent('fprobe', `-:${/^[prft]\d*:(\S+)/.exec(d)![1]}`);
-    }
-  });
+  await formatFilesMatch(t, dir, DEFINITIONS, () => [...listEvents('kprobe'), ...listEvents('fprobe')].filter((x) => x.group === G));
 });
 
 t.test('programs on module code pass the verifier (fentry/fexit and tp_btf targets in module BTF, CO-RE on module types)', { skip: traceSkip }, async (t) => {
