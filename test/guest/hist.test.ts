@@ -34,13 +34,17 @@ interface Case {
 }
 
 const target = () => fixture('uprobe_target');
+/** The uprobe cases' event: kbpf_target of the fixture, its three arguments, 300 calls. */
+const ON_TARGET = {
+  kind: 'uprobe',
+  place: () => `${target()}:0x${symbolFileOffset(target(), 'kbpf_target').toString(16)}`,
+  args: 'a=%di:u32 b=%si:s64 s=+0(%dx):string',
+  command: () => [target(), '300'],
+} as const satisfies Omit<Case, 'name' | 'triggers'>;
 const CASES: readonly Case[] = [
   {
     name: 'uprobe: string, log2, buckets, hex, execname keys; vals; filter; size= and drops',
-    kind: 'uprobe',
-    place: () => `${target()}:0x${symbolFileOffset(target(), 'kbpf_target').toString(16)}`,
-    args: 'a=%di:u32 b=%si:s64 s=+0(%dx):string',
-    command: () => [target(), '300'],
+    ...ON_TARGET,
     triggers: [
       'hist:keys=s:vals=hitcount,b:sort=s',
       'hist:keys=a.log2:vals=b:sort=a',
@@ -53,10 +57,7 @@ const CASES: readonly Case[] = [
   },
   {
     name: 'uprobe: expressions, constants, variables, two triggers of one name on one event',
-    kind: 'uprobe',
-    place: () => `${target()}:0x${symbolFileOffset(target(), 'kbpf_target').toString(16)}`,
-    args: 'a=%di:u32 b=%si:s64 s=+0(%dx):string',
-    command: () => [target(), '300'],
+    ...ON_TARGET,
     triggers: [
       // a/100 divides by multiplying and shifting (99/100 is 1), -(b) is a u64, the b-a sum never prints, 5 prints as ":"
       'hist:keys=a/100:vals=b-a,5:sort=a/100',

@@ -3,7 +3,7 @@
 // refusals: message, caret (the first occurrence of the offending text in
 // `hist:PARAMS`, as err_pos finds it) or a bare EINVAL. Live answers of the
 // kernel are test/guest/hist.test.ts's (this host has no hist triggers).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { filterRulesFor, FilterSyntaxError, type EventField } from '../../../grammar/filter/index.js';
 import {
   applyOperator, divideByConstant, histTriggerInfo, parseEventTrigger, TriggerError, TriggerUnsupportedError, type HistTrigger,
@@ -24,6 +24,14 @@ const hist = (text: string): HistTrigger => {
 function refusal(text: string): TriggerError {
   try { parseEventTrigger(text, opts); } catch (e) { if (e instanceof TriggerError) return e; throw e; }
   throw new Error(`accepted: ${text}`);
+}
+
+/** Each [text, message, caret] refused with a logged entry: the kernel's message at the kernel's caret. */
+function loggedRefusals(t: Test, cases: readonly (readonly [string, string, number])[]): void {
+  for (const [text, message, pos] of cases) {
+    const e = refusal(text);
+    t.same({ message: e.message, pos: e.pos, logged: e.logged }, { message, pos, logged: true }, text);
+  }
 }
 
 t.test('a good trigger and its readback', async (t) => {
@@ -58,10 +66,7 @@ t.test('refusals logged with the kernel\'s text and caret', async (t) => {
     ['hist:keys=1x', 'Expecting numeric literal', 10],
     ['hist:keys=comm', "Couldn't find field", 10],
   ];
-  for (const [text, message, pos] of cases) {
-    const e = refusal(text);
-    t.same({ message: e.message, pos: e.pos, logged: e.logged }, { message, pos, logged: true }, text);
-  }
+  loggedRefusals(t, cases);
   t.equal(refusal('hist:keys=$x').toErrorLog(), "hist:grp:ev: error: Couldn't find variable\n  Command: hist:keys=$x\n                      ^\n"
     + "hist:grp:ev: error: Couldn't find field\n  Command: hist:keys=$x\n                     ^", 'a missing variable, then the field lookup: two entries');
   t.equal(refusal('hist:keys=a if nope == 1').logged, false, '6.1: a trigger filter is refused without a log entry');
@@ -143,10 +148,7 @@ t.test('expression and variable refusals as the kernel logs them', async (t) => 
     ['hist:keys=a:vals=b.sym', 'Invalid field modifier', 17],
     ['hist:keys=a:x=b.log2', 'Invalid field modifier', 14],
   ];
-  for (const [text, message, pos] of cases) {
-    const e = refusal(text);
-    t.same([e.message, e.pos], [message, pos], text);
-  }
+  loggedRefusals(t, cases);
   t.equal(refusal('hist:keys=a:vals=b/0').errno, 33, 'EDOM');
   const withOther = { ...opts, variables: [{ group: 'grp', event: 'other', name: 'ts0' }] };
   t.throws(() => parseEventTrigger('hist:keys=a:vals=$ts0', withOther), TriggerUnsupportedError, 'another event\'s variable: not run');
