@@ -10,11 +10,7 @@
 # Run from the repository root inside the guest (runInGuest does).
 N=${N:-100000}
 ROUNDS=${ROUNDS:-3}
-T=/sys/kernel/tracing
-mountpoint -q $T || mount -t tracefs nodev $T
-CLI="node --no-liftoff dist/bin/cli.js"
-secs() { sed -n 's/.* copied, \([0-9.]*\) s,.*/\1/p'; }
-DD="dd if=/dev/zero of=/dev/null bs=1 count=$N"
+. "$(dirname "$0")/guest-lib.sh"
 LINE='p:kbb/rd vfs_read file count'
 echo 'f:kbk/rd vfs_read file count' >> $T/dynamic_events
 mkdir $T/instances/kbk

@@ -8,11 +8,7 @@
 # bench/hist-guest.bench.ts turns them into a table.
 # Run from the repository root inside the guest (runInGuest does).
 N=${N:-20000}
-T=/sys/kernel/tracing
-mountpoint -q $T || mount -t tracefs nodev $T
-CLI="node --no-liftoff dist/bin/cli.js"
-secs() { sed -n 's/.* copied, \([0-9.]*\) s,.*/\1/p'; }
-DD="dd if=/dev/zero of=/dev/null bs=1 count=$N"
+. "$(dirname "$0")/guest-lib.sh"
 TRIGGER='hist:keys=common_pid:vals=hitcount'
 echo "baseline $($DD 2>&1 | secs)"
 echo "baseline $($DD 2>&1 | secs)"
