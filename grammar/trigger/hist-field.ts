@@ -107,7 +107,6 @@ function containsOperator(str: string): { op: HistOperator; at: number } | undef
 /** kernel: get_hist_field_flags, the one flag expr_field_str prints after an operand. */
 function flagText(f: HistField): string | undefined {
   if (f.source === 'expr') return f.usecs ? 'usecs' : undefined;
-  if (f.modifier === 'buckets') return 'buckets';
   return f.modifier ?? (f.usecs ? 'usecs' : undefined);
 }
 
