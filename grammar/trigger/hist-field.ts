@@ -21,12 +21,12 @@ export interface HistContext {
   readonly fields: readonly EventField[];
   readonly rules: FilterRules;
   /** The trigger's event (a `SYSTEM.EVENT.$var` naming it is a local reference). */
-  readonly group?: string;
-  readonly event?: string;
+  readonly group: string;
+  readonly event: string;
   /** This trigger's variable definitions, NAME and EXPR text, in order (kernel: attrs->var_defs). */
   readonly varDefs?: readonly { readonly name: string; readonly expr: string }[];
   /** Variables of the triggers written before this one (kernel: tr->hist_vars): a `$var` naming one is a cross-event reference. */
-  readonly otherVars?: readonly HistVariable[];
+  readonly otherVars: readonly HistVariable[];
 }
 
 /** A variable some trigger defines, as other triggers can reference it. */
@@ -153,7 +153,7 @@ interface Subexprs { n: number }
 
 /** kernel: parse_var_ref's lookup (find_event_var, find_var_file) among the other triggers' variables. */
 function otherVariable(ctx: HistContext, system: string | undefined, event: string | undefined, name: string): HistVariable | 'not unique' | undefined {
-  const all = (ctx.otherVars ?? []).filter((v) => v.name === name && (system === undefined || (v.group === system && v.event === event)));
+  const all = ctx.otherVars.filter((v) => v.name === name && (system === undefined || (v.group === system && v.event === event)));
   const files = new Set(all.map((v) => `${v.group}/${v.event}`));
   if (system === undefined && files.size > 1) return 'not unique';
   return all[0];
