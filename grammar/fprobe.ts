@@ -106,12 +106,8 @@ export function parseFprobe(log: Log, argv: readonly string[], source: string, o
     log.refuse('FAIL_REG_PROBE', 0);
   }
   checkArgSymbols(log, symbols);
-  const modColon = symbol.indexOf(':');
-  const point: ProbePoint = tracepoint
-    ? { kind: 'tracepoint', name: symbol }
-    : modColon >= 0
-      ? { kind: 'function', module: symbol.slice(0, modColon), symbol: symbol.slice(modColon + 1) }
-      : { kind: 'function', symbol };
+  // (a function's name holds no ':' past the check above: no MOD: part to split off)
+  const point: ProbePoint = tracepoint ? { kind: 'tracepoint', name: symbol } : { kind: 'function', symbol };
   return {
     op: 'define', tracer, isReturn, ...(maxactive !== undefined ? { maxactive } : {}),
     group: named.group ?? DEFAULT_GROUP[tracer], event, point, args, source,
