@@ -38,16 +38,13 @@ export interface TraceOptions {
   /** Each pid's last name seen instead of the name at the hit (ftrace's saved_cmdlines). */
   readonly ftraceComm?: boolean;
   /**
-   * The same lines compiled without sleepable programs, for a kernel that
-   * refuses sleepable uprobes; absent for an object file input.
+   * The same lines compiled again, for a kernel that refuses what the first
+   * object had: without sleepable programs unless `sleepable` (sleepable
+   * uprobes refused), with kprobe/kretprobe programs instead of fentry/fexit
+   * ones for `noTrampoline`'s functions (their trampoline refused); absent
+   * for an object file input.
    */
-  readonly recompileAtomic?: () => Uint8Array;
-  /**
-   * The same lines compiled with kprobe/kretprobe programs instead of
-   * fentry/fexit ones (sleepable as asked), for a kernel that refuses the
-   * trampoline; absent for an object file input.
-   */
-  readonly recompileWithoutTrampolines?: (sleepable: boolean, functions: ReadonlySet<string>) => Uint8Array;
+  readonly recompile?: (sleepable: boolean, noTrampoline: ReadonlySet<string>) => Uint8Array;
   /** -o FILE.dat: also write the printed records as trace-cmd's trace.dat. */
   readonly output?: string;
   /** Print nothing on stdout (with output: only the file). */
@@ -147,20 +144,19 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
     }
     if ('sleepableRefused' in result) {
       const why = `${result.sleepableRefused}: this kernel does not run sleepable uprobe programs (Linux 6.0+)`;
-      const atomic = refused.size > 0 ? opts.recompileWithoutTrampolines && (() => opts.recompileWithoutTrampolines!(false, refused)) : opts.recompileAtomic;
-      if (!sleepable || !atomic) {
+      if (!sleepable || !opts.recompile) {
         say(sleepable ? `${why}; compile the object with 'kprobe-bpf compile --no-sleepable'` : result.sleepableRefused);
         return 1;
       }
       say(`${why}; using non-sleepable ones, so strings in pages the process has not touched yet print (fault)`);
       sleepable = false;
-      object = atomic();
+      object = opts.recompile(false, refused);
       continue;
     }
     // the trampoline refused: the events on that function (all of them when no program was named) fall back
     const current = eventsOfObject(object).flatMap((e) => trampolineFunctionOf(e.section) ?? []);
     const functions = (result.functions ?? current).filter((f) => !refused.has(f));
-    if (!opts.recompileWithoutTrampolines) {
+    if (!opts.recompile) {
       say(`${result.trampolineRefused}: the kernel refuses the BPF trampoline for ${[...new Set(current)].join(', ')}; compile the object with KPROBE_BPF_TRAMPOLINE=0 for kprobe/kretprobe programs`);
       return 1;
     }
@@ -170,7 +166,7 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
     }
     for (const f of functions) refused.add(f);
     reasons.push(`${[...new Set(functions)].join(', ')}: ${result.trampolineRefused}`);
-    object = opts.recompileWithoutTrampolines(sleepable, refused);
+    object = opts.recompile(sleepable, refused);
   }
   say('the kernel kept refusing the compiled programs; giving up');
   return 1;
