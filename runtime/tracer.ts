@@ -15,7 +15,7 @@ import { launchHeld, type HeldCommand } from './launch.js';
 import { stderrLogger, type LogLevel, type Logger } from './bridge/logger.js';
 import { BpfObject } from './loader.js';
 import { mapLookupPerCpuU64Sum, mapUpdateU32 } from './sys/index.js';
-import { loadForTrace, TRAMPOLINE_REFUSALS, type TraceMap } from './trace-load.js';
+import { loadForTrace, TRAMPOLINE_REFUSALS, type TraceLoad, type TraceMap } from './trace-load.js';
 import { isFunctionTrampolineSection, trampolineFunctionOf } from '../compiler/trampoline.js';
 import { errnoName } from '../lib/errno.js';
 import type { TraceDatOutput } from './trace-dat/output.js';
@@ -221,7 +221,7 @@ async function loadAndTrace(
     say(`${unloaded.format.group}/${unloaded.format.event}: program ${unloaded.program} was not loaded (the object has no such BPF program); nothing attached`);
     return { exit: 1 };
   }
-  return traceLoaded(events, load.programFds, load.maps, kinds, opts, attached, load.uprobeMulti);
+  return traceLoaded(events, load, kinds, opts, attached);
 }
 
 /** The maps every trace object has (the perf event array) and may have (misses, ring buffer). */
@@ -237,12 +237,10 @@ function traceMaps(maps: ReadonlyMap<string, TraceMap>): { perf: TraceMap; misse
 /** Starts the -c command held, opens the session, attaches, runs until stopped, reports. */
 async function traceLoaded(
   events: readonly EventMetadata[],
-  programFds: ReadonlyMap<string, number>,
-  maps: ReadonlyMap<string, TraceMap>,
+  { programFds, maps, uprobeMulti }: Extract<TraceLoad, { kind: 'loaded' }>,
   kinds: { sleepable: boolean; trampolines: boolean },
   opts: TraceOptions,
   attached: () => void,
-  uprobeMulti: ReadonlySet<string>,
 ): Promise<Attempt> {
   const m = traceMaps(maps);
   const sessionEvents: SessionEvent[] = events.map((e) => ({
