@@ -5,12 +5,10 @@
 // down (runtime/stack-frames.ts).
 import { STACK_ENTRY, STACK_FRAMES } from '../../compiler/trigger-codegen.js';
 import type { EventFormat } from '../../compiler/format.js';
-import { Kallsyms } from '../kallsyms.js';
+import { halves, Kallsyms } from '../kallsyms.js';
 import { framesOf, stackCut, traceFunctionOf } from '../stack-frames.js';
 import type { EventPrinter } from './event-printer.js';
 import type { OutBuffer } from './out-buffer.js';
-
-const halves = (v: bigint): [number, number] => [Number(v & 0xffffffffn), Number(v >> 32n)];
 
 /** The lines after `<stack trace>`: the kernel's trace function, then the frames from the dispatcher down. */
 export function stackLines(frames: readonly bigint[], format: Pick<EventFormat, 'tracer' | 'isReturn'> | undefined, ksyms: Kallsyms): string[] {
