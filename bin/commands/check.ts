@@ -191,11 +191,11 @@ const check: Command = {
       if (result.error) reports.push(`${input.label}: ${result.error}`);
       for (const { program: p, error } of result.verdicts) {
         const origin = input.origin(p.name);
-        // the fallback's object: only the programs of the events that fell back (their entry programs too)
-        if (input === fallbackInput && !fellBack.has(origin?.event ?? '') && ![...fellBack].some((e) => p.name === `${e.replace('/', '__').replace(/[^A-Za-z0-9_]/g, '_')}__entry`)) continue;
+        // the fallback's object: only the programs of the events that fell back (their entry programs, NAME__entry, too)
+        if (input === fallbackInput && !fellBack.has(p.name.replace(/__entry$/, ''))) continue;
         const fn = input === linesInput && error && trampolineRefusals.has(error) ? trampolineFunctionOf(p.section) : undefined;
         rows.push([origin?.event ?? p.name, p.section, String(p.insns), p.verifiedInsns === undefined ? '-' : String(p.verifiedInsns), ms(p.loadNs), error ? `FAIL ${error}${fn !== undefined ? ' (trace falls back)' : ''}` : 'ok']);
-        if (fn !== undefined) { refusedFunctions.add(fn); fellBack.add(origin?.event ?? p.name); continue; }
+        if (fn !== undefined) { refusedFunctions.add(fn); fellBack.add(p.name); continue; }
         if (!error) continue;
         failed = true;
         if (!p.log) continue;
