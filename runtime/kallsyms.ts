@@ -8,6 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { u64FromHalves } from '../lib/u64.js';
 
+/** A u64 address (as a stack or hist key holds it) as the (lo, hi) pair lookup and format take. */
+export const halves = (v: bigint): [number, number] => [Number(v & 0xffffffffn), Number(v >> 32n)];
+
 export interface KernelSymbol {
   readonly name: string;
   readonly module: string | undefined;

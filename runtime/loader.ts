@@ -10,7 +10,7 @@ import { toLinuxErrno } from './bridge/errno.js';
 import { callLibbpf, DEFAULT_TIME_LIMIT_MS, LoaderError, type LibbpfPhase } from './bridge/libbpf-call.js';
 import { stderrLogger, type Logger, type LogLevel } from './bridge/logger.js';
 import { acquireLibbpf, discardLibbpf, releaseLibbpf, type LibbpfInstance } from './bridge/module.js';
-import type { AttachTypeOverride, ProgLoadRecord } from './bridge/bpf-bridge.js';
+import type { ProgLoadRecord } from './bridge/bpf-bridge.js';
 import { enumValue } from './bridge/uapi.js';
 import { objectInfo } from './bridge/object-info.js';
 import { cString } from './bridge/wasm-memory.js';
@@ -66,9 +66,6 @@ export interface LoadOptions {
    */
   uprobeMulti?: boolean;
 }
-
-/** The kernel keeps 15 characters of a program's name (BPF_OBJ_NAME_LEN - 1): the bridge sees only those. */
-const kernelProgName = (name: string): string => Buffer.from(name).subarray(0, 15).toString('latin1');
 
 export interface LoadedMap extends LibbpfMap {
   fd: number;
@@ -256,16 +253,11 @@ export class BpfObject {
     this.libbpfLog.warnings.length = 0;
     const loadsBefore = this.inst.host.bpf.progLoads.length;
     const t0 = process.hrtime.bigint();
-    this.inst.host.bpf.attachTypeOverride = opts.uprobeMulti ? this.uprobeMultiOverride(progs) : undefined;
-    let r: number;
-    try {
-      r = this.runLoad();
-    } finally {
-      this.inst.host.bpf.attachTypeOverride = undefined;
-    }
+    const multi = opts.uprobeMulti ? this.setUprobeMulti(progs) : new Set<number>();
+    const r = this.runLoad();
     const totalNs = process.hrtime.bigint() - t0;
     const loads = this.inst.host.bpf.progLoads.slice(loadsBefore);
-    const programs = progs.map((p, i) => this.loadedProgram(p, this.logBuf + i, logSize, loads, r < 0));
+    const programs = progs.map((p, i) => this.loadedProgram(p, this.logBuf + i, logSize, loads, r < 0, multi.has(p)));
     if (r < 0) throw this.loadFailure(programs, toLinuxErrno(-r));
     mark('libbpf load');
     const x = this.inst.exports;
@@ -274,16 +266,16 @@ export class BpfObject {
   }
 
   /**
-   * The uprobe programs to load as BPF_TRACE_UPROBE_MULTI, by the name the
-   * bridge sees; a name a kprobe program shares once cut to 15 characters
-   * is left out (that uprobe then attaches as a perf event).
+   * Gives the uprobe programs expected_attach_type BPF_TRACE_UPROBE_MULTI
+   * (libbpf 1.1 knows no `uprobe.multi` section, so their own is 0); returns
+   * their handles.
    */
-  private uprobeMultiOverride(progs: number[]): AttachTypeOverride {
-    const all = progs.map((p) => this.libbpfProgram(p));
-    const isUprobe = (p: LibbpfProgram): boolean => /^u(ret)?probe(\.s)?\//.test(p.section);
-    const others = new Set(all.filter((p) => !isUprobe(p)).map((p) => kernelProgName(p.name)));
-    const names = new Set(all.filter(isUprobe).map((p) => kernelProgName(p.name)).filter((n) => !others.has(n)));
-    return { progType: enumValue('bpf_prog_type', 'BPF_PROG_TYPE_KPROBE'), names, attachType: enumValue('bpf_attach_type', 'BPF_TRACE_UPROBE_MULTI') };
+  private setUprobeMulti(progs: number[]): Set<number> {
+    const x = this.inst.exports;
+    const type = enumValue('bpf_attach_type', 'BPF_TRACE_UPROBE_MULTI');
+    const multi = new Set(progs.filter((p) => /^u(ret)?probe(\.s)?\//.test(this.str(x.bpf_program__section_name(p)))));
+    for (const p of multi) x.bpf_program__set_expected_attach_type(p, type);
+    return multi;
   }
 
   /**
@@ -316,7 +308,7 @@ export class BpfObject {
   }
 
   /** A program's outcome, matched to its BPF_PROG_LOAD calls by fd (loaded) or by its own log buffer (rejected). */
-  private loadedProgram(handle: number, logBuf: number, logSize: number, loads: readonly ProgLoadRecord[], failed: boolean): LoadedProgram {
+  private loadedProgram(handle: number, logBuf: number, logSize: number, loads: readonly ProgLoadRecord[], failed: boolean, uprobeMulti: boolean): LoadedProgram {
     const x = this.inst.exports;
     const info = this.libbpfProgram(handle);
     // libbpf answers -errno (wasi numbering) for a program without fd
@@ -337,7 +329,7 @@ export class BpfObject {
       loadNs: ok ? ok.ns : rejected ? rejected.ns + (firstTry?.ns ?? 0n) : undefined,
       log,
       errno: rejected?.errno ?? 0,
-      uprobeMulti: ok?.overridden ?? false,
+      uprobeMulti: uprobeMulti && fd >= 0,
     };
   }
 

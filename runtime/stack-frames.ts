@@ -8,7 +8,7 @@
 // function, then the dispatcher and below; a stacktrace hist key holds the
 // frames below the dispatcher.
 import type { EventFormat } from '../compiler/format.js';
-import type { Kallsyms } from './kallsyms.js';
+import { halves, type Kallsyms } from './kallsyms.js';
 
 const DISPATCHERS = new Set(['kprobe_dispatcher', 'kretprobe_dispatcher', 'uprobe_dispatcher', 'uretprobe_dispatcher']);
 
@@ -18,8 +18,6 @@ export function traceFunctionOf(format: Pick<EventFormat, 'tracer' | 'isReturn'>
   if (format.tracer === 'uprobe') return '__uprobe_trace_func';
   return undefined;
 }
-
-const halves = (v: bigint): [number, number] => [Number(v & 0xffffffffn), Number(v >> 32n)];
 
 /** The frames up to the first zero. */
 export function framesOf(buf: Buffer, at: number, bytes: number): bigint[] {

@@ -3,6 +3,7 @@
 // why it cannot go on (a kernel refusing sleepable programs, any other
 // failure). Only the wanted programs are loaded.
 import { errnoName, LINUX_ERRNO } from '../lib/errno.js';
+import { isFunctionTrampolineSection } from '../compiler/trampoline.js';
 import { LoaderError, VerifierError, type BpfObject, type LoadedObject } from './loader.js';
 
 /** A loaded map as the tracer uses it. */
@@ -35,8 +36,6 @@ export type TraceLoad =
  */
 export const TRAMPOLINE_REFUSALS: ReadonlySet<number> = new Set([LINUX_ERRNO.EPERM, LINUX_ERRNO.ENOTSUPP, LINUX_ERRNO.EINVAL, LINUX_ERRNO.ESRCH]);
 
-const isTrampolineSection = (section: string): boolean => /^f(entry|exit)\//.test(section);
-
 /**
  * Loads the programs of `wanted` (kprobe programs that cannot be attached
  * are not loaded either). `sleepable`: the object has sleepable programs, so
@@ -52,7 +51,7 @@ export function loadForTrace(obj: BpfObject, wanted: ReadonlySet<string>, sleepa
   } catch (e) {
     if (!(e instanceof LoaderError)) throw e;
     const named = e instanceof VerifierError ? e.program : undefined;
-    const onTrampoline = named ? isTrampolineSection(named.section) : e.errno !== LINUX_ERRNO.EINVAL || !sleepable;
+    const onTrampoline = named ? isFunctionTrampolineSection(named.section) : e.errno !== LINUX_ERRNO.EINVAL || !sleepable;
     if (trampolines && onTrampoline && TRAMPOLINE_REFUSALS.has(e.errno)) {
       return {
         kind: 'trampoline-refused', reason: `loading ${named ? `program ${named.name} (${named.section})` : 'the object'} failed with ${errnoName(e.errno)}`,

@@ -15,7 +15,7 @@ import { launchHeld, type HeldCommand } from './launch.js';
 import { stderrLogger, type LogLevel, type Logger } from './bridge/logger.js';
 import { BpfObject } from './loader.js';
 import { mapLookupPerCpuU64Sum, mapUpdateU32 } from './sys/index.js';
-import { loadForTrace, TRAMPOLINE_REFUSALS, type TraceMap } from './trace-load.js';
+import { loadForTrace, TRAMPOLINE_REFUSALS, type TraceLoad, type TraceMap } from './trace-load.js';
 import { isFunctionTrampolineSection, trampolineFunctionOf } from '../compiler/trampoline.js';
 import { errnoName } from '../lib/errno.js';
 import type { TraceDatOutput } from './trace-dat/output.js';
@@ -38,16 +38,13 @@ export interface TraceOptions {
   /** Each pid's last name seen instead of the name at the hit (ftrace's saved_cmdlines). */
   readonly ftraceComm?: boolean;
   /**
-   * The same lines compiled without sleepable programs, for a kernel that
-   * refuses sleepable uprobes; absent for an object file input.
+   * The same lines compiled again, for a kernel that refuses what the first
+   * object had: without sleepable programs unless `sleepable` (sleepable
+   * uprobes refused), with kprobe/kretprobe programs instead of fentry/fexit
+   * ones for `noTrampoline`'s functions (their trampoline refused); absent
+   * for an object file input.
    */
-  readonly recompileAtomic?: () => Uint8Array;
-  /**
-   * The same lines compiled with kprobe/kretprobe programs instead of
-   * fentry/fexit ones (sleepable as asked), for a kernel that refuses the
-   * trampoline; absent for an object file input.
-   */
-  readonly recompileWithoutTrampolines?: (sleepable: boolean, functions: ReadonlySet<string>) => Uint8Array;
+  readonly recompile?: (sleepable: boolean, noTrampoline: ReadonlySet<string>) => Uint8Array;
   /** -o FILE.dat: also write the printed records as trace-cmd's trace.dat. */
   readonly output?: string;
   /** Print nothing on stdout (with output: only the file). */
@@ -147,20 +144,19 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
     }
     if ('sleepableRefused' in result) {
       const why = `${result.sleepableRefused}: this kernel does not run sleepable uprobe programs (Linux 6.0+)`;
-      const atomic = refused.size > 0 ? opts.recompileWithoutTrampolines && (() => opts.recompileWithoutTrampolines!(false, refused)) : opts.recompileAtomic;
-      if (!sleepable || !atomic) {
+      if (!sleepable || !opts.recompile) {
         say(sleepable ? `${why}; compile the object with 'kprobe-bpf compile --no-sleepable'` : result.sleepableRefused);
         return 1;
       }
       say(`${why}; using non-sleepable ones, so strings in pages the process has not touched yet print (fault)`);
       sleepable = false;
-      object = atomic();
+      object = opts.recompile(false, refused);
       continue;
     }
     // the trampoline refused: the events on that function (all of them when no program was named) fall back
     const current = eventsOfObject(object).flatMap((e) => trampolineFunctionOf(e.section) ?? []);
     const functions = (result.functions ?? current).filter((f) => !refused.has(f));
-    if (!opts.recompileWithoutTrampolines) {
+    if (!opts.recompile) {
       say(`${result.trampolineRefused}: the kernel refuses the BPF trampoline for ${[...new Set(current)].join(', ')}; compile the object with KPROBE_BPF_TRAMPOLINE=0 for kprobe/kretprobe programs`);
       return 1;
     }
@@ -170,7 +166,7 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
     }
     for (const f of functions) refused.add(f);
     reasons.push(`${[...new Set(functions)].join(', ')}: ${result.trampolineRefused}`);
-    object = opts.recompileWithoutTrampolines(sleepable, refused);
+    object = opts.recompile(sleepable, refused);
   }
   say('the kernel kept refusing the compiled programs; giving up');
   return 1;
@@ -225,7 +221,7 @@ async function loadAndTrace(
     say(`${unloaded.format.group}/${unloaded.format.event}: program ${unloaded.program} was not loaded (the object has no such BPF program); nothing attached`);
     return { exit: 1 };
   }
-  return traceLoaded(events, load.programFds, load.maps, kinds, opts, attached, load.uprobeMulti);
+  return traceLoaded(events, load, kinds, opts, attached);
 }
 
 /** The maps every trace object has (the perf event array) and may have (misses, ring buffer). */
@@ -241,12 +237,10 @@ function traceMaps(maps: ReadonlyMap<string, TraceMap>): { perf: TraceMap; misse
 /** Starts the -c command held, opens the session, attaches, runs until stopped, reports. */
 async function traceLoaded(
   events: readonly EventMetadata[],
-  programFds: ReadonlyMap<string, number>,
-  maps: ReadonlyMap<string, TraceMap>,
+  { programFds, maps, uprobeMulti }: Extract<TraceLoad, { kind: 'loaded' }>,
   kinds: { sleepable: boolean; trampolines: boolean },
   opts: TraceOptions,
   attached: () => void,
-  uprobeMulti: ReadonlySet<string>,
 ): Promise<Attempt> {
   const m = traceMaps(maps);
   const sessionEvents: SessionEvent[] = events.map((e) => ({

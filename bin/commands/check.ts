@@ -127,9 +127,6 @@ export function failingSlot(log: string): number | undefined {
   return slot;
 }
 
-/** How a kernel refuses an fentry/fexit program (runtime/trace-load.ts TRAMPOLINE_REFUSALS), by errno name. */
-const TRAMPOLINE_REFUSAL_NAMES = new Set(['EPERM', 'ENOTSUPP', 'EINVAL', 'ESRCH']);
-
 const ms = (ns: bigint | undefined) => (ns === undefined ? '-' : (Number(ns) / 1e6).toFixed(2));
 
 function table(rows: string[][]): string {
@@ -163,6 +160,10 @@ const check: Command = {
 
     if (await refusedBeforeStart('check', await checkNeed(values, inputs))) return 1;
     const { checkObject, LoaderError } = await import('../../runtime/loader.js');
+    // how a kernel refuses an fentry/fexit program, by the errno name a verdict carries
+    const { TRAMPOLINE_REFUSALS } = await import('../../runtime/trace-load.js');
+    const { errnoName } = await import('../../lib/errno.js');
+    const trampolineRefusals = new Set([...TRAMPOLINE_REFUSALS].map(errnoName));
     const verbose = values.v ?? false;
     const rows: string[][] = [['EVENT', 'SECTION', 'INSNS', 'VERIFIED', 'LOAD_MS', 'RESULT']];
     const reports: string[] = [];
@@ -190,11 +191,11 @@ const check: Command = {
       if (result.error) reports.push(`${input.label}: ${result.error}`);
       for (const { program: p, error } of result.verdicts) {
         const origin = input.origin(p.name);
-        // the fallback's object: only the programs of the events that fell back (their entry programs too)
-        if (input === fallbackInput && !fellBack.has(origin?.event ?? '') && ![...fellBack].some((e) => p.name === `${e.replace('/', '__').replace(/[^A-Za-z0-9_]/g, '_')}__entry`)) continue;
-        const fn = input === linesInput && error && TRAMPOLINE_REFUSAL_NAMES.has(error) ? trampolineFunctionOf(p.section) : undefined;
+        // the fallback's object: only the programs of the events that fell back (their entry programs, NAME__entry, too)
+        if (input === fallbackInput && !fellBack.has(p.name.replace(/__entry$/, ''))) continue;
+        const fn = input === linesInput && error && trampolineRefusals.has(error) ? trampolineFunctionOf(p.section) : undefined;
         rows.push([origin?.event ?? p.name, p.section, String(p.insns), p.verifiedInsns === undefined ? '-' : String(p.verifiedInsns), ms(p.loadNs), error ? `FAIL ${error}${fn !== undefined ? ' (trace falls back)' : ''}` : 'ok']);
-        if (fn !== undefined) { refusedFunctions.add(fn); fellBack.add(origin?.event ?? p.name); continue; }
+        if (fn !== undefined) { refusedFunctions.add(fn); fellBack.add(p.name); continue; }
         if (!error) continue;
         failed = true;
         if (!p.log) continue;

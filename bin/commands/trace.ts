@@ -73,10 +73,8 @@ interface TraceInput {
   readonly object: Uint8Array;
   /** What the object probes (for the refusal diagnosis). */
   readonly definitions: readonly ProbeSite[];
-  /** The lines compiled again without sleepable programs (lines only). */
-  readonly recompileAtomic?: () => Uint8Array;
-  /** The lines compiled again with kprobe/kretprobe programs instead of fentry/fexit (lines only). */
-  readonly recompileWithoutTrampolines?: (sleepable: boolean, functions: ReadonlySet<string>) => Uint8Array;
+  /** The lines compiled again, without sleepable programs or some fentry/fexit ones (lines only; runtime/tracer.ts TraceOptions). */
+  readonly recompile?: (sleepable: boolean, noTrampoline: ReadonlySet<string>) => Uint8Array;
   /** The hist triggers compiled into the object (--trigger). */
   readonly hists?: readonly HistPlan[];
 }
@@ -109,18 +107,10 @@ async function loadInput(values: InputValues, objects: readonly string[], sleepa
   const compiled = await compileFiltered(input, { ...COMPILE_OPTIONS, sleepable, scoped, ringCpus: onlineCpus().length, noTrace });
   if (compiled === undefined) return undefined;
   const hists = input.hists ? { hists: input.hists } : {};
-  const again = (o: { sleepable: boolean; noTrampoline?: ReadonlySet<string> }) =>
-    compileDefinitions(input.defs, { ...COMPILE_OPTIONS, ...btfLowerOptions(input.btf), ...o, scoped, filters: input.filters, noTrace, ...hists, ...(input.counts ? { counts: input.counts } : {}) }).object;
   // the functions whose trampoline the kernel refused get kprobe/kretprobe programs (runtime/tracer.ts)
-  const recompileWithoutTrampolines = (s: boolean, functions: ReadonlySet<string>) => again({ sleepable: s && sleepable, noTrampoline: functions });
-  if (!sleepable) return { object: compiled.object, definitions: input.defs, recompileWithoutTrampolines, ...hists };
-  return {
-    object: compiled.object,
-    definitions: input.defs,
-    recompileAtomic: () => again({ sleepable: false }),
-    recompileWithoutTrampolines,
-    ...hists,
-  };
+  const recompile = (s: boolean, noTrampoline: ReadonlySet<string>) =>
+    compileDefinitions(input.defs, { ...COMPILE_OPTIONS, ...btfLowerOptions(input.btf), sleepable: s && sleepable, noTrampoline, scoped, filters: input.filters, noTrace, ...hists, ...(input.counts ? { counts: input.counts } : {}) }).object;
+  return { object: compiled.object, definitions: input.defs, recompile, ...hists };
 }
 
 const trace: Command = {
@@ -176,8 +166,7 @@ const trace: Command = {
     const { runTrace } = await import('../../runtime/tracer.js');
     return explainingRefusals('trace', need, () => runTrace({
       object: input.object,
-      ...(input.recompileAtomic ? { recompileAtomic: input.recompileAtomic } : {}),
-      ...(input.recompileWithoutTrampolines ? { recompileWithoutTrampolines: input.recompileWithoutTrampolines } : {}),
+      ...(input.recompile ? { recompile: input.recompile } : {}),
       ...(command ? { command } : {}),
       ...(pid !== undefined ? { pid } : {}),
       ...(duration !== undefined ? { durationMs: duration * 1000 } : {}),

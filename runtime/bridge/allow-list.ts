@@ -83,9 +83,8 @@ export const COMMAND_RULES: Readonly<Record<string, CommandRule>> = {
   // answers EBADF (links supported) or EINVAL: it can never attach anything.
   // uprobe_multi links (path, offsets, ref_ctr_offsets, cookies, pid) are
   // made by the runtime itself (attach/uprobe-multi.ts), never by the module,
-  // so they have no entry here; the one thing the runtime asks of the bridge
-  // for them is the attach type of its own uprobe programs at load
-  // (bpf-bridge.ts AttachTypeOverride).
+  // so they have no entry here (the loader gives its uprobe programs their
+  // attach type through libbpf: bpf_program__set_expected_attach_type).
   BPF_LINK_CREATE: {
     minField: 'link_create.attach_type',
     pointers: {},

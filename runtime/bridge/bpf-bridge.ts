@@ -30,8 +30,6 @@ export interface ProgLoadRecord {
   ns: bigint;
   /** wasm offset of the verifier log buffer (0: none): tells which program of the object this was */
   logBuf: number;
-  /** expected_attach_type was the runtime's (AttachTypeOverride), not libbpf's */
-  overridden: boolean;
 }
 
 /** One bpf() call on its way through the bridge. */
@@ -78,24 +76,8 @@ export interface BpfBridgeOptions {
   fds: FdTable;
 }
 
-/**
- * The runtime's (never the module's) choice of expected_attach_type for some
- * programs: libbpf 1.1 knows no `uprobe.multi` section, so a uprobe program
- * the tracer will attach through a uprobe_multi link is loaded from its
- * `uprobe` section with this attach type written into its BPF_PROG_LOAD.
- * Only programs of `progType` named in `names` (the kernel's 15-character
- * prog_name) that libbpf left at attach type 0 are changed.
- */
-export interface AttachTypeOverride {
-  readonly progType: number;
-  readonly names: ReadonlySet<string>;
-  readonly attachType: number;
-}
-
 export class BpfBridge {
   readonly progLoads: ProgLoadRecord[] = [];
-  /** Set by the loader around one bpf_object__load. */
-  attachTypeOverride: AttachTypeOverride | undefined;
 
   constructor(private readonly opts: BpfBridgeOptions) {}
 
@@ -112,13 +94,9 @@ export class BpfBridge {
     const c = this.admit(cmd, attrOff, size);
     this.checkRequired(c);
     this.checkFds(c);
-    let overridden = false;
-    if (c.name === 'BPF_PROG_LOAD') {
-      this.checkInsnFds(c);
-      overridden = this.overrideAttachType(c);
-    }
+    if (c.name === 'BPF_PROG_LOAD') this.checkInsnFds(c);
     const { translations, copyBackInfo } = this.translatePointers(c);
-    const ret = this.syscall(c, overridden);
+    const ret = this.syscall(c);
     copyBackInfo?.();
     // The kernel writes some attr fields back (info_len, log_true_size, ...):
     // copy the attr back with the wasm offsets restored in the pointer fields.
@@ -208,21 +186,6 @@ export class BpfBridge {
     }
   }
 
-  /** Phase 3b: the runtime's expected_attach_type for a program it will link itself (AttachTypeOverride). */
-  private overrideAttachType(c: BpfCall): boolean {
-    const o = this.attachTypeOverride;
-    if (!o) return false;
-    const attr = c.attr.subarray(0, c.passSize);
-    const type = fieldOf(c.fields, c.name, 'prog_type');
-    const attach = fieldOf(c.fields, c.name, 'expected_attach_type');
-    const nameField = fieldOf(c.fields, c.name, 'prog_name');
-    if (attach.offset + attach.size > c.passSize || readField(attr, type) !== o.progType || readField(attr, attach) !== 0) return false;
-    const name = cStringAt(attr.subarray(0, nameField.offset + nameField.size), nameField.offset)?.text;
-    if (name === undefined || !o.names.has(name)) return false;
-    setU32(c.attr, attach.offset, o.attachType);
-    return true;
-  }
-
   /** Phase 4: pointer fields bounds-checked and rewritten to host addresses; returns what to restore. */
   private translatePointers(c: BpfCall): { translations: Translation[]; copyBackInfo?: () => void } {
     const translations: Translation[] = [];
@@ -255,7 +218,7 @@ export class BpfBridge {
   }
 
   /** Phase 5: the system call itself (BPF_PROG_LOAD timed and recorded). */
-  private syscall(c: BpfCall, overridden: boolean): number {
+  private syscall(c: BpfCall): number {
     const t0 = process.hrtime.bigint();
     const ret = Number(sysBpf(SYS_bpf, c.cmd, c.attr, c.passSize));
     const errno = ret < 0 ? lastErrno() || EINVAL : 0;
@@ -266,7 +229,7 @@ export class BpfBridge {
       const name = nameField && nameField.offset + nameField.size <= c.passSize ? cStringAt(attr.subarray(0, nameField.offset + nameField.size), nameField.offset)?.text ?? '' : '';
       const logField = fieldOf(c.fields, c.name, 'log_buf');
       const logBuf = this.restoredPointer(c, logField);
-      this.progLoads.push({ name, fd: ret, errno, ns, logBuf, overridden });
+      this.progLoads.push({ name, fd: ret, errno, ns, logBuf });
     }
     return ret < 0 ? -errno : ret;
   }

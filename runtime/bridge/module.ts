@@ -35,6 +35,7 @@ export interface LibbpfExports {
   bpf_program__set_autoload(p: number, on: number): number;
   bpf_program__set_log_buf(p: number, buf: number, size: number): number;
   bpf_program__set_log_level(p: number, level: number): number;
+  bpf_program__set_expected_attach_type(p: number, type: number): number;
   bpf_map__name(m: number): number;
   bpf_map__fd(m: number): number;
   bpf_map__type(m: number): number;

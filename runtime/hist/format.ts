@@ -5,7 +5,7 @@
 // seq_printf formats, then the totals.
 import type { HistPlan } from '../../compiler/hist-layout.js';
 import { HIST_STACKTRACE_DEPTH, histTriggerInfo, type HistField } from '../../grammar/trigger/index.js';
-import type { Kallsyms } from '../kallsyms.js';
+import { halves, type Kallsyms } from '../kallsyms.js';
 import { keyString, keyU64, type HistEntry } from './entries.js';
 
 const padEnd = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length));
@@ -16,8 +16,6 @@ export interface HistSymbols {
   readonly kallsyms?: Kallsyms;
   readonly syscallName?: (nr: bigint) => string | undefined;
 }
-
-const halves = (v: bigint): [number, number] => [Number(v & 0xffffffffn), Number(v >> 32n)];
 
 /** %ps: the symbol's name (and module), or the address as 0x%lx. */
 function symName(v: bigint, s: HistSymbols): string {

@@ -1,7 +1,7 @@
 // Loading uprobe programs for a uprobe_multi link (BpfObject.load({ uprobeMulti })):
-// libbpf 1.1 knows no `uprobe.multi` section, so the bridge writes
-// expected_attach_type BPF_TRACE_UPROBE_MULTI into the BPF_PROG_LOAD of the
-// uprobe programs the loader names, and nothing else. Judged by the kernel:
+// libbpf 1.1 knows no `uprobe.multi` section, so the loader gives the uprobe
+// programs, and nothing else, expected_attach_type BPF_TRACE_UPROBE_MULTI
+// (bpf_program__set_expected_attach_type). Judged by the kernel:
 // bpf_uprobe_multi_link_attach accepts a link only for a program loaded with
 // that attach type (EINVAL otherwise), and a perf-event attach
 // (PERF_EVENT_IOC_SET_BPF) takes the others. Objects built by clang.
@@ -20,7 +20,8 @@ const skip = loadSkipReason() ?? uprobeMultiProblem(true);
 const quiet = (): void => {};
 
 // Two uprobe programs (one sleepable) and a kprobe program whose name agrees
-// with the second uprobe's in the 15 characters the kernel keeps.
+// with the second uprobe's in the 15 characters the kernel keeps (programs
+// are chosen by their libbpf handle, not by the name a BPF_PROG_LOAD carries).
 const SOURCE = `
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -45,7 +46,7 @@ function linkVerdict(progFd: number, path: string, offset: bigint, isReturn: boo
   }
 }
 
-t.test('uprobe programs load for uprobe_multi, a kprobe and a clashing name do not', { skip }, async (t) => {
+t.test('uprobe programs load for uprobe_multi, a kprobe program sharing a kernel name does not', { skip }, async (t) => {
   const target = buildLoopTarget();
   const offset = new ElfSymbols(target.path).resolve('kpb_tick');
   const bytes = compileBpf('umulti', SOURCE);
@@ -60,16 +61,9 @@ t.test('uprobe programs load for uprobe_multi, a kprobe and a clashing name do n
     t.ok(one.loaded && clash.loaded && kp.loaded, 'all three load');
     t.equal(one.uprobeMulti, true, 'the sleepable uprobe program is reported as uprobe_multi');
     t.equal(linkVerdict(one.fd, target.path, offset, false), 'link', 'and the kernel links it through uprobe_multi');
-    t.equal(clash.uprobeMulti, false, 'a uprobe program whose kernel name a kprobe program shares is left alone');
-    t.equal(linkVerdict(clash.fd, target.path, offset, true), 'EINVAL', 'the kernel refuses it a uprobe_multi link (loaded without the attach type)');
+    t.equal(clash.uprobeMulti, true, 'a uprobe program whose kernel name a kprobe program shares is uprobe_multi too');
+    t.equal(linkVerdict(clash.fd, target.path, offset, true), 'link', 'and the kernel links it through uprobe_multi');
     t.equal(kp.uprobeMulti, false, 'the kprobe program is left alone');
-    // the uprobe left out still attaches the old way
-    const perf = attachUprobe({ path: target.path, offset, isReturn: true });
-    try {
-      t.doesNotThrow(() => perf.setBpf(clash.fd), 'the program left alone attaches to a uprobe perf event');
-    } finally {
-      perf.close();
-    }
   } finally {
     obj.close();
   }
@@ -79,6 +73,13 @@ t.test('uprobe programs load for uprobe_multi, a kprobe and a clashing name do n
     const one = plain.load().programs.find((p) => p.name === 'umulti__entry_one')!;
     t.equal(one.uprobeMulti, false, 'without the option nothing is uprobe_multi');
     t.equal(linkVerdict(one.fd, target.path, offset, false), 'EINVAL', 'and the kernel refuses the link');
+    // loaded without the option, it attaches the old way
+    const perf = attachUprobe({ path: target.path, offset, isReturn: false });
+    try {
+      t.doesNotThrow(() => perf.setBpf(one.fd), 'the program loaded without the option attaches to a uprobe perf event');
+    } finally {
+      perf.close();
+    }
   } finally {
     plain.close();
   }
@@ -96,7 +97,7 @@ t.test('the feature probe: this kernel has the link (6.6+); the switch forces th
   }
 });
 
-t.test("the bridge: the runtime's attach type only for its named kprobe-type programs; no uprobe_multi link from the module", { skip: loadSkipReason() }, async (t) => {
+t.test('the bridge: the attach type passes through as given; no uprobe_multi link from the module', { skip: loadSkipReason() }, async (t) => {
   const memory = new WebAssembly.Memory({ initial: 2 });
   const fds = new FdTable();
   const bridge = new BpfBridge({ memory: () => memory, fds });
@@ -117,34 +118,26 @@ t.test("the bridge: the runtime's attach type only for its named kprobe-type pro
   mem().set(Buffer.from('GPL\0'), 1024);
   const KPROBE = enumValue('bpf_prog_type', 'BPF_PROG_TYPE_KPROBE');
   const MULTI = enumValue('bpf_attach_type', 'BPF_TRACE_UPROBE_MULTI');
-  bridge.attachTypeOverride = { progType: KPROBE, names: new Set(['ours']), attachType: MULTI };
-  /** Loads r0 = 0; exit as `name` with this type; whether the bridge changed the attach type, and the kernel's verdict on a link. */
-  const load = (name: string, progType: number, attach = 0): { overridden: boolean; fd: number } => {
+  /** Loads r0 = 0; exit as `name` with this type and attach type; its fd. */
+  const load = (name: string, progType: number, attach = 0): number => {
     put('BPF_PROG_LOAD', { prog_type: progType, insn_cnt: 2, insns: 512n, license: 1024n, expected_attach_type: attach });
     mem().set(Buffer.from(`${name}\0`), ATTR + nameAt);
-    const fd = bridge.call(commandValue('BPF_PROG_LOAD'), ATTR, size);
-    return { overridden: bridge.progLoads.at(-1)!.overridden, fd };
+    return bridge.call(commandValue('BPF_PROG_LOAD'), ATTR, size);
   };
   const target = buildLoopTarget();
   const offset = new ElfSymbols(target.path).resolve('kpb_tick');
-  const ours = load('ours', KPROBE);
-  t.ok(ours.fd >= 0 && ours.overridden, 'a named kprobe-type program gets BPF_TRACE_UPROBE_MULTI');
-  t.equal(linkVerdict(ours.fd, target.path, offset, false), 'link', 'and the kernel links it through uprobe_multi');
-  const other = load('theirs', KPROBE);
-  t.ok(other.fd >= 0 && !other.overridden, 'another name is left alone');
-  t.equal(linkVerdict(other.fd, target.path, offset, false), 'EINVAL', 'the kernel refuses it the link');
-  const filter = load('ours', enumValue('bpf_prog_type', 'BPF_PROG_TYPE_SOCKET_FILTER'));
-  t.ok(filter.fd >= 0 && !filter.overridden, 'another program type under the name is left alone');
-  const kmulti = load('ours', KPROBE, enumValue('bpf_attach_type', 'BPF_TRACE_KPROBE_MULTI'));
-  t.notOk(kmulti.overridden, "an attach type libbpf chose is left alone (the kernel's verdict aside)");
-  bridge.attachTypeOverride = undefined;
-  t.notOk(load('ours', KPROBE).overridden, 'nothing is changed without an override');
+  const ours = load('ours', KPROBE, MULTI);
+  t.ok(ours >= 0, 'a kprobe-type program loads with BPF_TRACE_UPROBE_MULTI');
+  t.equal(linkVerdict(ours, target.path, offset, false), 'link', 'and the kernel links it through uprobe_multi');
+  const other = load('ours', KPROBE);
+  t.ok(other >= 0, 'the same program loads with attach type 0');
+  t.equal(linkVerdict(other, target.path, offset, false), 'EINVAL', 'and the kernel refuses it the link: the bridge changed nothing');
 
   // the module itself may not make a uprobe_multi link: the bridge's BPF_LINK_CREATE is libbpf's perf-link probe only
   mem().set(Buffer.from(`${target.path}\0`), 2048);
   dv().setBigUint64(3072, offset, true);
   put('BPF_LINK_CREATE', {
-    'link_create.prog_fd': ours.fd, 'link_create.target_fd': 0, 'link_create.attach_type': MULTI,
+    'link_create.prog_fd': ours, 'link_create.target_fd': 0, 'link_create.attach_type': MULTI,
     'link_create.uprobe_multi.path': 2048n, 'link_create.uprobe_multi.offsets': 3072n, 'link_create.uprobe_multi.cnt': 1,
   });
   try {
