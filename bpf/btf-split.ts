@@ -6,7 +6,7 @@
 // parsed Btf; this gives them one that sees the base's types and the module's
 // under one id space, base first, as libbpf's lookups do.
 import { readFileSync } from 'node:fs';
-import { btfOver, Kind, parseBtf, parseBtfHeader, readBtfTypes, type Btf, type BtfType, type TypeId } from './btf.js';
+import { btfOver, parseBtf, parseBtfHeader, readBtfTypes, type Btf, type BtfType, type TypeId } from './btf.js';
 import { btfLayout, VMLINUX_BTF } from './btf-kernel.js';
 import { moduleLocator, type ModuleLocator } from './btf-split-modules.js';
 import { cString } from './string-table.js';
@@ -59,21 +59,6 @@ export class KernelBtfFiles {
       this.modules.set(module, m);
     }
     return m ?? undefined;
-  }
-
-  /**
-   * The BTF holding FUNC `symbol`: the module's for `MOD:SYM` (module given),
-   * else vmlinux's, else the first module that has it in the kernel's search
-   * order (bpf/btf-split-modules.ts).
-   */
-  withFunc(symbol: string, module?: string): Btf | undefined {
-    if (module !== undefined) return this.withModule(module);
-    if (this.base().find(Kind.FUNC, symbol)) return this.base();
-    for (const m of this.locator()?.holders(symbol) ?? []) {
-      const btf = this.withModule(m);
-      if (btf?.find(Kind.FUNC, symbol)) return btf;
-    }
-    return undefined;
   }
 
   private locatorMemo: ModuleLocator | undefined | null = null;
