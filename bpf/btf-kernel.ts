@@ -230,9 +230,14 @@ class BtfFile implements KernelBtf {
     const cached = this.named?.get(key);
     if (cached !== undefined) return cached;
     const needle = Buffer.from(`\0${name}\0`, 'utf8');
-    const hay = Buffer.from(this.strings.buffer, this.strings.byteOffset, this.strings.byteLength);
     const nameOffs = new Set<number>();
-    for (let at = hay.indexOf(needle); at >= 0; at = hay.indexOf(needle, at + 1)) nameOffs.add(this.startStr + at + 1);
+    // split BTF names its own types with the base's strings too (libbpf's dedup reuses a string the base has),
+    // and its own strings start with a name, not with the NUL vmlinux's start with
+    for (let f: BtfFile | undefined = this; f; f = f.base) {
+      const hay = Buffer.from(f.strings.buffer, f.strings.byteOffset, f.strings.byteLength);
+      if (hay.subarray(0, needle.length - 1).equals(needle.subarray(1))) nameOffs.add(f.startStr);
+      for (let at = hay.indexOf(needle); at >= 0; at = hay.indexOf(needle, at + 1)) nameOffs.add(f.startStr + at + 1);
+    }
     if (nameOffs.size === 0) return undefined;
     const offsets = this.index();
     for (let i = 0; i < offsets.length; i++) {

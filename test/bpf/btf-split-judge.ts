@@ -86,6 +86,12 @@ export function judgeModuleBtf(t: Test, dir: string, module: string, opts: Judge
   }
   t.comment(`${module}: ${protos} prototypes, ${members} members compared`);
 
+  // every named struct and union of the module found by name in its BTF (split BTF may name it with one of vmlinux's strings)
+  const composites = [...raw.values()].filter((r) => (r.kind === 'STRUCT' || r.kind === 'UNION') && r.name !== '(anon)');
+  const unnamed = composites.filter((r) => composites.find((g) => g.kind === r.kind && g.name === r.name) === r)
+    .filter((r) => mod.findNamed(r.kind === 'STRUCT' ? Kind.STRUCT : Kind.UNION, r.name) !== r.id);
+  t.same(unnamed.map((r) => `[${r.id}] ${r.kind} ${r.name}`), [], `${module}: every struct and union found by its name`);
+
   if (!wholeParse) return;
   // the whole parse: every module type's kind and name, and its id space after vmlinux's
   const whole = parseSplitBtf(parseBtf(readFileSync(join(dir, 'vmlinux'))), readFileSync(join(dir, module)));
