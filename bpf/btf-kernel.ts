@@ -377,3 +377,8 @@ export function runningKernelBtf(): KernelBtf | undefined {
   if (running === null) running = openKernelBtf();
   return running;
 }
+
+/** `path`'s BTF (openKernelBtf); the running kernel's is the one runningKernelBtf shares. */
+export function kernelBtfAt(path: string): KernelBtf | undefined {
+  return path === VMLINUX_BTF ? runningKernelBtf() : openKernelBtf(path);
+}
