@@ -10,7 +10,7 @@
 // function or one returning a struct by value are refused (EINVAL at load).
 // The BTF is read lazily (bpf/btf-kernel.ts): only the functions asked about.
 import { Kind, KIND_NAMES } from '../bpf/btf.js';
-import { openKernelBtf, VMLINUX_BTF, type KernelBtf } from '../bpf/btf-kernel.js';
+import { kernelBtfAt, VMLINUX_BTF, type KernelBtf } from '../bpf/btf-kernel.js';
 import { CTX_SLOT, type FunctionModel, type FunctionSlots } from './trampoline.js';
 import type { RethookLayout } from './ir.js';
 
@@ -83,7 +83,7 @@ export function argSlotsIn(btf: KernelBtf, symbol: string): number | undefined {
  */
 export function btfFunctionSlots(path = VMLINUX_BTF): FunctionSlots {
   let btf: KernelBtf | undefined | null = null;
-  const open = (): KernelBtf | undefined => (btf === null ? (btf = openKernelBtf(path)) : btf);
+  const open = (): KernelBtf | undefined => (btf === null ? (btf = kernelBtfAt(path)) : btf);
   const model = (symbol: string, module?: string): FunctionModel | undefined => {
     if (module !== undefined) return undefined;
     const b = open();
