@@ -378,7 +378,10 @@ export function runningKernelBtf(): KernelBtf | undefined {
   return running;
 }
 
-/** `path`'s BTF (openKernelBtf); the running kernel's is the one runningKernelBtf shares. */
+const opened = new Map<string, KernelBtf | undefined>();
+/** `path`'s BTF (openKernelBtf), opened once per process (the running kernel's is runningKernelBtf's). */
 export function kernelBtfAt(path: string): KernelBtf | undefined {
-  return path === VMLINUX_BTF ? runningKernelBtf() : openKernelBtf(path);
+  if (path === VMLINUX_BTF) return runningKernelBtf();
+  if (!opened.has(path)) opened.set(path, openKernelBtf(path));
+  return opened.get(path);
 }
