@@ -510,12 +510,12 @@ export interface ProgramOptions {
   /**
    * The stacktrace/traceon/traceoff triggers' stages (compiler/trigger-codegen.ts):
    * code before anything is reserved (given the exit label), a gate before
-   * the record is sent (given the release code and where to go instead),
+   * the record is sent (given where to go instead),
    * and code after it (the stack record).
    */
   readonly countStages?: {
     readonly before: (exit: string) => readonly AsmItem[];
-    readonly gate?: (release: readonly AsmItem[], after: string) => readonly AsmItem[];
+    readonly gate?: (after: string) => readonly AsmItem[];
     readonly after?: (exit: string) => readonly AsmItem[];
   };
 }
@@ -567,11 +567,11 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
       e.push(label(e.exitLabel), mov64Imm(R0, 0), exit());
       return e.items;
     }
-    if (filter) e.push(...emitRecordFilterGate(target, filter, eventId, after, []));
-    if (stages?.gate) e.push(...stages.gate([], after));
+    if (filter) e.push(...emitRecordFilterGate(target, filter, eventId, after));
+    if (stages?.gate) e.push(...stages.gate(after));
   } else if (filter) {
     // the filter's numeric tests may run between fetches (filter-order.ts), the rest on the whole record
-    e.push(...emitFilteredFetches(target, filter, eventId, e.exitLabel, [], (f) => emitFetch(e, f)));
+    e.push(...emitFilteredFetches(target, filter, eventId, e.exitLabel, (f) => emitFetch(e, f)));
   } else {
     for (const f of p.fetches) e.push(...emitFetch(e, f));
   }

@@ -234,17 +234,16 @@ export function emitHistTriggers(p: ProbeProgram, plans: readonly HistPlan[]): A
 /**
  * The event's filter on the whole record, after its triggers ran (a
  * trigger sees every hit, the event's filter only decides what is sent): a
- * record it drops is released with `release`, counted in
+ * record it drops is counted in
  * filtered[eventId] (the profile's hits), and the program returns.
  */
-export function emitRecordFilterGate(t: FilterTarget, filter: CheckedFilter, eventId: number, exit: string, release: readonly AsmItem[]): AsmItem[] {
+export function emitRecordFilterGate(t: FilterTarget, filter: CheckedFilter, eventId: number, exit: string): AsmItem[] {
   const reject = t.fresh('filter_reject'), send = t.fresh('filter_keep_send');
   return [
     ...emitFilter(t, filter, reject),
     ja(send),
     label(reject),
     ...annotate('the filter drops the record: count the hit, release the record', [
-      ...release,
       ...countInMap(FILTERED_MAP, DROP_SLOT, eventId, exit),
       ja(exit),
     ]),

@@ -56,7 +56,7 @@ function countStagesOf(ir: ProbeProgram, eventId: number, counts: readonly Count
     countTriggers: emitCountTriggers(ir, counts, fresh),
     countStages: {
       before: (exit) => emitBeforeRecord(ir, counts, true, switched, exit, fresh),
-      gate: (release, after) => emitRecordGate(release, after, fresh),
+      gate: (after) => emitRecordGate(after, fresh),
       ...(counts.some(isPost) ? { after: (exit: string) => emitPostTriggers(ir, counts, eventId, switched, exit, fresh) } : {}),
     },
   };

@@ -163,11 +163,11 @@ export function emitCountTriggers(p: ProbeProgram, counts: readonly CountPlan[],
   return out;
 }
 
-/** Before the record is sent: recording was off when it was reserved, so it is released unsent. */
-export function emitRecordGate(release: readonly AsmItem[], after: string, fresh: (p: string) => string): AsmItem[] {
+/** Before the record is sent: recording was off when it was reserved, so it is not sent. */
+export function emitRecordGate(after: string, fresh: (p: string) => string): AsmItem[] {
   const keep = fresh('recording_on');
   return annotate('recording was off at the reservation: the record is dropped', [
-    ldx(sizeFieldFor(8), R1, R10, OFF_SLOT), jmpImm('jeq', R1, 0, keep), ...release, ja(after), label(keep),
+    ldx(sizeFieldFor(8), R1, R10, OFF_SLOT), jmpImm('jeq', R1, 0, keep), ja(after), label(keep),
   ]);
 }
 
