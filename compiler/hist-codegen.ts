@@ -171,7 +171,8 @@ function emitHist(p: ProbeProgram, plan: HistPlan): AsmItem[] {
   const vc: ValueContext = { fresh, tsInUsecs: t.tsInUsecs };
   const done = fresh('done'), add = fresh('add'), raced = fresh('raced');
   // the table this trigger adds to: its own, or its named owner's (entry numbers and drops with it)
-  const table = tablePlan(plan).index;
+  const owner = tablePlan(plan);
+  const table = owner.index;
   const keyAt = HIST_STACK_BASE;
   const valAt = HIST_STACK_BASE + layout.keySize;
   const out: AsmItem[] = [];
@@ -217,7 +218,7 @@ function emitHist(p: ProbeProgram, plan: HistPlan): AsmItem[] {
   ]));
   const sums: AsmItem[] = [label(add)];
   // a per-CPU entry is this CPU's alone: a plain add; a shared one takes an atomic add
-  const percpu = tablePlan(plan).sums === 'percpu';
+  const percpu = owner.sums === 'percpu';
   for (let i = 0; i <= t.vals.length; i++) {
     sums.push(ldx(sizeFieldFor(8), R1, R10, valAt + 8 * i));
     sums.push(...(percpu ? [ldx(sizeFieldFor(8), R2, R0, 8 * i), alu64Reg('add', R2, R1), stx(sizeFieldFor(8), R0, 8 * i, R2)] : [atomicAdd64(R0, 8 * i, R1)]));
