@@ -71,7 +71,7 @@ function loadOrder(tags: readonly string[]): string[] {
 }
 
 /** Whether a BTF blob's string section holds `name` as a whole string (cheap: no type is read). */
-export function btfHasString(bytes: Uint8Array, name: string): boolean {
+function btfHasString(bytes: Uint8Array, name: string): boolean {
   try {
     const layout = parseBtfHeader(bytes);
     const strings = Buffer.from(bytes.buffer, bytes.byteOffset + layout.strOff, layout.strLen);

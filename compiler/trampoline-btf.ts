@@ -17,7 +17,7 @@ import type { RethookLayout } from './ir.js';
 export { VMLINUX_BTF };
 
 /** kernel: MAX_BPF_FUNC_ARGS. */
-export const MAX_BPF_FUNC_ARGS = 12;
+const MAX_BPF_FUNC_ARGS = 12;
 /** kernel: btf_distill_func_proto refuses a struct argument larger than this. */
 const MAX_STRUCT_ARG_SIZE = 16;
 
@@ -59,7 +59,7 @@ function memberOffset(btf: KernelBtf, name: string, member: string): number | un
 }
 
 /** task_struct.rethooks and rethook_node's members in `btf` (CONFIG_RETHOOK), or undefined. */
-export function rethookLayoutIn(btf: KernelBtf): RethookLayout | undefined {
+function rethookLayoutIn(btf: KernelBtf): RethookLayout | undefined {
   const taskRethooks = memberOffset(btf, 'task_struct', 'rethooks');
   const nodeLlist = memberOffset(btf, 'rethook_node', 'llist');
   const nodeRetAddr = memberOffset(btf, 'rethook_node', 'ret_addr');
