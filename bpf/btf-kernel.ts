@@ -13,10 +13,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BtfError, Kind, parseBtfHeader, readBtfTypeAt, type BtfType, type TypeId } from './btf.js';
 import { cString } from './string-table.js';
-import { moduleLocator, type ModuleLocator } from './btf-split-modules.js';
+import { moduleLocator, SYS_KERNEL_BTF, type ModuleLocator } from './btf-split-modules.js';
 
-/** Where the running kernel publishes its BTF. */
-export const SYS_KERNEL_BTF = '/sys/kernel/btf';
+export { SYS_KERNEL_BTF };
 export const VMLINUX_BTF = `${SYS_KERNEL_BTF}/vmlinux`;
 
 export interface FuncParam {
