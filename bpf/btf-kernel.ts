@@ -13,10 +13,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BtfError, Kind, parseBtfHeader, readBtfTypeAt, type BtfType, type TypeId } from './btf.js';
 import { cString } from './string-table.js';
-import { moduleLocator, type ModuleLocator } from './btf-split-modules.js';
+import { moduleLocator, SYS_KERNEL_BTF, type ModuleLocator } from './btf-split-modules.js';
 
-/** Where the running kernel publishes its BTF. */
-export const SYS_KERNEL_BTF = '/sys/kernel/btf';
+export { SYS_KERNEL_BTF };
 export const VMLINUX_BTF = `${SYS_KERNEL_BTF}/vmlinux`;
 
 export interface FuncParam {
@@ -230,9 +229,14 @@ class BtfFile implements KernelBtf {
     const cached = this.named?.get(key);
     if (cached !== undefined) return cached;
     const needle = Buffer.from(`\0${name}\0`, 'utf8');
-    const hay = Buffer.from(this.strings.buffer, this.strings.byteOffset, this.strings.byteLength);
     const nameOffs = new Set<number>();
-    for (let at = hay.indexOf(needle); at >= 0; at = hay.indexOf(needle, at + 1)) nameOffs.add(this.startStr + at + 1);
+    // split BTF names its own types with the base's strings too (libbpf's dedup reuses a string the base has),
+    // and its own strings start with a name, not with the NUL vmlinux's start with
+    for (let f: BtfFile | undefined = this; f; f = f.base) {
+      const hay = Buffer.from(f.strings.buffer, f.strings.byteOffset, f.strings.byteLength);
+      if (hay.subarray(0, needle.length - 1).equals(needle.subarray(1))) nameOffs.add(f.startStr);
+      for (let at = hay.indexOf(needle); at >= 0; at = hay.indexOf(needle, at + 1)) nameOffs.add(f.startStr + at + 1);
+    }
     if (nameOffs.size === 0) return undefined;
     const offsets = this.index();
     for (let i = 0; i < offsets.length; i++) {
@@ -371,4 +375,12 @@ let running: KernelBtf | undefined | null = null;
 export function runningKernelBtf(): KernelBtf | undefined {
   if (running === null) running = openKernelBtf();
   return running;
+}
+
+const opened = new Map<string, KernelBtf | undefined>();
+/** `path`'s BTF (openKernelBtf), opened once per process (the running kernel's is runningKernelBtf's). */
+export function kernelBtfAt(path: string): KernelBtf | undefined {
+  if (path === VMLINUX_BTF) return runningKernelBtf();
+  if (!opened.has(path)) opened.set(path, openKernelBtf(path));
+  return opened.get(path);
 }

@@ -24,7 +24,7 @@ export interface ModuleLocator {
 }
 
 /** Where the running kernel publishes its BTF (vmlinux and one file per loaded module). */
-const SYS_KERNEL_BTF = '/sys/kernel/btf';
+export const SYS_KERNEL_BTF = '/sys/kernel/btf';
 
 /** A C identifier: BTF names functions by theirs, so nothing else (`MOD:SYM` as written, `f.isra.0`) is in any BTF. */
 const C_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -71,7 +71,7 @@ function loadOrder(tags: readonly string[]): string[] {
 }
 
 /** Whether a BTF blob's string section holds `name` as a whole string (cheap: no type is read). */
-export function btfHasString(bytes: Uint8Array, name: string): boolean {
+function btfHasString(bytes: Uint8Array, name: string): boolean {
   try {
     const layout = parseBtfHeader(bytes);
     const strings = Buffer.from(bytes.buffer, bytes.byteOffset + layout.strOff, layout.strLen);

@@ -339,11 +339,7 @@ export function parseBtf(bytes: Uint8Array): Btf {
   const layout = parseBtfHeader(bytes);
   const strings = bytes.subarray(layout.strOff, layout.strOff + layout.strLen);
   const str = (off: number): string => cString(strings, off);
-  return btfOver(readBtfTypes(bytes, layout, str), strings, str);
-}
-
-/** A Btf over types already read (by id) and their strings (bpf/btf-split.ts: a base's and a module's together). */
-export function btfOver(types: BtfType[], strings: Uint8Array, str: (off: number) => string): Btf {
+  const types = readBtfTypes(bytes, layout, str);
   return {
     types,
     strings,

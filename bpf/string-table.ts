@@ -3,6 +3,7 @@
 // a name stored as its offset. The writer's side and the reader's side.
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /**
  * Bytes of `s` in UTF-8 as TextEncoder writes it (a lone surrogate becomes
@@ -58,5 +59,5 @@ export class StringTable {
 export function cString(bytes: Uint8Array, off: number): string {
   let end = off;
   while (end < bytes.length && bytes[end] !== 0) end++;
-  return new TextDecoder().decode(bytes.subarray(off, end));
+  return decoder.decode(bytes.subarray(off, end));
 }

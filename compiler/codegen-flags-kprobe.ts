@@ -84,7 +84,7 @@ export function emitKprobeTraceContext(
   at: { readonly flags: number; readonly preemptCount: number; readonly slot: number },
   readTif: readonly AsmItem[],
   tifToFlag: (dst: Reg, tif: number, flag: number) => AsmItem[],
-  ptRegs = true,
+  ptRegs: boolean,
 ): AsmItem[] {
   const lazy = rules.tifNeedReschedLazy;
   const depth = rules.bpfPreemptDepth ?? 0;

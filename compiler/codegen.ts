@@ -409,6 +409,32 @@ function usedLength(e: Emitter, dst: Reg, dynamic: boolean): AsmItem[] {
     : [mov64Imm(dst, RECORD_PREFIX_SIZE + e.program.format.entrySize)];
 }
 
+/** perf_event_output(ctx r6, &events, BPF_F_CURRENT_CPU, record r7, size): `size` puts the record's length in r5. */
+export function perfEventOutput(size: readonly AsmItem[]): AsmItem[] {
+  return [mov64Reg(R1, R6), ldMapFd(R2, EVENTS_MAP), mov32Imm(R3, BPF_F_CURRENT_CPU | 0), mov64Reg(R4, R7), ...size, call(Helper.perf_event_output)];
+}
+
+/**
+ * The record prefix (compiler/abi.ts) at r7: time, tgid, cpu, comm, as
+ * every record of ours starts; `pidAt`, when given, also gets the pid
+ * (the entry's common_pid). Clobbers r0-r5.
+ */
+export function emitRecordPrefix(pidAt?: number): AsmItem[] {
+  return [
+    call(Helper.ktime_get_ns),
+    stx(sizeFieldFor(8), R7, PREFIX_TS, R0),
+    call(Helper.get_current_pid_tgid),
+    ...(pidAt !== undefined ? [stx(sizeFieldFor(4), R7, pidAt, R0)] : []),
+    alu64Imm('rsh', R0, 32),
+    stx(sizeFieldFor(4), R7, PREFIX_TGID, R0),
+    call(Helper.get_smp_processor_id),
+    stx(sizeFieldFor(4), R7, PREFIX_CPU, R0),
+    mov64Reg(R1, R7), alu64Imm('add', R1, PREFIX_COMM),
+    mov64Imm(R2, TASK_COMM_LEN),
+    call(Helper.get_current_comm),
+  ];
+}
+
 /** A helper's nonzero result means the ring was full and the record dropped: count it as a miss of this event. */
 function missOnFailure(e: Emitter, eventId: number, after: string): AsmItem[] {
   return annotate('a full ring drops the record: count it as a miss of this event', [
@@ -429,14 +455,7 @@ const RECORD_SINK: Readonly<Record<'sleepable' | 'atomic', RecordSink>> = {
       mov64Reg(R7, R0),
     ]),
     submit: (e, eventId, dynamic, after) => [
-      ...annotate('perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, record, size)', [
-        mov64Reg(R1, R6),
-        ldMapFd(R2, EVENTS_MAP),
-        mov32Imm(R3, BPF_F_CURRENT_CPU | 0),
-        mov64Reg(R4, R7),
-        ...usedLength(e, R5, dynamic),
-        call(Helper.perf_event_output),
-      ]),
+      ...annotate('perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, record, size)', perfEventOutput(usedLength(e, R5, dynamic))),
       ...missOnFailure(e, eventId, after),
     ],
   },
@@ -510,12 +529,12 @@ export interface ProgramOptions {
   /**
    * The stacktrace/traceon/traceoff triggers' stages (compiler/trigger-codegen.ts):
    * code before anything is reserved (given the exit label), a gate before
-   * the record is sent (given the release code and where to go instead),
+   * the record is sent (given where to go instead),
    * and code after it (the stack record).
    */
   readonly countStages?: {
     readonly before: (exit: string) => readonly AsmItem[];
-    readonly gate?: (release: readonly AsmItem[], after: string) => readonly AsmItem[];
+    readonly gate?: (after: string) => readonly AsmItem[];
     readonly after?: (exit: string) => readonly AsmItem[];
   };
 }
@@ -541,17 +560,7 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
   e.push(...sink.acquire(e, eventId));
   if (p.entryData) e.push(...emitEntryDataLoad(p.entryData, eventId, e.exitLabel, (x) => e.fresh(x)));
   e.push(...annotate('prefix: time, tgid, cpu, comm; common_type, common_pid', [
-    call(Helper.ktime_get_ns),
-    stx(sizeFieldFor(8), R7, PREFIX_TS, R0),
-    call(Helper.get_current_pid_tgid),
-    stx(sizeFieldFor(4), R7, entry(fieldOffset(p.format, 'common_pid')), R0),
-    alu64Imm('rsh', R0, 32),
-    stx(sizeFieldFor(4), R7, PREFIX_TGID, R0),
-    call(Helper.get_smp_processor_id),
-    stx(sizeFieldFor(4), R7, PREFIX_CPU, R0),
-    mov64Reg(R1, R7), alu64Imm('add', R1, PREFIX_COMM),
-    mov64Imm(R2, TASK_COMM_LEN),
-    call(Helper.get_current_comm),
+    ...emitRecordPrefix(entry(fieldOffset(p.format, 'common_pid'))),
     // common_type, with common_flags and common_preempt_count zero (emitTraceContext sets a uprobe's)
     st(sizeFieldFor(4), R7, entry(fieldOffset(p.format, 'common_type')), eventId),
   ]));
@@ -567,11 +576,11 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
       e.push(label(e.exitLabel), mov64Imm(R0, 0), exit());
       return e.items;
     }
-    if (filter) e.push(...emitRecordFilterGate(target, filter, eventId, after, []));
-    if (stages?.gate) e.push(...stages.gate([], after));
+    if (filter) e.push(...emitRecordFilterGate(target, filter, eventId, after));
+    if (stages?.gate) e.push(...stages.gate(after));
   } else if (filter) {
     // the filter's numeric tests may run between fetches (filter-order.ts), the rest on the whole record
-    e.push(...emitFilteredFetches(target, filter, eventId, e.exitLabel, [], (f) => emitFetch(e, f)));
+    e.push(...emitFilteredFetches(target, filter, eventId, e.exitLabel, (f) => emitFetch(e, f)));
   } else {
     for (const f of p.fetches) e.push(...emitFetch(e, f));
   }

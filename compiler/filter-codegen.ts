@@ -303,12 +303,11 @@ export function emitFilterBeforeRecord(t: FilterTarget, filter: CheckedFilter, e
  * The fetches and the filter between building the prefix and sending the
  * record (filter-order.ts decides where each part of the filter runs; a
  * part emitFilterBeforeRecord tested is not tested again): a record the
- * filter drops is counted in filtered[eventId] and released with `release`
- * (a ring buffer reservation's discard; nothing for a scratch record); then
- * the program returns. `exit` is the program's return-0 label; `fetch`
+ * filter drops is counted in filtered[eventId] (the record is scratch: nothing
+ * to release); then the program returns. `exit` is the program's return-0 label; `fetch`
  * emits one fetch.
  */
-export function emitFilteredFetches(t: FilterTarget, filter: CheckedFilter, eventId: number, exit: string, release: readonly AsmItem[],
+export function emitFilteredFetches(t: FilterTarget, filter: CheckedFilter, eventId: number, exit: string,
   fetch: (f: FetchProgram) => AsmItem[]): AsmItem[] {
   const reject = t.fresh('filter_reject'), send = t.fresh('filter_keep_send');
   const plan = planFilter(t.program, filter);
@@ -324,7 +323,7 @@ export function emitFilteredFetches(t: FilterTarget, filter: CheckedFilter, even
     ...out,
     ja(send),
     label(reject),
-    ...annotate('the filter drops the record: count the hit, release the record', [...release, ...countFiltered(eventId, exit)]),
+    ...annotate('the filter drops the record: count the hit, release the record', countFiltered(eventId, exit)),
     label(send),
   ];
 }

@@ -171,7 +171,8 @@ function emitHist(p: ProbeProgram, plan: HistPlan): AsmItem[] {
   const vc: ValueContext = { fresh, tsInUsecs: t.tsInUsecs };
   const done = fresh('done'), add = fresh('add'), raced = fresh('raced');
   // the table this trigger adds to: its own, or its named owner's (entry numbers and drops with it)
-  const table = tablePlan(plan).index;
+  const owner = tablePlan(plan);
+  const table = owner.index;
   const keyAt = HIST_STACK_BASE;
   const valAt = HIST_STACK_BASE + layout.keySize;
   const out: AsmItem[] = [];
@@ -217,7 +218,7 @@ function emitHist(p: ProbeProgram, plan: HistPlan): AsmItem[] {
   ]));
   const sums: AsmItem[] = [label(add)];
   // a per-CPU entry is this CPU's alone: a plain add; a shared one takes an atomic add
-  const percpu = tablePlan(plan).sums === 'percpu';
+  const percpu = owner.sums === 'percpu';
   for (let i = 0; i <= t.vals.length; i++) {
     sums.push(ldx(sizeFieldFor(8), R1, R10, valAt + 8 * i));
     sums.push(...(percpu ? [ldx(sizeFieldFor(8), R2, R0, 8 * i), alu64Reg('add', R2, R1), stx(sizeFieldFor(8), R0, 8 * i, R2)] : [atomicAdd64(R0, 8 * i, R1)]));
@@ -234,17 +235,16 @@ export function emitHistTriggers(p: ProbeProgram, plans: readonly HistPlan[]): A
 /**
  * The event's filter on the whole record, after its triggers ran (a
  * trigger sees every hit, the event's filter only decides what is sent): a
- * record it drops is released with `release`, counted in
+ * record it drops is counted in
  * filtered[eventId] (the profile's hits), and the program returns.
  */
-export function emitRecordFilterGate(t: FilterTarget, filter: CheckedFilter, eventId: number, exit: string, release: readonly AsmItem[]): AsmItem[] {
+export function emitRecordFilterGate(t: FilterTarget, filter: CheckedFilter, eventId: number, exit: string): AsmItem[] {
   const reject = t.fresh('filter_reject'), send = t.fresh('filter_keep_send');
   return [
     ...emitFilter(t, filter, reject),
     ja(send),
     label(reject),
     ...annotate('the filter drops the record: count the hit, release the record', [
-      ...release,
       ...countInMap(FILTERED_MAP, DROP_SLOT, eventId, exit),
       ja(exit),
     ]),

@@ -63,7 +63,7 @@ export interface LowerOptions {
  * tp_btf: the context is u64 slots) or 'probe' (kprobe, kretprobe, uprobe,
  * tracepoint: pt_regs or the event's record). A tprobe has no other kind.
  */
-export function programKindOf(def: ProbeDefinition, opts: Pick<LowerOptions, 'trampolines' | 'noTrampoline' | 'functionSlots'> = {}): 'trampoline' | 'probe' {
+function programKindOf(def: ProbeDefinition, opts: Pick<LowerOptions, 'trampolines' | 'noTrampoline' | 'functionSlots'>): 'trampoline' | 'probe' {
   if (def.tracer === 'tprobe') return 'trampoline';
   if (!trampolinesWanted(opts.trampolines)) return 'probe';
   const p = def.point;
@@ -236,7 +236,7 @@ export const isSleepable = (def: ProbeDefinition, opts: LowerOptions = {}): bool
  * Section name libbpf recognises for the probe's program type; `.s` marks a
  * sleepable one (libbpf section_defs: "uprobe.s+", "uretprobe.s+" set BPF_F_SLEEPABLE).
  */
-export function sectionOf(def: ProbeDefinition, sleepable = false, program: 'trampoline' | 'probe' = programKindOf(def)): string {
+function sectionOf(def: ProbeDefinition, sleepable: boolean, program: 'trampoline' | 'probe'): string {
   const p = def.point;
   if (p.kind === 'event') return `tracepoint/${p.system}/${p.event}`; // BPF_PROG_TYPE_TRACEPOINT
   if (program === 'trampoline') return trampolineSection(def);

@@ -26,6 +26,7 @@ import {
   type CountPlan, STACK_RECORD_SIZE, countMapsOf, emitBeforeRecord, emitCountTriggers, emitRecordGate, emitPostTriggers, hasSwitch, isPost, triggersNeedRecord,
 } from './trigger-codegen.js';
 import type { ProgramOptions } from './codegen.js';
+import { mark } from '../lib/timing.js';
 
 /** What compiling needs beyond lowering: each event's checked filter, keyed GRP/EVENT. */
 export interface ObjectOptions extends LowerOptions {
@@ -56,12 +57,11 @@ function countStagesOf(ir: ProbeProgram, eventId: number, counts: readonly Count
     countTriggers: emitCountTriggers(ir, counts, fresh),
     countStages: {
       before: (exit) => emitBeforeRecord(ir, counts, true, switched, exit, fresh),
-      gate: (release, after) => emitRecordGate(release, after, fresh),
+      gate: (after) => emitRecordGate(after, fresh),
       ...(counts.some(isPost) ? { after: (exit: string) => emitPostTriggers(ir, counts, eventId, switched, exit, fresh) } : {}),
     },
   };
 }
-import { mark } from '../lib/timing.js';
 
 export interface CompiledProgram {
   readonly ir: ProbeProgram;
@@ -104,9 +104,12 @@ const BPF_F_NO_PREALLOC = 1;
 const largestRecord = (programs: readonly CompiledProgram[]): number | undefined =>
   programs.length ? Math.max(...programs.map((p) => recordCapacity(p.ir))) : undefined;
 
-/** The maps the programs share: rings, record scratch (per CPU, or per task for sleepable programs), per-event misses. */
-/** minScratch: a record the triggers build in the per-CPU scratch too (the stacktrace trigger's). */
-export function mapsOf(programs: readonly CompiledProgram[], ringBytes: number = RINGBUF_BYTES, minScratch = 0): MapSpec[] {
+/**
+ * The maps the programs share: rings, record scratch (per CPU, or per task
+ * for sleepable programs), per-event misses. minScratch: a record the
+ * triggers build in the per-CPU scratch too (the stacktrace trigger's).
+ */
+function mapsOf(programs: readonly CompiledProgram[], ringBytes: number, minScratch: number): MapSpec[] {
   const atomicLargest = largestRecord(programs.filter((p) => !p.ir.sleepable));
   const atomicScratch = atomicLargest === undefined ? undefined : Math.max(atomicLargest, minScratch);
   const taskScratch = largestRecord(programs.filter((p) => p.ir.sleepable));

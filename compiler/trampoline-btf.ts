@@ -9,16 +9,15 @@
 // struct by value over 16 bytes, a parameter of no size, a variadic
 // function or one returning a struct by value are refused (EINVAL at load).
 // The BTF is read lazily (bpf/btf-kernel.ts): only the functions asked about.
-import { Kind, KIND_NAMES, type Btf } from '../bpf/btf.js';
-import { kernelBtfFiles } from '../bpf/btf-split.js';
-import { openKernelBtf, VMLINUX_BTF, type KernelBtf } from '../bpf/btf-kernel.js';
+import { Kind, KIND_NAMES } from '../bpf/btf.js';
+import { kernelBtfAt, VMLINUX_BTF, type KernelBtf } from '../bpf/btf-kernel.js';
 import { CTX_SLOT, type FunctionModel, type FunctionSlots } from './trampoline.js';
 import type { RethookLayout } from './ir.js';
 
 export { VMLINUX_BTF };
 
 /** kernel: MAX_BPF_FUNC_ARGS. */
-export const MAX_BPF_FUNC_ARGS = 12;
+const MAX_BPF_FUNC_ARGS = 12;
 /** kernel: btf_distill_func_proto refuses a struct argument larger than this. */
 const MAX_STRUCT_ARG_SIZE = 16;
 
@@ -60,7 +59,7 @@ function memberOffset(btf: KernelBtf, name: string, member: string): number | un
 }
 
 /** task_struct.rethooks and rethook_node's members in `btf` (CONFIG_RETHOOK), or undefined. */
-export function rethookLayoutIn(btf: KernelBtf): RethookLayout | undefined {
+function rethookLayoutIn(btf: KernelBtf): RethookLayout | undefined {
   const taskRethooks = memberOffset(btf, 'task_struct', 'rethooks');
   const nodeLlist = memberOffset(btf, 'rethook_node', 'llist');
   const nodeRetAddr = memberOffset(btf, 'rethook_node', 'ret_addr');
@@ -75,46 +74,35 @@ export function argSlotsIn(btf: KernelBtf, symbol: string): number | undefined {
 }
 
 /**
- * Slots of a module function's parameters in its split BTF (bpf/btf-split.ts),
- * counted as functionModelIn counts them; the trampoline model itself is
- * vmlinux's only, so a module function's kprobe stays a kprobe.
- */
-function splitArgSlots(btf: Btf, symbol: string): number | undefined {
-  const fn = btf.find(Kind.FUNC, symbol);
-  if (!fn || fn.type === undefined) return undefined;
-  const proto = btf.types[fn.type];
-  if (!proto || proto.kind !== Kind.FUNC_PROTO) return undefined;
-  let slots = 0;
-  for (const p of proto.params ?? []) {
-    const t = btf.resolve(p.type);
-    slots += t.kind === Kind.PTR ? 1 : Math.max(1, Math.ceil((t.size ?? 0) / CTX_SLOT));
-  }
-  return slots;
-}
-
-/**
  * FunctionSlots over a kernel's BTF (default the running kernel's; `--btf`
- * FILE or DIR), read on first use: a module's function in its module's split
- * BTF (bpf/btf-split.ts), `MOD:SYM` in that module's.
+ * FILE or DIR), read on first use. A module's function is counted in the
+ * module's split BTF that holds it (bpf/btf-kernel.ts opens it); `MOD:SYM`
+ * is looked up as libbpf's btf__find_by_name_kind looks in split BTF, the
+ * base's types first. The trampoline model itself is vmlinux's only, so a
+ * module function's kprobe stays a kprobe.
  */
 export function btfFunctionSlots(path = VMLINUX_BTF): FunctionSlots {
   let btf: KernelBtf | undefined | null = null;
-  const open = (): KernelBtf | undefined => (btf === null ? (btf = openKernelBtf(path)) : btf);
-  // module BTF is split BTF on vmlinux's: module functions are not modelled here
+  const open = (): KernelBtf | undefined => (btf === null ? (btf = kernelBtfAt(path)) : btf);
   const model = (symbol: string, module?: string): FunctionModel | undefined => {
     if (module !== undefined) return undefined;
     const b = open();
-    // a module's function is typed in its split BTF, whose ids vmlinux's reader does not hold: slots only (argSlots)
     if (!b || b.findNamed(Kind.FUNC, symbol) === undefined) return undefined;
     return functionModelIn(b, symbol);
+  };
+  /** The BTF file whose FUNC `symbol` is counted. */
+  const holder = (symbol: string, module?: string): KernelBtf | undefined => {
+    const b = open();
+    if (!b) return undefined;
+    if (module === undefined) return b.funcProto(symbol)?.btf;
+    const m = b.moduleBtf(module);
+    return m && (b.findNamed(Kind.FUNC, symbol) !== undefined ? b : m);
   };
   let rethook: RethookLayout | undefined | null = null;
   return {
     argSlots: (symbol, module) => {
-      const slots = model(symbol, module)?.slots;
-      if (slots !== undefined) return slots;
-      const btf = kernelBtfFiles(path).withFunc(symbol, module);
-      return btf && splitArgSlots(btf, symbol);
+      const h = holder(symbol, module);
+      return h && functionModelIn(h, symbol)?.slots;
     },
     model,
     rethook: () => {

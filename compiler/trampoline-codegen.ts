@@ -61,7 +61,7 @@ const RETHOOK_DEPTH = 4;
  * kernel's own return probes print it. r8 and r9 are scratch (the record's
  * dynamic offset and entry base are set after the probe address).
  */
-export function emitTrampolineRetIp(src: Extract<ProbeRetIpSource, { op: 'trampoline-frame' }>, at: number, slot: number, fresh: (p: string) => string = (p) => p): AsmItem[] {
+export function emitTrampolineRetIp(src: Extract<ProbeRetIpSource, { op: 'trampoline-frame' }>, at: number, slot: number, fresh: (p: string) => string): AsmItem[] {
   const read: AsmItem[] = [
     mov64Reg(R3, R6), alu64Imm('add', R3, src.ctxOffset),
     mov64Reg(R1, R10), alu64Imm('add', R1, slot),

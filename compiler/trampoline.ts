@@ -15,8 +15,6 @@ import type { FetchSource, RethookLayout } from './ir.js';
 /** Bytes per context slot. */
 export const CTX_SLOT = 8;
 
-export const isTrampolineTracer = (def: Pick<ProbeDefinition, 'tracer'>): boolean => def.tracer === 'fprobe' || def.tracer === 'tprobe';
-
 /** A libbpf section of an fentry/fexit program (the kinds that fall back to kprobe/kretprobe programs). */
 export const isFunctionTrampolineSection = (section: string): boolean => /^f(entry|exit)\//.test(section);
 

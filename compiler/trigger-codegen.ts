@@ -17,17 +17,16 @@
 // Post triggers run newest first, as the kernel's list holds them. A
 // stacktrace is its own record (STACK_ENTRY_TYPE) sent after the event's,
 // when recording then.
-import { R0, R1, R2, R3, R4, R5, R6, R7, R10, sizeFieldFor } from '../bpf/insn.js';
+import { R0, R1, R2, R3, R4, R5, R7, R10, sizeFieldFor } from '../bpf/insn.js';
 import { Class, Mode, Size } from '../bpf/insn.js';
 import {
-  type AsmInsn, type AsmItem, Helper, alu64Imm, annotate, call, ja, jmpImm, jmpReg, label, ldImm64, ldMapFd, ldx, mov32Imm, mov64Imm, mov64Reg, st, stx,
+  type AsmInsn, type AsmItem, Helper, alu64Imm, annotate, call, ja, jmpImm, jmpReg, label, ldImm64, ldMapFd, ldx, mov64Imm, mov64Reg, st, stx,
 } from '../bpf/asm.js';
 import type { CountTrigger } from '../grammar/trigger/index.js';
 import { MapType } from '../bpf/elf.js';
 import type { MapSpec } from '../bpf/elf-writer.js';
-import {
-  EVENTS_MAP, PREFIX_COMM, PREFIX_CPU, PREFIX_TGID, PREFIX_TS, RECORD_PREFIX_SIZE, RINGBUF_MAP, TASK_COMM_LEN,
-} from './abi.js';
+import { RECORD_PREFIX_SIZE, RINGBUF_MAP } from './abi.js';
+import { emitRecordPrefix, perfEventOutput } from './codegen.js';
 import { emitFilter } from './filter-codegen.js';
 import type { ProbeProgram } from './ir.js';
 import { recordCapacity } from './lower.js';
@@ -53,7 +52,6 @@ const OFF_SLOT = -64;
 const FIRE_SLOT = -72;
 const HEADER_SLOT = -80;
 const KEY_SLOT = -4;
-const BPF_F_CURRENT_CPU = 0xffffffff;
 
 /** One stacktrace/traceon/traceoff trigger of an event. */
 export interface CountPlan {
@@ -163,11 +161,11 @@ export function emitCountTriggers(p: ProbeProgram, counts: readonly CountPlan[],
   return out;
 }
 
-/** Before the record is sent: recording was off when it was reserved, so it is released unsent. */
-export function emitRecordGate(release: readonly AsmItem[], after: string, fresh: (p: string) => string): AsmItem[] {
+/** Before the record is sent: recording was off when it was reserved, so it is not sent. */
+export function emitRecordGate(after: string, fresh: (p: string) => string): AsmItem[] {
   const keep = fresh('recording_on');
   return annotate('recording was off at the reservation: the record is dropped', [
-    ldx(sizeFieldFor(8), R1, R10, OFF_SLOT), jmpImm('jeq', R1, 0, keep), ...release, ja(after), label(keep),
+    ldx(sizeFieldFor(8), R1, R10, OFF_SLOT), jmpImm('jeq', R1, 0, keep), ja(after), label(keep),
   ]);
 }
 
@@ -201,10 +199,7 @@ function emitStackRecord(p: ProbeProgram, c: CountPlan, eventId: number, switche
     out.push(ldMapFd(R1, RINGBUF_MAP), mov64Imm(R2, STACK_RECORD_SIZE), mov64Imm(R3, 0), call(Helper.ringbuf_reserve), jmpImm('jne', R0, 0, got), ja(exit), label(got), mov64Reg(R7, R0));
   }
   out.push(
-    call(Helper.ktime_get_ns), stx(sizeFieldFor(8), R7, PREFIX_TS, R0),
-    call(Helper.get_current_pid_tgid), alu64Imm('rsh', R0, 32), stx(sizeFieldFor(4), R7, PREFIX_TGID, R0),
-    call(Helper.get_smp_processor_id), stx(sizeFieldFor(4), R7, PREFIX_CPU, R0),
-    mov64Reg(R1, R7), alu64Imm('add', R1, PREFIX_COMM), mov64Imm(R2, TASK_COMM_LEN), call(Helper.get_current_comm),
+    ...emitRecordPrefix(),
     ldx(sizeFieldFor(8), R1, R10, HEADER_SLOT), stx(sizeFieldFor(8), R7, RECORD_PREFIX_SIZE, R1),
     st(sizeFieldFor(2), R7, RECORD_PREFIX_SIZE, STACK_ENTRY_TYPE),
     st(sizeFieldFor(4), R7, RECORD_PREFIX_SIZE + STACK_ENTRY.EVENT, eventId),
@@ -215,9 +210,6 @@ function emitStackRecord(p: ProbeProgram, c: CountPlan, eventId: number, switche
     stx(sizeFieldFor(4), R7, RECORD_PREFIX_SIZE + STACK_ENTRY.BYTES, R0),
   );
   if (p.sleepable) out.push(mov64Reg(R1, R7), mov64Imm(R2, 0), call(Helper.ringbuf_submit));
-  else {
-    out.push(mov64Reg(R1, R6), ldMapFd(R2, EVENTS_MAP), mov32Imm(R3, BPF_F_CURRENT_CPU | 0), mov64Reg(R4, R7), mov64Imm(R5, STACK_RECORD_SIZE),
-      call(Helper.perf_event_output));
-  }
+  else out.push(...perfEventOutput([mov64Imm(R5, STACK_RECORD_SIZE)]));
   return annotate(`stacktrace trigger: ${c.text}`, out);
 }

@@ -1,16 +1,13 @@
-// The split-BTF readers (bpf/btf-kernel.ts's lazy one, bpf/btf-split.ts's
-// whole parse) on one module's BTF, judged by bpftool's raw dump of the same
+// The split-BTF reader (bpf/btf-kernel.ts) on one module's BTF, judged by bpftool's raw dump of the same
 // file on the same base: ids continuing after vmlinux's, names from strings
 // past vmlinux's, every FUNC's prototype, every named member of the module's
 // own structs and unions, and the lookups that must find nothing (`MOD:SYM`
 // as written). Shared by the host test (a 6.12 guest kernel's module files)
 // and the guest test (its /sys/kernel/btf).
 import type { Test } from 'tap';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kind, KIND_NAMES, parseBtf } from '../../bpf/btf.js';
+import { Kind, KIND_NAMES } from '../../bpf/btf.js';
 import { openKernelBtf } from '../../bpf/btf-kernel.js';
-import { parseSplitBtf } from '../../bpf/btf-split.js';
 import { bpftoolRaw } from './bpftool-raw.js';
 
 export interface JudgeOptions {
@@ -18,7 +15,7 @@ export interface JudgeOptions {
   readonly base?: string;
   /** Functions the kernel-wide lookup cannot find (kallsyms no longer has them). */
   readonly gone?: (name: string) => boolean;
-  /** Also judge the whole parse (bpf/btf-split.ts), which parses all of vmlinux's BTF first; default true. */
+  /** Also decode every type of the module (kinds, names, every FUNC_PROTO's parameters); default true. */
   readonly whole?: boolean;
 }
 
@@ -86,21 +83,25 @@ export function judgeModuleBtf(t: Test, dir: string, module: string, opts: Judge
   }
   t.comment(`${module}: ${protos} prototypes, ${members} members compared`);
 
+  // every named struct and union of the module found by name in its BTF (split BTF may name it with one of vmlinux's strings)
+  const composites = [...raw.values()].filter((r) => (r.kind === 'STRUCT' || r.kind === 'UNION') && r.name !== '(anon)');
+  const unnamed = composites.filter((r) => composites.find((g) => g.kind === r.kind && g.name === r.name) === r)
+    .filter((r) => mod.findNamed(r.kind === 'STRUCT' ? Kind.STRUCT : Kind.UNION, r.name) !== r.id);
+  t.same(unnamed.map((r) => `[${r.id}] ${r.kind} ${r.name}`), [], `${module}: every struct and union found by its name`);
+
   if (!wholeParse) return;
-  // the whole parse: every module type's kind and name, and its id space after vmlinux's
-  const whole = parseSplitBtf(parseBtf(readFileSync(join(dir, 'vmlinux'))), readFileSync(join(dir, module)));
-  t.equal(whole.types.length, mod.typeCount, `${module}: the whole parse holds vmlinux's types and the module's`);
+  // every module type decoded: its kind and name, in its id space after vmlinux's
   const wrong = [...raw.values()].filter((r) => {
-    const got = whole.types[r.id];
-    return !got || KIND_NAMES[got.kind] !== r.kind || (got.name || '(anon)') !== r.name;
+    const got = mod.type(r.id);
+    return KIND_NAMES[got.kind] !== r.kind || (got.name || '(anon)') !== r.name;
   });
   t.same(wrong.map((r) => `[${r.id}] ${r.kind} ${r.name}`), [], `${module}: every type's kind and name as bpftool reads them`);
   const protoParams = [...raw.values()].filter((r) => r.kind === 'FUNC_PROTO').filter((r) => {
-    const got = whole.types[r.id]?.params?.map((p) => `${p.name || '(anon)'}:${p.type}`);
+    const got = mod.type(r.id).params?.map((p) => `${p.name || '(anon)'}:${p.type}`);
     return got?.join(',') !== r.items.map((p) => `${p.name}:${p.attrs.type_id}`).join(',');
   });
   t.same(protoParams.map((r) => r.id), [], `${module}: every FUNC_PROTO's parameters as bpftool reads them`);
   for (const f of funcs.filter((g) => !kernel.funcProto(g.name) || kernel.funcProto(g.name)!.btf.module === module).slice(0, 5)) {
-    t.equal(whole.find(Kind.FUNC, f.name)?.id, f.id, `${f.name} found by name in the whole parse`);
+    t.equal(mod.findNamed(Kind.FUNC, f.name), f.id, `${f.name} found by name`);
   }
 }

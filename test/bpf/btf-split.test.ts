@@ -11,6 +11,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kallsymsModulesOf, moduleLocator } from '../../bpf/btf-split-modules.js';
 import { openKernelBtf } from '../../bpf/btf-kernel.js';
+import { btfFunctionSlots } from '../../compiler/trampoline-btf.js';
+import { bpftoolRaw } from './bpftool-raw.js';
 import { BACKPORTS, readImages } from '../vm/images.js';
 import { judgeModuleBtf } from './btf-split-judge.js';
 import { scratchDir, toolSkipReason } from './tools.js';
@@ -47,6 +49,15 @@ t.test('--btf DIR: a bare module function is found by the name in its strings; M
   const btf = openKernelBtf(dir)!;
   t.equal(btf.funcProto('load_misc_binary')?.btf.module, 'binfmt_misc', 'load_misc_binary from binfmt_misc');
   t.equal(btf.funcProto('binfmt_misc:load_misc_binary'), undefined, 'binfmt_misc:load_misc_binary: no BTF entry, as 6.12 answers');
+  // fexit's slots of a module function, from its module's split BTF: bpftool's parameter count (a pointer, a u16, a pointer, an int: one slot each)
+  const raw = bpftoolRaw(join(dir, '9pnet'), join(dir, 'vmlinux'));
+  const walk = [...raw.values()].find((r) => r.kind === 'FUNC' && r.name === 'p9_client_walk')!;
+  const params = raw.get(Number(walk.attrs.type_id))!.items.length;
+  const slots = btfFunctionSlots(dir);
+  t.equal(slots.argSlots('p9_client_walk'), params, `p9_client_walk: ${params} slots`);
+  t.equal(slots.argSlots('p9_client_walk', '9pnet'), params, '9pnet:p9_client_walk: the same, in the named module');
+  t.equal(slots.argSlots('p9_client_walk', 'no_such_module'), undefined, 'a module without BTF: none');
+  t.equal(slots.model?.('p9_client_walk'), undefined, 'a module function has no trampoline model: its kprobe stays a kprobe');
 });
 
 t.test('kallsyms module tags come back in module load order', async (t) => {

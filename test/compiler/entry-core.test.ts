@@ -7,6 +7,7 @@
 import t from 'tap';
 import { disassemble } from '../../bpf/disasm.js';
 import { parseBtf, Kind } from '../../bpf/btf.js';
+import { openKernelBtf } from '../../bpf/btf-kernel.js';
 import { coreAccessString } from '../../bpf/btf-core.js';
 import { readObject } from '../../bpf/elf-reader.js';
 import { compileDefinitions } from '../../compiler/object.js';
@@ -48,7 +49,7 @@ t.test('entry arguments: saved by an entry kprobe, taken back by the kretprobe',
 });
 
 t.test('CO-RE: a member path becomes one-member local types and an access string', async (t) => {
-  const btf = parseBtf(kernelLikeBtf());
+  const btf = openKernelBtf(writeTemp('kernel-like.btf', kernelLikeBtf()))!;
   const a = coreAccessIn(btf, { root: 'file', path: ['f_path', 'dentry'], accessIndices: [1, 1] });
   t.match(a.root, { kind: 'struct', name: 'file', size: 24, member: { name: 'f_path', bitOffset: 64, type: { kind: 'struct', name: 'path', member: { name: 'dentry', bitOffset: 64, type: { kind: 'ptr' } } } } });
   t.equal(coreAccessString(a), '0:0:0');
@@ -56,7 +57,7 @@ t.test('CO-RE: a member path becomes one-member local types and an access string
 });
 
 t.test('CO-RE in the object, as bpftool reads its BTF', { skip: toolSkipReason('bpftool') }, async (t) => {
-  const btf = parseBtf(kernelLikeBtf());
+  const btf = openKernelBtf(writeTemp('kernel-like.btf', kernelLikeBtf()))!;
   const d = def('p:k/f vfs_read d=+16(%di):x64');
   const fetch = d.args[0]!.fetch as Extract<FetchArg, { kind: 'deref' }>;
   const annotated: ProbeDefinition = { ...d, args: [{ ...d.args[0]!, fetch: { ...fetch, member: { root: 'file', path: ['f_path', 'dentry'], accessIndices: [1, 1] } } }] };

@@ -43,8 +43,7 @@ const MARKER = 'exec';
 if (!skip) for (const m of new Set(FUNCTIONS.map(([m]) => m))) spawnSync('modprobe', [m]);
 
 t.test('split BTF of the guest\'s modules against bpftool', { skip: skip ?? (existsSync(`${SYS_KERNEL_BTF}/9pnet`) && rules?.btfArgs ? undefined : 'no module BTF, or no BTF arguments to read it for') }, async (t) => {
-  // one module, the lazy reader only: the whole parse (judged on the host, test/bpf/btf-split.test.ts)
-  // parses all of vmlinux's BTF first, slow at guest speed
+  // one module, its every type decoded only on the host (test/bpf/btf-split.test.ts)
   // an __init function's BTF stays while kallsyms drops its symbol once the module is up, so a bare
   // lookup, which finds modules through kallsyms, misses it (the kernel's search of every module finds it)
   const ks = readKallsyms();
