@@ -25,7 +25,8 @@ import {
 import type { CountTrigger } from '../grammar/trigger/index.js';
 import { MapType } from '../bpf/elf.js';
 import type { MapSpec } from '../bpf/elf-writer.js';
-import { RECORD_PREFIX_SIZE, RINGBUF_MAP } from './abi.js';
+import { MISSES_MAP, RECORD_PREFIX_SIZE, RINGBUF_MAP } from './abi.js';
+import { countInMap } from './map-counter.js';
 import { emitRecordPrefix, perfEventOutput } from './codegen.js';
 import { emitFilter } from './filter-codegen.js';
 import type { ProbeProgram } from './ir.js';
@@ -196,7 +197,9 @@ function emitStackRecord(p: ProbeProgram, c: CountPlan, eventId: number, switche
   const out: AsmItem[] = [...countUse(c, exit)];
   if (switched) out.push(...readSwitch(fresh), jmpImm('jne', R1, 0, exit));
   if (p.sleepable) {
-    out.push(ldMapFd(R1, RINGBUF_MAP), mov64Imm(R2, STACK_RECORD_SIZE), mov64Imm(R3, 0), call(Helper.ringbuf_reserve), jmpImm('jne', R0, 0, got), ja(exit), label(got), mov64Reg(R7, R0));
+    // a full ring loses the stack record: counted as a miss of its event, as the event's own record is
+    out.push(ldMapFd(R1, RINGBUF_MAP), mov64Imm(R2, STACK_RECORD_SIZE), mov64Imm(R3, 0), call(Helper.ringbuf_reserve), jmpImm('jne', R0, 0, got),
+      ...countInMap(MISSES_MAP, KEY_SLOT, eventId, exit), ja(exit), label(got), mov64Reg(R7, R0));
   }
   out.push(
     ...emitRecordPrefix(),
@@ -210,6 +213,9 @@ function emitStackRecord(p: ProbeProgram, c: CountPlan, eventId: number, switche
     stx(sizeFieldFor(4), R7, RECORD_PREFIX_SIZE + STACK_ENTRY.BYTES, R0),
   );
   if (p.sleepable) out.push(mov64Reg(R1, R7), mov64Imm(R2, 0), call(Helper.ringbuf_submit));
-  else out.push(...perfEventOutput([mov64Imm(R5, STACK_RECORD_SIZE)]));
+  else {
+    const sent = fresh('stack_sent');
+    out.push(...perfEventOutput([mov64Imm(R5, STACK_RECORD_SIZE)]), jmpImm('jeq', R0, 0, sent), ...countInMap(MISSES_MAP, KEY_SLOT, eventId, sent), label(sent));
+  }
   return annotate(`stacktrace trigger: ${c.text}`, out);
 }
