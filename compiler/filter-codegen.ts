@@ -323,7 +323,7 @@ export function emitFilteredFetches(t: FilterTarget, filter: CheckedFilter, even
     ...out,
     ja(send),
     label(reject),
-    ...annotate('the filter drops the record: count the hit, release the record', countFiltered(eventId, exit)),
+    ...annotate('the filter drops the record: count the hit', countFiltered(eventId, exit)),
     label(send),
   ];
 }

@@ -244,7 +244,7 @@ export function emitRecordFilterGate(t: FilterTarget, filter: CheckedFilter, eve
     ...emitFilter(t, filter, reject),
     ja(send),
     label(reject),
-    ...annotate('the filter drops the record: count the hit, release the record', [
+    ...annotate('the filter drops the record: count the hit', [
       ...countInMap(FILTERED_MAP, DROP_SLOT, eventId, exit),
       ja(exit),
     ]),
