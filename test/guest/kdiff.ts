@@ -14,6 +14,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { Test } from 'tap';
 import { TRACEFS } from '../lib/kernel.js';
 import { TraceInstance, comparable, defineEvents, parseTrace, removeEvents, type DynamicEvent, type ProbeKind, type TraceLine } from './ftrace.js';
 
@@ -264,4 +265,14 @@ export function lastCommPerPid(lines: readonly TraceLine[]): TraceLine[] {
   const last = new Map<number, string>();
   for (const l of lines) last.set(l.pid, l.comm);
   return lines.map((l) => ({ ...l, comm: last.get(l.pid)! }));
+}
+
+/** Our trace window equals the kernel's line for line (one assertion), the first differing lines in a comment. */
+export function sameWindows(t: Test, kernel: readonly string[], ours: readonly string[], aside = 'timestamps and flags'): void {
+  t.same(ours, kernel, `every line equal (${aside} aside), in order`);
+  const diffs: string[] = [];
+  for (let i = 0; i < Math.max(ours.length, kernel.length) && diffs.length < 8; i++) {
+    if (ours[i] !== kernel[i]) diffs.push(`#${i}\n  kernel: ${kernel[i]}\n  ours:   ${ours[i]}`);
+  }
+  if (diffs.length) t.comment(diffs.join('\n'));
 }

@@ -27,7 +27,7 @@ import { describeDisagreement, diffLines } from '../lib/grammar-diff.js';
 import { TRACEFS, withKernelLock } from '../lib/kernel.js';
 import { notInGuestReason } from './env.js';
 import { dynamicEventsSkipReason, formatWithoutId } from './ftrace.js';
-import { diffRun, runCli, splitFormats } from './kdiff.js';
+import { diffRun, runCli, sameWindows, splitFormats } from './kdiff.js';
 
 const PYTHON = '/usr/bin/python3';
 const rules = notInGuestReason() ? undefined : kernelRules(release()).probe;
@@ -135,15 +135,6 @@ t.test('kprobes with BTF arguments on fentry/fexit print the kernel\'s kprobe li
   const fc = await runCli(['compile', '-f', fFile, '--format']);
   sameFormats(t, fc.stdout, f.kernel);
 });
-
-function sameWindows(t: Test, kernel: readonly string[], ours: readonly string[]): void {
-  t.same(ours, kernel, 'every line equal (timestamps and flags aside), in order');
-  const diffs: string[] = [];
-  for (let i = 0; i < Math.max(ours.length, kernel.length) && diffs.length < 8; i++) {
-    if (ours[i] !== kernel[i]) diffs.push(`#${i}\n  kernel: ${kernel[i]}\n  ours:   ${ours[i]}`);
-  }
-  if (diffs.length) t.comment(diffs.join('\n'));
-}
 
 function sameFormats(t: Test, compiled: string, kernel: { events: readonly { group: string; event: string }[]; formats: Record<string, string> }): void {
   const formats = splitFormats(compiled);
