@@ -78,18 +78,12 @@ export function argSlotsIn(btf: KernelBtf, symbol: string): number | undefined {
  * FILE or DIR), read on first use. A module's function is counted in the
  * module's split BTF that holds it (bpf/btf-kernel.ts opens it); `MOD:SYM`
  * is looked up as libbpf's btf__find_by_name_kind looks in split BTF, the
- * base's types first. The trampoline model itself is vmlinux's only, so a
- * module function's kprobe stays a kprobe.
+ * base's types first. A module function's trampoline model is read from
+ * its module's BTF, where libbpf finds an `fentry/SYM` target too.
  */
 export function btfFunctionSlots(path = VMLINUX_BTF): FunctionSlots {
   let btf: KernelBtf | undefined | null = null;
   const open = (): KernelBtf | undefined => (btf === null ? (btf = kernelBtfAt(path)) : btf);
-  const model = (symbol: string, module?: string): FunctionModel | undefined => {
-    if (module !== undefined) return undefined;
-    const b = open();
-    if (!b || b.findNamed(Kind.FUNC, symbol) === undefined) return undefined;
-    return functionModelIn(b, symbol);
-  };
   /** The BTF file whose FUNC `symbol` is counted. */
   const holder = (symbol: string, module?: string): KernelBtf | undefined => {
     const b = open();
@@ -98,12 +92,13 @@ export function btfFunctionSlots(path = VMLINUX_BTF): FunctionSlots {
     const m = b.moduleBtf(module);
     return m && (b.findNamed(Kind.FUNC, symbol) !== undefined ? b : m);
   };
+  const model = (symbol: string, module?: string): FunctionModel | undefined => {
+    const h = holder(symbol, module);
+    return h && functionModelIn(h, symbol);
+  };
   let rethook: RethookLayout | undefined | null = null;
   return {
-    argSlots: (symbol, module) => {
-      const h = holder(symbol, module);
-      return h && functionModelIn(h, symbol)?.slots;
-    },
+    argSlots: (symbol, module) => model(symbol, module)?.slots,
     model,
     rethook: () => {
       if (rethook === null) { const b = open(); rethook = b && rethookLayoutIn(b); }

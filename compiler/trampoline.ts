@@ -52,11 +52,10 @@ export function kprobeStaysKprobe(def: ProbeDefinition, functions: FunctionSlots
   const p = def.point;
   if (def.tracer !== 'kprobe') return 'not a kprobe';
   if (p.kind !== 'symbol' || p.offset !== 0n) return 'not at a function\'s entry or return';
-  if (p.module !== undefined) return 'a module function (its BTF is not modelled)';
   if (def.maxactive !== undefined) return 'MAXACTIVE is a kretprobe\'s';
   if (!usesBtf(def)) return 'no BTF arguments';
   if (def.args.some((a) => needsPtRegs(a.fetch))) return 'a fetch needs pt_regs';
-  const model = functions.model?.(p.symbol);
+  const model = functions.model?.(p.symbol, p.module);
   if (!model) return 'no trampoline model of the function';
   if (model.refused !== undefined) return model.refused;
   if (model.hasStructArg && model.slots > 6) return 'a struct by value may have moved arguments to the stack';
@@ -102,8 +101,7 @@ export const trampolinesWanted = (asked: boolean | undefined): boolean => asked 
 export function trampolineSection(def: ProbeDefinition): string {
   const p = def.point;
   if (p.kind === 'tracepoint') return `tp_btf/${p.name}`;
-  if (p.kind === 'symbol' && def.tracer === 'kprobe') return `${def.isReturn ? 'fexit' : 'fentry'}/${p.symbol}`;
-  if (p.kind !== 'function') throw new Error(`${def.group}/${def.event}: not a function or tracepoint place`);
+  if (p.kind !== 'function' && !(p.kind === 'symbol' && def.tracer === 'kprobe')) throw new Error(`${def.group}/${def.event}: not a function or tracepoint place`);
   return `${def.isReturn ? 'fexit' : 'fentry'}/${p.module !== undefined ? `${p.module}:` : ''}${p.symbol}`;
 }
 

@@ -16,6 +16,7 @@ import { bpftoolRaw } from './bpftool-raw.js';
 import { BACKPORTS, readImages } from '../vm/images.js';
 import { judgeModuleBtf } from './btf-split-judge.js';
 import { scratchDir, toolSkipReason } from './tools.js';
+import { CLI } from '../e2e/lib/runs.js';
 
 const MODULES = [['binfmt_misc', 'fs/binfmt_misc'], ['9pnet', 'net/9p/9pnet'], ['9p', 'fs/9p/9p']] as const;
 const images = readImages(BACKPORTS.manifest);
@@ -57,7 +58,10 @@ t.test('--btf DIR: a bare module function is found by the name in its strings; M
   t.equal(slots.argSlots('p9_client_walk'), params, `p9_client_walk: ${params} slots`);
   t.equal(slots.argSlots('p9_client_walk', '9pnet'), params, '9pnet:p9_client_walk: the same, in the named module');
   t.equal(slots.argSlots('p9_client_walk', 'no_such_module'), undefined, 'a module without BTF: none');
-  t.equal(slots.model?.('p9_client_walk'), undefined, 'a module function has no trampoline model: its kprobe stays a kprobe');
+  const model = slots.model?.('p9_client_walk');
+  t.equal(model?.slots, params, 'a module function\'s trampoline model comes from its module\'s BTF (its kprobe moves to fentry)');
+  t.same(model?.paramSlots, Array.from({ length: params }, (_, i) => i), 'one slot per parameter');
+  t.equal(slots.model?.('p9_client_walk', 'no_such_module'), undefined, 'none in a module without BTF');
 });
 
 t.test('kallsyms module tags come back in module load order', async (t) => {
@@ -75,4 +79,14 @@ t.test('kallsyms module tags come back in module load order', async (t) => {
   t.same(kallsymsModulesOf(text, 'dup'), [], 'whole names only');
   const here = readFileSync('/proc/kallsyms');
   t.same(kallsymsModulesOf(here, 'no_such_symbol_kprobe_bpf'), [], 'this machine: an unknown name has no module');
+});
+
+t.test('compile --btf DIR: a BTF-argument kprobe on a module function goes on the trampoline its module\'s BTF models', { skip }, async (t) => {
+  const dir = guestBtfDir();
+  const out = join(scratchDir(), 'module-kprobe.o');
+  execFileSync(CLI, ['compile', '--btf', dir, '--kernel', '6.12', '-e', 'p:g/m load_misc_binary bprm->filename:string', '-e', 'r:g/r load_misc_binary $retval', '-e', 'p:g/raw load_misc_binary %di', '-o', out]);
+  const sections = execFileSync('llvm-objdump', ['-h', out], { encoding: 'utf8' });
+  t.match(sections, /\sfentry\/load_misc_binary\s/, 'the entry: fentry, found by libbpf in the module\'s BTF at load');
+  t.match(sections, /\sfexit\/load_misc_binary\s/, 'the return: fexit');
+  t.match(sections, /\skprobe\/load_misc_binary\s/, 'a register fetch keeps its kprobe');
 });
