@@ -1,17 +1,18 @@
 // The real judges: libbpf (Debian's bpftool) opens the objects we write and
 // the kernel verifier accepts their programs. Everything pinned is removed.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as A from '../../bpf/asm.js';
 import { writeObject, type ObjectSpec } from '../../bpf/elf-writer.js';
 import { R0, R8 } from '../../bpf/insn.js';
-import { rootSkipReason, withKernelLock } from '../lib/kernel.js';
+import { rootSkipReason } from '../lib/kernel.js';
+import { withBpffs } from '../lib/bpffs.js';
 import { MAPS, kprobeProgram, kretprobeProgram, ksymProgram, sampleObject, sharedSectionObject, uprobeProgram } from './programs.js';
-import { bpffsMounted, run, toolSkipReason, writeTemp } from './tools.js';
+import { run, toolSkipReason, writeTemp } from './tools.js';
 
 const skip = rootSkipReason() ?? toolSkipReason('bpftool');
-const BPFFS = '/sys/fs/bpf';
+/** The private bpffs of the test below (test/lib/bpffs.ts), where loadall pins. */
+let bpffs = '';
 
 /** A kernel symbol libbpf can resolve unambiguously: one entry in kallsyms, not in a module; data symbols first. */
 function pickKsym(): string | undefined {
@@ -36,7 +37,7 @@ interface Loaded {
 /** bpftool prog loadall into a private pin directory; collects what it pinned, then removes it all. */
 function loadall(spec: ObjectSpec, tag: string): Loaded {
   const file = writeTemp(`${tag}.o`, writeObject(spec));
-  const dir = `${BPFFS}/kprobe-bpf-test-${process.pid}-${tag}`;
+  const dir = `${bpffs}/${tag}`;
   try {
     const r = run('bpftool', ['prog', 'loadall', file, dir]);
     const pinned = existsSync(dir) ? readdirSync(dir).sort() : [];
@@ -48,13 +49,9 @@ function loadall(spec: ObjectSpec, tag: string): Loaded {
 }
 
 t.test('bpftool loads our objects through the kernel verifier', { skip }, async (t) => {
-  await withKernelLock(async () => {
-    let mounted = false;
-    if (!bpffsMounted()) {
-      execFileSync('mount', ['-t', 'bpf', 'bpf', BPFFS]);
-      mounted = true;
-    }
-    try {
+  await withBpffs(async (root) => {
+    bpffs = root;
+    {
       await t.test('kprobe, kretprobe, uprobe and uretprobe programs with per-CPU scratch and perf output', async (t) => {
         const spec = sampleObject();
         const r = loadall(spec, 'sample');
@@ -122,8 +119,6 @@ t.test('bpftool loads our objects through the kernel verifier', { skip }, async 
           t.same(r.pinned, [prog.name]);
         }
       });
-    } finally {
-      if (mounted) execFileSync('umount', [BPFFS]);
     }
   });
 });

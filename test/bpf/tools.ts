@@ -112,9 +112,4 @@ export function llvmMcEncode(lines: string[]): (Uint8Array | undefined)[] {
   return out;
 }
 
-/** True when bpffs is mounted at /sys/fs/bpf (mounting it is the caller's job). */
-export function bpffsMounted(): boolean {
-  return spawnSync('sh', ['-c', "awk '$2==\"/sys/fs/bpf\" && $3==\"bpf\"' /proc/mounts | grep -q ."]).status === 0;
-}
-
 export const exists = existsSync;

@@ -13,7 +13,8 @@ import { compileDefinitions } from '../../compiler/object.js';
 import { parseProbeCommands } from '../../grammar/index.js';
 import type { ProbeDefinition } from '../../grammar/ast.js';
 import { rootSkipReason, withKernelLock } from '../lib/kernel.js';
-import { bpffsMounted, objdumpFunctions, toolSkipReason } from '../bpf/tools.js';
+import { objdumpFunctions, toolSkipReason } from '../bpf/tools.js';
+import { withBpffs } from '../lib/bpffs.js';
 import { kernelSymbols, probeCorpus } from './corpus.js';
 import { fentryRefusal } from '../lib/fentry.js';
 
@@ -91,11 +92,10 @@ t.test('every definition compiles; llvm-objdump agrees with our disassembly', as
 t.test('libbpf loads every object and the kernel verifier accepts every program', async (t) => {
   const skip = rootSkipReason() ?? toolSkipReason('bpftool');
   if (skip) return t.plan(0, skip);
-  await withKernelLock(async () => {
-    if (!bpffsMounted()) execFileSync('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf']);
+  await withBpffs(async (root) => {
     let loaded = 0;
     for (const [n, c] of chunks.entries()) {
-      const pin = `/sys/fs/bpf/kprobe-bpf-corpus-${process.pid}-${n}`;
+      const pin = join(root, `corpus-${n}`);
       try {
         const r = spawnSync('bpftool', ['prog', 'loadall', c.file, pin], { encoding: 'utf8' });
         const pinned = r.status === 0 ? readdirSync(pin) : [];

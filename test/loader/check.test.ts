@@ -4,11 +4,12 @@
 // what bpftool (native libbpf) reports for the same object, loaded and pinned
 // in a bpffs directory of this test's own.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { compileBpf, KPROBE_WITH_MAP, loadSkipReason, REJECTED, scratch } from './lib.js';
+import { withBpffsSync } from '../lib/bpffs.js';
 
 const skip = loadSkipReason();
 const CLI = fileURLToPath(new URL('../../bin/cli.js', import.meta.url));
@@ -57,11 +58,10 @@ char LICENSE[] SEC("license") = "GPL";
   const r = check([o]);
   t.equal(r.status, 0, r.stdout + r.stderr);
   const [row] = rows(r.stdout);
-  const dir = `/sys/fs/bpf/kb-check-test-${process.pid}`;
-  mkdirSync(dir);
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  execFileSync('bpftool', ['prog', 'loadall', o, dir]);
-  const shown = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'pinned', join(dir, 'kb_check_compare')], { encoding: 'utf8' })) as { name: string; type: string; bytes_xlated: number };
+  const shown = withBpffsSync((root) => {
+    execFileSync('bpftool', ['prog', 'loadall', o, join(root, 'check')]);
+    return JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'pinned', join(root, 'check', 'kb_check_compare')], { encoding: 'utf8' })) as { name: string; type: string; bytes_xlated: number };
+  });
   t.equal(shown.type, 'kprobe', 'bpftool: a kprobe program');
   t.equal(shown.name, row![0], 'bpftool: the same program');
   t.equal(Number(row![2]), shown.bytes_xlated / 8, `INSNS = bpftool's bytes_xlated / 8 (${shown.bytes_xlated})`);
