@@ -11,7 +11,7 @@
 // the header counts them), 'pipe' streams lines as they come (trace_pipe has
 // no header). --json streams one object per line in either mode.
 import type { EventFormat, ProbeSite } from '../compiler/abi.js';
-import { AttachRegistry, attachBpfProbe, attachOrder, type ProbeAttachment, type Scope } from './attach/index.js';
+import { AttachRegistry, attachBpfProbe, attachOrder, attachUprobeGroup, planUprobeLinks, uprobeTarget, type GroupMember, type ProbeAttachment, type Scope } from './attach/index.js';
 import { Kallsyms, emptyKallsyms } from './kallsyms.js';
 import { PerfReader, mapRingBuffer, type RingHandler } from './ring/index.js';
 import { TracePrinter, fdSink, ftraceHeader, type Sink } from './printer/index.js';
@@ -31,6 +31,8 @@ export interface SessionEvent {
   /** progFd / entryProgFd were loaded for a uprobe_multi link (LoadedProgram.uprobeMulti). */
   readonly uprobeMulti?: boolean;
   readonly entryUprobeMulti?: boolean;
+  /** progFd was loaded with BPF_F_SLEEPABLE (it shares a uprobe_multi link only with sleepable programs). */
+  readonly sleepable?: boolean;
 }
 
 export interface SessionOptions {
@@ -62,6 +64,11 @@ export interface SessionOptions {
   readonly clockOffsetNs?: number;
   /** --ftrace-comm: each pid's last name seen, as ftrace's saved_cmdlines (TracePrinterOptions.ftraceComm). */
   readonly ftraceComm?: boolean;
+  /**
+   * uprobe events loaded for uprobe_multi share links (runtime/attach/uprobe-group.ts): one
+   * wait to detach them all instead of one each. Default: a link per event.
+   */
+  readonly shareUprobeLinks?: boolean;
 }
 
 export interface SessionSummary {
@@ -139,16 +146,24 @@ export class TraceSession {
   attach(): void {
     mark('session setup (-c spawn, rings)');
     this.registry.hook();
+    const scope = this.opts.scope ?? {};
+    // uprobe_multi events sharing links are attached after the others, link by link, in attach order
+    const shared: GroupMember[] = [];
     try {
       for (const e of attachOrder(this.events)) {
         // the entry program first: a return seen before it is attached finds no entry words and makes no record
         if (e.entryProgFd !== undefined) {
           const { maxactive: _maxactive, ...site } = e.def;
           const entry = { ...site, isReturn: false, event: `${e.def.event}__entry` };
-          this.attachments.push(this.registry.add(attachBpfProbe(entry, e.entryProgFd, this.opts.scope ?? {}, { uprobeMulti: e.entryUprobeMulti ?? false })));
+          this.attachments.push(this.registry.add(attachBpfProbe(entry, e.entryProgFd, scope, { uprobeMulti: e.entryUprobeMulti ?? false })));
         }
-        this.attachments.push(this.registry.add(attachBpfProbe(e.def, e.progFd, this.opts.scope ?? {}, { uprobeMulti: e.uprobeMulti ?? false })));
+        if (this.opts.shareUprobeLinks && e.uprobeMulti && e.def.tracer === 'uprobe' && e.entryProgFd === undefined) {
+          shared.push({ target: uprobeTarget(e.def), progFd: e.progFd, sleepable: e.sleepable ?? false });
+          continue;
+        }
+        this.attachments.push(this.registry.add(attachBpfProbe(e.def, e.progFd, scope, { uprobeMulti: e.uprobeMulti ?? false })));
       }
+      for (const members of planUprobeLinks(shared)) this.attachments.push(this.registry.add(attachUprobeGroup(members, scope)));
     } catch (e) {
       this.registry.closeAll();
       this.registry.unhook();

@@ -9,7 +9,7 @@ import { EVENTS_MAP, FILTERED_MAP, MISSES_MAP, RINGBUF_MAP, SCOPE_MAP, type Even
 import { eventsOfObject, probeSiteOf } from '../compiler/metadata.js';
 import { LINUX_ERRNO } from '../lib/errno.js';
 import { KprobeBpfError, findCause } from '../lib/errors.js';
-import { AttachError, kprobeSupportProblem, uprobeMultiProblem } from './attach/index.js';
+import { AttachError, kprobeSupportProblem, uprobeGroupsWanted, uprobeMultiProblem } from './attach/index.js';
 import { tracefsRoot } from './attach/tracefs-probe.js';
 import { launchHeld, type HeldCommand } from './launch.js';
 import { stderrLogger, type LogLevel, type Logger } from './bridge/logger.js';
@@ -250,6 +250,7 @@ async function traceLoaded(
     progFd: programFds.get(e.program)!,
     ...(e.entryProgram !== undefined && programFds.has(e.entryProgram) ? { entryProgFd: programFds.get(e.entryProgram)!, entryUprobeMulti: uprobeMulti.has(e.entryProgram) } : {}),
     uprobeMulti: uprobeMulti.has(e.program),
+    sleepable: e.sleepable,
   }));
   const clockSoon = opts.clockOffset ?? clockOffsetSoon(opts.clock ?? 'local', tracefsRoot());
   clockSoon.catch(() => undefined); // awaited below, once the command is started beside it
@@ -271,6 +272,7 @@ async function traceLoaded(
       profile: opts.profile,
       clockOffsetNs: clock.offsetNs,
       ftraceComm: opts.ftraceComm ?? false,
+      shareUprobeLinks: uprobeGroupsWanted(),
       ...(m.misses ? { missesOf: (id: number) => Number(mapLookupPerCpuU64Sum(m.misses!.fd, id)) } : {}),
       ...(m.filtered ? { filteredOf: (id: number) => Number(mapLookupPerCpuU64Sum(m.filtered!.fd, id)) } : {}),
       ...(m.ring ? { ringBuffer: { fd: m.ring.fd, size: m.ring.maxEntries } } : {}),

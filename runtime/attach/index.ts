@@ -8,6 +8,7 @@ import { attachKprobe, kprobeTarget } from './kprobe.js';
 import type { ProbeAttachment, Scope } from './probe.js';
 import { attachUprobe, uprobeTarget } from './uprobe.js';
 import { UprobeMultiLink } from './uprobe-multi.js';
+import { UprobeGroupLink, type GroupMember } from './uprobe-group.js';
 import { attachTracepoint } from './tracepoint.js';
 import { attachTracing, onTrampoline } from './trampoline.js';
 
@@ -68,12 +69,28 @@ export function attachBpfProbe(def: ProbeSite, progFd: number, scope: Scope = {}
   }
 }
 
+/**
+ * One uprobe_multi link for several events' programs (uprobe-group.ts), or a
+ * link each where the kernel refuses the dispatcher; closes again if the link fails.
+ */
+export function attachUprobeGroup(members: readonly GroupMember[], scope: Scope = {}): UprobeGroupLink {
+  const a = new UprobeGroupLink(members, scope.pid);
+  try {
+    attachStep(a, 'PERF_EVENT_IOC_ENABLE', () => a.enable());
+    return a;
+  } catch (e) {
+    a.close();
+    throw e;
+  }
+}
+
 export { AttachError, ProbeSetupError, type AttachOp } from './errors.js';
 export { AttachRegistry } from './registry.js';
 export { KprobesUnsupportedError, attachKprobe, kprobeSupportProblem, kprobeTarget } from './kprobe.js';
 export { PerfProbe, type ProbeAttachment, type ProbeKindName, type Scope } from './probe.js';
 export { attachUprobe, describeUprobe, uprobeTarget, type UprobeTarget } from './uprobe.js';
 export { UPROBE_MULTI_ENV, UprobeMultiLink, uprobeMultiProblem } from './uprobe-multi.js';
+export { UPROBE_GROUP_ENV, UprobeGroupLink, planUprobeLinks, uprobeGroupsWanted, type GroupMember } from './uprobe-group.js';
 export { readPmu, type DynamicPmu } from './pmu.js';
 export { attachTracepoint, tracepointId } from './tracepoint.js';
 export { TracingLink, attachOrder, attachTracing, onTrampoline, openTracingLink, trampolineKind } from './trampoline.js';

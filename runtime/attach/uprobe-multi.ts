@@ -6,9 +6,8 @@
 // been loaded with expected_attach_type BPF_TRACE_UPROBE_MULTI; the tracer
 // asks uprobeMultiProblem() before loading, and where the kernel has no such
 // link (6.1) loads and attaches uprobes as perf events (uprobe.ts), as before.
-// One link per event today: each event has its own program, and a link
-// carries one program (sites of several events in one link need one
-// program telling them apart by bpf_cookie: see bench/detach.bench.ts).
+// A link carries one program: several events share one link through a
+// dispatcher program that tells them apart by bpf_cookie (uprobe-group.ts).
 //
 // Same semantics as the perf event: the same pt_regs (a uprobe's ip is the
 // probed address), bpf_get_func_ip is the probed function's address for a
@@ -32,9 +31,9 @@ const BPF_F_SLEEPABLE = 1 << 4;
 export const UPROBE_MULTI_ENV = 'KPROBE_BPF_UPROBE_MULTI';
 
 /** A zeroed off-heap buffer: V8 never moves it, so its address can go into an attr. */
-const native = (n: number): Uint8Array => new Uint8Array(new ArrayBuffer(Math.max(n, 8)));
+export const native = (n: number): Uint8Array => new Uint8Array(new ArrayBuffer(Math.max(n, 8)));
 
-function attrFor(cmd: string): { attr: Uint8Array; dv: DataView; at: (field: string) => number; value: number } {
+export function attrFor(cmd: string): { attr: Uint8Array; dv: DataView; at: (field: string) => number; value: number } {
   const t = uapi();
   const c = t.commands[cmd];
   if (!c) throw new ProbeSetupError(`linux/bpf.h has no command ${cmd}`);
@@ -47,24 +46,33 @@ function attrFor(cmd: string): { attr: Uint8Array; dv: DataView; at: (field: str
   return { attr, dv: new DataView(attr.buffer), at, value: c.value };
 }
 
-/** The smallest program BPF_TRACE_UPROBE_MULTI accepts: r0 = 0; exit. */
-function loadProbeProgram(sleepable: boolean): number {
+/**
+ * bpf(BPF_PROG_LOAD) of a kprobe-type program for BPF_TRACE_UPROBE_MULTI
+ * from encoded instructions; returns its fd. `name` is the kernel's
+ * prog_name (bpftool, fdinfo), cut to 15 bytes.
+ */
+export function loadUprobeMultiProgram(code: Uint8Array, sleepable: boolean, name: string): number {
   const { attr, dv, at, value } = attrFor('BPF_PROG_LOAD');
-  const insns = native(16);
-  insns.set([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+  const insns = native(code.length);
+  insns.set(code);
   const license = nativeCString('GPL');
   try {
     dv.setUint32(at('prog_type'), enumValue('bpf_prog_type', 'BPF_PROG_TYPE_KPROBE'), true);
-    dv.setUint32(at('insn_cnt'), 2, true);
+    dv.setUint32(at('insn_cnt'), code.length / 8, true);
     dv.setBigUint64(at('insns'), addressOf(insns), true);
     dv.setBigUint64(at('license'), license.address, true);
     dv.setUint32(at('prog_flags'), sleepable ? BPF_F_SLEEPABLE : 0, true);
     dv.setUint32(at('expected_attach_type'), enumValue('bpf_attach_type', 'BPF_TRACE_UPROBE_MULTI'), true);
-    return bpf(value, attr, 'BPF_PROG_LOAD uprobe_multi probe');
+    attr.set(new TextEncoder().encode(name).subarray(0, 15), at('prog_name'));
+    return bpf(value, attr, `BPF_PROG_LOAD uprobe_multi ${name}`);
   } finally {
     license.release();
   }
 }
+
+/** The smallest program BPF_TRACE_UPROBE_MULTI accepts: r0 = 0; exit. */
+const loadProbeProgram = (sleepable: boolean): number =>
+  loadUprobeMultiProgram(Uint8Array.of(0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0), sleepable, 'kpb_um_probe');
 
 const support = new Map<boolean, string | undefined>();
 
@@ -96,22 +104,29 @@ export function uprobeMultiProblem(sleepable: boolean): string | undefined {
   return problem;
 }
 
-interface LinkSites {
+export interface LinkSites {
   readonly offsets: readonly bigint[];
   readonly refCtrOffsets?: readonly bigint[];
+  /** bpf_get_attach_cookie() at each site (0 where absent). */
+  readonly cookies?: readonly bigint[];
   readonly isReturn: boolean;
   readonly pid?: number;
 }
 
 /** bpf(BPF_LINK_CREATE) for BPF_TRACE_UPROBE_MULTI on one file's offsets; returns the link fd. */
-function createLink(progFd: number, path: string, sites: LinkSites): number {
+export function createLink(progFd: number, path: string, sites: LinkSites): number {
   const { attr, dv, at, value } = attrFor('BPF_LINK_CREATE');
   const n = sites.offsets.length;
-  const offsets = native(8 * n);
-  const refs = sites.refCtrOffsets ? native(8 * n) : undefined;
-  const odv = new DataView(offsets.buffer);
-  sites.offsets.forEach((o, i) => odv.setBigUint64(8 * i, o, true));
-  if (refs) sites.refCtrOffsets!.forEach((o, i) => new DataView(refs.buffer).setBigUint64(8 * i, o, true));
+  const u64s = (values: readonly bigint[] | undefined): Uint8Array | undefined => {
+    if (!values) return undefined;
+    const b = native(8 * n);
+    const v = new DataView(b.buffer);
+    values.forEach((x, i) => v.setBigUint64(8 * i, x, true));
+    return b;
+  };
+  const offsets = u64s(sites.offsets)!;
+  const refs = u64s(sites.refCtrOffsets);
+  const cookies = u64s(sites.cookies);
   const p = nativeCString(path);
   try {
     dv.setUint32(at('link_create.prog_fd'), progFd, true);
@@ -119,6 +134,7 @@ function createLink(progFd: number, path: string, sites: LinkSites): number {
     dv.setBigUint64(at('link_create.uprobe_multi.path'), p.address, true);
     dv.setBigUint64(at('link_create.uprobe_multi.offsets'), addressOf(offsets), true);
     if (refs) dv.setBigUint64(at('link_create.uprobe_multi.ref_ctr_offsets'), addressOf(refs), true);
+    if (cookies) dv.setBigUint64(at('link_create.uprobe_multi.cookies'), addressOf(cookies), true);
     dv.setUint32(at('link_create.uprobe_multi.cnt'), n, true);
     dv.setUint32(at('link_create.uprobe_multi.flags'), sites.isReturn ? BPF_F_UPROBE_MULTI_RETURN : 0, true);
     if (sites.pid !== undefined) dv.setUint32(at('link_create.uprobe_multi.pid'), sites.pid, true);

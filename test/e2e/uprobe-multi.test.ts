@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { uprobeEventsSkipReason } from '../lib/kernel.js';
 import { uprobeMultiProblem } from '../../runtime/attach/index.js';
 import { buildLoopTarget } from './lib/loop-target.js';
-import { CLI, runCli, traceLines, type CliRun } from './lib/runs.js';
+import { runCli, startCli, traceLines, type CliRun } from './lib/runs.js';
 import { stampedLines } from './lib/stamped-lines.js';
 import { uprobeMultiLinks as linkFdinfo } from './lib/uprobe-links.js';
 
@@ -38,20 +38,6 @@ async function cli(args: readonly string[], multi: boolean, setarch = false): Pr
     if (before === undefined) delete process.env[ENV];
     else process.env[ENV] = before;
   }
-}
-
-/** Starts the CLI (its pid is the node process: bin/kprobe-bpf execs node). */
-function startCli(args: readonly string[], multi: boolean): { child: ChildProcess; done: Promise<CliRun> } {
-  const child = spawn(CLI, [...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, [ENV]: multi ? '1' : '0' } });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout!.on('data', (d: Buffer) => out.push(d));
-  child.stderr!.on('data', (d: Buffer) => err.push(d));
-  const done = new Promise<CliRun>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out).toString('latin1'), stderr: Buffer.concat(err).toString('latin1') }));
-  });
-  return { child, done };
 }
 
 /** The flags column most lines of a trace have. */
@@ -148,7 +134,7 @@ t.test("trace OBJ.o -p: an unscoped object's link carries the pid (the kernel fi
     const other = spawn(target.path, ['1000000', '0', '5000'], { stdio: 'ignore' });
     children.push(traced, other);
     for (const multi of [true, false]) {
-      const started = startCli(['trace', obj, '-p', String(traced.pid), '--duration', '1.5'], multi);
+      const started = startCli(['trace', obj, '-p', String(traced.pid), '--duration', '1.5'], { [ENV]: multi ? '1' : '0' });
       let links: Record<string, string>[] = [];
       let exited = false;
       void started.done.then(() => (exited = true));

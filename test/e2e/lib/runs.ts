@@ -6,7 +6,7 @@
 // across fork and exec) and through `env -i`, so the binary, its libraries,
 // heap and stack sit at the same addresses with the same contents in both
 // runs: probe addresses, pointers, $stack and the registers compare as they are.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TRACEFS } from '../../lib/kernel.js';
@@ -114,6 +114,20 @@ export function runCli(args: readonly string[], opts: { setarch?: boolean; timeo
       resolve({ code, signal, stdout: Buffer.concat(out).toString('latin1'), stderr: Buffer.concat(err).toString('latin1') });
     });
   });
+}
+
+/** Starts the CLI with `env` added to ours (its pid is the node process: bin/kprobe-bpf execs node). */
+export function startCli(args: readonly string[], env: Readonly<Record<string, string>> = {}): { child: ChildProcess; done: Promise<CliRun> } {
+  const child = spawn(CLI, [...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout!.on('data', (d: Buffer) => out.push(d));
+  child.stderr!.on('data', (d: Buffer) => err.push(d));
+  const done = new Promise<CliRun>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out).toString('latin1'), stderr: Buffer.concat(err).toString('latin1') }));
+  });
+  return { child, done };
 }
 
 /** Our --profile table on stderr: "  EVENT  HITS  MISSES" (kprobe_profile's format). */
