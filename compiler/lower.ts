@@ -27,9 +27,10 @@ export interface LowerOptions {
    */
   readonly resolveFileSymbol?: (path: string, symbol: string, offset: bigint) => bigint;
   /**
-   * Make uprobe programs sleepable (default true): they then read user memory
-   * the way the kernel's uprobe tracer does, faulting pages in. Needs kernel
-   * 6.0+ (sleepable uprobe BPF programs); kprobes are never sleepable.
+   * Make uprobe programs that read memory sleepable (default true): they then
+   * read user memory the way the kernel's uprobe tracer does, faulting pages
+   * in. Needs kernel 6.0+ (sleepable uprobe BPF programs); kprobes are never
+   * sleepable, nor a uprobe that reads only registers and constants.
    */
   readonly sleepable?: boolean;
   /** The kernel facts the flags column is computed with (compiler/codegen-flags-rules.ts; default DEFAULT_TRACE_CONTEXT_RULES). */
@@ -228,9 +229,24 @@ function probeIpOf(def: ProbeDefinition, trampoline: boolean): ProbeIpSource {
   return { op: 'reg-ip' };
 }
 
-/** Whether a probe's program is sleepable: uprobes only (the kernel refuses a sleepable program on a kprobe). */
+/** Whether a fetch reads memory, where a page may need faulting in ($argN past the six argument registers is on the stack). */
+function readsMemory(f: FetchArg): boolean {
+  switch (f.kind) {
+    case 'deref': case 'stack': case 'memaddr': case 'symbol': case 'fileoffs': return true;
+    case 'arg': return f.index > 6;
+    default: return false;
+  }
+}
+
+/**
+ * Whether a probe's program is sleepable: uprobes only (the kernel refuses a
+ * sleepable program on a kprobe), and only those that read memory, the one
+ * thing sleeping buys. One that reads registers and constants stays atomic,
+ * where it can share a uprobe_multi link with others through a prog array,
+ * which the kernel refuses a sleepable program (runtime/attach/uprobe-group.ts).
+ */
 export const isSleepable = (def: ProbeDefinition, opts: LowerOptions = {}): boolean =>
-  def.tracer === 'uprobe' && (opts.sleepable ?? true);
+  def.tracer === 'uprobe' && (opts.sleepable ?? true) && def.args.some((a) => readsMemory(a.fetch));
 
 /**
  * Section name libbpf recognises for the probe's program type; `.s` marks a

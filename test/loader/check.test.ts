@@ -88,7 +88,7 @@ t.test('-e lines are compiled, loaded and named by their event', { skip }, async
   t.same(rows(r.stdout).map((x) => [x[0], x[1], x[5]]), [
     ['kprobes/kb_open', 'kprobe/do_sys_openat2', 'ok'],
     ['kprobes/kb_open_ret', 'kretprobe/do_sys_openat2', 'ok'],
-    // uprobes are sleepable by default (libbpf: uprobe.s+ sets BPF_F_SLEEPABLE)
+    // a uprobe that reads memory is sleepable by default (libbpf: uprobe.s+ sets BPF_F_SLEEPABLE)
     ['uprobes/kb_u', 'uprobe.s//bin/true:0x1000', 'ok'],
   ]);
 });

@@ -87,9 +87,16 @@ t.test('string room: the kernel\'s maximum, shrunk so the record fits one per-CP
   t.equal(p.format.entrySize, 276);
 });
 
-t.test('sleepable programs: uprobes by default, never kprobes; the section says so', async (t) => {
-  const u = lower('p:g/e /bin/true:0x1000 x=%di');
+t.test('sleepable programs: uprobes that read memory by default, never kprobes; the section says so', async (t) => {
+  const u = lower('p:g/e /bin/true:0x1000 x=%di s=+0(%si):string');
   t.same([u.sleepable, u.section], [true, 'uprobe.s//bin/true:0x1000']);
+  for (const [line, sleeps] of [
+    ['p:g/e /bin/true:0x1000 x=%di c=$comm i=\\7 sp=$stack', false],
+    ['r:g/e /bin/true:0x1000 rv=$retval:s32', false],
+    ['p:g/e /bin/true:0x1000 s=$stack0', true],
+    ['p:g/e /bin/true:0x1000 v=@+0x2010:u32', true],
+    ['p:g/e /bin/true:0x1000 v=+8(%di):u8', true],
+  ] as const) t.equal(lower(line).sleepable, sleeps, `${line}: ${sleeps ? 'reads memory: sleepable' : 'registers and constants only: atomic'}`);
   const ua = lower('r:g/e /bin/true:0x1000 x=%di', { sleepable: false });
   t.same([ua.sleepable, ua.section], [false, 'uretprobe//bin/true:0x1000']);
   const k = lower('r:g/e vfs_read+0 x=%di');
