@@ -16,7 +16,7 @@ import { haveBpftrace, installedCli, measure, TIME, type Measured } from './cli-
 import { uprobeEventsSkipReason } from '../test/lib/kernel.js';
 import { buildLoopTarget, type LoopTarget } from '../test/e2e/lib/loop-target.js';
 
-const RUNS = 3;
+const RUNS = 5;
 const LOSS_HITS = Number(process.env['KPB_LOSS_HITS'] ?? 200_000);
 /** What a printed line of the string event holds (ours: the event name; bpftrace: its printf). */
 const MARK = 'shit: ';

@@ -17,7 +17,7 @@ SNAPSHOT_DIR := dist/snapshot
 SNAPSHOT_ENTRY := $(SNAPSHOT_DIR)/entry.cjs
 SNAPSHOT_STAMP := $(SNAPSHOT_DIR)/.built
 # bin/kprobe-bpf's NODE_FLAGS: a blob built under other V8 flags is refused at start
-SNAPSHOT_NODE_FLAGS := --max-semi-space-size=1
+SNAPSHOT_NODE_FLAGS := --max-semi-space-size=1 --v8-pool-size=1 --expose-gc
 SNAPSHOT_NODES = $(shell command -v node) $(abspath $(NODE_BINS))
 BUILD_TARGETS += $(SNAPSHOT_STAMP)
 

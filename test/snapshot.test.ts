@@ -25,7 +25,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SNAPSHOTS = join(ROOT, 'dist/snapshot');
 const BUNDLE = join(ROOT, 'dist/bundle/cli.js');
 /** bin/kprobe-bpf's NODE_FLAGS (mk/snapshot.mk builds under the same). */
-const NODE_FLAGS = /^NODE_FLAGS=(.*)$/m.exec(readFileSync(join(ROOT, 'bin/kprobe-bpf'), 'utf8'))?.[1]?.split(' ') ?? [];
+const NODE_FLAGS = /^NODE_FLAGS="?([^"\n]*)"?$/m.exec(readFileSync(join(ROOT, 'bin/kprobe-bpf'), 'utf8'))?.[1]?.split(' ') ?? [];
 
 /**
  * Runs a child without tap's NODE_OPTIONS and hooks (built for the Node

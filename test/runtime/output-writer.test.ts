@@ -1,12 +1,13 @@
-// The streamed output's writer: chunks come out whole and in order, the
-// printer's reused buffer is copied, the queue says when it is over its bound
-// and drains, and a write error surfaces (drained rejects, the next chunk
-// throws) instead of being lost. No kernel, no root.
+// The streamed output's writer: chunks come out whole and in order (also
+// across and over its blocks), the printer's reused buffer is copied, written
+// blocks are reused, the queue says when it is over its bound and drains, and
+// a write error surfaces (drained rejects, the next chunk throws) instead of
+// being lost. No kernel, no root.
 import t from 'tap';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OutputWriter } from '../../runtime/output-writer.js';
+import { OUTPUT_BLOCK_BYTES, OutputWriter } from '../../runtime/output-writer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kpb-ow-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -52,4 +53,34 @@ t.test('a failed write rejects drained() and makes the next chunk throw', async 
   await t.rejects(w.drained(), { code: 'EBADF' });
   t.throws(() => w.sink(Buffer.from('y\n')), { code: 'EBADF' });
   closeSync(fd);
+});
+
+t.test('chunks over a block and across block ends come out whole and in order', async (t) => {
+  const path = join(dir, 'blocks.txt');
+  const fd = openSync(path, 'w');
+  const w = new OutputWriter(fd);
+  const parts: Buffer[] = [];
+  // sizes that straddle the block end: one byte short, exact, over, several blocks in one chunk
+  for (const n of [OUTPUT_BLOCK_BYTES - 1, 1, OUTPUT_BLOCK_BYTES, 3, 2 * OUTPUT_BLOCK_BYTES + 5, 17, OUTPUT_BLOCK_BYTES + 1]) {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = 0x41 + ((parts.length * 7 + i) % 26);
+    parts.push(b);
+    w.sink(b);
+  }
+  await w.drained();
+  closeSync(fd);
+  t.ok(readFileSync(path).equals(Buffer.concat(parts)), 'the same bytes, in order');
+});
+
+t.test('written blocks are reused: a steady stream allocates a few, not one per chunk', async (t) => {
+  const fd = openSync(join(dir, 'reuse.txt'), 'w');
+  const w = new OutputWriter(fd);
+  const chunk = Buffer.alloc(OUTPUT_BLOCK_BYTES / 2, 0x78);
+  for (let i = 0; i < 200; i++) {
+    w.sink(chunk);
+    if (i % 4 === 3) await w.drained();
+  }
+  await w.drained();
+  closeSync(fd);
+  t.ok(w.blocksAllocated <= 4, `${w.blocksAllocated} blocks for 200 chunks`);
 });
