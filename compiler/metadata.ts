@@ -45,6 +45,11 @@ function tagBigints(v: unknown): unknown {
 }
 
 export function encodeMetadata(meta: ObjectMetadata): Uint8Array {
+  return encoder.encode(metadataText(meta));
+}
+
+/** The metadata section's text (the object writer writes it as UTF-8 in place: no encoded copy first). */
+export function metadataText(meta: ObjectMetadata): string {
   let json: string;
   try {
     // the places are where the model keeps bigints: tag only those, without walking the formats
@@ -54,7 +59,7 @@ export function encodeMetadata(meta: ObjectMetadata): Uint8Array {
     if (!(e instanceof TypeError)) throw e;
     json = JSON.stringify(tagBigints(meta));
   }
-  return encoder.encode(json);
+  return json;
 }
 
 /** A {"$bigint": "123"} object back to 123n; anything else as it is (the schema check judges it). */

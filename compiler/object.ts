@@ -18,7 +18,7 @@ import type { ProbeProgram } from './ir.js';
 import { lowerProbe, recordCapacity, type LowerOptions } from './lower.js';
 import { trampolinesWanted } from './trampoline.js';
 import type { Building } from '../lib/mutable.js';
-import { encodeMetadata } from './metadata.js';
+import { metadataText } from './metadata.js';
 import { entryDataMap, generateEntryProgram } from './entry-data.js';
 import { filterReadback } from '../grammar/filter/syntax.js';
 import { emitHistTriggers } from './hist-codegen.js';
@@ -230,7 +230,7 @@ export function writeObject(spec: ObjectSpec): Uint8Array {
     programs: spec.programs.flatMap((p) => (p.entry ? [p.spec, p.entry.spec] : [p.spec])),
     maps: spec.maps,
     externs: spec.externs.map((name) => ({ name })),
-    extraSections: [{ name: METADATA_SECTION, data: encodeMetadata(spec.metadata) }],
+    extraSections: [{ name: METADATA_SECTION, data: metadataText(spec.metadata) }],
   });
 }
 
