@@ -6,23 +6,33 @@ import { fetchTypeOf } from '../grammar/fetch-types.js';
 import { FIELD_STRING_FUNC, FIELD_STRING_IP, FIELD_STRING_RETIP, type ArgField, type EventFormat, type FieldFormat } from './abi.js';
 import type { Building } from '../lib/mutable.js';
 
+/** A field list as every event of a kind has it: one frozen array, shared (see SHARED_FIELD_LISTS). */
+const shared = (fields: FieldFormat[]): readonly FieldFormat[] => Object.freeze(fields.map((f) => Object.freeze(f)));
+
 // kernel: struct trace_entry
-const COMMON_FIELDS: readonly FieldFormat[] = [
+const COMMON_FIELDS = shared([
   { ctype: 'unsigned short', name: 'common_type', offset: 0, size: 2, signed: false },
   { ctype: 'unsigned char', name: 'common_flags', offset: 2, size: 1, signed: false },
   { ctype: 'unsigned char', name: 'common_preempt_count', offset: 3, size: 1, signed: false },
   { ctype: 'int', name: 'common_pid', offset: 4, size: 4, signed: true },
-];
+]);
 const COMMON_SIZE = 8;
 
 const ulong = (name: string, offset: number): FieldFormat =>
   ({ ctype: 'unsigned long', name, offset, size: 8, signed: false });
 
-function probeFields(isReturn: boolean): FieldFormat[] {
-  return isReturn
-    ? [ulong(FIELD_STRING_FUNC, COMMON_SIZE), ulong(FIELD_STRING_RETIP, COMMON_SIZE + 8)]
-    : [ulong(FIELD_STRING_IP, COMMON_SIZE)];
-}
+const ENTRY_PROBE_FIELDS = shared([ulong(FIELD_STRING_IP, COMMON_SIZE)]);
+const RETURN_PROBE_FIELDS = shared([ulong(FIELD_STRING_FUNC, COMMON_SIZE), ulong(FIELD_STRING_RETIP, COMMON_SIZE + 8)]);
+// an eprobe's entry has no probe fields
+const NO_PROBE_FIELDS = shared([]);
+
+/**
+ * The field lists layoutEvent shares between events (every format's
+ * commonFields, and its probeFields but for eprobes): the metadata writer
+ * writes each one's JSON once, not once per event (compiler/metadata.ts).
+ */
+export const SHARED_FIELD_LISTS: readonly (readonly FieldFormat[])[] = [COMMON_FIELDS, ENTRY_PROBE_FIELDS, RETURN_PROBE_FIELDS, NO_PROBE_FIELDS];
+if (SHARED_FIELD_LISTS.length > 10) throw new Error('internal: the metadata writer marks a shared field list by one digit');
 
 /** One argument's value reference(s) in the print fmt argument list, each after ", ". */
 function printRefs(name: string, dynamic: boolean, count: number | undefined): string {
@@ -36,7 +46,7 @@ function printRefs(name: string, dynamic: boolean, count: number | undefined): s
 /** The event's fields and print fmt, identical to the kernel's `format` file. */
 export function layoutEvent(def: ProbeDefinition): EventFormat {
   // kernel: an eprobe's entry is the common header then its arguments (eprobe_trace_entry_head)
-  const probe = def.tracer === 'eprobe' ? [] : probeFields(def.isReturn);
+  const probe = def.tracer === 'eprobe' ? NO_PROBE_FIELDS : def.isReturn ? RETURN_PROBE_FIELDS : ENTRY_PROBE_FIELDS;
   let offset = COMMON_SIZE + probe.length * 8;
   const argFields: ArgField[] = [];
   // kernel: __set_print_fmt, "\"%s" then " NAME=FMT" per argument; PROBE_PRINT_EVENT has an empty head

@@ -112,10 +112,11 @@ export function parseArgs(log: Log, words: readonly string[], ctx: ArgContext, s
   const used = new Set<string>();
   for (let i = 0; i < words.length; i++) {
     log.index = i + 2;
-    const { symbol, ...arg } = checkProbeArg(words[i]!, i, used, ctx, log.refuse);
-    used.add(arg.name);
-    if (symbol !== undefined) symbols.push(symbol);
-    args.push(arg);
+    const c = checkProbeArg(words[i]!, i, used, ctx, log.refuse);
+    used.add(c.name);
+    if (c.symbol !== undefined) symbols.push(c.symbol);
+    // the argument without `symbol`, as a literal (a rest pattern is a runtime copy, per argument)
+    args.push({ name: c.name, source: c.source, fetch: c.fetch, type: c.type });
   }
   return args;
 }
