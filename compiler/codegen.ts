@@ -102,7 +102,8 @@ const entry = (off: number) => RECORD_PREFIX_SIZE + off;
 
 /** A common or probe field's offset in the trace entry, as the layout placed it. */
 function fieldOffset(format: EventFormat, name: string): number {
-  const f = [...format.commonFields, ...format.probeFields].find((x) => x.name === name);
+  // (no joined copy of the two lists: this runs several times per program)
+  const f = format.commonFields.find((x) => x.name === name) ?? format.probeFields.find((x) => x.name === name);
   if (!f) throw new Error(`${format.group}/${format.event}: the layout has no ${name} field`);
   return f.offset;
 }
@@ -128,7 +129,7 @@ class Emitter {
     this.named.add(name);
     return name;
   }
-  push(...items: AsmItem[]): void { this.items.push(...items); }
+  push(...items: AsmItem[]): void { for (const i of items) this.items.push(i); }
 }
 
 /** dst = a 64-bit constant, as one instruction when it fits. */
