@@ -6,8 +6,12 @@ import { fetchTypeOf } from '../grammar/fetch-types.js';
 import { FIELD_STRING_FUNC, FIELD_STRING_IP, FIELD_STRING_RETIP, type ArgField, type EventFormat, type FieldFormat } from './abi.js';
 import type { Building } from '../lib/mutable.js';
 
-/** A field list as every event of a kind has it: one frozen array, shared (see SHARED_FIELD_LISTS). */
-const shared = (fields: FieldFormat[]): readonly FieldFormat[] => Object.freeze(fields.map((f) => Object.freeze(f)));
+/**
+ * A field list as every event of a kind has it: one array, shared (see
+ * SHARED_FIELD_LISTS), readonly by its type. Not frozen: V8 reads frozen
+ * arrays and objects on slower paths, and codegen looks fields up in these.
+ */
+const shared = (fields: FieldFormat[]): readonly FieldFormat[] => fields;
 
 // kernel: struct trace_entry
 const COMMON_FIELDS = shared([
