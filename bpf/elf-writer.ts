@@ -376,8 +376,12 @@ function coreRelosFor(p: PlacedProgram, core: CoreTypeWriter, out: CoreRelo[]): 
   }
 }
 
-/** Externs declared by the caller plus any an instruction refers to, in first-seen order. */
-function collectExterns(spec: ObjectSpec): ExternSpec[] {
+/**
+ * Externs declared by the caller plus any an instruction refers to, in
+ * first-seen order. Reads only the instructions scanProgram found a reference
+ * on (a few per program), not every instruction again.
+ */
+function collectExterns(spec: ObjectSpec, groups: readonly SectionGroup[]): ExternSpec[] {
   const seen = new Set<string>();
   const out: ExternSpec[] = [];
   const add = (name: string): void => {
@@ -386,9 +390,17 @@ function collectExterns(spec: ObjectSpec): ExternSpec[] {
     out.push({ name });
   };
   for (const e of spec.externs ?? []) add(e.name);
-  for (const p of spec.programs) {
-    for (const i of p.insns ?? []) if (i.ref?.kind === 'extern') add(i.ref.symbol);
-    for (const r of p.relocations ?? []) if (r.kind === 'extern') add(r.symbol);
+  const placed: PlacedProgram[] = [];
+  for (const g of groups) for (const p of g.programs) placed[p.index] = p;
+  for (const p of placed) {
+    if (!p.spec.insns) {
+      for (const r of p.spec.relocations ?? []) if (r.kind === 'extern') add(r.symbol);
+      continue;
+    }
+    for (const k of p.refs) {
+      const ref = p.insns[k]!.ref!;
+      if (ref.kind === 'extern') add(ref.symbol);
+    }
   }
   return out;
 }
@@ -623,11 +635,11 @@ function writeElfHeader(bytes: Uint8Array, shoff: number, shnum: number, shstrId
 
 /** Writes the object; returns its bytes. Externs referenced by instructions need not be listed. */
 export function writeObject(given: ObjectSpec): Uint8Array {
-  const spec: ObjectSpec = { ...given, externs: collectExterns(given) };
+  const groups = groupBySection(given.programs);
+  const spec: ObjectSpec = { ...given, externs: collectExterns(given, groups) };
   checkUniqueNames(spec);
   const mapLayout = layoutMaps(spec.maps ?? []);
   const { btf, funcIds } = buildBtf(spec, mapLayout.offsets, mapLayout.sizes);
-  const groups = groupBySection(spec.programs);
   // .BTF.ext adds its strings to .BTF's table, so it is encoded first.
   const btfExt = btfExtFor(spec, groups, btf, funcIds);
   const t = new SectionTable();
