@@ -469,7 +469,7 @@ interface DataSections {
 const LICENSE_ENCODER = new TextEncoder();
 
 /** Program sections, license, `.maps`, the caller's extra sections, `.BTF` and `.BTF.ext`, in that order. */
-function addDataSections(t: SectionTable, spec: ObjectSpec, groups: readonly SectionGroup[], mapLayout: MapLayout, btf: Uint8Array, btfExt: Uint8Array | undefined): DataSections {
+function addDataSections(t: SectionTable, spec: ObjectSpec, groups: readonly SectionGroup[], mapLayout: MapLayout, btf: Section['data'], btfExt: Uint8Array | undefined): DataSections {
   const groupSecIdx = groups.map((g) => t.add({ name: g.name, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.EXECINSTR, data: sectionContents(g), align: 8 }));
   const licenseBytes = LICENSE_ENCODER.encode(spec.license + '\0');
   const licenseIdx = t.add({ name: SEC.LICENSE, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.WRITE, data: licenseBytes, align: 1 });
@@ -643,7 +643,7 @@ export function writeObject(given: ObjectSpec): Uint8Array {
   // .BTF.ext adds its strings to .BTF's table, so it is encoded first.
   const btfExt = btfExtFor(spec, groups, btf, funcIds);
   const t = new SectionTable();
-  const data = addDataSections(t, spec, groups, mapLayout, btf.encode(), btfExt);
+  const data = addDataSections(t, spec, groups, mapLayout, btf.section(), btfExt);
   addSymbolSections(t, groups, data, buildSymbols(spec, groups, data, mapLayout));
   const { shstrIdx, nameOffs } = addSectionNames(t);
   return layoutFile(t.list, nameOffs, shstrIdx);
