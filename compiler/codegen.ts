@@ -129,7 +129,7 @@ class Emitter {
     this.named.add(name);
     return name;
   }
-  push(...items: AsmItem[]): void { for (const i of items) this.items.push(i); }
+  push(...items: AsmItem[]): void { this.items.push(...items); }
 }
 
 /** dst = a 64-bit constant, as one instruction when it fits. */
