@@ -174,16 +174,42 @@ export class BtfBuilder {
 
   /** The .BTF section bytes. */
   encode(): Uint8Array {
-    const types = this.types.finish();
-    const strs = this.strings.bytes();
-    const w = new ByteWriter(BTF_HDR_LEN + types.length + strs.length);
-    w.u16(BTF_MAGIC).u8(BTF_VERSION).u8(0).u32(BTF_HDR_LEN);
-    w.u32(0).u32(types.length); // type_off, type_len (relative to header end)
-    w.u32(types.length).u32(strs.length); // str_off, str_len
-    w.bytes(types).bytes(strs);
-    return w.finish();
+    const section = this.section();
+    const out = new Uint8Array(section.size);
+    section.fill(out, new DataView(out.buffer), 0);
+    return out;
+  }
+
+  /**
+   * The .BTF section as its size and a writer of its bytes at a place in a
+   * bigger buffer (the object writer's file: no copy of the types or the
+   * strings first). Nothing may be added to the builder after this.
+   */
+  section(): { size: number; fill: (file: Uint8Array, view: DataView, at: number) => void } {
+    const types = this.types.writtenSoFar();
+    const text = this.strings.text();
+    const strLen = this.strings.size;
+    return {
+      size: BTF_HDR_LEN + types.length + strLen,
+      fill: (file, view, at) => {
+        view.setUint16(at, BTF_MAGIC, true);
+        view.setUint8(at + 2, BTF_VERSION);
+        view.setUint8(at + 3, 0);
+        view.setUint32(at + 4, BTF_HDR_LEN, true);
+        view.setUint32(at + 8, 0, true); // type_off, type_len (relative to header end)
+        view.setUint32(at + 12, types.length, true);
+        view.setUint32(at + 16, types.length, true); // str_off, str_len
+        view.setUint32(at + 20, strLen, true);
+        file.set(types, at + BTF_HDR_LEN);
+        const strAt = at + BTF_HDR_LEN + types.length;
+        const { written } = STRINGS_ENCODER.encodeInto(text, file.subarray(strAt, strAt + strLen));
+        if (written !== strLen) throw new Error(`internal: BTF strings are ${written} bytes, counted ${strLen}`);
+      },
+    };
   }
 }
+
+const STRINGS_ENCODER = new TextEncoder();
 
 /** A .BTF or .BTF.ext section that does not parse. */
 export class BtfError extends KprobeBpfError {}

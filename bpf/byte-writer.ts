@@ -88,6 +88,10 @@ export class ByteWriter {
     if (this.handedOut) this.grow(0); // the caller owns the finished bytes: patch a copy
     this.view.setUint32(at, v >>> 0, true);
   }
+  /** The bytes written so far, in place (no copy): valid until the next write. */
+  writtenSoFar(): Uint8Array {
+    return this.buf.subarray(0, this.len);
+  }
   /**
    * The bytes written. A writer sized exactly (the capacity given was the
    * size) hands its buffer over without a copy; writing on afterwards then

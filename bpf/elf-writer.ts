@@ -40,7 +40,7 @@ import {
   SYM_SIZE,
 } from './elf.js';
 import type { ElfSymbol } from './elf-file.js';
-import { decode, encode, type Insn, LD_IMM64, SLOT_BYTES } from './insn.js';
+import { decode, encodeInto, type Insn, LD_IMM64, SLOT_BYTES } from './insn.js';
 import type { SectionSymbol } from './object-model.js';
 import { StringTable } from './string-table.js';
 
@@ -83,7 +83,8 @@ export interface ExternSpec {
 
 export interface ExtraSection {
   name: string;
-  data: Uint8Array;
+  /** The contents; a string is written as UTF-8 straight into the file (no encoded copy first). */
+  data: Uint8Array | string;
   /** ELF section type; default SHT_PROGBITS (libbpf then logs "skipping unrecognized data section"; SHT.NOTE is skipped quietly). */
   type?: number;
 }
@@ -107,7 +108,11 @@ interface Section {
   name: string;
   type: number;
   flags: number;
-  data: Uint8Array;
+  /**
+   * The contents: bytes, UTF-8 text, or `size` bytes the writer fills in at
+   * their place in the file (programs are encoded there, not into a copy first).
+   */
+  data: Uint8Array | string | { size: number; fill: (file: Uint8Array, view: DataView, at: number) => void };
   link?: number;
   info?: number;
   align: number;
@@ -154,8 +159,10 @@ interface PlacedProgram {
   refs: readonly number[];
   comments: readonly number[];
   cores: readonly number[];
-  /** The bytes it contributes to its section. */
-  data: Uint8Array;
+  /** Bytes it contributes to its section. */
+  size: number;
+  /** Its bytes when given encoded (ProgramSpec.bytes); otherwise its instructions are encoded in place. */
+  bytes?: Uint8Array;
   /** Byte offset within the section. */
   offset: number;
 }
@@ -202,11 +209,14 @@ function groupBySection(programs: readonly ProgramSpec[]): SectionGroup[] {
       throw new ObjectWriteError(`program '${spec.name}' is ${spec.bytes.length} bytes, not a multiple of ${SLOT_BYTES}`);
     }
     const insns = programInsns(spec);
-    const data = spec.insns ? encode(insns) : (spec.bytes ?? encode(insns));
+    const scan = scanProgram(insns);
+    const bytes = spec.insns ? undefined : spec.bytes;
     let g = groups.get(spec.section);
     if (!g) groups.set(spec.section, (g = { name: spec.section, programs: [], labels: [] }));
     const last = g.programs[g.programs.length - 1];
-    g.programs.push({ index, spec, insns, ...scanProgram(insns), data, offset: last ? last.offset + last.data.length : 0 });
+    const placed: PlacedProgram = { index, spec, insns, ...scan, size: bytes ? bytes.length : scan.slotAt[insns.length]! * SLOT_BYTES, offset: last ? last.offset + last.size : 0 };
+    if (bytes) placed.bytes = bytes;
+    g.programs.push(placed);
   });
   for (const g of groups.values()) {
     // One symbol per address (llvm-objdump shows one name per address): the
@@ -225,11 +235,27 @@ function groupBySection(programs: readonly ProgramSpec[]): SectionGroup[] {
   return [...groups.values()];
 }
 
-const concat = (parts: readonly Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+/** A section's programs back to back, as they are in the file. */
+function sectionContents(g: SectionGroup): Extract<Section['data'], { size: number }> {
+  const last = g.programs[g.programs.length - 1];
+  return {
+    size: last ? last.offset + last.size : 0,
+    fill: (file, view, at) => {
+      for (const p of g.programs) {
+        if (p.bytes) file.set(p.bytes, at + p.offset);
+        else encodeInto(p.insns, view, at + p.offset);
+      }
+    },
+  };
+}
+
+/** A section's programs encoded into a buffer of their own. */
+function sectionBytes(g: SectionGroup): Uint8Array {
+  const c = sectionContents(g);
+  const out = new Uint8Array(c.size);
+  c.fill(out, new DataView(out.buffer), 0);
   return out;
-};
+}
 
 export interface ProgramPlacement {
   name: string;
@@ -254,8 +280,8 @@ export function placePrograms(programs: readonly ProgramSpec[]): ProgramPlacemen
   const out: ProgramPlacement[] = [];
   for (const g of groupBySection(programs)) {
     const sectionSymbols = [...g.programs.map((p) => ({ name: p.spec.name, address: p.offset })), ...g.labels].sort((a, b) => a.address - b.address);
-    const sectionBytes = concat(g.programs.map((p) => p.data));
-    for (const p of g.programs) out[p.index] = { name: p.spec.name, section: g.name, offset: p.offset, size: p.data.length, sectionSymbols, sectionBytes };
+    const bytes = sectionBytes(g);
+    for (const p of g.programs) out[p.index] = { name: p.spec.name, section: g.name, offset: p.offset, size: p.size, sectionSymbols, sectionBytes: bytes };
   }
   return out;
 }
@@ -350,8 +376,12 @@ function coreRelosFor(p: PlacedProgram, core: CoreTypeWriter, out: CoreRelo[]): 
   }
 }
 
-/** Externs declared by the caller plus any an instruction refers to, in first-seen order. */
-function collectExterns(spec: ObjectSpec): ExternSpec[] {
+/**
+ * Externs declared by the caller plus any an instruction refers to, in
+ * first-seen order. Reads only the instructions scanProgram found a reference
+ * on (a few per program), not every instruction again.
+ */
+function collectExterns(spec: ObjectSpec, groups: readonly SectionGroup[]): ExternSpec[] {
   const seen = new Set<string>();
   const out: ExternSpec[] = [];
   const add = (name: string): void => {
@@ -360,9 +390,17 @@ function collectExterns(spec: ObjectSpec): ExternSpec[] {
     out.push({ name });
   };
   for (const e of spec.externs ?? []) add(e.name);
-  for (const p of spec.programs) {
-    for (const i of p.insns ?? []) if (i.ref?.kind === 'extern') add(i.ref.symbol);
-    for (const r of p.relocations ?? []) if (r.kind === 'extern') add(r.symbol);
+  const placed: PlacedProgram[] = [];
+  for (const g of groups) for (const p of g.programs) placed[p.index] = p;
+  for (const p of placed) {
+    if (!p.spec.insns) {
+      for (const r of p.spec.relocations ?? []) if (r.kind === 'extern') add(r.symbol);
+      continue;
+    }
+    for (const k of p.refs) {
+      const ref = p.insns[k]!.ref!;
+      if (ref.kind === 'extern') add(ref.symbol);
+    }
   }
   return out;
 }
@@ -431,12 +469,13 @@ interface DataSections {
 const LICENSE_ENCODER = new TextEncoder();
 
 /** Program sections, license, `.maps`, the caller's extra sections, `.BTF` and `.BTF.ext`, in that order. */
-function addDataSections(t: SectionTable, spec: ObjectSpec, groups: readonly SectionGroup[], mapLayout: MapLayout, btf: Uint8Array, btfExt: Uint8Array | undefined): DataSections {
-  const groupSecIdx = groups.map((g) => t.add({ name: g.name, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.EXECINSTR, data: concat(g.programs.map((p) => p.data)), align: 8 }));
+function addDataSections(t: SectionTable, spec: ObjectSpec, groups: readonly SectionGroup[], mapLayout: MapLayout, btf: Section['data'], btfExt: Uint8Array | undefined): DataSections {
+  const groupSecIdx = groups.map((g) => t.add({ name: g.name, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.EXECINSTR, data: sectionContents(g), align: 8 }));
   const licenseBytes = LICENSE_ENCODER.encode(spec.license + '\0');
   const licenseIdx = t.add({ name: SEC.LICENSE, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.WRITE, data: licenseBytes, align: 1 });
   const mapsSize = mapLayout.sizes.reduce((a, b) => a + b, 0);
-  const mapsIdx = spec.maps?.length ? t.add({ name: SEC.MAPS, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.WRITE, data: new Uint8Array(mapsSize), align: 8 }) : -1;
+  // zeroes: the file's buffer already is
+  const mapsIdx = spec.maps?.length ? t.add({ name: SEC.MAPS, type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.WRITE, data: { size: mapsSize, fill: () => {} }, align: 8 }) : -1;
   for (const x of spec.extraSections ?? []) t.add({ name: x.name, type: x.type ?? SHT.PROGBITS, flags: 0, data: x.data, align: 8 });
   t.add({ name: SEC.BTF, type: SHT.PROGBITS, flags: 0, data: btf, align: 4 });
   if (btfExt) t.add({ name: SEC.BTF_EXT, type: SHT.PROGBITS, flags: 0, data: btfExt, align: 4 });
@@ -466,7 +505,7 @@ function buildSymbols(spec: ObjectSpec, groups: readonly SectionGroup[], d: Data
   const placed = new Map(groups.flatMap((g, k) => g.programs.map((p) => [p.index, { p, shndx: d.groupSecIdx[k]! }] as const)));
   spec.programs.forEach((prog, i) => {
     const { p, shndx } = placed.get(i)!;
-    addSym({ name: prog.name, bind: STB.GLOBAL, type: STT.FUNC, shndx, value: p.offset, size: p.data.length });
+    addSym({ name: prog.name, bind: STB.GLOBAL, type: STT.FUNC, shndx, value: p.offset, size: p.size });
   });
   (spec.maps ?? []).forEach((m, i) => addSym({ name: m.name, bind: STB.GLOBAL, type: STT.OBJECT, shndx: d.mapsIdx, value: mapLayout.offsets[i]!, size: mapLayout.sizes[i]! }));
   for (const e of spec.externs ?? []) addSym({ name: e.name, bind: STB.GLOBAL, type: STT.NOTYPE, shndx: SHN_UNDEF, value: 0, size: 0 });
@@ -509,7 +548,7 @@ function addSymbolSections(t: SectionTable, groups: readonly SectionGroup[], d: 
   if (t.add({ name: SEC.SYMTAB, type: SHT.SYMTAB, flags: 0, data: symw.finish(), link: strtabIdx, info: symbols.firstGlobal, align: 8, entsize: SYM_SIZE }) !== symtabIdx) {
     throw new ObjectWriteError('internal: symtab index mismatch');
   }
-  t.add({ name: SEC.STRTAB, type: SHT.STRTAB, flags: 0, data: strtab.bytes(), align: 1 });
+  t.add({ name: SEC.STRTAB, type: SHT.STRTAB, flags: 0, data: strtab.text(), align: 1 });
 }
 
 /** Adds `.shstrtab` last; returns its index and each section's name offset in it. */
@@ -517,8 +556,17 @@ function addSectionNames(t: SectionTable): { shstrIdx: number; nameOffs: number[
   const shstrtab = new StringTable();
   const shstrIdx = t.add({ name: SEC.SHSTRTAB, type: SHT.STRTAB, flags: 0, data: new Uint8Array(0), align: 1 });
   const nameOffs = t.list.map((s) => shstrtab.add(s.name));
-  t.list[shstrIdx]!.data = shstrtab.bytes();
+  t.list[shstrIdx]!.data = shstrtab.text();
   return { shstrIdx, nameOffs };
+}
+
+const TEXT_ENCODER = new TextEncoder();
+
+/** A section's bytes in the file (text: its UTF-8 length, counted natively without encoding it). */
+function sectionSize(s: Section): number {
+  const d = s.data;
+  if (d instanceof Uint8Array) return d.length;
+  return typeof d === 'string' ? Buffer.byteLength(d, 'utf8') : d.size;
 }
 
 /** The file: ELF header, section data (each at its alignment), then the section header table. */
@@ -526,18 +574,24 @@ function layoutFile(sections: readonly Section[], nameOffs: readonly number[], s
   // where everything goes first, then one buffer of exactly that size, written in place
   const alignUp = (at: number, n: number): number => Math.ceil(at / n) * n;
   let at = EHDR_SIZE;
-  const offsets = sections.map((s) => {
+  const sizes = sections.map(sectionSize);
+  const offsets = sections.map((s, i) => {
     if (s.type === SHT.NULL) return 0;
     const off = alignUp(at, Math.max(1, s.align));
-    at = off + s.data.length;
+    at = off + sizes[i]!;
     return off;
   });
   const shoff = alignUp(at, 8);
   const bytes = new Uint8Array(shoff + sections.length * SHDR_SIZE);
-  sections.forEach((s, i) => {
-    if (s.type !== SHT.NULL) bytes.set(s.data, offsets[i]!);
-  });
   const h = new DataView(bytes.buffer);
+  sections.forEach((s, i) => {
+    if (s.type === SHT.NULL) return;
+    const off = offsets[i]!;
+    const d = s.data;
+    if (d instanceof Uint8Array) bytes.set(d, off);
+    else if (typeof d === 'string') TEXT_ENCODER.encodeInto(d, bytes.subarray(off, off + sizes[i]!));
+    else d.fill(bytes, h, off);
+  });
   const u64 = (off: number, v: number): void => {
     // values below 2^53: two 32-bit halves, no BigInt
     h.setUint32(off, v % 0x1_0000_0000, true);
@@ -550,7 +604,7 @@ function layoutFile(sections: readonly Section[], nameOffs: readonly number[], s
     u64(o + 8, s.flags);
     u64(o + 16, 0); // sh_addr
     u64(o + 24, offsets[i]!);
-    u64(o + 32, s.data.length);
+    u64(o + 32, sizes[i]!);
     h.setUint32(o + 40, s.link ?? 0, true);
     h.setUint32(o + 44, s.info ?? 0, true);
     u64(o + 48, s.align);
@@ -581,15 +635,15 @@ function writeElfHeader(bytes: Uint8Array, shoff: number, shnum: number, shstrId
 
 /** Writes the object; returns its bytes. Externs referenced by instructions need not be listed. */
 export function writeObject(given: ObjectSpec): Uint8Array {
-  const spec: ObjectSpec = { ...given, externs: collectExterns(given) };
+  const groups = groupBySection(given.programs);
+  const spec: ObjectSpec = { ...given, externs: collectExterns(given, groups) };
   checkUniqueNames(spec);
   const mapLayout = layoutMaps(spec.maps ?? []);
   const { btf, funcIds } = buildBtf(spec, mapLayout.offsets, mapLayout.sizes);
-  const groups = groupBySection(spec.programs);
   // .BTF.ext adds its strings to .BTF's table, so it is encoded first.
   const btfExt = btfExtFor(spec, groups, btf, funcIds);
   const t = new SectionTable();
-  const data = addDataSections(t, spec, groups, mapLayout, btf.encode(), btfExt);
+  const data = addDataSections(t, spec, groups, mapLayout, btf.section(), btfExt);
   addSymbolSections(t, groups, data, buildSymbols(spec, groups, data, mapLayout));
   const { shstrIdx, nameOffs } = addSectionNames(t);
   return layoutFile(t.list, nameOffs, shstrIdx);

@@ -212,8 +212,16 @@ export function encode(insns: readonly Insn[]): Uint8Array {
   let n = 0;
   for (const i of insns) n += slots(i);
   const out = new Uint8Array(n * SLOT_BYTES);
-  const view = new DataView(out.buffer);
-  let at = 0;
+  encodeInto(insns, new DataView(out.buffer), 0);
+  return out;
+}
+
+/**
+ * Encodes instructions into `view` from byte `start` (the object writer
+ * writes them straight into the file's buffer); returns the end.
+ */
+export function encodeInto(insns: readonly Insn[], view: DataView, start: number): number {
+  let at = start;
   for (const i of insns) {
     // the range checks inline, the message built only when one fails
     const { code, dst, src, off } = i;
@@ -239,7 +247,7 @@ export function encode(insns: readonly Insn[]): Uint8Array {
       at += SLOT_BYTES;
     }
   }
-  return out;
+  return at;
 }
 
 /** Decodes bytes back to instructions (ld_imm64 joined into one Insn). */

@@ -47,6 +47,11 @@ export class StringTable {
     return this.length;
   }
 
+  /** The table as text, to be written as UTF-8 where it goes (its byte length is `size`). */
+  text(): string {
+    return `${this.parts.join('\0')}\0`;
+  }
+
   bytes(): Uint8Array {
     // '' first, each string followed by its NUL: "\0a\0b\0"
     const out = encoder.encode(`${this.parts.join('\0')}\0`);

@@ -10,6 +10,7 @@ import { ARG_REGS, PT_REGS_OFFSET, RETVAL_REG, STACK_REG, WORD_SIZE } from './ar
 import { fetchTypeOf } from '../grammar/fetch-types.js';
 import type { Deref, FetchProgram, FetchSource, MemSpace, ProbeIpSource, ProbeProgram, StoreOp } from './ir.js';
 import { layoutEvent } from './layout.js';
+import type { Building } from '../lib/mutable.js';
 import { KprobeBpfError } from '../lib/errors.js';
 import { attachedOf, eventFieldSource } from './eprobe.js';
 import type { EventField } from '../grammar/filter/index.js';
@@ -176,12 +177,12 @@ function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: Lo
     const last = derefs[derefs.length - 1];
     const space: MemSpace = base === 'ustring' ? 'user' : last?.space ?? defaultSpace(def.tracer);
     kept = last ? derefs.slice(0, -1) : derefs;
-    store = { op: 'string', offset: last?.offset ?? 0n, space, ...(last?.core ? { core: last.core } : {}) };
+    store = last?.core ? { op: 'string', offset: last.offset, space, core: last.core } : { op: 'string', offset: last?.offset ?? 0n, space };
   } else {
     const last = derefs[derefs.length - 1];
     if (last) {
       kept = derefs.slice(0, -1);
-      store = { op: 'mem', offset: last.offset, size: ft.size, space: last.space, ...(last.core ? { core: last.core } : {}) };
+      store = last.core ? { op: 'mem', offset: last.offset, size: ft.size, space: last.space, core: last.core } : { op: 'mem', offset: last.offset, size: ft.size, space: last.space };
     } else {
       store = { op: 'raw', size: ft.size };
     }
@@ -196,17 +197,11 @@ function lowerArg(arg: ProbeArg, field: ArgField, def: ProbeDefinition, opts: Lo
     lshift: bf.container - bf.width - bf.offset,
     rshift: bf.container - bf.width,
   };
-  return {
-    argName: arg.name,
-    argText: arg.source,
-    source,
-    derefs: kept,
-    store,
-    ...(bitfield ? { bitfield } : {}),
-    ...(count !== undefined ? { count } : {}),
-    fieldOffset: field.offset,
-    elemSize: ft.size,
-  };
+  // no conditional spreads (a runtime copy each, for every argument): the optional keys are set after
+  const out: Building<FetchProgram> = { argName: arg.name, argText: arg.source, source, derefs: kept, store, fieldOffset: field.offset, elemSize: ft.size };
+  if (bitfield) out.bitfield = bitfield;
+  if (count !== undefined) out.count = count;
+  return out;
 }
 
 function probeIpOf(def: ProbeDefinition, trampoline: boolean): ProbeIpSource {
@@ -307,12 +302,14 @@ export function recordCapacity(p: Pick<ProbeProgram, 'fetches' | 'format' | 'max
 /** The probe's place in the contract's terms (the syntax tree's point, field by field). */
 function placeOf(def: ProbeDefinition): ProbePlace {
   const p = def.point;
-  const refCtr = (r: bigint | undefined) => (r !== undefined ? { refCtrOffset: r } : {});
+  // the metadata's key order, without conditional spreads (each a runtime copy)
   switch (p.kind) {
-    case 'symbol': return { kind: 'symbol', ...(p.module !== undefined ? { module: p.module } : {}), symbol: p.symbol, offset: p.offset };
+    case 'symbol': return p.module !== undefined ? { kind: 'symbol', module: p.module, symbol: p.symbol, offset: p.offset } : { kind: 'symbol', symbol: p.symbol, offset: p.offset };
     case 'address': return { kind: 'address', address: p.address };
-    case 'file': return { kind: 'file', path: p.path, offset: p.offset, ...refCtr(p.refCtrOffset) };
-    case 'file-symbol': return { kind: 'file-symbol', path: p.path, symbol: p.symbol, offset: p.offset, ...refCtr(p.refCtrOffset) };
+    case 'file': return p.refCtrOffset !== undefined ? { kind: 'file', path: p.path, offset: p.offset, refCtrOffset: p.refCtrOffset } : { kind: 'file', path: p.path, offset: p.offset };
+    case 'file-symbol': return p.refCtrOffset !== undefined
+      ? { kind: 'file-symbol', path: p.path, symbol: p.symbol, offset: p.offset, refCtrOffset: p.refCtrOffset }
+      : { kind: 'file-symbol', path: p.path, symbol: p.symbol, offset: p.offset };
     case 'event': return { kind: 'event', system: p.system, event: p.event };
     case 'function': return { kind: 'function', ...(p.module !== undefined ? { module: p.module } : {}), symbol: p.symbol };
     case 'tracepoint': return { kind: 'tracepoint', name: p.name };
@@ -367,20 +364,22 @@ export function lowerProbe(def: ProbeDefinition, opts: LowerOptions = {}): Probe
   const sleepable = isSleepable(def, opts);
   const maxStringSize = stringRoom(fetches, format.entrySize, opts.maxStringSize);
   const attached = def.point.kind === 'event' ? attachedOf(def.point, fetches, recordCapacity({ fetches, format, maxStringSize })) : undefined;
-  return {
+  // the optional keys set after (a conditional spread is a runtime copy; nothing reads the IR's key order)
+  const ir: Building<ProbeProgram> = {
     name: programNameOf(def),
     definition: formatProbeCommand(def),
     place: placeOf(def),
-    ...(def.maxactive !== undefined ? { maxactive: def.maxactive } : {}),
     section: sectionOf(def, sleepable, kind),
     format,
     probeIp: probeIpOf(def, trampoline !== undefined),
-    ...(trampoline?.retIp ? { retIp: trampoline.retIp } : {}),
     context: trampoline ? 'slots' : 'pt_regs',
-    ...(entryData ? { entryData } : {}),
     fetches,
     maxStringSize,
     sleepable,
-    ...(attached ? { attached } : {}),
   };
+  if (def.maxactive !== undefined) ir.maxactive = def.maxactive;
+  if (trampoline?.retIp) ir.retIp = trampoline.retIp;
+  if (entryData) ir.entryData = entryData;
+  if (attached) ir.attached = attached;
+  return ir;
 }

@@ -16,7 +16,9 @@ import {
 import { generateProgram } from './codegen.js';
 import type { ProbeProgram } from './ir.js';
 import { lowerProbe, recordCapacity, type LowerOptions } from './lower.js';
-import { encodeMetadata } from './metadata.js';
+import { trampolinesWanted } from './trampoline.js';
+import type { Building } from '../lib/mutable.js';
+import { metadataText } from './metadata.js';
 import { entryDataMap, generateEntryProgram } from './entry-data.js';
 import { filterReadback } from '../grammar/filter/syntax.js';
 import { emitHistTriggers } from './hist-codegen.js';
@@ -137,12 +139,16 @@ function mapsOf(programs: readonly CompiledProgram[], ringBytes: number, minScra
 /** What the object says about one program's event. */
 export function eventMetadataOf(p: CompiledProgram): EventMetadata {
   const { ir } = p;
-  return {
+  // built in the metadata's key order, the optional keys assigned in place (a conditional spread is a runtime copy)
+  const m: Building<EventMetadata> = {
     id: p.eventId, program: ir.name, section: ir.section, sleepable: ir.sleepable, maxStringSize: ir.maxStringSize,
-    definition: ir.definition, place: ir.place, ...(ir.maxactive !== undefined ? { maxactive: ir.maxactive } : {}),
-    ...(p.entry ? { entryProgram: p.entry.spec.name } : {}),
-    format: ir.format, ...(p.filter ? { filter: filterReadback(p.filter.text) } : {}),
-  };
+    definition: ir.definition, place: ir.place,
+  } as EventMetadata;
+  if (ir.maxactive !== undefined) m.maxactive = ir.maxactive;
+  if (p.entry) m.entryProgram = p.entry.spec.name;
+  m.format = ir.format;
+  if (p.filter) m.filter = filterReadback(p.filter.text);
+  return m;
 }
 
 /** The kprobe on the function's entry that saves a return probe's entry arguments. */
@@ -178,7 +184,9 @@ export function expectedRecordBytes(p: ProbeProgram): number {
 export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOptions = {}): ObjectSpec {
   if (defs.length === 0) throw new Error('no probe definitions to compile');
   checkUniqueEvents(defs);
-  const irs = defs.map((def) => lowerProbe(def, opts));
+  // the environment read once per object, not per definition (process.env is slow to read)
+  const lowerOpts = opts.trampolines === undefined ? { ...opts, trampolines: trampolinesWanted(undefined) } : opts;
+  const irs = defs.map((def) => lowerProbe(def, lowerOpts));
   const ringBytes = opts.ringCpus === undefined ? RINGBUF_BYTES : ringbufBytes(Math.max(...irs.map(expectedRecordBytes)), opts.ringCpus);
   const programs = defs.map((def, i): CompiledProgram => {
     const ir = irs[i]!;
@@ -187,16 +195,22 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOp
     const hists = (opts.hists ?? []).filter((h) => h.group === def.group && h.event === def.event);
     const counts = (opts.counts ?? []).filter((c) => c.group === def.group && c.event === def.event);
     const { countTriggers, ...stages } = countStagesOf(ir, eventId, counts, opts.counts ?? [], hists.length);
-    const triggers = [...(hists.length > 0 ? emitHistTriggers(ir, hists) : []), ...(countTriggers ?? [])];
-    const items = generateProgram(ir, eventId, {
-      ...(filter ? { filter } : {}), scoped: opts.scoped ?? false, ringBytes, ...(opts.traceContext ? { traceContext: opts.traceContext } : {}),
-      ...(triggers.length > 0 ? { triggers } : {}), ...(opts.noTrace ? { noTrace: true } : {}), ...stages,
-    });
+    const triggers = hists.length > 0 ? [...emitHistTriggers(ir, hists), ...(countTriggers ?? [])] : countTriggers ?? [];
+    // options and result built by assignment: conditional spreads are a runtime copy each, per definition
+    const programOpts: Building<ProgramOptions> = { scoped: opts.scoped ?? false, ringBytes, ...stages };
+    if (filter) programOpts.filter = filter;
+    if (opts.traceContext) programOpts.traceContext = opts.traceContext;
+    if (triggers.length > 0) programOpts.triggers = triggers;
+    if (opts.noTrace) programOpts.noTrace = true;
+    const items = generateProgram(ir, eventId, programOpts);
     const entry = ir.entryData && entryProgramOf(ir, eventId);
-    return {
+    const compiled: Building<CompiledProgram> = {
       ir, eventId, items, spec: programFromAsm(ir.name, ir.section, items, ir.context === 'pt_regs' ? 'pt_regs' : undefined),
-      ...(entry ? { entry } : {}), ...(filter ? { filter } : {}), ...(opts.scoped ? { scoped: true } : {}),
     };
+    if (entry) compiled.entry = entry;
+    if (filter) compiled.filter = filter;
+    if (opts.scoped) compiled.scoped = true;
+    return compiled;
   });
   return {
     license: 'GPL',
@@ -216,7 +230,7 @@ export function writeObject(spec: ObjectSpec): Uint8Array {
     programs: spec.programs.flatMap((p) => (p.entry ? [p.spec, p.entry.spec] : [p.spec])),
     maps: spec.maps,
     externs: spec.externs.map((name) => ({ name })),
-    extraSections: [{ name: METADATA_SECTION, data: encodeMetadata(spec.metadata) }],
+    extraSections: [{ name: METADATA_SECTION, data: metadataText(spec.metadata) }],
   });
 }
 

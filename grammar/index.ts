@@ -9,7 +9,8 @@ import { KprobeBpfError } from '../lib/errors.js';
 import { fileKindOncePerPath } from './file-kind.js';
 import { runningKernel, type ProbeRules } from './kernel-rules/index.js';
 import { translateLegacyArgv } from './legacy.js';
-import { parseCommand, tracerOf, type FileKind } from './probe.js';
+import { parseCommand, tracerOf, type FileKind, type LineOptions } from './probe.js';
+import type { Building } from '../lib/mutable.js';
 import type { AttachedEventLookup } from './eprobe.js';
 import { openKernelBtf, runningKernelBtf, type KernelBtf } from '../bpf/btf-kernel.js';
 
@@ -101,12 +102,13 @@ export function parseProbeCommandsUntilError(text: string, options: ParseOptions
 
 function parseInto(text: string, options: ParseOptions, commands: ProbeCommand[]): void {
   const fileKind = options.fileKind ?? fileKindOncePerPath();
-  const lineOpts = {
+  const lineOpts: Building<LineOptions> = {
     tracer: options.tracer, symbolPlaces: options.symbolPlaces, fileKind, rules: options.rules ?? runningKernel().probe, btf: btfSource(options.btf),
-    ...(options.attachedEvent ? { attachedEvent: options.attachedEvent } : {}),
-    ...(options.endbr ? { endbr: options.endbr } : {}),
-    ...(options.moduleSymbol ? { moduleSymbol: options.moduleSymbol } : {}),
   };
+  // assigned, not spread in (a conditional spread is a runtime copy; this runs per call, often per line)
+  if (options.attachedEvent) lineOpts.attachedEvent = options.attachedEvent;
+  if (options.endbr) lineOpts.endbr = options.endbr;
+  if (options.moduleSymbol) lineOpts.moduleSymbol = options.moduleSymbol;
   const firstLine = (options.firstLine ?? 1) - 1;
   for (const line of sourceLines(text)) {
     let argv = splitArgv(line.text);

@@ -9,10 +9,11 @@ import {
   DEFAULT_GROUP, MAX_EVENT_NAME_LEN, kprobeEventName, type KprobePoint, parseEventName, uprobeEventName, uprobeSymbolEventName,
 } from './names.js';
 import type { ProbeRules } from './kernel-rules/index.js';
+import type { Building } from '../lib/mutable.js';
 import { checkProbeArg, type ArgContext } from './rules.js';
 import { parseEprobe, type AttachedEventLookup } from './eprobe.js';
 import { parseFprobe } from './fprobe.js';
-import { BtfLineContext, expandDentryArgs, expandMetaArgs } from './btf-args.js';
+import { BtfLineContext, expandDentryArgs, expandMetaArgs, type ProbeSite } from './btf-args.js';
 import type { KernelBtf } from '../bpf/btf-kernel.js';
 
 /** kernel: MAX_TRACE_ARGS, KRETPROBE_MAXACTIVE_MAX. */
@@ -111,10 +112,11 @@ export function parseArgs(log: Log, words: readonly string[], ctx: ArgContext, s
   const used = new Set<string>();
   for (let i = 0; i < words.length; i++) {
     log.index = i + 2;
-    const { symbol, ...arg } = checkProbeArg(words[i]!, i, used, ctx, log.refuse);
-    used.add(arg.name);
-    if (symbol !== undefined) symbols.push(symbol);
-    args.push(arg);
+    const c = checkProbeArg(words[i]!, i, used, ctx, log.refuse);
+    used.add(c.name);
+    if (c.symbol !== undefined) symbols.push(c.symbol);
+    // the argument without `symbol`, as a literal (a rest pattern is a runtime copy, per argument)
+    args.push({ name: c.name, source: c.source, fetch: c.fetch, type: c.type });
   }
   return args;
 }
@@ -169,11 +171,11 @@ function parseUprobe(log: Log, argv: readonly string[], source: string, opts: Li
     const symbol = sign >= 0 ? rest.slice(0, sign) : rest;
     const offset = sign >= 0 ? kstrtol(rest.slice(sign)) : 0n;
     if (offset === undefined || offset < 0n || symbol.length === 0) throw log.error('BAD_UPROBE_OFFS', restAt);
-    point = { kind: 'file-symbol', path, symbol, offset, ...(refCtrOffset !== undefined ? { refCtrOffset } : {}) };
+    point = refCtrOffset !== undefined ? { kind: 'file-symbol', path, symbol, offset, refCtrOffset } : { kind: 'file-symbol', path, symbol, offset };
   } else {
     const offset = kstrtoul(rest);
     if (offset === undefined) throw log.error('BAD_UPROBE_OFFS', restAt);
-    point = { kind: 'file', path, offset, ...(refCtrOffset !== undefined ? { refCtrOffset } : {}) };
+    point = refCtrOffset !== undefined ? { kind: 'file', path, offset, refCtrOffset } : { kind: 'file', path, offset };
   }
 
   const named = eventText >= 0 ? eventName(log, a0, eventText) : {};
@@ -309,20 +311,21 @@ function parseKprobe(log: Log, argv: readonly string[], source: string, opts: Li
   const { point, isReturn, fentry } = parseKprobePlace(log, argv[1]!, a0[0] === 'r', opts);
   const named = colon >= 0 ? eventName(log, a0, colon + 1) : {};
   const event = named.event ?? kprobeEventName(isReturn, point);
-  const line = new BtfLineContext({
-    // kernel: ctx.funcname is the place's symbol text, MOD: included (found in no BTF then)
-    ...(point.kind === 'symbol' ? { funcName: point.module !== undefined ? `${point.module}:${point.symbol}` : point.symbol } : {}),
-    ...(opts.btf ? { btf: opts.btf } : {}),
-  });
+  // (assigned, not spread in: a conditional spread is a runtime copy, per line)
+  const site: Building<ProbeSite> = {};
+  // kernel: ctx.funcname is the place's symbol text, MOD: included (found in no BTF then)
+  if (point.kind === 'symbol') site.funcName = point.module !== undefined ? `${point.module}:${point.symbol}` : point.symbol;
+  if (opts.btf) site.btf = opts.btf;
+  const line = new BtfLineContext(site);
   const ctx: ArgContext = { kernel: true, isReturn, fentry, rules, line };
   const words = btfArgWords(log, argv.slice(2), ctx);
   const symbols: string[] = [];
   const args = parseArgs(log, words, ctx, symbols);
   checkArgSymbols(log, symbols);
-  return {
-    op: 'define', tracer: 'kprobe', isReturn, ...(maxactive !== undefined ? { maxactive } : {}),
-    group: named.group ?? DEFAULT_GROUP.kprobe, event, point, args, source,
-  };
+  const group = named.group ?? DEFAULT_GROUP.kprobe;
+  return maxactive !== undefined
+    ? { op: 'define', tracer: 'kprobe', isReturn, maxactive, group, event, point, args, source }
+    : { op: 'define', tracer: 'kprobe', isReturn, group, event, point, args, source };
 }
 
 /** kernel: dyn_event_release — "-:[GRP/]EVENT [ARGS]". */

@@ -10,6 +10,7 @@ import type { ErrorCode, Refuse } from './errors.js';
 import { FETCH_TYPES, fetchTypeNamed, type FetchType } from './fetch-types.js';
 import { kstrtol, kstrtoul, kstrtouint, simpleStrtoul } from './kstrto.js';
 import type { ProbeRules } from './kernel-rules/index.js';
+import type { Building } from '../lib/mutable.js';
 import { isGoodName } from './names.js';
 import { isRegName } from './registers.js';
 import { btfStringFetch, fetchTypeFromBtf, parseBtfArg, type BtfArgHost, type BtfLineContext, type LastType } from './btf-args.js';
@@ -460,12 +461,12 @@ export function checkProbeArg(arg: string, index: number, used: ReadonlySet<stri
     if (p.pc !== before) fetch = { kind: 'deref', offset: 0n, user: p.code[p.pc] === 'UDEREF', inner: fetch };
   }
   const bitfield = finalizeFetch(p, spec) ?? btfBitfield(p, spec);
-  const type: ArgType = {
-    base: spec.type.name,
-    implicit: spec.typeText === undefined,
-    ...(bitfield ? { bitfield } : {}),
-    ...(spec.count > 0 ? { arrayLength: spec.count } : {}),
-    ...(btfTypeName !== undefined ? { btfTypeName } : {}),
-  };
-  return { name, source: body, fetch, type, ...(p.symbol !== undefined ? { symbol: p.symbol } : {}) };
+  // optional keys assigned, not spread in (a runtime copy each, for every argument of every line)
+  const type: Building<ArgType> = { base: spec.type.name, implicit: spec.typeText === undefined };
+  if (bitfield) type.bitfield = bitfield;
+  if (spec.count > 0) type.arrayLength = spec.count;
+  if (btfTypeName !== undefined) type.btfTypeName = btfTypeName;
+  const checked: Building<CheckedArg> = { name, source: body, fetch, type };
+  if (p.symbol !== undefined) checked.symbol = p.symbol;
+  return checked;
 }

@@ -70,11 +70,16 @@ export function kernelRules(version: string): KernelRules {
   return rulesAt(version);
 }
 
+/** The running kernel's rules, picked on first use. */
+let hostRules: KernelRules | undefined;
+
 /**
  * The rules of the kernel this process runs on. A kernel older than the
  * table gets the oldest row, a newer one the newest: the closest rules known.
  */
-export function runningKernel(release: string = runningRelease()): KernelRules {
+export function runningKernel(release?: string): KernelRules {
+  // the host's rules are asked for every parse: picked once (uname cannot change while the process runs)
+  if (release === undefined) return (hostRules ??= runningKernel(runningRelease()));
   // (versionKey and rulesAt both read only MAJOR.MINOR, and rulesAt remembers its answer)
   const key = versionKey(release);
   if (key < versionKey(OLDEST)) return rulesAt(OLDEST);
