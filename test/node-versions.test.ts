@@ -57,7 +57,7 @@ for (const { major, path } of nodes) {
 
     const check = runWith(path, [CLI, 'check', '-e', 'p:nodever/true /bin/true:0x10 %di']);
     t.equal(check.status, 0, check.stderr);
-    t.match(check.stdout, /^nodever\/true +uprobe\.s\/\/bin\/true:0x10 .* ok$/m, `check on Node ${version}`);
+    t.match(check.stdout, /^nodever\/true +uprobe\/\/bin\/true:0x10 .* ok$/m, `check on Node ${version}`);
 
     const target = buildTarget();
     t.teardown(target.cleanup);

@@ -69,7 +69,7 @@ t.test('the installed kprobe-bpf: --version, parse, compile, check', async (t) =
   t.same([...readFileSync(obj).subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46], 'an ELF object');
   const k = run(bin, ['check', obj]);
   t.equal(k.status, 0, k.stdout + k.stderr);
-  t.match(k.stdout, /^pkgtest\/true +uprobe\.s\/\/bin\/true:0x1149 .* ok$/m);
+  t.match(k.stdout, /^pkgtest\/true +uprobe\/\/bin\/true:0x1149 .* ok$/m);
 });
 
 t.test('the installed kprobe-bpf traces a command (-c)', async (t) => {

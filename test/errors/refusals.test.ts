@@ -106,7 +106,7 @@ t.test('a user with CAP_BPF but not CAP_PERFMON is told so (EPERM)', { skip: nob
 t.test('with CAP_BPF and CAP_PERFMON check passes; a uprobe perf event the kernel still refuses is explained in one line', { skip: nobodyCanRun ? false : 'needs root to setpriv to uid 65534' }, async (t) => {
   const ok = kprobeBpf(['check', '-e', 'p:refusal/caps /bin/true:0x10'], nobodyWith('+bpf,+perfmon'));
   t.equal(ok.status, 0, ok.stderr);
-  t.match(ok.stdout, /^refusal\/caps +uprobe\.s\/\/bin\/true:0x10 .* ok$/m);
+  t.match(ok.stdout, /^refusal\/caps +uprobe\/\/bin\/true:0x10 .* ok$/m);
   // The default clock (local) is read from tracefs, which is root's: that is said first, in one line.
   const local = kprobeBpf(['trace', '-e', 'p:refusal/caps /bin/true:0x10', '--duration', '0.2'], nobodyWith('+bpf,+perfmon'));
   t.equal(local.status, 1);

@@ -13,7 +13,8 @@ import type { ProbeDefinition } from '../../../grammar/ast.js';
 import { parseProbeCommands } from '../../../grammar/index.js';
 
 const defs = (line: string): ProbeDefinition[] => parseProbeCommands(line, {}).commands.filter((c): c is ProbeDefinition => c.op === 'define');
-const INT = 'p:g/int /bin/true:0x1000 i=%di:s32';
+// an integer read from memory: a sleepable program (one reading only registers is atomic, no ring buffer)
+const INT = 'p:g/int /bin/true:0x1000 i=+0(%di):s32';
 const STR = 'p:g/str /bin/true:0x1000 s=+0(%si):ustring';
 
 t.test('ringbufBytes: a power of two between the floor and RINGBUF_BYTES, growing with records and CPUs', async (t) => {
