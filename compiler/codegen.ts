@@ -1,9 +1,10 @@
 // IR -> BPF. One program per probe event. The record is assembled in a per-CPU
 // scratch map value and sent with bpf_perf_event_output; a sleepable program
 // (uprobes) builds it in the task's own scratch (task storage: a per-CPU one
-// could be reused by another task while this one sleeps on a page fault) and
-// copies the used length into a BPF ring buffer with bpf_ringbuf_output, since
-// the verifier refuses PERF_EVENT_ARRAY maps in sleepable programs (verifier.c
+// could be reused by another task while this one sleeps on a page fault), and
+// every uprobe program (sleepable or not, unless sleepable programs are off:
+// ProbeProgram.ringbuf) copies the used length into a BPF ring buffer with
+// bpf_ringbuf_output; the verifier refuses PERF_EVENT_ARRAY maps in sleepable programs (verifier.c
 // check_map_prog_compatibility: "Sleepable programs can only use array, hash,
 // ringbuf and local storage maps"). Copying out is what keeps a record with
 // a short string short in the ring: a reservation's size must be a constant,
@@ -396,12 +397,10 @@ function countMiss(e: Emitter, eventId: number): AsmItem[] {
   return countInMap(MISSES_MAP, KEY_SLOT, eventId, e.exitLabel);
 }
 
-/** How a program gets the memory its record is built in (into r7, ctx into r6) and hands the record over. */
-interface RecordSink {
-  acquire(e: Emitter, eventId: number): AsmItem[];
-  /** r8 holds the dynamic offset when the event has dynamic data. */
-  submit(e: Emitter, eventId: number, dynamic: boolean, after: string): AsmItem[];
-}
+/** How a program gets the memory its record is built in: into r7, ctx into r6. */
+type AcquireRecord = (e: Emitter, eventId: number) => AsmItem[];
+/** How it hands the record over; r8 holds the dynamic offset when the event has dynamic data. */
+type SubmitRecord = (e: Emitter, eventId: number, dynamic: boolean, after: string) => AsmItem[];
 
 /** r5 (perf) or r3 (ring) = the record's used length: prefix, fixed entry, then dynamic data up to r8. */
 function usedLength(e: Emitter, dst: Reg, dynamic: boolean): AsmItem[] {
@@ -444,67 +443,74 @@ function missOnFailure(e: Emitter, eventId: number, after: string): AsmItem[] {
   ]);
 }
 
-const RECORD_SINK: Readonly<Record<'sleepable' | 'atomic', RecordSink>> = {
-  atomic: {
-    acquire: (e) => annotate('record = scratch[0]', [
+/**
+ * Where the record is built: a per-CPU scratch value, or, for a sleepable
+ * program, the task's own, which no other task can touch while this one
+ * sleeps. The task's is made on its first hit (zeroed; every byte sent is
+ * written first), freed by the kernel when the task exits or the map goes.
+ */
+const ACQUIRE_RECORD: Readonly<Record<'sleepable' | 'atomic', AcquireRecord>> = {
+  atomic: (e) => annotate('record = scratch[0]', [
+    mov64Reg(R6, R1),
+    st(sizeFieldFor(4), R10, KEY_SLOT, 0),
+    mov64Reg(R2, R10), alu64Imm('add', R2, KEY_SLOT),
+    ldMapFd(R1, SCRATCH_MAP),
+    call(Helper.map_lookup_elem),
+    jmpImm('jeq', R0, 0, e.exitLabel),
+    mov64Reg(R7, R0),
+  ]),
+  sleepable: (e, eventId) => [
+    ...annotate('record = task_storage_get(&task_scratch, current, 0, F_CREATE)', [
       mov64Reg(R6, R1),
-      st(sizeFieldFor(4), R10, KEY_SLOT, 0),
-      mov64Reg(R2, R10), alu64Imm('add', R2, KEY_SLOT),
-      ldMapFd(R1, SCRATCH_MAP),
-      call(Helper.map_lookup_elem),
-      jmpImm('jeq', R0, 0, e.exitLabel),
-      mov64Reg(R7, R0),
+      call(Helper.get_current_task_btf),
+      mov64Reg(R2, R0),
+      ldMapFd(R1, TASK_SCRATCH_MAP),
+      mov64Imm(R3, 0),
+      mov64Imm(R4, BPF_LOCAL_STORAGE_GET_F_CREATE),
+      call(Helper.task_storage_get),
     ]),
-    submit: (e, eventId, dynamic, after) => [
-      ...annotate('perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, record, size)', perfEventOutput(usedLength(e, R5, dynamic))),
+    // no memory for the task's scratch: the record is lost, and said so
+    ...annotate('no scratch for this task: count it as a miss of this event', [
+      jmpImm('jne', R0, 0, e.unique('record_scratch')),
+      ...countMiss(e, eventId),
+      ja(e.exitLabel),
+    ]),
+    label('record_scratch'),
+    mov64Reg(R7, R0),
+  ],
+};
+
+/**
+ * Where the record goes: the perf ring of this CPU, or the BPF ring buffer
+ * (ProbeProgram.ringbuf; a sleepable program must: the verifier refuses it a
+ * PERF_EVENT_ARRAY). Waking the ring buffer's reader on every record (flags 0
+ * when it keeps up) costs a wakeup per hit; like the perf rings' watermark,
+ * it is woken only once a quarter of the ring is waiting: it also drains on
+ * its poll timeout.
+ */
+const SUBMIT_RECORD: Readonly<Record<'perf' | 'ringbuf', SubmitRecord>> = {
+  perf: (e, eventId, dynamic, after) => [
+    ...annotate('perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, record, size)', perfEventOutput(usedLength(e, R5, dynamic))),
+    ...missOnFailure(e, eventId, after),
+  ],
+  ringbuf: (e, eventId, dynamic, after) => {
+    const chosen = e.fresh('wake_chosen');
+    return [
+      ...annotate('ringbuf_output(&records, record, size, ringbuf_query(&records, BPF_RB_AVAIL_DATA) < ring/4 ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP)', [
+        ldMapFd(R1, RINGBUF_MAP),
+        mov64Imm(R2, BPF_RB_AVAIL_DATA),
+        call(Helper.ringbuf_query),
+        mov64Imm(R4, BPF_RB_NO_WAKEUP),
+        jmpImm('jlt', R0, ringbufWakeupBytes(e.ringBytes), chosen),
+        mov64Imm(R4, BPF_RB_FORCE_WAKEUP),
+        label(chosen),
+        ldMapFd(R1, RINGBUF_MAP),
+        mov64Reg(R2, R7),
+        ...usedLength(e, R3, dynamic),
+        call(Helper.ringbuf_output),
+      ]),
       ...missOnFailure(e, eventId, after),
-    ],
-  },
-  // The task's scratch is its own: no other task can touch it while this one
-  // sleeps. Made on the task's first hit (zeroed; every byte sent is written
-  // first), freed by the kernel when the task exits or the map goes.
-  sleepable: {
-    acquire: (e, eventId) => [
-      ...annotate('record = task_storage_get(&task_scratch, current, 0, F_CREATE)', [
-        mov64Reg(R6, R1),
-        call(Helper.get_current_task_btf),
-        mov64Reg(R2, R0),
-        ldMapFd(R1, TASK_SCRATCH_MAP),
-        mov64Imm(R3, 0),
-        mov64Imm(R4, BPF_LOCAL_STORAGE_GET_F_CREATE),
-        call(Helper.task_storage_get),
-      ]),
-      // no memory for the task's scratch: the record is lost, and said so
-      ...annotate('no scratch for this task: count it as a miss of this event', [
-        jmpImm('jne', R0, 0, e.unique('record_scratch')),
-        ...countMiss(e, eventId),
-        ja(e.exitLabel),
-      ]),
-      label('record_scratch'),
-      mov64Reg(R7, R0),
-    ],
-    // Waking the reader on every record (flags 0 when it keeps up) costs a
-    // wakeup per hit; like the perf rings' watermark, wake it only once a
-    // quarter of the ring is waiting: it also drains on its poll timeout.
-    submit: (e, eventId, dynamic, after) => {
-      const chosen = e.fresh('wake_chosen');
-      return [
-        ...annotate('ringbuf_output(&records, record, size, ringbuf_query(&records, BPF_RB_AVAIL_DATA) < ring/4 ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP)', [
-          ldMapFd(R1, RINGBUF_MAP),
-          mov64Imm(R2, BPF_RB_AVAIL_DATA),
-          call(Helper.ringbuf_query),
-          mov64Imm(R4, BPF_RB_NO_WAKEUP),
-          jmpImm('jlt', R0, ringbufWakeupBytes(e.ringBytes), chosen),
-          mov64Imm(R4, BPF_RB_FORCE_WAKEUP),
-          label(chosen),
-          ldMapFd(R1, RINGBUF_MAP),
-          mov64Reg(R2, R7),
-          ...usedLength(e, R3, dynamic),
-          call(Helper.ringbuf_output),
-        ]),
-        ...missOnFailure(e, eventId, after),
-      ];
-    },
+    ];
   },
 };
 
@@ -554,11 +560,10 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
   if (stages) e.push(mov64Reg(R6, R1), ...stages.before(e.exitLabel), mov64Reg(R1, R6));
   const after = stages?.after && !opts.noTrace ? e.unique('after_record') : e.exitLabel;
   const dynamic = p.fetches.some((f) => ['string', 'comm', 'immstr', 'symstr'].includes(f.store.op));
-  const sink = RECORD_SINK[flavor(p)];
   const target = { program: p, capacity: recordCapacity(p), fresh: (x: string) => e.fresh(x) };
   // the filter's tests on the CPU, common_pid and registers run before anything is reserved (filter-order.ts)
   if (filter && !opts.triggers && !opts.noTrace) e.push(...emitFilterBeforeRecord(target, filter, eventId, e.exitLabel, (f) => emitFetch(e, f)));
-  e.push(...sink.acquire(e, eventId));
+  e.push(...ACQUIRE_RECORD[flavor(p)](e, eventId));
   if (p.entryData) e.push(...emitEntryDataLoad(p.entryData, eventId, e.exitLabel, (x) => e.fresh(x)));
   e.push(...annotate('prefix: time, tgid, cpu, comm; common_type, common_pid', [
     ...emitRecordPrefix(entry(fieldOffset(p.format, 'common_pid'))),
@@ -585,7 +590,7 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
   } else {
     for (const f of p.fetches) e.push(...emitFetch(e, f));
   }
-  e.push(...sink.submit(e, eventId, dynamic, after));
+  e.push(...SUBMIT_RECORD[p.ringbuf ? 'ringbuf' : 'perf'](e, eventId, dynamic, after));
   if (after !== e.exitLabel) e.push(label(after), ...stages!.after!(e.exitLabel));
   e.push(label(e.exitLabel), mov64Imm(R0, 0), exit());
   return e.items;

@@ -191,6 +191,14 @@ export interface ProbeProgram {
    * has not touched yet read like the kernel reads them. kprobes never are.
    */
   readonly sleepable: boolean;
+  /**
+   * Records go to the BPF ring buffer at their used length (bpf_ringbuf_output):
+   * every uprobe program unless sleepable programs were turned off (a kernel
+   * before 6.0 may have no ring buffer: those send through the perf rings, as
+   * kprobes do). The perf rings' per-CPU 4 KiB sample pages lost events at one
+   * uprobe's top rate; the ring buffer did not (issue 13).
+   */
+  readonly ringbuf: boolean;
   /** eprobes: the attached event's record copy, and its `if` filter. */
   readonly attached?: { readonly raw: RawRecordCopy; readonly filter?: CheckedFilter };
 }

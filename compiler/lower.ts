@@ -376,6 +376,7 @@ export function lowerProbe(def: ProbeDefinition, opts: LowerOptions = {}): Probe
     fetches,
     maxStringSize,
     sleepable,
+    ringbuf: def.tracer === 'uprobe' && (opts.sleepable ?? true),
   };
   if (def.maxactive !== undefined) ir.maxactive = def.maxactive;
   if (trampoline?.retIp) ir.retIp = trampoline.retIp;

@@ -1,7 +1,7 @@
 // Probe definitions -> one relocatable BPF object, in two steps as cilium's
 // CollectionSpec: buildObjectSpec() decides everything the object holds (a
 // program per event, the shared perf ring, scratch and misses maps, the ring
-// buffer when a program is sleepable, __ksym externs for kernel addresses, the
+// buffer when a program sends there (uprobes), __ksym externs for kernel addresses, the
 // metadata), writeObject() only encodes it. Tests and benches that need a
 // variant edit the spec instead of re-creating the map list.
 import type { ProbeDefinition } from '../grammar/ast.js';
@@ -130,7 +130,7 @@ function mapsOf(programs: readonly CompiledProgram[], ringBytes: number, minScra
     ...(programs.some((p) => p.ir.entryData)
       ? [entryDataMap(Math.max(...programs.map((p) => p.ir.entryData?.args.length ?? 0)))]
       : []),
-    ...(programs.some((p) => p.ir.sleepable)
+    ...(programs.some((p) => p.ir.ringbuf)
       ? [{ name: RINGBUF_MAP, type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: ringBytes }]
       : []),
   ];

@@ -196,7 +196,7 @@ function emitStackRecord(p: ProbeProgram, c: CountPlan, eventId: number, switche
   const frames = RECORD_PREFIX_SIZE + STACK_ENTRY.FRAMES;
   const out: AsmItem[] = [...countUse(c, exit)];
   if (switched) out.push(...readSwitch(fresh), jmpImm('jne', R1, 0, exit));
-  if (p.sleepable) {
+  if (p.ringbuf) {
     // a full ring loses the stack record: counted as a miss of its event, as the event's own record is
     out.push(ldMapFd(R1, RINGBUF_MAP), mov64Imm(R2, STACK_RECORD_SIZE), mov64Imm(R3, 0), call(Helper.ringbuf_reserve), jmpImm('jne', R0, 0, got),
       ...countInMap(MISSES_MAP, KEY_SLOT, eventId, exit), ja(exit), label(got), mov64Reg(R7, R0));
@@ -212,7 +212,7 @@ function emitStackRecord(p: ProbeProgram, c: CountPlan, eventId: number, switche
     jmpImm('jsge', R0, 0, `${got}_n`), mov64Imm(R0, 0), label(`${got}_n`),
     stx(sizeFieldFor(4), R7, RECORD_PREFIX_SIZE + STACK_ENTRY.BYTES, R0),
   );
-  if (p.sleepable) out.push(mov64Reg(R1, R7), mov64Imm(R2, 0), call(Helper.ringbuf_submit));
+  if (p.ringbuf) out.push(mov64Reg(R1, R7), mov64Imm(R2, 0), call(Helper.ringbuf_submit));
   else {
     const sent = fresh('stack_sent');
     out.push(...perfEventOutput([mov64Imm(R5, STACK_RECORD_SIZE)]), jmpImm('jeq', R0, 0, sent), ...countInMap(MISSES_MAP, KEY_SLOT, eventId, sent), label(sent));
