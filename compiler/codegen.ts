@@ -32,7 +32,7 @@ import {
   R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9, sizeFieldFor, type Reg,
 } from '../bpf/insn.js';
 import {
-  type AsmItem, Helper, alu64Imm, alu64Reg, annotate, call, exit, ja, jmpImm, label, ldImm64, ldKsym, ldMapFd, ldx,
+  type AsmItem, Helper, alu64Imm, alu64Reg, annotate, annotateFrom, call, exit, ja, jmpImm, label, ldImm64, ldKsym, ldMapFd, ldx,
   mov32Imm, mov64Imm, mov64Reg, st, stx,
 } from '../bpf/asm.js';
 import {
@@ -399,12 +399,19 @@ function pushStore(out: AsmItem[], e: Emitter, f: FetchProgram, store: StoreOp):
   }
 }
 
-function emitFetch(e: Emitter, f: FetchProgram): AsmItem[] {
-  const out: AsmItem[] = [];
+/** One fetch's instructions appended to `out`, the first annotated with the argument (as annotate() does to a run). */
+function pushFetch(out: AsmItem[], e: Emitter, f: FetchProgram): void {
+  const start = out.length;
   pushSource(out, e, f.source);
   for (const d of f.derefs) pushDeref(out, e, d.offset, d.space, d.core);
   pushStore(out, e, f, f.store);
-  return annotate(`${f.argName}=${f.argText}`, out);
+  annotateFrom(`${f.argName}=${f.argText}`, out, start);
+}
+
+function emitFetch(e: Emitter, f: FetchProgram): AsmItem[] {
+  const out: AsmItem[] = [];
+  pushFetch(out, e, f);
+  return out;
 }
 
 /** __probe_ip, or __probe_func and __probe_ret_ip, at the offsets the layout gave them. */
@@ -615,7 +622,7 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
   if (e.entryBase) e.push(mov64Reg(R9, R7), alu64Imm('add', R9, RECORD_PREFIX_SIZE));
   if (opts.triggers || opts.noTrace) {
-    for (const f of p.fetches) e.push(...emitFetch(e, f));
+    for (const f of p.fetches) pushFetch(e.items, e, f);
     if (opts.triggers) e.push(...opts.triggers);
     if (opts.noTrace) {
       e.push(label(e.exitLabel), mov64Imm(R0, 0), exit());
@@ -627,7 +634,7 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
     // the filter's numeric tests may run between fetches (filter-order.ts), the rest on the whole record
     e.push(...emitFilteredFetches(target, filter, eventId, e.exitLabel, (f) => emitFetch(e, f)));
   } else {
-    for (const f of p.fetches) e.push(...emitFetch(e, f));
+    for (const f of p.fetches) pushFetch(e.items, e, f);
   }
   e.push(...sink.submit(e, eventId, dynamic, after));
   if (after !== e.exitLabel) e.push(label(after), ...stages!.after!(e.exitLabel));
