@@ -256,9 +256,18 @@ export function jmp32Reg(op: JmpName, dst: Reg, src: Reg, target: string): AsmIn
 
 /** Puts a source annotation on the first instruction of a run (shown by disassemble(..., {annotate})). */
 export function annotate(comment: string, items: AsmItem[]): AsmItem[] {
-  const first = items.find((i): i is AsmInsn => !isLabel(i));
-  if (first) first.comment = first.comment ? `${comment}; ${first.comment}` : comment;
+  annotateFrom(comment, items, 0);
   return items;
+}
+
+/** annotate() on the run that starts at items[start] (a run appended to a longer list). */
+export function annotateFrom(comment: string, items: AsmItem[], start: number): void {
+  for (let k = start; k < items.length; k++) {
+    const first = items[k]!;
+    if (isLabel(first)) continue;
+    first.comment = first.comment ? `${comment}; ${first.comment}` : comment;
+    return;
+  }
 }
 
 // ---- assembly ----

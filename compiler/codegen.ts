@@ -33,7 +33,7 @@ import {
   R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9, sizeFieldFor, type Reg,
 } from '../bpf/insn.js';
 import {
-  type AsmItem, Helper, alu64Imm, alu64Reg, annotate, call, exit, ja, jmpImm, label, ldImm64, ldKsym, ldMapFd, ldx,
+  type AsmItem, Helper, alu64Imm, alu64Reg, annotate, annotateFrom, call, exit, ja, jmpImm, label, ldImm64, ldKsym, ldMapFd, ldx,
   mov32Imm, mov64Imm, mov64Reg, st, stx,
 } from '../bpf/asm.js';
 import {
@@ -98,7 +98,9 @@ const READ_STR_HELPER: Readonly<Record<MemSpace, number>> = {
   user: Helper.probe_read_user_str,
 };
 
-const fitsImm32 = (v: bigint) => v >= -(1n << 31n) && v < (1n << 31n);
+const IMM32_MIN = -(1n << 31n);
+const IMM32_END = 1n << 31n;
+const fitsImm32 = (v: bigint) => v >= IMM32_MIN && v < IMM32_END;
 const entry = (off: number) => RECORD_PREFIX_SIZE + off;
 
 /** A common or probe field's offset in the trace entry, as the layout placed it. */
@@ -133,97 +135,120 @@ class Emitter {
   push(...items: AsmItem[]): void { this.items.push(...items); }
 }
 
+// The fetch path pushes into one array per fetch (`out`): each stage used to
+// return its own array, spread into its caller's, so every instruction of a
+// fetch was copied two or three times (issue 13). The order of the pushes and
+// of the labels made (e.fresh) is the order the arrays were joined in.
+
 /** dst = a 64-bit constant, as one instruction when it fits. */
+function pushLoadConst(out: AsmItem[], dst: Reg, v: bigint): void {
+  out.push(fitsImm32(v) ? mov64Imm(dst, Number(v)) : ldImm64(dst, BigInt.asUintN(64, v)));
+}
+
 function loadConst(dst: Reg, v: bigint): AsmItem[] {
-  return fitsImm32(v) ? [mov64Imm(dst, Number(v))] : [ldImm64(dst, BigInt.asUintN(64, v))];
+  const out: AsmItem[] = [];
+  pushLoadConst(out, dst, v);
+  return out;
 }
 
 /**
  * dst += a struct member's offset that libbpf relocates (CO-RE): always one
  * `add` with the offset as immediate, even 0, for libbpf to patch.
  */
-function addMemberOffset(dst: Reg, v: bigint, core: CoreAccess | undefined): AsmItem[] {
-  if (!core) return addConst(dst, v);
-  return [{ ...alu64Imm('add', dst, Number(v)), core }];
+function pushMemberOffset(out: AsmItem[], dst: Reg, v: bigint, core: CoreAccess | undefined): void {
+  if (!core) pushAddConst(out, dst, v);
+  else out.push({ ...alu64Imm('add', dst, Number(v)), core });
+}
+
+function pushAddConst(out: AsmItem[], dst: Reg, v: bigint): void {
+  if (v === 0n) return;
+  if (fitsImm32(v)) out.push(alu64Imm('add', dst, Number(v)));
+  else out.push(ldImm64(R1, BigInt.asUintN(64, v)), alu64Reg('add', dst, R1));
 }
 
 function addConst(dst: Reg, v: bigint): AsmItem[] {
-  if (v === 0n) return [];
-  if (fitsImm32(v)) return [alu64Imm('add', dst, Number(v))];
-  return [ldImm64(R1, BigInt.asUintN(64, v)), alu64Reg('add', dst, R1)];
+  const out: AsmItem[] = [];
+  pushAddConst(out, dst, v);
+  return out;
 }
 
 /** Stage 1: the first value, into r3. */
-function emitSource(e: Emitter, src: FetchSource): AsmItem[] {
+function pushSource(out: AsmItem[], e: Emitter, src: FetchSource): void {
   switch (src.op) {
-    case 'reg': return [ldx(sizeFieldFor(8), R3, R6, src.ptRegsOffset)];
-    case 'imm': return loadConst(R3, src.value);
-    case 'ksym': return [ldKsym(R3, src.symbol), ...addConst(R3, src.offset)];
+    case 'reg': out.push(ldx(sizeFieldFor(8), R3, R6, src.ptRegsOffset)); return;
+    case 'imm': pushLoadConst(out, R3, src.value); return;
+    case 'ksym': out.push(ldKsym(R3, src.symbol)); pushAddConst(out, R3, src.offset); return;
     // kernel: translate_user_vaddr — the probed address minus the probe's file
     // offset is where the file is mapped; __probe_ip/__probe_func already holds it.
     case 'foffs': {
       const ip = fieldOffset(e.program.format, e.program.format.isReturn ? FIELD_STRING_FUNC : FIELD_STRING_IP);
-      return [ldx(sizeFieldFor(8), R3, R7, entry(ip)), ...addConst(R3, src.fileOffset - src.probeFileOffset)];
+      out.push(ldx(sizeFieldFor(8), R3, R7, entry(ip)));
+      pushAddConst(out, R3, src.fileOffset - src.probeFileOffset);
+      return;
     }
     case 'comm':
     case 'immstr':
-      return [];
+      return;
     case 'event-field': {
       const raw = e.program.attached?.raw;
       if (!raw) throw new Error(`${e.program.name}: $${src.name} outside an event probe`);
-      return emitEventField(src, raw);
+      for (const i of emitEventField(src, raw)) out.push(i);
+      return;
     }
     // fentry/fexit/tp_btf: the context is the trampoline's u64 slots
-    case 'ctx': return [ldx(sizeFieldFor(8), R3, R6, src.offset)];
-    case 'entry-word': return [ldx(sizeFieldFor(8), R3, R10, src.slot)];
+    case 'ctx': out.push(ldx(sizeFieldFor(8), R3, R6, src.offset)); return;
+    case 'entry-word': out.push(ldx(sizeFieldFor(8), R3, R10, src.slot)); return;
   }
 }
 
 /** Stage 2: r3 = *(unsigned long *)(r3 + offset), zero when the read faults. */
-function emitDeref(e: Emitter, offset: bigint, space: MemSpace, core?: CoreAccess): AsmItem[] {
-  return [
-    ...addMemberOffset(R3, offset, core),
+function pushDeref(out: AsmItem[], e: Emitter, offset: bigint, space: MemSpace, core?: CoreAccess): void {
+  pushMemberOffset(out, R3, offset, core);
+  out.push(
     mov64Reg(R1, R10), alu64Imm('add', R1, DEREF_SLOT),
     mov64Imm(R2, WORD),
     call(READ_HELPER[flavor(e.program)][space]),
     ldx(sizeFieldFor(8), R3, R10, DEREF_SLOT),
-  ];
+  );
 }
 
 /** Stage 4 on a value in `reg`, in the container's width (kernel: fetch_apply_bitfield). */
-function emitBitfield(reg: Reg, f: FetchProgram): AsmItem[] {
+function pushBitfield(out: AsmItem[], reg: Reg, f: FetchProgram): void {
   const bf = f.bitfield;
-  if (!bf) return [];
+  if (!bf) return;
   const spare = 64 - bf.containerSize * 8;
-  return [alu64Imm('lsh', reg, bf.lshift + spare), alu64Imm('rsh', reg, bf.rshift + spare)];
+  out.push(alu64Imm('lsh', reg, bf.lshift + spare), alu64Imm('rsh', reg, bf.rshift + spare));
 }
 
 /**
  * Stores a dynamic datum whose length is in r0 (0 = fault) at the current
  * dynamic offset, writing its __data_loc (len << 16 | offset) into the field.
  */
-function emitDataLoc(fieldOffset: number): AsmItem[] {
-  return [
+function pushDataLoc(out: AsmItem[], fieldOffset: number): void {
+  out.push(
     mov64Reg(R1, R0), alu64Imm('lsh', R1, DATA_LOC_LEN_SHIFT), alu64Reg('or', R1, R8),
     stx(sizeFieldFor(4), R7, entry(fieldOffset), R1),
     alu64Reg('add', R8, R0),
-  ];
+  );
 }
 
 /** A dynamic datum of known length (0 = the kernel's fault) at the current dynamic offset. */
-function emitDataLocConst(fieldOffset: number, len: number): AsmItem[] {
-  if (len === 0) return [stx(sizeFieldFor(4), R7, entry(fieldOffset), R8)];
-  return [
+function pushDataLocConst(out: AsmItem[], fieldOffset: number, len: number): void {
+  if (len === 0) {
+    out.push(stx(sizeFieldFor(4), R7, entry(fieldOffset), R8));
+    return;
+  }
+  out.push(
     mov64Reg(R1, R8), alu64Imm('or', R1, len << DATA_LOC_LEN_SHIFT),
     stx(sizeFieldFor(4), R7, entry(fieldOffset), R1),
     alu64Imm('add', R8, len),
-  ];
+  );
 }
 
 /** r1 = where the next dynamic datum goes (record base + prefix + r8). */
-function dynamicDest(e: Emitter): AsmItem[] {
-  if (e.entryBase) return [mov64Reg(R1, R9), alu64Reg('add', R1, R8)];
-  return [mov64Reg(R1, R7), alu64Reg('add', R1, R8), alu64Imm('add', R1, RECORD_PREFIX_SIZE)];
+function pushDynamicDest(out: AsmItem[], e: Emitter): void {
+  if (e.entryBase) out.push(mov64Reg(R1, R9), alu64Reg('add', R1, R8));
+  else out.push(mov64Reg(R1, R7), alu64Reg('add', R1, R8), alu64Imm('add', R1, RECORD_PREFIX_SIZE));
 }
 
 /**
@@ -241,15 +266,15 @@ function dynamicDestinations(p: ProbeProgram): number {
 }
 
 /** Reads the string at r3 into dynamic data; a fault records length 0, as the kernel does. */
-function emitString(e: Emitter, space: MemSpace, fieldOffset: number): AsmItem[] {
-  if (e.program.sleepable && space === 'user') return emitFaultingUserString(e, fieldOffset);
-  return [
-    ...dynamicDest(e),
-    mov64Imm(R2, e.program.maxStringSize),
-    call(READ_STR_HELPER[space]),
-    ...clampLength(e, e.program.maxStringSize),
-    ...emitDataLoc(fieldOffset),
-  ];
+function pushString(out: AsmItem[], e: Emitter, space: MemSpace, fieldOffset: number): void {
+  if (e.program.sleepable && space === 'user') {
+    pushFaultingUserString(out, e, fieldOffset);
+    return;
+  }
+  pushDynamicDest(out, e);
+  out.push(mov64Imm(R2, e.program.maxStringSize), call(READ_STR_HELPER[space]));
+  pushClampLength(out, e, e.program.maxStringSize);
+  pushDataLoc(out, fieldOffset);
 }
 
 /**
@@ -260,35 +285,35 @@ function emitString(e: Emitter, space: MemSpace, fieldOffset: number): AsmItem[]
  * string of at most MAX_STRING_SIZE bytes spans two pages). A page that
  * cannot be faulted in leaves the read failing: the kernel's (fault).
  */
-function emitFaultingUserString(e: Emitter, fieldOffset: number): AsmItem[] {
+function pushFaultingUserString(out: AsmItem[], e: Emitter, fieldOffset: number): void {
   const max = e.program.maxStringSize;
   const done = e.fresh('str_done');
   // the first read still has the address in r3 (r1/r2 set-up leaves it); retries reload it
-  const read = (last = false, first = false): AsmItem[] => [
-    ...dynamicDest(e),
-    mov64Imm(R2, max),
-    ...(first ? [] : [ldx(sizeFieldFor(8), R3, R10, STRING_ADDR_SLOT)]),
-    call(Helper.probe_read_user_str),
-    ...(last ? [] : [jmpImm('jsge', R0, 0, done)]),
-  ];
-  const faultIn = (nextPage: boolean): AsmItem[] => [
-    mov64Reg(R1, R10), alu64Imm('add', R1, DEREF_SLOT),
-    mov64Imm(R2, 1),
-    ldx(sizeFieldFor(8), R3, R10, STRING_ADDR_SLOT),
-    ...(nextPage ? [alu64Imm('or', R3, PAGE_MASK_LOW), alu64Imm('add', R3, 1)] : []),
-    call(Helper.copy_from_user),
-  ];
-  return [
-    stx(sizeFieldFor(8), R10, STRING_ADDR_SLOT, R3),
-    ...read(false, true),
-    ...faultIn(false),
-    ...read(),
-    ...faultIn(true),
-    ...read(true),
-    label(done),
-    ...clampLength(e, max),
-    ...emitDataLoc(fieldOffset),
-  ];
+  const read = (last: boolean, first: boolean): void => {
+    pushDynamicDest(out, e);
+    out.push(mov64Imm(R2, max));
+    if (!first) out.push(ldx(sizeFieldFor(8), R3, R10, STRING_ADDR_SLOT));
+    out.push(call(Helper.probe_read_user_str));
+    if (!last) out.push(jmpImm('jsge', R0, 0, done));
+  };
+  const faultIn = (nextPage: boolean): void => {
+    out.push(
+      mov64Reg(R1, R10), alu64Imm('add', R1, DEREF_SLOT),
+      mov64Imm(R2, 1),
+      ldx(sizeFieldFor(8), R3, R10, STRING_ADDR_SLOT),
+    );
+    if (nextPage) out.push(alu64Imm('or', R3, PAGE_MASK_LOW), alu64Imm('add', R3, 1));
+    out.push(call(Helper.copy_from_user));
+  };
+  out.push(stx(sizeFieldFor(8), R10, STRING_ADDR_SLOT, R3));
+  read(false, true);
+  faultIn(false);
+  read(false, false);
+  faultIn(true);
+  read(true, false);
+  out.push(label(done));
+  pushClampLength(out, e, max);
+  pushDataLoc(out, fieldOffset);
 }
 
 /**
@@ -296,72 +321,98 @@ function emitFaultingUserString(e: Emitter, fieldOffset: number): AsmItem[] {
  * value, so one compare both maps faults to 0 and gives the verifier r0's
  * upper bound, which keeps the growing dynamic offset provably in bounds.
  */
-function clampLength(e: Emitter, max: number): AsmItem[] {
+function pushClampLength(out: AsmItem[], e: Emitter, max: number): void {
   const ok = e.fresh('len_ok');
-  return [jmpImm('jle', R0, max, ok), mov64Imm(R0, 0), label(ok)];
+  out.push(jmpImm('jle', R0, max, ok), mov64Imm(R0, 0), label(ok));
 }
 
-function emitStore(e: Emitter, f: FetchProgram, store: StoreOp): AsmItem[] {
+function pushStore(out: AsmItem[], e: Emitter, f: FetchProgram, store: StoreOp): void {
   const field = entry(f.fieldOffset);
   switch (store.op) {
     case 'raw':
       if (f.source.op === 'imm' && !f.bitfield && f.derefs.length === 0 && store.size <= 4) {
-        return [st(sizeFieldFor(store.size as 1 | 2 | 4), R7, field, Number(BigInt.asIntN(32, f.source.value)))];
+        out.push(st(sizeFieldFor(store.size as 1 | 2 | 4), R7, field, Number(BigInt.asIntN(32, f.source.value))));
+        return;
       }
-      return [...emitBitfield(R3, f), stx(sizeFieldFor(store.size as 1 | 2 | 4 | 8), R7, field, R3)];
+      pushBitfield(out, R3, f);
+      out.push(stx(sizeFieldFor(store.size as 1 | 2 | 4 | 8), R7, field, R3));
+      return;
     case 'mem': {
       const bytes = store.size * (f.count ?? 1);
-      const out: AsmItem[] = [
-        ...addMemberOffset(R3, store.offset, store.core),
+      pushMemberOffset(out, R3, store.offset, store.core);
+      out.push(
         mov64Reg(R1, R7), alu64Imm('add', R1, field),
         mov64Imm(R2, bytes),
         call(READ_HELPER[flavor(e.program)][store.space]),
-      ];
+      );
       if (f.bitfield) {
         const sz = sizeFieldFor(store.size as 1 | 2 | 4 | 8);
-        out.push(ldx(sz, R1, R7, field), ...emitBitfield(R1, f), stx(sz, R7, field, R1));
+        out.push(ldx(sz, R1, R7, field));
+        pushBitfield(out, R1, f);
+        out.push(stx(sz, R7, field, R1));
       }
-      return out;
+      return;
     }
     case 'string': {
-      if (f.count === undefined) return [...addMemberOffset(R3, store.offset, store.core), ...emitString(e, store.space, f.fieldOffset)];
-      // an array of char *: element i's pointer is read from val + offset + 8i
-      const out: AsmItem[] = [stx(sizeFieldFor(8), R10, ARRAY_BASE_SLOT, R3)];
-      for (let i = 0; i < f.count; i++) {
-        out.push(...(i === 0 ? [] : [ldx(sizeFieldFor(8), R3, R10, ARRAY_BASE_SLOT)]), ...emitDeref(e, store.offset + BigInt(i * WORD), store.space),
-          ...emitString(e, store.space, f.fieldOffset + i * f.elemSize));
+      if (f.count === undefined) {
+        pushMemberOffset(out, R3, store.offset, store.core);
+        pushString(out, e, store.space, f.fieldOffset);
+        return;
       }
-      return out;
+      // an array of char *: element i's pointer is read from val + offset + 8i
+      out.push(stx(sizeFieldFor(8), R10, ARRAY_BASE_SLOT, R3));
+      for (let i = 0; i < f.count; i++) {
+        if (i !== 0) out.push(ldx(sizeFieldFor(8), R3, R10, ARRAY_BASE_SLOT));
+        pushDeref(out, e, store.offset + BigInt(i * WORD), store.space);
+        pushString(out, e, store.space, f.fieldOffset + i * f.elemSize);
+      }
+      return;
     }
     case 'comm':
-      return [
-        ...dynamicDest(e),
+      pushDynamicDest(out, e);
+      out.push(
         mov64Imm(R2, TASK_COMM_LEN),
         mov64Reg(R3, R7), alu64Imm('add', R3, PREFIX_COMM),
         call(Helper.probe_read_kernel_str),
-        ...clampLength(e, TASK_COMM_LEN),
-        ...emitDataLoc(f.fieldOffset),
-      ];
+      );
+      pushClampLength(out, e, TASK_COMM_LEN);
+      pushDataLoc(out, f.fieldOffset);
+      return;
     case 'immstr': {
-      if (!store.readable) return emitDataLocConst(f.fieldOffset, 0);
+      if (!store.readable) {
+        pushDataLocConst(out, f.fieldOffset, 0);
+        return;
+      }
       const bytes = Buffer.concat([Buffer.from(store.value), Buffer.alloc(1)]);
-      const out: AsmItem[] = dynamicDest(e);
+      pushDynamicDest(out, e);
       let at = 0;
       for (; at + 4 <= bytes.length; at += 4) out.push(st(sizeFieldFor(4), R1, at, bytes.readInt32LE(at)));
       for (; at < bytes.length; at++) out.push(st(sizeFieldFor(1), R1, at, bytes[at]!));
-      return [...out, ...emitDataLocConst(f.fieldOffset, bytes.length)];
+      pushDataLocConst(out, f.fieldOffset, bytes.length);
+      return;
     }
     case 'symstr':
       // the address goes into dynamic data; the runtime renders it as the kernel's "sym+off/size"
-      return [...dynamicDest(e), stx(sizeFieldFor(8), R1, 0, R3), ...emitDataLocConst(f.fieldOffset, WORD)];
+      pushDynamicDest(out, e);
+      out.push(stx(sizeFieldFor(8), R1, 0, R3));
+      pushDataLocConst(out, f.fieldOffset, WORD);
+      return;
   }
 }
 
+/** One fetch's instructions appended to `out`, the first annotated with the argument (as annotate() does to a run). */
+function pushFetch(out: AsmItem[], e: Emitter, f: FetchProgram): void {
+  const start = out.length;
+  pushSource(out, e, f.source);
+  for (const d of f.derefs) pushDeref(out, e, d.offset, d.space, d.core);
+  pushStore(out, e, f, f.store);
+  annotateFrom(`${f.argName}=${f.argText}`, out, start);
+}
+
 function emitFetch(e: Emitter, f: FetchProgram): AsmItem[] {
-  const body: AsmItem[] = [...emitSource(e, f.source)];
-  for (const d of f.derefs) body.push(...emitDeref(e, d.offset, d.space, d.core));
-  body.push(...emitStore(e, f, f.store));
-  return annotate(`${f.argName}=${f.argText}`, body);
+  const out: AsmItem[] = [];
+  pushFetch(out, e, f);
+  return out;
 }
 
 /** __probe_ip, or __probe_func and __probe_ret_ip, at the offsets the layout gave them. */
@@ -576,7 +627,7 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
   if (e.entryBase) e.push(mov64Reg(R9, R7), alu64Imm('add', R9, RECORD_PREFIX_SIZE));
   if (opts.triggers || opts.noTrace) {
-    for (const f of p.fetches) e.push(...emitFetch(e, f));
+    for (const f of p.fetches) pushFetch(e.items, e, f);
     if (opts.triggers) e.push(...opts.triggers);
     if (opts.noTrace) {
       e.push(label(e.exitLabel), mov64Imm(R0, 0), exit());
@@ -588,7 +639,7 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
     // the filter's numeric tests may run between fetches (filter-order.ts), the rest on the whole record
     e.push(...emitFilteredFetches(target, filter, eventId, e.exitLabel, (f) => emitFetch(e, f)));
   } else {
-    for (const f of p.fetches) e.push(...emitFetch(e, f));
+    for (const f of p.fetches) pushFetch(e.items, e, f);
   }
   e.push(...SUBMIT_RECORD[p.ringbuf ? 'ringbuf' : 'perf'](e, eventId, dynamic, after));
   if (after !== e.exitLabel) e.push(label(after), ...stages!.after!(e.exitLabel));

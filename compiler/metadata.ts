@@ -76,9 +76,14 @@ export function metadataText(meta: ObjectMetadata): string {
 
 const LIST_KEYS = ['"commonFields":', '"probeFields":'];
 
-/** `json` with each `"commonFields":N` and `"probeFields":N` replaced by list N's JSON: one scan, no regex. */
+/**
+ * `json` with each `"commonFields":N` and `"probeFields":N` replaced by list
+ * N's JSON: one scan, no regex. The pieces are joined once at the end: built
+ * with += they were a chain of concatenations the object writer then had to
+ * flatten into a second copy of the whole text to measure and encode it.
+ */
 function spliceSharedLists(json: string, lists: readonly string[]): string {
-  let out = '';
+  const parts: string[] = [];
   let copied = 0;
   let at = 0;
   for (;;) {
@@ -88,10 +93,11 @@ function spliceSharedLists(json: string, lists: readonly string[]): string {
     // (fewer than 10 lists: the one digit after the colon is the whole index)
     const n = json.charCodeAt(at) - 48;
     if (n < 0 || n >= lists.length || !LIST_KEYS.some((k) => json.startsWith(k, colon + 1 - k.length))) continue;
-    out += json.slice(copied, at) + lists[n];
+    parts.push(json.slice(copied, at), lists[n]!);
     copied = at + 1;
   }
-  return out + json.slice(copied);
+  parts.push(json.slice(copied));
+  return parts.join('');
 }
 
 /** `f` with each shared field list replaced by its index in SHARED_FIELD_LISTS (both or neither, so the markers are exactly these). */
