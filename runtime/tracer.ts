@@ -221,6 +221,8 @@ async function loadAndTrace(
     say(`${unloaded.format.group}/${unloaded.format.event}: program ${unloaded.program} was not loaded (the object has no such BPF program); nothing attached`);
     return { exit: 1 };
   }
+  // nothing after the load asks libbpf anything: its wasm memory and code go before the trace's GC (issue 13)
+  obj.dropLibbpf();
   return traceLoaded(events, load, kinds, opts, attached);
 }
 

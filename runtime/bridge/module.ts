@@ -91,6 +91,16 @@ export function discardLibbpf(inst: LibbpfInstance): void {
   if (i >= 0) idle.splice(i, 1);
 }
 
+/**
+ * Lets go of the compiled module and the pooled instances (none of their
+ * objects may be open), so the garbage collector can free their code and
+ * memory; the next object compiles the module again.
+ */
+export function forgetLibbpf(): void {
+  idle.length = 0;
+  compiled = undefined;
+}
+
 export function instantiateLibbpf(log: Logger): LibbpfInstance {
   const module = libbpfModule();
   let exports: LibbpfExports | undefined;

@@ -161,6 +161,34 @@ t.test('closing an object leaves no fd behind', { skip }, async (t) => {
   t.equal(openFds(), before, 'also after a rejected load');
 });
 
+t.test('dropLibbpf keeps the loaded object fds for the kernel and close() closes them', { skip }, async (t) => {
+  const bytes = compileBpf('drop', KPROBE_WITH_MAP);
+  BpfObject.open(bytes, { logger: quiet }).close();
+  const before = openFds();
+  const obj = BpfObject.open(bytes, { logger: quiet });
+  const r = obj.load();
+  obj.dropLibbpf();
+  const prog = r.programs[0]!;
+  const counts = r.maps.find((m) => m.name === 'counts')!;
+  // a collection now frees libbpf's instance; the fds must not go with it
+  (globalThis as { gc?: () => void }).gc?.();
+  t.equal(Number(fdinfo(prog.fd).prog_type), 2, 'the program fd is still the kernel program');
+  t.equal(Number(fdinfo(counts.fd).max_entries), 128, 'the map fd is still the kernel map');
+  t.throws(() => obj.programs(), /dropLibbpf/, 'libbpf is no longer asked');
+  t.throws(() => obj.load(), /dropLibbpf/);
+  t.same(obj.refusals, [], 'the bridge refused nothing');
+  obj.close();
+  t.equal(obj.leakedFds, 0);
+  t.equal(openFds(), before, 'close() closed every fd libbpf had made');
+  obj.close();
+  t.equal(openFds(), before, 'a second close() does nothing');
+
+  // libbpf is compiled and instantiated again for the next object
+  const next = BpfObject.open(bytes, { logger: quiet });
+  t.teardown(() => next.close());
+  t.ok(next.load().programs[0]!.fd >= 0, 'a later object loads');
+});
+
 t.test('an object libbpf cannot open is a clear error', async (t) => {
   t.throws(() => BpfObject.open(new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 1, 2, 3]), { logger: quiet }), /cannot open BPF object/);
 });
