@@ -233,6 +233,9 @@ function readsMemory(f: FetchArg): boolean {
   }
 }
 
+/** Whether a probe's records go to the BPF ring buffer (ProbeProgram.ringbuf): uprobes, unless sleepable programs are off. */
+const sendsToRingbuf = (def: ProbeDefinition, opts: LowerOptions): boolean => def.tracer === 'uprobe' && (opts.sleepable ?? true);
+
 /**
  * Whether a probe's program is sleepable: uprobes only (the kernel refuses a
  * sleepable program on a kprobe), and only those that read memory, the one
@@ -241,7 +244,7 @@ function readsMemory(f: FetchArg): boolean {
  * which the kernel refuses a sleepable program (runtime/attach/uprobe-group.ts).
  */
 export const isSleepable = (def: ProbeDefinition, opts: LowerOptions = {}): boolean =>
-  def.tracer === 'uprobe' && (opts.sleepable ?? true) && def.args.some((a) => readsMemory(a.fetch));
+  sendsToRingbuf(def, opts) && def.args.some((a) => readsMemory(a.fetch));
 
 /**
  * Section name libbpf recognises for the probe's program type; `.s` marks a
@@ -376,7 +379,7 @@ export function lowerProbe(def: ProbeDefinition, opts: LowerOptions = {}): Probe
     fetches,
     maxStringSize,
     sleepable,
-    ringbuf: def.tracer === 'uprobe' && (opts.sleepable ?? true),
+    ringbuf: sendsToRingbuf(def, opts),
   };
   if (def.maxactive !== undefined) ir.maxactive = def.maxactive;
   if (trampoline?.retIp) ir.retIp = trampoline.retIp;
