@@ -18,8 +18,6 @@ import { TracePrinter, fdSink, ftraceHeader, type Sink } from './printer/index.j
 import { renderProfile, type ProfileRow } from './profile.js';
 import { onlineCpus } from './sys/index.js';
 import { mark } from '../lib/timing.js';
-import { collectGarbage } from '../lib/gc.js';
-import { limitInlining } from '../lib/inlining.js';
 import { OutputWriter } from './output-writer.js';
 
 export interface SessionEvent {
@@ -147,10 +145,6 @@ export class TraceSession {
   /** Attaches every probe; on any failure detaches what was attached and throws. Installs the signal/exit hooks. */
   attach(): void {
     mark('session setup (-c spawn, rings)');
-    // start-up's garbage out before any record comes in (the -c command is still held)
-    collectGarbage();
-    // the printer's functions are optimized once records come: in smaller graphs (lib/inlining.ts)
-    limitInlining();
     this.registry.hook();
     const scope = this.opts.scope ?? {};
     // uprobe_multi events sharing links are attached after the others, link by link, in attach order

@@ -18,6 +18,8 @@ import { mapLookupPerCpuU64Sum, mapUpdateU32 } from './sys/index.js';
 import { loadForTrace, TRAMPOLINE_REFUSALS, type TraceLoad, type TraceMap } from './trace-load.js';
 import { isFunctionTrampolineSection, trampolineFunctionOf } from '../compiler/trampoline.js';
 import { errnoName } from '../lib/errno.js';
+import { collectGarbage } from '../lib/gc.js';
+import { limitInlining } from '../lib/inlining.js';
 import type { TraceDatOutput } from './trace-dat/output.js';
 import { TraceSession, type SessionEvent, type SessionSummary } from './trace-session.js';
 import { clockOffsetSoon, type ClockOffset, type TraceClock } from './trace-clock.js';
@@ -315,6 +317,10 @@ function recordSinkOf(...sinks: (((raw: Buffer, off: number, len: number) => voi
  * the session closes what it made), any other failure is thrown.
  */
 function attachOrRefusal(session: TraceSession, kinds: { sleepable: boolean; trampolines: boolean }): Attempt | undefined {
+  // process-wide, before any record comes in (the -c command is still held): start-up's garbage
+  // out, and the printer's functions optimized in smaller graphs once records come (lib/inlining.ts)
+  collectGarbage();
+  limitInlining();
   try {
     session.attach();
     return undefined;
