@@ -31,7 +31,7 @@ const BPF_F_SLEEPABLE = 1 << 4;
 export const UPROBE_MULTI_ENV = 'KPROBE_BPF_UPROBE_MULTI';
 
 /** A zeroed off-heap buffer: V8 never moves it, so its address can go into an attr. */
-export const native = (n: number): Uint8Array => new Uint8Array(new ArrayBuffer(Math.max(n, 8)));
+const native = (n: number): Uint8Array => new Uint8Array(new ArrayBuffer(Math.max(n, 8)));
 
 export function attrFor(cmd: string): { attr: Uint8Array; dv: DataView; at: (field: string) => number; value: number } {
   const t = uapi();
