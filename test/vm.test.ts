@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { GuestError, guestEnv, runInGuest, type GuestResult } from './vm/harness.js';
 import { GUEST_KERNELS, prepareGuest, REPO_ROOT, type GuestImages, type GuestKernel } from './vm/images.js';
 import { relay } from './vm/relay.js';
-import { failures, parseTap } from './vm/tap-tree.js';
+import { failures, parseTap, unfinished } from './vm/tap-tree.js';
 
 // The budget for the guest part of `make test` is 10 minutes, all kernels
 // together; the suites get most of it, boots included. Their speed is the
@@ -48,7 +48,8 @@ function suiteTest(images: GuestImages, kernel: GuestKernel): void {
       // What did finish still shows, then the failure with the console.
       relay(t, parseTap(e.stdout));
       totalSeconds += e.seconds;
-      t.fail(`guest ${e.failure} after ${e.seconds.toFixed(1)} s on ${images.release}`, { diagnostic: true, console: e.consoleTail, stderr: e.stderr.slice(-4000) });
+      const running = unfinished(e.stdout).join(' > ') || '(no guest test had begun)';
+      t.fail(`guest ${e.failure} after ${e.seconds.toFixed(1)} s on ${images.release}`, { diagnostic: true, running, console: e.consoleTail, stderr: e.stderr.slice(-4000) });
       return;
     }
     const doc = parseTap(res.stdout);

@@ -5,7 +5,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from './images.js';
-import { failures, parseTap, type TapResult } from './tap-tree.js';
+import { failures, parseTap, unfinished, type TapResult } from './tap-tree.js';
 
 const SCRIPT = `
 import t from 'tap';
@@ -65,4 +65,22 @@ relay(t, parseTap(process.env.GUEST_TAP));
   const hostDoc = parseTap(r.stdout);
   t.equal(hostDoc.results.find((x) => x.name === 'skipped')?.skip, 'why not', 'the skip and its reason');
   t.equal(hostDoc.results.find((x) => x.name === 'todo')?.todo, 'later', 'the todo and its reason');
+});
+
+// A real tap stream cut where a dying guest would cut it: inside a nested
+// subtest, after a finished sibling.
+t.test('unfinished names the subtests a cut-off stream was inside, outermost first', async (t) => {
+  const script = `
+import t from 'tap';
+t.test('done', async (t) => { t.ok(true); });
+t.test('outer', async (t) => {
+  t.test('finished inner', async (t) => { t.ok(true); });
+  t.test('dying inner', async (t) => { t.ok(true, 'before the cut'); t.ok(true, 'CUT HERE'); });
+});
+`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, TAP_CHILD_ID: '' } });
+  const cut = r.stdout.slice(0, r.stdout.indexOf('CUT HERE'));
+  t.ok(cut.length > 0 && cut.length < r.stdout.length, 'the stream has the marker');
+  t.same(unfinished(cut), ['outer', 'dying inner'], 'the path to the cut');
+  t.same(unfinished(r.stdout), [], 'a whole stream has nothing unfinished');
 });

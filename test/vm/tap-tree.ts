@@ -113,3 +113,21 @@ export function failures(results: TapResult[], path: string[] = []): { path: str
     return below.length ? below : [{ path, result: r }];
   });
 }
+
+/**
+ * The subtests a cut-off stream had begun and not finished, outermost
+ * first: where a guest was when its kernel died. A subtest's `# Subtest:`
+ * comment and its result line share one indent.
+ */
+export function unfinished(text: string): string[] {
+  const open: { indent: number; name: string }[] = [];
+  for (const line of text.split('\n')) {
+    const sub = /^(\s*)# Subtest: (.*)$/.exec(line);
+    if (sub) { open.push({ indent: sub[1].length, name: sub[2] }); continue; }
+    const res = /^(\s*)(?:not )?ok \d+/.exec(line);
+    if (!res) continue;
+    const indent = res[1].length;
+    while (open.length > 0 && open[open.length - 1].indent >= indent) open.pop();
+  }
+  return open.map((s) => s.name);
+}
