@@ -20,6 +20,7 @@ import { isFunctionTrampolineSection, trampolineFunctionOf } from '../compiler/t
 import { errnoName } from '../lib/errno.js';
 import { collectGarbage } from '../lib/gc.js';
 import { limitInlining } from '../lib/inlining.js';
+import { dropCleanFilePages } from './memory-trim.js';
 import type { TraceDatOutput } from './trace-dat/output.js';
 import { TraceSession, type SessionEvent, type SessionSummary } from './trace-session.js';
 import { clockOffsetSoon, type ClockOffset, type TraceClock } from './trace-clock.js';
@@ -125,6 +126,8 @@ const MAX_ATTEMPTS = 8;
  * every event that fell back and why.
  */
 export async function runTrace(opts: TraceOptions): Promise<number> {
+  // module loading, parsing and compiling are done: their code pages out of RSS before libbpf's wasm comes in
+  dropCleanFilePages();
   const original = eventsOfObject(opts.object);
   let object = opts.object;
   let sleepable = true;

@@ -47,3 +47,12 @@ export function mmapFd(fd: number, length: number, prot: number, flags = MAP_SHA
     },
   };
 }
+
+/** madvise(2) advice: drop the range's pages from this process; a private file mapping re-reads them from the file. */
+export const MADV_DONTNEED = 4;
+
+const madviseFn = libc.func('int madvise(uintptr_t addr, size_t length, int advice)') as (addr: bigint, length: number, advice: number) => number;
+
+export function madvise(addr: bigint, length: number, advice: number): void {
+  if (madviseFn(addr, length, advice) < 0) throw new SysError('madvise', lastErrno(), `0x${addr.toString(16)}, ${length} bytes, advice ${advice}`);
+}
