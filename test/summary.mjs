@@ -19,6 +19,8 @@ const RECAP_DIAG_LINES = 60;
 /** A failing check not marked todo: its line and, once read, its YAML block. */
 let open = null;
 const failed = [];
+/** Failing checks marked todo: named in the recap, one line each. */
+const todos = [];
 
 const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
 let counts = null;
@@ -30,7 +32,8 @@ for await (const line of rl) {
     open = null;
   }
   const f = /^(\s*)not ok \d+ - (.*)$/.exec(line);
-  if (f && !/# TODO\b/.test(f[2])) {
+  if (f && /# TODO\b/.test(f[2])) todos.push(f[2]);
+  else if (f) {
     open = { indent: f[1], name: f[2], diag: null };
     failed.push(open);
   }
@@ -38,6 +41,7 @@ for await (const line of rl) {
   if (m) counts = Object.fromEntries([...m[1].matchAll(/(\w+): (\d+)/g)].map(([, k, v]) => [k, Number(v)]));
 }
 recap(failed);
+if (todos.length > 0) process.stdout.write(`# todo (${todos.length}):\n${todos.slice(0, RECAP_FAILURES).map((n) => `#   ${n}`).join('\n')}\n`);
 if (!counts) {
   process.stdout.write('tests: 0 passed, 1 failed (tap printed no totals)\n');
   process.exit(1);

@@ -43,7 +43,8 @@ t.test('the stream passes through, failures are repeated innermost first with th
   t.ok(out.startsWith(STREAM), 'the TAP stream comes through unchanged');
   const recap = out.slice(STREAM.length);
   t.match(recap, /# failures \(2\), repeated from above:\n#   not ok - guest panic after 163\.6 s\n#     console: \|-\n#       Kernel panic - not syncing: Fatal exception\n#       Call Trace:\n#   not ok - sibling without a diagnostic\n/, 'the leaf failures with their YAML');
-  t.notMatch(recap, /not ok - guest\n|f\.js|known|hidden/, 'no parent repeats its child, no todo');
+  t.notMatch(recap, /not ok - guest\n|f\.js|not ok - known|hidden/, 'no parent repeats its child, no todo among the failures');
+  t.match(recap, /\n# todo \(1\):\n#   known # TODO not yet\n/, 'each todo named on a line');
   t.match(recap, /\ntests: 1 passed, 2 failed, 0 skipped, 1 todo\n$/, 'the counts line closes the output');
   t.equal(code, 0, 'failures alone do not change the exit status (tap\'s does, through pipefail)');
 });

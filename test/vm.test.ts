@@ -12,7 +12,7 @@ import t from 'tap';
 import { mkdtempSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GuestError, guestEnv, runInGuest, type GuestResult } from './vm/harness.js';
+import { GuestError, guestEnv, runInGuest, TROUBLE, type GuestResult } from './vm/harness.js';
 import { GUEST_KERNELS, prepareGuest, REPO_ROOT, type GuestImages, type GuestKernel } from './vm/images.js';
 import { relay } from './vm/relay.js';
 import { failures, parseTap, unfinished } from './vm/tap-tree.js';
@@ -33,31 +33,52 @@ let totalSeconds = 0;
 
 function suiteTest(images: GuestImages, kernel: GuestKernel): void {
   t.test(`guest suite on Debian's ${images.release} kernel (${kernel.suite}) under QEMU TCG`, async (t) => {
+    const boot = () => runInGuest({
+      command: [process.execPath, `${REPO_ROOT}/dist/test/guest/run.js`],
+      cwd: REPO_ROOT,
+      timeoutMs: SUITE_HANG_MS,
+      images,
+      // The root TAP's own default limit (30 s) is far too short at guest speed.
+      env: guestEnv({ TAP_TIMEOUT: String(SUITE_HANG_MS / 1000) }),
+    });
     let res: GuestResult;
-    try {
-      res = await runInGuest({
-        command: [process.execPath, `${REPO_ROOT}/dist/test/guest/run.js`],
-        cwd: REPO_ROOT,
-        timeoutMs: SUITE_HANG_MS,
-        images,
-        // The root TAP's own default limit (30 s) is far too short at guest speed.
-        env: guestEnv({ TAP_TIMEOUT: String(SUITE_HANG_MS / 1000) }),
+    let crash: { error: GuestError; running: string } | undefined;
+    for (;;) {
+      try {
+        res = await boot();
+        break;
+      } catch (e) {
+        if (!(e instanceof GuestError)) throw e;
+        totalSeconds += e.seconds;
+        const running = unfinished(e.stdout).join(' > ') || '(no guest test had begun)';
+        // The guest kernel died (a panic, a hang) once: boot it again, once.
+        // Seen rarely under TCG on a loaded host (a 6.12 panic in CI, a 6.1
+        // soft lockup) and not reproduced since; a crash that repeats fails.
+        if (crash === undefined && e.failure !== 'qemu-failed') {
+          crash = { error: e, running };
+          t.comment(`GUEST CRASH: ${e.failure} after ${e.seconds.toFixed(1)} s on ${images.release}, in: ${running}; booting it again`);
+          for (const line of e.consoleTail.split('\n').slice(0, 80)) t.comment(`  console: ${line}`);
+          continue;
+        }
+        // What did finish still shows, then the failure with the console.
+        relay(t, parseTap(e.stdout));
+        t.fail(`guest ${e.failure} after ${e.seconds.toFixed(1)} s on ${images.release}`, { diagnostic: true, running, console: e.consoleTail, stderr: e.stderr.slice(-4000) });
+        return;
+      }
+    }
+    if (crash) {
+      const { error, running } = crash;
+      const what = error.consoleTail.split('\n').find((l) => TROUBLE.test(l))?.replace(/^\[[ \d.]+\] /, '') ?? '(no panic line on the console)';
+      t.fail(`the first boot of ${images.release} crashed (${error.failure} after ${error.seconds.toFixed(1)} s, in: ${running}): ${what}`, {
+        todo: 'a guest kernel crash under QEMU TCG, passed on the second boot (console above); counted in test/todo-budget.json',
       });
-    } catch (e) {
-      if (!(e instanceof GuestError)) throw e;
-      // What did finish still shows, then the failure with the console.
-      relay(t, parseTap(e.stdout));
-      totalSeconds += e.seconds;
-      const running = unfinished(e.stdout).join(' > ') || '(no guest test had begun)';
-      t.fail(`guest ${e.failure} after ${e.seconds.toFixed(1)} s on ${images.release}`, { diagnostic: true, running, console: e.consoleTail, stderr: e.stderr.slice(-4000) });
-      return;
     }
     const doc = parseTap(res.stdout);
     relay(t, doc);
     const time = `guest part on ${images.release} ${res.seconds.toFixed(1)} s: boot ${res.bootSeconds.toFixed(1)} s, suite ${res.commandSeconds.toFixed(1)} s inside the guest`;
     t.comment(time);
     totalSeconds += res.seconds;
-    suiteSeconds.push(`${images.release} ${res.seconds.toFixed(1)} s`);
+    suiteSeconds.push(`${images.release} ${res.seconds.toFixed(1)} s${crash ? ' (second boot)' : ''}`);
     t.ok(doc.results.length > 0, 'the guest suite reported results', { stdout: res.stdout.slice(-4000), stderr: res.stderr.slice(-4000) });
     if (doc.bailOut !== undefined) t.fail(`guest suite bailed out: ${doc.bailOut}`);
     const failed = failures(doc.results).map((f) => [...f.path, f.result.name].join(' > '));

@@ -80,7 +80,7 @@ function tail(text: string, lines: number): string {
 
 // How the kernel starts reporting trouble (kernel/panic.c, arch/x86/mm/fault.c,
 // lib/bug.c). A panic's header sits above a long register and stack dump.
-const TROUBLE = /Kernel panic - not syncing|BUG: |Oops: |general protection fault/;
+export const TROUBLE = /Kernel panic - not syncing|BUG: |Oops: |general protection fault/;
 const MAX_TROUBLE_LINES = 200;
 
 /** The console's last lines, reaching back to the first sign of trouble when there is one. */

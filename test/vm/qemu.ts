@@ -22,15 +22,18 @@ export interface MachineShape {
 
 export const DEFAULT_SHAPE: MachineShape = { memoryMiB: 1024, cpus: 2 };
 
-// Kernel command line. quiet: every console byte is emulated serial I/O,
-// and panics still print (KERN_EMERG). panic=-1 with -no-reboot: a panic
+// Kernel command line. loglevel=5: every console byte is emulated serial
+// I/O, so boot's notices and infos stay off the console, but warnings
+// print, and with them the register and stack dumps of a soft lockup or a
+// WARN (KERN_DEFAULT, which `quiet` hid: a guest that hung in CI showed
+// only its "BUG: soft lockup" lines). panic=-1 with -no-reboot: a panic
 // ends qemu at once instead of hanging until the timeout. kbpf.xchg (a
 // dotted, unknown module parameter) is ignored by the kernel and not handed
 // to init, but /init reads it from /proc/cmdline; guest tests look for it too.
 // kbpf.modules: where /init finds a modules tree the host has not installed.
 function kernelArgs(images: GuestImages, p: BootPaths): string {
   const modules = images.modules === undefined ? [] : [`kbpf.modules=${images.modules}`];
-  return ['console=ttyS0', 'quiet', 'panic=-1', `kbpf.xchg=${p.xchg}`, ...modules].join(' ');
+  return ['console=ttyS0', 'loglevel=5', 'panic=-1', `kbpf.xchg=${p.xchg}`, ...modules].join(' ');
 }
 
 export function qemuArgs(images: GuestImages, p: BootPaths, shape: MachineShape = DEFAULT_SHAPE): string[] {
