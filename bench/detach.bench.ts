@@ -11,9 +11,10 @@
 // phase from KPROBE_BPF_TIMING=1 (the registry closing every attachment; the
 // median of RUNS). Each perf event pays its own grace periods on close (and
 // their closes serialise in the kernel); each link one
-// uprobe_unregister_sync, the session closing links side by side on libuv's
-// threads (4 by default). The last column is in-process: one uprobe_multi
-// link carrying all N sites of one program, with no dispatcher: the floor.
+// uprobe_unregister_sync, the session closing links side by side, each on a
+// thread of its own (runtime/sys/fd.ts closeFdAsync), so their waits
+// overlap. The last column is in-process: one uprobe_multi link carrying all
+// N sites of one program, with no dispatcher: the floor.
 import { spawnSync } from 'node:child_process';
 import { median, ratio, type Bench, type Row } from './table.js';
 import { uprobeEventsSkipReason } from '../test/lib/kernel.js';
