@@ -4,17 +4,10 @@
 // closing and closes nothing twice. Judged by the kernel: fstat on a
 // closed fd fails with EBADF.
 import t from 'tap';
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { AttachRegistry, PerfProbe } from '../../runtime/attach/index.js';
+import { isOpen } from '../lib/fd.js';
 
-const isOpen = (fd: number): boolean => {
-  try {
-    fstatSync(fd);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 t.test('closeAllAsync closes every probe, then the cleanups; a closeAll meanwhile closes nothing twice', async (t) => {
   const registry = new AttachRegistry();

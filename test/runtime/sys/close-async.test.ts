@@ -1,17 +1,10 @@
 // closeFdAsync: each close on a thread of its own, joined off the event
 // loop. Judged by the kernel: fstat on a closed fd fails with EBADF.
 import t from 'tap';
-import { fstatSync, openSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { closeFdAsync } from '../../../runtime/sys/index.js';
+import { isOpen } from '../../lib/fd.js';
 
-const isOpen = (fd: number): boolean => {
-  try {
-    fstatSync(fd);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 t.test('many closes at once each close their fd; a close of a closed fd is EBADF', async (t) => {
   const fds = Array.from({ length: 40 }, () => openSync('/dev/null', 'r'));
