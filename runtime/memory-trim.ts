@@ -57,12 +57,26 @@ export function cleanFileMappings(smaps: string): CleanFileMapping[] {
   return found;
 }
 
-/** Drops this process's clean file pages; the KiB that were resident in them. */
+/**
+ * Drops this process's clean file pages; the KiB that were resident in them.
+ * Best effort: memory is all it is about, so a trace never fails for it (no
+ * /proc, a mapping madvise refuses): what cannot be dropped stays.
+ */
 export function dropCleanFilePages(smapsPath = '/proc/self/smaps'): number {
+  let smaps: string;
+  try {
+    smaps = readFileSync(smapsPath, 'utf8');
+  } catch {
+    return 0;
+  }
   let kib = 0;
-  for (const m of cleanFileMappings(readFileSync(smapsPath, 'utf8'))) {
-    madvise(m.start, Number(m.end - m.start), MADV_DONTNEED);
-    kib += m.rssKiB;
+  for (const m of cleanFileMappings(smaps)) {
+    try {
+      madvise(m.start, Number(m.end - m.start), MADV_DONTNEED);
+      kib += m.rssKiB;
+    } catch {
+      // EINVAL (a mapping gone or changed since smaps was read): keep it
+    }
   }
   return kib;
 }

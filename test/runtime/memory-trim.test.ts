@@ -47,6 +47,7 @@ t.test('this process gives its clean file pages back and runs on', async (t) => 
   t.equal(text, '{"a":[1,2,3],"s":"u\u0308"}', 'JSON and ICU still work');
   t.equal(new Intl.NumberFormat('en-US').format(1234567.5), '1,234,567.5', 'Intl still works');
   t.equal(dropCleanFilePages() >= 0, true, 'a second drop is harmless');
+  t.equal(dropCleanFilePages('/nonexistent/smaps'), 0, 'no smaps to read: nothing dropped, nothing thrown');
   // a fresh process that drops its pages before running its work prints what one that does not prints
   const code = `import { dropCleanFilePages } from ${JSON.stringify(new URL('../../runtime/memory-trim.js', import.meta.url).href)};
 if (process.argv[1] === 'drop') dropCleanFilePages();
