@@ -25,33 +25,42 @@ export interface CleanFileMapping {
   readonly rssKiB: number;
 }
 
-const HEADER = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \d+\s*(.*)$/;
+/** Mappings holding less than this are left: each madvise costs more than they give back. */
+const MIN_RSS_KIB = 256;
 
-/** The read-only, private, unmodified file mappings of an smaps text that have resident pages. */
+/** The read-only, private, unmodified file mappings of an smaps text holding MIN_RSS_KIB or more. */
 export function cleanFileMappings(smaps: string): CleanFileMapping[] {
   const found: CleanFileMapping[] = [];
-  let head: { start: bigint; end: bigint; perms: string; path: string } | undefined;
-  let fields = new Map<string, number>();
+  // per mapping: a header line (RANGE PERMS OFFSET DEV INODE PATH), then "Key:   N kB" lines
+  let head: { start: bigint; end: bigint; path: string } | undefined;
+  let rssKiB = 0;
+  let anonymousKiB = 0;
+  let lockedKiB = 0;
   const close = () => {
-    if (!head) return;
-    const { perms, path } = head;
-    const readOnlyPrivate = perms[0] === 'r' && perms[1] === '-' && perms[3] === 'p';
-    const file = path.startsWith('/') && !path.endsWith(' (deleted)');
-    const rssKiB = fields.get('Rss') ?? 0;
-    if (readOnlyPrivate && file && fields.get('Anonymous') === 0 && (fields.get('Locked') ?? 0) === 0 && rssKiB > 0) {
-      found.push({ start: head.start, end: head.end, path, rssKiB });
-    }
+    if (head && anonymousKiB === 0 && lockedKiB === 0 && rssKiB >= MIN_RSS_KIB) found.push({ ...head, rssKiB });
+    head = undefined;
   };
+  const kib = (line: string) => Number.parseInt(line.slice(line.indexOf(':') + 1), 10);
   for (const line of smaps.split('\n')) {
-    const h = HEADER.exec(line);
-    if (h) {
-      close();
-      head = { start: BigInt(`0x${h[1]}`), end: BigInt(`0x${h[2]}`), perms: h[3]!, path: h[4]! };
-      fields = new Map();
+    const c = line.charCodeAt(0);
+    // field names start with a capital letter; headers with a hex digit
+    if (c >= 65 && c <= 90) {
+      if (line.startsWith('Rss:')) rssKiB = kib(line);
+      else if (line.startsWith('Anonymous:')) anonymousKiB = kib(line);
+      else if (line.startsWith('Locked:')) lockedKiB = kib(line);
       continue;
     }
-    const f = /^(\w+):\s+(\d+) kB$/.exec(line);
-    if (f) fields.set(f[1]!, Number(f[2]));
+    if (line === '') continue;
+    close();
+    rssKiB = anonymousKiB = lockedKiB = 0;
+    const f = line.split(' ', 2);
+    const perms = f[1] ?? '';
+    const at = line.indexOf(' /');
+    const path = at < 0 ? '' : line.slice(at + 1);
+    // r-?p: readable, not writable, private; a file's path, not one since deleted
+    if (perms[0] !== 'r' || perms[1] !== '-' || perms[3] !== 'p' || !path.startsWith('/') || path.endsWith(' (deleted)')) continue;
+    const dash = f[0]!.indexOf('-');
+    head = { start: BigInt(`0x${f[0]!.slice(0, dash)}`), end: BigInt(`0x${f[0]!.slice(dash + 1)}`), path };
   }
   close();
   return found;

@@ -19,7 +19,9 @@ const SMAPS = [
   block('7f0dde200000-7f0dde299000 r--p 00000000 fe:00 1503                       /usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.30', 612, 0),
   block('7f0dde300000-7f0dde301000 r--p 00000000 fe:00 1504                       /tmp/gone.so (deleted)', 4, 0),
   block('7f0dde400000-7f0dde401000 r-xp 00000000 fe:00 1505                       /usr/lib/cold.so', 0, 0),
-  block('7f0dde500000-7f0dde501000 r-xp 00000000 fe:00 1506                       /usr/lib/locked.so', 4, 0, 4),
+  block('7f0dde500000-7f0dde601000 r-xp 00000000 fe:00 1506                       /usr/lib/locked.so', 400, 0, 400),
+  block('7f0dde700000-7f0dde701000 r-xp 00000000 fe:00 1507                       /usr/lib/small.so', 200, 0),
+  block('7f0dde800000-7f0dde901000 r--p 00000000 fe:00 1508                       /opt/a dir/with spaces.so', 300, 0),
   block('7ffd1e8a3000-7ffd1e8a5000 r-xp 00000000 00:00 0                          [vdso]', 8, 0),
 ].join('');
 
@@ -29,7 +31,8 @@ t.test('read-only private file mappings holding only the file\'s pages, and noth
     '400000 /usr/bin/node 6780',
     'b72000 /usr/bin/node 21704',
     '7f0dde200000 /usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.30 612',
-  ], 'text and rodata of the binary and of a library; not RELRO (written), data, heap, shared maps, deleted files, cold, locked or [vdso]');
+    '7f0dde800000 /opt/a dir/with spaces.so 300',
+  ], 'text and rodata of the binary and of libraries; not RELRO (written), data, heap, shared maps, deleted files, locked, under 256 KiB or [vdso]');
   t.equal(found[1]!.end, 0x25fe000n, 'the end of the range');
   t.same(cleanFileMappings(''), [], 'an empty smaps');
 });
