@@ -57,11 +57,32 @@ function source(s: FetchSource, format: EventFormat): string {
   }
 }
 
-function fetch(f: FetchProgram, p: ProbeProgram): string {
+/** A dynamic datum whose address is read from memory: a fault there leaves the kernel's pending __data_loc (codegen: pushDerefFault). */
+const derefsIntoDynamic = (f: FetchProgram): boolean =>
+  (f.store.op === 'string' || f.store.op === 'symstr') && (f.derefs.length > 0 || (f.store.op === 'string' && f.count !== undefined));
+
+/** The __data_loc words of a fetch's elements. */
+const locsOf = (f: FetchProgram): number[] => Array.from({ length: f.count ?? 1 }, (_, i) => f.fieldOffset + 4 * i);
+
+/** On a dereference fault: element `from` pending (its length settled at the end), the later ones faulted; then the fetch ends. */
+const pendingFrom = (f: FetchProgram, from: number, done: string): string =>
+  `{ ${locsOf(f).slice(from).map((o, i) => `*(__u32 *)(rec + ${E(o)}) = ${i === 0 ? '0xffff0000 | ' : ''}dyn;`).join(' ')} goto ${done}; }`;
+
+/** After every fetch: each pending __data_loc's length is what remains of the dynamic area from its offset. */
+function settlePending(p: ProbeProgram): string[] {
+  return p.fetches.filter(derefsIntoDynamic).flatMap((f) => locsOf(f).map((o) =>
+    `  { __u32 l = *(__u32 *)(rec + ${E(o)}); if ((l >> 16) == 0xffff) *(__u32 *)(rec + ${E(o)}) = ((dyn - (l & 0xffff)) << 16) | (l & 0xffff); }`));
+}
+
+function fetch(f: FetchProgram, p: ProbeProgram, k: number): string {
   const maxStr = p.maxStringSize, sleepable = p.sleepable;
   const READ = READ_BY[sleepable ? 'sleepable' : 'atomic'];
   const lines = [`  /* ${f.argName}=${f.argText} */`, `  v = ${source(f.source, p.format)};`];
-  for (const d of f.derefs) lines.push(`  ${READ[d.space]}(&tmp, 8, (void *)(v + ${d.offset})); v = tmp;`);
+  const done = `fetch_done_${k}`;
+  const pending = derefsIntoDynamic(f);
+  for (const d of f.derefs) {
+    lines.push(pending ? `  if (${READ[d.space]}(&tmp, 8, (void *)(v + ${d.offset})) < 0) ${pendingFrom(f, 0, done)} v = tmp;` : `  ${READ[d.space]}(&tmp, 8, (void *)(v + ${d.offset})); v = tmp;`);
+  }
   const field = E(f.fieldOffset);
   // sleepable user strings: on failure fault the first, then the next page in and retry (codegen: emitFaultingUserString)
   const retry = (space: MemSpace, addr: string) => sleepable && space === 'user' ? [
@@ -93,7 +114,7 @@ function fetch(f: FetchProgram, p: ProbeProgram): string {
     case 'string':
       if (f.count === undefined) lines.push(...str(st.space, `v + ${st.offset}`, f.fieldOffset));
       else for (let i = 0; i < f.count; i++) {
-        lines.push(`  ${READ[st.space]}(&tmp, 8, (void *)(v + ${st.offset + BigInt(8 * i)}));`, ...str(st.space, 'tmp', f.fieldOffset + 4 * i));
+        lines.push(`  if (${READ[st.space]}(&tmp, 8, (void *)(v + ${st.offset + BigInt(8 * i)})) < 0) ${pendingFrom(f, i, done)}`, ...str(st.space, 'tmp', f.fieldOffset + 4 * i));
       }
       break;
     case 'comm':
@@ -109,6 +130,7 @@ function fetch(f: FetchProgram, p: ProbeProgram): string {
       lines.push(`  *(__u64 *)(rec + ${RECORD_PREFIX_SIZE} + dyn) = v;`, `  *(__u32 *)(rec + ${field}) = (8 << 16) | dyn; dyn += 8;`);
       break;
   }
+  if (pending) lines.push(`${done}:;`);
   return lines.join('\n');
 }
 
@@ -160,7 +182,8 @@ export function cEquivalent(spec: ObjectSpec): string {
       `  *(__u32 *)(rec + ${E(fieldAt(ir.format, 'common_type'))}) = ${eventId};`,
       probeIp(ir),
       `  dyn = ${ir.format.entrySize};`,
-      ...ir.fetches.map((f) => fetch(f, ir)),
+      ...ir.fetches.map((f, k) => fetch(f, ir, k)),
+      ...settlePending(ir),
       ...submit,
       '  return 0;',
       '}',

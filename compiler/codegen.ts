@@ -120,6 +120,8 @@ class Emitter {
   readonly entryBase: boolean;
   /** Where every early exit and the end of the program jump: return 0. */
   readonly exitLabel: string;
+  /** __data_loc words a dereference fault may have left pending (pushDerefFault): settled once every fetch is done. */
+  readonly pendingLocs: number[] = [];
   constructor(readonly program: ProbeProgram, readonly ringBytes: number = RINGBUF_BYTES) {
     this.entryBase = dynamicDestinations(program) >= 3;
     this.exitLabel = this.unique('out');
@@ -201,15 +203,61 @@ function pushSource(out: AsmItem[], e: Emitter, src: FetchSource): void {
   }
 }
 
-/** Stage 2: r3 = *(unsigned long *)(r3 + offset), zero when the read faults. */
-function pushDeref(out: AsmItem[], e: Emitter, offset: bigint, space: MemSpace, core?: CoreAccess): void {
+/**
+ * Stage 2: r3 = *(unsigned long *)(r3 + offset), zero when the read faults;
+ * with `onFault`, a fault jumps there instead (the kernel's fetch stops at a
+ * failed dereference: process_fetch_insn_bottom returns before its store).
+ */
+function pushDeref(out: AsmItem[], e: Emitter, offset: bigint, space: MemSpace, core?: CoreAccess, onFault?: string): void {
   pushMemberOffset(out, R3, offset, core);
   out.push(
     mov64Reg(R1, R10), alu64Imm('add', R1, DEREF_SLOT),
     mov64Imm(R2, WORD),
     call(READ_HELPER[flavor(e.program)][space]),
-    ldx(sizeFieldFor(8), R3, R10, DEREF_SLOT),
   );
+  if (onFault !== undefined) out.push(jmpImm('jslt', R0, 0, onFault));
+  out.push(ldx(sizeFieldFor(8), R3, R10, DEREF_SLOT));
+}
+
+/**
+ * Length bits of a __data_loc a dereference fault left pending: no datum is
+ * that long (MAX_STRING_SIZE is 4096), so the settling code tells them apart.
+ */
+const PENDING_LEN = 0xffff;
+
+/**
+ * A dynamic fetch whose dereference faulted, as store_trace_args leaves it
+ * (6.4+ and the stable kernels the fix went to: "record 0-length data_loc in
+ * fetch_store_string*() if fails" made only the string read itself record
+ * length 0): the __data_loc the kernel set before fetching stays, pointing
+ * at the current dynamic offset with what remains of the dynamic area as its
+ * length, so the trace prints the next dynamic datum, or (fault) if none
+ * follows. The length is known only when every fetch is done: the word is
+ * marked pending here and settled then (pushSettlePending). Elements after
+ * the faulted one the kernel leaves unwritten (the buffer's old bytes): they
+ * print (fault) here.
+ */
+function pushDerefFault(out: AsmItem[], e: Emitter, at: string, locs: readonly number[], done?: string): void {
+  out.push(label(at), mov64Reg(R1, R8), alu64Imm('or', R1, PENDING_LEN << DATA_LOC_LEN_SHIFT), stx(sizeFieldFor(4), R7, entry(locs[0]!), R1));
+  for (const loc of locs.slice(1)) out.push(stx(sizeFieldFor(4), R7, entry(loc), R8));
+  if (done !== undefined) out.push(ja(done));
+  e.pendingLocs.push(locs[0]!);
+}
+
+/** Each pending __data_loc gets its length: from its offset to the end of the dynamic data (r8). */
+function pushSettlePending(out: AsmItem[], e: Emitter): void {
+  for (const loc of new Set(e.pendingLocs)) {
+    const settled = e.fresh('loc_settled');
+    out.push(
+      ldx(sizeFieldFor(4), R1, R7, entry(loc)),
+      mov64Reg(R2, R1), alu64Imm('rsh', R2, DATA_LOC_LEN_SHIFT),
+      jmpImm('jne', R2, PENDING_LEN, settled),
+      alu64Imm('and', R1, 0xffff),
+      mov64Reg(R2, R8), alu64Reg('sub', R2, R1), alu64Imm('lsh', R2, DATA_LOC_LEN_SHIFT), alu64Reg('or', R2, R1),
+      stx(sizeFieldFor(4), R7, entry(loc), R2),
+      label(settled),
+    );
+  }
 }
 
 /** Stage 4 on a value in `reg`, in the container's width (kernel: fetch_apply_bitfield). */
@@ -326,7 +374,10 @@ function pushClampLength(out: AsmItem[], e: Emitter, max: number): void {
   out.push(jmpImm('jle', R0, max, ok), mov64Imm(R0, 0), label(ok));
 }
 
-function pushStore(out: AsmItem[], e: Emitter, f: FetchProgram, store: StoreOp): void {
+/** Where a dynamic fetch's dereference fault goes, and where the fetch ends. */
+interface DerefFault { readonly at: string; readonly done: string }
+
+function pushStore(out: AsmItem[], e: Emitter, f: FetchProgram, store: StoreOp, fault?: DerefFault): void {
   const field = entry(f.fieldOffset);
   switch (store.op) {
     case 'raw':
@@ -361,11 +412,19 @@ function pushStore(out: AsmItem[], e: Emitter, f: FetchProgram, store: StoreOp):
       }
       // an array of char *: element i's pointer is read from val + offset + 8i
       out.push(stx(sizeFieldFor(8), R10, ARRAY_BASE_SLOT, R3));
+      const locs = Array.from({ length: f.count }, (_, i) => f.fieldOffset + i * f.elemSize);
+      // a fault of the array's own address is element 0's
+      const faults = locs.map((_, i) => (i === 0 && fault ? fault.at : e.fresh('elem_fault')));
+      const done = fault?.done ?? e.fresh('fetch_done');
       for (let i = 0; i < f.count; i++) {
         if (i !== 0) out.push(ldx(sizeFieldFor(8), R3, R10, ARRAY_BASE_SLOT));
-        pushDeref(out, e, store.offset + BigInt(i * WORD), store.space);
-        pushString(out, e, store.space, f.fieldOffset + i * f.elemSize);
+        pushDeref(out, e, store.offset + BigInt(i * WORD), store.space, undefined, faults[i]);
+        pushString(out, e, store.space, locs[i]!);
       }
+      out.push(ja(done));
+      // the last block falls through to `done`
+      faults.forEach((at, i) => pushDerefFault(out, e, at, locs.slice(i), i < faults.length - 1 ? done : undefined));
+      if (!fault) out.push(label(done));
       return;
     }
     case 'comm':
@@ -400,12 +459,19 @@ function pushStore(out: AsmItem[], e: Emitter, f: FetchProgram, store: StoreOp):
   }
 }
 
+/** A dynamic datum whose address is read from memory: a fault there leaves the kernel's pending __data_loc (pushDerefFault). */
+const derefsIntoDynamic = (f: FetchProgram): boolean =>
+  (f.store.op === 'string' || f.store.op === 'symstr') && (f.derefs.length > 0 || (f.store.op === 'string' && f.count !== undefined));
+
 /** One fetch's instructions appended to `out`, the first annotated with the argument (as annotate() does to a run). */
 function pushFetch(out: AsmItem[], e: Emitter, f: FetchProgram): void {
   const start = out.length;
+  const fault = derefsIntoDynamic(f) && f.derefs.length > 0 ? { at: e.fresh('deref_fault'), done: e.fresh('fetch_done') } : undefined;
   pushSource(out, e, f.source);
-  for (const d of f.derefs) pushDeref(out, e, d.offset, d.space, d.core);
-  pushStore(out, e, f, f.store);
+  for (const d of f.derefs) pushDeref(out, e, d.offset, d.space, d.core, fault?.at);
+  pushStore(out, e, f, f.store, fault);
+  if (fault && f.count === undefined) out.push(ja(fault.done)), pushDerefFault(out, e, fault.at, [f.fieldOffset]);
+  if (fault) out.push(label(fault.done));
   annotateFrom(`${f.argName}=${f.argText}`, out, start);
 }
 
@@ -626,8 +692,14 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
   e.push(...emitProbeIp(e, p));
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
   if (e.entryBase) e.push(mov64Reg(R9, R7), alu64Imm('add', R9, RECORD_PREFIX_SIZE));
+  const settle = (): AsmItem[] => {
+    const out: AsmItem[] = [];
+    pushSettlePending(out, e);
+    return out;
+  };
   if (opts.triggers || opts.noTrace) {
     for (const f of p.fetches) pushFetch(e.items, e, f);
+    pushSettlePending(e.items, e);
     if (opts.triggers) e.push(...opts.triggers);
     if (opts.noTrace) {
       e.push(label(e.exitLabel), mov64Imm(R0, 0), exit());
@@ -637,9 +709,10 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
     if (stages?.gate) e.push(...stages.gate(after));
   } else if (filter) {
     // the filter's numeric tests may run between fetches (filter-order.ts), the rest on the whole record
-    e.push(...emitFilteredFetches(target, filter, eventId, e.exitLabel, (f) => emitFetch(e, f)));
+    e.push(...emitFilteredFetches(target, filter, eventId, e.exitLabel, (f) => emitFetch(e, f), settle));
   } else {
     for (const f of p.fetches) pushFetch(e.items, e, f);
+    pushSettlePending(e.items, e);
   }
   e.push(...SUBMIT_RECORD[p.ringbuf ? 'ringbuf' : 'perf'](e, eventId, dynamic, after));
   if (after !== e.exitLabel) e.push(label(after), ...stages!.after!(e.exitLabel));

@@ -9,7 +9,7 @@
 import { countInMap } from './map-counter.js';
 import { R0, R1, R10, R2, R3, R6, R7, sizeFieldFor, type Reg } from '../bpf/insn.js';
 import {
-  type AsmItem, type JmpName, Helper, alu64Imm, alu64Reg, annotate, call, isLabel, ja, jmpImm, jmpReg, label, ldImm64, ldx, mov64Reg, st, stx,
+  type AsmItem, type JmpName, Helper, alu64Imm, alu64Reg, annotate, call, isLabel, ja, jmpImm, mov64Imm, jmpReg, label, ldImm64, ldx, mov64Reg, st, stx,
 } from '../bpf/asm.js';
 import type { CheckedExpr, CheckedFilter, CheckedPredicate, Compare, PredicateTest } from '../grammar/filter/index.js';
 import { regexMatch } from '../grammar/filter/regex.js';
@@ -96,23 +96,67 @@ function dynamicWindow(program: ProbeProgram, field: string): number {
 
 type StringTest = Extract<PredicateTest, { kind: 'string' }>;
 
-/** r1 = the string's first byte; jumps to `empty` on a zero length (a fault: the empty string) and to `no` on a length our records never hold. */
-function stringView(t: FilterTarget, p: CheckedPredicate, test: StringTest, empty: string, no: string): [AsmItem[], StringView] {
+/**
+ * A zero length (a fault) in our own record. The kernel's matchers take len
+ * 0 as "a NUL-terminated string" and read what is at the field's offset
+ * (regex_match_full's strcmp, front's strncmp, middle's strstr); `end`
+ * never matches (its len - 1 is negative), glob sees "". What is there: the next dynamic
+ * datum when one follows; otherwise the bytes the previous filtered record
+ * of this CPU left there, since a filtered event is built in the per-CPU
+ * trace_buffered_event page and only copied to the ring if it passes. Our
+ * record scratch is reused the same way (per CPU, or per task for sleepable
+ * programs); but a string read that faulted there zeroed it
+ * (bpf_probe_read_*_str clears its destination on an error,
+ * strncpy_from_user does not): then "" where the kernel may still see the
+ * previous record's bytes. The view's length is that C string's, NUL
+ * included, as a datum's own: probe_read_kernel_str copying the bytes onto
+ * themselves measures it (r3 = the offset on entry).
+ */
+function faultedDynamic(test: StringTest, p: CheckedPredicate, window: number, limit: number, have: string, empty: string, mismatch: string, no: string): AsmItem[] {
+  if (test.match.kind === 'end') return [ja(mismatch)];
+  // glob_match_len stops at len: a len of 0 is "" (kernels before its 2026 fix read the C string too)
+  if (test.match.kind === 'glob') return [ja(empty)];
+  return [
+    ...movRecord(RECORD_PREFIX_SIZE), alu64Reg('add', R1, R3),
+    mov64Imm(R2, window), mov64Reg(R3, R1),
+    call(Helper.probe_read_kernel_str),
+    mov64Reg(R2, R0),
+    jmpImm('jsle', R2, 1, empty),
+    jmpImm('jgt', R2, window, empty),
+    // the call took r3: the offset again, bounded again for the verifier
+    ldx(sizeFieldFor(4), R3, R7, entry(p.field.offset)),
+    alu64Imm('and', R3, 0xffff),
+    jmpImm('jgt', R3, limit, no),
+    ja(have),
+  ];
+}
+
+/**
+ * r1 = the string's first byte; jumps to `empty` on a zero length the
+ * matchers see as "" (a fault), to `mismatch` where they never match, and to
+ * `no` on a length our records never hold.
+ */
+function stringView(t: FilterTarget & Pick<Labels, 'fresh'>, p: CheckedPredicate, test: StringTest, empty: string, mismatch: string, no: string): [AsmItem[], StringView, AsmItem[]] {
   switch (test.source) {
-    case 'comm': return [movRecord(PREFIX_COMM), { len: TASK_COMM_LEN, window: TASK_COMM_LEN }];
-    case 'static': return [movRecord(entry(p.field.offset)), { len: test.length, window: Math.max(0, t.capacity - entry(p.field.offset)) }];
+    case 'comm': return [movRecord(PREFIX_COMM), { len: TASK_COMM_LEN, window: TASK_COMM_LEN }, []];
+    case 'static': return [movRecord(entry(p.field.offset)), { len: test.length, window: Math.max(0, t.capacity - entry(p.field.offset)) }, []];
     case 'dynamic': {
+      const own = !t.dynamicWindow;
       const window = t.dynamicWindow ? t.dynamicWindow(p.field.name) : dynamicWindow(t.program, p.field.name);
+      const have = t.fresh('str_have'), faulted = t.fresh('str_faulted');
+      const limit = t.capacity - RECORD_PREFIX_SIZE - window;
       return [[
         ldx(sizeFieldFor(4), R2, R7, entry(p.field.offset)),
         mov64Reg(R3, R2), alu64Imm('and', R3, 0xffff), alu64Imm('rsh', R2, 16),
         // bounds the verifier can see; a record of ours never exceeds them
-        jmpImm('jgt', R3, t.capacity - RECORD_PREFIX_SIZE - window, no),
+        jmpImm('jgt', R3, limit, no),
         jmpImm('jgt', R2, window, no),
-        jmpImm('jeq', R2, 0, empty),
+        // (an attached event's record: its r8 is not ours to read past)
+        jmpImm('jeq', R2, 0, own ? faulted : empty),
+        label(have),
         stx(sizeFieldFor(8), R10, FILTER_LEN_SLOT, R2),
         ...movRecord(RECORD_PREFIX_SIZE), alu64Reg('add', R1, R3),
-      ], { len: 'slot', window }];
+      ], { len: 'slot', window }, own ? [label(faulted), ...faultedDynamic(test, p, window, limit, have, empty, mismatch, no)] : []];
     }
     default:
       throw new FilterCodegenError(`${p.field.name}: a ${test.source} string field is not compiled to BPF (our records have none)`);
@@ -121,13 +165,14 @@ function stringView(t: FilterTarget, p: CheckedPredicate, test: StringTest, empt
 
 function stringPredicate(t: FilterTarget & Labels, p: CheckedPredicate, test: StringTest, no: string): AsmItem[] {
   const pass = t.fresh('str_pass'), mismatch = t.fresh('str_mismatch'), empty = t.fresh('str_empty');
-  const [setup, view] = stringView(t, p, test, empty, no);
-  // kernel: a faulted string has length 0; the matchers then see ""
+  const [setup, view, faulted] = stringView(t, p, test, empty, mismatch, no);
+  // kernel: a faulted string has length 0 (an attached event's: the matchers see "")
   const emptyKeeps = regexMatch(test.match, '', 0) !== test.not;
   return [
     ...setup,
     ...emitStringMatch(view, test.match, mismatch, t),
     ja(test.not ? no : pass),
+    ...faulted,
     label(mismatch), ja(test.not ? pass : no),
     label(empty), ja(emptyKeeps ? pass : no),
     label(pass),
@@ -308,7 +353,7 @@ export function emitFilterBeforeRecord(t: FilterTarget, filter: CheckedFilter, e
  * emits one fetch.
  */
 export function emitFilteredFetches(t: FilterTarget, filter: CheckedFilter, eventId: number, exit: string,
-  fetch: (f: FetchProgram) => AsmItem[]): AsmItem[] {
+  fetch: (f: FetchProgram) => AsmItem[], afterFetches: () => readonly AsmItem[] = () => []): AsmItem[] {
   const reject = t.fresh('filter_reject'), send = t.fresh('filter_keep_send');
   const plan = planFilter(t.program, filter);
   const out: AsmItem[] = [];
@@ -316,6 +361,7 @@ export function emitFilteredFetches(t: FilterTarget, filter: CheckedFilter, even
     for (const s of plan.stages) if (s.after === i) out.push(...stageTest(t, s, filter.expr, reject));
     out.push(...fetch(f));
   });
+  out.push(...afterFetches());
   for (const s of plan.stages) if (s.after === plan.fetches.length) out.push(...stageTest(t, s, filter.expr, reject));
   // everything was decided before the record: no reject path here (the verifier refuses unreachable code)
   if (plan.stages.every((s) => s.after === BEFORE)) return out;

@@ -115,6 +115,7 @@ export function regexMatch(m: StringMatch, str: string, len: number): boolean {
       const n = len - 1;
       return n >= p.length && str.slice(n - p.length, n) === p;
     }
-    case 'glob': return globMatch(p, str);
+    // glob_match_len (the 2026 fix against reading past a field, in 6.18 here): a len of 0 is ""
+    case 'glob': return globMatch(p, len === 0 ? '' : str);
   }
 }

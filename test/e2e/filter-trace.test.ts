@@ -7,7 +7,8 @@
 // event's trace lines, the header's entries counts, and the profile's hits
 // (filtered-out hits included, as uprobe_profile counts them). The target
 // runs pinned to CPU 0 (so `cpu` filters decide alike) and starts a thread
-// named kpbfchild (so `comm` filters do).
+// named kpbfchild (so `comm` filters do). %dx is never a mapped address:
+// `sf` faults reading its string and `df` at its dereference, before `s`.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -97,6 +98,15 @@ const FILTERS: readonly string[] = [
   '(n == 1 || n == 104) && s != "x"',
   'common_pid != 1 && s ~ "*a" && v > -6',
   'u8 == 185 || s ~ "al*"',
+  // faulted strings: the matchers read the string at the field's offset (s, which follows), but `end` never
+  // matches and glob sees "" (len 0); a faulted dereference leaves the rest of the area as the length
+  'sf == "beta"',
+  'sf ~ "*ph*" || sf ~ "al*"',
+  'sf ~ "*ta"',
+  'sf ~ "a?p*"',
+  'sf == ""',
+  'df == "alpha" || df ~ "*ta"',
+  'df ~ "g*" && sf != "x"',
 ];
 
 for (const sleepable of [true, false]) {
@@ -111,7 +121,7 @@ t.test(`filtered events keep exactly the records the kernel's filters keep (${sl
       execFileSync('gcc', ['-O1', '-pthread', '-o', path, join(dir, 't.c')], { stdio: 'pipe' });
       const off = resolveFileSymbol(path, 'kpbf_hit', 0n);
       const group = `kpbfilter${process.pid}${sleepable ? 's' : 'a'}`;
-      const args = 'n=%di:s64 s=+0(%si):string u=%dx:u64 ux=%dx:x64 u8=%dx:u8 u16=%dx:u16 u32=%dx:u32 v=%cx:s64 sv=%cx:s32 x0=%r8:s8';
+      const args = 'n=%di:s64 df=+0(+0(%dx)):string sf=+0(%dx):string s=+0(%si):string u=%dx:u64 ux=%dx:x64 u8=%dx:u8 u16=%dx:u16 u32=%dx:u32 v=%cx:s64 sv=%cx:s32 x0=%r8:s8';
       const defs: [string, string][] = FILTERS.map((_, i) => [`f${i}`, `p:${group}/f${i} ${path}:0x${off.toString(16)} ${args}`]);
       const filters = new Map(FILTERS.map((f, i) => [`f${i}`, f]));
       const command = ['taskset', '-c', '0', 'env', '-i', path];

@@ -4,6 +4,7 @@
 // stack; any access outside them throws, so a test also catches a read the
 // verifier would refuse at run time.
 import { Class, JmpOp, AluOp, Mode, SIZE_BYTES, Source, isWide, type Insn, type Size } from '../../../bpf/insn.js';
+import { Helper } from '../../../bpf/asm.js';
 
 const RECORD_BASE = 0x1000_0000n;
 const STACK_TOP = 0x2000_0000n;
@@ -85,6 +86,24 @@ export interface RunEnv {
 
 export type { Region };
 
+/**
+ * Helpers filter code itself calls, when the run gives no `call`:
+ * probe_read_kernel_str (it measures a faulted string's C string by copying
+ * it onto itself): copies up to r2 bytes from r3 to r1, stops after the NUL,
+ * NUL-terminates a full buffer, returns the bytes copied with the NUL.
+ */
+function builtinCall(id: number, r: readonly bigint[], mem: Memory): bigint {
+  if (id !== Helper.probe_read_kernel_str) throw new Error(`helper ${id} not interpreted`);
+  const [dst, size, src] = [r[1]!, Number(r[2]!), r[3]!];
+  if (size <= 0) return BigInt.asUintN(64, -22n);
+  for (let i = 0; i < size; i++) {
+    const c = i === size - 1 ? 0n : mem.load(src + BigInt(i), 1);
+    mem.store(dst + BigInt(i), 1, c);
+    if (c === 0n) return BigInt(i + 1);
+  }
+  return BigInt(size);
+}
+
 /** Runs `insns` with r7 = the record buffer, r10 = the stack top; returns r0 at exit. */
 export function runFilterCode(insns: readonly Insn[], record: Uint8Array, maxSteps = 5_000_000, env: RunEnv = {}): RunResult {
   const slotToIndex = new Map<number, number>();
@@ -110,8 +129,8 @@ export function runFilterCode(insns: readonly Insn[], record: Uint8Array, maxSte
     else if (cls === Class.STX) store(regions, (r[insn.dst]! + BigInt(insn.off)) & M64, SIZE_BYTES[(insn.code & 0x18) as Size], r[insn.src]!);
     else if (cls === Class.ST) store(regions, (r[insn.dst]! + BigInt(insn.off)) & M64, SIZE_BYTES[(insn.code & 0x18) as Size], BigInt.asUintN(64, BigInt(insn.imm)));
     else if (cls === Class.JMP && (insn.code & 0xf0) === JmpOp.EXIT) return { r0: r[0]!, steps };
-    else if (cls === Class.JMP && (insn.code & 0xf0) === JmpOp.CALL && env.call) {
-      r[0] = BigInt.asUintN(64, env.call(insn.imm, r, mem));
+    else if (cls === Class.JMP && (insn.code & 0xf0) === JmpOp.CALL) {
+      r[0] = BigInt.asUintN(64, (env.call ?? builtinCall)(insn.imm, r, mem));
       for (let i = 1; i <= 5; i++) r[i] = 0xdeadn;
     }
     else if (cls === Class.JMP) {

@@ -36,10 +36,9 @@ export function record(r: Rand, p: ProbeProgram, capacity: number, maxString: nu
   for (const [name, text] of [['s', pick(r, WORDS).slice(0, maxString - 1)], ['cm', comm]] as const) {
     const f = fieldAt(name);
     if (name === 's' && r() < 0.1) {
-      // a fault: length 0 at the current offset, matched as the empty string (a NUL there here, see filter-codegen.ts)
-      b[entry + dyn] = 0;
+      // a fault: length 0 at the current offset, which stays where it is: the
+      // matchers read what follows there (cm's text), as the kernel's do
       writeInt(b, entry + f.offset, 4, BigInt(dyn));
-      dyn += 1;
       continue;
     }
     const bytes = Buffer.concat([Buffer.from(text, 'latin1'), Buffer.alloc(1)]);

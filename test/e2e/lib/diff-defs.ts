@@ -60,6 +60,10 @@ export function diffDefinitions(t: DiffTarget, group: string, opts: { symbolic?:
     // (an earlier faulting read leaves the kernel's field stale: see trace-diff.test.ts).
     ['flt', `p:${group}/flt`, `${at('kpb_fault')} s=+0(%di):string u=+0(%di):ustring v=+8(%di):u64 arr=+0(%di):u8[4] ` +
       'sa=+0(%dx):string[2] bf=+0(%di):b3@1/8 nest=+0(+0(%si)):s32 nests=+0(+0(%si)):string q=+0(%si):x64 ok=%di:x64'],
+    // A dereference that faults before a string is read: the kernel keeps the __data_loc it set before the fetch,
+    // the rest of the dynamic area from there, so `a` prints $comm and `arr` the immediate; `last` has nothing after it.
+    ['dflt', `p:${group}/dflt`, `${at('kpb_fault')} a=+0(+0(%di)):string cm=$comm arr=+0(%di):string[1] tag=\\"x" ` +
+      'n=+0(+0(%si)):string last=+0(+0(%di)):ustring'],
     // Recursion (uretprobes nest), wide bitfields, big arrays, NULs inside char arrays, @+FILE_OFFS arrays of strings.
     ['more', `p:${group}/more`, `${at('kpb_more')} d=%di:s8 full=%si:b64@0/64 top=%si:b1@63/64 mid=%si:b12@20/64 lo=%si:b8@0/32 ` +
       `fl9=%flags:b1@9/64 ipb=%ip:u8 nul=+0(%dx):char[8] nuls=+0(%dx):string nulx=+0(%dx):x16[4] ` +
