@@ -95,6 +95,10 @@ function definitions(ks: Map<string, Ksym>, off: number): string[] {
     // faults: kernel reads of a user pointer and of a non-pointer
     'p:kbpfd/faults do_sys_openat2 kd=+0(%di):u64 ks=+0(%si):string karr=+0(%di):x32[2] kb=+0(%di):b3@1/8 ' +
       'deep=+0(+0(%si)):u8 sym=+0(%si):symstr',
+    // a dereference that faults before the string read: the __data_loc set before the fetch stays, so `a` prints
+    // the comm that follows (6.1's stable backport of "record 0-length data_loc in fetch_store_string*() if fails"
+    // and 6.12 alike); `b` has nothing after it: (fault)
+    'p:kbpfd/dflt do_sys_openat2 a=+0(@0x10):string c=$comm b=+0(+0(%di)):string',
     // MOD:SYM (the test loads the module), %ip and the caller inside/outside a module as symbol
     `p:kbpfd/misc ${MODULE}:load_misc_binary ip=%ip:symbol caller=$stack0:symbol cs=$stack0:symstr`,
     `r:kbpfd/misc_ret ${MODULE}:load_misc_binary rv=$retval:s32 ip=%ip:symbol`,
@@ -192,7 +196,7 @@ t.test('trace: kprobe-bpf prints the kernel tracer\'s lines on the same hits', {
   t.ok(r.pid, 'our trace shows the command\'s execve');
   const created = r.kernel.events.map((e) => `${e.group}/${e.event}`).sort();
   t.same(created, [
-    'kbpfd/addr', 'kbpfd/data', 'kbpfd/faults', 'kbpfd/filp', 'kbpfd/misc', 'kbpfd/misc_ret', 'kbpfd/open', 'kbpfd/open_off',
+    'kbpfd/addr', 'kbpfd/data', 'kbpfd/dflt', 'kbpfd/faults', 'kbpfd/filp', 'kbpfd/misc', 'kbpfd/misc_ret', 'kbpfd/open', 'kbpfd/open_off',
     'kbpfd/open_ret', 'kbpfd/ret2', 'kbpfd/sleep', 'kbpfd/sleep_ret', 'kbpfd/deq', 'kbpfg2/getpid2', 'kbpfm/exec',
     `kprobes/p_do_sys_openat2_${/\+(\d+)/.exec(defs[2]!)![1]}`, 'kprobes/p_ksys_read_0', 'kprobes/r_ksys_read_0',
   ].sort(), 'the kernel made the events the file names (-:kbpfd/gone removed; generated names)');
