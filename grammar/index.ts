@@ -7,6 +7,7 @@ import { MAX_LINE_LEN, sourceLines, splitArgv } from './argv.js';
 import { ProbeSyntaxError } from './errors.js';
 import { KprobeBpfError } from '../lib/errors.js';
 import { fileKindOncePerPath } from './file-kind.js';
+import { fileIdentityOncePerPath, refCtrMismatch, type FileIdentity } from './ref-ctr.js';
 import { runningKernel, type ProbeRules } from './kernel-rules/index.js';
 import { translateLegacyArgv } from './legacy.js';
 import { parseCommand, tracerOf, type FileKind, type LineOptions } from './probe.js';
@@ -34,6 +35,8 @@ export interface ParseOptions {
   readonly symbolPlaces?: boolean;
   /** How uprobe paths are checked; default stat(2). */
   readonly fileKind?: (path: string) => FileKind;
+  /** Which file a uprobe path names, to compare places (default: stat(2)'s device and inode). */
+  readonly fileIdentity?: FileIdentity;
   /** Line number of the first line (for errors), default 1. */
   readonly firstLine?: number;
   /** The kernel version's rules (kernelRules(v).probe); default the running kernel's. */
@@ -110,6 +113,7 @@ function parseInto(text: string, options: ParseOptions, commands: ProbeCommand[]
   if (options.endbr) lineOpts.endbr = options.endbr;
   if (options.moduleSymbol) lineOpts.moduleSymbol = options.moduleSymbol;
   const firstLine = (options.firstLine ?? 1) - 1;
+  let identity: FileIdentity | undefined;
   for (const line of sourceLines(text)) {
     let argv = splitArgv(line.text);
     if (argv.length === 0) continue;
@@ -123,7 +127,14 @@ function parseInto(text: string, options: ParseOptions, commands: ProbeCommand[]
     }
     if (options.legacy) argv = translateLegacyArgv(argv);
     const removalTracer = removalTracerFor(argv, commands, options.tracer);
-    commands.push(parseCommand(argv, line.text.trim(), lineNumber, lineOpts, removalTracer));
+    const command = parseCommand(argv, line.text.trim(), lineNumber, lineOpts, removalTracer);
+    if (command.op === 'define' && refCtrMismatch(command, commands, identity ??= options.fileIdentity ?? fileIdentityOncePerPath())) {
+      throw new ProbeSyntaxError({
+        subsystem: 'trace_uprobe', code: 'NOT_A_PROBE', message: 'Reference counter offset mismatch.', command: argv.join(' '),
+        caretColumn: 0, lineNumber, logged: false,
+      });
+    }
+    commands.push(command);
   }
 }
 

@@ -4,7 +4,7 @@
 // diagnose() first and prints the first cause that applies as one line; a
 // refusal that slips past it (a thrown ErrnoError) is matched against the same
 // table by explainRefusal().
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import type { ProbeSite } from '../compiler/abi.js';
 import { LINUX_ERRNO, errnoName, type ErrnoName } from '../lib/errno.js';
@@ -121,6 +121,49 @@ function binaryCause(def: ProbeSite): Diagnosis | undefined {
   return undefined;
 }
 
+const fileId = (path: string): string | undefined => {
+  const st = statSync(path, { throwIfNoEntry: false, bigint: true });
+  return st ? `${st.dev}:${st.ino}` : undefined;
+};
+
+/**
+ * A uprobe_events event on the same place (file and offset) with another
+ * reference counter offset: the kernel keeps one per place (uprobes.c
+ * alloc_uprobe refuses the second with EINVAL), so our attach would fail.
+ */
+function refCtrCause(defs: readonly ProbeSite[], events: readonly string[]): Diagnosis | undefined {
+  const live = events.flatMap((l) => {
+    const m = /^[pr]:(\S+) (\S+):0x([0-9a-f]+)(?:\(0x([0-9a-f]+)\))?(?: |$)/.exec(l);
+    return m ? [{ event: m[1]!, path: m[2]!, offset: BigInt(`0x${m[3]}`), ref: m[4] === undefined ? 0n : BigInt(`0x${m[4]}`) }] : [];
+  });
+  if (live.length === 0) return undefined;
+  for (const d of defs) {
+    const p = d.point;
+    if (p.kind !== 'file') continue;
+    const ref = p.refCtrOffset ?? 0n;
+    const id = fileId(p.path);
+    const other = live.find((e) => e.offset === p.offset && e.ref !== ref && id !== undefined && fileId(e.path) === id);
+    if (other) {
+      const hex = (v: bigint) => `0x${v.toString(16)}`;
+      return {
+        errno: 'EINVAL',
+        message: `${d.group}/${d.event}: ${p.path}:${hex(p.offset)} already has a uprobe with ${other.ref ? `reference counter offset ${hex(other.ref)}` : 'no reference counter'} (uprobe_events: ${other.event}), and the kernel keeps one per place (EINVAL); give this probe the same, or remove ${other.event}`,
+      };
+    }
+  }
+  return undefined;
+}
+
+/** uprobe_events' lines, or none when tracefs is not there. */
+function liveUprobeEvents(tracefs: string | undefined): string[] {
+  if (!tracefs) return [];
+  try {
+    return readFileSync(`${tracefs}/uprobe_events`, 'utf8').split('\n').filter((l) => l.length > 0);
+  } catch {
+    return [];
+  }
+}
+
 /** The first cause that will make the kernel refuse what `need` asks, or undefined. */
 export function diagnose(need: Need, facts: HostFacts = readHostFacts()): Diagnosis | undefined {
   for (const c of HOST_CAUSES) {
@@ -132,7 +175,7 @@ export function diagnose(need: Need, facts: HostFacts = readHostFacts()): Diagno
     const bad = binaryCause(d);
     if (bad) return bad;
   }
-  return undefined;
+  return need.attach && uses(need, 'uprobe') ? refCtrCause(need.definitions, liveUprobeEvents(facts.tracefs)) : undefined;
 }
 
 /** The first error of a chain of causes that carries a Linux errno (ErrnoError, or the runtime's SysError). */

@@ -2,6 +2,9 @@
 // reported as one line with the kernel's errno name and its fix, the most
 // fundamental first; a host where nothing is wrong gets no diagnosis.
 import t from 'tap';
+import { copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { diagnose, explainRefusal, type HostFacts, type Need } from '../../runtime/diagnose.js';
 import { ErrnoError } from '../../lib/errors.js';
 import { LINUX_ERRNO } from '../../lib/errno.js';
@@ -69,4 +72,22 @@ t.test('a system call refused to a process with CAP_BPF and CAP_PERFMON but not 
     errno: 'EACCES', message: 'uprobe /x:0x10: perf_event_open (type 8, pid -1, cpu 0): refused to uid 1000 without CAP_SYS_ADMIN (EACCES); run it with sudo',
   });
   t.equal(explainRefusal(sysErr, trace('p:diag/u /bin/true:0x10'), ROOT), undefined, 'root: not explained, the error goes through');
+});
+
+t.test('a uprobe_events event on the same place with another reference counter offset', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kpb-diag-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const bin = join(dir, 'bin');
+  copyFileSync('/bin/true', bin);
+  symlinkSync(bin, join(dir, 'alias'));
+  writeFileSync(join(dir, 'uprobe_events'), `p:other/x ${bin}:0x0000000000000010(0x20) a=%di\nr:other/r ${bin}:0x0000000000000040 b=%si\n`);
+  const facts: HostFacts = { ...ROOT, tracefs: dir };
+  const said = (line: string) => diagnose(trace(line), facts);
+  t.equal(said(`p:diag/u ${bin}:0x10`)?.errno, 'EINVAL', 'none where the live one has one');
+  t.match(said(`p:diag/u ${bin}:0x10`)?.message ?? '', /^diag\/u: .*:0x10 already has a uprobe with reference counter offset 0x20 \(uprobe_events: other\/x\), and the kernel keeps one per place \(EINVAL\); give this probe the same, or remove other\/x$/);
+  t.match(said(`p:diag/u ${join(dir, 'alias')}:0x10(0x24)`)?.message ?? '', /reference counter offset 0x20/, 'the same file by another path, another offset');
+  t.match(said(`p:diag/u ${bin}:0x40(0x8)`)?.message ?? '', /already has a uprobe with no reference counter \(uprobe_events: other\/r\)/);
+  t.equal(said(`p:diag/u ${bin}:0x10(0x20)`), undefined, 'the same offset');
+  t.equal(said(`p:diag/u ${bin}:0x18`), undefined, 'another place');
+  t.equal(diagnose({ ...trace(`p:diag/u ${bin}:0x10`), attach: false }, facts), undefined, 'check attaches nothing');
 });
