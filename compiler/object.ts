@@ -158,14 +158,18 @@ function entryProgramOf(ir: ProbeProgram, eventId: number): CompiledProgram['ent
   return { items, spec: programFromAsm(`${ir.name}__entry`, section, items, 'pt_regs') };
 }
 
-function checkUniqueEvents(defs: readonly ProbeDefinition[]): void {
-  const seen = new Set<string>();
-  for (const d of defs) {
-    const name = `${d.group}/${d.event}`;
-    // kernel: one event name, one probe type and argument list (DIFF_PROBE_TYPE, SAME_PROBE)
-    if (seen.has(name)) throw new Error(`${name}: event is defined twice`);
-    seen.add(name);
-  }
+/**
+ * Program names, one per definition: GRP__EVENT, and for the second and later
+ * probes of one event (the kernel adds a definition that names a defined
+ * event to it as one more probe: grammar/append.ts) GRP__EVENT__N.
+ */
+function programNames(irs: readonly ProbeProgram[]): string[] {
+  const seen = new Map<string, number>();
+  return irs.map((ir) => {
+    const n = (seen.get(ir.name) ?? 0) + 1;
+    seen.set(ir.name, n);
+    return n === 1 ? ir.name : `${ir.name}__${n}`;
+  });
 }
 
 /**
@@ -183,10 +187,11 @@ export function expectedRecordBytes(p: ProbeProgram): number {
 
 export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOptions = {}): ObjectSpec {
   if (defs.length === 0) throw new Error('no probe definitions to compile');
-  checkUniqueEvents(defs);
   // the environment read once per object, not per definition (process.env is slow to read)
   const lowerOpts = opts.trampolines === undefined ? { ...opts, trampolines: trampolinesWanted(undefined) } : opts;
-  const irs = defs.map((def) => lowerProbe(def, lowerOpts));
+  const lowered = defs.map((def) => lowerProbe(def, lowerOpts));
+  const names = programNames(lowered);
+  const irs = lowered.map((ir, i) => (names[i] === ir.name ? ir : { ...ir, name: names[i]! }));
   const ringBytes = opts.ringCpus === undefined ? RINGBUF_BYTES : ringbufBytes(Math.max(...irs.map(expectedRecordBytes)), opts.ringCpus);
   const programs = defs.map((def, i): CompiledProgram => {
     const ir = irs[i]!;

@@ -77,6 +77,11 @@ export const TP_ERR = {
   NEED_STRING_TYPE: '$comm and immediate-string only accepts string type',
   TOO_MANY_ARGS: 'Too many arguments are specified',
   FAIL_REG_PROBE: 'Failed to register probe event',
+  // a definition naming an event already defined (append_trace_*probe)
+  DIFF_PROBE_TYPE: 'Probe type is different from existing probe',
+  DIFF_ARG_TYPE: 'Argument type or name is different from existing probe',
+  SAME_PROBE: 'There is already the exact same probe event',
+  EVENT_EXIST: 'Given group/event name is already used by another event',
   // event probes (trace_eprobe.c)
   NO_EVENT_INFO: 'This requires both group and event name to attach',
   BAD_ATTACH_EVENT: 'Attached event does not exist',

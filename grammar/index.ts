@@ -10,7 +10,8 @@ import { fileKindOncePerPath } from './file-kind.js';
 import { fileIdentityOncePerPath, refCtrMismatch, type FileIdentity } from './ref-ctr.js';
 import { runningKernel, type ProbeRules } from './kernel-rules/index.js';
 import { translateLegacyArgv } from './legacy.js';
-import { parseCommand, tracerOf, type FileKind, type LineOptions } from './probe.js';
+import { Log, parseCommand, tracerOf, type FileKind, type LineOptions } from './probe.js';
+import { aliveDefinitions, appendRefusal } from './append.js';
 import type { Building } from '../lib/mutable.js';
 import type { AttachedEventLookup } from './eprobe.js';
 import { openKernelBtf, runningKernelBtf, type KernelBtf } from '../bpf/btf-kernel.js';
@@ -128,11 +129,20 @@ function parseInto(text: string, options: ParseOptions, commands: ProbeCommand[]
     if (options.legacy) argv = translateLegacyArgv(argv);
     const removalTracer = removalTracerFor(argv, commands, options.tracer);
     const command = parseCommand(argv, line.text.trim(), lineNumber, lineOpts, removalTracer);
-    if (command.op === 'define' && refCtrMismatch(command, commands, identity ??= options.fileIdentity ?? fileIdentityOncePerPath())) {
-      throw new ProbeSyntaxError({
-        subsystem: 'trace_uprobe', code: 'NOT_A_PROBE', message: 'Reference counter offset mismatch.', command: argv.join(' '),
-        caretColumn: 0, lineNumber, logged: false,
-      });
+    if (command.op === 'define') {
+      identity ??= options.fileIdentity ?? fileIdentityOncePerPath();
+      if (refCtrMismatch(command, commands, identity)) {
+        throw new ProbeSyntaxError({
+          subsystem: 'trace_uprobe', code: 'NOT_A_PROBE', message: 'Reference counter offset mismatch.', command: argv.join(' '),
+          caretColumn: 0, lineNumber, logged: false,
+        });
+      }
+      const refused = appendRefusal(command, aliveDefinitions(commands), identity);
+      if (refused) {
+        const log = new Log(argv, command.tracer, lineNumber, lineOpts.rules!);
+        log.index = refused.index;
+        throw log.error(refused.code, 0);
+      }
     }
     commands.push(command);
   }

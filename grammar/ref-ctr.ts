@@ -5,6 +5,7 @@
 // why only in its log ("Reference counter offset mismatch.").
 import { statSync } from 'node:fs';
 import type { ProbeCommand, ProbeDefinition, ProbePoint } from './ast.js';
+import { aliveDefinitions } from './append.js';
 
 /** Which file a path names (kernel: d_real_inode): device and inode, or the path itself when it cannot be read. */
 export type FileIdentity = (path: string) => string;
@@ -36,14 +37,7 @@ const placeKey = (p: FilePlace, identity: FileIdentity): string =>
  */
 export function refCtrMismatch(def: ProbeDefinition, earlier: readonly ProbeCommand[], identity: FileIdentity): boolean {
   if (def.tracer !== 'uprobe' || !isFilePlace(def.point)) return false;
-  const alive: ProbeDefinition[] = [];
-  for (const c of earlier) {
-    if (c.op === 'define') alive.push(c);
-    else for (let i = alive.length - 1; i >= 0; i--) {
-      const d = alive[i]!;
-      if ((c.event === '' || d.event === c.event) && (c.group === undefined || d.group === c.group)) alive.splice(i, 1);
-    }
-  }
+  const alive = aliveDefinitions(earlier);
   const ctr = def.point.refCtrOffset ?? 0n;
   // (only places with another counter need the files compared: most inputs stat nothing more)
   const others = alive.filter((d) => d.tracer === 'uprobe' && isFilePlace(d.point) && (d.point.refCtrOffset ?? 0n) !== ctr);

@@ -30,9 +30,13 @@ ${INPUT_HELP}
   -h, --help   this help
 `;
 
-/** Every event's format file, one after the other, as tracefs prints them (trace_events.c: f_show). */
+/** Every event's format file, one after the other, as tracefs prints them (trace_events.c: f_show); an event of several probes has one, its first's. */
 export function formatFiles(compiled: CompiledObject): string {
-  return compiled.programs.map((p) => renderFormatFile(p.ir.format, p.eventId)).join('');
+  const seen = new Set<string>();
+  return compiled.programs.filter((p) => {
+    const name = `${p.ir.format.group}/${p.ir.format.event}`;
+    return !seen.has(name) && seen.add(name) !== undefined;
+  }).map((p) => renderFormatFile(p.ir.format, p.eventId)).join('');
 }
 
 /** The annotated listing --disasm prints for every program. */

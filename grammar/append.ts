@@ -1,0 +1,70 @@
+// A definition that names an event already defined: the kernel adds it to
+// that event as one more probe (Linux 5.5+, one event, several places) when
+// it is the same kind of probe with the same arguments by name and type, and
+// refuses it otherwise (register_trace_{k,u}probe, append_trace_*probe,
+// trace_probe_compare_arg_type; eprobes never share an event).
+import type { ProbeCommand, ProbeDefinition, ProbeArg, ProbePoint, Tracer } from './ast.js';
+import type { ErrorCode } from './errors.js';
+import type { FileIdentity } from './ref-ctr.js';
+
+/** The refusal: its code and the argv index the kernel's caret is at (offset 0 in that word). */
+export interface AppendRefusal { readonly code: ErrorCode; readonly index: number }
+
+/** Which of the kernel's lists of probe events a tracer's definitions go to (fprobe and tracepoint probes share trace_fprobe's). */
+const LIST: Readonly<Record<Tracer, string>> = { kprobe: 'kprobe', uprobe: 'uprobe', fprobe: 'fprobe', tprobe: 'fprobe', eprobe: 'eprobe' };
+
+/** The definitions an input has made and not removed yet, in order. */
+export function aliveDefinitions(commands: readonly ProbeCommand[]): ProbeDefinition[] {
+  const alive: ProbeDefinition[] = [];
+  for (const c of commands) {
+    if (c.op === 'define') alive.push(c);
+    else for (let i = alive.length - 1; i >= 0; i--) {
+      const d = alive[i]!;
+      if ((c.event === '' || d.event === c.event) && (c.group === undefined || d.group === c.group)) alive.splice(i, 1);
+    }
+  }
+  return alive;
+}
+
+/** kernel: trace_probe_compare_arg_type — 0 when alike, else the first differing argument's number (1-based; count + 1 past the shorter list). */
+function compareArgs(a: readonly ProbeArg[], b: readonly ProbeArg[]): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length) + 1;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!, y = b[i]!;
+    // the fetch type (a bitfield's is its container's) and the array count, not how the value is read
+    if (x.type.base !== y.type.base || (x.type.arrayLength ?? 0) !== (y.type.arrayLength ?? 0) || x.name !== y.name) return i + 1;
+  }
+  return 0;
+}
+
+function samePlace(a: ProbePoint, b: ProbePoint, identity: FileIdentity): boolean {
+  switch (a.kind) {
+    case 'symbol': return b.kind === 'symbol' && a.symbol === b.symbol && a.offset === b.offset && (a.module ?? '') === (b.module ?? '');
+    case 'address': return b.kind === 'address' && a.address === b.address;
+    case 'file': return b.kind === 'file' && a.offset === b.offset && identity(a.path) === identity(b.path);
+    case 'file-symbol': return b.kind === 'file-symbol' && a.symbol === b.symbol && a.offset === b.offset && identity(a.path) === identity(b.path);
+    default: return JSON.stringify(a, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) === JSON.stringify(b, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  }
+}
+
+/** Tracepoint probes and fprobes share a list, not a kind. */
+const kindOf = (d: ProbeDefinition): string => `${d.tracer === 'tprobe' ? 't' : 'f'}${d.isReturn ? 'r' : 'p'}`;
+
+/**
+ * Why the kernel refuses `def` as one more probe of an event `alive` already
+ * has (its first probe with that name), or undefined when it takes it (or
+ * no such event exists).
+ */
+export function appendRefusal(def: ProbeDefinition, alive: readonly ProbeDefinition[], identity: FileIdentity): AppendRefusal | undefined {
+  const named = alive.filter((d) => d.group === def.group && d.event === def.event);
+  if (named.length === 0) return undefined;
+  const probes = named.filter((d) => LIST[d.tracer] === LIST[def.tracer]);
+  // another tracer's event of that name (or an eprobe's, which takes no second probe): registering the event fails
+  if (probes.length === 0 || def.tracer === 'eprobe') return { code: 'EVENT_EXIST', index: 0 };
+  const first = probes[0]!;
+  if (kindOf(def) !== kindOf(first)) return { code: 'DIFF_PROBE_TYPE', index: 0 };
+  const n = compareArgs(def.args, first.args);
+  if (n !== 0) return { code: 'DIFF_ARG_TYPE', index: n + 1 };
+  const same = probes.some((p) => samePlace(p.point, def.point, identity) && p.args.every((a, i) => a.source === def.args[i]!.source));
+  return same ? { code: 'SAME_PROBE', index: 0 } : undefined;
+}
