@@ -6,12 +6,12 @@
 // are removed again at once.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseProbeCommandsUntilError } from '../../grammar/index.js';
 import { aliveDefinitions } from '../../grammar/append.js';
-import { readErrorLog, readEvents, removeEventLine } from '../lib/grammar-diff.js';
+import { askKernelInput, readEvents } from '../lib/grammar-diff.js';
 import { TRACEFS, uprobeEventsSkipReason, withKernelLock } from '../lib/kernel.js';
 
 const gccMissing = (): string | false => (execFileSync('sh', ['-c', 'command -v gcc || true'], { encoding: 'utf8' }).trim() ? false : 'gcc is not installed');
@@ -54,20 +54,7 @@ t.test('uprobe_events judges a name defined again', { skip: uprobeEventsSkipReas
   const events = `${TRACEFS}/uprobe_events`;
   await withKernelLock(() => {
     for (const lines of inputs) {
-      const before = new Set(readEvents(events));
-      const stamp = readErrorLog().at(-1)?.stamp ?? -1;
-      let refused: number | undefined;
-      for (let i = 0; i < lines.length && refused === undefined; i++) {
-        try {
-          appendFileSync(events, `${lines[i]}\n`);
-        } catch {
-          refused = i + 1;
-        }
-      }
-      const kernelLog = readErrorLog().filter((e) => e.stamp > stamp).map((e) => e.text);
-      const created = readEvents(events).filter((x) => !before.has(x));
-      // (an event of several probes reads back a line per probe: removed once)
-      for (const l of new Map(created.map((x) => [x.split(' ')[0], x])).values()) removeEventLine(events, l);
+      const { refused, log: kernelLog, created } = askKernelInput(events, lines);
       const ours = parseProbeCommandsUntilError(lines.join('\n'), { tracer: 'uprobe', symbolPlaces: false });
       const label = lines.map((l) => l.replaceAll(dir, 'DIR')).join(' ; ');
       t.equal(ours.error?.lineNumber, refused, `${label}: ${refused ? `line ${refused} refused` : 'every line taken'}`);

@@ -5,11 +5,11 @@
 // silence (nothing in error_log). The events are removed again at once.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, linkSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseProbeCommands, parseProbeCommandsUntilError, ProbeSyntaxError, type FileKind } from '../../grammar/index.js';
-import { readErrorLog, readEvents, removeEventLine } from '../lib/grammar-diff.js';
+import { askKernelInput, readEvents } from '../lib/grammar-diff.js';
 import { TRACEFS, uprobeEventsSkipReason, withKernelLock } from '../lib/kernel.js';
 
 const PARSE = { tracer: 'uprobe', symbolPlaces: false, fileKind: (): FileKind => 'regular' } as const;
@@ -62,20 +62,7 @@ t.test('uprobe_events judges: the same lines accepted, the same one refused', { 
   const events = `${TRACEFS}/uprobe_events`;
   await withKernelLock(() => {
     for (const lines of inputs) {
-      const before = new Set(readEvents(events));
-      const stamp = readErrorLog().at(-1)?.stamp ?? -1;
-      let kernelRefused: number | undefined;
-      let errno: string | undefined;
-      for (let i = 0; i < lines.length && kernelRefused === undefined; i++) {
-        try {
-          appendFileSync(events, `${lines[i]}\n`);
-        } catch (e) {
-          kernelRefused = i + 1;
-          errno = (e as NodeJS.ErrnoException).code;
-        }
-      }
-      const logged = readErrorLog().filter((e) => e.stamp > stamp).map((e) => e.text);
-      for (const l of readEvents(events).filter((x) => !before.has(x))) removeEventLine(events, l);
+      const { refused: kernelRefused, errno, log: logged } = askKernelInput(events, lines);
       const ours = parseProbeCommandsUntilError(lines.join('\n'), { tracer: 'uprobe', symbolPlaces: false });
       const label = lines.map((l) => l.replace(dir, 'DIR')).join(' ; ');
       t.equal(ours.error?.lineNumber, kernelRefused, `${label}: ${kernelRefused ? `line ${kernelRefused} refused (${errno})` : 'every line accepted'}`);

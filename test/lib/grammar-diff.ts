@@ -62,6 +62,38 @@ export function askKernel(events: string, line: string, clearLog = false): Answe
   return { accepted, ...(errno ? { errno } : {}), readback, log: entries };
 }
 
+/** What the kernel made of an input written line by line, as a file is: up to the first refused line. */
+export interface InputAnswer {
+  /** 1-based line the kernel refused, if any, and its errno. */
+  readonly refused?: number;
+  readonly errno?: string;
+  /** error_log entries the input added. */
+  readonly log: string[];
+  /** The probe lines it held after the input (read back), before they were removed again. */
+  readonly created: string[];
+}
+
+/** Writes `lines` to `events` one by one until one is refused, reads what happened, and removes what they made. */
+export function askKernelInput(events: string, lines: readonly string[]): InputAnswer {
+  const before = new Set(readEvents(events));
+  const stamp = readErrorLog().at(-1)?.stamp ?? -1;
+  let refused: number | undefined;
+  let errno: string | undefined;
+  for (let i = 0; i < lines.length && refused === undefined; i++) {
+    try {
+      appendFileSync(events, `${lines[i]}\n`);
+    } catch (e) {
+      refused = i + 1;
+      errno = (e as NodeJS.ErrnoException).code;
+    }
+  }
+  const log = readErrorLog().filter((e) => e.stamp > stamp).map((e) => e.text);
+  const created = readEvents(events).filter((x) => !before.has(x));
+  // (an event of several probes reads back a line per probe: removed once)
+  for (const l of new Map(created.map((x) => [x.split(' ')[0], x])).values()) removeEventLine(events, l);
+  return { ...(refused !== undefined ? { refused, errno: errno ?? '' } : {}), log, created };
+}
+
 /**
  * Our parser's answer, read back as this machine's kernel would (a return
  * kprobe shows the maxactive it registers with for this machine's CPUs);
