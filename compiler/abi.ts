@@ -15,6 +15,14 @@ export const MISSES_MAP = 'misses';
 export const FILTERED_MAP = 'filtered';
 /** ARRAY of one u32 in programs compiled for -p/-c: the tgid they record (0: every process), written by the runtime before attaching. */
 export const SCOPE_MAP = 'scope';
+/** HASH of the -c command's descendants (tgid -> 1), filled by SCOPE_FORK_PROGRAM as they fork. */
+export const SCOPE_KIDS_MAP = 'scope_kids';
+/** How many descendants SCOPE_KIDS_MAP holds; a fork past that is not followed (and said so: the runtime counts the map). */
+export const SCOPE_KIDS_MAX = 16384;
+/** The program on sched:sched_process_fork that adds a scoped process's children to SCOPE_KIDS_MAP. */
+export const SCOPE_FORK_PROGRAM = 'scope_fork';
+/** Its libbpf section (a tracepoint program; the runtime attaches it itself). */
+export const SCOPE_FORK_SECTION = 'tracepoint/sched/sched_process_fork';
 /**
  * TASK_STORAGE whose value is a sleepable program's record buffer: one per
  * traced task, since a per-CPU one could be reused by another task on the CPU

@@ -637,6 +637,8 @@ export interface ProgramOptions {
   readonly filter?: CheckedFilter;
   /** Only the task group in the scope map (trace -p / -c) makes records. */
   readonly scoped?: boolean;
+  /** Scoped to the -c command and the processes it starts (SCOPE_KIDS_MAP, filled by the fork program). */
+  readonly scopeChildren?: boolean;
   /** How the flags column is computed (compiler/codegen-flags-rules.ts). */
   readonly traceContext?: TraceContextRules;
   /** Size of the BPF ring buffer map (default RINGBUF_BYTES): a quarter of it waiting wakes the reader. */
@@ -671,7 +673,7 @@ export interface ProgramOptions {
 export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramOptions = {}): AsmItem[] {
   const { filter, scoped = false, traceContext: rules = DEFAULT_TRACE_CONTEXT_RULES, ringBytes = RINGBUF_BYTES } = opts;
   const e = new Emitter(p, ringBytes);
-  if (scoped) e.push(...emitScopeCheck(e.exitLabel, (x) => e.fresh(x)));
+  if (scoped) e.push(...emitScopeCheck(e.exitLabel, (x) => e.fresh(x), opts.scopeChildren ?? false));
   const stages = opts.countStages;
   // ctx kept in r6 across the map lookups, then back in r1 for what follows
   if (stages) e.push(mov64Reg(R6, R1), ...stages.before(e.exitLabel), mov64Reg(R1, R6));

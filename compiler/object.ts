@@ -10,7 +10,7 @@ import { MapType } from '../bpf/elf.js';
 import { programFromAsm, writeObject as writeElfObject, type MapSpec, type ProgramSpec } from '../bpf/elf-writer.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
 import {
-  EVENTS_MAP, FILTERED_MAP, METADATA_SECTION, SCOPE_MAP, METADATA_VERSION, MISSES_MAP, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP, TASK_SCRATCH_MAP, ringbufBytes,
+  EVENTS_MAP, FILTERED_MAP, METADATA_SECTION, SCOPE_FORK_PROGRAM, SCOPE_FORK_SECTION, SCOPE_KIDS_MAP, SCOPE_KIDS_MAX, SCOPE_MAP, METADATA_VERSION, MISSES_MAP, RINGBUF_BYTES, RINGBUF_MAP, SCRATCH_MAP, TASK_SCRATCH_MAP, ringbufBytes,
   type EventMetadata, type ObjectMetadata, type TriggerWrites,
 } from './abi.js';
 import { generateProgram } from './codegen.js';
@@ -29,12 +29,19 @@ import {
 } from './trigger-codegen.js';
 import type { ProgramOptions } from './codegen.js';
 import { mark } from '../lib/timing.js';
+import { emitScopeForkProgram } from './filter-scope.js';
 
 /** What compiling needs beyond lowering: each event's checked filter, keyed GRP/EVENT. */
 export interface ObjectOptions extends LowerOptions {
   readonly filters?: ReadonlyMap<string, CheckedFilter>;
   /** Programs check SCOPE_MAP's tgid first (trace -p/-c). */
   readonly scoped?: boolean;
+  /**
+   * trace -c: the processes the command starts are in scope too, added as
+   * they fork by a program on sched:sched_process_fork (child_pid at this
+   * offset of its record, from the running kernel's format file).
+   */
+  readonly followForks?: { readonly childPidOffset: number };
   /** The CPUs the object will run on (trace: this machine's): the BPF ring buffer is sized to them and the records (ringbufBytes); without it, RINGBUF_BYTES. */
   readonly ringCpus?: number;
   /** The hist triggers of the events (--trigger), each with its own map. */
@@ -83,6 +90,8 @@ export interface ObjectSpec {
   readonly maps: readonly MapSpec[];
   /** Kernel symbols the programs load the address of (resolved by libbpf from kallsyms). */
   readonly externs: readonly string[];
+  /** Programs that belong to no event (the -c command's fork follower). */
+  readonly helpers?: readonly ProgramSpec[];
   readonly metadata: ObjectMetadata;
 }
 
@@ -111,7 +120,7 @@ const largestRecord = (programs: readonly CompiledProgram[]): number | undefined
  * for sleepable programs), per-event misses. minScratch: a record the
  * triggers build in the per-CPU scratch too (the stacktrace trigger's).
  */
-function mapsOf(programs: readonly CompiledProgram[], ringBytes: number, minScratch: number): MapSpec[] {
+function mapsOf(programs: readonly CompiledProgram[], ringBytes: number, minScratch: number, followForks: boolean): MapSpec[] {
   const atomicLargest = largestRecord(programs.filter((p) => !p.ir.sleepable));
   const atomicScratch = atomicLargest === undefined ? undefined : Math.max(atomicLargest, minScratch);
   const taskScratch = largestRecord(programs.filter((p) => p.ir.sleepable));
@@ -124,6 +133,7 @@ function mapsOf(programs: readonly CompiledProgram[], ringBytes: number, minScra
     // indexed by event id, which starts at 1
     { name: MISSES_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: programs.length + 1 },
     ...(programs.some((p) => p.scoped) ? [{ name: SCOPE_MAP, type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 }] : []),
+    ...(followForks ? [{ name: SCOPE_KIDS_MAP, type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: SCOPE_KIDS_MAX }] : []),
     ...(programs.some((p) => p.filter)
       ? [{ name: FILTERED_MAP, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: programs.length + 1 }]
       : []),
@@ -193,6 +203,7 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOp
   const names = programNames(lowered);
   const irs = lowered.map((ir, i) => (names[i] === ir.name ? ir : { ...ir, name: names[i]! }));
   const ringBytes = opts.ringCpus === undefined ? RINGBUF_BYTES : ringbufBytes(Math.max(...irs.map(expectedRecordBytes)), opts.ringCpus);
+  const follow = opts.scoped === true && opts.followForks !== undefined;
   const programs = defs.map((def, i): CompiledProgram => {
     const ir = irs[i]!;
     const eventId = i + 1;
@@ -203,6 +214,7 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOp
     const triggers = hists.length > 0 ? [...emitHistTriggers(ir, hists), ...(countTriggers ?? [])] : countTriggers ?? [];
     // options and result built by assignment: conditional spreads are a runtime copy each, per definition
     const programOpts: Building<ProgramOptions> = { scoped: opts.scoped ?? false, ringBytes, ...stages };
+    if (follow) programOpts.scopeChildren = true;
     if (filter) programOpts.filter = filter;
     if (opts.traceContext) programOpts.traceContext = opts.traceContext;
     if (triggers.length > 0) programOpts.triggers = triggers;
@@ -221,10 +233,11 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOp
     license: 'GPL',
     programs,
     maps: [
-      ...mapsOf(programs, ringBytes, opts.counts?.some((c) => c.trigger.kind === 'stacktrace') ? STACK_RECORD_SIZE : 0),
+      ...mapsOf(programs, ringBytes, opts.counts?.some((c) => c.trigger.kind === 'stacktrace') ? STACK_RECORD_SIZE : 0, follow),
       ...histMapsOf(opts.hists ?? []), ...countMapsOf(opts.counts ?? []),
     ],
     externs: externsOf(programs),
+    ...(follow ? { helpers: [programFromAsm(SCOPE_FORK_PROGRAM, SCOPE_FORK_SECTION, emitScopeForkProgram(opts.followForks!.childPidOffset))] } : {}),
     metadata: { version: METADATA_VERSION, events: programs.map(eventMetadataOf), ...(opts.triggerWrites ? { triggers: opts.triggerWrites } : {}) },
   };
 }
@@ -232,7 +245,7 @@ export function buildObjectSpec(defs: readonly ProbeDefinition[], opts: ObjectOp
 export function writeObject(spec: ObjectSpec): Uint8Array {
   return writeElfObject({
     license: spec.license,
-    programs: spec.programs.flatMap((p) => (p.entry ? [p.spec, p.entry.spec] : [p.spec])),
+    programs: [...spec.programs.flatMap((p) => (p.entry ? [p.spec, p.entry.spec] : [p.spec])), ...(spec.helpers ?? [])],
     maps: spec.maps,
     externs: spec.externs.map((name) => ({ name })),
     extraSections: [{ name: METADATA_SECTION, data: metadataText(spec.metadata) }],

@@ -5,12 +5,14 @@
 // value: an exit code, or the kernel refusing sleepable programs, which
 // runTrace answers by compiling the lines again without them.
 import os from 'node:os';
-import { EVENTS_MAP, FILTERED_MAP, MISSES_MAP, RINGBUF_MAP, SCOPE_MAP, type EventMetadata } from '../compiler/abi.js';
+import { EVENTS_MAP, FILTERED_MAP, MISSES_MAP, RINGBUF_MAP, SCOPE_FORK_PROGRAM, SCOPE_MAP, type EventMetadata } from '../compiler/abi.js';
 import { eventsOfObject, probeSiteOf } from '../compiler/metadata.js';
 import { LINUX_ERRNO } from '../lib/errno.js';
 import { KprobeBpfError, findCause } from '../lib/errors.js';
 import { AttachError, kprobeSupportProblem, uprobeGroupsWanted, uprobeMultiProblem } from './attach/index.js';
 import { tracefsRoot } from './attach/tracefs-probe.js';
+import { attachForkFollower } from './attach/fork-follow.js';
+import type { PerfProbe } from './attach/probe.js';
 import { launchHeld, type HeldCommand } from './launch.js';
 import { stderrLogger, type LogLevel, type Logger } from './bridge/logger.js';
 import { BpfObject } from './loader.js';
@@ -209,7 +211,9 @@ async function loadAndTrace(
   // a return kprobe's entry program (it saves entry arguments) is loaded with its event's
   // uprobes through uprobe_multi links where the kernel has them: one grace period per link on detach, not several per perf event
   const multi = events.some((e) => e.format.tracer === 'uprobe') && uprobeMultiProblem(sleepable) === undefined;
-  const load = loadForTrace(obj, new Set(events.flatMap((e) => (e.entryProgram !== undefined ? [e.program, e.entryProgram] : [e.program]))), sleepable, kinds.trampolines, multi);
+  // the -c command's fork follower, when the object has one (trace -c compiles it in) and there is a command
+  const follower = opts.command && obj.programs().some((p) => p.name === SCOPE_FORK_PROGRAM) ? [SCOPE_FORK_PROGRAM] : [];
+  const load = loadForTrace(obj, new Set([...events.flatMap((e) => (e.entryProgram !== undefined ? [e.program, e.entryProgram] : [e.program])), ...follower]), sleepable, kinds.trampolines, multi);
   if (load.kind === 'sleepable-refused') return { sleepableRefused: load.reason };
   if (load.kind === 'trampoline-refused') {
     const f = load.section === undefined ? undefined : trampolineFunctionOf(load.section);
@@ -263,6 +267,7 @@ async function traceLoaded(
   clockSoon.catch(() => undefined); // awaited below, once the command is started beside it
   const held = opts.command ? await launchHeld(opts.command) : undefined;
   let released = false;
+  let follower: PerfProbe | undefined;
   let dat: TraceDatOutput | undefined;
   let finished = false;
   try {
@@ -273,6 +278,11 @@ async function traceLoaded(
     // programs compiled for -p/-c check the tgid themselves: attach for every task (every thread of it too)
     const inProgram = maps.get(SCOPE_MAP);
     if (inProgram && pid !== undefined) mapUpdateU32(inProgram.fd, 0, pid);
+    if (held && !inProgram) say("an object file's programs have no scope of their own: -c traces the command's own process only, not the processes it starts");
+    // before the command runs: its first fork is followed
+    const forkFd = held ? programFds.get(SCOPE_FORK_PROGRAM) : undefined;
+    const root = tracefsRoot();
+    follower = forkFd !== undefined && root !== undefined ? attachForkFollower(forkFd, root) : undefined;
     const session = new TraceSession(sessionEvents, (cpu, fd) => mapUpdateU32(m.perf.fd, cpu, fd), {
       json: opts.json,
       mode: opts.mode,
@@ -301,6 +311,7 @@ async function traceLoaded(
     reportLosses(summary, events, m.misses && m.ring ? m.misses : undefined);
     return { exit: exitCode(summary, held && released ? held : undefined) };
   } finally {
+    follower?.close();
     if (held && !released) held.kill('SIGKILL');
     if (dat && !finished) dat.abandon();
   }

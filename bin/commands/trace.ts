@@ -34,6 +34,7 @@ removes everything it created.
 ${INPUT_HELP}
   OBJ.o          an object written by 'kprobe-bpf compile' (instead of -e/-f)
   -c CMD         start CMD held, attach, then let it run; stop when it exits
+                 (the processes it starts are traced too)
   -p PID         trace only process PID
   --duration S   stop after S seconds
   --json         one JSON object per event instead of ftrace lines
@@ -80,7 +81,22 @@ interface TraceInput {
 }
 
 /** The object to load: compiled from the lines, or an object file (its metadata describes the events). */
-async function loadInput(values: InputValues, objects: readonly string[], sleepable: boolean, scoped: boolean, noTrace: boolean): Promise<TraceInput | undefined | string> {
+/**
+ * trace -c: what compiling needs to follow the processes the command starts
+ * (child_pid's offset in this kernel's sched_process_fork record); without
+ * it, said once, only the command's own process is traced.
+ */
+async function followForksOf(command: readonly string[] | undefined): Promise<{ followForks?: { childPidOffset: number } }> {
+  if (command === undefined) return {};
+  const { forkChildPidOffset } = await import('../../runtime/attach/fork-follow.js');
+  const { tracefsRoot } = await import('../../runtime/attach/tracefs-probe.js');
+  const offset = forkChildPidOffset(tracefsRoot());
+  if (typeof offset === 'number') return { followForks: { childPidOffset: offset } };
+  process.stderr.write(`kprobe-bpf trace: -c traces the command's own process only (its children are followed through sched:sched_process_fork, and ${offset})\n`);
+  return {};
+}
+
+async function loadInput(values: InputValues, objects: readonly string[], sleepable: boolean, scoped: boolean, noTrace: boolean, command?: readonly string[]): Promise<TraceInput | undefined | string> {
   if (objects.length > 1) return 'one object file at a time';
   if (objects.length === 1) {
     if (values.e?.length || values.f?.length || values.filter?.length || values.trigger?.length) return 'give either -e/-f lines (and --filter, --trigger) or an object file, not both';
@@ -104,12 +120,13 @@ async function loadInput(values: InputValues, objects: readonly string[], sleepa
   const { COMPILE_OPTIONS } = await import('../compile-options.js');
   const { onlineCpus } = await import('../../runtime/sys/cpu-list.js');
   // the BPF ring buffer sized to the records and this machine's CPUs (compiler/abi.ts ringbufBytes)
-  const compiled = await compileFiltered(input, { ...COMPILE_OPTIONS, sleepable, scoped, ringCpus: onlineCpus().length, noTrace });
+  const follow = await followForksOf(command);
+  const compiled = await compileFiltered(input, { ...COMPILE_OPTIONS, sleepable, scoped, ...follow, ringCpus: onlineCpus().length, noTrace });
   if (compiled === undefined) return undefined;
   const hists = input.hists ? { hists: input.hists } : {};
   // the functions whose trampoline the kernel refused get kprobe/kretprobe programs (runtime/tracer.ts)
   const recompile = (s: boolean, noTrampoline: ReadonlySet<string>) =>
-    compileDefinitions(input.defs, { ...COMPILE_OPTIONS, ...btfLowerOptions(input.btf), sleepable: s && sleepable, noTrampoline, scoped, filters: input.filters, noTrace, ...hists, ...(input.counts ? { counts: input.counts } : {}) }).object;
+    compileDefinitions(input.defs, { ...COMPILE_OPTIONS, ...btfLowerOptions(input.btf), sleepable: s && sleepable, noTrampoline, scoped, ...follow, filters: input.filters, noTrace, ...hists, ...(input.counts ? { counts: input.counts } : {}) }).object;
   return { object: compiled.object, definitions: input.defs, recompile, ...hists };
 }
 
@@ -157,7 +174,7 @@ const trace: Command = {
     if ((noTrace || interval !== undefined) && !values.trigger?.length && positionals.length === 0) return usage(`${noTrace ? '--no-trace' : '--interval'} needs a hist trigger (--trigger GRP/EVENT:hist:...)`);
     // the trace clock's offset is measured while the lines compile and load (its tracefs instance waits on the kernel, not on us)
     const clockOffset = startClockOffset(clock);
-    const input = await loadInput(values, positionals, !values['no-sleepable'], pid !== undefined || command !== undefined, noTrace);
+    const input = await loadInput(values, positionals, !values['no-sleepable'], pid !== undefined || command !== undefined, noTrace, command);
     if (input === undefined) return 1;
     if (typeof input === 'string') return usage(input);
 
