@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { ProbeCommand, ProbeDefinition } from '../grammar/ast.js';
 import { KprobeBpfError } from '../lib/errors.js';
+import { removalMatches } from '../grammar/append.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
 import type { CompiledObject, ObjectOptions } from '../compiler/object.js';
 import { mark } from '../lib/timing.js';
@@ -74,11 +75,9 @@ export function applyRemovals(commands: readonly ProbeCommand[]): ProbeDefinitio
       defs.push(c);
       continue;
     }
-    // kernel: `-:GRP/` (no event) removes every event of the group
-    const matches = (d: ProbeDefinition) =>
-      (c.event === '' || d.event === c.event) && (c.group === undefined || d.group === c.group);
+    // kernel: `-:GRP/` (no event) removes every event of the group; words after the name, the probe they name
     const before = defs.length;
-    for (let i = defs.length - 1; i >= 0; i--) if (matches(defs[i]!)) defs.splice(i, 1);
+    for (let i = defs.length - 1; i >= 0; i--) if (removalMatches(c, defs[i]!)) defs.splice(i, 1);
     if (defs.length === before) throw new InputError(`${c.source}: no such event ${key(c.group, c.event || '*')} in the input`);
   }
   return defs;

@@ -3,7 +3,8 @@
 // it is the same kind of probe with the same arguments by name and type, and
 // refuses it otherwise (register_trace_{k,u}probe, append_trace_*probe,
 // trace_probe_compare_arg_type; eprobes never share an event).
-import type { ProbeCommand, ProbeDefinition, ProbeArg, ProbePoint, Tracer } from './ast.js';
+import type { ProbeCommand, ProbeDefinition, ProbeArg, ProbePoint, ProbeRemoval, Tracer } from './ast.js';
+import { placeText } from './format.js';
 import type { ErrorCode } from './errors.js';
 import type { FileIdentity } from './ref-ctr.js';
 
@@ -13,15 +14,27 @@ export interface AppendRefusal { readonly code: ErrorCode; readonly index: numbe
 /** Which of the kernel's lists of probe events a tracer's definitions go to (fprobe and tracepoint probes share trace_fprobe's). */
 const LIST: Readonly<Record<Tracer, string>> = { kprobe: 'kprobe', uprobe: 'uprobe', fprobe: 'fprobe', tprobe: 'fprobe', eprobe: 'eprobe' };
 
+/**
+ * Whether a `-:` line removes `d` (kernel: dyn_event_release through each
+ * tracer's match): by group and event (`-:GRP/` every event of the group);
+ * with words after the name, only a probe whose place reads back as the first
+ * and whose first arguments read back as the rest (`NAME=BODY`), so one probe
+ * of an event of several can go.
+ */
+export function removalMatches(c: ProbeRemoval, d: ProbeDefinition): boolean {
+  if (!((c.event === '' || d.event === c.event) && (c.group === undefined || d.group === c.group))) return false;
+  const words = c.args ?? [];
+  if (words.length === 0) return true;
+  if (words[0] !== placeText(d) || words.length - 1 > d.args.length) return false;
+  return words.slice(1).every((w, i) => w === `${d.args[i]!.name}=${d.args[i]!.source}`);
+}
+
 /** The definitions an input has made and not removed yet, in order. */
 export function aliveDefinitions(commands: readonly ProbeCommand[]): ProbeDefinition[] {
   const alive: ProbeDefinition[] = [];
   for (const c of commands) {
     if (c.op === 'define') alive.push(c);
-    else for (let i = alive.length - 1; i >= 0; i--) {
-      const d = alive[i]!;
-      if ((c.event === '' || d.event === c.event) && (c.group === undefined || d.group === c.group)) alive.splice(i, 1);
-    }
+    else for (let i = alive.length - 1; i >= 0; i--) if (removalMatches(c, alive[i]!)) alive.splice(i, 1);
   }
   return alive;
 }

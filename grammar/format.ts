@@ -4,7 +4,8 @@ import type { ProbeCommand, ProbeDefinition } from './ast.js';
 
 const hex16 = (v: bigint) => `0x${v.toString(16).padStart(16, '0')}`;
 
-function place(def: ProbeDefinition): string {
+/** The place as the kernel reads it back (and as a `-:` line with arguments must name it). */
+export function placeText(def: ProbeDefinition): string {
   const p = def.point;
   const refCtr = (r: bigint | undefined) => (r ? `(0x${r.toString(16)})` : '');
   switch (p.kind) {
@@ -69,5 +70,5 @@ export function formatProbeCommand(cmd: ProbeCommand, opts: FormatOptions = {}):
   // kernel: eprobe_dyn_event_show — the attached event, never the `if` filter
   if (cmd.point.kind === 'event') return `e:${cmd.group}/${cmd.event} ${cmd.point.system}.${cmd.point.event}${args}`;
   const head = headOf(cmd, opts);
-  return `${head}:${cmd.group}/${cmd.event} ${place(cmd)}${args}`;
+  return `${head}:${cmd.group}/${cmd.event} ${placeText(cmd)}${args}`;
 }

@@ -50,6 +50,9 @@ t.test('uprobe_events judges a name defined again', { skip: uprobeEventsSkipReas
     [`p ${b}:0x1000 %di`, `p ${b}:0x1000 %si`],
     // after a removal the name is free again
     [first, `-:${g}/a`, `r:${g}/a ${b}:0x1000 y=%si`],
+    // a removal that names a place and arguments as they read back takes that probe only
+    [first, `p:${g}/a ${b}:0x1010 x=%di s=+0(%si):string`, `-:${g}/a ${b}:0x0000000000001010 x=%di`, `p:${g}/a ${b}:0x1010 x=%di s=+0(%si):string`],
+    [first, `p:${g}/a ${b}:0x1010 x=%di s=+0(%si):string`, `-:${g}/a ${b}:0x0000000000001000`, `p:${g}/a ${b}:0x1010 x=%di s=+0(%si):string`],
   ];
   const events = `${TRACEFS}/uprobe_events`;
   await withKernelLock(() => {
@@ -71,4 +74,15 @@ t.test('another tracer\'s event of that name: registering the event fails (EVENT
   t.equal(error?.toErrorLog(), 'trace_kprobe: error: Given group/event name is already used by another event\n  Command: p:g/a do_sys_open x=%di\n           ^');
   const again = parseProbeCommandsUntilError('p:g/a do_sys_open x=%di\n-:g/a\np:g/a /bin/true:0x10 x=%di', { fileKind: () => 'regular' });
   t.equal(again.error, undefined, 'free again once removed');
+});
+
+t.test('a removal with a place and arguments takes the probe they name, and only it', async (t) => {
+  const lines = ['p:g/a /bin/true:0x10 x=%di', 'p:g/a /bin/true:0x20 x=%di', 'p:g/b /bin/true:0x20 x=%di'];
+  const alive = (removal: string) => aliveDefinitions(parseProbeCommandsUntilError([...lines, removal].join('\n'), { fileKind: () => 'regular', tracer: 'uprobe' }).commands).map((d) => `${d.event}@${d.point.kind === 'file' ? d.point.offset : ''}`);
+  t.same(alive('-:g/a /bin/true:0x0000000000000020 x=%di'), ['a@16', 'b@32'], 'the place and argument as read back');
+  t.same(alive('-:g/a /bin/true:0x0000000000000020'), ['a@16', 'b@32'], 'the place alone');
+  t.same(alive('-:g/a /bin/true:0x20 x=%di'), ['a@16', 'a@32', 'b@32'], 'not the place as written');
+  t.same(alive('-:g/a /bin/true:0x0000000000000020 x=%si'), ['a@16', 'a@32', 'b@32'], 'not another argument');
+  t.same(alive('-:g/a'), ['b@32'], 'the name alone: every probe of the event');
+  t.same(alive('-:g/'), [], 'the group: every event of it');
 });
