@@ -58,7 +58,7 @@ function source(s: FetchSource, format: EventFormat): string {
 }
 
 /** A dynamic datum whose address is read from memory: a fault there leaves the kernel's pending __data_loc (codegen: pushDerefFault). */
-const derefsIntoDynamic = (f: FetchProgram): boolean =>
+const mayLeavePending = (f: FetchProgram): boolean =>
   (f.store.op === 'string' || f.store.op === 'symstr') && (f.derefs.length > 0 || (f.store.op === 'string' && f.count !== undefined));
 
 /** The __data_loc words of a fetch's elements. */
@@ -70,7 +70,7 @@ const pendingFrom = (f: FetchProgram, from: number, done: string): string =>
 
 /** After every fetch: each pending __data_loc's length is what remains of the dynamic area from its offset. */
 function settlePending(p: ProbeProgram): string[] {
-  return p.fetches.filter(derefsIntoDynamic).flatMap((f) => locsOf(f).map((o) =>
+  return p.fetches.filter(mayLeavePending).flatMap((f) => locsOf(f).map((o) =>
     `  { __u32 l = *(__u32 *)(rec + ${E(o)}); if ((l >> 16) == 0xffff) *(__u32 *)(rec + ${E(o)}) = ((dyn - (l & 0xffff)) << 16) | (l & 0xffff); }`));
 }
 
@@ -79,7 +79,7 @@ function fetch(f: FetchProgram, p: ProbeProgram, k: number): string {
   const READ = READ_BY[sleepable ? 'sleepable' : 'atomic'];
   const lines = [`  /* ${f.argName}=${f.argText} */`, `  v = ${source(f.source, p.format)};`];
   const done = `fetch_done_${k}`;
-  const pending = derefsIntoDynamic(f);
+  const pending = mayLeavePending(f);
   for (const d of f.derefs) {
     lines.push(pending ? `  if (${READ[d.space]}(&tmp, 8, (void *)(v + ${d.offset})) < 0) ${pendingFrom(f, 0, done)} v = tmp;` : `  ${READ[d.space]}(&tmp, 8, (void *)(v + ${d.offset})); v = tmp;`);
   }

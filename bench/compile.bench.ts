@@ -38,7 +38,6 @@ const WARM_CPU_S = 0.4;
 const SAMPLE_CPU_S = 0.5;
 const SAMPLES = 5;
 
-
 const cpuSeconds = (since: NodeJS.CpuUsage): number => {
   const u = process.cpuUsage(since);
   return (u.user + u.system) / 1e6;

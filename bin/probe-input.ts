@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { ProbeCommand, ProbeDefinition } from '../grammar/ast.js';
 import { KprobeBpfError } from '../lib/errors.js';
-import { removalMatches } from '../grammar/append.js';
+import { applyRemoval } from '../grammar/append.js';
 import type { CheckedFilter } from '../grammar/filter/index.js';
 import type { CompiledObject, ObjectOptions } from '../compiler/object.js';
 import { mark } from '../lib/timing.js';
@@ -76,9 +76,7 @@ export function applyRemovals(commands: readonly ProbeCommand[]): ProbeDefinitio
       continue;
     }
     // kernel: `-:GRP/` (no event) removes every event of the group; words after the name, the probe they name
-    const before = defs.length;
-    for (let i = defs.length - 1; i >= 0; i--) if (removalMatches(c, defs[i]!)) defs.splice(i, 1);
-    if (defs.length === before) throw new InputError(`${c.source}: no such event ${key(c.group, c.event || '*')} in the input`);
+    if (applyRemoval(defs, c) === 0) throw new InputError(`${c.source}: no such event ${key(c.group, c.event || '*')} in the input`);
   }
   return defs;
 }

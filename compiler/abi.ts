@@ -17,7 +17,7 @@ export const FILTERED_MAP = 'filtered';
 export const SCOPE_MAP = 'scope';
 /** HASH of the -c command's descendants (tgid -> 1), filled by SCOPE_FORK_PROGRAM as they fork. */
 export const SCOPE_KIDS_MAP = 'scope_kids';
-/** How many descendants SCOPE_KIDS_MAP holds; a fork past that is not followed (and said so: the runtime counts the map). */
+/** How many descendants SCOPE_KIDS_MAP holds; a process forked past that many is not followed (threads count too). */
 export const SCOPE_KIDS_MAX = 16384;
 /** The program on sched:sched_process_fork that adds a scoped process's children to SCOPE_KIDS_MAP. */
 export const SCOPE_FORK_PROGRAM = 'scope_fork';

@@ -120,7 +120,7 @@ class Emitter {
   readonly entryBase: boolean;
   /** Where every early exit and the end of the program jump: return 0. */
   readonly exitLabel: string;
-  /** __data_loc words a dereference fault may have left pending (pushDerefFault): settled once every fetch is done. */
+  /** __data_loc words a dereference fault may have left pending (pushDerefFault), one each: settled once every fetch is done. */
   readonly pendingLocs: number[] = [];
   constructor(readonly program: ProbeProgram, readonly ringBytes: number = RINGBUF_BYTES) {
     this.entryBase = dynamicDestinations(program) >= 3;
@@ -233,7 +233,7 @@ const PENDING_LEN = 0xffff;
  * at the current dynamic offset with what remains of the dynamic area as its
  * length, so the trace prints the next dynamic datum, or (fault) if none
  * follows. The length is known only when every fetch is done: the word is
- * marked pending here and settled then (pushSettlePending). Elements after
+ * marked pending here and settled then (settlePending). Elements after
  * the faulted one the kernel leaves unwritten (the buffer's old bytes): they
  * print (fault) here.
  */
@@ -245,8 +245,9 @@ function pushDerefFault(out: AsmItem[], e: Emitter, at: string, locs: readonly n
 }
 
 /** Each pending __data_loc gets its length: from its offset to the end of the dynamic data (r8). */
-function pushSettlePending(out: AsmItem[], e: Emitter): void {
-  for (const loc of new Set(e.pendingLocs)) {
+function settlePending(e: Emitter): AsmItem[] {
+  const out: AsmItem[] = [];
+  for (const loc of e.pendingLocs) {
     const settled = e.fresh('loc_settled');
     out.push(
       ldx(sizeFieldFor(4), R1, R7, entry(loc)),
@@ -258,6 +259,7 @@ function pushSettlePending(out: AsmItem[], e: Emitter): void {
       label(settled),
     );
   }
+  return out;
 }
 
 /** Stage 4 on a value in `reg`, in the container's width (kernel: fetch_apply_bitfield). */
@@ -459,14 +461,17 @@ function pushStore(out: AsmItem[], e: Emitter, f: FetchProgram, store: StoreOp, 
   }
 }
 
-/** A dynamic datum whose address is read from memory: a fault there leaves the kernel's pending __data_loc (pushDerefFault). */
-const derefsIntoDynamic = (f: FetchProgram): boolean =>
-  (f.store.op === 'string' || f.store.op === 'symstr') && (f.derefs.length > 0 || (f.store.op === 'string' && f.count !== undefined));
+/**
+ * A dynamic datum whose address is read from memory: a fault of those reads
+ * leaves the kernel's pending __data_loc (pushDerefFault; a string array's
+ * element reads are pushStore's own).
+ */
+const derefsIntoDynamic = (f: FetchProgram): boolean => (f.store.op === 'string' || f.store.op === 'symstr') && f.derefs.length > 0;
 
 /** One fetch's instructions appended to `out`, the first annotated with the argument (as annotate() does to a run). */
 function pushFetch(out: AsmItem[], e: Emitter, f: FetchProgram): void {
   const start = out.length;
-  const fault = derefsIntoDynamic(f) && f.derefs.length > 0 ? { at: e.fresh('deref_fault'), done: e.fresh('fetch_done') } : undefined;
+  const fault = derefsIntoDynamic(f) ? { at: e.fresh('deref_fault'), done: e.fresh('fetch_done') } : undefined;
   pushSource(out, e, f.source);
   for (const d of f.derefs) pushDeref(out, e, d.offset, d.space, d.core, fault?.at);
   pushStore(out, e, f, f.store, fault);
@@ -694,14 +699,9 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
   e.push(...emitProbeIp(e, p));
   if (dynamic) e.push(mov64Imm(R8, p.format.entrySize));
   if (e.entryBase) e.push(mov64Reg(R9, R7), alu64Imm('add', R9, RECORD_PREFIX_SIZE));
-  const settle = (): AsmItem[] => {
-    const out: AsmItem[] = [];
-    pushSettlePending(out, e);
-    return out;
-  };
   if (opts.triggers || opts.noTrace) {
     for (const f of p.fetches) pushFetch(e.items, e, f);
-    pushSettlePending(e.items, e);
+    e.push(...settlePending(e));
     if (opts.triggers) e.push(...opts.triggers);
     if (opts.noTrace) {
       e.push(label(e.exitLabel), mov64Imm(R0, 0), exit());
@@ -711,10 +711,10 @@ export function generateProgram(p: ProbeProgram, eventId: number, opts: ProgramO
     if (stages?.gate) e.push(...stages.gate(after));
   } else if (filter) {
     // the filter's numeric tests may run between fetches (filter-order.ts), the rest on the whole record
-    e.push(...emitFilteredFetches(target, filter, eventId, e.exitLabel, (f) => emitFetch(e, f), settle));
+    e.push(...emitFilteredFetches(target, filter, eventId, e.exitLabel, (f) => emitFetch(e, f), () => settlePending(e)));
   } else {
     for (const f of p.fetches) pushFetch(e.items, e, f);
-    pushSettlePending(e.items, e);
+    e.push(...settlePending(e));
   }
   e.push(...SUBMIT_RECORD[p.ringbuf ? 'ringbuf' : 'perf'](e, eventId, dynamic, after));
   if (after !== e.exitLabel) e.push(label(after), ...stages!.after!(e.exitLabel));

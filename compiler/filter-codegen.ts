@@ -9,7 +9,7 @@
 import { countInMap } from './map-counter.js';
 import { R0, R1, R10, R2, R3, R6, R7, sizeFieldFor, type Reg } from '../bpf/insn.js';
 import {
-  type AsmItem, type JmpName, Helper, alu64Imm, alu64Reg, annotate, call, isLabel, ja, jmpImm, mov64Imm, jmpReg, label, ldImm64, ldx, mov64Reg, st, stx,
+  type AsmItem, type JmpName, Helper, alu64Imm, alu64Reg, annotate, call, isLabel, ja, jmpImm, jmpReg, label, ldImm64, ldx, mov64Imm, mov64Reg, st, stx,
 } from '../bpf/asm.js';
 import type { CheckedExpr, CheckedFilter, CheckedPredicate, Compare, PredicateTest } from '../grammar/filter/index.js';
 import { regexMatch } from '../grammar/filter/regex.js';

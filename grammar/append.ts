@@ -3,10 +3,10 @@
 // it is the same kind of probe with the same arguments by name and type, and
 // refuses it otherwise (register_trace_{k,u}probe, append_trace_*probe,
 // trace_probe_compare_arg_type; eprobes never share an event).
-import type { ProbeCommand, ProbeDefinition, ProbeArg, ProbePoint, ProbeRemoval, Tracer } from './ast.js';
+import type { ProbeCommand, ProbeDefinition, ProbeArg, ProbeRemoval, Tracer } from './ast.js';
 import { placeText } from './format.js';
 import type { ErrorCode } from './errors.js';
-import type { FileIdentity } from './ref-ctr.js';
+import type { FileIdentity } from '../lib/file-identity.js';
 
 /** The refusal: its code and the argv index the kernel's caret is at (offset 0 in that word). */
 export interface AppendRefusal { readonly code: ErrorCode; readonly index: number }
@@ -29,12 +29,19 @@ export function removalMatches(c: ProbeRemoval, d: ProbeDefinition): boolean {
   return words.slice(1).every((w, i) => w === `${d.args[i]!.name}=${d.args[i]!.source}`);
 }
 
+/** Takes out of `alive` the definitions the `-:` line `c` removes; returns how many. */
+export function applyRemoval(alive: ProbeDefinition[], c: ProbeRemoval): number {
+  const before = alive.length;
+  for (let i = alive.length - 1; i >= 0; i--) if (removalMatches(c, alive[i]!)) alive.splice(i, 1);
+  return before - alive.length;
+}
+
 /** The definitions an input has made and not removed yet, in order. */
 export function aliveDefinitions(commands: readonly ProbeCommand[]): ProbeDefinition[] {
   const alive: ProbeDefinition[] = [];
   for (const c of commands) {
     if (c.op === 'define') alive.push(c);
-    else for (let i = alive.length - 1; i >= 0; i--) if (removalMatches(c, alive[i]!)) alive.splice(i, 1);
+    else applyRemoval(alive, c);
   }
   return alive;
 }
@@ -50,14 +57,18 @@ function compareArgs(a: readonly ProbeArg[], b: readonly ProbeArg[]): number {
   return 0;
 }
 
-function samePlace(a: ProbePoint, b: ProbePoint, identity: FileIdentity): boolean {
-  switch (a.kind) {
-    case 'symbol': return b.kind === 'symbol' && a.symbol === b.symbol && a.offset === b.offset && (a.module ?? '') === (b.module ?? '');
-    case 'address': return b.kind === 'address' && a.address === b.address;
-    case 'file': return b.kind === 'file' && a.offset === b.offset && identity(a.path) === identity(b.path);
-    case 'file-symbol': return b.kind === 'file-symbol' && a.symbol === b.symbol && a.offset === b.offset && identity(a.path) === identity(b.path);
-    default: return JSON.stringify(a, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) === JSON.stringify(b, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+/**
+ * Whether two probes sit on one place: a uprobe's file by identity (a link is
+ * the same file; stat'ed only when the offsets agree), any other place as it
+ * reads back.
+ */
+export function samePlace(a: ProbeDefinition, b: ProbeDefinition, identity: FileIdentity): boolean {
+  const p = a.point, q = b.point;
+  if (p.kind === 'file' || p.kind === 'file-symbol') {
+    if (q.kind !== p.kind || p.offset !== q.offset || (p.kind === 'file-symbol' && q.kind === 'file-symbol' && p.symbol !== q.symbol)) return false;
+    return identity(p.path) === identity(q.path);
   }
+  return q.kind === p.kind && placeText(a) === placeText(b);
 }
 
 /** Tracepoint probes and fprobes share a list, not a kind. */
@@ -78,6 +89,6 @@ export function appendRefusal(def: ProbeDefinition, alive: readonly ProbeDefinit
   if (kindOf(def) !== kindOf(first)) return { code: 'DIFF_PROBE_TYPE', index: 0 };
   const n = compareArgs(def.args, first.args);
   if (n !== 0) return { code: 'DIFF_ARG_TYPE', index: n + 1 };
-  const same = probes.some((p) => samePlace(p.point, def.point, identity) && p.args.every((a, i) => a.source === def.args[i]!.source));
+  const same = probes.some((p) => samePlace(p, def, identity) && p.args.every((a, i) => a.source === def.args[i]!.source));
   return same ? { code: 'SAME_PROBE', index: 0 } : undefined;
 }

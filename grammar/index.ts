@@ -2,16 +2,17 @@
 // kernel's own error. Pure apart from the uprobe file check, which is
 // injectable (fileKind) and defaults to stat(2), and the kernel version,
 // which defaults to the running kernel's (rules).
-import type { ProbeCommand, Tracer } from './ast.js';
+import type { ProbeCommand, ProbeDefinition, Tracer } from './ast.js';
 import { MAX_LINE_LEN, sourceLines, splitArgv } from './argv.js';
 import { ProbeSyntaxError } from './errors.js';
 import { KprobeBpfError } from '../lib/errors.js';
 import { fileKindOncePerPath } from './file-kind.js';
-import { fileIdentityOncePerPath, refCtrMismatch, type FileIdentity } from './ref-ctr.js';
+import { refCtrMismatch } from './ref-ctr.js';
+import { fileIdentityOncePerPath, type FileIdentity } from '../lib/file-identity.js';
 import { runningKernel, type ProbeRules } from './kernel-rules/index.js';
 import { translateLegacyArgv } from './legacy.js';
 import { Log, parseCommand, tracerOf, type FileKind, type LineOptions } from './probe.js';
-import { aliveDefinitions, appendRefusal } from './append.js';
+import { appendRefusal, applyRemoval } from './append.js';
 import type { Building } from '../lib/mutable.js';
 import type { AttachedEventLookup } from './eprobe.js';
 import { openKernelBtf, runningKernelBtf, type KernelBtf } from '../bpf/btf-kernel.js';
@@ -115,6 +116,8 @@ function parseInto(text: string, options: ParseOptions, commands: ProbeCommand[]
   if (options.moduleSymbol) lineOpts.moduleSymbol = options.moduleSymbol;
   const firstLine = (options.firstLine ?? 1) - 1;
   let identity: FileIdentity | undefined;
+  // the definitions not removed yet, kept as the lines come (the rules across lines compare against them)
+  const alive: ProbeDefinition[] = [];
   for (const line of sourceLines(text)) {
     let argv = splitArgv(line.text);
     if (argv.length === 0) continue;
@@ -131,19 +134,20 @@ function parseInto(text: string, options: ParseOptions, commands: ProbeCommand[]
     const command = parseCommand(argv, line.text.trim(), lineNumber, lineOpts, removalTracer);
     if (command.op === 'define') {
       identity ??= options.fileIdentity ?? fileIdentityOncePerPath();
-      if (refCtrMismatch(command, commands, identity)) {
+      if (refCtrMismatch(command, alive, identity)) {
         throw new ProbeSyntaxError({
           subsystem: 'trace_uprobe', code: 'NOT_A_PROBE', message: 'Reference counter offset mismatch.', command: argv.join(' '),
           caretColumn: 0, lineNumber, logged: false,
         });
       }
-      const refused = appendRefusal(command, aliveDefinitions(commands), identity);
+      const refused = appendRefusal(command, alive, identity);
       if (refused) {
         const log = new Log(argv, command.tracer, lineNumber, lineOpts.rules!);
         log.index = refused.index;
         throw log.error(refused.code, 0);
       }
-    }
+      alive.push(command);
+    } else applyRemoval(alive, command);
     commands.push(command);
   }
 }

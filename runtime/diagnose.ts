@@ -4,7 +4,8 @@
 // diagnose() first and prints the first cause that applies as one line; a
 // refusal that slips past it (a thrown ErrnoError) is matched against the same
 // table by explainRefusal().
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileIdentityOncePerPath } from '../lib/file-identity.js';
 import { gunzipSync } from 'node:zlib';
 import type { ProbeSite } from '../compiler/abi.js';
 import { LINUX_ERRNO, errnoName, type ErrnoName } from '../lib/errno.js';
@@ -121,11 +122,6 @@ function binaryCause(def: ProbeSite): Diagnosis | undefined {
   return undefined;
 }
 
-const fileId = (path: string): string | undefined => {
-  const st = statSync(path, { throwIfNoEntry: false, bigint: true });
-  return st ? `${st.dev}:${st.ino}` : undefined;
-};
-
 /**
  * A uprobe_events event on the same place (file and offset) with another
  * reference counter offset: the kernel keeps one per place (uprobes.c
@@ -137,12 +133,12 @@ function refCtrCause(defs: readonly ProbeSite[], events: readonly string[]): Dia
     return m ? [{ event: m[1]!, path: m[2]!, offset: BigInt(`0x${m[3]}`), ref: m[4] === undefined ? 0n : BigInt(`0x${m[4]}`) }] : [];
   });
   if (live.length === 0) return undefined;
+  const identity = fileIdentityOncePerPath();
   for (const d of defs) {
     const p = d.point;
     if (p.kind !== 'file') continue;
     const ref = p.refCtrOffset ?? 0n;
-    const id = fileId(p.path);
-    const other = live.find((e) => e.offset === p.offset && e.ref !== ref && id !== undefined && fileId(e.path) === id);
+    const other = live.find((e) => e.offset === p.offset && e.ref !== ref && identity(e.path) === identity(p.path));
     if (other) {
       const hex = (v: bigint) => `0x${v.toString(16)}`;
       return {

@@ -212,8 +212,8 @@ async function loadAndTrace(
   // uprobes through uprobe_multi links where the kernel has them: one grace period per link on detach, not several per perf event
   const multi = events.some((e) => e.format.tracer === 'uprobe') && uprobeMultiProblem(sleepable) === undefined;
   // the -c command's fork follower, when the object has one (trace -c compiles it in) and there is a command
-  const follower = opts.command && obj.programs().some((p) => p.name === SCOPE_FORK_PROGRAM) ? [SCOPE_FORK_PROGRAM] : [];
-  const load = loadForTrace(obj, new Set([...events.flatMap((e) => (e.entryProgram !== undefined ? [e.program, e.entryProgram] : [e.program])), ...follower]), sleepable, kinds.trampolines, multi);
+  const forkProgram = opts.command && obj.programs().some((p) => p.name === SCOPE_FORK_PROGRAM) ? [SCOPE_FORK_PROGRAM] : [];
+  const load = loadForTrace(obj, new Set([...events.flatMap((e) => (e.entryProgram !== undefined ? [e.program, e.entryProgram] : [e.program])), ...forkProgram]), sleepable, kinds.trampolines, multi);
   if (load.kind === 'sleepable-refused') return { sleepableRefused: load.reason };
   if (load.kind === 'trampoline-refused') {
     const f = load.section === undefined ? undefined : trampolineFunctionOf(load.section);
@@ -281,8 +281,8 @@ async function traceLoaded(
     if (held && !inProgram) say("an object file's programs have no scope of their own: -c traces the command's own process only, not the processes it starts");
     // before the command runs: its first fork is followed
     const forkFd = held ? programFds.get(SCOPE_FORK_PROGRAM) : undefined;
-    const root = tracefsRoot();
-    follower = forkFd !== undefined && root !== undefined ? attachForkFollower(forkFd, root) : undefined;
+    const root = forkFd !== undefined ? tracefsRoot() : undefined;
+    if (forkFd !== undefined && root !== undefined) follower = attachForkFollower(forkFd, root);
     const session = new TraceSession(sessionEvents, (cpu, fd) => mapUpdateU32(m.perf.fd, cpu, fd), {
       json: opts.json,
       mode: opts.mode,

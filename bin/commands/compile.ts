@@ -32,11 +32,12 @@ ${INPUT_HELP}
 
 /** Every event's format file, one after the other, as tracefs prints them (trace_events.c: f_show); an event of several probes has one, its first's. */
 export function formatFiles(compiled: CompiledObject): string {
-  const seen = new Set<string>();
-  return compiled.programs.filter((p) => {
+  const first = new Map<string, CompiledObject['programs'][number]>();
+  for (const p of compiled.programs) {
     const name = `${p.ir.format.group}/${p.ir.format.event}`;
-    return !seen.has(name) && seen.add(name) !== undefined;
-  }).map((p) => renderFormatFile(p.ir.format, p.eventId)).join('');
+    if (!first.has(name)) first.set(name, p);
+  }
+  return [...first.values()].map((p) => renderFormatFile(p.ir.format, p.eventId)).join('');
 }
 
 /** The annotated listing --disasm prints for every program. */

@@ -80,7 +80,6 @@ interface TraceInput {
   readonly hists?: readonly HistPlan[];
 }
 
-/** The object to load: compiled from the lines, or an object file (its metadata describes the events). */
 /**
  * trace -c: what compiling needs to follow the processes the command starts
  * (child_pid's offset in this kernel's sched_process_fork record); without
@@ -96,6 +95,7 @@ async function followForksOf(command: readonly string[] | undefined): Promise<{ 
   return {};
 }
 
+/** The object to load: compiled from the lines, or an object file (its metadata describes the events). */
 async function loadInput(values: InputValues, objects: readonly string[], sleepable: boolean, scoped: boolean, noTrace: boolean, command?: readonly string[]): Promise<TraceInput | undefined | string> {
   if (objects.length > 1) return 'one object file at a time';
   if (objects.length === 1) {
